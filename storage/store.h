@@ -1,0 +1,152 @@
+#ifndef JOBD_STORE_H
+#define JOBD_STORE_H
+
+/*
+ * store: the durable record of jobs, in SQLite.
+ *
+ * One `store` is one SQLite connection with its prepared statements. SQLite's
+ * threading rule applies: a store is used by one thread at a time; every
+ * thread that touches the database opens its own.
+ *
+ * The database runs in WAL mode with synchronous=FULL, so a COMMIT that
+ * returned has reached the disk. The schema is versioned with
+ * PRAGMA user_version; see store.c for the procedure to change it.
+ *
+ * Every function returns a jobd_status code (JOBD_OK on success). SQLite
+ * errors are converted here: a full disk, a read-only or unreachable file
+ * become JOBD_UNAVAILABLE, a corrupt file JOBD_DATA_LOSS, a foreign or newer
+ * database JOBD_FAILED_PRECONDITION, anything else JOBD_INTERNAL. The text of
+ * the last error is in store_errmsg().
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobd_status.h"
+
+/* Job states, the same numbers as jobd.v1.JobState. */
+enum job_state {
+	JOB_QUEUED = 1,
+	JOB_RUNNING = 2,
+	JOB_SUCCEEDED = 3,
+	JOB_FAILED = 4,
+	JOB_CANCELLED = 5,
+};
+#define JOB_STATE_MAX 5
+
+/* "queued", "running", ...; "unknown" for anything else. */
+const char *job_state_name(int state);
+/* The state named `name`, or 0 if there is none. */
+int job_state_parse(const char *name);
+/* True for succeeded, failed, cancelled. */
+int job_state_terminal(int state);
+
+struct job_param {
+	char *name;
+	char *value;
+};
+
+/*
+ * The persistent fields of a job (beanstalkd's Jobrec): plain C, no protobuf.
+ * Every pointer is owned by the record and freed by jobrec_clear(). Times are
+ * Unix milliseconds, 0 when unset.
+ */
+struct jobrec {
+	uint64_t id;
+	char *kind;
+	struct job_param *params;
+	size_t nparams;
+	uint8_t *input; /* NULL when input_len == 0 */
+	size_t input_len;
+	int32_t priority;
+	int state; /* enum job_state */
+	uint32_t attempts;
+	uint32_t max_attempts;
+	uint32_t timeout_ms;
+	uint64_t progress_done;
+	uint64_t progress_total;
+	uint8_t *result; /* NULL when result_len == 0 */
+	size_t result_len;
+	char *error;    /* NULL = none */
+	char *idem_key; /* NULL = none */
+	int64_t created_at;
+	int64_t started_at;
+	int64_t finished_at;
+	int64_t not_before; /* queued for a retry: not to start before this */
+};
+
+/* Frees what the record owns and zeroes it. Accepts a zeroed record. */
+void jobrec_clear(struct jobrec *r);
+/* Deep copy of src into dst (dst is overwritten, not freed first).
+ * JOBD_RESOURCE_EXHAUSTED if out of memory, with dst left zeroed. */
+int jobrec_copy(struct jobrec *dst, const struct jobrec *src);
+
+typedef struct store store;
+
+/*
+ * Opens (creating if missing) the database at `path` and brings its schema
+ * up to date. A file that is not a SQLite database, is corrupt, or is a
+ * SQLite database of some other program (tables that are not jobd's, or a
+ * user_version this build does not know) is refused with a message naming
+ * the file, and never modified. On failure *sp is NULL and `err` holds the
+ * message.
+ */
+int store_open(store **sp, const char *path, char *err, size_t errlen);
+/* Finalizes the statements and closes the connection. Accepts NULL. */
+void store_close(store *s);
+/* The message of the last failed call on this store. */
+const char *store_errmsg(store *s);
+
+/* One transaction; store_commit returns only once it is on disk. */
+int store_begin(store *s);
+int store_commit(store *s);
+int store_rollback(store *s);
+
+/* Inserts a new job with r->id. JOBD_ALREADY_EXISTS if the id or the
+ * idempotency key is taken. */
+int store_insert(store *s, const struct jobrec *r);
+/* Writes the mutable fields (state, attempts, progress, result, error,
+ * started_at, finished_at, not_before) of job r->id. JOBD_NOT_FOUND if none. */
+int store_update(store *s, const struct jobrec *r);
+/* Reads job `id` into *out (which the caller clears). Flags: STORE_INPUT to
+ * read the input bytes too (otherwise input is NULL but input_len is set).
+ * JOBD_NOT_FOUND if there is no such job. */
+#define STORE_INPUT 1
+int store_get(store *s, uint64_t id, int flags, struct jobrec *out);
+/* The id of the job with idempotency key `key`; JOBD_NOT_FOUND if none. */
+int store_find_key(store *s, const char *key, uint64_t *id);
+
+struct store_filter {
+	int state;        /* 0 = any */
+	const char *kind; /* NULL = any */
+	uint64_t before;  /* only ids below this; 0 = no bound */
+	size_t limit;     /* at most this many */
+};
+/* Jobs matching `f`, newest (highest id) first, without input or result.
+ * *out is a malloc'd array of *n records: free each with jobrec_clear, then
+ * the array with free. */
+int store_list(store *s, const struct store_filter *f, struct jobrec **out,
+    size_t *n);
+
+/* Calls fn for every job in `state`, oldest first, with input. The record is
+ * only valid during the call (fn may jobrec_copy it). fn returning non-zero
+ * stops the scan and becomes the return value. */
+int store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
+    void *arg);
+
+/* Crash recovery, in one transaction: every job left `running` goes back to
+ * `queued` (its attempt stays counted). *n = how many. */
+int store_recover(store *s, uint64_t *n);
+/* Deletes terminal jobs that finished before `before` (Unix ms). *n = how
+ * many. */
+int store_purge(store *s, int64_t before, uint64_t *n);
+/* counts[state] = number of jobs in each state (index 1..JOB_STATE_MAX;
+ * counts[0] is unused). */
+int store_counts(store *s, uint64_t counts[JOB_STATE_MAX + 1]);
+/* The highest id in use, 0 if there are no jobs. */
+int store_max_id(store *s, uint64_t *id);
+/* PRAGMA integrity_check; JOBD_DATA_LOSS with the first problem in the
+ * message if it is not "ok". */
+int store_check(store *s);
+
+#endif
