@@ -64,6 +64,17 @@ struct test_case {
 	void (*fn)(void);
 };
 
+/* Runs one test; non-zero if it stopped at a REQUIRE. Kept apart from the
+ * loop so that no local of the loop lives across setjmp. */
+static inline int
+test_run_one(void (*fn)(void))
+{
+	if (setjmp(test_jmp) != 0)
+		return 1;
+	fn();
+	return 0;
+}
+
 static inline int
 test_run_all(const struct test_case *t, size_t n, int argc, char **argv)
 {
@@ -72,8 +83,7 @@ test_run_all(const struct test_case *t, size_t n, int argc, char **argv)
 		if (argc > 1 && strcmp(argv[1], t[i].name) != 0)
 			continue;
 		int before = test_failures;
-		if (setjmp(test_jmp) == 0)
-			t[i].fn();
+		(void) test_run_one(t[i].fn);
 		printf("%s %s\n", test_failures == before ? "ok  " : "FAIL",
 		    t[i].name);
 		fflush(stdout);
