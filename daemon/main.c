@@ -1,0 +1,294 @@
+/*
+ * jobd: flags and environment, signals, and the daemon.
+ *
+ * Every flag has a JOBD_* environment equivalent; a flag wins over the
+ * environment, which wins over the default. SIGINT and SIGTERM are blocked
+ * in every thread and taken by sigwait() here, which starts the graceful
+ * stop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+#define DEFAULT_LISTEN "tcp://127.0.0.1:7077"
+#define DEFAULT_DB "./jobd.db"
+#define MAX_LISTEN 16
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: jobd [OPTIONS]\n"
+	    "\n"
+	    "jobd runs CPU-bound jobs on a pool of worker threads and keeps\n"
+	    "them in SQLite, while answering quick queries at once.\n"
+	    "\n"
+	    "Options (environment variable, default):\n"
+	    "  --listen URL        address to serve, tcp:// or ipc://; may be\n"
+	    "                      repeated (JOBD_LISTEN, comma-separated;\n"
+	    "                      " DEFAULT_LISTEN ")\n"
+	    "  --db PATH           SQLite database file, created if missing\n"
+	    "                      (JOBD_DB; " DEFAULT_DB ")\n"
+	    "  --workers N         worker threads (JOBD_WORKERS; online CPUs)\n"
+	    "  --max-queue N       queued jobs before Submit is refused with\n"
+	    "                      RESOURCE_EXHAUSTED, 0 = no limit\n"
+	    "                      (JOBD_MAX_QUEUE; 100000)\n"
+	    "  --retention DUR     purge finished jobs older than this, 0 =\n"
+	    "                      keep (JOBD_RETENTION; 7d)\n"
+	    "  --backoff DUR       delay before the first retry of a failed\n"
+	    "                      job, doubled for each further one\n"
+	    "                      (JOBD_BACKOFF; 1s)\n"
+	    "  --grace DUR         on SIGINT/SIGTERM, how long running jobs\n"
+	    "                      may go on before they are stopped and\n"
+	    "                      re-queued (JOBD_GRACE; 10s)\n"
+	    "  --log-level LEVEL   error, warn, info or debug\n"
+	    "                      (JOBD_LOG_LEVEL; info)\n"
+	    "  -h, --help          this text\n"
+	    "  --version           the version\n"
+	    "\n"
+	    "DUR is a number with a unit: ms, s, m, h or d (a bare number is\n"
+	    "seconds).\n"
+	    "\n"
+	    "Exit status: 0 after a clean stop, 1 if jobd could not start,\n"
+	    "2 on a usage error.\n");
+}
+
+static int
+parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "7d", "12h", "30m", "10s", "500ms", "10" (seconds) -> milliseconds. */
+static int
+parse_duration(const char *s, int64_t *ms)
+{
+	static const struct {
+		const char *unit;
+		int64_t ms;
+	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+	    {"d", 86400000}, {"", 1000}};
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v > (unsigned long long) (INT64_MAX / units[i].ms))
+				return -1;
+			*ms = (int64_t) v * units[i].ms;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+bad(const char *what, const char *value)
+{
+	fprintf(stderr, "jobd: invalid %s '%s'\n", what, value);
+	fprintf(stderr, "try 'jobd --help'\n");
+	return 2;
+}
+
+struct opts {
+	const char *listen[MAX_LISTEN];
+	size_t nlisten;
+	char *listen_env; /* JOBD_LISTEN, split in place */
+	struct daemon_config cfg;
+	int level;
+};
+
+static int
+set_opt(struct opts *o, int opt, const char *v)
+{
+	uint64_t n;
+	int64_t ms;
+
+	switch (opt) {
+	case 'l':
+		if (o->nlisten == MAX_LISTEN)
+			return bad("--listen (too many addresses)", v);
+		o->listen[o->nlisten++] = v;
+		return 0;
+	case 'd':
+		if (*v == '\0')
+			return bad("--db", v);
+		o->cfg.db_path = v;
+		return 0;
+	case 'w':
+		if (parse_u64(v, 1024, &n) != 0 || n == 0)
+			return bad("--workers (1 to 1024)", v);
+		o->cfg.workers = (uint32_t) n;
+		return 0;
+	case 'q':
+		if (parse_u64(v, UINT64_MAX, &n) != 0)
+			return bad("--max-queue", v);
+		o->cfg.max_queue = n;
+		return 0;
+	case 'r':
+		if (parse_duration(v, &ms) != 0)
+			return bad("--retention", v);
+		o->cfg.retention_ms = ms;
+		return 0;
+	case 'b':
+		if (parse_duration(v, &ms) != 0 || ms > 3600000)
+			return bad("--backoff (at most 1h)", v);
+		o->cfg.backoff_ms = (uint32_t) ms;
+		return 0;
+	case 'g':
+		if (parse_duration(v, &ms) != 0 || ms > 3600000)
+			return bad("--grace (at most 1h)", v);
+		o->cfg.grace_ms = (uint32_t) ms;
+		return 0;
+	case 'L':
+		if ((o->level = log_parse_level(v)) < 0)
+			return bad("--log-level", v);
+		return 0;
+	}
+	return 2;
+}
+
+static const struct option longopts[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"db", required_argument, NULL, 'd'},
+    {"workers", required_argument, NULL, 'w'},
+    {"max-queue", required_argument, NULL, 'q'},
+    {"retention", required_argument, NULL, 'r'},
+    {"backoff", required_argument, NULL, 'b'},
+    {"grace", required_argument, NULL, 'g'},
+    {"log-level", required_argument, NULL, 'L'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static const struct {
+	const char *env;
+	int opt;
+} envs[] = {
+    {"JOBD_DB", 'd'},
+    {"JOBD_WORKERS", 'w'},
+    {"JOBD_MAX_QUEUE", 'q'},
+    {"JOBD_RETENTION", 'r'},
+    {"JOBD_BACKOFF", 'b'},
+    {"JOBD_GRACE", 'g'},
+    {"JOBD_LOG_LEVEL", 'L'},
+};
+
+static int
+parse(struct opts *o, int argc, char **argv)
+{
+	const char *v;
+	int opt, rv;
+
+	o->cfg.db_path = DEFAULT_DB;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	o->cfg.workers = ncpu > 0 ? (uint32_t) ncpu : 1;
+	o->cfg.max_queue = 100000;
+	o->cfg.retention_ms = 7LL * 86400000;
+	o->cfg.backoff_ms = 1000;
+	o->cfg.grace_ms = 10000;
+	o->level = LOG_INFO;
+
+	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+		if ((v = getenv(envs[i].env)) != NULL &&
+		    (rv = set_opt(o, envs[i].opt, v)) != 0) {
+			fprintf(stderr, "jobd: (from %s)\n", envs[i].env);
+			return rv;
+		}
+	}
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("jobd %s\n", JOBD_VERSION);
+			exit(0);
+		case '?':
+			fprintf(stderr, "try 'jobd --help'\n");
+			return 2;
+		default:
+			if ((rv = set_opt(o, opt, optarg)) != 0)
+				return rv;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "jobd: unexpected argument '%s'\n",
+		    argv[optind]);
+		fprintf(stderr, "try 'jobd --help'\n");
+		return 2;
+	}
+	if (o->nlisten == 0 && (v = getenv("JOBD_LISTEN")) != NULL &&
+	    *v != '\0') {
+		if ((o->listen_env = strdup(v)) == NULL)
+			return 1;
+		char *save = NULL;
+		for (char *t = strtok_r(o->listen_env, ",", &save); t != NULL;
+		     t = strtok_r(NULL, ",", &save))
+			if ((rv = set_opt(o, 'l', t)) != 0)
+				return rv;
+	}
+	if (o->nlisten == 0)
+		o->listen[o->nlisten++] = DEFAULT_LISTEN;
+	o->cfg.listen = o->listen;
+	o->cfg.nlisten = o->nlisten;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	jobd_daemon *d;
+	sigset_t set;
+	char err[512];
+	int rv, sig;
+
+	memset(&o, 0, sizeof(o));
+	if ((rv = parse(&o, argc, argv)) != 0) {
+		free(o.listen_env);
+		return rv;
+	}
+	log_set_level(o.level);
+
+	/* blocked before any thread starts, so every thread inherits it */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (daemon_start(&d, &o.cfg, err, sizeof(err)) != 0) {
+		log_error("cannot start: %s", err);
+		free(o.listen_env);
+		return 1;
+	}
+	if (sigwait(&set, &sig) == 0)
+		log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	daemon_stop(d);
+	free(o.listen_env);
+	return 0;
+}

@@ -1,0 +1,187 @@
+/*
+ * rpc: envelope decoding and method dispatch.
+ *
+ * Dispatch goes through the generated service descriptor: the method's name
+ * is looked up with protobuf_c_service_descriptor_get_method_by_name(), its
+ * body unpacked with the method's own input descriptor, and the handler
+ * called through svc->invoke(). There is no switch over message types here;
+ * adding a method to jobd.proto and a handler to the service is all it takes.
+ *
+ * Method names are accepted in the short form ("Submit") and in gRPC's full
+ * form ("/jobd.v1.Jobs/Submit").
+ */
+#include "rpc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint8_t *
+encode(Jobd__V1__Response *resp, size_t *len)
+{
+	size_t n = jobd__v1__response__get_packed_size(resp);
+	uint8_t *buf = malloc(n ? n : 1);
+	if (buf != NULL)
+		*len = jobd__v1__response__pack(resp, buf);
+	return buf;
+}
+
+uint8_t *
+rpc_encode_error(int code, const char *msg, size_t *len)
+{
+	Jobd__V1__Response resp = JOBD__V1__RESPONSE__INIT;
+	resp.code = (Jobd__V1__Code) code;
+	resp.message = (char *) msg;
+	return encode(&resp, len);
+}
+
+static void
+send_error(struct rpc_call *c, int code, const char *msg)
+{
+	size_t len = 0;
+	uint8_t *buf = rpc_encode_error(code, msg, &len);
+	c->send(c, buf, buf ? len : 0);
+}
+
+void
+rpc_closure(const ProtobufCMessage *reply, void *arg)
+{
+	struct rpc_call *c = arg;
+	Jobd__V1__Response resp = JOBD__V1__RESPONSE__INIT;
+	uint8_t *body = NULL, *buf;
+	size_t len = 0;
+
+	if (reply == NULL) {
+		send_error(c, c->code ? c->code : JOBD_INTERNAL, c->msg);
+		return;
+	}
+	size_t n = protobuf_c_message_get_packed_size(reply);
+	if ((body = malloc(n ? n : 1)) == NULL) {
+		send_error(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	resp.code = JOBD__V1__CODE__OK;
+	resp.body.len = protobuf_c_message_pack(reply, body);
+	resp.body.data = body;
+	buf = encode(&resp, &len);
+	free(body);
+	if (buf == NULL) {
+		send_error(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	c->send(c, buf, len);
+}
+
+void
+rpc_fail(struct rpc_call *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+	va_end(ap);
+	c->code = code;
+	rpc_closure(NULL, c);
+}
+
+const char *
+rpc_metadata(const struct rpc_call *c, const char *key)
+{
+	if (c->req == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->req->n_metadata; i++) {
+		const Jobd__V1__Request__MetadataEntry *e = c->req->metadata[i];
+		if (e->key != NULL && strcmp(e->key, key) == 0)
+			return e->value;
+	}
+	return NULL;
+}
+
+/* "Submit" or "/jobd.v1.Jobs/Submit" -> the method, or NULL. */
+static const ProtobufCMethodDescriptor *
+find_method(const ProtobufCServiceDescriptor *sd, const char *name)
+{
+	if (name[0] == '/') {
+		size_t n = strlen(sd->name);
+		if (strncmp(name + 1, sd->name, n) != 0 || name[n + 1] != '/')
+			return NULL;
+		name += n + 2;
+	}
+	return protobuf_c_service_descriptor_get_method_by_name(sd, name);
+}
+
+static void
+printable(char *dst, size_t dstlen, const char *src)
+{
+	size_t i = 0;
+	for (; *src && i + 1 < dstlen && i < 64; src++)
+		dst[i++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+	dst[i] = '\0';
+}
+
+void
+rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
+    size_t len)
+{
+	const ProtobufCServiceDescriptor *sd = svc->descriptor;
+	const ProtobufCMethodDescriptor *m;
+	Jobd__V1__Request *req;
+	ProtobufCMessage *in;
+	char name[80], msg[200];
+
+	c->code = JOBD_OK;
+	c->msg[0] = '\0';
+	c->req = NULL;
+	c->deadline = 0;
+	if (len > RPC_MAX_REQUEST) {
+		snprintf(msg, sizeof(msg),
+		    "request of %zu bytes is larger than the limit of %u", len,
+		    RPC_MAX_REQUEST);
+		send_error(c, JOBD_RESOURCE_EXHAUSTED, msg);
+		return;
+	}
+	if ((req = jobd__v1__request__unpack(NULL, len, buf)) == NULL) {
+		send_error(c, JOBD_INVALID_ARGUMENT,
+		    "malformed request: not a jobd.v1.Request envelope");
+		return;
+	}
+	if ((m = find_method(sd, req->method)) == NULL) {
+		printable(name, sizeof(name), req->method);
+		snprintf(msg, sizeof(msg), "unknown method '%s' of service %s",
+		    name, sd->name);
+		send_error(c, JOBD_UNIMPLEMENTED, msg);
+		goto out;
+	}
+	if (req->deadline_ms > RPC_MAX_DEADLINE_MS) {
+		snprintf(msg, sizeof(msg),
+		    "deadline of %u ms is beyond the limit of %u ms",
+		    req->deadline_ms, RPC_MAX_DEADLINE_MS);
+		send_error(c, JOBD_INVALID_ARGUMENT, msg);
+		goto out;
+	}
+	in = protobuf_c_message_unpack(m->input, NULL, req->body.len,
+	    req->body.data);
+	if (in == NULL) {
+		snprintf(msg, sizeof(msg), "malformed body for %s: not a %s",
+		    m->name, m->input->name);
+		send_error(c, JOBD_INVALID_ARGUMENT, msg);
+		goto out;
+	}
+	c->method = (unsigned) (m - sd->methods);
+	c->deadline = req->deadline_ms ? mono_ms() + req->deadline_ms : 0;
+	c->req = req;
+	svc->invoke(svc, c->method, in, rpc_closure, c);
+	c->req = NULL;
+	protobuf_c_message_free_unpacked(in, NULL);
+out:
+	jobd__v1__request__free_unpacked(req, NULL);
+}

@@ -1,0 +1,338 @@
+/*
+ * server: nng REP contexts, none of which ever blocks.
+ *
+ * Each `work` is a context with its aio and a two-state machine, as in nng's
+ * demo/async/server.c: RECV (waiting for a request) and SEND (a reply on its
+ * way). A request is dispatched inside the aio callback. Most handlers answer
+ * before they return; Submit, Wait and Cancel park, and their reply arrives
+ * later from another thread. A parked work is out of the receive loop, so
+ * parking spawns a replacement receiver: parked calls never starve new
+ * requests, and no thread is held by a parked call.
+ *
+ * A reply may come from a foreign thread while the aio callback that
+ * dispatched it is still running; nng must not see a new operation on the
+ * aio until that callback has returned. So a reply made during the callback
+ * is stored in the work (`pending`) and sent when dispatch returns; one made
+ * after is sent at once. `in_cb` under the work's mutex decides which.
+ *
+ * Lock order: server.mtx and work.mtx are leaves, never held together, and
+ * never held across an nng call that may run a callback.
+ */
+#include "server.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/transport/ipc/ipc.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rpc.h"
+
+#define RECEIVERS 32             /* contexts waiting for a request */
+#define MAX_WORKS 65536          /* contexts in all, parked included */
+#define TRANSPORT_MAX (8u << 20) /* larger messages are dropped by nng */
+
+enum work_state { W_RECV, W_SEND, W_IDLE };
+
+struct work {
+	struct rpc_call call; /* first: the call leads back to the work */
+	server *srv;
+	nng_aio *aio;
+	nng_ctx ctx;
+	pthread_mutex_t mtx;
+	enum work_state state;
+	bool in_cb;
+	bool has_reply;
+	nng_msg *pending;
+	struct work *next_all;
+	struct work *next_idle;
+};
+
+struct server {
+	nng_socket sock;
+	ProtobufCService *svc;
+	pthread_mutex_t mtx;
+	struct work *all;
+	struct work *idle;
+	size_t nworks;
+	size_t nrecv;
+	bool draining;
+	bool closed;
+};
+
+static void work_cb(void *arg);
+
+static nng_msg *
+make_msg(uint8_t *buf, size_t len)
+{
+	nng_msg *m;
+	if (nng_msg_alloc(&m, 0) != 0) {
+		free(buf);
+		return NULL;
+	}
+	if (buf != NULL && nng_msg_append(m, buf, len) != 0) {
+		/* out of memory: an empty reply; the client reports it */
+		nng_msg_clear(m);
+	}
+	free(buf);
+	return m;
+}
+
+static void
+start_send(struct work *w, nng_msg *m)
+{
+	if (m == NULL) {
+		/* cannot even allocate a reply: drop the request; the
+		 * client's deadline tells it */
+		w->state = W_RECV;
+		nng_ctx_recv(w->ctx, w->aio);
+		return;
+	}
+	nng_aio_set_msg(w->aio, m);
+	nng_ctx_send(w->ctx, w->aio);
+}
+
+/* rpc_call.send: from the callback or from any thread later. */
+static void
+work_send(struct rpc_call *c, uint8_t *buf, size_t len)
+{
+	struct work *w = (struct work *) c;
+	nng_msg *m = make_msg(buf, len);
+
+	pthread_mutex_lock(&w->mtx);
+	w->has_reply = true;
+	w->state = W_SEND;
+	if (w->in_cb) {
+		w->pending = m;
+		pthread_mutex_unlock(&w->mtx);
+		return;
+	}
+	pthread_mutex_unlock(&w->mtx);
+	start_send(w, m);
+}
+
+static struct work *
+work_new(server *srv)
+{
+	struct work *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return NULL;
+	if (nng_aio_alloc(&w->aio, work_cb, w) != 0) {
+		free(w);
+		return NULL;
+	}
+	if (nng_ctx_open(&w->ctx, srv->sock) != 0) {
+		nng_aio_free(w->aio);
+		free(w);
+		return NULL;
+	}
+	pthread_mutex_init(&w->mtx, NULL);
+	w->srv = srv;
+	w->call.send = work_send;
+	w->call.transport = w;
+	return w;
+}
+
+/* Starts one more receiver: an idle work, or a new one under the cap. */
+static void
+spawn_receiver(server *srv)
+{
+	struct work *w;
+
+	pthread_mutex_lock(&srv->mtx);
+	if (srv->closed) {
+		pthread_mutex_unlock(&srv->mtx);
+		return;
+	}
+	if ((w = srv->idle) != NULL) {
+		srv->idle = w->next_idle;
+	} else if (srv->nworks < MAX_WORKS && (w = work_new(srv)) != NULL) {
+		w->next_all = srv->all;
+		srv->all = w;
+		srv->nworks++;
+	}
+	if (w != NULL)
+		srv->nrecv++;
+	pthread_mutex_unlock(&srv->mtx);
+	if (w == NULL) {
+		log_warn("no context free to receive requests (%d in use)",
+		    MAX_WORKS);
+		return;
+	}
+	w->state = W_RECV;
+	nng_ctx_recv(w->ctx, w->aio);
+}
+
+static void
+on_request(struct work *w)
+{
+	server *srv = w->srv;
+	nng_msg *req = nng_aio_get_msg(w->aio);
+	nng_msg *reply;
+	bool draining, parked;
+
+	pthread_mutex_lock(&srv->mtx);
+	srv->nrecv--;
+	draining = srv->draining;
+	pthread_mutex_unlock(&srv->mtx);
+
+	pthread_mutex_lock(&w->mtx);
+	w->in_cb = true;
+	w->has_reply = false;
+	w->pending = NULL;
+	pthread_mutex_unlock(&w->mtx);
+
+	if (draining) {
+		size_t len = 0;
+		uint8_t *buf = rpc_encode_error(JOBD_UNAVAILABLE,
+		    "jobd is shutting down", &len);
+		work_send(&w->call, buf, len);
+	} else {
+		rpc_dispatch(srv->svc, &w->call, nng_msg_body(req),
+		    nng_msg_len(req));
+	}
+	nng_msg_free(req);
+
+	pthread_mutex_lock(&w->mtx);
+	w->in_cb = false;
+	parked = !w->has_reply;
+	reply = w->pending;
+	w->pending = NULL;
+	pthread_mutex_unlock(&w->mtx);
+
+	if (parked)
+		spawn_receiver(srv); /* this one waits for its reply */
+	else
+		start_send(w, reply);
+}
+
+static void
+on_sent(struct work *w)
+{
+	server *srv = w->srv;
+	bool recv;
+
+	if (nng_aio_result(w->aio) != 0)
+		nng_msg_free(nng_aio_get_msg(w->aio));
+	pthread_mutex_lock(&srv->mtx);
+	recv = srv->nrecv < RECEIVERS && !srv->closed;
+	if (recv) {
+		srv->nrecv++;
+	} else {
+		w->state = W_IDLE;
+		w->next_idle = srv->idle;
+		srv->idle = w;
+	}
+	pthread_mutex_unlock(&srv->mtx);
+	if (recv) {
+		w->state = W_RECV;
+		nng_ctx_recv(w->ctx, w->aio);
+	}
+}
+
+static void
+work_cb(void *arg)
+{
+	struct work *w = arg;
+	int rv = nng_aio_result(w->aio);
+
+	switch (w->state) {
+	case W_RECV:
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			return;
+		if (rv != 0) {
+			/* a transient receive error: keep receiving */
+			nng_ctx_recv(w->ctx, w->aio);
+			return;
+		}
+		on_request(w);
+		break;
+	case W_SEND:
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+			nng_msg_free(nng_aio_get_msg(w->aio));
+			return;
+		}
+		on_sent(w);
+		break;
+	case W_IDLE:
+		break;
+	}
+}
+
+int
+server_start(server **sp, ProtobufCService *svc, const char *const *urls,
+    size_t nurls, char *err, size_t errlen)
+{
+	server *srv;
+	nng_listener l;
+	int rv;
+
+	*sp = NULL;
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	srv->svc = svc;
+	pthread_mutex_init(&srv->mtx, NULL);
+	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
+		snprintf(err, errlen, "cannot open the socket: %s",
+		    nng_strerror(rv));
+		goto fail;
+	}
+	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX);
+	for (size_t i = 0; i < nurls; i++) {
+		if ((rv = nng_listener_create(&l, srv->sock, urls[i])) != 0) {
+			snprintf(err, errlen, "cannot listen on '%s': %s",
+			    urls[i], nng_strerror(rv));
+			goto fail;
+		}
+		if (strncmp(urls[i], "ipc://", 6) == 0)
+			nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+		if ((rv = nng_listener_start(l, 0)) != 0) {
+			snprintf(err, errlen, "cannot listen on '%s': %s",
+			    urls[i], nng_strerror(rv));
+			goto fail;
+		}
+		log_info("listening on %s", urls[i]);
+	}
+	for (int i = 0; i < RECEIVERS; i++)
+		spawn_receiver(srv);
+	*sp = srv;
+	return JOBD_OK;
+fail:
+	server_stop(srv);
+	return JOBD_UNAVAILABLE;
+}
+
+void
+server_drain(server *srv)
+{
+	pthread_mutex_lock(&srv->mtx);
+	srv->draining = true;
+	pthread_mutex_unlock(&srv->mtx);
+}
+
+void
+server_stop(server *srv)
+{
+	if (srv == NULL)
+		return;
+	pthread_mutex_lock(&srv->mtx);
+	srv->closed = true;
+	pthread_mutex_unlock(&srv->mtx);
+	nng_close(srv->sock); /* every aio completes with NNG_ECLOSED */
+	for (struct work *w = srv->all, *next; w != NULL; w = next) {
+		next = w->next_all;
+		nng_aio_stop(w->aio);
+		nng_ctx_close(w->ctx);
+		nng_aio_free(w->aio);
+		pthread_mutex_destroy(&w->mtx);
+		free(w);
+	}
+	pthread_mutex_destroy(&srv->mtx);
+	free(srv);
+}

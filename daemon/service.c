@@ -1,0 +1,854 @@
+/*
+ * service: one handler per method of `service Jobs`.
+ *
+ * Every handler runs on the front (nng's callback threads) and returns
+ * without waiting for a job or a disk flush. Quick queries (Get, List,
+ * Stats, Kinds, Ping) are answered before the handler returns, from memory
+ * for live jobs and from the database (a read, never a write) for finished
+ * ones. Submit, Wait and Cancel park a waiter in the scheduler and return;
+ * the waiter's fire() answers later, from the writer or timer thread.
+ *
+ * Reads use a small pool of connections of their own (SQLite's rule: one
+ * connection, one thread at a time); the writer thread has its own.
+ */
+#include "service.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rpc.h"
+
+#define MAX_PARAMS 64
+#define MAX_KEY_LEN 128
+#define MAX_ATTEMPTS 100
+#define MAX_GET_IDS 1000
+#define DEFAULT_LIST 100
+#define MAX_LIST 1000
+#define MAX_KIND_LEN 64
+#define CANCEL_DEFAULT_MS 30000
+#define READERS_KEPT 8
+
+struct service {
+	Jobd__V1__Jobs_Service base; /* first: handlers cast back */
+	sched *s;
+	struct service_config cfg;
+	char *db_path;
+	int64_t started;
+	pthread_mutex_t rd_mtx;
+	store *readers[READERS_KEPT];
+	size_t nreaders;
+};
+
+/* A parked call: the waiter and the call it answers. */
+struct parked {
+	struct waiter w;
+	struct rpc_call *call;
+	service *sv;
+};
+
+/* ---- database readers ------------------------------------------------ */
+
+static store *
+reader_take(service *sv, struct rpc_call *c)
+{
+	store *db = NULL;
+	char err[256];
+
+	pthread_mutex_lock(&sv->rd_mtx);
+	if (sv->nreaders > 0)
+		db = sv->readers[--sv->nreaders];
+	pthread_mutex_unlock(&sv->rd_mtx);
+	if (db == NULL && store_open(&db, sv->db_path, err, sizeof(err)) !=
+	                      JOBD_OK) {
+		log_error("%s", err);
+		rpc_fail(c, JOBD_UNAVAILABLE, "%s", err);
+		return NULL;
+	}
+	return db;
+}
+
+static void
+reader_give(service *sv, store *db)
+{
+	pthread_mutex_lock(&sv->rd_mtx);
+	if (sv->nreaders < READERS_KEPT) {
+		sv->readers[sv->nreaders++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&sv->rd_mtx);
+	store_close(db);
+}
+
+/* Job `id` from memory if it is live, else from the database. JOBD_OK,
+ * JOBD_NOT_FOUND, or another error already answered on c. */
+static int
+find_job(service *sv, struct rpc_call *c, uint64_t id, struct jobrec *out)
+{
+	store *db;
+	int rv;
+
+	if (sched_get(sv->s, id, out) == JOBD_OK)
+		return JOBD_OK;
+	if ((db = reader_take(sv, c)) == NULL)
+		return JOBD_UNAVAILABLE;
+	rv = store_get(db, id, 0, out);
+	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
+		rpc_fail(c, rv, "cannot read job %llu: %s",
+		    (unsigned long long) id, store_errmsg(db));
+	reader_give(sv, db);
+	return rv;
+}
+
+/* ---- conversions ----------------------------------------------------- */
+
+struct pbjob {
+	Jobd__V1__Job msg;
+	Jobd__V1__Job__ParamsEntry *entries;
+	Jobd__V1__Job__ParamsEntry **ptrs;
+};
+
+/* Fills p->msg from r (aliasing r's memory: r must outlive it). */
+static int
+pbjob_init(struct pbjob *p, const struct jobrec *r)
+{
+	jobd__v1__job__init(&p->msg);
+	p->entries = NULL;
+	p->ptrs = NULL;
+	if (r->nparams > 0) {
+		p->entries = calloc(r->nparams, sizeof(*p->entries));
+		p->ptrs = calloc(r->nparams, sizeof(*p->ptrs));
+		if (p->entries == NULL || p->ptrs == NULL) {
+			free(p->entries);
+			free(p->ptrs);
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+	}
+	for (size_t i = 0; i < r->nparams; i++) {
+		jobd__v1__job__params_entry__init(&p->entries[i]);
+		p->entries[i].key = r->params[i].name;
+		p->entries[i].value = r->params[i].value;
+		p->ptrs[i] = &p->entries[i];
+	}
+	Jobd__V1__Job *m = &p->msg;
+	m->id = r->id;
+	m->kind = r->kind ? r->kind : "";
+	m->n_params = r->nparams;
+	m->params = p->ptrs;
+	m->priority = r->priority;
+	m->state = (Jobd__V1__JobState) r->state;
+	m->attempts = r->attempts;
+	m->max_attempts = r->max_attempts;
+	m->timeout_ms = r->timeout_ms;
+	m->progress_done = r->progress_done;
+	m->progress_total = r->progress_total;
+	m->result.data = r->result;
+	m->result.len = r->result_len;
+	m->error = r->error ? r->error : "";
+	m->created_at_ms = r->created_at;
+	m->started_at_ms = r->started_at;
+	m->finished_at_ms = r->finished_at;
+	m->idempotency_key = r->idem_key ? r->idem_key : "";
+	m->input_size = (uint32_t) r->input_len;
+	return JOBD_OK;
+}
+
+static void
+pbjob_fini(struct pbjob *p)
+{
+	free(p->entries);
+	free(p->ptrs);
+}
+
+/* Answers c with a reply message whose only field is one Job. */
+static void
+reply_job(struct rpc_call *c, ProtobufCMessage *reply, Jobd__V1__Job **slot,
+    const struct jobrec *r)
+{
+	struct pbjob pj;
+	if (pbjob_init(&pj, r) != JOBD_OK) {
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	*slot = &pj.msg;
+	rpc_closure(reply, c);
+	pbjob_fini(&pj);
+}
+
+static void
+reply_submit(struct rpc_call *c, const struct jobrec *r, bool existing)
+{
+	Jobd__V1__SubmitReply rep = JOBD__V1__SUBMIT_REPLY__INIT;
+	rep.existing = existing;
+	reply_job(c, &rep.base, &rep.job, r);
+}
+
+static void
+reply_wait(struct rpc_call *c, const struct jobrec *r)
+{
+	Jobd__V1__WaitReply rep = JOBD__V1__WAIT_REPLY__INIT;
+	reply_job(c, &rep.base, &rep.job, r);
+}
+
+static void
+reply_cancel(struct rpc_call *c, const struct jobrec *r)
+{
+	Jobd__V1__CancelReply rep = JOBD__V1__CANCEL_REPLY__INIT;
+	if (r->state != JOB_CANCELLED) {
+		rpc_fail(c, JOBD_FAILED_PRECONDITION,
+		    "job %llu already %s; it cannot be cancelled",
+		    (unsigned long long) r->id, job_state_name(r->state));
+		return;
+	}
+	reply_job(c, &rep.base, &rep.job, r);
+}
+
+static void
+printable(char *dst, size_t dstlen, const char *src)
+{
+	size_t i = 0;
+	for (; *src && i + 4 < dstlen && i < 60; src++)
+		dst[i++] = (*src >= 0x20 && *src < 0x7f) ? *src : '?';
+	if (*src)
+		dst[i++] = '.', dst[i++] = '.', dst[i++] = '.';
+	dst[i] = '\0';
+}
+
+static struct parked *
+parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
+    void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
+        const char *))
+{
+	struct parked *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	p->w.until = until;
+	p->w.deadline = deadline;
+	p->w.fire = fire;
+	p->call = c;
+	p->sv = sv;
+	return p;
+}
+
+/* ---- Submit ---------------------------------------------------------- */
+
+static void
+submit_fire(struct waiter *w, int status, const struct jobrec *job,
+    uint64_t existing_id, const char *msg)
+{
+	struct parked *p = (struct parked *) w;
+	struct rpc_call *c = p->call;
+	struct jobrec r = {0};
+
+	if (status == JOBD_OK) {
+		reply_submit(c, job, existing_id != 0);
+	} else if (status == JOBD_ALREADY_EXISTS) {
+		/* the key was taken by a job that ended in between */
+		int rv = find_job(p->sv, c, existing_id, &r);
+		if (rv == JOBD_OK)
+			reply_submit(c, &r, true);
+		else if (rv == JOBD_NOT_FOUND)
+			rpc_fail(c, JOBD_ABORTED,
+			    "idempotency key in use by job %llu; try again",
+			    (unsigned long long) existing_id);
+		jobrec_clear(&r);
+	} else {
+		rpc_fail(c, status, "job not accepted: %s", msg);
+	}
+	free(p);
+}
+
+/* Copies the request's parameters into rec. */
+static int
+copy_params(struct jobrec *rec, const Jobd__V1__SubmitRequest *in)
+{
+	if (in->n_params == 0)
+		return JOBD_OK;
+	rec->params = calloc(in->n_params, sizeof(*rec->params));
+	if (rec->params == NULL)
+		return JOBD_RESOURCE_EXHAUSTED;
+	for (size_t i = 0; i < in->n_params; i++) {
+		rec->params[i].name = strdup(in->params[i]->key);
+		rec->params[i].value = strdup(in->params[i]->value);
+		rec->nparams++;
+		if (rec->params[i].name == NULL || rec->params[i].value == NULL)
+			return JOBD_RESOURCE_EXHAUSTED;
+	}
+	return JOBD_OK;
+}
+
+static bool
+key_ok(const char *key)
+{
+	size_t n = strlen(key);
+	if (n > MAX_KEY_LEN)
+		return false;
+	for (; *key; key++)
+		if (*key < 0x21 || *key > 0x7e)
+			return false;
+	return true;
+}
+
+static void
+svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
+    Jobd__V1__SubmitReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	struct rpc_call *c = arg;
+	const struct kind *k;
+	struct job_param params[MAX_PARAMS];
+	struct jobrec rec = {0};
+	char err[300], name[80];
+	struct parked *p;
+	int rv;
+
+	(void) closure;
+	if ((k = kind_find(in->kind)) == NULL) {
+		printable(name, sizeof(name), in->kind);
+		rpc_fail(c, JOBD_INVALID_ARGUMENT,
+		    "unknown kind '%s' (jobctl kinds lists them)", name);
+		return;
+	}
+	if (in->n_params > MAX_PARAMS) {
+		rpc_fail(c, JOBD_INVALID_ARGUMENT,
+		    "too many parameters: %zu, at most %d", in->n_params,
+		    MAX_PARAMS);
+		return;
+	}
+	for (size_t i = 0; i < in->n_params; i++) {
+		params[i].name = in->params[i]->key;
+		params[i].value = in->params[i]->value;
+	}
+	if (kind_validate(k, params, in->n_params, in->input.len, err,
+	        sizeof(err)) != JOBD_OK) {
+		rpc_fail(c, JOBD_INVALID_ARGUMENT, "%s", err);
+		return;
+	}
+	if (in->max_attempts > MAX_ATTEMPTS) {
+		rpc_fail(c, JOBD_INVALID_ARGUMENT,
+		    "max_attempts must be at most %d, not %u", MAX_ATTEMPTS,
+		    in->max_attempts);
+		return;
+	}
+	if (in->idempotency_key[0] != '\0') {
+		if (!key_ok(in->idempotency_key)) {
+			rpc_fail(c, JOBD_INVALID_ARGUMENT,
+			    "idempotency key must be 1 to %d printable ASCII "
+			    "characters without spaces",
+			    MAX_KEY_LEN);
+			return;
+		}
+		/* a job with this key that already left memory */
+		store *db = reader_take(sv, c);
+		uint64_t id;
+		if (db == NULL)
+			return;
+		rv = store_find_key(db, in->idempotency_key, &id);
+		if (rv == JOBD_OK)
+			rv = store_get(db, id, 0, &rec);
+		if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
+			rpc_fail(c, rv, "cannot read the database: %s",
+			    store_errmsg(db));
+		reader_give(sv, db);
+		if (rv == JOBD_OK) {
+			/* a live job's state in memory is the current one */
+			struct jobrec cur = {0};
+			if (sched_get(sv->s, rec.id, &cur) == JOBD_OK) {
+				jobrec_clear(&rec);
+				rec = cur;
+			}
+			reply_submit(c, &rec, true);
+			jobrec_clear(&rec);
+		}
+		if (rv != JOBD_NOT_FOUND)
+			return;
+	}
+
+	rec.priority = in->priority;
+	rec.timeout_ms = in->timeout_ms;
+	rec.max_attempts = in->max_attempts ? in->max_attempts : 1;
+	if ((rec.kind = strdup(k->name)) == NULL ||
+	    copy_params(&rec, in) != JOBD_OK ||
+	    (in->idempotency_key[0] &&
+	        (rec.idem_key = strdup(in->idempotency_key)) == NULL) ||
+	    (in->input.len > 0 &&
+	        (rec.input = malloc(in->input.len)) == NULL)) {
+		jobrec_clear(&rec);
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	if (in->input.len > 0) {
+		memcpy(rec.input, in->input.data, in->input.len);
+		rec.input_len = in->input.len;
+	}
+	if ((p = parked_new(sv, c, WAIT_COMMIT, 0, submit_fire)) == NULL) {
+		jobrec_clear(&rec);
+		return;
+	}
+	rv = sched_submit(sv->s, &rec, k, &p->w, err, sizeof(err));
+	if (rv != JOBD_OK) {
+		jobrec_clear(&rec);
+		free(p);
+		rpc_fail(c, rv, "%s", err);
+	}
+	/* else p belongs to the scheduler, and may already have fired */
+}
+
+/* ---- Get ------------------------------------------------------------- */
+
+static void
+svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
+    Jobd__V1__GetReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	struct rpc_call *c = arg;
+	Jobd__V1__GetReply rep = JOBD__V1__GET_REPLY__INIT;
+	struct jobrec *recs;
+	struct pbjob *pj;
+	Jobd__V1__Job **jobs;
+	uint64_t *missing;
+	size_t n = in->n_ids, nj = 0, nm = 0, i;
+	int rv = JOBD_OK;
+
+	(void) closure;
+	if (n > MAX_GET_IDS) {
+		rpc_fail(c, JOBD_INVALID_ARGUMENT,
+		    "too many ids: %zu, at most %d", n, MAX_GET_IDS);
+		return;
+	}
+	recs = calloc(n + 1, sizeof(*recs));
+	pj = calloc(n + 1, sizeof(*pj));
+	jobs = calloc(n + 1, sizeof(*jobs));
+	missing = calloc(n + 1, sizeof(*missing));
+	if (recs == NULL || pj == NULL || jobs == NULL || missing == NULL) {
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n && rv == JOBD_OK; i++) {
+		rv = find_job(sv, c, in->ids[i], &recs[nj]);
+		if (rv == JOBD_NOT_FOUND) {
+			missing[nm++] = in->ids[i];
+			rv = JOBD_OK;
+			continue;
+		}
+		if (rv == JOBD_OK &&
+		    (rv = pbjob_init(&pj[nj], &recs[nj])) != JOBD_OK) {
+			jobrec_clear(&recs[nj]);
+			rpc_fail(c, rv, "out of memory");
+			break;
+		}
+		if (rv == JOBD_OK) {
+			jobs[nj] = &pj[nj].msg;
+			nj++;
+		}
+	}
+	if (rv == JOBD_OK) {
+		rep.n_jobs = nj;
+		rep.jobs = jobs;
+		rep.n_missing = nm;
+		rep.missing = missing;
+		rpc_closure(&rep.base, c);
+	}
+out:
+	for (i = 0; i < nj; i++) {
+		pbjob_fini(&pj[i]);
+		jobrec_clear(&recs[i]);
+	}
+	free(recs);
+	free(pj);
+	free(jobs);
+	free(missing);
+}
+
+/* ---- Wait ------------------------------------------------------------ */
+
+static void
+wait_fire(struct waiter *w, int status, const struct jobrec *job,
+    uint64_t existing_id, const char *msg)
+{
+	struct parked *p = (struct parked *) w;
+	(void) existing_id;
+	if (status == JOBD_OK)
+		reply_wait(p->call, job);
+	else if (status == JOBD_DEADLINE_EXCEEDED)
+		rpc_fail(p->call, status,
+		    "deadline exceeded: job %llu is still %s",
+		    (unsigned long long) job->id, job_state_name(job->state));
+	else
+		rpc_fail(p->call, status, "%s", msg);
+	free(p);
+}
+
+/* Job id is not live: answers from the database with `done`. */
+static void
+answer_ended(service *sv, struct rpc_call *c, uint64_t id,
+    void (*done)(struct rpc_call *, const struct jobrec *))
+{
+	struct jobrec r = {0};
+	int rv = find_job(sv, c, id, &r);
+	if (rv == JOBD_OK)
+		done(c, &r);
+	else if (rv == JOBD_NOT_FOUND)
+		rpc_fail(c, JOBD_NOT_FOUND, "job %llu not found",
+		    (unsigned long long) id);
+	jobrec_clear(&r);
+}
+
+static void
+svc_wait(Jobd__V1__Jobs_Service *base, const Jobd__V1__WaitRequest *in,
+    Jobd__V1__WaitReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	struct rpc_call *c = arg;
+	struct parked *p;
+	int rv;
+
+	(void) closure;
+	if ((p = parked_new(sv, c, WAIT_END, c->deadline, wait_fire)) == NULL)
+		return;
+	rv = sched_wait(sv->s, in->id, &p->w);
+	if (rv == JOBD_OK)
+		return; /* parked; p may already have fired */
+	free(p);
+	if (rv == JOBD_NOT_FOUND)
+		answer_ended(sv, c, in->id, reply_wait);
+	else
+		rpc_fail(c, rv, "cannot wait for job %llu: %s",
+		    (unsigned long long) in->id,
+		    rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
+		                           : "out of memory");
+}
+
+/* ---- Cancel ---------------------------------------------------------- */
+
+static void
+cancel_fire(struct waiter *w, int status, const struct jobrec *job,
+    uint64_t existing_id, const char *msg)
+{
+	struct parked *p = (struct parked *) w;
+	(void) existing_id;
+	if (status == JOBD_OK)
+		reply_cancel(p->call, job);
+	else if (status == JOBD_DEADLINE_EXCEEDED)
+		rpc_fail(p->call, status,
+		    "deadline exceeded: job %llu was asked to stop but is "
+		    "still %s",
+		    (unsigned long long) job->id, job_state_name(job->state));
+	else
+		rpc_fail(p->call, status, "%s", msg);
+	free(p);
+}
+
+static void
+svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
+    Jobd__V1__CancelReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	struct rpc_call *c = arg;
+	struct parked *p;
+	int64_t deadline = c->deadline;
+	int rv;
+
+	(void) closure;
+	if (deadline == 0)
+		deadline = sched_mono_ms() + CANCEL_DEFAULT_MS;
+	if ((p = parked_new(sv, c, WAIT_END, deadline, cancel_fire)) == NULL)
+		return;
+	rv = sched_cancel(sv->s, in->id, &p->w);
+	if (rv == JOBD_OK)
+		return;
+	free(p);
+	if (rv == JOBD_NOT_FOUND)
+		answer_ended(sv, c, in->id, reply_cancel);
+	else
+		rpc_fail(c, rv, "cannot cancel job %llu: %s",
+		    (unsigned long long) in->id,
+		    rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
+		                           : "out of memory");
+}
+
+/* ---- List ------------------------------------------------------------ */
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+	uint64_t x = ((const struct jobrec *) a)->id;
+	uint64_t y = ((const struct jobrec *) b)->id;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void
+free_recs(struct jobrec *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		jobrec_clear(&v[i]);
+	free(v);
+}
+
+/*
+ * Live jobs come from memory (their state there is the current one), the
+ * rest from the database; a database row of a live job is dropped. Each
+ * source gives at most `limit` rows, so when one gave a full page, rows
+ * below its lowest id were not looked at: the page stops there (`floor`)
+ * and the cursor resumes from it.
+ */
+static void
+svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
+    Jobd__V1__ListReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	struct rpc_call *c = arg;
+	Jobd__V1__ListReply rep = JOBD__V1__LIST_REPLY__INIT;
+	struct store_filter f = {0};
+	struct jobrec *mem = NULL, *dbv = NULL, *all = NULL, tmp;
+	size_t nmem = 0, ndb = 0, nall = 0, i;
+	struct pbjob *pj = NULL;
+	Jobd__V1__Job **jobs = NULL;
+	uint64_t floor = 0;
+	char name[80];
+	store *db;
+	int rv;
+
+	(void) closure;
+	if ((int) in->state < 0 || (int) in->state > JOB_STATE_MAX) {
+		rpc_fail(c, JOBD_INVALID_ARGUMENT, "unknown job state %d",
+		    (int) in->state);
+		return;
+	}
+	if (in->limit > MAX_LIST) {
+		rpc_fail(c, JOBD_INVALID_ARGUMENT,
+		    "limit must be at most %d, not %u", MAX_LIST, in->limit);
+		return;
+	}
+	if (strlen(in->kind) > MAX_KIND_LEN) {
+		printable(name, sizeof(name), in->kind);
+		rpc_fail(c, JOBD_INVALID_ARGUMENT, "kind '%s' is too long",
+		    name);
+		return;
+	}
+	f.state = (int) in->state;
+	f.kind = in->kind[0] ? in->kind : NULL;
+	f.before = in->cursor;
+	f.limit = in->limit ? in->limit : DEFAULT_LIST;
+
+	if ((rv = sched_list(sv->s, &f, &mem, &nmem)) != JOBD_OK) {
+		rpc_fail(c, rv, "out of memory");
+		return;
+	}
+	if ((db = reader_take(sv, c)) == NULL)
+		goto out;
+	rv = store_list(db, &f, &dbv, &ndb);
+	if (rv != JOBD_OK)
+		rpc_fail(c, rv, "cannot list jobs: %s", store_errmsg(db));
+	reader_give(sv, db);
+	if (rv != JOBD_OK)
+		goto out;
+
+	if (nmem == f.limit && mem[nmem - 1].id > floor)
+		floor = mem[nmem - 1].id;
+	if (ndb == f.limit && dbv[ndb - 1].id > floor)
+		floor = dbv[ndb - 1].id;
+	if ((all = calloc(nmem + ndb + 1, sizeof(*all))) == NULL) {
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nmem; i++) {
+		if (mem[i].id >= floor) {
+			all[nall++] = mem[i];
+			memset(&mem[i], 0, sizeof(mem[i]));
+		}
+	}
+	for (i = 0; i < ndb; i++) {
+		if (dbv[i].id < floor)
+			continue;
+		memset(&tmp, 0, sizeof(tmp));
+		if (sched_get(sv->s, dbv[i].id, &tmp) == JOBD_OK) {
+			jobrec_clear(&tmp); /* live: memory had it */
+			continue;
+		}
+		all[nall++] = dbv[i];
+		memset(&dbv[i], 0, sizeof(dbv[i]));
+	}
+	qsort(all, nall, sizeof(*all), cmp_desc);
+	if (nall > f.limit) {
+		for (i = f.limit; i < nall; i++)
+			jobrec_clear(&all[i]);
+		nall = f.limit;
+	}
+	pj = calloc(nall + 1, sizeof(*pj));
+	jobs = calloc(nall + 1, sizeof(*jobs));
+	if (pj == NULL || jobs == NULL) {
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < nall; i++) {
+		free(all[i].result);
+		all[i].result = NULL;
+		all[i].result_len = 0;
+		if (pbjob_init(&pj[i], &all[i]) != JOBD_OK) {
+			rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+			nall = i;
+			goto out;
+		}
+		jobs[i] = &pj[i].msg;
+	}
+	rep.n_jobs = nall;
+	rep.jobs = jobs;
+	rep.next_cursor = nall == f.limit ? all[nall - 1].id : floor;
+	rpc_closure(&rep.base, c);
+out:
+	for (i = 0; pj != NULL && i < nall; i++)
+		pbjob_fini(&pj[i]);
+	free(pj);
+	free(jobs);
+	free_recs(all, nall);
+	free_recs(mem, nmem);
+	free_recs(dbv, ndb);
+}
+
+/* ---- Stats, Kinds, Ping ---------------------------------------------- */
+
+static void
+svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
+    Jobd__V1__StatsReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	Jobd__V1__StatsReply rep = JOBD__V1__STATS_REPLY__INIT;
+	struct sched_stats st;
+
+	(void) in;
+	(void) closure;
+	sched_stats(sv->s, &st);
+	rep.workers = sv->cfg.workers;
+	rep.busy_workers = st.busy;
+	rep.queued = st.counts[JOB_QUEUED];
+	rep.running = st.counts[JOB_RUNNING];
+	rep.succeeded = st.counts[JOB_SUCCEEDED];
+	rep.failed = st.counts[JOB_FAILED];
+	rep.cancelled = st.counts[JOB_CANCELLED];
+	rep.max_queue = sv->cfg.max_queue;
+	rep.uptime_ms = sched_mono_ms() - sv->started;
+	rep.submitted = st.submitted;
+	rep.retried = st.retried;
+	rep.recovered = st.recovered;
+	rep.version = JOBD_VERSION;
+	rpc_closure(&rep.base, arg);
+}
+
+static void
+svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
+    Jobd__V1__KindsReply_Closure closure, void *arg)
+{
+	Jobd__V1__KindsReply rep = JOBD__V1__KINDS_REPLY__INIT;
+	size_t nk, np = 0, i, j;
+	const struct kind *kt = kind_table(&nk);
+	Jobd__V1__Kind *kinds = calloc(nk, sizeof(*kinds));
+	Jobd__V1__Kind **kptrs = calloc(nk, sizeof(*kptrs));
+	Jobd__V1__Param *params, **pptrs;
+
+	(void) base;
+	(void) in;
+	(void) closure;
+	for (i = 0; i < nk; i++)
+		np += kt[i].nparams;
+	params = calloc(np + 1, sizeof(*params));
+	pptrs = calloc(np + 1, sizeof(*pptrs));
+	if (kinds == NULL || kptrs == NULL || params == NULL ||
+	    pptrs == NULL) {
+		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	np = 0;
+	for (i = 0; i < nk; i++) {
+		jobd__v1__kind__init(&kinds[i]);
+		kinds[i].name = (char *) kt[i].name;
+		kinds[i].description = (char *) kt[i].desc;
+		kinds[i].uses_input = kt[i].uses_input;
+		kinds[i].params = &pptrs[np];
+		kinds[i].n_params = kt[i].nparams;
+		for (j = 0; j < kt[i].nparams; j++, np++) {
+			const struct kind_param *kp = &kt[i].params[j];
+			Jobd__V1__Param *p = &params[np];
+			jobd__v1__param__init(p);
+			p->name = (char *) kp->name;
+			p->type = kp->type == KIND_INT
+			    ? JOBD__V1__PARAM__TYPE__TYPE_INT
+			    : JOBD__V1__PARAM__TYPE__TYPE_STRING;
+			p->required = kp->required;
+			p->min = kp->min;
+			p->max = kp->max;
+			p->default_value = (char *) (kp->def ? kp->def : "");
+			p->description = (char *) kp->desc;
+			pptrs[np] = p;
+		}
+		kptrs[i] = &kinds[i];
+	}
+	rep.n_kinds = nk;
+	rep.kinds = kptrs;
+	rpc_closure(&rep.base, arg);
+out:
+	free(kinds);
+	free(kptrs);
+	free(params);
+	free(pptrs);
+}
+
+static void
+svc_ping(Jobd__V1__Jobs_Service *base, const Jobd__V1__PingRequest *in,
+    Jobd__V1__PingReply_Closure closure, void *arg)
+{
+	Jobd__V1__PingReply rep = JOBD__V1__PING_REPLY__INIT;
+	(void) base;
+	(void) closure;
+	rep.payload = in->payload;
+	rep.version = JOBD_VERSION;
+	rep.time_ms = sched_wall_ms();
+	rpc_closure(&rep.base, arg);
+}
+
+/* ---- life ------------------------------------------------------------ */
+
+static const Jobd__V1__Jobs_Service handlers = JOBD__V1__JOBS__INIT(svc_);
+
+int
+service_create(service **svp, sched *s, const struct service_config *cfg,
+    char *err, size_t errlen)
+{
+	service *sv = calloc(1, sizeof(*sv));
+	*svp = NULL;
+	if (sv == NULL || (sv->db_path = strdup(cfg->db_path)) == NULL) {
+		free(sv);
+		snprintf(err, errlen, "out of memory");
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	sv->base = handlers;
+	sv->s = s;
+	sv->cfg = *cfg;
+	sv->cfg.db_path = sv->db_path;
+	sv->started = sched_mono_ms();
+	pthread_mutex_init(&sv->rd_mtx, NULL);
+	*svp = sv;
+	return JOBD_OK;
+}
+
+ProtobufCService *
+service_base(service *sv)
+{
+	return &sv->base.base;
+}
+
+void
+service_destroy(service *sv)
+{
+	if (sv == NULL)
+		return;
+	for (size_t i = 0; i < sv->nreaders; i++)
+		store_close(sv->readers[i]);
+	pthread_mutex_destroy(&sv->rd_mtx);
+	free(sv->db_path);
+	free(sv);
+}

@@ -1,0 +1,33 @@
+#ifndef JOBD_DAEMON_H
+#define JOBD_DAEMON_H
+
+/*
+ * daemon: the whole job server assembled from its parts, started and
+ * stopped in order. main() is only flags, signals and this.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon_config {
+	const char *const *listen; /* URLs */
+	size_t nlisten;
+	const char *db_path;
+	uint32_t workers;
+	uint64_t max_queue;   /* 0 = unlimited */
+	int64_t retention_ms; /* 0 = keep forever */
+	uint32_t backoff_ms;
+	uint32_t grace_ms;
+};
+
+typedef struct jobd_daemon jobd_daemon;
+
+/* Opens the database (refusing a foreign or corrupt one), recovers jobs
+ * left running, starts the writer, workers and listeners. */
+int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
+    size_t errlen);
+/* Graceful stop: refuse new requests, answer parked ones, give running
+ * jobs the grace period, commit everything, close. Accepts NULL. */
+void daemon_stop(jobd_daemon *d);
+
+#endif

@@ -1,0 +1,130 @@
+#ifndef JOBD_SCHED_H
+#define JOBD_SCHED_H
+
+/*
+ * scheduler (sched_): the live jobs, in memory.
+ *
+ * Every job that is queued or running (and, briefly, one whose end is on its
+ * way to the disk) lives here: a table by id and by idempotency key, a
+ * priority run queue, a queue of jobs waiting out a retry backoff, and the
+ * calls parked on a job (a Submit waiting for its commit, a Wait or Cancel
+ * waiting for the job to end). SQLite is the durable record, written through
+ * the writer; a job leaves memory once its end is committed, and from then on
+ * it is read from the database.
+ *
+ * Calls never block on a job or on the disk: a call that must wait parks a
+ * `waiter`, and the waiter's fire() runs later on the writer or timer
+ * thread. fire() runs without any sched lock held.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kinds.h"
+#include "store.h"
+#include "writer.h"
+
+typedef struct sched sched;
+struct job;
+
+enum waiter_until {
+	WAIT_COMMIT = 1, /* the job's Submit is on disk */
+	WAIT_END = 2,    /* the job ended and that is on disk */
+};
+
+/*
+ * A parked call. The caller allocates it and sets until, deadline, fire and
+ * arg; fire() is called exactly once, then the waiter belongs to the caller
+ * again. status: JOBD_OK (job is the job's state then, valid during the
+ * call only), JOBD_DEADLINE_EXCEEDED (job is its current state),
+ * JOBD_ALREADY_EXISTS (a Submit whose key turned out to be taken:
+ * existing_id), JOBD_UNAVAILABLE (shutting down, or the insert failed: msg).
+ */
+struct waiter {
+	int until;
+	int64_t deadline; /* CLOCK_MONOTONIC ms; 0 = none */
+	void (*fire)(struct waiter *w, int status, const struct jobrec *job,
+	    uint64_t existing_id, const char *msg);
+	void *arg;
+	/* private */
+	struct waiter *next;
+	struct job *job;
+	size_t hpos;
+	int status;
+	bool existing;
+	struct jobrec snap;
+	char msg[160];
+};
+
+struct sched_config {
+	uint32_t workers;
+	uint64_t max_queue;    /* queued jobs; 0 = unlimited */
+	uint32_t backoff_ms;   /* first retry delay; doubles, capped */
+	int64_t retention_ms;  /* finished jobs older than this are purged */
+};
+
+struct sched_stats {
+	uint64_t counts[JOB_STATE_MAX + 1];
+	uint64_t submitted;
+	uint64_t retried;
+	uint64_t recovered;
+	uint32_t busy;
+};
+
+/* Monotonic and wall clocks, in milliseconds. */
+int64_t sched_mono_ms(void);
+int64_t sched_wall_ms(void);
+
+/* Creates the scheduler and its timer thread. */
+int sched_create(sched **sp, writer *w, const struct sched_config *cfg);
+/*
+ * Start-up, before any call: re-queues jobs left running by a crash and
+ * loads the queued ones from `db` into memory. *recovered = jobs re-queued.
+ */
+int sched_load(sched *s, store *db, uint64_t *recovered, char *err,
+    size_t errlen);
+/* Frees everything. Call after sched_drain and writer_stop. */
+void sched_destroy(sched *s);
+
+/*
+ * Submit: takes ownership of *rec's fields on JOBD_OK (rec is zeroed), and
+ * fires w once the job is on disk. If rec's idempotency key belongs to a
+ * live job, w fires for that job instead (existing). Errors (returned, w not
+ * parked): JOBD_RESOURCE_EXHAUSTED (queue full), JOBD_UNAVAILABLE (stopping).
+ */
+int sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
+    struct waiter *w, char *err, size_t errlen);
+/* The live, acknowledged job `id` copied into *out (without input);
+ * JOBD_NOT_FOUND if it is not live (look in the database). */
+int sched_get(sched *s, uint64_t id, struct jobrec *out);
+/* Parks w until job `id` ends (WAIT_END). JOBD_NOT_FOUND if not live. */
+int sched_wait(sched *s, uint64_t id, struct waiter *w);
+/* Cancels live job `id` (a queued job at once, a running one when it next
+ * reports progress) and parks w until it ended. JOBD_NOT_FOUND if not
+ * live. */
+int sched_cancel(sched *s, uint64_t id, struct waiter *w);
+/* Live acknowledged jobs matching f (f->before and f->limit honoured),
+ * newest first, as store_list returns them. */
+int sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
+    size_t *n);
+void sched_stats(sched *s, struct sched_stats *st);
+
+/* Workers. sched_take blocks until a job is to run and returns it marked
+ * running, or NULL once the scheduler is draining. */
+struct job *sched_take(sched *s);
+const struct jobrec *sched_job_rec(const struct job *j);
+const struct kind *sched_job_kind(const struct job *j);
+/* Records progress; non-zero means stop now (cancel, timeout, shutdown). */
+int sched_progress(void *job, uint64_t done, uint64_t total);
+/* The run ended with outcome (enum kind_outcome); result is taken. */
+void sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
+    size_t result_len, const char *error);
+
+/*
+ * Shutdown: no job starts any more; fires every parked Wait/Cancel with
+ * JOBD_UNAVAILABLE; gives running jobs grace_ms to end, then asks them to
+ * stop (they go back to queued). Returns once no job runs.
+ */
+void sched_drain(sched *s, uint32_t grace_ms);
+
+#endif

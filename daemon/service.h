@@ -1,0 +1,29 @@
+#ifndef JOBD_SERVICE_H
+#define JOBD_SERVICE_H
+
+/*
+ * service: the handlers of `service Jobs`, behind the protoc-c generated
+ * service interface. Protobuf types stop here: below, the scheduler and the
+ * store work on plain C records.
+ */
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+#include "scheduler.h"
+
+typedef struct service service;
+
+struct service_config {
+	const char *db_path;  /* for the readers' own connections */
+	uint32_t workers;
+	uint64_t max_queue;
+};
+
+int service_create(service **svp, sched *s, const struct service_config *cfg,
+    char *err, size_t errlen);
+/* The generated interface, to hand to rpc_dispatch(). */
+ProtobufCService *service_base(service *sv);
+void service_destroy(service *sv);
+
+#endif

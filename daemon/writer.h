@@ -1,0 +1,56 @@
+#ifndef JOBD_WRITER_H
+#define JOBD_WRITER_H
+
+/*
+ * writer: the storage thread. Every change to the database goes through it,
+ * so only this thread ever runs COMMIT, and changes queued while one commit
+ * is on its way to the disk share the next one (group commit): a batch is
+ * whatever is waiting when the previous commit returns, in one transaction.
+ *
+ * An op's done() is called on the writer thread after its batch committed
+ * (op->status JOBD_OK) or failed. A failed insert reports the error (the job
+ * was not acknowledged); a failed update or purge is retried until it
+ * succeeds or the writer stops, so no acknowledged state change is dropped
+ * while the daemon lives.
+ */
+
+#include <stdint.h>
+
+#include "store.h"
+
+enum writer_op_type {
+	WOP_INSERT = 1, /* a new job: rec */
+	WOP_UPDATE = 2, /* the mutable fields of rec */
+	WOP_PURGE = 3,  /* finished jobs older than purge_before */
+};
+
+struct writer_op {
+	struct writer_op *next;
+	int type;
+	struct jobrec rec;    /* owned by the op's creator */
+	int64_t purge_before; /* WOP_PURGE */
+	int status;           /* out: jobd_status */
+	char errmsg[160];     /* out: when status != JOBD_OK */
+	uint64_t existing_id; /* out: WOP_INSERT whose key was taken */
+	uint64_t purged;      /* out: WOP_PURGE: jobs deleted */
+	uint64_t counts[JOB_STATE_MAX + 1]; /* out: WOP_PURGE: jobs left */
+	void (*done)(struct writer_op *op);
+	void *arg;
+};
+
+typedef struct writer writer;
+
+/* Opens its own connection to `dbpath` and starts the thread. */
+int writer_start(writer **wp, const char *dbpath, char *err, size_t errlen);
+/* Queues op; its done() will be called exactly once, on the writer thread.
+ * After writer_stop() has begun, done() is called at once with
+ * JOBD_UNAVAILABLE. */
+void writer_submit(writer *w, struct writer_op *op);
+/* Commits what is queued, stops the thread and closes. Accepts NULL. */
+void writer_stop(writer *w);
+/* Ops queued and not yet done (for Stats and tests). */
+uint64_t writer_backlog(writer *w);
+/* True while the last commit failed (disk full, read-only, ...). */
+int writer_failing(writer *w);
+
+#endif
