@@ -431,8 +431,11 @@ update_op(sched *s, struct job *j)
 	r->id = j->rec.id;
 	r->state = j->rec.state;
 	r->attempts = j->rec.attempts;
-	r->progress_done = atomic_load(&j->done);
-	r->progress_total = atomic_load(&j->total);
+	r->progress_done = j->rec.state == JOB_RUNNING ? atomic_load(&j->done)
+	                                               : j->rec.progress_done;
+	r->progress_total = j->rec.state == JOB_RUNNING
+	    ? atomic_load(&j->total)
+	    : j->rec.progress_total;
 	r->started_at = j->rec.started_at;
 	r->finished_at = j->rec.finished_at;
 	r->not_before = j->rec.not_before;
@@ -1059,6 +1062,10 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 
 	pthread_mutex_lock(&s->mtx);
 	s->st.busy--;
+	j->rec.progress_done = atomic_load(&j->done);
+	j->rec.progress_total = atomic_load(&j->total);
+	if (outcome == KIND_OK && j->rec.progress_total > 0)
+		j->rec.progress_done = j->rec.progress_total;
 	if (outcome == KIND_STOPPED && stop == STOP_TIMEOUT) {
 		snprintf(msg, sizeof(msg), "timed out after %u ms",
 		    j->rec.timeout_ms);
