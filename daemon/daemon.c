@@ -33,12 +33,12 @@ struct jobd_daemon {
 
 int
 daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
-    size_t errlen)
+             size_t errlen)
 {
 	struct sched_config sc = {cfg->workers, cfg->max_queue, cfg->backoff_ms,
-	    cfg->retention_ms};
+	                          cfg->retention_ms};
 	struct service_config svc = {cfg->db_path, cfg->workers,
-	    cfg->max_queue};
+	                             cfg->max_queue};
 	jobd_daemon *d;
 	store *db;
 	uint64_t recovered;
@@ -65,17 +65,17 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	if (recovered > 0)
 		log_warn("recovered %llu jobs left running by an unclean stop; "
 		         "they run again",
-		    (unsigned long long) recovered);
+		         (unsigned long long) recovered);
 	if ((rv = service_create(&d->sv, d->s, &svc, err, errlen)) != JOBD_OK)
 		goto fail_load;
 	if ((rv = pool_start(&d->p, d->s, cfg->workers, err, errlen)) !=
 	    JOBD_OK)
 		goto fail_pool;
 	if ((rv = server_start(&d->srv, service_base(d->sv), cfg->listen,
-	         cfg->nlisten, err, errlen)) != JOBD_OK)
+	                       cfg->nlisten, err, errlen)) != JOBD_OK)
 		goto fail_server;
 	log_info("jobd %s ready: database '%s', %u workers", JOBD_VERSION,
-	    cfg->db_path, cfg->workers);
+	         cfg->db_path, cfg->workers);
 	*dp = d;
 	return JOBD_OK;
 
@@ -104,7 +104,7 @@ daemon_stop(jobd_daemon *d)
 	if (d == NULL)
 		return;
 	log_info("stopping: no new requests; running jobs have %u ms",
-	    d->grace_ms);
+	         d->grace_ms);
 	server_drain(d->srv);
 	sched_drain(d->s, d->grace_ms);
 	pool_stop(d->p);

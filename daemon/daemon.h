@@ -25,7 +25,7 @@ typedef struct jobd_daemon jobd_daemon;
 /* Opens the database (refusing a foreign or corrupt one), recovers jobs
  * left running, starts the writer, workers and listeners. */
 int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
-    size_t errlen);
+                 size_t errlen);
 /* Graceful stop: refuse new requests, answer parked ones, give running
  * jobs the grace period, commit everything, close. Accepts NULL. */
 void daemon_stop(jobd_daemon *d);

@@ -4,7 +4,7 @@
 
 void
 heap_init(struct heap *h, int (*less)(const void *, const void *),
-    void (*setpos)(void *, size_t))
+          void (*setpos)(void *, size_t))
 {
 	h->v = NULL;
 	h->n = h->cap = 0;

@@ -22,7 +22,7 @@ struct heap {
 };
 
 void heap_init(struct heap *h, int (*less)(const void *, const void *),
-    void (*setpos)(void *, size_t));
+               void (*setpos)(void *, size_t));
 void heap_fini(struct heap *h);
 /* 0, or -1 when out of memory (the heap is unchanged). */
 int heap_push(struct heap *h, void *e);

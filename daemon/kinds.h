@@ -81,13 +81,13 @@ const struct kind *kind_table(size_t *n);
  * an integer from 1 to 100000000000, not 'x'".
  */
 int kind_validate(const struct kind *k, const struct job_param *params,
-    size_t nparams, size_t input_len, char *err, size_t errlen);
+                  size_t nparams, size_t input_len, char *err, size_t errlen);
 
 /* The value of parameter `name` in r (or its default), as an integer /
  * string. Only for parameters of the kind's own table, after validation. */
 int64_t kind_param_int(const struct kind_run *r, const struct kind *k,
-    const char *name);
+                       const char *name);
 const char *kind_param_str(const struct kind_run *r, const struct kind *k,
-    const char *name);
+                           const char *name);
 
 #endif

@@ -55,7 +55,7 @@ log_msg(int level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	n += (size_t) snprintf(line + n, sizeof(line) - n, ".%03ldZ %s ",
-	    ts.tv_nsec / 1000000, level_tags[level]);
+	                       ts.tv_nsec / 1000000, level_tags[level]);
 	va_start(ap, fmt);
 	int k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);

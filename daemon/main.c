@@ -20,13 +20,14 @@
 #include "log.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7077"
-#define DEFAULT_DB "./jobd.db"
-#define MAX_LISTEN 16
+#define DEFAULT_DB     "./jobd.db"
+#define MAX_LISTEN     16
 
 static void
 usage(FILE *f)
 {
-	fprintf(f,
+	fprintf(
+	    f,
 	    "usage: jobd [OPTIONS]\n"
 	    "\n"
 	    "jobd runs CPU-bound jobs on a pool of worker threads and keeps\n"
@@ -83,8 +84,8 @@ parse_duration(const char *s, int64_t *ms)
 	static const struct {
 		const char *unit;
 		int64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
-	    {"d", 86400000}, {"", 1000}};
+	} units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+	             {"h", 3600000}, {"d", 86400000}, {"", 1000}};
 	char *end;
 
 	if (*s < '0' || *s > '9')
@@ -188,12 +189,8 @@ static const struct {
 	const char *env;
 	int opt;
 } envs[] = {
-    {"JOBD_DB", 'd'},
-    {"JOBD_WORKERS", 'w'},
-    {"JOBD_MAX_QUEUE", 'q'},
-    {"JOBD_RETENTION", 'r'},
-    {"JOBD_BACKOFF", 'b'},
-    {"JOBD_GRACE", 'g'},
+    {"JOBD_DB", 'd'},        {"JOBD_WORKERS", 'w'}, {"JOBD_MAX_QUEUE", 'q'},
+    {"JOBD_RETENTION", 'r'}, {"JOBD_BACKOFF", 'b'}, {"JOBD_GRACE", 'g'},
     {"JOBD_LOG_LEVEL", 'L'},
 };
 
@@ -237,7 +234,7 @@ parse(struct opts *o, int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "jobd: unexpected argument '%s'\n",
-		    argv[optind]);
+		        argv[optind]);
 		fprintf(stderr, "try 'jobd --help'\n");
 		return 2;
 	}

@@ -63,7 +63,7 @@ worker_main(void *arg)
 	int prio = getpriority(PRIO_PROCESS, (id_t) tid);
 	if (setpriority(PRIO_PROCESS, (id_t) tid, prio + WORKER_NICE) != 0)
 		log_debug("cannot lower a worker's priority: %s",
-		    strerror(errno));
+		          strerror(errno));
 	while ((j = sched_take(p->s)) != NULL)
 		run_one(p->s, j);
 	return NULL;
@@ -83,10 +83,11 @@ pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
 	}
 	p->s = s;
 	for (; p->n < workers; p->n++) {
-		int rv = pthread_create(&p->threads[p->n], NULL, worker_main, p);
+		int rv =
+		    pthread_create(&p->threads[p->n], NULL, worker_main, p);
 		if (rv != 0) {
-			snprintf(err, errlen, "cannot start worker %u: %s", p->n,
-			    strerror(rv));
+			snprintf(err, errlen, "cannot start worker %u: %s",
+			         p->n, strerror(rv));
 			sched_drain(s, 0);
 			pool_stop(p);
 			return JOBD_INTERNAL;

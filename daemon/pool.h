@@ -14,8 +14,7 @@
 
 typedef struct pool pool;
 
-int pool_start(pool **pp, sched *s, uint32_t workers, char *err,
-    size_t errlen);
+int pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen);
 /* Joins the workers; call after sched_drain(). Accepts NULL. */
 void pool_stop(pool *p);
 

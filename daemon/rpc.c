@@ -130,7 +130,7 @@ printable(char *dst, size_t dstlen, const char *src)
 
 void
 rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
-    size_t len)
+             size_t len)
 {
 	const ProtobufCServiceDescriptor *sd = svc->descriptor;
 	const ProtobufCMethodDescriptor *m;
@@ -144,35 +144,35 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 	c->deadline = 0;
 	if (len > RPC_MAX_REQUEST) {
 		snprintf(msg, sizeof(msg),
-		    "request of %zu bytes is larger than the limit of %u", len,
-		    RPC_MAX_REQUEST);
+		         "request of %zu bytes is larger than the limit of %u",
+		         len, RPC_MAX_REQUEST);
 		send_error(c, JOBD_RESOURCE_EXHAUSTED, msg);
 		return;
 	}
 	if ((req = jobd__v1__request__unpack(NULL, len, buf)) == NULL) {
 		send_error(c, JOBD_INVALID_ARGUMENT,
-		    "malformed request: not a jobd.v1.Request envelope");
+		           "malformed request: not a jobd.v1.Request envelope");
 		return;
 	}
 	if ((m = find_method(sd, req->method)) == NULL) {
 		printable(name, sizeof(name), req->method);
 		snprintf(msg, sizeof(msg), "unknown method '%s' of service %s",
-		    name, sd->name);
+		         name, sd->name);
 		send_error(c, JOBD_UNIMPLEMENTED, msg);
 		goto out;
 	}
 	if (req->deadline_ms > RPC_MAX_DEADLINE_MS) {
 		snprintf(msg, sizeof(msg),
-		    "deadline of %u ms is beyond the limit of %u ms",
-		    req->deadline_ms, RPC_MAX_DEADLINE_MS);
+		         "deadline of %u ms is beyond the limit of %u ms",
+		         req->deadline_ms, RPC_MAX_DEADLINE_MS);
 		send_error(c, JOBD_INVALID_ARGUMENT, msg);
 		goto out;
 	}
 	in = protobuf_c_message_unpack(m->input, NULL, req->body.len,
-	    req->body.data);
+	                               req->body.data);
 	if (in == NULL) {
 		snprintf(msg, sizeof(msg), "malformed body for %s: not a %s",
-		    m->name, m->input->name);
+		         m->name, m->input->name);
 		send_error(c, JOBD_INVALID_ARGUMENT, msg);
 		goto out;
 	}

@@ -33,8 +33,8 @@ struct rpc_call {
 	void *transport;
 
 	/* Set by rpc_dispatch for the handler. */
-	int64_t deadline;  /* CLOCK_MONOTONIC ms; 0 = none */
-	unsigned method;   /* index in the service descriptor */
+	int64_t deadline;             /* CLOCK_MONOTONIC ms; 0 = none */
+	unsigned method;              /* index in the service descriptor */
 	const Jobd__V1__Request *req; /* during the handler's call only */
 
 	/* An error reply in the making (rpc_fail). */
@@ -43,8 +43,8 @@ struct rpc_call {
 };
 
 /* Decodes and dispatches one request; the reply goes to c->send. */
-void rpc_dispatch(ProtobufCService *svc, struct rpc_call *c,
-    const uint8_t *buf, size_t len);
+void rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
+                  size_t len);
 
 /* The closure handed to handlers: with a message, an OK reply carrying it;
  * with NULL, the error in c->code and c->msg. */

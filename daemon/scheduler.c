@@ -81,7 +81,7 @@ struct sched {
 	writer *w;
 	struct sched_config cfg;
 
-	struct job **ids; /* chained by id_next */
+	struct job **ids;  /* chained by id_next */
 	struct job **keys; /* chained by key_next */
 	size_t nbuckets;
 	size_t njobs;
@@ -233,7 +233,7 @@ static int
 delayed_less(const void *a, const void *b)
 {
 	return ((const struct job *) a)->rec.not_before <
-	    ((const struct job *) b)->rec.not_before;
+	       ((const struct job *) b)->rec.not_before;
 }
 
 static void
@@ -246,7 +246,7 @@ static int
 wait_less(const void *a, const void *b)
 {
 	return ((const struct waiter *) a)->deadline <
-	    ((const struct waiter *) b)->deadline;
+	       ((const struct waiter *) b)->deadline;
 }
 
 static void
@@ -272,7 +272,7 @@ enqueue(sched *s, struct job *j)
 		/* out of memory: it stays queued on disk and in memory, and
 		 * runs after the next restart */
 		log_error("out of memory queueing job %llu",
-		    (unsigned long long) j->rec.id);
+		          (unsigned long long) j->rec.id);
 		return;
 	}
 	j->where = IN_RUNQ;
@@ -344,8 +344,8 @@ job_free(struct job *j)
 /* Unparks w (under mtx) and appends it to *list, to be fired after the
  * lock is released. */
 static void
-unpark(sched *s, struct waiter *w, int status, struct job *j,
-    const char *msg, struct waiter **list)
+unpark(sched *s, struct waiter *w, int status, struct job *j, const char *msg,
+       struct waiter **list)
 {
 	if (w->hpos != HEAP_NONE)
 		heap_remove(&s->waits, w->hpos);
@@ -393,7 +393,7 @@ park(sched *s, struct job *j, struct waiter *w)
 /* Unparks every waiter of j waiting for `until` (or all if 0). */
 static void
 unpark_job(sched *s, struct job *j, int until, int status, const char *msg,
-    struct waiter **list)
+           struct waiter **list)
 {
 	struct waiter **pp = &j->waiters;
 	while (*pp != NULL) {
@@ -433,9 +433,8 @@ update_op(sched *s, struct job *j)
 	r->attempts = j->rec.attempts;
 	r->progress_done = j->rec.state == JOB_RUNNING ? atomic_load(&j->done)
 	                                               : j->rec.progress_done;
-	r->progress_total = j->rec.state == JOB_RUNNING
-	    ? atomic_load(&j->total)
-	    : j->rec.progress_total;
+	r->progress_total = j->rec.state == JOB_RUNNING ? atomic_load(&j->total)
+	                                                : j->rec.progress_total;
 	r->started_at = j->rec.started_at;
 	r->finished_at = j->rec.finished_at;
 	r->not_before = j->rec.not_before;
@@ -529,7 +528,7 @@ purge_done(struct writer_op *op)
 		pthread_mutex_unlock(&s->mtx);
 		if (op->purged > 0)
 			log_info("purged %llu finished jobs past retention",
-			    (unsigned long long) op->purged);
+			         (unsigned long long) op->purged);
 	}
 	free(op);
 }
@@ -544,7 +543,7 @@ timer_tick(sched *s, struct waiter **fire, struct writer_op **purge)
 	struct waiter *w;
 
 	while ((j = heap_top(&s->delayed)) != NULL &&
-	    j->rec.not_before <= wall) {
+	       j->rec.not_before <= wall) {
 		heap_pop(&s->delayed);
 		j->where = IN_NONE;
 		if (!s->draining)
@@ -696,8 +695,7 @@ load_one(const struct jobrec *r, void *arg)
 }
 
 int
-sched_load(sched *s, store *db, uint64_t *recovered, char *err,
-    size_t errlen)
+sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 {
 	struct load_ctx lc = {s, 0, NULL};
 	uint64_t max_id;
@@ -722,13 +720,14 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err,
 	}
 	if (rv != JOBD_OK) {
 		snprintf(err, errlen, "cannot load queued jobs: %s",
-		    rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
-		                                  : store_errmsg(db));
+		         rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
+		                                       : store_errmsg(db));
 		return rv;
 	}
 	if (lc.failed > 0)
-		log_warn("%llu queued jobs have a kind this jobd does not know; "
-		         "marked failed",
+		log_warn(
+		    "%llu queued jobs have a kind this jobd does not know; "
+		    "marked failed",
 		    (unsigned long long) lc.failed);
 	return JOBD_OK;
 }
@@ -767,7 +766,7 @@ sched_destroy(sched *s)
 
 int
 sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
-    struct waiter *w, char *err, size_t errlen)
+             struct waiter *w, char *err, size_t errlen)
 {
 	struct waiter *fire = NULL;
 	struct job *j;
@@ -795,7 +794,7 @@ sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
 	}
 	if (s->cfg.max_queue > 0 && s->nqueued >= s->cfg.max_queue) {
 		snprintf(err, errlen, "queue is full (%llu jobs waiting)",
-		    (unsigned long long) s->nqueued);
+		         (unsigned long long) s->nqueued);
 		rv = JOBD_RESOURCE_EXHAUSTED;
 		goto out;
 	}
@@ -923,7 +922,7 @@ cmp_id_desc(const void *a, const void *b)
 
 int
 sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
-    size_t *n)
+           size_t *n)
 {
 	struct jobrec *v = NULL;
 	size_t nv = 0, cap = 0;
@@ -934,14 +933,15 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 	pthread_mutex_lock(&s->mtx);
 	for (size_t b = 0; b < s->nbuckets && rv == JOBD_OK; b++) {
 		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next) {
-			if (!j->committed || (f->state && j->rec.state !=
-			                                      f->state) ||
+			if (!j->committed ||
+			    (f->state && j->rec.state != f->state) ||
 			    (f->kind && strcmp(f->kind, j->rec.kind) != 0) ||
 			    (f->before && j->rec.id >= f->before))
 				continue;
 			if (nv == cap) {
 				size_t nc = cap ? cap * 2 : 64;
-				struct jobrec *nvv = realloc(v, nc * sizeof(*v));
+				struct jobrec *nvv =
+				    realloc(v, nc * sizeof(*v));
 				if (nvv == NULL) {
 					rv = JOBD_RESOURCE_EXHAUSTED;
 					break;
@@ -1004,8 +1004,8 @@ sched_take(sched *s)
 	atomic_store(&j->done, 0);
 	atomic_store(&j->total, 0);
 	atomic_store(&j->stop, STOP_NONE);
-	j->deadline = j->rec.timeout_ms ? sched_mono_ms() + j->rec.timeout_ms
-	                                : 0;
+	j->deadline =
+	    j->rec.timeout_ms ? sched_mono_ms() + j->rec.timeout_ms : 0;
 	s->st.busy++;
 	p = update_op(s, j);
 	pthread_mutex_unlock(&s->mtx);
@@ -1053,7 +1053,7 @@ backoff(const sched *s, uint32_t attempts)
 
 void
 sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
-    size_t result_len, const char *error)
+             size_t result_len, const char *error)
 {
 	char msg[300];
 	struct jop *p;
@@ -1068,7 +1068,7 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 		j->rec.progress_done = j->rec.progress_total;
 	if (outcome == KIND_STOPPED && stop == STOP_TIMEOUT) {
 		snprintf(msg, sizeof(msg), "timed out after %u ms",
-		    j->rec.timeout_ms);
+		         j->rec.timeout_ms);
 		error = msg;
 		outcome = KIND_FAILED;
 	}
@@ -1086,8 +1086,9 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 			set_state(s, j, JOB_QUEUED);
 			j->rec.not_before = now + backoff(s, j->rec.attempts);
 			s->st.retried++;
-			log_debug("job %llu failed (attempt %u of %u), retrying: "
-			          "%s",
+			log_debug(
+			    "job %llu failed (attempt %u of %u), retrying: "
+			    "%s",
 			    (unsigned long long) j->rec.id, j->rec.attempts,
 			    j->rec.max_attempts, j->rec.error);
 			if (!s->draining)
@@ -1138,7 +1139,7 @@ sched_drain(sched *s, uint32_t grace_ms)
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next)
 			unpark_job(s, j, WAIT_END, JOBD_UNAVAILABLE,
-			    "jobd is shutting down", &fire);
+			           "jobd is shutting down", &fire);
 	pthread_mutex_unlock(&s->mtx);
 	fire_all(fire);
 
@@ -1157,7 +1158,7 @@ sched_drain(sched *s, uint32_t grace_ms)
 	}
 	if (s->st.busy > 0) {
 		log_info("grace period over: stopping %u running jobs",
-		    s->st.busy);
+		         s->st.busy);
 		stop_running(s);
 		while (s->st.busy > 0)
 			pthread_cond_wait(&s->idle_cv, &s->mtx);

@@ -44,7 +44,7 @@ struct waiter {
 	int until;
 	int64_t deadline; /* CLOCK_MONOTONIC ms; 0 = none */
 	void (*fire)(struct waiter *w, int status, const struct jobrec *job,
-	    uint64_t existing_id, const char *msg);
+	             uint64_t existing_id, const char *msg);
 	void *arg;
 	/* private */
 	struct waiter *next;
@@ -58,9 +58,9 @@ struct waiter {
 
 struct sched_config {
 	uint32_t workers;
-	uint64_t max_queue;    /* queued jobs; 0 = unlimited */
-	uint32_t backoff_ms;   /* first retry delay; doubles, capped */
-	int64_t retention_ms;  /* finished jobs older than this are purged */
+	uint64_t max_queue;   /* queued jobs; 0 = unlimited */
+	uint32_t backoff_ms;  /* first retry delay; doubles, capped */
+	int64_t retention_ms; /* finished jobs older than this are purged */
 };
 
 struct sched_stats {
@@ -82,7 +82,7 @@ int sched_create(sched **sp, writer *w, const struct sched_config *cfg);
  * loads the queued ones from `db` into memory. *recovered = jobs re-queued.
  */
 int sched_load(sched *s, store *db, uint64_t *recovered, char *err,
-    size_t errlen);
+               size_t errlen);
 /* Frees everything. Call after sched_drain and writer_stop. */
 void sched_destroy(sched *s);
 
@@ -93,7 +93,7 @@ void sched_destroy(sched *s);
  * parked): JOBD_RESOURCE_EXHAUSTED (queue full), JOBD_UNAVAILABLE (stopping).
  */
 int sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
-    struct waiter *w, char *err, size_t errlen);
+                 struct waiter *w, char *err, size_t errlen);
 /* The live, acknowledged job `id` copied into *out (without input);
  * JOBD_NOT_FOUND if it is not live (look in the database). */
 int sched_get(sched *s, uint64_t id, struct jobrec *out);
@@ -106,7 +106,7 @@ int sched_cancel(sched *s, uint64_t id, struct waiter *w);
 /* Live acknowledged jobs matching f (f->before and f->limit honoured),
  * newest first, as store_list returns them. */
 int sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
-    size_t *n);
+               size_t *n);
 void sched_stats(sched *s, struct sched_stats *st);
 
 /* Workers. sched_take blocks until a job is to run and returns it marked
@@ -118,7 +118,7 @@ const struct kind *sched_job_kind(const struct job *j);
 int sched_progress(void *job, uint64_t done, uint64_t total);
 /* The run ended with outcome (enum kind_outcome); result is taken. */
 void sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
-    size_t result_len, const char *error);
+                  size_t result_len, const char *error);
 
 /*
  * Shutdown: no job starts any more; fires every parked Wait/Cancel with

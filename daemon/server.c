@@ -32,8 +32,8 @@
 #include "log.h"
 #include "rpc.h"
 
-#define RECEIVERS 32             /* contexts waiting for a request */
-#define MAX_WORKS 65536          /* contexts in all, parked included */
+#define RECEIVERS     32         /* contexts waiting for a request */
+#define MAX_WORKS     65536      /* contexts in all, parked included */
 #define TRANSPORT_MAX (8u << 20) /* larger messages are dropped by nng */
 
 enum work_state { W_RECV, W_SEND, W_IDLE };
@@ -160,7 +160,7 @@ spawn_receiver(server *srv)
 	pthread_mutex_unlock(&srv->mtx);
 	if (w == NULL) {
 		log_warn("no context free to receive requests (%d in use)",
-		    MAX_WORKS);
+		         MAX_WORKS);
 		return;
 	}
 	w->state = W_RECV;
@@ -189,11 +189,11 @@ on_request(struct work *w)
 	if (draining) {
 		size_t len = 0;
 		uint8_t *buf = rpc_encode_error(JOBD_UNAVAILABLE,
-		    "jobd is shutting down", &len);
+		                                "jobd is shutting down", &len);
 		work_send(&w->call, buf, len);
 	} else {
 		rpc_dispatch(srv->svc, &w->call, nng_msg_body(req),
-		    nng_msg_len(req));
+		             nng_msg_len(req));
 	}
 	nng_msg_free(req);
 
@@ -265,7 +265,7 @@ work_cb(void *arg)
 
 int
 server_start(server **sp, ProtobufCService *svc, const char *const *urls,
-    size_t nurls, char *err, size_t errlen)
+             size_t nurls, char *err, size_t errlen)
 {
 	server *srv;
 	nng_listener l;
@@ -280,21 +280,21 @@ server_start(server **sp, ProtobufCService *svc, const char *const *urls,
 	pthread_mutex_init(&srv->mtx, NULL);
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		snprintf(err, errlen, "cannot open the socket: %s",
-		    nng_strerror(rv));
+		         nng_strerror(rv));
 		goto fail;
 	}
 	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX);
 	for (size_t i = 0; i < nurls; i++) {
 		if ((rv = nng_listener_create(&l, srv->sock, urls[i])) != 0) {
 			snprintf(err, errlen, "cannot listen on '%s': %s",
-			    urls[i], nng_strerror(rv));
+			         urls[i], nng_strerror(rv));
 			goto fail;
 		}
 		if (strncmp(urls[i], "ipc://", 6) == 0)
 			nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
 		if ((rv = nng_listener_start(l, 0)) != 0) {
 			snprintf(err, errlen, "cannot listen on '%s': %s",
-			    urls[i], nng_strerror(rv));
+			         urls[i], nng_strerror(rv));
 			goto fail;
 		}
 		log_info("listening on %s", urls[i]);

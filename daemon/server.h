@@ -14,7 +14,7 @@ typedef struct server server;
 
 /* Listens on every url (tcp://, ipc://; ipc sockets are made owner-only). */
 int server_start(server **sp, ProtobufCService *svc, const char *const *urls,
-    size_t nurls, char *err, size_t errlen);
+                 size_t nurls, char *err, size_t errlen);
 /* From now on every request is answered UNAVAILABLE. */
 void server_drain(server *srv);
 /* Closes the socket and frees every context. Call once nothing can reply

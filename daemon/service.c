@@ -21,15 +21,15 @@
 #include "log.h"
 #include "rpc.h"
 
-#define MAX_PARAMS 64
-#define MAX_KEY_LEN 128
-#define MAX_ATTEMPTS 100
-#define MAX_GET_IDS 1000
-#define DEFAULT_LIST 100
-#define MAX_LIST 1000
-#define MAX_KIND_LEN 64
+#define MAX_PARAMS        64
+#define MAX_KEY_LEN       128
+#define MAX_ATTEMPTS      100
+#define MAX_GET_IDS       1000
+#define DEFAULT_LIST      100
+#define MAX_LIST          1000
+#define MAX_KIND_LEN      64
 #define CANCEL_DEFAULT_MS 30000
-#define READERS_KEPT 8
+#define READERS_KEPT      8
 
 struct service {
 	Jobd__V1__Jobs_Service base; /* first: handlers cast back */
@@ -61,8 +61,8 @@ reader_take(service *sv, struct rpc_call *c)
 	if (sv->nreaders > 0)
 		db = sv->readers[--sv->nreaders];
 	pthread_mutex_unlock(&sv->rd_mtx);
-	if (db == NULL && store_open(&db, sv->db_path, err, sizeof(err)) !=
-	                      JOBD_OK) {
+	if (db == NULL &&
+	    store_open(&db, sv->db_path, err, sizeof(err)) != JOBD_OK) {
 		log_error("%s", err);
 		rpc_fail(c, JOBD_UNAVAILABLE, "%s", err);
 		return NULL;
@@ -97,7 +97,7 @@ find_job(service *sv, struct rpc_call *c, uint64_t id, struct jobrec *out)
 	rv = store_get(db, id, 0, out);
 	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
 		rpc_fail(c, rv, "cannot read job %llu: %s",
-		    (unsigned long long) id, store_errmsg(db));
+		         (unsigned long long) id, store_errmsg(db));
 	reader_give(sv, db);
 	return rv;
 }
@@ -165,7 +165,7 @@ pbjob_fini(struct pbjob *p)
 /* Answers c with a reply message whose only field is one Job. */
 static void
 reply_job(struct rpc_call *c, ProtobufCMessage *reply, Jobd__V1__Job **slot,
-    const struct jobrec *r)
+          const struct jobrec *r)
 {
 	struct pbjob pj;
 	if (pbjob_init(&pj, r) != JOBD_OK) {
@@ -198,8 +198,8 @@ reply_cancel(struct rpc_call *c, const struct jobrec *r)
 	Jobd__V1__CancelReply rep = JOBD__V1__CANCEL_REPLY__INIT;
 	if (r->state != JOB_CANCELLED) {
 		rpc_fail(c, JOBD_FAILED_PRECONDITION,
-		    "job %llu already %s; it cannot be cancelled",
-		    (unsigned long long) r->id, job_state_name(r->state));
+		         "job %llu already %s; it cannot be cancelled",
+		         (unsigned long long) r->id, job_state_name(r->state));
 		return;
 	}
 	reply_job(c, &rep.base, &rep.job, r);
@@ -218,8 +218,8 @@ printable(char *dst, size_t dstlen, const char *src)
 
 static struct parked *
 parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
-    void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
-        const char *))
+           void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
+                        const char *))
 {
 	struct parked *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -238,7 +238,7 @@ parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
 
 static void
 submit_fire(struct waiter *w, int status, const struct jobrec *job,
-    uint64_t existing_id, const char *msg)
+            uint64_t existing_id, const char *msg)
 {
 	struct parked *p = (struct parked *) w;
 	struct rpc_call *c = p->call;
@@ -252,7 +252,8 @@ submit_fire(struct waiter *w, int status, const struct jobrec *job,
 		if (rv == JOBD_OK)
 			reply_submit(c, &r, true);
 		else if (rv == JOBD_NOT_FOUND)
-			rpc_fail(c, JOBD_ABORTED,
+			rpc_fail(
+			    c, JOBD_ABORTED,
 			    "idempotency key in use by job %llu; try again",
 			    (unsigned long long) existing_id);
 		jobrec_clear(&r);
@@ -295,7 +296,7 @@ key_ok(const char *key)
 
 static void
 svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
-    Jobd__V1__SubmitReply_Closure closure, void *arg)
+           Jobd__V1__SubmitReply_Closure closure, void *arg)
 {
 	service *sv = (service *) base;
 	struct rpc_call *c = arg;
@@ -310,13 +311,13 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 	if ((k = kind_find(in->kind)) == NULL) {
 		printable(name, sizeof(name), in->kind);
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		    "unknown kind '%s' (jobctl kinds lists them)", name);
+		         "unknown kind '%s' (jobctl kinds lists them)", name);
 		return;
 	}
 	if (in->n_params > MAX_PARAMS) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		    "too many parameters: %zu, at most %d", in->n_params,
-		    MAX_PARAMS);
+		         "too many parameters: %zu, at most %d", in->n_params,
+		         MAX_PARAMS);
 		return;
 	}
 	for (size_t i = 0; i < in->n_params; i++) {
@@ -324,19 +325,20 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 		params[i].value = in->params[i]->value;
 	}
 	if (kind_validate(k, params, in->n_params, in->input.len, err,
-	        sizeof(err)) != JOBD_OK) {
+	                  sizeof(err)) != JOBD_OK) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "%s", err);
 		return;
 	}
 	if (in->max_attempts > MAX_ATTEMPTS) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		    "max_attempts must be at most %d, not %u", MAX_ATTEMPTS,
-		    in->max_attempts);
+		         "max_attempts must be at most %d, not %u",
+		         MAX_ATTEMPTS, in->max_attempts);
 		return;
 	}
 	if (in->idempotency_key[0] != '\0') {
 		if (!key_ok(in->idempotency_key)) {
-			rpc_fail(c, JOBD_INVALID_ARGUMENT,
+			rpc_fail(
+			    c, JOBD_INVALID_ARGUMENT,
 			    "idempotency key must be 1 to %d printable ASCII "
 			    "characters without spaces",
 			    MAX_KEY_LEN);
@@ -352,7 +354,7 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 			rv = store_get(db, id, 0, &rec);
 		if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
 			rpc_fail(c, rv, "cannot read the database: %s",
-			    store_errmsg(db));
+			         store_errmsg(db));
 		reader_give(sv, db);
 		if (rv == JOBD_OK) {
 			/* a live job's state in memory is the current one */
@@ -374,9 +376,9 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 	if ((rec.kind = strdup(k->name)) == NULL ||
 	    copy_params(&rec, in) != JOBD_OK ||
 	    (in->idempotency_key[0] &&
-	        (rec.idem_key = strdup(in->idempotency_key)) == NULL) ||
+	     (rec.idem_key = strdup(in->idempotency_key)) == NULL) ||
 	    (in->input.len > 0 &&
-	        (rec.input = malloc(in->input.len)) == NULL)) {
+	     (rec.input = malloc(in->input.len)) == NULL)) {
 		jobrec_clear(&rec);
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
@@ -402,7 +404,7 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 
 static void
 svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
-    Jobd__V1__GetReply_Closure closure, void *arg)
+        Jobd__V1__GetReply_Closure closure, void *arg)
 {
 	service *sv = (service *) base;
 	struct rpc_call *c = arg;
@@ -417,7 +419,7 @@ svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
 	(void) closure;
 	if (n > MAX_GET_IDS) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		    "too many ids: %zu, at most %d", n, MAX_GET_IDS);
+		         "too many ids: %zu, at most %d", n, MAX_GET_IDS);
 		return;
 	}
 	recs = calloc(n + 1, sizeof(*recs));
@@ -468,15 +470,15 @@ out:
 
 static void
 wait_fire(struct waiter *w, int status, const struct jobrec *job,
-    uint64_t existing_id, const char *msg)
+          uint64_t existing_id, const char *msg)
 {
 	struct parked *p = (struct parked *) w;
 	(void) existing_id;
 	if (status == JOBD_OK)
 		reply_wait(p->call, job);
 	else if (status == JOBD_DEADLINE_EXCEEDED)
-		rpc_fail(p->call, status,
-		    "deadline exceeded: job %llu is still %s",
+		rpc_fail(
+		    p->call, status, "deadline exceeded: job %llu is still %s",
 		    (unsigned long long) job->id, job_state_name(job->state));
 	else
 		rpc_fail(p->call, status, "%s", msg);
@@ -486,7 +488,7 @@ wait_fire(struct waiter *w, int status, const struct jobrec *job,
 /* Job id is not live: answers from the database with `done`. */
 static void
 answer_ended(service *sv, struct rpc_call *c, uint64_t id,
-    void (*done)(struct rpc_call *, const struct jobrec *))
+             void (*done)(struct rpc_call *, const struct jobrec *))
 {
 	struct jobrec r = {0};
 	int rv = find_job(sv, c, id, &r);
@@ -494,13 +496,13 @@ answer_ended(service *sv, struct rpc_call *c, uint64_t id,
 		done(c, &r);
 	else if (rv == JOBD_NOT_FOUND)
 		rpc_fail(c, JOBD_NOT_FOUND, "job %llu not found",
-		    (unsigned long long) id);
+		         (unsigned long long) id);
 	jobrec_clear(&r);
 }
 
 static void
 svc_wait(Jobd__V1__Jobs_Service *base, const Jobd__V1__WaitRequest *in,
-    Jobd__V1__WaitReply_Closure closure, void *arg)
+         Jobd__V1__WaitReply_Closure closure, void *arg)
 {
 	service *sv = (service *) base;
 	struct rpc_call *c = arg;
@@ -518,16 +520,16 @@ svc_wait(Jobd__V1__Jobs_Service *base, const Jobd__V1__WaitRequest *in,
 		answer_ended(sv, c, in->id, reply_wait);
 	else
 		rpc_fail(c, rv, "cannot wait for job %llu: %s",
-		    (unsigned long long) in->id,
-		    rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
-		                           : "out of memory");
+		         (unsigned long long) in->id,
+		         rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
+		                                : "out of memory");
 }
 
 /* ---- Cancel ---------------------------------------------------------- */
 
 static void
 cancel_fire(struct waiter *w, int status, const struct jobrec *job,
-    uint64_t existing_id, const char *msg)
+            uint64_t existing_id, const char *msg)
 {
 	struct parked *p = (struct parked *) w;
 	(void) existing_id;
@@ -535,9 +537,10 @@ cancel_fire(struct waiter *w, int status, const struct jobrec *job,
 		reply_cancel(p->call, job);
 	else if (status == JOBD_DEADLINE_EXCEEDED)
 		rpc_fail(p->call, status,
-		    "deadline exceeded: job %llu was asked to stop but is "
-		    "still %s",
-		    (unsigned long long) job->id, job_state_name(job->state));
+		         "deadline exceeded: job %llu was asked to stop but is "
+		         "still %s",
+		         (unsigned long long) job->id,
+		         job_state_name(job->state));
 	else
 		rpc_fail(p->call, status, "%s", msg);
 	free(p);
@@ -545,7 +548,7 @@ cancel_fire(struct waiter *w, int status, const struct jobrec *job,
 
 static void
 svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
-    Jobd__V1__CancelReply_Closure closure, void *arg)
+           Jobd__V1__CancelReply_Closure closure, void *arg)
 {
 	service *sv = (service *) base;
 	struct rpc_call *c = arg;
@@ -566,9 +569,9 @@ svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
 		answer_ended(sv, c, in->id, reply_cancel);
 	else
 		rpc_fail(c, rv, "cannot cancel job %llu: %s",
-		    (unsigned long long) in->id,
-		    rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
-		                           : "out of memory");
+		         (unsigned long long) in->id,
+		         rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
+		                                : "out of memory");
 }
 
 /* ---- List ------------------------------------------------------------ */
@@ -598,7 +601,7 @@ free_recs(struct jobrec *v, size_t n)
  */
 static void
 svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
-    Jobd__V1__ListReply_Closure closure, void *arg)
+         Jobd__V1__ListReply_Closure closure, void *arg)
 {
 	service *sv = (service *) base;
 	struct rpc_call *c = arg;
@@ -616,18 +619,19 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	(void) closure;
 	if ((int) in->state < 0 || (int) in->state > JOB_STATE_MAX) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "unknown job state %d",
-		    (int) in->state);
+		         (int) in->state);
 		return;
 	}
 	if (in->limit > MAX_LIST) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		    "limit must be at most %d, not %u", MAX_LIST, in->limit);
+		         "limit must be at most %d, not %u", MAX_LIST,
+		         in->limit);
 		return;
 	}
 	if (strlen(in->kind) > MAX_KIND_LEN) {
 		printable(name, sizeof(name), in->kind);
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "kind '%s' is too long",
-		    name);
+		         name);
 		return;
 	}
 	f.state = (int) in->state;
@@ -714,7 +718,7 @@ out:
 
 static void
 svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
-    Jobd__V1__StatsReply_Closure closure, void *arg)
+          Jobd__V1__StatsReply_Closure closure, void *arg)
 {
 	service *sv = (service *) base;
 	Jobd__V1__StatsReply rep = JOBD__V1__STATS_REPLY__INIT;
@@ -741,7 +745,7 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 
 static void
 svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
-    Jobd__V1__KindsReply_Closure closure, void *arg)
+          Jobd__V1__KindsReply_Closure closure, void *arg)
 {
 	Jobd__V1__KindsReply rep = JOBD__V1__KINDS_REPLY__INIT;
 	size_t nk, np = 0, i, j;
@@ -757,8 +761,7 @@ svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
 		np += kt[i].nparams;
 	params = calloc(np + 1, sizeof(*params));
 	pptrs = calloc(np + 1, sizeof(*pptrs));
-	if (kinds == NULL || kptrs == NULL || params == NULL ||
-	    pptrs == NULL) {
+	if (kinds == NULL || kptrs == NULL || params == NULL || pptrs == NULL) {
 		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
@@ -776,8 +779,8 @@ svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
 			jobd__v1__param__init(p);
 			p->name = (char *) kp->name;
 			p->type = kp->type == KIND_INT
-			    ? JOBD__V1__PARAM__TYPE__TYPE_INT
-			    : JOBD__V1__PARAM__TYPE__TYPE_STRING;
+			              ? JOBD__V1__PARAM__TYPE__TYPE_INT
+			              : JOBD__V1__PARAM__TYPE__TYPE_STRING;
 			p->required = kp->required;
 			p->min = kp->min;
 			p->max = kp->max;
@@ -799,7 +802,7 @@ out:
 
 static void
 svc_ping(Jobd__V1__Jobs_Service *base, const Jobd__V1__PingRequest *in,
-    Jobd__V1__PingReply_Closure closure, void *arg)
+         Jobd__V1__PingReply_Closure closure, void *arg)
 {
 	Jobd__V1__PingReply rep = JOBD__V1__PING_REPLY__INIT;
 	(void) base;
@@ -816,7 +819,7 @@ static const Jobd__V1__Jobs_Service handlers = JOBD__V1__JOBS__INIT(svc_);
 
 int
 service_create(service **svp, sched *s, const struct service_config *cfg,
-    char *err, size_t errlen)
+               char *err, size_t errlen)
 {
 	service *sv = calloc(1, sizeof(*sv));
 	*svp = NULL;

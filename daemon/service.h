@@ -15,13 +15,13 @@
 typedef struct service service;
 
 struct service_config {
-	const char *db_path;  /* for the readers' own connections */
+	const char *db_path; /* for the readers' own connections */
 	uint32_t workers;
 	uint64_t max_queue;
 };
 
 int service_create(service **svp, sched *s, const struct service_config *cfg,
-    char *err, size_t errlen);
+                   char *err, size_t errlen);
 /* The generated interface, to hand to rpc_dispatch(). */
 ProtobufCService *service_base(service *sv);
 void service_destroy(service *sv);

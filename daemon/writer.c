@@ -28,7 +28,7 @@
 
 #include "log.h"
 
-#define WRITER_BATCH 8192
+#define WRITER_BATCH    8192
 #define WRITER_RETRY_MS 500
 
 struct writer {
@@ -102,7 +102,7 @@ run_batch(writer *w, struct writer_op *batch)
 	if (rv != JOBD_OK) {
 		if (!atomic_exchange(&w->failing, 1))
 			log_error("cannot write the database: %s",
-			    store_errmsg(w->db));
+			          store_errmsg(w->db));
 	} else if (atomic_exchange(&w->failing, 0)) {
 		log_info("database writable again");
 	}
@@ -183,7 +183,8 @@ writer_main(void *arg)
 				     op = nx) {
 					nx = op->next;
 					atomic_fetch_sub(&w->backlog, 1);
-					op_finish(op, JOBD_UNAVAILABLE,
+					op_finish(
+					    op, JOBD_UNAVAILABLE,
 					    "shutting down with the database "
 					    "failing");
 				}
@@ -214,7 +215,7 @@ writer_start(writer **wp, const char *dbpath, char *err, size_t errlen)
 	w->tail = &w->head;
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the writer thread: %s",
-		    strerror(errno));
+		         strerror(errno));
 		rv = JOBD_INTERNAL;
 		goto fail_thread;
 	}

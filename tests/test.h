@@ -22,41 +22,41 @@
 static int test_failures;
 static jmp_buf test_jmp;
 
-#define TEST_FAIL_(...)                                                       \
-	do {                                                                  \
-		test_failures++;                                              \
-		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);               \
-		fprintf(stderr, __VA_ARGS__);                                 \
-		fprintf(stderr, "\n");                                        \
+#define TEST_FAIL_(...)                                                        \
+	do {                                                                   \
+		test_failures++;                                               \
+		fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                \
+		fprintf(stderr, __VA_ARGS__);                                  \
+		fprintf(stderr, "\n");                                         \
 	} while (0)
 
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c))                                                     \
-			TEST_FAIL_("check failed: %s", #c);                   \
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c))                                                      \
+			TEST_FAIL_("check failed: %s", #c);                    \
 	} while (0)
 
-#define REQUIRE(c)                                                            \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			TEST_FAIL_("requirement failed: %s", #c);             \
-			longjmp(test_jmp, 1);                                 \
-		}                                                             \
+#define REQUIRE(c)                                                             \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			TEST_FAIL_("requirement failed: %s", #c);              \
+			longjmp(test_jmp, 1);                                  \
+		}                                                              \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                    \
-	do {                                                                  \
-		long long a_ = (long long) (a), b_ = (long long) (b);         \
-		if (a_ != b_)                                                 \
-			TEST_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_); \
+#define CHECK_EQ_INT(a, b)                                                     \
+	do {                                                                   \
+		long long a_ = (long long) (a), b_ = (long long) (b);          \
+		if (a_ != b_)                                                  \
+			TEST_FAIL_("%s == %s: %lld != %lld", #a, #b, a_, b_);  \
 	} while (0)
 
-#define CHECK_EQ_STR(a, b)                                                    \
-	do {                                                                  \
-		const char *a_ = (a), *b_ = (b);                              \
-		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)          \
-			TEST_FAIL_("%s == %s: '%s' != '%s'", #a, #b,          \
-			    a_ ? a_ : "(null)", b_ ? b_ : "(null)");          \
+#define CHECK_EQ_STR(a, b)                                                     \
+	do {                                                                   \
+		const char *a_ = (a), *b_ = (b);                               \
+		if (a_ == NULL || b_ == NULL || strcmp(a_, b_) != 0)           \
+			TEST_FAIL_("%s == %s: '%s' != '%s'", #a, #b,           \
+			           a_ ? a_ : "(null)", b_ ? b_ : "(null)");    \
 	} while (0)
 
 struct test_case {
@@ -85,23 +85,24 @@ test_run_all(const struct test_case *t, size_t n, int argc, char **argv)
 		int before = test_failures;
 		(void) test_run_one(t[i].fn);
 		printf("%s %s\n", test_failures == before ? "ok  " : "FAIL",
-		    t[i].name);
+		       t[i].name);
 		fflush(stdout);
 		ran++;
 	}
 	if (ran == 0) {
-		fprintf(stderr, "no test named '%s'\n", argc > 1 ? argv[1] : "");
+		fprintf(stderr, "no test named '%s'\n",
+		        argc > 1 ? argv[1] : "");
 		return 2;
 	}
 	return test_failures ? 1 : 0;
 }
 
-#define TEST_MAIN(...)                                                        \
-	int main(int argc, char **argv)                                       \
-	{                                                                     \
-		static const struct test_case tests_[] = {__VA_ARGS__};       \
-		return test_run_all(tests_,                                   \
-		    sizeof(tests_) / sizeof(tests_[0]), argc, argv);          \
+#define TEST_MAIN(...)                                                         \
+	int main(int argc, char **argv)                                        \
+	{                                                                      \
+		static const struct test_case tests_[] = {__VA_ARGS__};        \
+		return test_run_all(                                           \
+		    tests_, sizeof(tests_) / sizeof(tests_[0]), argc, argv);   \
 	}
 
 #endif

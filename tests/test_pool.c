@@ -1,0 +1,378 @@
+/*
+ * Tests of the scheduler and the worker pool together, on a real database:
+ * priority order, FIFO within a priority, cancellation of queued and running
+ * jobs, timeouts, retries with backoff, Wait deadlines, backpressure, and
+ * the shutdown path that re-queues interrupted jobs.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "scheduler.h"
+#include "store.h"
+#include "test.h"
+#include "writer.h"
+
+struct env {
+	char dir[64];
+	char db[96];
+	writer *w;
+	sched *s;
+	pool *p;
+};
+
+/* A waiter the test can block on. */
+struct twait {
+	struct waiter w;
+	pthread_mutex_t mtx;
+	pthread_cond_t cv;
+	int fired;
+	int status;
+	struct jobrec job;
+};
+
+static void
+twait_fire(struct waiter *w, int status, const struct jobrec *job,
+           uint64_t existing, const char *msg)
+{
+	struct twait *t = (struct twait *) w;
+	(void) existing;
+	(void) msg;
+	pthread_mutex_lock(&t->mtx);
+	t->status = status;
+	jobrec_clear(&t->job);
+	if (job != NULL)
+		(void) jobrec_copy(&t->job, job);
+	t->fired = 1;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mtx);
+}
+
+static struct twait *
+twait_new(int until, int64_t deadline)
+{
+	struct twait *t = calloc(1, sizeof(*t));
+	t->w.until = until;
+	t->w.deadline = deadline;
+	t->w.fire = twait_fire;
+	pthread_mutex_init(&t->mtx, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	return t;
+}
+
+/* Waits up to 10 s for t to fire; returns its status. */
+static int
+twait_get(struct twait *t)
+{
+	int64_t until = sched_mono_ms() + 10000;
+	pthread_mutex_lock(&t->mtx);
+	while (!t->fired && sched_mono_ms() < until) {
+		pthread_mutex_unlock(&t->mtx);
+		usleep(1000);
+		pthread_mutex_lock(&t->mtx);
+	}
+	int st = t->fired ? t->status : -1;
+	pthread_mutex_unlock(&t->mtx);
+	return st;
+}
+
+static void
+twait_free(struct twait *t)
+{
+	jobrec_clear(&t->job);
+	pthread_cond_destroy(&t->cv);
+	pthread_mutex_destroy(&t->mtx);
+	free(t);
+}
+
+static void
+env_start(struct env *e, uint32_t workers, uint64_t max_queue)
+{
+	struct sched_config cfg = {workers, max_queue, 20, 0};
+	char err[256];
+	store *db;
+	uint64_t rec;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/jobd-test-pool-XXXXXX");
+	REQUIRE(mkdtemp(e->dir) != NULL);
+	snprintf(e->db, sizeof(e->db), "%s/jobd.db", e->dir);
+	REQUIRE(store_open(&db, e->db, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(writer_start(&e->w, e->db, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(sched_create(&e->s, e->w, &cfg) == JOBD_OK);
+	REQUIRE(sched_load(e->s, db, &rec, err, sizeof(err)) == JOBD_OK);
+	store_close(db);
+	if (workers > 0)
+		REQUIRE(pool_start(&e->p, e->s, workers, err, sizeof(err)) ==
+		        JOBD_OK);
+}
+
+static void
+env_stop(struct env *e)
+{
+	char cmd[128];
+	sched_drain(e->s, 0);
+	pool_stop(e->p);
+	writer_stop(e->w);
+	sched_destroy(e->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	CHECK(system(cmd) == 0);
+}
+
+/* Submits kind with one parameter; returns the id (0 on failure). */
+static uint64_t
+submit(struct env *e, const char *kind, const char *pname, const char *pval,
+       int32_t prio, uint32_t max_attempts, uint32_t timeout_ms)
+{
+	struct jobrec r = {0};
+	struct twait *t = twait_new(WAIT_COMMIT, 0);
+	char err[256];
+	uint64_t id = 0;
+
+	r.kind = strdup(kind);
+	r.params = calloc(1, sizeof(*r.params));
+	r.params[0].name = strdup(pname);
+	r.params[0].value = strdup(pval);
+	r.nparams = 1;
+	r.priority = prio;
+	r.max_attempts = max_attempts;
+	r.timeout_ms = timeout_ms;
+	if (sched_submit(e->s, &r, kind_find(kind), &t->w, err, sizeof(err)) ==
+	        JOBD_OK &&
+	    twait_get(t) == JOBD_OK)
+		id = t->job.id;
+	jobrec_clear(&r);
+	twait_free(t);
+	return id;
+}
+
+/* Waits for job id to end; returns its final record in *out. */
+static int
+wait_end(struct env *e, uint64_t id, struct jobrec *out)
+{
+	struct twait *t = twait_new(WAIT_END, 0);
+	int rv = sched_wait(e->s, id, &t->w);
+	if (rv == JOBD_OK) {
+		rv = twait_get(t);
+		*out = t->job;
+		memset(&t->job, 0, sizeof(t->job));
+		twait_free(t);
+		return rv;
+	}
+	twait_free(t);
+	/* already ended and gone from memory: read the database */
+	store *db;
+	char err[256];
+	if (store_open(&db, e->db, err, sizeof(err)) != JOBD_OK)
+		return -1;
+	rv = store_get(db, id, 0, out);
+	store_close(db);
+	return rv;
+}
+
+static void
+test_priority_order(void)
+{
+	struct env e;
+	struct jobrec r[4] = {{0}};
+	uint64_t ids[4];
+
+	env_start(&e, 1, 0);
+	/* occupy the only worker, then queue three priorities */
+	uint64_t blocker = submit(&e, "sleep", "ms", "200", 0, 1, 0);
+	REQUIRE(blocker != 0);
+	usleep(50000);
+	ids[0] = submit(&e, "sleep", "ms", "30", 1, 1, 0);
+	ids[1] = submit(&e, "sleep", "ms", "30", 5, 1, 0);
+	ids[2] = submit(&e, "sleep", "ms", "30", 3, 1, 0);
+	ids[3] = submit(&e, "sleep", "ms", "30", 5, 1, 0); /* FIFO after 1 */
+	for (int i = 0; i < 4; i++)
+		REQUIRE(wait_end(&e, ids[i], &r[i]) == JOBD_OK);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ_INT(r[i].state, JOB_SUCCEEDED);
+	/* start order: prio 5 (first), prio 5 (second), prio 3, prio 1 */
+	CHECK(r[1].started_at <= r[3].started_at);
+	CHECK(r[3].started_at <= r[2].started_at);
+	CHECK(r[2].started_at <= r[0].started_at);
+	CHECK(r[1].started_at + 25 <= r[2].started_at);
+	for (int i = 0; i < 4; i++)
+		jobrec_clear(&r[i]);
+	env_stop(&e);
+}
+
+static void
+test_cancel_running_and_queued(void)
+{
+	struct env e;
+	struct jobrec r = {0};
+
+	env_start(&e, 1, 0);
+	uint64_t running = submit(&e, "count", "n", "100000000000", 0, 1, 0);
+	uint64_t queued = submit(&e, "count", "n", "5", 0, 1, 0);
+	usleep(50000);
+	REQUIRE(sched_get(e.s, running, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_RUNNING);
+	jobrec_clear(&r);
+
+	struct twait *t1 = twait_new(WAIT_END, 0);
+	REQUIRE(sched_cancel(e.s, queued, &t1->w) == JOBD_OK);
+	CHECK_EQ_INT(twait_get(t1), JOBD_OK);
+	CHECK_EQ_INT(t1->job.state, JOB_CANCELLED);
+	CHECK_EQ_INT(t1->job.attempts, 0); /* never ran */
+	twait_free(t1);
+
+	int64_t t0 = sched_mono_ms();
+	struct twait *t2 = twait_new(WAIT_END, 0);
+	REQUIRE(sched_cancel(e.s, running, &t2->w) == JOBD_OK);
+	CHECK_EQ_INT(twait_get(t2), JOBD_OK);
+	CHECK_EQ_INT(t2->job.state, JOB_CANCELLED);
+	CHECK(sched_mono_ms() - t0 < 2000);
+	twait_free(t2);
+
+	/* cancelling it again: it is no longer live */
+	struct twait *t3 = twait_new(WAIT_END, 0);
+	CHECK_EQ_INT(sched_cancel(e.s, running, &t3->w), JOBD_NOT_FOUND);
+	twait_free(t3);
+	env_stop(&e);
+}
+
+static void
+test_timeout(void)
+{
+	struct env e;
+	struct jobrec r = {0};
+
+	env_start(&e, 1, 0);
+	uint64_t id = submit(&e, "count", "n", "100000000000", 0, 1, 100);
+	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_FAILED);
+	CHECK(r.error != NULL && strstr(r.error, "timed out") != NULL);
+	CHECK(r.finished_at - r.started_at >= 98); /* ms rounding */
+	CHECK(r.finished_at - r.started_at < 2000);
+	jobrec_clear(&r);
+	env_stop(&e);
+}
+
+static void
+test_retry_then_fail(void)
+{
+	struct env e;
+	struct jobrec r = {0};
+	struct sched_stats st;
+
+	env_start(&e, 2, 0);
+	int64_t t0 = sched_wall_ms();
+	uint64_t id = submit(&e, "fail", "message", "broken", 0, 3, 0);
+	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_FAILED);
+	CHECK_EQ_INT(r.attempts, 3);
+	CHECK_EQ_STR(r.error, "broken");
+	/* backoff 20 ms, then 40 ms */
+	CHECK(r.finished_at - t0 >= 60);
+	sched_stats(e.s, &st);
+	CHECK_EQ_INT(st.retried, 2);
+	CHECK_EQ_INT(st.counts[JOB_FAILED], 1);
+	jobrec_clear(&r);
+	env_stop(&e);
+}
+
+static void
+test_wait_deadline(void)
+{
+	struct env e;
+	env_start(&e, 1, 0);
+	uint64_t id = submit(&e, "sleep", "ms", "2000", 0, 1, 0);
+	struct twait *t = twait_new(WAIT_END, sched_mono_ms() + 100);
+	REQUIRE(sched_wait(e.s, id, &t->w) == JOBD_OK);
+	int64_t t0 = sched_mono_ms();
+	CHECK_EQ_INT(twait_get(t), JOBD_DEADLINE_EXCEEDED);
+	CHECK(sched_mono_ms() - t0 < 1500);
+	CHECK_EQ_INT(t->job.id, id);
+	twait_free(t);
+	env_stop(&e);
+}
+
+static void
+test_backpressure(void)
+{
+	struct env e;
+	struct jobrec r = {0};
+	struct twait *t = twait_new(WAIT_COMMIT, 0);
+	char err[256];
+
+	env_start(&e, 0, 2); /* no workers: everything stays queued */
+	CHECK(submit(&e, "count", "n", "1", 0, 1, 0) != 0);
+	CHECK(submit(&e, "count", "n", "1", 0, 1, 0) != 0);
+	r.kind = strdup("count");
+	CHECK_EQ_INT(
+	    sched_submit(e.s, &r, kind_find("count"), &t->w, err, sizeof(err)),
+	    JOBD_RESOURCE_EXHAUSTED);
+	CHECK(strstr(err, "queue is full") != NULL);
+	jobrec_clear(&r);
+	twait_free(t);
+	env_stop(&e);
+}
+
+static void
+test_shutdown_requeues(void)
+{
+	struct env e;
+	struct jobrec r = {0};
+	char err[256];
+	store *db;
+
+	env_start(&e, 1, 0);
+	uint64_t id = submit(&e, "count", "n", "100000000000", 0, 1, 0);
+	usleep(50000);
+	sched_drain(e.s, 10); /* grace over at once: the job is stopped */
+	pool_stop(e.p);
+	writer_stop(e.w);
+	sched_destroy(e.s);
+	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(store_get(db, id, 0, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_QUEUED);
+	CHECK_EQ_INT(r.attempts, 0); /* not the job's fault */
+	jobrec_clear(&r);
+	store_close(db);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e.dir);
+	CHECK(system(cmd) == 0);
+}
+
+static void
+test_idempotent_live(void)
+{
+	struct env e;
+	char err[256];
+	env_start(&e, 0, 0);
+	uint64_t ids[2];
+	for (int i = 0; i < 2; i++) {
+		struct jobrec r = {0};
+		struct twait *t = twait_new(WAIT_COMMIT, 0);
+		r.kind = strdup("count");
+		r.idem_key = strdup("same-key");
+		r.max_attempts = 1;
+		REQUIRE(sched_submit(e.s, &r, kind_find("count"), &t->w, err,
+		                     sizeof(err)) == JOBD_OK);
+		CHECK_EQ_INT(twait_get(t), JOBD_OK);
+		ids[i] = t->job.id;
+		jobrec_clear(&r);
+		twait_free(t);
+	}
+	CHECK(ids[0] != 0);
+	CHECK_EQ_INT(ids[0], ids[1]);
+	struct sched_stats st;
+	sched_stats(e.s, &st);
+	CHECK_EQ_INT(st.submitted, 1);
+	env_stop(&e);
+}
+
+TEST_MAIN({"priority_order", test_priority_order},
+          {"cancel_running_and_queued", test_cancel_running_and_queued},
+          {"timeout", test_timeout}, {"retry_then_fail", test_retry_then_fail},
+          {"wait_deadline", test_wait_deadline},
+          {"backpressure", test_backpressure},
+          {"shutdown_requeues", test_shutdown_requeues},
+          {"idempotent_live", test_idempotent_live})
