@@ -1,0 +1,670 @@
+/*
+ * Integration tests: the real jobd binary on a temporary directory and an
+ * ipc:// address, driven through the client library (and a raw nng socket
+ * for malformed requests).
+ */
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "harness.h"
+#include "test.h"
+
+static const char *const fast[] = {"--workers", "2",     "--backoff", "50ms",
+                                   "--grace",   "200ms", NULL};
+
+static jobd_client *
+connect_to(struct jd *d)
+{
+	jobd_client *c = NULL;
+	if (jobd_client_open(&c, d->url) != JOBD_OK)
+		fprintf(stderr, "connect: %s\n", jobd_client_errmsg());
+	return c;
+}
+
+/* Submits kind with "name=value" params (NULL-terminated); returns the id,
+ * 0 on failure (code in *code if given). */
+static uint64_t
+submitv(jobd_client *c, const char *kind, const char *key, uint32_t attempts,
+        uint32_t timeout_ms, int *code, ...)
+{
+	Jobd__V1__SubmitRequest req = JOBD__V1__SUBMIT_REQUEST__INIT;
+	Jobd__V1__SubmitRequest__ParamsEntry ents[8], *ptrs[8];
+	char bufs[8][128];
+	Jobd__V1__SubmitReply *rep = NULL;
+	va_list ap;
+	const char *p;
+	size_t n = 0;
+
+	va_start(ap, code);
+	while ((p = va_arg(ap, const char *)) != NULL && n < 8) {
+		jobd__v1__submit_request__params_entry__init(&ents[n]);
+		snprintf(bufs[n], sizeof(bufs[n]), "%s", p);
+		char *eq = strchr(bufs[n], '=');
+		*eq = '\0';
+		ents[n].key = bufs[n];
+		ents[n].value = eq + 1;
+		ptrs[n] = &ents[n];
+		n++;
+	}
+	va_end(ap);
+	req.kind = (char *) kind;
+	req.n_params = n;
+	req.params = ptrs;
+	req.max_attempts = attempts;
+	req.timeout_ms = timeout_ms;
+	req.idempotency_key = (char *) (key ? key : "");
+	int rv = jobd_submit(c, &req, &rep);
+	if (code != NULL)
+		*code = rv;
+	if (rv != JOBD_OK)
+		return 0;
+	uint64_t id = rep->job ? rep->job->id : 0;
+	jobd__v1__submit_reply__free_unpacked(rep, NULL);
+	return id;
+}
+
+#define SUBMIT(c, kind, ...)                                                   \
+	submitv(c, kind, NULL, 0, 0, NULL, __VA_ARGS__, (const char *) NULL)
+
+/* The job's state now (0 if it cannot be read). */
+static int
+state_of(jobd_client *c, uint64_t id)
+{
+	Jobd__V1__GetReply *rep;
+	int st = 0;
+	if (jobd_get(c, &id, 1, &rep) != JOBD_OK)
+		return 0;
+	if (rep->n_jobs == 1)
+		st = rep->jobs[0]->state;
+	jobd__v1__get_reply__free_unpacked(rep, NULL);
+	return st;
+}
+
+/* Polls until job id is in `state` (up to 10 s). */
+static int
+await_state(jobd_client *c, uint64_t id, int state)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (state_of(c, id) == state)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* Waits for the job to end; returns the Wait reply (caller frees). */
+static Jobd__V1__WaitReply *
+wait_job(jobd_client *c, uint64_t id)
+{
+	Jobd__V1__WaitReply *rep = NULL;
+	if (jobd_wait(c, id, 20000, &rep) != JOBD_OK) {
+		fprintf(stderr, "wait %llu: %s\n", (unsigned long long) id,
+		        jobd_client_errmsg());
+		return NULL;
+	}
+	return rep;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *) a, y = *(const double *) b;
+	return x < y ? -1 : x > y;
+}
+
+/* The seed's experiment: every worker busy on a long count, and status
+ * queries still answered at once. */
+static void
+test_seed_experiment(void)
+{
+	struct jd d;
+	double lat[200];
+	uint64_t ids[2];
+
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	for (int i = 0; i < 2; i++) {
+		ids[i] = SUBMIT(c, "count", "n=100000000000");
+		REQUIRE(ids[i] != 0);
+	}
+	for (int i = 0; i < 2; i++)
+		REQUIRE(await_state(c, ids[i],
+		                    JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
+
+	int64_t t0 = h_now_ms();
+	for (int i = 0; i < 200; i++) {
+		Jobd__V1__GetReply *rep;
+		uint64_t id = ids[i % 2];
+		double s = h_now_us();
+		REQUIRE(jobd_get(c, &id, 1, &rep) == JOBD_OK);
+		lat[i] = (h_now_us() - s) / 1000.0;
+		CHECK_EQ_INT(rep->n_jobs, 1);
+		CHECK_EQ_INT(rep->jobs[0]->state,
+		             JOBD__V1__JOB_STATE__JOB_STATE_RUNNING);
+		jobd__v1__get_reply__free_unpacked(rep, NULL);
+	}
+	int64_t took = h_now_ms() - t0;
+	/* both jobs were busy throughout */
+	CHECK_EQ_INT(state_of(c, ids[0]),
+	             JOBD__V1__JOB_STATE__JOB_STATE_RUNNING);
+	CHECK_EQ_INT(state_of(c, ids[1]),
+	             JOBD__V1__JOB_STATE__JOB_STATE_RUNNING);
+	Jobd__V1__StatsReply *st;
+	REQUIRE(jobd_stats(c, &st) == JOBD_OK);
+	CHECK_EQ_INT(st->busy_workers, 2);
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+
+	qsort(lat, 200, sizeof(lat[0]), cmp_double);
+	printf("seed experiment: 200 status queries with 2 of 2 workers busy "
+	       "on count n=1e11: p50 %.3f ms, p99 %.3f ms, max %.3f ms "
+	       "(all in %lld ms)\n",
+	       lat[100], lat[197], lat[199], (long long) took);
+	/* a count of 1e11 runs for tens of seconds; each query must be
+	 * orders of magnitude faster than that */
+	CHECK(lat[199] < 250.0);
+	for (int i = 0; i < 2; i++) {
+		Jobd__V1__CancelReply *cr;
+		CHECK_EQ_INT(jobd_cancel(c, ids[i], &cr), JOBD_OK);
+		if (cr)
+			jobd__v1__cancel_reply__free_unpacked(cr, NULL);
+	}
+	jobd_client_close(c);
+	CHECK(WIFEXITED(jd_kill(&d, SIGTERM)));
+	jd_fini(&d);
+}
+
+static void
+check_result(jobd_client *c, uint64_t id, int state, const char *result,
+             const char *error)
+{
+	Jobd__V1__WaitReply *w = wait_job(c, id);
+	REQUIRE(w != NULL && w->job != NULL);
+	CHECK_EQ_INT(w->job->state, state);
+	if (result != NULL) {
+		CHECK_EQ_INT(w->job->result.len, strlen(result));
+		CHECK(memcmp(w->job->result.data, result, strlen(result)) == 0);
+	}
+	if (error != NULL)
+		CHECK_EQ_STR(w->job->error, error);
+	jobd__v1__wait_reply__free_unpacked(w, NULL);
+}
+
+static void
+test_every_kind(void)
+{
+	struct jd d;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+
+	uint64_t count = SUBMIT(c, "count", "n=1000");
+	uint64_t primes = SUBMIT(c, "primes", "limit=10000000");
+	uint64_t sleep = SUBMIT(c, "sleep", "ms=20");
+	uint64_t fail = SUBMIT(c, "fail", "message=on purpose");
+
+	Jobd__V1__SubmitRequest req = JOBD__V1__SUBMIT_REQUEST__INIT;
+	Jobd__V1__SubmitReply *rep;
+	req.kind = "sha256";
+	req.input.data = (uint8_t *) "abc";
+	req.input.len = 3;
+	REQUIRE(jobd_submit(c, &req, &rep) == JOBD_OK);
+	uint64_t sha = rep->job->id;
+	CHECK_EQ_INT(rep->job->input_size, 3);
+	jobd__v1__submit_reply__free_unpacked(rep, NULL);
+
+	check_result(c, count, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, "1000",
+	             "");
+	check_result(c, primes, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED,
+	             "664579", "");
+	check_result(
+	    c, sha, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED,
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "");
+	check_result(c, sleep, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, "",
+	             "");
+	check_result(c, fail, JOBD__V1__JOB_STATE__JOB_STATE_FAILED, NULL,
+	             "on purpose");
+
+	/* the result stays readable after the job left memory */
+	uint64_t ids[2] = {primes, 999999};
+	Jobd__V1__GetReply *g;
+	REQUIRE(jobd_get(c, ids, 2, &g) == JOBD_OK);
+	REQUIRE(g->n_jobs == 1);
+	CHECK_EQ_INT(g->jobs[0]->result.len, 6);
+	CHECK_EQ_INT(g->jobs[0]->progress_done, g->jobs[0]->progress_total);
+	CHECK_EQ_INT(g->n_missing, 1);
+	CHECK_EQ_INT(g->missing[0], 999999);
+	jobd__v1__get_reply__free_unpacked(g, NULL);
+
+	Jobd__V1__KindsReply *k;
+	REQUIRE(jobd_kinds(c, &k) == JOBD_OK);
+	CHECK_EQ_INT(k->n_kinds, 5);
+	CHECK_EQ_STR(k->kinds[0]->name, "count");
+	CHECK_EQ_STR(k->kinds[0]->params[0]->name, "n");
+	jobd__v1__kinds_reply__free_unpacked(k, NULL);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+static void
+test_cancel(void)
+{
+	struct jd d;
+	Jobd__V1__CancelReply *cr = NULL;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+
+	uint64_t id = SUBMIT(c, "count", "n=100000000000");
+	REQUIRE(await_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
+	int64_t t0 = h_now_ms();
+	REQUIRE(jobd_cancel(c, id, &cr) == JOBD_OK);
+	CHECK(h_now_ms() - t0 < 2000);
+	CHECK_EQ_INT(cr->job->state, JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED);
+	jobd__v1__cancel_reply__free_unpacked(cr, NULL);
+	check_result(c, id, JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED, NULL,
+	             "cancelled");
+	/* again: still cancelled, OK */
+	REQUIRE(jobd_cancel(c, id, &cr) == JOBD_OK);
+	jobd__v1__cancel_reply__free_unpacked(cr, NULL);
+
+	uint64_t done = SUBMIT(c, "count", "n=1");
+	check_result(c, done, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, "1",
+	             NULL);
+	CHECK_EQ_INT(jobd_cancel(c, done, &cr), JOBD_FAILED_PRECONDITION);
+	CHECK(strstr(jobd_client_errmsg(), "already succeeded") != NULL);
+	CHECK_EQ_INT(jobd_cancel(c, 424242, &cr), JOBD_NOT_FOUND);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+static void
+test_timeout_and_retry(void)
+{
+	struct jd d;
+	int code;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+
+	uint64_t t = submitv(c, "count", NULL, 1, 200, &code, "n=100000000000",
+	                     (const char *) NULL);
+	REQUIRE(t != 0);
+	Jobd__V1__WaitReply *w = wait_job(c, t);
+	REQUIRE(w != NULL);
+	CHECK_EQ_INT(w->job->state, JOBD__V1__JOB_STATE__JOB_STATE_FAILED);
+	CHECK_EQ_STR(w->job->error, "timed out after 200 ms");
+	jobd__v1__wait_reply__free_unpacked(w, NULL);
+
+	uint64_t f = submitv(c, "fail", NULL, 3, 0, &code, "message=nope",
+	                     (const char *) NULL);
+	REQUIRE(f != 0);
+	w = wait_job(c, f);
+	REQUIRE(w != NULL);
+	CHECK_EQ_INT(w->job->state, JOBD__V1__JOB_STATE__JOB_STATE_FAILED);
+	CHECK_EQ_INT(w->job->attempts, 3);
+	CHECK_EQ_INT(w->job->max_attempts, 3);
+	CHECK_EQ_STR(w->job->error, "nope");
+	jobd__v1__wait_reply__free_unpacked(w, NULL);
+
+	Jobd__V1__StatsReply *st;
+	REQUIRE(jobd_stats(c, &st) == JOBD_OK);
+	CHECK_EQ_INT(st->retried, 2);
+	CHECK_EQ_INT(st->failed, 2);
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+
+	/* Wait with a deadline on a job that outlives it */
+	uint64_t s = SUBMIT(c, "sleep", "ms=3000");
+	Jobd__V1__WaitReply *wr = NULL;
+	int64_t t0 = h_now_ms();
+	CHECK_EQ_INT(jobd_wait(c, s, 200, &wr), JOBD_DEADLINE_EXCEEDED);
+	CHECK(h_now_ms() - t0 < 1500);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+static void
+test_idempotency(void)
+{
+	struct jd d;
+	int code;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+
+	uint64_t a = submitv(c, "sleep", "key-1", 1, 0, &code, "ms=100",
+	                     (const char *) NULL);
+	uint64_t b = submitv(c, "sleep", "key-1", 1, 0, &code, "ms=100",
+	                     (const char *) NULL);
+	REQUIRE(a != 0);
+	CHECK_EQ_INT(a, b);
+	check_result(c, a, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, NULL,
+	             NULL);
+	/* after it ended and left memory: still the same job */
+	uint64_t e = submitv(c, "sleep", "key-1", 1, 0, &code, "ms=100",
+	                     (const char *) NULL);
+	CHECK_EQ_INT(a, e);
+	uint64_t other = submitv(c, "sleep", "key-2", 1, 0, &code, "ms=1",
+	                         (const char *) NULL);
+	CHECK(other != 0 && other != a);
+	/* a bad key */
+	CHECK_EQ_INT(submitv(c, "sleep", "has space", 1, 0, &code, "ms=1",
+	                     (const char *) NULL),
+	             0);
+	CHECK_EQ_INT(code, JOBD_INVALID_ARGUMENT);
+
+	Jobd__V1__StatsReply *st;
+	REQUIRE(jobd_stats(c, &st) == JOBD_OK);
+	CHECK_EQ_INT(st->submitted, 2);
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+/* kill -9 with jobs queued and running; restart; every acknowledged job is
+ * there and finishes. */
+static void
+test_kill9_recovery(void)
+{
+	static const char *const one[] = {"--workers", "1", NULL};
+	struct jd d;
+	uint64_t ids[6];
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, one) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	ids[0] = SUBMIT(c, "count", "n=2000000000"); /* about a second */
+	REQUIRE(await_state(c, ids[0], JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
+	for (int i = 1; i < 6; i++)
+		REQUIRE((ids[i] = SUBMIT(c, "sleep", "ms=10")) != 0);
+	jobd_client_close(c);
+	int st = jd_kill(&d, SIGKILL);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+	REQUIRE(jd_start(&d, one) == 0);
+	c = connect_to(&d);
+	REQUIRE(c != NULL);
+	Jobd__V1__StatsReply *sr;
+	REQUIRE(jobd_stats(c, &sr) == JOBD_OK);
+	CHECK_EQ_INT(sr->recovered, 1);
+	jobd__v1__stats_reply__free_unpacked(sr, NULL);
+	for (int i = 0; i < 6; i++) {
+		Jobd__V1__WaitReply *w = wait_job(c, ids[i]);
+		REQUIRE(w != NULL);
+		CHECK_EQ_INT(w->job->state,
+		             JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED);
+		if (i == 0) /* it ran twice: at least once */
+			CHECK_EQ_INT(w->job->attempts, 2);
+		jobd__v1__wait_reply__free_unpacked(w, NULL);
+	}
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+/* SIGTERM: running jobs get the grace period, then go back to queued. */
+static void
+test_graceful_shutdown(void)
+{
+	struct jd d;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	uint64_t id = SUBMIT(c, "count", "n=100000000000");
+	REQUIRE(await_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
+	jobd_client_close(c);
+	int64_t t0 = h_now_ms();
+	int st = jd_kill(&d, SIGTERM);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(h_now_ms() - t0 < 5000);
+
+	REQUIRE(jd_start(&d, fast) == 0);
+	c = connect_to(&d);
+	REQUIRE(c != NULL);
+	Jobd__V1__GetReply *g;
+	REQUIRE(jobd_get(c, &id, 1, &g) == JOBD_OK);
+	REQUIRE(g->n_jobs == 1);
+	/* queued again (and maybe already running), the attempt not held
+	 * against it */
+	CHECK(g->jobs[0]->state == JOBD__V1__JOB_STATE__JOB_STATE_QUEUED ||
+	      g->jobs[0]->state == JOBD__V1__JOB_STATE__JOB_STATE_RUNNING);
+	CHECK(g->jobs[0]->attempts <= 1);
+	jobd__v1__get_reply__free_unpacked(g, NULL);
+	Jobd__V1__StatsReply *sr;
+	REQUIRE(jobd_stats(c, &sr) == JOBD_OK);
+	CHECK_EQ_INT(sr->recovered, 0); /* it was a clean stop */
+	jobd__v1__stats_reply__free_unpacked(sr, NULL);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+/* Sends raw bytes on a REQ socket; returns the decoded Response. */
+static Jobd__V1__Response *
+raw_call(const char *url, const void *buf, size_t len)
+{
+	nng_socket s;
+	nng_msg *m;
+	Jobd__V1__Response *resp = NULL;
+	if (nng_req0_open(&s) != 0)
+		return NULL;
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 5000);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0);
+	if (nng_dial(s, url, NULL, 0) == 0 && nng_msg_alloc(&m, 0) == 0) {
+		nng_msg_append(m, buf, len);
+		if (nng_sendmsg(s, m, 0) != 0)
+			nng_msg_free(m);
+		else if (nng_recvmsg(s, &m, 0) == 0) {
+			resp = jobd__v1__response__unpack(NULL, nng_msg_len(m),
+			                                  nng_msg_body(m));
+			nng_msg_free(m);
+		}
+	}
+	nng_close(s);
+	return resp;
+}
+
+static int
+raw_code(const char *url, const void *buf, size_t len)
+{
+	Jobd__V1__Response *r = raw_call(url, buf, len);
+	if (r == NULL)
+		return -1;
+	int code = r->code;
+	jobd__v1__response__free_unpacked(r, NULL);
+	return code;
+}
+
+static int
+raw_method(const char *url, const char *method, const void *body, size_t blen)
+{
+	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
+	req.method = (char *) method;
+	req.body.data = (uint8_t *) body;
+	req.body.len = blen;
+	size_t n = jobd__v1__request__get_packed_size(&req);
+	uint8_t *buf = malloc(n + 1);
+	jobd__v1__request__pack(&req, buf);
+	int code = raw_code(url, buf, n);
+	free(buf);
+	return code;
+}
+
+static void
+test_bad_wire_input(void)
+{
+	struct jd d;
+	int code;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+
+	static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};
+	CHECK_EQ_INT(raw_code(d.url, junk, sizeof(junk)),
+	             JOBD_INVALID_ARGUMENT);
+	CHECK_EQ_INT(raw_code(d.url, "", 0), JOBD_UNIMPLEMENTED);
+	CHECK_EQ_INT(raw_method(d.url, "Explode", NULL, 0), JOBD_UNIMPLEMENTED);
+	/* a Ping body (field 1: bytes) where a Wait (field 1: varint) goes */
+	static const uint8_t ping_body[] = {0x0a, 0x03, 'a', 'b', 'c'};
+	CHECK_EQ_INT(raw_method(d.url, "Wait", ping_body, sizeof(ping_body)),
+	             JOBD_INVALID_ARGUMENT);
+	/* 3 MiB: larger than the request limit */
+	size_t big = 3u << 20;
+	uint8_t *huge = calloc(1, big);
+	CHECK_EQ_INT(raw_method(d.url, "Ping", huge, big),
+	             JOBD_RESOURCE_EXHAUSTED);
+	free(huge);
+
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	CHECK_EQ_INT(submitv(c, "no-such-kind", NULL, 0, 0, &code, "n=1",
+	                     (const char *) NULL),
+	             0);
+	CHECK_EQ_INT(code, JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(jobd_client_errmsg(), "unknown kind") != NULL);
+	SUBMIT(c, "count", "n=-5");
+	CHECK(strstr(jobd_client_errmsg(), "parameter 'n'") != NULL);
+	submitv(c, "count", NULL, 0, 0, &code, "bogus=1", (const char *) NULL);
+	CHECK_EQ_INT(code, JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(jobd_client_errmsg(), "'bogus'") != NULL);
+	submitv(c, "count", NULL, 0, 0, &code, (const char *) NULL);
+	CHECK_EQ_INT(code, JOBD_INVALID_ARGUMENT);
+
+	/* and it still serves */
+	Jobd__V1__PingReply *p;
+	CHECK_EQ_INT(jobd_ping(c, &p), JOBD_OK);
+	if (p)
+		jobd__v1__ping_reply__free_unpacked(p, NULL);
+	uint64_t id = SUBMIT(c, "count", "n=10");
+	check_result(c, id, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, "10",
+	             NULL);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+static void
+test_list_paging(void)
+{
+	struct jd d;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	uint64_t last = 0;
+	for (int i = 0; i < 25; i++)
+		REQUIRE((last = SUBMIT(c, i % 5 ? "count" : "sleep",
+		                       i % 5 ? "n=1" : "ms=1")) != 0);
+	check_result(c, last, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, NULL,
+	             NULL);
+	usleep(100000);
+
+	Jobd__V1__ListRequest req = JOBD__V1__LIST_REQUEST__INIT;
+	uint64_t prev = UINT64_MAX;
+	int seen = 0, pages = 0;
+	req.limit = 10;
+	do {
+		Jobd__V1__ListReply *rep;
+		REQUIRE(jobd_list(c, &req, &rep) == JOBD_OK);
+		for (size_t i = 0; i < rep->n_jobs; i++) {
+			CHECK(rep->jobs[i]->id < prev); /* newest first */
+			prev = rep->jobs[i]->id;
+			seen++;
+		}
+		req.cursor = rep->next_cursor;
+		jobd__v1__list_reply__free_unpacked(rep, NULL);
+		pages++;
+	} while (req.cursor != 0 && pages < 10);
+	CHECK_EQ_INT(seen, 25);
+	CHECK_EQ_INT(pages, 3);
+
+	Jobd__V1__ListReply *rep;
+	req.cursor = 0;
+	req.limit = 100;
+	req.kind = "sleep";
+	REQUIRE(jobd_list(c, &req, &rep) == JOBD_OK);
+	CHECK_EQ_INT(rep->n_jobs, 5);
+	jobd__v1__list_reply__free_unpacked(rep, NULL);
+	req.kind = "";
+	req.state = JOBD__V1__JOB_STATE__JOB_STATE_FAILED;
+	REQUIRE(jobd_list(c, &req, &rep) == JOBD_OK);
+	CHECK_EQ_INT(rep->n_jobs, 0);
+	jobd__v1__list_reply__free_unpacked(rep, NULL);
+	req.state = 0;
+	req.limit = 100000;
+	CHECK_EQ_INT(jobd_list(c, &req, &rep), JOBD_INVALID_ARGUMENT);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+struct burst {
+	jobd_client *c;
+	int n;
+	uint64_t ids[50];
+	int ok;
+};
+
+static void *
+burst_main(void *arg)
+{
+	struct burst *b = arg;
+	for (int i = 0; i < b->n; i++) {
+		b->ids[i] = SUBMIT(b->c, "count", "n=1000");
+		if (b->ids[i] != 0)
+			b->ok++;
+	}
+	return NULL;
+}
+
+/* Many clients submitting at once: every one acknowledged, distinct ids,
+ * every job succeeds (the group-commit path). */
+static void
+test_concurrent_submits(void)
+{
+	struct jd d;
+	struct burst b[8];
+	pthread_t t[8];
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	for (int i = 0; i < 8; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].c = c; /* one client shared by threads */
+		b[i].n = 50;
+		pthread_create(&t[i], NULL, burst_main, &b[i]);
+	}
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	int ok = 0;
+	for (int i = 0; i < 8; i++)
+		ok += b[i].ok;
+	CHECK_EQ_INT(ok, 400);
+	for (int i = 0; i < 8; i++)
+		for (int k = 0; k < b[i].n; k++)
+			check_result(c, b[i].ids[k],
+			             JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED,
+			             "1000", NULL);
+	Jobd__V1__StatsReply *st;
+	REQUIRE(jobd_stats(c, &st) == JOBD_OK);
+	CHECK_EQ_INT(st->submitted, 400);
+	CHECK_EQ_INT(st->succeeded, 400);
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
+TEST_MAIN({"seed_experiment", test_seed_experiment},
+          {"every_kind", test_every_kind}, {"cancel", test_cancel},
+          {"timeout_and_retry", test_timeout_and_retry},
+          {"idempotency", test_idempotency},
+          {"kill9_recovery", test_kill9_recovery},
+          {"graceful_shutdown", test_graceful_shutdown},
+          {"bad_wire_input", test_bad_wire_input},
+          {"list_paging", test_list_paging},
+          {"concurrent_submits", test_concurrent_submits})
