@@ -1,0 +1,1359 @@
+/*
+ * store.c: the durable record of jobs, in one SQLite table.
+ *
+ * A `store` is one connection and the statements it runs, all prepared once
+ * in store_open() with SQLITE_PREPARE_PERSISTENT and reset after every use,
+ * so a failed call never leaves a statement half-run. The connection runs in
+ * WAL mode with synchronous=FULL (a COMMIT that returned is on disk) and
+ * waits up to STORE_BUSY_MS for a lock, because the daemon's writer thread
+ * and its reader threads each hold their own connection to the same file.
+ * Since a store is used by one thread at a time, the connection is opened
+ * in SQLite's multi-thread mode (SQLITE_OPEN_NOMUTEX), which asks exactly
+ * that, and spares a mutex in every sqlite3_column_*() call: a sixth of
+ * the time of a scan.
+ *
+ * Opening. A file we are given may be anything: a new file, a jobd database,
+ * another program's SQLite database, a newer jobd's database, a text file. We
+ * look before we touch: the first thing store_open() runs is a read of
+ * PRAGMA user_version and of the number of objects in sqlite_schema, which
+ * fails with SQLITE_NOTADB on a file that is not a database. Only when that
+ * read says the file is ours (or empty) does anything write to it: setting
+ * journal_mode=WAL writes the header, so it comes after the checks; a
+ * current-version database also has its statements prepared before that, so
+ * one that says it is ours but lacks our table is refused untouched too.
+ * Schema objects are not trusted to run functions with side effects
+ * (SQLITE_DBCONFIG_TRUSTED_SCHEMA off) and SQL cannot corrupt the file on
+ * purpose (SQLITE_DBCONFIG_DEFENSIVE).
+ *
+ * Schema (version 1). One STRICT table `jobs`, one row per job, with a
+ * column for every field of struct jobrec. The state is stored as its name
+ * ('queued', 'running', ...) so the file reads well in the sqlite3 shell.
+ * The big blobs, result and input, are the last columns: SQLite keeps the
+ * tail of a long row in overflow pages, and what lists and scans read is
+ * then all in the row's first page. An empty input or result is NULL, and
+ * so is an empty idempotency key (the wire's "no key"). Indexes:
+ *
+ *   jobs_state (state)             list by state newest first, scan by state
+ *                                  oldest first, recover, counts
+ *   jobs_kind (kind)               list by kind newest first
+ *   jobs_state_kind (state, kind)  list by state and kind newest first
+ *   jobs_finished (finished_at)    purge; partial, terminal jobs only
+ *
+ * (every index ends with the rowid, so "state = ? ORDER BY id" walks it in
+ * order) and the implicit unique index on idem_key. EXPLAIN QUERY PLAN shows
+ * each statement on its index, none sorting; the purge names its index
+ * (INDEXED BY), which the planner otherwise passes over for jobs_state. The
+ * state tests are spelled with OR, not IN: SQLite builds a temporary b-tree
+ * for an IN list of more than two values, each time the CHECK or the partial
+ * index's WHERE is evaluated, which made every insert a third slower.
+ *
+ * The params of a job are one BLOB in a format of our own, little-endian:
+ *
+ *   u32 count, then count times: u32 name length, name, u32 value length, value
+ *
+ * without NUL terminators. The file may be hostile, so decoding checks every
+ * length against what is left of the blob before using it, refuses a count
+ * that the blob is too short to hold (before allocating for it), a NUL
+ * inside a name or value and bytes after the last param: any of these, or a
+ * state name we do not know, or a number out of its field's range, is
+ * JOBD_DATA_LOSS naming the job.
+ *
+ * Changing the schema. The schema's version is PRAGMA user_version; version
+ * N is what store_migrations[0..N-1] build, and STORE_VERSION is the length
+ * of that table. To change the schema:
+ *   1. Append one entry to store_migrations: the SQL that turns version N-1
+ *      into version N (ALTER TABLE, CREATE INDEX, a new table and an
+ *      INSERT ... SELECT to fill it, ...). STORE_VERSION follows.
+ *   2. Never edit or reorder an entry that has shipped: databases in the
+ *      field are at every old version and are brought up to date by running
+ *      the steps after theirs, in order.
+ *   3. Update the statements in store_sql and the column numbers (COL_*).
+ *   4. Add a test that opens a database of version N-1 (built by running
+ *      only the old steps) and finds the data intact.
+ * store_open() runs the missing steps and sets user_version in one
+ * transaction, so a crash leaves the old version or the new, never half.
+ * A database whose version is higher than STORE_VERSION belongs to a newer
+ * jobd and is refused, not downgraded.
+ *
+ * Errors. Every SQLite result is converted here, in store_status(): a full
+ * disk, a read-only, unreachable or locked file become JOBD_UNAVAILABLE, a
+ * corrupt file JOBD_DATA_LOSS, a taken id or idempotency key
+ * JOBD_ALREADY_EXISTS, no memory JOBD_RESOURCE_EXHAUSTED, anything else
+ * JOBD_INTERNAL. The message, kept in the store for store_errmsg(), says
+ * what could not be done, then why: "cannot insert job 42: database or disk
+ * is full".
+ *
+ * Transactions. store_begin() is BEGIN IMMEDIATE: it takes the write lock at
+ * once (waiting for it like any other lock) instead of failing at the first
+ * write when another connection wrote in between. A store_commit() that
+ * fails rolls the transaction back, so whatever it returns the transaction
+ * is over and the next store_begin() works; store_rollback() without a
+ * transaction (SQLite ends some on an I/O error by itself) is a success.
+ * Calls made outside store_begin()/store_commit() are each a transaction of
+ * their own; store_recover() and store_purge() are single statements, so
+ * each is atomic either way.
+ */
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#if SQLITE_VERSION_NUMBER < 3037000
+#error "store.c needs SQLite 3.37 or newer (STRICT tables)"
+#endif
+
+#define STORE_BUSY_MS 5000
+/* The largest blob or text we write; SQLite's own default limit. */
+#define STORE_MAX_LEN 1000000000u
+
+/*
+ * The migrations: entry N-1 turns a database of version N-1 into version N.
+ * Append only; see the top of the file.
+ */
+static const char *const store_migrations[] = {
+    /* 0 -> 1: the jobs table. */
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " params BLOB NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state = 'queued' OR state = 'running'"
+    "  OR state = 'succeeded' OR state = 'failed' OR state = 'cancelled'),"
+    " attempts INTEGER NOT NULL,"
+    " max_attempts INTEGER NOT NULL,"
+    " timeout_ms INTEGER NOT NULL,"
+    " progress_done INTEGER NOT NULL,"
+    " progress_total INTEGER NOT NULL,"
+    " error TEXT,"
+    " idem_key TEXT UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " result BLOB,"
+    " input BLOB"
+    ") STRICT;"
+    "CREATE INDEX jobs_state ON jobs (state);"
+    "CREATE INDEX jobs_kind ON jobs (kind);"
+    "CREATE INDEX jobs_state_kind ON jobs (state, kind);"
+    "CREATE INDEX jobs_finished ON jobs (finished_at)"
+    " WHERE state = 'succeeded' OR state = 'failed' OR state = 'cancelled';",
+};
+#define STORE_VERSION                                                          \
+	((int) (sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+/*
+ * The statements. Every statement that reads jobs returns the columns of
+ * STORE_COLS, then the input or NULL, then the result or NULL.
+ */
+enum store_stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_INSERT,
+	STMT_UPDATE,
+	STMT_GET,
+	STMT_GET_INPUT,
+	STMT_FIND_KEY,
+	STMT_LIST, /* the four lists in this order: see store_list() */
+	STMT_LIST_STATE,
+	STMT_LIST_KIND,
+	STMT_LIST_STATE_KIND,
+	STMT_SCAN,
+	STMT_RECOVER,
+	STMT_PURGE,
+	STMT_COUNTS,
+	STMT_MAX_ID,
+	STMT_CHECK,
+	STMT_NUM,
+};
+
+enum store_col {
+	COL_ID,
+	COL_KIND,
+	COL_PARAMS,
+	COL_PRIORITY,
+	COL_STATE,
+	COL_ATTEMPTS,
+	COL_MAX_ATTEMPTS,
+	COL_TIMEOUT_MS,
+	COL_PROGRESS_DONE,
+	COL_PROGRESS_TOTAL,
+	COL_ERROR,
+	COL_IDEM_KEY,
+	COL_CREATED_AT,
+	COL_STARTED_AT,
+	COL_FINISHED_AT,
+	COL_NOT_BEFORE,
+	COL_INPUT_LEN,
+	COL_INPUT,
+	COL_RESULT,
+};
+
+#define STORE_COLS                                                             \
+	"id, kind, params, priority, state, attempts, max_attempts, "          \
+	"timeout_ms, progress_done, progress_total, error, idem_key, "         \
+	"created_at, started_at, finished_at, not_before, length(input)"
+
+/* Lists: ?1 state, ?2 kind, ?3 the highest id wanted, ?4 the limit. */
+#define STORE_LIST(where)                                                      \
+	"SELECT " STORE_COLS ", NULL, NULL FROM jobs WHERE " where             \
+	"id <= ?3 ORDER BY id DESC LIMIT ?4"
+
+static const char *const store_sql[STMT_NUM] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_INSERT] = "INSERT INTO jobs (id, kind, params, priority, state,"
+                    " attempts, max_attempts, timeout_ms, progress_done,"
+                    " progress_total, error, idem_key, created_at,"
+                    " started_at, finished_at, not_before, result, input)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                    " ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    [STMT_UPDATE] = "UPDATE jobs SET state = ?2, attempts = ?3,"
+                    " progress_done = ?4, progress_total = ?5, result = ?6,"
+                    " error = ?7, started_at = ?8, finished_at = ?9,"
+                    " not_before = ?10 WHERE id = ?1",
+    [STMT_GET] = "SELECT " STORE_COLS ", NULL, result FROM jobs WHERE id = ?1",
+    [STMT_GET_INPUT] =
+        "SELECT " STORE_COLS ", input, result FROM jobs WHERE id = ?1",
+    [STMT_FIND_KEY] = "SELECT id FROM jobs WHERE idem_key = ?1",
+    [STMT_LIST] = STORE_LIST(""),
+    [STMT_LIST_STATE] = STORE_LIST("state = ?1 AND "),
+    [STMT_LIST_KIND] = STORE_LIST("kind = ?2 AND "),
+    [STMT_LIST_STATE_KIND] = STORE_LIST("state = ?1 AND kind = ?2 AND "),
+    [STMT_SCAN] = "SELECT " STORE_COLS ", input, result FROM jobs"
+                  " WHERE state = ?1 ORDER BY id",
+    [STMT_RECOVER] = "UPDATE jobs SET state = 'queued', progress_done = 0,"
+                     " progress_total = 0 WHERE state = 'running'",
+    /* Left to itself the planner walks jobs_state: every terminal job. */
+    [STMT_PURGE] = "DELETE FROM jobs INDEXED BY jobs_finished"
+                   " WHERE (state = 'succeeded' OR state = 'failed'"
+                   " OR state = 'cancelled') AND finished_at < ?1",
+    [STMT_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
+    [STMT_MAX_ID] = "SELECT max(id) FROM jobs",
+    [STMT_CHECK] = "PRAGMA integrity_check",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[STMT_NUM];
+	char *path;
+	char errmsg[512];
+};
+
+static const char *const store_state_names[JOB_STATE_MAX + 1] = {
+    [JOB_QUEUED] = "queued",       [JOB_RUNNING] = "running",
+    [JOB_SUCCEEDED] = "succeeded", [JOB_FAILED] = "failed",
+    [JOB_CANCELLED] = "cancelled",
+};
+
+const char *
+job_state_name(int state)
+{
+	if (state < 1 || state > JOB_STATE_MAX)
+		return "unknown";
+	return store_state_names[state];
+}
+
+int
+job_state_parse(const char *name)
+{
+	for (int i = 1; name != NULL && i <= JOB_STATE_MAX; i++)
+		if (strcmp(name, store_state_names[i]) == 0)
+			return i;
+	return 0;
+}
+
+int
+job_state_terminal(int state)
+{
+	return state == JOB_SUCCEEDED || state == JOB_FAILED ||
+	       state == JOB_CANCELLED;
+}
+
+void
+jobrec_clear(struct jobrec *r)
+{
+	free(r->kind);
+	for (size_t i = 0; i < r->nparams; i++) {
+		free(r->params[i].name);
+		free(r->params[i].value);
+	}
+	free(r->params);
+	free(r->input);
+	free(r->result);
+	free(r->error);
+	free(r->idem_key);
+	memset(r, 0, sizeof(*r));
+}
+
+static int
+store_dup(char **dst, const char *src)
+{
+	if (src == NULL)
+		return 0;
+	return (*dst = strdup(src)) == NULL ? -1 : 0;
+}
+
+static int
+store_dupmem(uint8_t **dst, const uint8_t *src, size_t len)
+{
+	if (src == NULL || len == 0)
+		return 0;
+	if ((*dst = malloc(len)) == NULL)
+		return -1;
+	memcpy(*dst, src, len);
+	return 0;
+}
+
+int
+jobrec_copy(struct jobrec *dst, const struct jobrec *src)
+{
+	*dst = *src;
+	dst->kind = NULL;
+	dst->params = NULL;
+	dst->nparams = 0;
+	dst->input = NULL;
+	dst->result = NULL;
+	dst->error = NULL;
+	dst->idem_key = NULL;
+
+	if (src->nparams > 0 && src->params != NULL) {
+		dst->params = calloc(src->nparams, sizeof(*dst->params));
+		if (dst->params == NULL)
+			goto fail;
+		dst->nparams = src->nparams;
+		for (size_t i = 0; i < src->nparams; i++)
+			if (store_dup(&dst->params[i].name,
+			              src->params[i].name) != 0 ||
+			    store_dup(&dst->params[i].value,
+			              src->params[i].value) != 0)
+				goto fail;
+	}
+	if (store_dup(&dst->kind, src->kind) != 0 ||
+	    store_dupmem(&dst->input, src->input, src->input_len) != 0 ||
+	    store_dupmem(&dst->result, src->result, src->result_len) != 0 ||
+	    store_dup(&dst->error, src->error) != 0 ||
+	    store_dup(&dst->idem_key, src->idem_key) != 0)
+		goto fail;
+	return JOBD_OK;
+
+fail:
+	jobrec_clear(dst);
+	return JOBD_RESOURCE_EXHAUSTED;
+}
+
+/* The jobd status of a SQLite result code. */
+static int
+store_status(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return JOBD_OK;
+	case SQLITE_FULL:
+	case SQLITE_READONLY:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_PERM:
+		return JOBD_UNAVAILABLE;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return JOBD_DATA_LOSS;
+	case SQLITE_NOMEM:
+		return JOBD_RESOURCE_EXHAUSTED;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+		    rc == SQLITE_CONSTRAINT_UNIQUE)
+			return JOBD_ALREADY_EXISTS;
+		return JOBD_INTERNAL;
+	default:
+		return JOBD_INTERNAL;
+	}
+}
+
+/* Sets the message to the formatted text and returns `status`. */
+static int __attribute__((format(printf, 3, 4)))
+store_seterr(store *s, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/*
+ * Sets the message to the formatted text, a colon and SQLite's message for
+ * the failed call, and returns the jobd status of `rc`. Call it before the
+ * statement is reset.
+ */
+static int __attribute__((format(printf, 3, 4)))
+store_fail(store *s, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t) n < sizeof(s->errmsg))
+		snprintf(s->errmsg + n, sizeof(s->errmsg) - (size_t) n, ": %s",
+		         s->db != NULL ? sqlite3_errmsg(s->db)
+		                       : sqlite3_errstr(rc));
+	return store_status(rc);
+}
+
+/* Readies a statement for its next use. */
+static void
+store_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows, for store_begin() and friends. */
+static int
+store_exec(store *s, int which, const char *what)
+{
+	sqlite3_stmt *st = s->stmt[which];
+	int rc, rv = JOBD_OK;
+
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot %s", what);
+	store_done(st);
+	return rv;
+}
+
+static void
+store_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) v;
+	p[1] = (uint8_t) (v >> 8);
+	p[2] = (uint8_t) (v >> 16);
+	p[3] = (uint8_t) (v >> 24);
+}
+
+static uint32_t
+store_get32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
+	       (uint32_t) p[3] << 24;
+}
+
+/*
+ * Encodes the params of `r` into a new blob (see the top of the file).
+ * JOBD_INVALID_ARGUMENT for a param without a name or value, or params too
+ * big for the database; the message names `op` and the job.
+ */
+static int
+store_params_encode(store *s, const struct jobrec *r, const char *op,
+                    uint8_t **bp, size_t *lenp)
+{
+	size_t len = 4;
+	uint8_t *b, *p;
+
+	if (r->nparams > 0 && r->params == NULL)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot %s job %" PRIu64 ": params missing",
+		                    op, r->id);
+	for (size_t i = 0; i < r->nparams; i++) {
+		const struct job_param *jp = &r->params[i];
+		size_t nl, vl;
+
+		if (jp->name == NULL || jp->value == NULL)
+			return store_seterr(s, JOBD_INVALID_ARGUMENT,
+			                    "cannot %s job %" PRIu64
+			                    ": param %zu has no name or value",
+			                    op, r->id, i);
+		nl = strlen(jp->name);
+		vl = strlen(jp->value);
+		if (nl > STORE_MAX_LEN - len || 8 > STORE_MAX_LEN - len - nl ||
+		    vl > STORE_MAX_LEN - len - nl - 8)
+			return store_seterr(s, JOBD_INVALID_ARGUMENT,
+			                    "cannot %s job %" PRIu64
+			                    ": params too big",
+			                    op, r->id);
+		len += 8 + nl + vl;
+	}
+	if ((b = malloc(len)) == NULL)
+		return store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
+		                    "cannot %s job %" PRIu64 ": out of memory",
+		                    op, r->id);
+	p = b;
+	store_put32(p, (uint32_t) r->nparams);
+	p += 4;
+	for (size_t i = 0; i < r->nparams; i++) {
+		const char *f[2] = {r->params[i].name, r->params[i].value};
+		for (int j = 0; j < 2; j++) {
+			size_t l = strlen(f[j]);
+			store_put32(p, (uint32_t) l);
+			memcpy(p + 4, f[j], l);
+			p += 4 + l;
+		}
+	}
+	assert((size_t) (p - b) == len);
+	*bp = b;
+	*lenp = len;
+	return JOBD_OK;
+}
+
+/*
+ * Decodes a params blob into r->params and r->nparams. JOBD_DATA_LOSS with
+ * *why set if the blob is malformed; r->params is then freed by the caller
+ * through jobrec_clear().
+ */
+static int
+store_params_decode(const uint8_t *b, size_t len, struct jobrec *r,
+                    const char **why)
+{
+	size_t off = 4;
+	uint32_t count;
+
+	if (len < 4) {
+		*why = "params blob shorter than its count";
+		return JOBD_DATA_LOSS;
+	}
+	count = store_get32(b);
+	/* Every param takes at least its two lengths. */
+	if (count > (len - 4) / 8) {
+		*why = "params count larger than the blob";
+		return JOBD_DATA_LOSS;
+	}
+	if (count > 0 &&
+	    (r->params = calloc(count, sizeof(*r->params))) == NULL) {
+		*why = "out of memory";
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		char **f[2] = {&r->params[i].name, &r->params[i].value};
+		r->nparams++;
+		for (int j = 0; j < 2; j++) {
+			uint32_t l;
+
+			if (len - off < 4) {
+				*why = "params blob truncated";
+				return JOBD_DATA_LOSS;
+			}
+			l = store_get32(b + off);
+			off += 4;
+			if (l > len - off) {
+				*why = "params length past the end of the blob";
+				return JOBD_DATA_LOSS;
+			}
+			if (memchr(b + off, 0, l) != NULL) {
+				*why = "NUL byte in a param";
+				return JOBD_DATA_LOSS;
+			}
+			if ((*f[j] = malloc((size_t) l + 1)) == NULL) {
+				*why = "out of memory";
+				return JOBD_RESOURCE_EXHAUSTED;
+			}
+			memcpy(*f[j], b + off, l);
+			(*f[j])[l] = '\0';
+			off += l;
+		}
+	}
+	if (off != len) {
+		*why = "bytes after the last param";
+		return JOBD_DATA_LOSS;
+	}
+	return JOBD_OK;
+}
+
+/* Copies a TEXT column into *out (NULL for SQL NULL). -1 if out of memory. */
+static int
+store_col_text(sqlite3_stmt *st, int col, char **out)
+{
+	const unsigned char *t;
+	size_t n;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	if ((t = sqlite3_column_text(st, col)) == NULL)
+		return -1;
+	n = (size_t) sqlite3_column_bytes(st, col);
+	if ((*out = malloc(n + 1)) == NULL)
+		return -1;
+	memcpy(*out, t, n);
+	(*out)[n] = '\0';
+	return 0;
+}
+
+/* Copies a BLOB column into *out and *len (NULL and 0 for NULL or empty). */
+static int
+store_col_blob(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
+{
+	const void *b;
+	size_t n;
+
+	*len = 0;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	b = sqlite3_column_blob(st, col);
+	if ((n = (size_t) sqlite3_column_bytes(st, col)) == 0)
+		return 0;
+	if (b == NULL || (*out = malloc(n)) == NULL)
+		return -1;
+	memcpy(*out, b, n);
+	*len = n;
+	return 0;
+}
+
+/* An integer column that must lie in [lo, hi]. */
+static int
+store_col_int(sqlite3_stmt *st, int col, int64_t lo, int64_t hi, int64_t *v)
+{
+	*v = sqlite3_column_int64(st, col);
+	return *v >= lo && *v <= hi ? 0 : -1;
+}
+
+/*
+ * Reads the current row of a job statement into *r, which it overwrites.
+ * On failure *r is left cleared.
+ */
+static int
+store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
+{
+	int64_t id = sqlite3_column_int64(st, COL_ID), v;
+	const char *why = "out of memory";
+	const unsigned char *state;
+	int rv = JOBD_DATA_LOSS;
+
+	memset(r, 0, sizeof(*r));
+	r->id = (uint64_t) id;
+	if (id <= 0) {
+		why = "id not positive";
+		goto fail;
+	}
+	if (sqlite3_column_type(st, COL_STATE) != SQLITE_TEXT ||
+	    (state = sqlite3_column_text(st, COL_STATE)) == NULL ||
+	    (r->state = job_state_parse((const char *) state)) == 0) {
+		why = "unknown state";
+		goto fail;
+	}
+	if (sqlite3_column_type(st, COL_KIND) != SQLITE_TEXT) {
+		why = "kind missing";
+		goto fail;
+	}
+	if (store_col_text(st, COL_KIND, &r->kind) != 0 ||
+	    store_col_text(st, COL_ERROR, &r->error) != 0 ||
+	    store_col_text(st, COL_IDEM_KEY, &r->idem_key) != 0 ||
+	    store_col_blob(st, COL_RESULT, &r->result, &r->result_len) != 0)
+		goto nomem;
+	if (store_col_int(st, COL_INPUT_LEN, 0, INT64_MAX, &v) != 0) {
+		why = "input length out of range";
+		goto fail;
+	}
+	r->input_len = (size_t) v;
+	if (sqlite3_column_type(st, COL_INPUT) != SQLITE_NULL &&
+	    store_col_blob(st, COL_INPUT, &r->input, &r->input_len) != 0)
+		goto nomem;
+
+	/* Out-of-range numbers: the file was written by something else. */
+	if (store_col_int(st, COL_PRIORITY, INT32_MIN, INT32_MAX, &v) != 0) {
+		why = "priority out of range";
+		goto fail;
+	}
+	r->priority = (int32_t) v;
+	if (store_col_int(st, COL_ATTEMPTS, 0, UINT32_MAX, &v) != 0) {
+		why = "attempts out of range";
+		goto fail;
+	}
+	r->attempts = (uint32_t) v;
+	if (store_col_int(st, COL_MAX_ATTEMPTS, 0, UINT32_MAX, &v) != 0) {
+		why = "max_attempts out of range";
+		goto fail;
+	}
+	r->max_attempts = (uint32_t) v;
+	if (store_col_int(st, COL_TIMEOUT_MS, 0, UINT32_MAX, &v) != 0) {
+		why = "timeout_ms out of range";
+		goto fail;
+	}
+	r->timeout_ms = (uint32_t) v;
+	/* uint64 progress is stored as its int64 bit pattern. */
+	r->progress_done =
+	    (uint64_t) sqlite3_column_int64(st, COL_PROGRESS_DONE);
+	r->progress_total =
+	    (uint64_t) sqlite3_column_int64(st, COL_PROGRESS_TOTAL);
+	r->created_at = sqlite3_column_int64(st, COL_CREATED_AT);
+	r->started_at = sqlite3_column_int64(st, COL_STARTED_AT);
+	r->finished_at = sqlite3_column_int64(st, COL_FINISHED_AT);
+	r->not_before = sqlite3_column_int64(st, COL_NOT_BEFORE);
+
+	if (sqlite3_column_type(st, COL_PARAMS) != SQLITE_BLOB) {
+		why = "params missing";
+		goto fail;
+	}
+	rv = store_params_decode(sqlite3_column_blob(st, COL_PARAMS),
+	                         (size_t) sqlite3_column_bytes(st, COL_PARAMS),
+	                         r, &why);
+	if (rv != JOBD_OK)
+		goto fail;
+	return JOBD_OK;
+
+nomem:
+	rv = JOBD_RESOURCE_EXHAUSTED;
+fail:
+	jobrec_clear(r);
+	if (rv == JOBD_DATA_LOSS)
+		return store_seterr(
+		    s, rv, "cannot read job %" PRId64 ": corrupt record (%s)",
+		    id, why);
+	return store_seterr(s, rv, "cannot read job %" PRId64 ": out of memory",
+	                    id);
+}
+
+/* Runs one query returning one integer; for store_open(). Returns the SQLite
+ * result; the connection's message tells why. */
+static int
+store_query_int(store *s, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) == SQLITE_OK &&
+	    (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	/* sqlite3_finalize() repeats the error and keeps the message. */
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * Reads the schema version and checks that the database is ours: empty, or
+ * of a version we know. Runs before anything writes to the file.
+ */
+static int
+store_version(store *s, int *version)
+{
+	int64_t v, n;
+	int rc;
+
+	if ((rc = store_query_int(s, "PRAGMA user_version", &v)) != SQLITE_OK ||
+	    (rc = store_query_int(s, "SELECT count(*) FROM sqlite_schema",
+	                          &n)) != SQLITE_OK) {
+		if (store_status(rc) == JOBD_DATA_LOSS)
+			return store_fail(
+			    s, rc,
+			    "database '%s' is corrupt or not a SQLite database",
+			    s->path);
+		return store_fail(s, rc, "cannot read database '%s'", s->path);
+	}
+	if (v < 0)
+		return store_seterr(
+		    s, JOBD_FAILED_PRECONDITION,
+		    "database '%s' is not a jobd database (schema version "
+		    "%" PRId64 ")",
+		    s->path, v);
+	if (v == 0 && n > 0)
+		return store_seterr(
+		    s, JOBD_FAILED_PRECONDITION,
+		    "database '%s' is not a jobd database (it has other "
+		    "tables)",
+		    s->path);
+	if (v > STORE_VERSION)
+		return store_seterr(s, JOBD_FAILED_PRECONDITION,
+		                    "database '%s' has schema version %" PRId64
+		                    ", newer than this jobd (%d)",
+		                    s->path, v, STORE_VERSION);
+	*version = (int) v;
+	return JOBD_OK;
+}
+
+/* Brings the schema from its version up to STORE_VERSION, in one
+ * transaction. */
+static int
+store_migrate(store *s)
+{
+	char sql[64];
+	int rv, rc, v;
+
+	if ((rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) !=
+	    SQLITE_OK)
+		return store_fail(
+		    s, rc, "cannot create schema in database '%s'", s->path);
+	/* Read again under the lock: another process may have been first. */
+	if ((rv = store_version(s, &v)) != JOBD_OK)
+		goto fail;
+	for (; v < STORE_VERSION; v++) {
+		if ((rc = sqlite3_exec(s->db, store_migrations[v], NULL, NULL,
+		                       NULL)) != SQLITE_OK) {
+			rv = store_fail(
+			    s, rc,
+			    "cannot upgrade database '%s' to schema version %d",
+			    s->path, v + 1);
+			goto fail;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STORE_VERSION);
+	if ((rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL)) !=
+	        SQLITE_OK) {
+		rv = store_fail(s, rc, "cannot create schema in database '%s'",
+		                s->path);
+		goto fail;
+	}
+	return JOBD_OK;
+
+fail:
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rv;
+}
+
+static int
+store_prepare(store *s)
+{
+	for (int i = 0; i < STMT_NUM; i++) {
+		int rc = sqlite3_prepare_v3(s->db, store_sql[i], -1,
+		                            SQLITE_PREPARE_PERSISTENT,
+		                            &s->stmt[i], NULL);
+		if (rc == SQLITE_ERROR) {
+			/* No such table or column: not our schema. */
+			store_fail(s, rc,
+			           "database '%s' is not a jobd database",
+			           s->path);
+			return JOBD_FAILED_PRECONDITION;
+		}
+		if (rc != SQLITE_OK)
+			return store_fail(
+			    s, rc,
+			    "cannot prepare statements for database '%s'",
+			    s->path);
+	}
+	return JOBD_OK;
+}
+
+/* Sets the connection's pragmas; the first write to the file. */
+static int
+store_pragmas(store *s)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *mode;
+	int rc, rv = JOBD_OK;
+
+	if ((rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1,
+	                             &st, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		rv = store_fail(s, rc, "cannot set WAL mode on database '%s'",
+		                s->path);
+		goto out;
+	}
+	mode = sqlite3_column_text(st, 0);
+	if (mode == NULL || strcasecmp((const char *) mode, "wal") != 0) {
+		rv = store_seterr(
+		    s, JOBD_UNAVAILABLE,
+		    "cannot set WAL mode on database '%s': journal mode "
+		    "stays '%s'",
+		    s->path, mode != NULL ? (const char *) mode : "?");
+		goto out;
+	}
+	if ((rc = sqlite3_exec(
+	         s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON",
+	         NULL, NULL, NULL)) != SQLITE_OK)
+		rv = store_fail(s, rc, "cannot set pragmas on database '%s'",
+		                s->path);
+out:
+	sqlite3_finalize(st);
+	return rv;
+}
+
+int
+store_open(store **sp, const char *path, char *err, size_t errlen)
+{
+	store *s;
+	int rv, rc, version;
+
+	*sp = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->path = strdup(path)) == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen,
+			         "cannot open database '%s': out of memory",
+			         path);
+		free(s);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	rc = sqlite3_open_v2(path, &s->db,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		rv = store_fail(s, rc, "cannot open database '%s'", path);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+
+	/* Look before writing anything: see the top of the file. */
+	if ((rv = store_version(s, &version)) != JOBD_OK)
+		goto fail;
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		rv = store_seterr(
+		    s, JOBD_UNAVAILABLE,
+		    "cannot open database '%s' for writing: read-only file",
+		    path);
+		goto fail;
+	}
+	if (version == STORE_VERSION && (rv = store_prepare(s)) != JOBD_OK)
+		goto fail;
+	if ((rv = store_pragmas(s)) != JOBD_OK)
+		goto fail;
+	if (version < STORE_VERSION && ((rv = store_migrate(s)) != JOBD_OK ||
+	                                (rv = store_prepare(s)) != JOBD_OK))
+		goto fail;
+	snprintf(s->errmsg, sizeof(s->errmsg), "no error");
+	*sp = s;
+	return JOBD_OK;
+
+fail:
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s", s->errmsg);
+	store_close(s);
+	return rv;
+}
+
+void
+store_close(store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < STMT_NUM; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+const char *
+store_errmsg(store *s)
+{
+	return s != NULL ? s->errmsg : "no store";
+}
+
+int
+store_begin(store *s)
+{
+	return store_exec(s, STMT_BEGIN, "begin transaction");
+}
+
+int
+store_commit(store *s)
+{
+	int rv;
+
+	if ((rv = store_exec(s, STMT_COMMIT, "commit transaction")) !=
+	        JOBD_OK &&
+	    !sqlite3_get_autocommit(s->db)) {
+		/* Keep the commit's message: that is what went wrong. */
+		sqlite3_step(s->stmt[STMT_ROLLBACK]);
+		store_done(s->stmt[STMT_ROLLBACK]);
+	}
+	return rv;
+}
+
+int
+store_rollback(store *s)
+{
+	/* SQLite ends a transaction by itself on some errors. */
+	if (sqlite3_get_autocommit(s->db))
+		return JOBD_OK;
+	return store_exec(s, STMT_ROLLBACK, "roll back transaction");
+}
+
+/* Checks what insert and update write; `op` names the call. */
+static int
+store_valid(store *s, const struct jobrec *r, const char *op)
+{
+	if (r->id == 0 || r->id > INT64_MAX)
+		return store_seterr(
+		    s, JOBD_INVALID_ARGUMENT,
+		    "cannot %s job %" PRIu64 ": id out of range", op, r->id);
+	if (r->state < 1 || r->state > JOB_STATE_MAX)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot %s job %" PRIu64
+		                    ": invalid state %d",
+		                    op, r->id, r->state);
+	if ((r->result == NULL && r->result_len > 0) ||
+	    (r->input == NULL && r->input_len > 0))
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot %s job %" PRIu64
+		                    ": length without bytes",
+		                    op, r->id);
+	return JOBD_OK;
+}
+
+/* Binds a blob, NULL when empty. */
+static int
+store_bind_blob(sqlite3_stmt *st, int i, const uint8_t *b, size_t len)
+{
+	if (len == 0)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_blob64(st, i, b, len, SQLITE_STATIC);
+}
+
+/* Binds a string, NULL when NULL or empty. */
+static int
+store_bind_opt_text(sqlite3_stmt *st, int i, const char *t)
+{
+	if (t == NULL || *t == '\0')
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text64(st, i, t, strlen(t), SQLITE_STATIC,
+	                           SQLITE_UTF8);
+}
+
+int
+store_insert(store *s, const struct jobrec *r)
+{
+	sqlite3_stmt *st = s->stmt[STMT_INSERT];
+	uint8_t *params = NULL;
+	size_t plen = 0;
+	int rc, rv;
+
+	if ((rv = store_valid(s, r, "insert")) != JOBD_OK)
+		return rv;
+	if (r->kind == NULL)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot insert job %" PRIu64 ": no kind",
+		                    r->id);
+	if ((rv = store_params_encode(s, r, "insert", &params, &plen)) !=
+	    JOBD_OK)
+		return rv;
+
+	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
+	    (rc = sqlite3_bind_text64(st, 2, r->kind, strlen(r->kind),
+	                              SQLITE_STATIC, SQLITE_UTF8)) != 0 ||
+	    (rc = sqlite3_bind_blob64(st, 3, params, plen, SQLITE_STATIC)) !=
+	        0 ||
+	    (rc = sqlite3_bind_int64(st, 4, r->priority)) != 0 ||
+	    (rc = sqlite3_bind_text(st, 5, job_state_name(r->state), -1,
+	                            SQLITE_STATIC)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 6, r->attempts)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 7, r->max_attempts)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 8, r->timeout_ms)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 9,
+	                             (sqlite3_int64) r->progress_done)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 10,
+	                             (sqlite3_int64) r->progress_total)) != 0 ||
+	    (rc = store_bind_opt_text(st, 11, r->error)) != 0 ||
+	    (rc = store_bind_opt_text(st, 12, r->idem_key)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 13, r->created_at)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 14, r->started_at)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 15, r->finished_at)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 16, r->not_before)) != 0 ||
+	    (rc = store_bind_blob(st, 17, r->result, r->result_len)) != 0 ||
+	    (rc = store_bind_blob(st, 18, r->input, r->input_len)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_DONE) {
+		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			rv = store_seterr(
+			    s, JOBD_ALREADY_EXISTS,
+			    "cannot insert job %" PRIu64 ": id taken", r->id);
+		else if (rc == SQLITE_CONSTRAINT_UNIQUE)
+			rv = store_seterr(s, JOBD_ALREADY_EXISTS,
+			                  "cannot insert job %" PRIu64
+			                  ": idempotency key '%s' taken",
+			                  r->id, r->idem_key);
+		else
+			rv = store_fail(s, rc, "cannot insert job %" PRIu64,
+			                r->id);
+	}
+	store_done(st);
+	free(params);
+	return rv;
+}
+
+int
+store_update(store *s, const struct jobrec *r)
+{
+	sqlite3_stmt *st = s->stmt[STMT_UPDATE];
+	int rc, rv;
+
+	if ((rv = store_valid(s, r, "update")) != JOBD_OK)
+		return rv;
+	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
+	    (rc = sqlite3_bind_text(st, 2, job_state_name(r->state), -1,
+	                            SQLITE_STATIC)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 3, r->attempts)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 4,
+	                             (sqlite3_int64) r->progress_done)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 5,
+	                             (sqlite3_int64) r->progress_total)) != 0 ||
+	    (rc = store_bind_blob(st, 6, r->result, r->result_len)) != 0 ||
+	    (rc = store_bind_opt_text(st, 7, r->error)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 8, r->started_at)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 9, r->finished_at)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 10, r->not_before)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot update job %" PRIu64, r->id);
+	else if (sqlite3_changes64(s->db) == 0)
+		rv = store_seterr(s, JOBD_NOT_FOUND,
+		                  "cannot update job %" PRIu64 ": no such job",
+		                  r->id);
+	store_done(st);
+	return rv;
+}
+
+int
+store_get(store *s, uint64_t id, int flags, struct jobrec *out)
+{
+	sqlite3_stmt *st =
+	    s->stmt[(flags & STORE_INPUT) ? STMT_GET_INPUT : STMT_GET];
+	int rc, rv;
+
+	memset(out, 0, sizeof(*out));
+	if (id > INT64_MAX)
+		return store_seterr(s, JOBD_NOT_FOUND,
+		                    "cannot get job %" PRIu64 ": no such job",
+		                    id);
+	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			rv = store_seterr(
+			    s, JOBD_NOT_FOUND,
+			    "cannot get job %" PRIu64 ": no such job", id);
+		else
+			rv = store_fail(s, rc, "cannot get job %" PRIu64, id);
+	} else {
+		rv = store_row(s, st, out);
+	}
+	store_done(st);
+	return rv;
+}
+
+int
+store_find_key(store *s, const char *key, uint64_t *id)
+{
+	sqlite3_stmt *st = s->stmt[STMT_FIND_KEY];
+	int rc, rv = JOBD_OK;
+
+	*id = 0;
+	if (key == NULL || *key == '\0') /* stored as no key */
+		return store_seterr(
+		    s, JOBD_NOT_FOUND,
+		    "cannot find idempotency key '': no such key");
+	if ((rc = store_bind_opt_text(st, 1, key)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			rv = store_seterr(
+			    s, JOBD_NOT_FOUND,
+			    "cannot find idempotency key '%s': no such key",
+			    key);
+		else
+			rv = store_fail(
+			    s, rc, "cannot find idempotency key '%s'", key);
+	} else {
+		*id = (uint64_t) sqlite3_column_int64(st, 0);
+	}
+	store_done(st);
+	return rv;
+}
+
+int
+store_list(store *s, const struct store_filter *f, struct jobrec **out,
+           size_t *n)
+{
+	sqlite3_stmt *st;
+	struct jobrec *recs = NULL;
+	size_t nrecs = 0, cap = 0;
+	int64_t hi, limit;
+	int rc, rv = JOBD_OK;
+
+	*out = NULL;
+	*n = 0;
+	if (f->state < 0 || f->state > JOB_STATE_MAX)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot list jobs: invalid state %d",
+		                    f->state);
+	st = s->stmt[STMT_LIST + (f->state != 0) + 2 * (f->kind != NULL)];
+	/* "id < before" as "id <= before - 1", so that no bound is a number
+	 * too. */
+	hi = f->before == 0 || f->before > INT64_MAX ? INT64_MAX
+	                                             : (int64_t) f->before - 1;
+	limit = f->limit == 0 || f->limit > INT64_MAX ? -1 : (int64_t) f->limit;
+
+	if ((f->state != 0 &&
+	     (rc = sqlite3_bind_text(st, 1, job_state_name(f->state), -1,
+	                             SQLITE_STATIC)) != 0) ||
+	    (f->kind != NULL && (rc = sqlite3_bind_text(st, 2, f->kind, -1,
+	                                                SQLITE_STATIC)) != 0) ||
+	    (rc = sqlite3_bind_int64(st, 3, hi)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 4, limit)) != 0) {
+		rv = store_fail(s, rc, "cannot list jobs");
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (nrecs == cap) {
+			size_t ncap = cap == 0 ? 16 : cap * 2;
+			struct jobrec *nr =
+			    ncap > SIZE_MAX / sizeof(*nr)
+			        ? NULL
+			        : realloc(recs, ncap * sizeof(*nr));
+			if (nr == NULL) {
+				rv = store_seterr(
+				    s, JOBD_RESOURCE_EXHAUSTED,
+				    "cannot list jobs: out of memory");
+				goto out;
+			}
+			recs = nr;
+			cap = ncap;
+		}
+		if ((rv = store_row(s, st, &recs[nrecs])) != JOBD_OK)
+			goto out;
+		nrecs++;
+	}
+	if (rc != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot list jobs");
+out:
+	store_done(st);
+	if (rv != JOBD_OK) {
+		for (size_t i = 0; i < nrecs; i++)
+			jobrec_clear(&recs[i]);
+		free(recs);
+		return rv;
+	}
+	*out = recs;
+	*n = nrecs;
+	return JOBD_OK;
+}
+
+int
+store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
+           void *arg)
+{
+	sqlite3_stmt *st = s->stmt[STMT_SCAN];
+	struct jobrec r;
+	int rc, rv = JOBD_OK;
+
+	memset(&r, 0, sizeof(r));
+	if (state < 1 || state > JOB_STATE_MAX)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot scan jobs: invalid state %d",
+		                    state);
+	if ((rc = sqlite3_bind_text(st, 1, job_state_name(state), -1,
+	                            SQLITE_STATIC)) != 0) {
+		rv = store_fail(s, rc, "cannot scan %s jobs",
+		                job_state_name(state));
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rv = store_row(s, st, &r)) != JOBD_OK)
+			goto out;
+		rv = fn(&r, arg);
+		jobrec_clear(&r);
+		if (rv != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot scan %s jobs",
+		                job_state_name(state));
+out:
+	store_done(st);
+	return rv;
+}
+
+int
+store_recover(store *s, uint64_t *n)
+{
+	int rv;
+
+	*n = 0;
+	if ((rv = store_exec(s, STMT_RECOVER, "recover running jobs")) ==
+	    JOBD_OK)
+		*n = (uint64_t) sqlite3_changes64(s->db);
+	return rv;
+}
+
+int
+store_purge(store *s, int64_t before, uint64_t *n)
+{
+	sqlite3_stmt *st = s->stmt[STMT_PURGE];
+	int rc, rv = JOBD_OK;
+
+	*n = 0;
+	if ((rc = sqlite3_bind_int64(st, 1, before)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot purge jobs");
+	else
+		*n = (uint64_t) sqlite3_changes64(s->db);
+	store_done(st);
+	return rv;
+}
+
+int
+store_counts(store *s, uint64_t counts[JOB_STATE_MAX + 1])
+{
+	sqlite3_stmt *st = s->stmt[STMT_COUNTS];
+	int rc, rv = JOBD_OK;
+
+	memset(counts, 0, sizeof(counts[0]) * (JOB_STATE_MAX + 1));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		int state = t != NULL ? job_state_parse((const char *) t) : 0;
+		if (state == 0) {
+			rv = store_seterr(
+			    s, JOBD_DATA_LOSS,
+			    "cannot count jobs: unknown state '%s'",
+			    t != NULL ? (const char *) t : "");
+			goto out;
+		}
+		counts[state] = (uint64_t) sqlite3_column_int64(st, 1);
+	}
+	if (rc != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot count jobs");
+out:
+	store_done(st);
+	if (rv != JOBD_OK)
+		memset(counts, 0, sizeof(counts[0]) * (JOB_STATE_MAX + 1));
+	return rv;
+}
+
+int
+store_max_id(store *s, uint64_t *id)
+{
+	sqlite3_stmt *st = s->stmt[STMT_MAX_ID];
+	int rc, rv = JOBD_OK;
+
+	*id = 0;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		rv = store_fail(s, rc, "cannot read the highest job id");
+	else if (sqlite3_column_int64(st, 0) > 0)
+		*id = (uint64_t) sqlite3_column_int64(st, 0);
+	store_done(st);
+	return rv;
+}
+
+int
+store_check(store *s)
+{
+	sqlite3_stmt *st = s->stmt[STMT_CHECK];
+	const unsigned char *t;
+	int rc, rv = JOBD_OK;
+
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		rv = store_fail(s, rc, "cannot check database '%s'", s->path);
+	else if ((t = sqlite3_column_text(st, 0)) == NULL ||
+	         strcmp((const char *) t, "ok") != 0)
+		rv = store_seterr(s, JOBD_DATA_LOSS,
+		                  "database '%s' is corrupt: %s", s->path,
+		                  t != NULL ? (const char *) t : "no answer");
+	store_done(st);
+	return rv;
+}

@@ -1,0 +1,1364 @@
+/*
+ * Tests of the SQLite store: every field survives a round trip and a
+ * reopen, each query returns what it should in the order it should, and
+ * files that are not ours (another program's database, a newer jobd's, a
+ * text file, random bytes) are refused and left byte for byte as they were.
+ * Hostile contents written behind the store's back give DATA_LOSS, never a
+ * crash, and a failed COMMIT leaves the store usable.
+ *
+ * All files live in one temporary directory, removed at exit.
+ */
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+#include "test.h"
+
+static char test_dir[64];
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void) st;
+	(void) flag;
+	(void) ftw;
+	return remove(path);
+}
+
+static void
+rm_test_dir(void)
+{
+	if (test_dir[0] != '\0')
+		nftw(test_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The path of `name` in the temporary directory, made at first use. */
+static const char *
+tpath(char *buf, size_t len, const char *name)
+{
+	if (test_dir[0] == '\0') {
+		snprintf(test_dir, sizeof(test_dir), "/tmp/test_store.XXXXXX");
+		REQUIRE(mkdtemp(test_dir) != NULL);
+		atexit(rm_test_dir);
+	}
+	snprintf(buf, len, "%s/%s", test_dir, name);
+	return buf;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* The whole file, malloc'd; NULL if it cannot be read. */
+static uint8_t *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *b = NULL;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 &&
+	    (b = malloc((size_t) n + 1)) != NULL &&
+	    fread(b, 1, (size_t) n, f) != (size_t) n) {
+		free(b);
+		b = NULL;
+	}
+	if (b != NULL)
+		*len = (size_t) n;
+	fclose(f);
+	return b;
+}
+
+static void
+spit(const char *path, const void *b, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	REQUIRE(f != NULL);
+	REQUIRE(fwrite(b, 1, len, f) == len);
+	REQUIRE(fclose(f) == 0);
+}
+
+/* Runs SQL on its own connection, as another program would. */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc;
+
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "raw_exec: %s: %s\n", sql, msg);
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	REQUIRE(rc == SQLITE_OK);
+}
+
+/* One text value read on its own connection. */
+static void
+raw_query(const char *path, const char *sql, char *out, size_t len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	out[0] = '\0';
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, len, "%s",
+		         (const char *) sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static store *
+open_ok(const char *path)
+{
+	char err[256] = "";
+	store *s = NULL;
+	int rv = store_open(&s, path, err, sizeof(err));
+	if (rv != JOBD_OK)
+		fprintf(stderr, "store_open: %s: %s\n", jobd_status_name(rv),
+		        err);
+	REQUIRE(rv == JOBD_OK);
+	REQUIRE(s != NULL);
+	return s;
+}
+
+static struct job_param odd_params[] = {
+    {"lines", "one\ntwo\n"}, {"eq", "a=b=c"},
+    {"empty", ""},           {"utf8", "h\xc3\xa9llo \xe2\x9c\x93"},
+    {"", "no name"},         {"tab\tname", " spaces "},
+};
+
+static uint8_t bin_input[300];
+static const uint8_t bin_result[] = {0, 1, 0, 0xff, '\n', 0, 0x80};
+
+/* A job with every field set to something distinctive. Not owned: do not
+ * jobrec_clear() it. */
+static struct jobrec
+full_job(uint64_t id)
+{
+	struct jobrec r;
+
+	for (size_t i = 0; i < sizeof(bin_input); i++)
+		bin_input[i] = (uint8_t) (i * 7);
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.kind = "sha256";
+	r.params = odd_params;
+	r.nparams = sizeof(odd_params) / sizeof(odd_params[0]);
+	r.input = bin_input;
+	r.input_len = sizeof(bin_input);
+	r.priority = -7;
+	r.state = JOB_RUNNING;
+	r.attempts = 2;
+	r.max_attempts = UINT32_MAX;
+	r.timeout_ms = 1500;
+	r.progress_done = UINT64_MAX - 1;
+	r.progress_total = UINT64_MAX;
+	r.result = (uint8_t *) bin_result;
+	r.result_len = sizeof(bin_result);
+	r.error = "boom: 'x'\nsecond line";
+	r.idem_key = "key-1";
+	r.created_at = 1700000000001;
+	r.started_at = 1700000000002;
+	r.finished_at = 1700000000003;
+	r.not_before = -5;
+	return r;
+}
+
+/* A plain job: no params, input or result. */
+static struct jobrec
+small_job(uint64_t id, int state, const char *kind)
+{
+	struct jobrec r;
+
+	memset(&r, 0, sizeof(r));
+	r.id = id;
+	r.kind = (char *) kind;
+	r.state = state;
+	r.max_attempts = 1;
+	r.created_at = (int64_t) (id % 1000000) * 10;
+	return r;
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Checks every field of `got` against `want`; the input bytes only if
+ * `input`, the result bytes only if `result`. */
+static void
+check_job(const struct jobrec *got, const struct jobrec *want, int input,
+          int result)
+{
+	CHECK_EQ_INT(got->id, want->id);
+	CHECK_EQ_STR(got->kind, want->kind);
+	CHECK_EQ_INT(got->nparams, want->nparams);
+	if (got->nparams == want->nparams)
+		for (size_t i = 0; i < want->nparams; i++) {
+			CHECK_EQ_STR(got->params[i].name, want->params[i].name);
+			CHECK_EQ_STR(got->params[i].value,
+			             want->params[i].value);
+		}
+	CHECK_EQ_INT(got->input_len, want->input_len);
+	if (input) {
+		CHECK((got->input == NULL) == (want->input_len == 0));
+		if (got->input != NULL && got->input_len == want->input_len)
+			CHECK(memcmp(got->input, want->input, got->input_len) ==
+			      0);
+	} else {
+		CHECK(got->input == NULL);
+	}
+	CHECK_EQ_INT(got->priority, want->priority);
+	CHECK_EQ_INT(got->state, want->state);
+	CHECK_EQ_INT(got->attempts, want->attempts);
+	CHECK_EQ_INT(got->max_attempts, want->max_attempts);
+	CHECK_EQ_INT(got->timeout_ms, want->timeout_ms);
+	CHECK(got->progress_done == want->progress_done);
+	CHECK(got->progress_total == want->progress_total);
+	if (result) {
+		CHECK_EQ_INT(got->result_len, want->result_len);
+		CHECK((got->result == NULL) == (want->result_len == 0));
+		if (got->result != NULL && got->result_len == want->result_len)
+			CHECK(memcmp(got->result, want->result,
+			             got->result_len) == 0);
+	} else {
+		CHECK(got->result == NULL);
+		CHECK_EQ_INT(got->result_len, 0);
+	}
+	CHECK(same_str(got->error, want->error));
+	CHECK(same_str(got->idem_key, want->idem_key));
+	CHECK_EQ_INT(got->created_at, want->created_at);
+	CHECK_EQ_INT(got->started_at, want->started_at);
+	CHECK_EQ_INT(got->finished_at, want->finished_at);
+	CHECK_EQ_INT(got->not_before, want->not_before);
+}
+
+static void
+test_state_names(void)
+{
+	static const char *names[] = {NULL,        "queued", "running",
+	                              "succeeded", "failed", "cancelled"};
+
+	for (int i = 1; i <= JOB_STATE_MAX; i++) {
+		CHECK_EQ_STR(job_state_name(i), names[i]);
+		CHECK_EQ_INT(job_state_parse(names[i]), i);
+	}
+	CHECK_EQ_STR(job_state_name(0), "unknown");
+	CHECK_EQ_STR(job_state_name(JOB_STATE_MAX + 1), "unknown");
+	CHECK_EQ_INT(job_state_parse("unknown"), 0);
+	CHECK_EQ_INT(job_state_parse(""), 0);
+	CHECK_EQ_INT(job_state_parse("Queued"), 0);
+	CHECK_EQ_INT(job_state_parse(NULL), 0);
+	CHECK(!job_state_terminal(JOB_QUEUED));
+	CHECK(!job_state_terminal(JOB_RUNNING));
+	CHECK(job_state_terminal(JOB_SUCCEEDED));
+	CHECK(job_state_terminal(JOB_FAILED));
+	CHECK(job_state_terminal(JOB_CANCELLED));
+	CHECK(!job_state_terminal(0));
+}
+
+static void
+test_jobrec_copy(void)
+{
+	struct jobrec src = full_job(9), dst, empty, dst2;
+
+	REQUIRE(jobrec_copy(&dst, &src) == JOBD_OK);
+	check_job(&dst, &src, 1, 1);
+	CHECK(dst.kind != src.kind);
+	CHECK(dst.params != src.params);
+	CHECK(dst.input != src.input);
+	CHECK(dst.result != src.result);
+	jobrec_clear(&dst);
+	CHECK(dst.kind == NULL && dst.params == NULL && dst.nparams == 0);
+	jobrec_clear(&dst); /* a cleared record clears again */
+
+	memset(&empty, 0, sizeof(empty));
+	REQUIRE(jobrec_copy(&dst2, &empty) == JOBD_OK);
+	CHECK(dst2.kind == NULL && dst2.params == NULL && dst2.input == NULL);
+	jobrec_clear(&dst2);
+}
+
+static void
+test_open_create(void)
+{
+	char path[256], buf[64];
+	uint64_t id = 99, counts[JOB_STATE_MAX + 1];
+	store *s;
+
+	tpath(path, sizeof(path), "create.db");
+	CHECK(!exists(path));
+	s = open_ok(path);
+	CHECK(exists(path));
+	CHECK_EQ_INT(store_max_id(s, &id), JOBD_OK);
+	CHECK_EQ_INT(id, 0);
+	CHECK_EQ_INT(store_counts(s, counts), JOBD_OK);
+	for (int i = 1; i <= JOB_STATE_MAX; i++)
+		CHECK_EQ_INT(counts[i], 0);
+	CHECK_EQ_INT(store_check(s), JOBD_OK);
+	store_close(s);
+	store_close(NULL);
+
+	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "1");
+	raw_query(path, "PRAGMA journal_mode", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "wal");
+	raw_query(path,
+	          "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+	          "sqlite_schema WHERE type = 'index' AND name LIKE 'jobs_%' "
+	          "ORDER BY name)",
+	          buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "jobs_finished,jobs_kind,jobs_state,jobs_state_kind");
+
+	/* An existing empty file is a new database. */
+	tpath(path, sizeof(path), "empty.db");
+	spit(path, "", 0);
+	s = open_ok(path);
+	store_close(s);
+	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "1");
+}
+
+static void
+test_open_unreachable(void)
+{
+	char path[256], err[256] = "";
+	store *s = (store *) 1;
+
+	tpath(path, sizeof(path), "no/such/dir/x.db");
+	CHECK_EQ_INT(store_open(&s, path, err, sizeof(err)), JOBD_UNAVAILABLE);
+	CHECK(s == NULL);
+	CHECK(strstr(err, "cannot open database '") == err);
+	CHECK(strstr(err, path) != NULL);
+
+	/* A directory is not a database file either. */
+	CHECK_EQ_INT(store_open(&s, test_dir, err, sizeof(err)),
+	             JOBD_UNAVAILABLE);
+	CHECK(s == NULL);
+}
+
+static void
+test_roundtrip(void)
+{
+	char path[256];
+	struct jobrec want = full_job(42), got, plain;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "roundtrip.db"));
+	REQUIRE(store_insert(s, &want) == JOBD_OK);
+
+	REQUIRE(store_get(s, 42, STORE_INPUT, &got) == JOBD_OK);
+	check_job(&got, &want, 1, 1);
+	jobrec_clear(&got);
+
+	/* Without STORE_INPUT: no bytes, but the length. */
+	REQUIRE(store_get(s, 42, 0, &got) == JOBD_OK);
+	check_job(&got, &want, 0, 1);
+	CHECK_EQ_INT(got.input_len, sizeof(bin_input));
+	jobrec_clear(&got);
+
+	/* No params, no input, no result, no error, no key. */
+	plain = small_job(43, JOB_QUEUED, "sleep");
+	REQUIRE(store_insert(s, &plain) == JOBD_OK);
+	REQUIRE(store_get(s, 43, STORE_INPUT, &got) == JOBD_OK);
+	check_job(&got, &plain, 1, 1);
+	CHECK(got.params == NULL);
+	jobrec_clear(&got);
+
+	/* An empty idempotency key is no key: two of them do not clash. */
+	plain = small_job(44, JOB_QUEUED, "sleep");
+	plain.idem_key = "";
+	REQUIRE(store_insert(s, &plain) == JOBD_OK);
+	plain.id = 45;
+	REQUIRE(store_insert(s, &plain) == JOBD_OK);
+	REQUIRE(store_get(s, 45, 0, &got) == JOBD_OK);
+	CHECK(got.idem_key == NULL);
+	jobrec_clear(&got);
+	store_close(s);
+}
+
+static void
+test_insert_invalid(void)
+{
+	char path[256];
+	struct jobrec r;
+	struct job_param bad[] = {{"x", NULL}};
+	uint64_t id;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "invalid.db"));
+	r = small_job(0, JOB_QUEUED, "sleep");
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+	r = small_job((uint64_t) INT64_MAX + 1, JOB_QUEUED, "sleep");
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+	r = small_job(1, 0, "sleep");
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(store_errmsg(s), "cannot insert job 1: ") ==
+	      store_errmsg(s));
+	r = small_job(1, JOB_STATE_MAX + 1, "sleep");
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+	r = small_job(1, JOB_QUEUED, NULL);
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+	r = small_job(1, JOB_QUEUED, "sleep");
+	r.params = bad;
+	r.nparams = 1;
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+	r = small_job(1, JOB_QUEUED, "sleep");
+	r.input_len = 5; /* and no bytes */
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+
+	CHECK_EQ_INT(store_max_id(s, &id), JOBD_OK);
+	CHECK_EQ_INT(id, 0);
+	store_close(s);
+}
+
+static void
+test_duplicates(void)
+{
+	char path[256];
+	struct jobrec a = full_job(1), b, got;
+	uint64_t id;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "dup.db"));
+	REQUIRE(store_insert(s, &a) == JOBD_OK);
+
+	b = small_job(1, JOB_QUEUED, "other");
+	CHECK_EQ_INT(store_insert(s, &b), JOBD_ALREADY_EXISTS);
+	CHECK_EQ_STR(store_errmsg(s), "cannot insert job 1: id taken");
+
+	b = small_job(2, JOB_QUEUED, "other");
+	b.idem_key = "key-1";
+	CHECK_EQ_INT(store_insert(s, &b), JOBD_ALREADY_EXISTS);
+	CHECK_EQ_STR(store_errmsg(s),
+	             "cannot insert job 2: idempotency key 'key-1' taken");
+
+	/* The failed statement was reset: the next insert works. */
+	b.idem_key = "key-2";
+	CHECK_EQ_INT(store_insert(s, &b), JOBD_OK);
+	CHECK_EQ_INT(store_find_key(s, "key-2", &id), JOBD_OK);
+	CHECK_EQ_INT(id, 2);
+
+	/* The first job is untouched. */
+	REQUIRE(store_get(s, 1, STORE_INPUT, &got) == JOBD_OK);
+	check_job(&got, &a, 1, 1);
+	jobrec_clear(&got);
+	store_close(s);
+}
+
+static void
+test_find_key(void)
+{
+	char path[256];
+	struct jobrec r;
+	uint64_t id = 7;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "key.db"));
+	r = small_job(5, JOB_QUEUED, "sleep");
+	r.idem_key = "order-17";
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = small_job(6, JOB_QUEUED, "sleep");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	CHECK_EQ_INT(store_find_key(s, "order-17", &id), JOBD_OK);
+	CHECK_EQ_INT(id, 5);
+	id = 7;
+	CHECK_EQ_INT(store_find_key(s, "order-18", &id), JOBD_NOT_FOUND);
+	CHECK_EQ_INT(id, 0);
+	CHECK(strstr(store_errmsg(s), "order-18") != NULL);
+	CHECK_EQ_INT(store_find_key(s, "ORDER-17", &id), JOBD_NOT_FOUND);
+	CHECK_EQ_INT(store_find_key(s, "", &id), JOBD_NOT_FOUND);
+	store_close(s);
+}
+
+static void
+test_update(void)
+{
+	char path[256];
+	struct jobrec r = full_job(3), got;
+	static const uint8_t out[] = {'o', 'k', 0, 1};
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "update.db"));
+	r.state = JOB_QUEUED;
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	r.state = JOB_SUCCEEDED;
+	r.attempts = 3;
+	r.progress_done = 10;
+	r.progress_total = 10;
+	r.result = (uint8_t *) out;
+	r.result_len = sizeof(out);
+	r.error = NULL;
+	r.started_at = 111;
+	r.finished_at = 222;
+	r.not_before = 333;
+	CHECK_EQ_INT(store_update(s, &r), JOBD_OK);
+	REQUIRE(store_get(s, 3, STORE_INPUT, &got) == JOBD_OK);
+	check_job(&got, &r, 1, 1);
+	jobrec_clear(&got);
+
+	/* The fields that are not mutable stay. */
+	r.kind = "changed";
+	r.priority = 99;
+	r.nparams = 0;
+	r.state = JOB_FAILED;
+	r.result = NULL;
+	r.result_len = 0;
+	r.error = "it broke";
+	CHECK_EQ_INT(store_update(s, &r), JOBD_OK);
+	REQUIRE(store_get(s, 3, 0, &got) == JOBD_OK);
+	CHECK_EQ_STR(got.kind, "sha256");
+	CHECK_EQ_INT(got.priority, -7);
+	CHECK_EQ_INT(got.nparams, sizeof(odd_params) / sizeof(odd_params[0]));
+	CHECK_EQ_INT(got.state, JOB_FAILED);
+	CHECK(got.result == NULL);
+	CHECK_EQ_STR(got.error, "it broke");
+	jobrec_clear(&got);
+
+	r.id = 4;
+	CHECK_EQ_INT(store_update(s, &r), JOBD_NOT_FOUND);
+	CHECK_EQ_STR(store_errmsg(s), "cannot update job 4: no such job");
+	r.id = 3;
+	r.state = 0;
+	CHECK_EQ_INT(store_update(s, &r), JOBD_INVALID_ARGUMENT);
+	store_close(s);
+}
+
+static void
+test_get_missing(void)
+{
+	char path[256];
+	struct jobrec got;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "missing.db"));
+	memset(&got, 0xa5, sizeof(got));
+	CHECK_EQ_INT(store_get(s, 12, 0, &got), JOBD_NOT_FOUND);
+	CHECK_EQ_STR(store_errmsg(s), "cannot get job 12: no such job");
+	CHECK(got.kind == NULL && got.params == NULL); /* safe to clear */
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_get(s, 0, STORE_INPUT, &got), JOBD_NOT_FOUND);
+	CHECK_EQ_INT(store_get(s, UINT64_MAX, 0, &got), JOBD_NOT_FOUND);
+	store_close(s);
+}
+
+/* Lists with filter `f` and checks the ids are exactly `want`. */
+static void
+check_list(store *s, const struct store_filter *f, const uint64_t *want,
+           size_t nwant, int line)
+{
+	struct jobrec *out = NULL;
+	size_t n = 99;
+	int rv = store_list(s, f, &out, &n);
+
+	if (rv != JOBD_OK || n != nwant)
+		fprintf(stderr, "line %d: rv %d n %zu want %zu: %s\n", line, rv,
+		        n, nwant, store_errmsg(s));
+	CHECK_EQ_INT(rv, JOBD_OK);
+	CHECK_EQ_INT(n, nwant);
+	for (size_t i = 0; i < n && i < nwant; i++) {
+		CHECK_EQ_INT(out[i].id, want[i]);
+		CHECK(out[i].input == NULL);
+		CHECK(out[i].result == NULL);
+		CHECK_EQ_INT(out[i].input_len, out[i].id == 8 ? 3 : 0);
+		CHECK(out[i].kind != NULL);
+		if (f->state != 0)
+			CHECK_EQ_INT(out[i].state, f->state);
+		if (f->kind != NULL)
+			CHECK_EQ_STR(out[i].kind, f->kind);
+	}
+	for (size_t i = 0; i < n; i++)
+		jobrec_clear(&out[i]);
+	free(out);
+}
+
+static void
+test_list(void)
+{
+	char path[256];
+	struct store_filter f;
+	struct jobrec r, *out;
+	size_t n;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "list.db"));
+	/* ids 1..10; odd ids queued, even succeeded; kind a for id % 3 == 0 */
+	for (uint64_t id = 1; id <= 10; id++) {
+		r = small_job(id, id % 2 ? JOB_QUEUED : JOB_SUCCEEDED,
+		              id % 3 == 0 ? "a" : "b");
+		if (id == 8) {
+			r.input = (uint8_t *) "xyz";
+			r.input_len = 3;
+			r.result = (uint8_t *) "r";
+			r.result_len = 1;
+		}
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+
+	memset(&f, 0, sizeof(f));
+	check_list(s, &f, (uint64_t[]){10, 9, 8, 7, 6, 5, 4, 3, 2, 1}, 10,
+	           __LINE__);
+	f.state = JOB_QUEUED;
+	check_list(s, &f, (uint64_t[]){9, 7, 5, 3, 1}, 5, __LINE__);
+	f.state = JOB_SUCCEEDED;
+	check_list(s, &f, (uint64_t[]){10, 8, 6, 4, 2}, 5, __LINE__);
+	f.state = JOB_RUNNING;
+	check_list(s, &f, NULL, 0, __LINE__);
+	f.state = 0;
+	f.kind = "a";
+	check_list(s, &f, (uint64_t[]){9, 6, 3}, 3, __LINE__);
+	f.state = JOB_QUEUED;
+	check_list(s, &f, (uint64_t[]){9, 3}, 2, __LINE__);
+	f.kind = "nope";
+	check_list(s, &f, NULL, 0, __LINE__);
+
+	memset(&f, 0, sizeof(f));
+	f.before = 6;
+	check_list(s, &f, (uint64_t[]){5, 4, 3, 2, 1}, 5, __LINE__);
+	f.before = 1;
+	check_list(s, &f, NULL, 0, __LINE__);
+	f.before = UINT64_MAX;
+	f.limit = 3;
+	check_list(s, &f, (uint64_t[]){10, 9, 8}, 3, __LINE__);
+	f.before = 6;
+	f.limit = 2;
+	check_list(s, &f, (uint64_t[]){5, 4}, 2, __LINE__);
+	/* Paging: state, kind, before and limit at once. */
+	f.state = JOB_SUCCEEDED;
+	f.kind = "b";
+	f.before = 10;
+	f.limit = 2;
+	check_list(s, &f, (uint64_t[]){8, 4}, 2, __LINE__);
+	f.before = 4;
+	check_list(s, &f, (uint64_t[]){2}, 1, __LINE__);
+
+	memset(&f, 0, sizeof(f));
+	f.state = JOB_STATE_MAX + 1;
+	out = (struct jobrec *) 1;
+	n = 5;
+	CHECK_EQ_INT(store_list(s, &f, &out, &n), JOBD_INVALID_ARGUMENT);
+	CHECK(out == NULL);
+	CHECK_EQ_INT(n, 0);
+	store_close(s);
+}
+
+struct scan_seen {
+	uint64_t ids[16];
+	size_t n;
+	size_t stop_at; /* return 77 at this call (1-based); 0 = never */
+	int bad;
+};
+
+static int
+scan_fn(const struct jobrec *r, void *arg)
+{
+	struct scan_seen *seen = arg;
+
+	if (seen->n < 16)
+		seen->ids[seen->n] = r->id;
+	seen->n++;
+	/* Every scanned job has its input and its params. */
+	if (r->input_len != 8 || r->input == NULL ||
+	    memcmp(r->input, "in", 2) != 0 || r->nparams != 1 ||
+	    strcmp(r->params[0].value, "v") != 0 || r->state != JOB_QUEUED)
+		seen->bad++;
+	return seen->n == seen->stop_at ? 77 : 0;
+}
+
+static void
+test_scan(void)
+{
+	char path[256];
+	static const uint64_t order[] = {5, 3, 9, 1, 7};
+	struct job_param p = {"k", "v"};
+	struct scan_seen seen;
+	uint8_t in[8] = {'i', 'n', 0, 1, 2, 3, 4, 5};
+	struct jobrec r;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "scan.db"));
+	for (size_t i = 0; i < 5; i++) {
+		r = small_job(order[i], JOB_QUEUED, "sleep");
+		r.params = &p;
+		r.nparams = 1;
+		r.input = in;
+		r.input_len = sizeof(in);
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	r = small_job(4, JOB_RUNNING, "sleep");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(store_scan(s, JOB_QUEUED, scan_fn, &seen), JOBD_OK);
+	CHECK_EQ_INT(seen.n, 5);
+	CHECK_EQ_INT(seen.bad, 0);
+	for (size_t i = 0; i < 5; i++)
+		CHECK_EQ_INT(seen.ids[i], 2 * i + 1);
+
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_at = 2;
+	CHECK_EQ_INT(store_scan(s, JOB_QUEUED, scan_fn, &seen), 77);
+	CHECK_EQ_INT(seen.n, 2);
+
+	/* The stopped scan was reset: scanning again starts over. */
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(store_scan(s, JOB_FAILED, scan_fn, &seen), JOBD_OK);
+	CHECK_EQ_INT(seen.n, 0);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(store_scan(s, JOB_QUEUED, scan_fn, &seen), JOBD_OK);
+	CHECK_EQ_INT(seen.n, 5);
+	CHECK_EQ_INT(store_scan(s, 0, scan_fn, &seen), JOBD_INVALID_ARGUMENT);
+	store_close(s);
+}
+
+static void
+test_recover(void)
+{
+	char path[256];
+	struct jobrec r, got;
+	uint64_t n = 99;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "recover.db"));
+	for (uint64_t id = 1; id <= 4; id++) {
+		r = small_job(id, id <= 2 ? JOB_RUNNING : JOB_SUCCEEDED, "k");
+		r.attempts = (uint32_t) id + 1;
+		r.progress_done = 5;
+		r.progress_total = 10;
+		r.started_at = 1000 + (int64_t) id;
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	r = small_job(5, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	CHECK_EQ_INT(store_recover(s, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 2);
+	for (uint64_t id = 1; id <= 2; id++) {
+		REQUIRE(store_get(s, id, 0, &got) == JOBD_OK);
+		CHECK_EQ_INT(got.state, JOB_QUEUED);
+		CHECK_EQ_INT(got.attempts, id + 1);
+		CHECK_EQ_INT(got.progress_done, 0);
+		CHECK_EQ_INT(got.progress_total, 0);
+		CHECK_EQ_INT(got.started_at, 1000 + id);
+		jobrec_clear(&got);
+	}
+	REQUIRE(store_get(s, 3, 0, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.state, JOB_SUCCEEDED);
+	CHECK_EQ_INT(got.progress_done, 5);
+	jobrec_clear(&got);
+
+	CHECK_EQ_INT(store_recover(s, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 0);
+	store_close(s);
+}
+
+static void
+test_purge(void)
+{
+	char path[256];
+	static const struct {
+		int state;
+		int64_t finished_at;
+		int purged;
+	} jobs[] = {
+	    {JOB_SUCCEEDED, 100, 1},
+	    {JOB_FAILED, 200, 1},
+	    {JOB_CANCELLED, 300, 1},
+	    {JOB_SUCCEEDED, 500, 0}, /* not before 500 */
+	    {JOB_FAILED, 1000, 0},
+	    {JOB_QUEUED, 50, 0}, /* a retry: not terminal */
+	    {JOB_RUNNING, 0, 0},
+	    {JOB_QUEUED, 0, 0},
+	};
+	struct jobrec r, got;
+	uint64_t n = 99, counts[JOB_STATE_MAX + 1];
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "purge.db"));
+	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+		r = small_job(i + 1, jobs[i].state, "k");
+		r.finished_at = jobs[i].finished_at;
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	CHECK_EQ_INT(store_purge(s, 500, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 3);
+	for (size_t i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+		int rv = store_get(s, i + 1, 0, &got);
+		CHECK_EQ_INT(rv, jobs[i].purged ? JOBD_NOT_FOUND : JOBD_OK);
+		jobrec_clear(&got);
+	}
+	CHECK_EQ_INT(store_purge(s, 500, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 0);
+	CHECK_EQ_INT(store_purge(s, INT64_MAX, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(store_counts(s, counts), JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], 2);
+	CHECK_EQ_INT(counts[JOB_RUNNING], 1);
+	CHECK_EQ_INT(counts[JOB_SUCCEEDED] + counts[JOB_FAILED] +
+	                 counts[JOB_CANCELLED],
+	             0);
+	store_close(s);
+}
+
+static void
+test_counts_max_id(void)
+{
+	char path[256];
+	static const int states[] = {JOB_QUEUED,   JOB_QUEUED, JOB_QUEUED,
+	                             JOB_RUNNING,  JOB_FAILED, JOB_FAILED,
+	                             JOB_CANCELLED};
+	uint64_t counts[JOB_STATE_MAX + 1], id;
+	struct jobrec r;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "counts.db"));
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		r = small_job(100 - i * 10, states[i], "k");
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	memset(counts, 0xff, sizeof(counts));
+	CHECK_EQ_INT(store_counts(s, counts), JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], 3);
+	CHECK_EQ_INT(counts[JOB_RUNNING], 1);
+	CHECK_EQ_INT(counts[JOB_SUCCEEDED], 0);
+	CHECK_EQ_INT(counts[JOB_FAILED], 2);
+	CHECK_EQ_INT(counts[JOB_CANCELLED], 1);
+	CHECK_EQ_INT(store_max_id(s, &id), JOBD_OK);
+	CHECK_EQ_INT(id, 100);
+	r = small_job(INT64_MAX, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	CHECK_EQ_INT(store_max_id(s, &id), JOBD_OK);
+	CHECK(id == (uint64_t) INT64_MAX);
+	store_close(s);
+}
+
+static void
+test_reopen(void)
+{
+	char path[256];
+	struct jobrec a = full_job(1), b = small_job(2, JOB_QUEUED, "k"), got;
+	uint64_t id;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "reopen.db"));
+	REQUIRE(store_insert(s, &a) == JOBD_OK);
+	REQUIRE(store_begin(s) == JOBD_OK);
+	REQUIRE(store_insert(s, &b) == JOBD_OK);
+	REQUIRE(store_commit(s) == JOBD_OK);
+	store_close(s);
+
+	s = open_ok(path);
+	REQUIRE(store_get(s, 1, STORE_INPUT, &got) == JOBD_OK);
+	check_job(&got, &a, 1, 1);
+	jobrec_clear(&got);
+	REQUIRE(store_get(s, 2, STORE_INPUT, &got) == JOBD_OK);
+	check_job(&got, &b, 1, 1);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_find_key(s, "key-1", &id), JOBD_OK);
+	CHECK_EQ_INT(id, 1);
+	store_close(s);
+}
+
+static void
+test_two_connections(void)
+{
+	char path[256];
+	struct jobrec r = small_job(1, JOB_QUEUED, "k"), got;
+	store *w, *rd;
+
+	tpath(path, sizeof(path), "two.db");
+	w = open_ok(path);
+	rd = open_ok(path);
+	REQUIRE(store_begin(w) == JOBD_OK);
+	REQUIRE(store_insert(w, &r) == JOBD_OK);
+	/* WAL: the reader is not blocked and does not see the open write. */
+	CHECK_EQ_INT(store_get(rd, 1, 0, &got), JOBD_NOT_FOUND);
+	REQUIRE(store_commit(w) == JOBD_OK);
+	CHECK_EQ_INT(store_get(rd, 1, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+	store_close(rd);
+	store_close(w);
+}
+
+/* store_open() on `path` fails with `code` and a message containing `msg`,
+ * and the file is byte for byte what it was. */
+static void
+check_refused(const char *path, int code, const char *msg)
+{
+	char err[512] = "", wal[300];
+	uint8_t *before, *after;
+	size_t nbefore = 0, nafter = 0;
+	store *s = (store *) 1;
+	int rv;
+
+	REQUIRE((before = slurp(path, &nbefore)) != NULL);
+	rv = store_open(&s, path, err, sizeof(err));
+	CHECK_EQ_INT(rv, code);
+	CHECK(s == NULL);
+	if (strstr(err, msg) == NULL || strstr(err, path) == NULL)
+		fprintf(stderr, "unexpected message: %s\n", err);
+	CHECK(strstr(err, msg) != NULL);
+	CHECK(strstr(err, path) != NULL);
+	REQUIRE((after = slurp(path, &nafter)) != NULL);
+	CHECK_EQ_INT(nafter, nbefore);
+	CHECK(nafter == nbefore && memcmp(before, after, nbefore) == 0);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	CHECK(!exists(wal));
+	free(before);
+	free(after);
+}
+
+static void
+test_foreign_db(void)
+{
+	char path[256], buf[64];
+
+	tpath(path, sizeof(path), "foreign.db");
+	raw_exec(path, "CREATE TABLE foo (x); INSERT INTO foo VALUES (1);");
+	check_refused(path, JOBD_FAILED_PRECONDITION,
+	              "is not a jobd database (it has other tables)");
+	raw_query(path, "SELECT x FROM foo", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "1");
+
+	/* It claims our version, but has not our table. */
+	tpath(path, sizeof(path), "foreign1.db");
+	raw_exec(path, "CREATE TABLE foo (x); PRAGMA user_version = 1;");
+	check_refused(path, JOBD_FAILED_PRECONDITION,
+	              "is not a jobd database: no such table: jobs");
+}
+
+static void
+test_newer_version(void)
+{
+	char path[256];
+
+	tpath(path, sizeof(path), "newer.db");
+	raw_exec(path, "PRAGMA user_version = 2;");
+	check_refused(path, JOBD_FAILED_PRECONDITION,
+	              "has schema version 2, newer than this jobd (1)");
+
+	/* Not a version at all. */
+	tpath(path, sizeof(path), "negative.db");
+	raw_exec(path, "PRAGMA user_version = -3;");
+	check_refused(path, JOBD_FAILED_PRECONDITION,
+	              "is not a jobd database (schema version -3)");
+
+	/* A jobd database from the future, tables and all. */
+	tpath(path, sizeof(path), "newer2.db");
+	store_close(open_ok(path));
+	raw_exec(path, "PRAGMA journal_mode = DELETE; PRAGMA user_version = "
+	               "7;");
+	check_refused(path, JOBD_FAILED_PRECONDITION,
+	              "has schema version 7, newer than this jobd (1)");
+}
+
+static void
+test_not_a_db(void)
+{
+	char path[256];
+	uint8_t junk[8192];
+	uint32_t x = 12345;
+	static const char text[] = "hello\nthis is a text file\n";
+
+	for (size_t i = 0; i < sizeof(junk); i++) {
+		x = x * 1103515245 + 12345;
+		junk[i] = (uint8_t) (x >> 16);
+	}
+	tpath(path, sizeof(path), "random.db");
+	spit(path, junk, sizeof(junk));
+	check_refused(
+	    path, JOBD_DATA_LOSS,
+	    "is corrupt or not a SQLite database: file is not a database");
+
+	tpath(path, sizeof(path), "text.db");
+	spit(path, text, strlen(text));
+	check_refused(path, JOBD_DATA_LOSS,
+	              "is corrupt or not a SQLite database");
+
+	/* A SQLite header and garbage after it. */
+	tpath(path, sizeof(path), "header.db");
+	memcpy(junk, "SQLite format 3", 16);
+	spit(path, junk, sizeof(junk));
+	check_refused(path, JOBD_DATA_LOSS,
+	              "is corrupt or not a SQLite database");
+}
+
+/* Writes `blob` (SQL literal) as job 1's params behind the store's back and
+ * checks that reading it is DATA_LOSS naming job 1. */
+static void
+check_bad_params(store *s, const char *path, const char *blob, int line)
+{
+	char sql[256];
+	struct jobrec got, *out = NULL;
+	struct store_filter f;
+	struct scan_seen seen;
+	size_t n = 0;
+	int rv;
+
+	snprintf(sql, sizeof(sql), "UPDATE jobs SET params = %s WHERE id = 1",
+	         blob);
+	raw_exec(path, sql);
+	rv = store_get(s, 1, STORE_INPUT, &got);
+	if (rv != JOBD_DATA_LOSS)
+		fprintf(stderr, "line %d: %s gave %d\n", line, blob, rv);
+	CHECK_EQ_INT(rv, JOBD_DATA_LOSS);
+	CHECK(strstr(store_errmsg(s), "cannot read job 1: corrupt record") ==
+	      store_errmsg(s));
+	CHECK(got.params == NULL && got.kind == NULL);
+
+	memset(&f, 0, sizeof(f));
+	CHECK_EQ_INT(store_list(s, &f, &out, &n), JOBD_DATA_LOSS);
+	CHECK(out == NULL && n == 0);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(store_scan(s, JOB_QUEUED, scan_fn, &seen), JOBD_DATA_LOSS);
+	CHECK_EQ_INT(seen.n, 0);
+
+	/* The store is still usable. */
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+}
+
+static void
+test_corrupt_record(void)
+{
+	char path[256], buf[128];
+	struct jobrec r, got;
+	struct job_param p[] = {{"a", "b"}, {"cc", ""}};
+	uint64_t counts[JOB_STATE_MAX + 1];
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "corrupt.db"));
+	r = small_job(1, JOB_QUEUED, "k");
+	r.params = p;
+	r.nparams = 2;
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = small_job(2, JOB_SUCCEEDED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	/* Our encoding, as the sqlite3 shell sees it. */
+	raw_query(path, "SELECT hex(params) FROM jobs WHERE id = 1", buf,
+	          sizeof(buf));
+	CHECK_EQ_STR(buf, "02000000010000006101000000620200000063630000"
+	                  "0000");
+
+	check_bad_params(s, path, "x''", __LINE__);
+	check_bad_params(s, path, "x'0100'", __LINE__);
+	check_bad_params(s, path, "x'ffffffff'", __LINE__);
+	check_bad_params(s, path, "x'01000000'", __LINE__);
+	check_bad_params(s, path, "x'0100000005000000616263'", __LINE__);
+	check_bad_params(s, path, "x'01000000ffffffff6162636465666768'",
+	                 __LINE__);
+	check_bad_params(s, path, "x'010000000100000061ffffffff'", __LINE__);
+	check_bad_params(s, path, "x'0100000001000000610100000062ff'",
+	                 __LINE__);
+	check_bad_params(s, path, "x'01000000010000000000000000'", __LINE__);
+	check_bad_params(s, path, "x'0200000001000000610100000062'", __LINE__);
+	check_bad_params(s, path, "randomblob(1000)", __LINE__);
+
+	/* A good blob again reads again. */
+	raw_exec(path, "UPDATE jobs SET params = x'0100000001000000610000000"
+	               "0' WHERE id = 1");
+	REQUIRE(store_get(s, 1, 0, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.nparams, 1);
+	CHECK_EQ_STR(got.params[0].name, "a");
+	CHECK_EQ_STR(got.params[0].value, "");
+	jobrec_clear(&got);
+
+	/* A state that is not one (CHECK switched off by the writer). */
+	raw_exec(path, "PRAGMA ignore_check_constraints = ON;"
+	               " UPDATE jobs SET state = 'zombie' WHERE id = 2");
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_DATA_LOSS);
+	CHECK_EQ_STR(store_errmsg(s),
+	             "cannot read job 2: corrupt record (unknown state)");
+	CHECK_EQ_INT(store_counts(s, counts), JOBD_DATA_LOSS);
+	CHECK(strstr(store_errmsg(s), "zombie") != NULL);
+	raw_exec(path, "UPDATE jobs SET state = 'failed' WHERE id = 2");
+
+	/* Numbers out of their field's range. */
+	raw_exec(path, "UPDATE jobs SET priority = 1 << 40 WHERE id = 2");
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_DATA_LOSS);
+	raw_exec(path, "UPDATE jobs SET priority = 0, attempts = -1"
+	               " WHERE id = 2");
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_DATA_LOSS);
+	raw_exec(path, "UPDATE jobs SET attempts = 0 WHERE id = 2");
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+	store_close(s);
+}
+
+static void
+test_corrupt_file(void)
+{
+	char path[256];
+	struct jobrec r;
+	struct store_filter f;
+	struct jobrec *out = NULL;
+	uint8_t *b;
+	size_t len, n = 0;
+	store *s;
+	int rv;
+
+	s = open_ok(tpath(path, sizeof(path), "corruptfile.db"));
+	REQUIRE(store_begin(s) == JOBD_OK);
+	for (uint64_t id = 1; id <= 3000; id++) {
+		r = small_job(id, JOB_QUEUED, "some-kind");
+		r.error = "some text to fill the pages a little faster";
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	REQUIRE(store_commit(s) == JOBD_OK);
+	CHECK_EQ_INT(store_check(s), JOBD_OK);
+	store_close(s);
+
+	/* Overwrite pages in the middle, keeping the header and schema. */
+	REQUIRE((b = slurp(path, &len)) != NULL);
+	REQUIRE(len > 40 * 4096);
+	for (size_t i = 20 * 4096; i < 30 * 4096; i++)
+		b[i] = (uint8_t) (i * 31 + 7);
+	spit(path, b, len);
+	free(b);
+
+	s = open_ok(path);
+	CHECK_EQ_INT(store_check(s), JOBD_DATA_LOSS);
+	CHECK(strstr(store_errmsg(s), "is corrupt: ") != NULL);
+	memset(&f, 0, sizeof(f));
+	rv = store_list(s, &f, &out, &n);
+	CHECK_EQ_INT(rv, JOBD_DATA_LOSS);
+	CHECK(out == NULL);
+	store_close(s);
+}
+
+static void
+test_transactions(void)
+{
+	char path[256];
+	struct jobrec r, got;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "tx.db"));
+	CHECK_EQ_INT(store_rollback(s), JOBD_OK); /* nothing to roll back */
+
+	REQUIRE(store_begin(s) == JOBD_OK);
+	r = small_job(1, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	REQUIRE(store_rollback(s) == JOBD_OK);
+	CHECK_EQ_INT(store_get(s, 1, 0, &got), JOBD_NOT_FOUND);
+
+	REQUIRE(store_begin(s) == JOBD_OK);
+	r = small_job(2, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	/* A failed statement inside, then a rollback: the next one works. */
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_ALREADY_EXISTS);
+	CHECK_EQ_INT(store_rollback(s), JOBD_OK);
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_NOT_FOUND);
+
+	REQUIRE(store_begin(s) == JOBD_OK);
+	CHECK(store_begin(s) != JOBD_OK); /* no nesting */
+	CHECK(strstr(store_errmsg(s), "cannot begin transaction: ") ==
+	      store_errmsg(s));
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	CHECK_EQ_INT(store_commit(s), JOBD_OK);
+	CHECK(store_commit(s) != JOBD_OK); /* no transaction */
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+
+	REQUIRE(store_begin(s) == JOBD_OK);
+	CHECK_EQ_INT(store_commit(s), JOBD_OK);
+	store_close(s);
+}
+
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * A COMMIT that cannot write (the file size limit stands in for a full
+ * disk, which also stops root) fails with UNAVAILABLE, and afterwards the
+ * store begins and commits again with the failed transaction gone.
+ */
+static void
+test_failed_commit(void)
+{
+	char path[256], wal[300];
+	static uint8_t big[256 * 1024];
+	struct jobrec r, got;
+	struct rlimit old, lim;
+	off_t limit;
+	int rv;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "full.db"));
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	r = small_job(1, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	limit =
+	    file_size(path) > file_size(wal) ? file_size(path) : file_size(wal);
+	limit += 16 * 1024;
+	REQUIRE(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+	REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t) limit;
+
+	REQUIRE(store_begin(s) == JOBD_OK);
+	r = small_job(2, JOB_QUEUED, "k");
+	r.input = big;
+	r.input_len = sizeof(big);
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	rv = store_commit(s);
+	REQUIRE(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	CHECK_EQ_INT(rv, JOBD_UNAVAILABLE);
+	CHECK(strstr(store_errmsg(s), "cannot commit transaction: ") ==
+	      store_errmsg(s));
+	if (rv != JOBD_UNAVAILABLE)
+		fprintf(stderr, "commit: %s\n", store_errmsg(s));
+
+	/* The store works again, without the failed job. */
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_NOT_FOUND);
+	REQUIRE(store_begin(s) == JOBD_OK);
+	r = small_job(3, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	REQUIRE(store_commit(s) == JOBD_OK);
+	CHECK_EQ_INT(store_check(s), JOBD_OK);
+	store_close(s);
+
+	s = open_ok(path);
+	CHECK_EQ_INT(store_get(s, 1, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_NOT_FOUND);
+	CHECK_EQ_INT(store_get(s, 3, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_check(s), JOBD_OK);
+	store_close(s);
+	signal(SIGXFSZ, SIG_DFL);
+}
+
+/*
+ * A COMMIT that fails and leaves the transaction open (here a deferred
+ * foreign key, which another program added behind our back, and which
+ * shows that foreign_keys is on): store_commit() rolls back, so the next
+ * store_begin() works.
+ */
+static void
+test_commit_left_open(void)
+{
+	char path[256];
+	struct jobrec r, got;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "fk.db"));
+	raw_exec(path, "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
+	               "CREATE TABLE child (p REFERENCES parent (id)"
+	               " DEFERRABLE INITIALLY DEFERRED);"
+	               "CREATE TRIGGER orphan AFTER INSERT ON jobs WHEN "
+	               "new.kind = 'orphan'"
+	               " BEGIN INSERT INTO child VALUES (12345); END;");
+
+	REQUIRE(store_begin(s) == JOBD_OK);
+	r = small_job(1, JOB_QUEUED, "orphan");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	CHECK_EQ_INT(store_commit(s), JOBD_INTERNAL);
+	CHECK_EQ_STR(
+	    store_errmsg(s),
+	    "cannot commit transaction: FOREIGN KEY constraint failed");
+
+	CHECK_EQ_INT(store_begin(s), JOBD_OK);
+	CHECK_EQ_INT(store_get(s, 1, 0, &got), JOBD_NOT_FOUND);
+	r = small_job(2, JOB_QUEUED, "fine");
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_OK);
+	CHECK_EQ_INT(store_commit(s), JOBD_OK);
+	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+	store_close(s);
+}
+
+/*
+ * Another process holds the write lock for a moment: store_begin() waits
+ * for it (the busy timeout) instead of failing at once.
+ */
+static void
+test_busy_wait(void)
+{
+	char path[256], c;
+	struct jobrec got;
+	int fds[2], status;
+	pid_t pid;
+	store *s;
+
+	/* No connection may be open across fork(). */
+	store_close(open_ok(tpath(path, sizeof(path), "busy.db")));
+	REQUIRE(pipe(fds) == 0);
+	if ((pid = fork()) == 0) {
+		sqlite3 *db = NULL;
+		int ok =
+		    sqlite3_open(path, &db) == SQLITE_OK &&
+		    sqlite3_exec(
+		        db,
+		        "BEGIN IMMEDIATE; INSERT INTO jobs VALUES (7, 'k',"
+		        " x'00000000', 0, 'queued', 0, 1, 0, 0, 0, NULL, NULL,"
+		        " 0, 0, 0, 0, NULL, NULL)",
+		        NULL, NULL, NULL) == SQLITE_OK;
+		(void) !write(fds[1], "x", 1);
+		usleep(300 * 1000);
+		ok = ok &&
+		     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+		sqlite3_close(db);
+		_exit(ok ? 0 : 1);
+	}
+	REQUIRE(pid > 0);
+	REQUIRE(read(fds[0], &c, 1) == 1);
+	s = open_ok(path);
+	CHECK_EQ_INT(store_begin(s), JOBD_OK);
+	/* The child committed before we got the lock. */
+	CHECK_EQ_INT(store_get(s, 7, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_commit(s), JOBD_OK);
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fds[0]);
+	close(fds[1]);
+	store_close(s);
+}
+
+TEST_MAIN(
+    {"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
+    {"open_create", test_open_create},
+    {"open_unreachable", test_open_unreachable}, {"roundtrip", test_roundtrip},
+    {"insert_invalid", test_insert_invalid}, {"duplicates", test_duplicates},
+    {"find_key", test_find_key}, {"update", test_update},
+    {"get_missing", test_get_missing}, {"list", test_list}, {"scan", test_scan},
+    {"recover", test_recover}, {"purge", test_purge},
+    {"counts_max_id", test_counts_max_id}, {"reopen", test_reopen},
+    {"two_connections", test_two_connections}, {"foreign_db", test_foreign_db},
+    {"newer_version", test_newer_version}, {"not_a_db", test_not_a_db},
+    {"corrupt_record", test_corrupt_record},
+    {"corrupt_file", test_corrupt_file}, {"transactions", test_transactions},
+    {"failed_commit", test_failed_commit},
+    {"commit_left_open", test_commit_left_open}, {"busy_wait", test_busy_wait})
