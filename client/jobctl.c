@@ -1,0 +1,1982 @@
+/*
+ * jobctl: the command-line client of jobd.
+ *
+ *     jobctl [--addr URL] [--json] [--timeout SEC] COMMAND [ARGS...]
+ *
+ * Commands live in one table, `cmds`, one function each, in the manner of
+ * git's builtins. Each command parses its own arguments (options may come
+ * before or after the others), checks them all before it connects, and
+ * returns the process's exit status, so usage errors and --help never touch
+ * the network.
+ *
+ * Exit status (printed by --help as well):
+ *   0 success; 1 the job failed or was cancelled; 2 usage error or
+ *   INVALID_ARGUMENT; 3 unreachable or deadline passed; 4 NOT_FOUND;
+ *   5 any other error.
+ *
+ * Replies are treated as untrusted: every optional submessage is checked,
+ * strings from the daemon are printed with control characters replaced, and
+ * JSON output escapes everything it must.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+
+#include "jobd_client.h"
+
+#ifndef JOBD_VERSION
+#define JOBD_VERSION "unknown"
+#endif
+
+enum {
+	EXIT_JOB = 1,      /* the job failed or was cancelled */
+	EXIT_USAGE = 2,    /* bad arguments, or INVALID_ARGUMENT */
+	EXIT_UNAVAIL = 3,  /* unreachable, or a deadline passed */
+	EXIT_NOTFOUND = 4, /* NOT_FOUND */
+	EXIT_OTHER = 5,    /* any other error */
+};
+
+#define INPUT_MAX       (1024u * 1024u) /* the most input jobd accepts */
+#define WAIT_CHUNK_MS   1000u           /* redraw interval while waiting */
+#define CALL_TIMEOUT_MS 10000u          /* the client's default timeout */
+#define BAR_WIDTH       20
+#define LIST_LIMIT      20u   /* jobs `list` prints by default */
+#define LIST_PAGE       1000u /* the most jobd returns in one page */
+#define MAX_SECONDS_MS  UINT32_MAX
+
+struct jobctl;
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct jobctl *g, int argc, char **argv);
+	const char *args;    /* usage after the command name */
+	const char *summary; /* one line for the command list */
+	const char *help;    /* the rest of `jobctl COMMAND --help` */
+};
+
+struct jobctl {
+	const char *addr;
+	bool json;
+	uint32_t timeout_ms; /* 0 = the client's default */
+	jobd_client *client;
+	const struct cmd *cmd;
+};
+
+static void print_help(void);
+static const struct cmd *find_cmd(const char *name);
+
+/* ---- messages ---- */
+
+static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const struct cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int call_failed(int rv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int malformed(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+errorf(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("jobctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The exit status for a status code of a call. */
+static int
+exit_code(int rv)
+{
+	switch (rv) {
+	case JOBD_OK:
+		return (0);
+	case JOBD_INVALID_ARGUMENT:
+		return (EXIT_USAGE);
+	case JOBD_UNAVAILABLE:
+	case JOBD_DEADLINE_EXCEEDED:
+		return (EXIT_UNAVAIL);
+	case JOBD_NOT_FOUND:
+		return (EXIT_NOTFOUND);
+	default:
+		return (EXIT_OTHER);
+	}
+}
+
+/* "jobctl: WHAT failed: CODE: message"; returns the exit status. */
+static int
+call_failed(int rv, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("jobctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " failed: %s: %s\n", jobd_status_name(rv),
+	        jobd_client_errmsg());
+	return (exit_code(rv));
+}
+
+/* "jobctl: WHAT failed: malformed reply: ..." is said by the caller. */
+static int
+malformed(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("jobctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return (EXIT_OTHER);
+}
+
+static void
+print_usage_line(FILE *f, const struct cmd *cmd)
+{
+	if (cmd == NULL)
+		fprintf(f,
+		        "usage: jobctl [--addr URL] [--json] [--timeout SEC] "
+		        "COMMAND [ARGS...]\n");
+	else
+		fprintf(f, "usage: jobctl %s %s\n", cmd->name, cmd->args);
+}
+
+static int
+usage_error(const struct cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("jobctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	print_usage_line(stderr, cmd);
+	if (cmd != NULL)
+		fprintf(stderr, "Try 'jobctl %s --help' for more.\n",
+		        cmd->name);
+	else
+		fprintf(stderr, "Try 'jobctl --help' for more.\n");
+	return (EXIT_USAGE);
+}
+
+static int
+print_cmd_help(const struct cmd *cmd)
+{
+	print_usage_line(stdout, cmd);
+	printf("\n%s", cmd->help);
+	return (0);
+}
+
+/* ---- argument parsing ---- */
+
+struct optspec {
+	const char *name; /* without the leading "--" */
+	bool arg;         /* takes a value */
+};
+
+enum { P_END = -1, P_ARG = -2, P_ERR = -3 };
+
+struct parser {
+	int argc;
+	char **argv;
+	int i;
+	bool rest;       /* after "--": everything is an argument */
+	bool stop;       /* stop at the first argument, do not consume it */
+	const char *val; /* the option's value, or the argument */
+	const struct cmd *cmd;
+};
+
+/*
+ * The next option (its index in specs, with p->val its value), P_ARG for an
+ * argument (p->val), P_END, or P_ERR after printing a usage error. Options
+ * are "--name VALUE", "--name=VALUE" or "--name"; "-h" is "--help".
+ */
+static int
+next_opt(struct parser *p, const struct optspec *specs)
+{
+	const char *a;
+	const char *name;
+	const char *eq;
+	size_t n;
+	int k;
+
+	if (p->i >= p->argc)
+		return (P_END);
+	a = p->argv[p->i];
+	/* "-" and negative numbers are arguments, not options. */
+	if (p->rest || a[0] != '-' || a[1] == '\0' ||
+	    (a[1] >= '0' && a[1] <= '9')) {
+		p->val = a;
+		if (!p->stop)
+			p->i++;
+		return (P_ARG);
+	}
+	if (strcmp(a, "--") == 0) {
+		p->rest = true;
+		p->i++;
+		return (next_opt(p, specs));
+	}
+	name = strcmp(a, "-h") == 0 ? "-help" : a + 1;
+	if (name[0] != '-') {
+		usage_error(p->cmd, "unknown option '%s'", a);
+		return (P_ERR);
+	}
+	name++;
+	eq = strchr(name, '=');
+	n = eq != NULL ? (size_t) (eq - name) : strlen(name);
+	for (k = 0; specs[k].name != NULL; k++) {
+		if (strlen(specs[k].name) == n &&
+		    strncmp(specs[k].name, name, n) == 0)
+			break;
+	}
+	if (specs[k].name == NULL) {
+		usage_error(p->cmd, "unknown option '--%.*s'", (int) n, name);
+		return (P_ERR);
+	}
+	p->i++;
+	if (!specs[k].arg) {
+		if (eq != NULL) {
+			usage_error(p->cmd, "option '--%s' takes no value",
+			            specs[k].name);
+			return (P_ERR);
+		}
+		p->val = NULL;
+	} else if (eq != NULL) {
+		p->val = eq + 1;
+	} else if (p->i < p->argc) {
+		p->val = p->argv[p->i++];
+	} else {
+		usage_error(p->cmd, "option '--%s' needs a value",
+		            specs[k].name);
+		return (P_ERR);
+	}
+	return (k);
+}
+
+/* Every command's options start with these two. */
+// clang-format off
+#define COMMON_OPTS {"help", false}, {"json", false}
+// clang-format on
+enum { O_HELP, O_JSON, O_FIRST };
+
+static bool
+parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return (false);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return (false);
+		if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+			return (false);
+		v = v * 10 + (uint64_t) (*s - '0');
+	}
+	*out = v;
+	return (true);
+}
+
+static bool
+parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	uint64_t u;
+	bool neg = false;
+
+	if (*s == '-' || *s == '+') {
+		neg = *s == '-';
+		s++;
+	}
+	if (!parse_u64(s, &u))
+		return (false);
+	if (neg) {
+		if (u > (uint64_t) INT64_MAX + 1)
+			return (false);
+		*out = u == (uint64_t) INT64_MAX + 1 ? INT64_MIN : -(int64_t) u;
+	} else {
+		if (u > (uint64_t) INT64_MAX)
+			return (false);
+		*out = (int64_t) u;
+	}
+	return (*out >= min && *out <= max);
+}
+
+/*
+ * Seconds as decimal digits with at most one '.', to whole milliseconds
+ * (rounded up, so 0.0001 is 1 ms). At most UINT32_MAX ms.
+ */
+static bool
+parse_seconds(const char *s, uint32_t *ms)
+{
+	uint64_t whole = 0;
+	uint64_t frac = 0;
+	int fdigits = 0;
+	bool round_up = false;
+	bool digits = false;
+	bool dot = false;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '.' && !dot) {
+			dot = true;
+		} else if (*s >= '0' && *s <= '9') {
+			digits = true;
+			if (!dot) {
+				whole = whole * 10 + (uint64_t) (*s - '0');
+				if (whole > UINT32_MAX / 1000u + 1)
+					return (false);
+			} else if (fdigits < 3) {
+				frac = frac * 10 + (uint64_t) (*s - '0');
+				fdigits++;
+			} else if (*s != '0') {
+				round_up = true;
+			}
+		} else {
+			return (false);
+		}
+	}
+	if (!digits)
+		return (false);
+	for (; fdigits < 3; fdigits++)
+		frac *= 10;
+	whole = whole * 1000 + frac + (round_up ? 1 : 0);
+	if (whole > MAX_SECONDS_MS)
+		return (false);
+	*ms = (uint32_t) whole;
+	return (true);
+}
+
+static bool
+parse_id(const char *s, uint64_t *id)
+{
+	return (parse_u64(s, id) && *id > 0);
+}
+
+/* ---- jobs: names, durations, text and JSON ---- */
+
+static const char *
+state_name(int st)
+{
+	switch (st) {
+	case JOBD__V1__JOB_STATE__JOB_STATE_QUEUED:
+		return ("queued");
+	case JOBD__V1__JOB_STATE__JOB_STATE_RUNNING:
+		return ("running");
+	case JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED:
+		return ("succeeded");
+	case JOBD__V1__JOB_STATE__JOB_STATE_FAILED:
+		return ("failed");
+	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
+		return ("cancelled");
+	default:
+		return ("unknown");
+	}
+}
+
+static bool
+state_ended(int st)
+{
+	return (st == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED ||
+	        st == JOBD__V1__JOB_STATE__JOB_STATE_FAILED ||
+	        st == JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED);
+}
+
+static int
+parse_state(const char *s)
+{
+	for (int st = JOBD__V1__JOB_STATE__JOB_STATE_QUEUED;
+	     st <= JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED; st++) {
+		if (strcmp(s, state_name(st)) == 0)
+			return (st);
+	}
+	return (-1);
+}
+
+/* A string from the daemon, safe to print on a terminal: control characters
+ * become '?'. Changes s in place (the reply is ours); NULL is "". */
+static const char *
+tx(char *s)
+{
+	if (s == NULL)
+		return ("");
+	for (char *p = s; *p != '\0'; p++) {
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	return (s);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* A duration for people: 850ms, 3.2s, 12s, 4m05s, 2h03m, 3d04h. */
+static void
+fmt_dur(char *buf, size_t n, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000)
+		snprintf(buf, n, "%" PRId64 "ms", ms);
+	else if (ms < 10000)
+		snprintf(buf, n, "%" PRId64 ".%" PRId64 "s", ms / 1000,
+		         ms % 1000 / 100);
+	else if (ms < 60000)
+		snprintf(buf, n, "%" PRId64 "s", ms / 1000);
+	else if (ms < 3600000)
+		snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", ms / 60000,
+		         ms / 1000 % 60);
+	else if (ms < 86400000)
+		snprintf(buf, n, "%" PRId64 "h%02" PRId64 "m", ms / 3600000,
+		         ms / 60000 % 60);
+	else
+		snprintf(buf, n, "%" PRId64 "d%02" PRId64 "h", ms / 86400000,
+		         ms / 3600000 % 24);
+}
+
+/* A difference of two Unix-ms times, without overflow on hostile ones. */
+static int64_t
+diff_ms(int64_t a, int64_t b)
+{
+	if (b < 0 || a < b)
+		return (0);
+	return (a - b);
+}
+
+/* "queued 12s", "running 3.2s", "took 2.1s", "after 5s" (ended unstarted). */
+static void
+fmt_age(char *buf, size_t n, const Jobd__V1__Job *j, int64_t now)
+{
+	char d[32];
+
+	switch (j->state) {
+	case JOBD__V1__JOB_STATE__JOB_STATE_QUEUED:
+		fmt_dur(d, sizeof(d), diff_ms(now, j->created_at_ms));
+		snprintf(buf, n, "queued %s", d);
+		break;
+	case JOBD__V1__JOB_STATE__JOB_STATE_RUNNING:
+		fmt_dur(d, sizeof(d),
+		        diff_ms(now, j->started_at_ms != 0 ? j->started_at_ms
+		                                           : j->created_at_ms));
+		snprintf(buf, n, "running %s", d);
+		break;
+	default:
+		if (!state_ended(j->state) || j->finished_at_ms == 0) {
+			snprintf(buf, n, "-");
+		} else if (j->started_at_ms != 0) {
+			fmt_dur(d, sizeof(d),
+			        diff_ms(j->finished_at_ms, j->started_at_ms));
+			snprintf(buf, n, "took %s", d);
+		} else {
+			fmt_dur(d, sizeof(d),
+			        diff_ms(j->finished_at_ms, j->created_at_ms));
+			snprintf(buf, n, "after %s", d);
+		}
+		break;
+	}
+}
+
+static int
+percent(const Jobd__V1__Job *j)
+{
+	double p;
+
+	if (j->progress_total == 0)
+		return (j->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED
+		            ? 100
+		            : 0);
+	if (j->progress_done >= j->progress_total)
+		return (100);
+	p = (double) j->progress_done * 100.0 / (double) j->progress_total;
+	return (p >= 99.0 ? 99 : (int) p);
+}
+
+/* "42  running  37%  count  running 3.2s" */
+static void
+print_job_line(Jobd__V1__Job *j, int64_t now)
+{
+	char age[64];
+
+	fmt_age(age, sizeof(age), j, now);
+	printf("%" PRIu64 "  %s  %d%%  %s  %s\n", j->id, state_name(j->state),
+	       percent(j), tx(j->kind), age);
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+static size_t
+utf8_seq(const uint8_t *p, size_t n)
+{
+	uint32_t cp;
+	uint32_t min;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return (1);
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+		min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+		min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+		min = 0x10000;
+	} else {
+		return (0);
+	}
+	if (n < len)
+		return (0);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return (0);
+	return (len);
+}
+
+static bool
+valid_utf8(const uint8_t *p, size_t n)
+{
+	size_t k;
+
+	for (size_t i = 0; i < n; i += k) {
+		if ((k = utf8_seq(p + i, n - i)) == 0)
+			return (false);
+	}
+	return (true);
+}
+
+/* A JSON string: escapes quotes, backslash and control characters; invalid
+ * UTF-8 becomes U+FFFD. */
+static void
+json_bytes(const uint8_t *p, size_t n)
+{
+	size_t k;
+
+	putchar('"');
+	for (size_t i = 0; i < n; i += k) {
+		uint8_t c = p[i];
+
+		k = 1;
+		if (c == '"' || c == '\\') {
+			putchar('\\');
+			putchar(c);
+		} else if (c == '\n') {
+			fputs("\\n", stdout);
+		} else if (c == '\r') {
+			fputs("\\r", stdout);
+		} else if (c == '\t') {
+			fputs("\\t", stdout);
+		} else if (c < 0x20 || c == 0x7f) {
+			printf("\\u%04x", c);
+		} else if (c < 0x80) {
+			putchar(c);
+		} else if ((k = utf8_seq(p + i, n - i)) == 0) {
+			fputs("\\ufffd", stdout);
+			k = 1;
+		} else {
+			fwrite(p + i, 1, k, stdout);
+		}
+	}
+	putchar('"');
+}
+
+/* A JSON string, or null for NULL. */
+static void
+json_str(const char *s)
+{
+	if (s == NULL)
+		fputs("null", stdout);
+	else
+		json_bytes((const uint8_t *) s, strlen(s));
+}
+
+/* A JSON string, or null for NULL or "". */
+static void
+json_str_or_null(const char *s)
+{
+	json_str(s != NULL && *s != '\0' ? s : NULL);
+}
+
+static void
+json_time(const char *key, int64_t ms)
+{
+	if (ms == 0)
+		printf(",\"%s\":null", key);
+	else
+		printf(",\"%s\":%" PRId64, key, ms);
+}
+
+static void
+json_base64(const uint8_t *p, size_t n)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	putchar('"');
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t) p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t) p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		putchar(b64[v >> 18 & 63]);
+		putchar(b64[v >> 12 & 63]);
+		putchar(i + 1 < n ? b64[v >> 6 & 63] : '=');
+		putchar(i + 2 < n ? b64[v & 63] : '=');
+	}
+	putchar('"');
+}
+
+/*
+ * The fields of a job as JSON, without the braces. With `result`, a
+ * succeeded job's result as "result" (valid UTF-8) or "result_base64".
+ */
+static void
+json_job_fields(const Jobd__V1__Job *j, bool result)
+{
+	printf("\"id\":%" PRIu64 ",\"kind\":", j->id);
+	json_str(j->kind != NULL ? j->kind : "");
+	printf(",\"state\":\"%s\"", state_name(j->state));
+	printf(",\"progress\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "}",
+	       j->progress_done, j->progress_total);
+	printf(",\"attempts\":%" PRIu32 ",\"max_attempts\":%" PRIu32,
+	       j->attempts, j->max_attempts);
+	printf(",\"priority\":%" PRId32 ",\"timeout_ms\":%" PRIu32, j->priority,
+	       j->timeout_ms);
+	fputs(",\"params\":{", stdout);
+	for (size_t i = 0, n = 0; j->params != NULL && i < j->n_params; i++) {
+		const Jobd__V1__Job__ParamsEntry *e = j->params[i];
+		if (e == NULL || e->key == NULL)
+			continue;
+		if (n++ > 0)
+			putchar(',');
+		json_str(e->key);
+		putchar(':');
+		json_str(e->value != NULL ? e->value : "");
+	}
+	putchar('}');
+	fputs(",\"error\":", stdout);
+	json_str_or_null(j->error);
+	json_time("created_at", j->created_at_ms);
+	json_time("started_at", j->started_at_ms);
+	json_time("finished_at", j->finished_at_ms);
+	fputs(",\"idempotency_key\":", stdout);
+	json_str_or_null(j->idempotency_key);
+	printf(",\"input_size\":%" PRIu32, j->input_size);
+	if (result && j->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED) {
+		const uint8_t *d = j->result.data != NULL
+		                       ? j->result.data
+		                       : (const uint8_t *) "";
+		if (valid_utf8(d, j->result.len)) {
+			fputs(",\"result\":", stdout);
+			json_bytes(d, j->result.len);
+		} else {
+			fputs(",\"result_base64\":", stdout);
+			json_base64(d, j->result.len);
+		}
+	}
+}
+
+static void
+json_job(const Jobd__V1__Job *j, bool result)
+{
+	putchar('{');
+	json_job_fields(j, result);
+	fputs("}\n", stdout);
+}
+
+/* ---- talking to the daemon ---- */
+
+/* Opens the client on first use; 0 or an exit status (message printed). */
+static int
+connect_jobd(struct jobctl *g)
+{
+	int rv;
+
+	if (g->client != NULL)
+		return (0);
+	if ((rv = jobd_client_open(&g->client, g->addr)) != JOBD_OK) {
+		errorf("%s", jobd_client_errmsg());
+		return (exit_code(rv));
+	}
+	if (g->timeout_ms != 0)
+		jobd_client_set_timeout(g->client, g->timeout_ms);
+	/* Only informative; a failure here is not worth stopping for. */
+	(void) jobd_client_set_metadata(g->client, "user-agent",
+	                                "jobctl/" JOBD_VERSION);
+	return (0);
+}
+
+/* The job with `id` in a list of jobs, or NULL. */
+static Jobd__V1__Job *
+find_job(Jobd__V1__Job **jobs, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (jobs != NULL && jobs[i] != NULL && jobs[i]->id == id)
+			return (jobs[i]);
+	}
+	return (NULL);
+}
+
+/*
+ * Says how an ended (or not) job came out: the result on stdout, or why
+ * not on stderr; with --json the job as JSON. Returns the exit status.
+ */
+static int
+report_outcome(struct jobctl *g, Jobd__V1__Job *j)
+{
+	int rc;
+
+	switch (j->state) {
+	case JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED:
+		rc = 0;
+		break;
+	case JOBD__V1__JOB_STATE__JOB_STATE_FAILED:
+	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
+		rc = EXIT_JOB;
+		break;
+	default:
+		rc = EXIT_OTHER;
+		break;
+	}
+	if (g->json) {
+		json_job(j, true);
+		return (rc);
+	}
+	switch (j->state) {
+	case JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED:
+		if (j->result.len > 0 && j->result.data != NULL)
+			fwrite(j->result.data, 1, j->result.len, stdout);
+		putchar('\n');
+		break;
+	case JOBD__V1__JOB_STATE__JOB_STATE_FAILED:
+		if (j->error != NULL && *j->error != '\0')
+			errorf("job %" PRIu64 " failed: %s", j->id,
+			       tx(j->error));
+		else
+			errorf("job %" PRIu64 " failed", j->id);
+		break;
+	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
+		if (j->error != NULL && *j->error != '\0')
+			errorf("job %" PRIu64 " cancelled: %s", j->id,
+			       tx(j->error));
+		else
+			errorf("job %" PRIu64 " cancelled", j->id);
+		break;
+	default:
+		errorf("job %" PRIu64 " has not finished (%s)", j->id,
+		       state_name(j->state));
+		break;
+	}
+	return (rc);
+}
+
+/* Draws "[#####.....]  37%  count #42  3.2s" over the current line. */
+static void
+draw_bar(Jobd__V1__Job *j, uint64_t id)
+{
+	char age[64];
+	int pct = percent(j);
+	int fill = pct * BAR_WIDTH / 100;
+
+	if (j->state == JOBD__V1__JOB_STATE__JOB_STATE_RUNNING) {
+		fmt_dur(age, sizeof(age),
+		        diff_ms(now_ms(), j->started_at_ms != 0
+		                              ? j->started_at_ms
+		                              : j->created_at_ms));
+	} else {
+		fmt_age(age, sizeof(age), j, now_ms());
+	}
+	fputc('\r', stderr);
+	fputc('[', stderr);
+	for (int i = 0; i < BAR_WIDTH; i++)
+		fputc(i < fill ? '#' : '.', stderr);
+	fprintf(stderr, "] %3d%%  %s #%" PRIu64 "  %s\033[K", pct, tx(j->kind),
+	        id, age);
+	fflush(stderr);
+}
+
+static void
+clear_bar(bool *drawn)
+{
+	if (*drawn) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		*drawn = false;
+	}
+}
+
+/*
+ * Gets job `id` for wait_job. With a wait timeout, the call's deadline is
+ * cut to what is left of it plus a second, so that a daemon that stopped
+ * answering does not hold the wait long past its timeout.
+ */
+static int
+get_one(struct jobctl *g, uint64_t id, uint32_t timeout_ms, int64_t start,
+        Jobd__V1__GetReply **reply)
+{
+	Jobd__V1__GetRequest req = JOBD__V1__GET_REQUEST__INIT;
+	ProtobufCMessage *m = NULL;
+	uint32_t deadline =
+	    g->timeout_ms != 0 ? g->timeout_ms : CALL_TIMEOUT_MS;
+	int64_t left;
+	int rv;
+
+	if (timeout_ms != 0) {
+		left = (int64_t) timeout_ms - (mono_ms() - start);
+		if (left < 0)
+			left = 0;
+		if (left + 1000 < (int64_t) deadline)
+			deadline = (uint32_t) (left + 1000);
+	}
+	req.n_ids = 1;
+	req.ids = &id;
+	rv = jobd_call(g->client, "Get", &req.base,
+	               &jobd__v1__get_reply__descriptor, &m, deadline);
+	*reply = (Jobd__V1__GetReply *) m;
+	return (rv);
+}
+
+/*
+ * Waits for job `id` to end, at most timeout_ms (0 = forever), in chunks so
+ * that a progress bar can be redrawn. Returns the exit status.
+ */
+static int
+wait_job(struct jobctl *g, uint64_t id, uint32_t timeout_ms)
+{
+	Jobd__V1__WaitReply *wr;
+	Jobd__V1__GetReply *gr;
+	Jobd__V1__Job *j;
+	int64_t start = mono_ms();
+	int64_t t0;
+	int last = JOBD__V1__JOB_STATE__JOB_STATE_UNSPECIFIED;
+	bool tty = isatty(STDERR_FILENO);
+	bool drawn = false;
+	uint32_t chunk;
+	int rc;
+	int rv;
+
+	if ((rc = connect_jobd(g)) != 0)
+		return (rc);
+	for (;;) {
+		chunk = WAIT_CHUNK_MS;
+		if (timeout_ms != 0) {
+			int64_t left =
+			    (int64_t) timeout_ms - (mono_ms() - start);
+			if (left <= 0)
+				break;
+			if (left < (int64_t) chunk)
+				chunk = (uint32_t) left;
+		}
+		t0 = mono_ms();
+		rv = jobd_wait(g->client, id, chunk, &wr);
+		if (rv == JOBD_OK) {
+			clear_bar(&drawn);
+			if (wr->job == NULL)
+				rc = malformed(
+				    "wait for job %" PRIu64
+				    " failed: malformed reply: no job",
+				    id);
+			else if (!state_ended(wr->job->state))
+				rc = malformed(
+				    "wait for job %" PRIu64
+				    " failed: malformed reply: job is "
+				    "%s",
+				    id, state_name(wr->job->state));
+			else
+				rc = report_outcome(g, wr->job);
+			jobd__v1__wait_reply__free_unpacked(wr, NULL);
+			return (rc);
+		}
+		if (rv != JOBD_DEADLINE_EXCEEDED) {
+			clear_bar(&drawn);
+			return (call_failed(rv, "wait for job %" PRIu64, id));
+		}
+		/* The chunk passed: look at the job (and at the daemon). */
+		if ((rv = get_one(g, id, timeout_ms, start, &gr)) != JOBD_OK) {
+			clear_bar(&drawn);
+			return (call_failed(rv, "get job %" PRIu64, id));
+		}
+		if ((j = find_job(gr->jobs, gr->n_jobs, id)) == NULL) {
+			clear_bar(&drawn);
+			jobd__v1__get_reply__free_unpacked(gr, NULL);
+			errorf("job %" PRIu64 " not found", id);
+			return (EXIT_NOTFOUND);
+		}
+		if (state_ended(j->state)) {
+			clear_bar(&drawn);
+			rc = report_outcome(g, j);
+			jobd__v1__get_reply__free_unpacked(gr, NULL);
+			return (rc);
+		}
+		last = j->state;
+		if (tty) {
+			draw_bar(j, id);
+			drawn = true;
+		}
+		jobd__v1__get_reply__free_unpacked(gr, NULL);
+		/* A daemon that answers at once must not make this spin. */
+		if (mono_ms() - t0 < (int64_t) chunk / 2) {
+			struct timespec ts = {0, 100 * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+	}
+	clear_bar(&drawn);
+	errorf("timed out waiting for job %" PRIu64 " (still %s)", id,
+	       last != JOBD__V1__JOB_STATE__JOB_STATE_UNSPECIFIED
+	           ? state_name(last)
+	           : "not finished");
+	return (EXIT_UNAVAIL);
+}
+
+/* ---- commands ---- */
+
+/* Reads all of path ("-": stdin), at most INPUT_MAX bytes. */
+static int
+read_input(const char *path, uint8_t **bufp, size_t *lenp)
+{
+	FILE *f;
+	uint8_t *buf = NULL;
+	uint8_t *nb;
+	size_t cap = 0;
+	size_t len = 0;
+	size_t n;
+	int rc = 0;
+
+	if (strcmp(path, "-") == 0)
+		f = stdin;
+	else if ((f = fopen(path, "rb")) == NULL) {
+		errorf("cannot open input '%s': %s", path, strerror(errno));
+		return (EXIT_USAGE);
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap > INPUT_MAX) {
+				errorf("input '%s' is larger than %u bytes, "
+				       "the most jobd accepts",
+				       path, INPUT_MAX);
+				rc = EXIT_USAGE;
+				break;
+			}
+			cap = cap == 0 ? 65536 : cap * 2;
+			if (cap > INPUT_MAX + 1)
+				cap = INPUT_MAX + 1;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				errorf("cannot read input '%s': out of memory",
+				       path);
+				rc = EXIT_OTHER;
+				break;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0) {
+			if (ferror(f)) {
+				errorf("cannot read input '%s': %s", path,
+				       strerror(errno));
+				rc = EXIT_USAGE;
+			}
+			break;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	if (rc != 0) {
+		free(buf);
+		return (rc);
+	}
+	*bufp = buf;
+	*lenp = len;
+	return (0);
+}
+
+static int
+cmd_submit(struct jobctl *g, int argc, char **argv)
+{
+	enum {
+		O_INPUT = O_FIRST,
+		O_PRIORITY,
+		O_TIMEOUT,
+		O_RETRIES,
+		O_KEY,
+		O_WAIT
+	};
+	static const struct optspec opts[] = {
+	    COMMON_OPTS,       {"input", true},   {"priority", true},
+	    {"timeout", true}, {"retries", true}, {"key", true},
+	    {"wait", false},   {NULL, false}};
+	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
+	Jobd__V1__SubmitRequest req = JOBD__V1__SUBMIT_REQUEST__INIT;
+	Jobd__V1__SubmitRequest__ParamsEntry *ents = NULL;
+	Jobd__V1__SubmitRequest__ParamsEntry **ptrs = NULL;
+	Jobd__V1__SubmitReply *rep = NULL;
+	const char *kind = NULL;
+	const char *input = NULL;
+	const char *key = NULL;
+	char keybuf[33];
+	uint8_t *data = NULL;
+	size_t dlen = 0;
+	size_t np = 0;
+	bool wait = false;
+	int64_t v;
+	uint64_t id;
+	int rc = 0;
+	int rv;
+	int k;
+
+	ents = calloc((size_t) argc, sizeof(*ents));
+	ptrs = calloc((size_t) argc, sizeof(*ptrs));
+	if (ents == NULL || ptrs == NULL) {
+		errorf("out of memory");
+		rc = EXIT_OTHER;
+		goto done;
+	}
+	while ((k = next_opt(&p, opts)) != P_END) {
+		switch (k) {
+		case P_ERR:
+			rc = EXIT_USAGE;
+			goto done;
+		case O_HELP:
+			rc = print_cmd_help(g->cmd);
+			goto done;
+		case O_JSON:
+			g->json = true;
+			break;
+		case O_INPUT:
+			input = p.val;
+			break;
+		case O_PRIORITY:
+			if (!parse_i64(p.val, INT32_MIN, INT32_MAX, &v)) {
+				rc = usage_error(
+				    g->cmd,
+				    "invalid priority '%s' (expected an "
+				    "integer)",
+				    p.val);
+				goto done;
+			}
+			req.priority = (int32_t) v;
+			break;
+		case O_TIMEOUT:
+			if (!parse_seconds(p.val, &req.timeout_ms)) {
+				rc = usage_error(
+				    g->cmd,
+				    "invalid timeout '%s' (expected seconds)",
+				    p.val);
+				goto done;
+			}
+			break;
+		case O_RETRIES:
+			if (!parse_i64(p.val, 0, UINT32_MAX - 1, &v)) {
+				rc = usage_error(
+				    g->cmd,
+				    "invalid retries '%s' (expected a count)",
+				    p.val);
+				goto done;
+			}
+			req.max_attempts = (uint32_t) v + 1;
+			break;
+		case O_KEY:
+			if (*p.val == '\0') {
+				rc = usage_error(g->cmd, "empty --key");
+				goto done;
+			}
+			key = p.val;
+			break;
+		case O_WAIT:
+			wait = true;
+			break;
+		case P_ARG: {
+			char *eq;
+			if (kind == NULL) {
+				if (*p.val == '\0') {
+					rc = usage_error(g->cmd, "empty KIND");
+					goto done;
+				}
+				kind = p.val;
+				break;
+			}
+			eq = strchr(p.val, '=');
+			if (eq == NULL || eq == p.val) {
+				rc = usage_error(
+				    g->cmd,
+				    "invalid parameter '%s' (expected "
+				    "NAME=VALUE)",
+				    p.val);
+				goto done;
+			}
+			jobd__v1__submit_request__params_entry__init(&ents[np]);
+			/* argv is ours to cut at the '='. */
+			*eq = '\0';
+			ents[np].key = (char *) p.val;
+			ents[np].value = eq + 1;
+			ptrs[np] = &ents[np];
+			np++;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	if (kind == NULL) {
+		rc = usage_error(g->cmd, "missing KIND");
+		goto done;
+	}
+	if (input != NULL && (rc = read_input(input, &data, &dlen)) != 0)
+		goto done;
+	if (key == NULL) {
+		jobd_new_key(keybuf);
+		key = keybuf;
+	}
+	req.kind = (char *) kind;
+	req.n_params = np;
+	req.params = ptrs;
+	req.input.data = data;
+	req.input.len = dlen;
+	req.idempotency_key = (char *) key;
+
+	if ((rc = connect_jobd(g)) != 0)
+		goto done;
+	if ((rv = jobd_submit(g->client, &req, &rep)) != JOBD_OK) {
+		rc = call_failed(rv, "submit '%s'", kind);
+		goto done;
+	}
+	if (rep->job == NULL || rep->job->id == 0) {
+		rc = malformed("submit '%s' failed: malformed reply: no job",
+		               kind);
+		goto done;
+	}
+	id = rep->job->id;
+	if (g->json) {
+		if (!wait) {
+			putchar('{');
+			json_job_fields(rep->job, false);
+			printf(",\"existing\":%s}\n",
+			       rep->existing ? "true" : "false");
+		}
+	} else {
+		printf("%" PRIu64 "\n", id);
+	}
+	if (wait) {
+		fflush(stdout);
+		rc = wait_job(g, id, 0);
+	}
+done:
+	if (rep != NULL)
+		jobd__v1__submit_reply__free_unpacked(rep, NULL);
+	free(data);
+	free(ptrs);
+	free(ents);
+	return (rc);
+}
+
+/* Collects the job ids of a command's arguments; 0 or an exit status. */
+static int
+parse_ids(struct jobctl *g, struct parser *p, uint64_t **idsp, size_t *np)
+{
+	static const struct optspec opts[] = {COMMON_OPTS, {NULL, false}};
+	uint64_t *ids;
+	size_t n = 0;
+	int k;
+
+	*idsp = NULL;
+	if ((ids = calloc((size_t) p->argc, sizeof(*ids))) == NULL) {
+		errorf("out of memory");
+		return (EXIT_OTHER);
+	}
+	while ((k = next_opt(p, opts)) != P_END) {
+		if (k == P_ERR) {
+			free(ids);
+			return (EXIT_USAGE);
+		}
+		if (k == O_HELP) {
+			free(ids);
+			print_cmd_help(g->cmd);
+			return (-1);
+		}
+		if (k == O_JSON) {
+			g->json = true;
+			continue;
+		}
+		if (!parse_id(p->val, &ids[n])) {
+			free(ids);
+			return (
+			    usage_error(g->cmd, "invalid job id '%s'", p->val));
+		}
+		n++;
+	}
+	if (n == 0) {
+		free(ids);
+		return (usage_error(g->cmd, "missing job id"));
+	}
+	*idsp = ids;
+	*np = n;
+	return (0);
+}
+
+static int
+cmd_status(struct jobctl *g, int argc, char **argv)
+{
+	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
+	Jobd__V1__GetReply *rep;
+	Jobd__V1__Job *j;
+	uint64_t *ids;
+	size_t n;
+	int64_t now;
+	int rc;
+	int rv;
+
+	if ((rc = parse_ids(g, &p, &ids, &n)) != 0)
+		return (rc < 0 ? 0 : rc);
+	if ((rc = connect_jobd(g)) != 0) {
+		free(ids);
+		return (rc);
+	}
+	if ((rv = jobd_get(g->client, ids, n, &rep)) != JOBD_OK) {
+		free(ids);
+		return (call_failed(rv, "status"));
+	}
+	now = now_ms();
+	for (size_t i = 0; i < n; i++) {
+		if ((j = find_job(rep->jobs, rep->n_jobs, ids[i])) == NULL) {
+			fflush(stdout);
+			errorf("job %" PRIu64 " not found", ids[i]);
+			rc = EXIT_NOTFOUND;
+		} else if (g->json) {
+			json_job(j, false);
+		} else {
+			print_job_line(j, now);
+		}
+	}
+	jobd__v1__get_reply__free_unpacked(rep, NULL);
+	free(ids);
+	return (rc);
+}
+
+/* One id and the given options; 0, -1 after --help, or an exit status. */
+static int
+parse_one_id(struct jobctl *g, int argc, char **argv, uint64_t *id,
+             uint32_t *timeout_ms)
+{
+	static const struct optspec opts[] = {
+	    COMMON_OPTS, {"timeout", true}, {NULL, false}};
+	const struct optspec *o = opts;
+	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
+	static const struct optspec no_timeout[] = {COMMON_OPTS, {NULL, false}};
+	bool have = false;
+	int k;
+
+	if (timeout_ms == NULL)
+		o = no_timeout;
+	while ((k = next_opt(&p, o)) != P_END) {
+		switch (k) {
+		case P_ERR:
+			return (EXIT_USAGE);
+		case O_HELP:
+			print_cmd_help(g->cmd);
+			return (-1);
+		case O_JSON:
+			g->json = true;
+			break;
+		case O_FIRST: /* --timeout */
+			if (!parse_seconds(p.val, timeout_ms) ||
+			    *timeout_ms == 0)
+				return (usage_error(
+				    g->cmd,
+				    "invalid timeout '%s' (expected seconds "
+				    "> 0)",
+				    p.val));
+			break;
+		case P_ARG:
+			if (have)
+				return (usage_error(
+				    g->cmd, "unexpected argument '%s'", p.val));
+			if (!parse_id(p.val, id))
+				return (usage_error(
+				    g->cmd, "invalid job id '%s'", p.val));
+			have = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!have)
+		return (usage_error(g->cmd, "missing job id"));
+	return (0);
+}
+
+static int
+cmd_wait(struct jobctl *g, int argc, char **argv)
+{
+	uint32_t timeout_ms = 0;
+	uint64_t id;
+	int rc;
+
+	if ((rc = parse_one_id(g, argc, argv, &id, &timeout_ms)) != 0)
+		return (rc < 0 ? 0 : rc);
+	return (wait_job(g, id, timeout_ms));
+}
+
+static int
+cmd_result(struct jobctl *g, int argc, char **argv)
+{
+	Jobd__V1__GetReply *rep;
+	Jobd__V1__Job *j;
+	uint64_t id;
+	int rc;
+	int rv;
+
+	if ((rc = parse_one_id(g, argc, argv, &id, NULL)) != 0)
+		return (rc < 0 ? 0 : rc);
+	if ((rc = connect_jobd(g)) != 0)
+		return (rc);
+	if ((rv = jobd_get(g->client, &id, 1, &rep)) != JOBD_OK)
+		return (call_failed(rv, "get job %" PRIu64, id));
+	if ((j = find_job(rep->jobs, rep->n_jobs, id)) == NULL) {
+		errorf("job %" PRIu64 " not found", id);
+		rc = EXIT_NOTFOUND;
+	} else {
+		rc = report_outcome(g, j);
+	}
+	jobd__v1__get_reply__free_unpacked(rep, NULL);
+	return (rc);
+}
+
+static int
+cmd_cancel(struct jobctl *g, int argc, char **argv)
+{
+	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
+	Jobd__V1__CancelReply *rep;
+	uint64_t *ids;
+	size_t n;
+	int rc;
+	int rv;
+	int first = 0;
+
+	if ((rc = parse_ids(g, &p, &ids, &n)) != 0)
+		return (rc < 0 ? 0 : rc);
+	if ((rc = connect_jobd(g)) != 0) {
+		free(ids);
+		return (rc);
+	}
+	for (size_t i = 0; i < n; i++) {
+		rv = jobd_cancel(g->client, ids[i], &rep);
+		if (rv != JOBD_OK) {
+			fflush(stdout);
+			rc = call_failed(rv, "cancel job %" PRIu64, ids[i]);
+			if (first == 0)
+				first = rc;
+			/* With the daemon gone, the others would only wait. */
+			if (rc == EXIT_UNAVAIL)
+				break;
+			continue;
+		}
+		if (rep->job == NULL) {
+			fflush(stdout);
+			rc = malformed("cancel job %" PRIu64
+			               " failed: malformed reply: no job",
+			               ids[i]);
+			if (first == 0)
+				first = rc;
+		} else if (g->json) {
+			json_job(rep->job, false);
+		} else if (rep->job->state ==
+		           JOBD__V1__JOB_STATE__JOB_STATE_RUNNING) {
+			printf("%" PRIu64 " running (cancel requested)\n",
+			       ids[i]);
+		} else {
+			printf("%" PRIu64 " %s\n", ids[i],
+			       state_name(rep->job->state));
+		}
+		jobd__v1__cancel_reply__free_unpacked(rep, NULL);
+	}
+	free(ids);
+	return (first);
+}
+
+static int
+cmd_list(struct jobctl *g, int argc, char **argv)
+{
+	enum { O_STATE = O_FIRST, O_KIND, O_LIMIT };
+	static const struct optspec opts[] = {COMMON_OPTS,
+	                                      {"state", true},
+	                                      {"kind", true},
+	                                      {"limit", true},
+	                                      {NULL, false}};
+	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
+	Jobd__V1__ListRequest req = JOBD__V1__LIST_REQUEST__INIT;
+	Jobd__V1__ListReply *rep;
+	uint64_t limit = LIST_LIMIT;
+	uint64_t printed = 0;
+	int64_t now;
+	int st;
+	int rc;
+	int rv;
+	int k;
+
+	while ((k = next_opt(&p, opts)) != P_END) {
+		switch (k) {
+		case P_ERR:
+			return (EXIT_USAGE);
+		case O_HELP:
+			return (print_cmd_help(g->cmd));
+		case O_JSON:
+			g->json = true;
+			break;
+		case O_STATE:
+			if ((st = parse_state(p.val)) < 0)
+				return (usage_error(
+				    g->cmd,
+				    "invalid state '%s' (expected queued, "
+				    "running, succeeded, failed or cancelled)",
+				    p.val));
+			req.state = (Jobd__V1__JobState) st;
+			break;
+		case O_KIND:
+			req.kind = (char *) p.val;
+			break;
+		case O_LIMIT:
+			if (!parse_u64(p.val, &limit))
+				return (usage_error(
+				    g->cmd,
+				    "invalid limit '%s' (expected a count; 0 "
+				    "for all)",
+				    p.val));
+			break;
+		case P_ARG:
+			return (usage_error(g->cmd, "unexpected argument '%s'",
+			                    p.val));
+		default:
+			break;
+		}
+	}
+	if ((rc = connect_jobd(g)) != 0)
+		return (rc);
+	for (;;) {
+		uint64_t want = limit == 0 ? LIST_PAGE : limit - printed;
+		req.limit = (uint32_t) (want < LIST_PAGE ? want : LIST_PAGE);
+		if ((rv = jobd_list(g->client, &req, &rep)) != JOBD_OK)
+			return (call_failed(rv, "list"));
+		now = now_ms();
+		for (size_t i = 0; i < rep->n_jobs; i++) {
+			if (limit != 0 && printed >= limit)
+				break;
+			if (rep->jobs == NULL || rep->jobs[i] == NULL)
+				continue;
+			if (g->json)
+				json_job(rep->jobs[i], false);
+			else
+				print_job_line(rep->jobs[i], now);
+			printed++;
+		}
+		/* Stop at the end, and on a cursor that goes nowhere. */
+		bool more = rep->n_jobs > 0 && rep->next_cursor != 0 &&
+		            rep->next_cursor != req.cursor &&
+		            (limit == 0 || printed < limit);
+		req.cursor = rep->next_cursor;
+		jobd__v1__list_reply__free_unpacked(rep, NULL);
+		if (!more)
+			break;
+	}
+	return (0);
+}
+
+/* A command that takes only the common options. 0, -1 after --help, or an
+ * exit status. */
+static int
+parse_none(struct jobctl *g, int argc, char **argv)
+{
+	static const struct optspec opts[] = {COMMON_OPTS, {NULL, false}};
+	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
+	int k;
+
+	while ((k = next_opt(&p, opts)) != P_END) {
+		switch (k) {
+		case P_ERR:
+			return (EXIT_USAGE);
+		case O_HELP:
+			print_cmd_help(g->cmd);
+			return (-1);
+		case O_JSON:
+			g->json = true;
+			break;
+		case P_ARG:
+			return (usage_error(g->cmd, "unexpected argument '%s'",
+			                    p.val));
+		default:
+			break;
+		}
+	}
+	return (0);
+}
+
+static int
+cmd_stats(struct jobctl *g, int argc, char **argv)
+{
+	Jobd__V1__StatsReply *s;
+	char up[32];
+	int rc;
+	int rv;
+
+	if ((rc = parse_none(g, argc, argv)) != 0)
+		return (rc < 0 ? 0 : rc);
+	if ((rc = connect_jobd(g)) != 0)
+		return (rc);
+	if ((rv = jobd_stats(g->client, &s)) != JOBD_OK)
+		return (call_failed(rv, "stats"));
+	if (g->json) {
+		printf("{\"workers\":%" PRIu32 ",\"busy_workers\":%" PRIu32
+		       ",\"queued\":%" PRIu64 ",\"running\":%" PRIu64
+		       ",\"succeeded\":%" PRIu64 ",\"failed\":%" PRIu64
+		       ",\"cancelled\":%" PRIu64 ",\"submitted\":%" PRIu64
+		       ",\"retried\":%" PRIu64 ",\"recovered\":%" PRIu64
+		       ",\"max_queue\":%" PRIu64 ",\"uptime_ms\":%" PRId64
+		       ",\"version\":",
+		       s->workers, s->busy_workers, s->queued, s->running,
+		       s->succeeded, s->failed, s->cancelled, s->submitted,
+		       s->retried, s->recovered, s->max_queue, s->uptime_ms);
+		json_str(s->version != NULL ? s->version : "");
+		fputs("}\n", stdout);
+	} else {
+		fmt_dur(up, sizeof(up), s->uptime_ms);
+		printf("workers: %" PRIu32 "\n", s->workers);
+		printf("busy: %" PRIu32 "\n", s->busy_workers);
+		printf("queued: %" PRIu64 "\n", s->queued);
+		printf("running: %" PRIu64 "\n", s->running);
+		printf("succeeded: %" PRIu64 "\n", s->succeeded);
+		printf("failed: %" PRIu64 "\n", s->failed);
+		printf("cancelled: %" PRIu64 "\n", s->cancelled);
+		printf("submitted: %" PRIu64 "\n", s->submitted);
+		printf("retried: %" PRIu64 "\n", s->retried);
+		printf("recovered: %" PRIu64 "\n", s->recovered);
+		if (s->max_queue == 0)
+			printf("max_queue: unlimited\n");
+		else
+			printf("max_queue: %" PRIu64 "\n", s->max_queue);
+		printf("uptime: %s\n", up);
+		printf("version: %s\n", tx(s->version));
+	}
+	jobd__v1__stats_reply__free_unpacked(s, NULL);
+	return (0);
+}
+
+static const char *
+param_type(int t)
+{
+	switch (t) {
+	case JOBD__V1__PARAM__TYPE__TYPE_INT:
+		return ("int");
+	case JOBD__V1__PARAM__TYPE__TYPE_STRING:
+		return ("string");
+	default:
+		return ("unknown");
+	}
+}
+
+static void
+print_kind(Jobd__V1__Kind *k)
+{
+	printf("%s: %s\n", tx(k->name), tx(k->description));
+	for (size_t i = 0; k->params != NULL && i < k->n_params; i++) {
+		Jobd__V1__Param *p = k->params[i];
+		if (p == NULL)
+			continue;
+		printf("  %s (%s", tx(p->name), param_type(p->type));
+		if (p->required)
+			printf(", required");
+		else
+			printf(", default '%s'", tx(p->default_value));
+		if (p->type == JOBD__V1__PARAM__TYPE__TYPE_INT)
+			printf(", %" PRId64 "..%" PRId64, p->min, p->max);
+		else if (p->type == JOBD__V1__PARAM__TYPE__TYPE_STRING)
+			printf(", at most %" PRId64 " bytes", p->max);
+		printf(")");
+		if (p->description != NULL && *p->description != '\0')
+			printf(": %s", tx(p->description));
+		putchar('\n');
+	}
+	if (k->uses_input)
+		printf("  takes input (--input FILE)\n");
+}
+
+static void
+json_kind(const Jobd__V1__Kind *k)
+{
+	fputs("{\"name\":", stdout);
+	json_str(k->name != NULL ? k->name : "");
+	fputs(",\"description\":", stdout);
+	json_str(k->description != NULL ? k->description : "");
+	printf(",\"uses_input\":%s,\"params\":[",
+	       k->uses_input ? "true" : "false");
+	for (size_t i = 0, n = 0; k->params != NULL && i < k->n_params; i++) {
+		const Jobd__V1__Param *p = k->params[i];
+		if (p == NULL)
+			continue;
+		if (n++ > 0)
+			putchar(',');
+		fputs("{\"name\":", stdout);
+		json_str(p->name != NULL ? p->name : "");
+		printf(",\"type\":\"%s\",\"required\":%s", param_type(p->type),
+		       p->required ? "true" : "false");
+		printf(",\"min\":%" PRId64 ",\"max\":%" PRId64, p->min, p->max);
+		fputs(",\"default\":", stdout);
+		json_str(
+		    p->required
+		        ? NULL
+		        : (p->default_value != NULL ? p->default_value : ""));
+		fputs(",\"description\":", stdout);
+		json_str(p->description != NULL ? p->description : "");
+		putchar('}');
+	}
+	fputs("]}\n", stdout);
+}
+
+static int
+cmd_kinds(struct jobctl *g, int argc, char **argv)
+{
+	Jobd__V1__KindsReply *rep;
+	int rc;
+	int rv;
+
+	if ((rc = parse_none(g, argc, argv)) != 0)
+		return (rc < 0 ? 0 : rc);
+	if ((rc = connect_jobd(g)) != 0)
+		return (rc);
+	if ((rv = jobd_kinds(g->client, &rep)) != JOBD_OK)
+		return (call_failed(rv, "kinds"));
+	for (size_t i = 0; i < rep->n_kinds; i++) {
+		if (rep->kinds == NULL || rep->kinds[i] == NULL)
+			continue;
+		if (g->json)
+			json_kind(rep->kinds[i]);
+		else
+			print_kind(rep->kinds[i]);
+	}
+	jobd__v1__kinds_reply__free_unpacked(rep, NULL);
+	return (0);
+}
+
+static int
+cmd_ping(struct jobctl *g, int argc, char **argv)
+{
+	Jobd__V1__PingReply *rep;
+	struct timespec t0;
+	struct timespec t1;
+	double ms;
+	int rc;
+	int rv;
+
+	if ((rc = parse_none(g, argc, argv)) != 0)
+		return (rc < 0 ? 0 : rc);
+	if ((rc = connect_jobd(g)) != 0)
+		return (rc);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rv = jobd_ping(g->client, &rep);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rv != JOBD_OK)
+		return (call_failed(rv, "ping"));
+	ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 +
+	     (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (g->json) {
+		fputs("{\"version\":", stdout);
+		json_str(rep->version != NULL ? rep->version : "");
+		printf(",\"rtt_ms\":%.3f,\"time_ms\":%" PRId64 "}\n", ms,
+		       rep->time_ms);
+	} else {
+		printf("pong from jobd %s in %.3f ms\n",
+		       rep->version != NULL && *rep->version != '\0'
+		           ? tx(rep->version)
+		           : "(unknown version)",
+		       ms);
+	}
+	jobd__v1__ping_reply__free_unpacked(rep, NULL);
+	return (0);
+}
+
+static int
+cmd_help(struct jobctl *g, int argc, char **argv)
+{
+	static const struct optspec opts[] = {COMMON_OPTS, {NULL, false}};
+	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
+	const struct cmd *c = NULL;
+	int k;
+
+	while ((k = next_opt(&p, opts)) != P_END) {
+		switch (k) {
+		case P_ERR:
+			return (EXIT_USAGE);
+		case O_HELP:
+			return (print_cmd_help(g->cmd));
+		case P_ARG:
+			if (c != NULL)
+				return (usage_error(
+				    g->cmd, "unexpected argument '%s'", p.val));
+			if ((c = find_cmd(p.val)) == NULL)
+				return (usage_error(
+				    g->cmd, "unknown command '%s'", p.val));
+			break;
+		default:
+			break;
+		}
+	}
+	if (c == NULL)
+		print_help();
+	else
+		print_cmd_help(c);
+	return (0);
+}
+
+static const struct cmd cmds[] = {
+    {"submit", cmd_submit,
+     "KIND [NAME=VALUE ...] [--input FILE|-] [--priority N]\n"
+     "                     [--timeout SEC] [--retries N] [--key KEY] "
+     "[--wait]",
+     "submit a job and print its id",
+     "Submits a job of kind KIND with parameters NAME=VALUE and prints "
+     "its id.\n"
+     "Run 'jobctl kinds' for the kinds and their parameters. Options "
+     "may come\n"
+     "before or after the parameters.\n"
+     "\n"
+     "Options:\n"
+     "  --input FILE   send FILE as the job's input; '-' reads standard "
+     "input\n"
+     "                 (at most 1 MiB)\n"
+     "  --priority N   higher runs first (default 0)\n"
+     "  --timeout SEC  stop the job when a run takes longer than SEC "
+     "seconds\n"
+     "                 (default: no limit)\n"
+     "  --retries N    run the job again up to N times when it fails "
+     "(default 0)\n"
+     "  --key KEY      idempotency key: submitting the same key again "
+     "returns the\n"
+     "                 first job instead of a new one (default: a fresh "
+     "random key)\n"
+     "  --wait         then wait for the job to end and exit like "
+     "'jobctl wait'\n"
+     "  --json         print the job as JSON instead of its id\n"},
+    {"status", cmd_status, "[--json] ID...", "show jobs",
+     "Shows one line per job: id, state, progress, kind, and how long "
+     "it has been\n"
+     "queued or running, or how long it took. Exits 4 if a job is not "
+     "found.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print one JSON object per job\n"},
+    {"wait", cmd_wait, "ID [--timeout SEC] [--json]",
+     "wait for a job to end and print its result",
+     "Waits for job ID to end. If it succeeded, prints its result and "
+     "exits 0;\n"
+     "if it failed or was cancelled, says so and exits 1. Shows a "
+     "progress bar\n"
+     "on standard error when that is a terminal.\n"
+     "\n"
+     "Options:\n"
+     "  --timeout SEC  give up after SEC seconds and exit 3 "
+     "(default: wait forever)\n"
+     "  --json         print the job, with its result, as JSON\n"},
+    {"result", cmd_result, "ID [--json]", "print the result of a finished job",
+     "Prints the result of job ID if it succeeded (exit 0); says why "
+     "not if it\n"
+     "failed or was cancelled (exit 1) or has not finished yet (exit "
+     "5).\n"
+     "\n"
+     "Options:\n"
+     "  --json  print the job, with its result, as JSON\n"},
+    {"cancel", cmd_cancel, "[--json] ID...", "cancel jobs",
+     "Cancels each job and prints its id and state. A queued job ends "
+     "at once; a\n"
+     "running one is asked to stop. A job that already succeeded or "
+     "failed cannot\n"
+     "be cancelled (exit 5, after trying the others).\n"
+     "\n"
+     "Options:\n"
+     "  --json  print one JSON object per job\n"},
+    {"list", cmd_list, "[--state STATE] [--kind KIND] [--limit N] [--json]",
+     "list recent jobs",
+     "Lists jobs, newest first, one line each as 'jobctl status' "
+     "prints them.\n"
+     "\n"
+     "Options:\n"
+     "  --state STATE  only jobs in STATE: queued, running, succeeded, "
+     "failed or\n"
+     "                 cancelled\n"
+     "  --kind KIND    only jobs of kind KIND\n"
+     "  --limit N      at most N jobs (default 20; 0 for all)\n"
+     "  --json         print one JSON object per job\n"},
+    {"stats", cmd_stats, "[--json]", "show the daemon's counters",
+     "Prints the daemon's workers, job counts per state, counters and "
+     "version.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print one JSON object\n"},
+    {"kinds", cmd_kinds, "[--json]",
+     "list the kinds of job and their parameters",
+     "Lists each kind of job the daemon runs, with its parameters: "
+     "name, type,\n"
+     "whether required or its default, bounds, and description.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print one JSON object per kind\n"},
+    {"ping", cmd_ping, "[--json]", "check that the daemon answers",
+     "Asks the daemon for its version and prints the round trip "
+     "time.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print one JSON object\n"},
+    {"help", cmd_help, "[COMMAND]", "show help for jobctl or a command",
+     "Prints jobctl's help, or the help of COMMAND.\n"},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static void
+print_help(void)
+{
+	printf("usage: jobctl [--addr URL] [--json] [--timeout SEC] "
+	       "COMMAND [ARGS...]\n"
+	       "\n"
+	       "Submits, watches and cancels jobs of jobd, the job server.\n"
+	       "\n"
+	       "Commands:\n");
+	for (const struct cmd *c = cmds; c->name != NULL; c++)
+		printf("  %-8s %s\n", c->name, c->summary);
+	printf("\n"
+	       "Options:\n"
+	       "  --addr URL     the daemon's address, tcp:// or ipc:// "
+	       "(default: $JOBD_ADDR,\n"
+	       "                 else " JOBD_DEFAULT_ADDR ")\n"
+	       "  --json         print JSON, one object per line\n"
+	       "  --timeout SEC  how long each call to the daemon may take, "
+	       "in seconds\n"
+	       "                 (default 10; fractions like 0.5 are fine)\n"
+	       "  --help         print this help\n"
+	       "  --version      print jobctl's version\n"
+	       "\n"
+	       "Run 'jobctl COMMAND --help' for the arguments of a command.\n"
+	       "\n"
+	       "Exit status:\n"
+	       "  0  success\n"
+	       "  1  the job failed or was cancelled\n"
+	       "  2  usage error (bad arguments, or the daemon rejected the "
+	       "request as\n"
+	       "     INVALID_ARGUMENT)\n"
+	       "  3  the daemon is unreachable or a deadline passed "
+	       "(UNAVAILABLE,\n"
+	       "     DEADLINE_EXCEEDED)\n"
+	       "  4  not found (NOT_FOUND)\n"
+	       "  5  any other error from the daemon (RESOURCE_EXHAUSTED,\n"
+	       "     FAILED_PRECONDITION, INTERNAL, UNAUTHENTICATED, ...)\n");
+}
+
+static const struct cmd *
+find_cmd(const char *name)
+{
+	for (const struct cmd *c = cmds; c->name != NULL; c++) {
+		if (strcmp(c->name, name) == 0)
+			return (c);
+	}
+	return (NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { G_ADDR = O_FIRST, G_TIMEOUT, G_VERSION };
+	static const struct optspec opts[] = {COMMON_OPTS,
+	                                      {"addr", true},
+	                                      {"timeout", true},
+	                                      {"version", false},
+	                                      {NULL, false}};
+	struct jobctl g = {0};
+	struct parser p = {argc, argv, 1, false, true, NULL, NULL};
+	const char *env = getenv("JOBD_ADDR");
+	const char *name = NULL;
+	int rc;
+	int k;
+
+	g.addr = env != NULL && *env != '\0' ? env : JOBD_DEFAULT_ADDR;
+	while (name == NULL && (k = next_opt(&p, opts)) != P_END) {
+		switch (k) {
+		case P_ERR:
+			return (EXIT_USAGE);
+		case O_HELP:
+			print_help();
+			return (0);
+		case O_JSON:
+			g.json = true;
+			break;
+		case G_ADDR:
+			if (*p.val == '\0')
+				return (usage_error(NULL, "empty --addr"));
+			g.addr = p.val;
+			break;
+		case G_TIMEOUT:
+			if (!parse_seconds(p.val, &g.timeout_ms) ||
+			    g.timeout_ms == 0)
+				return (usage_error(
+				    NULL,
+				    "invalid timeout '%s' (expected seconds "
+				    "> 0)",
+				    p.val));
+			break;
+		case G_VERSION:
+			printf("jobctl %s\n", JOBD_VERSION);
+			return (0);
+		case P_ARG:
+			name = p.val;
+			break;
+		default:
+			break;
+		}
+	}
+	if (name == NULL)
+		return (usage_error(NULL, "missing command"));
+	if ((g.cmd = find_cmd(name)) == NULL)
+		return (usage_error(NULL, "unknown command '%s'", name));
+
+	rc = g.cmd->fn(&g, argc - p.i, argv + p.i);
+	jobd_client_close(g.client);
+	/* nng's threads and tables would otherwise outlive us, and memory
+	 * checkers report them; nothing uses nng after this. */
+	nng_fini();
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		errorf("cannot write to standard output: %s", strerror(errno));
+		if (rc == 0)
+			rc = EXIT_OTHER;
+	}
+	return (rc);
+}

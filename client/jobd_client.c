@@ -1,0 +1,654 @@
+/*
+ * jobd_client: the C client of jobd's wire contract (proto/jobd.proto).
+ *
+ * A client is one nng REQ socket dialed to the daemon, plus the address (for
+ * messages), the default timeout and the metadata sent with every request.
+ * The first dial is blocking, so an address where nothing listens fails at
+ * open; after that nng reconnects by itself, and a request made while the
+ * daemon is away waits (within its deadline) for it to come back.
+ *
+ * A call packs the method's request into a `Request` envelope, sends it on a
+ * context of its own (one nng_ctx per call, so threads can share a client and
+ * a late reply can never be taken for the answer to another call), and
+ * unpacks the `Response` envelope and then its body. The client waits for
+ * the reply a little longer than the deadline it sends, so that the daemon's
+ * own DEADLINE_EXCEEDED normally arrives first and carries its message.
+ *
+ * nng's REQ socket re-sends a request that got no reply within
+ * NNG_OPT_REQ_RESENDTIME (default 60 s) or whose connection dropped; the
+ * daemon is idempotent for Submit by idempotency key, and the other methods
+ * are reads or idempotent anyway.
+ *
+ * Errors: every failure returns a jobd_status and leaves a message in a
+ * thread-local buffer, read with jobd_client_errmsg().
+ *
+ * Locking: `mtx` guards `timeout_ms` and the metadata, which a call reads
+ * while it builds its envelope; nothing else in the client changes after
+ * open.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "jobd_client.h"
+
+#define CLIENT_TIMEOUT_MS   10000u      /* default per-call timeout */
+#define CLIENT_MARGIN_MS    1000u       /* waited beyond the deadline sent */
+#define CLIENT_RECV_MAX     (16u << 20) /* largest reply accepted */
+#define CLIENT_MAX_METADATA 64u         /* entries set with set_metadata */
+
+struct meta {
+	char *key;
+	char *value;
+};
+
+struct jobd_client {
+	nng_socket sock;
+	char *url;
+	nng_mtx *mtx;
+	uint32_t timeout_ms;
+	struct meta *meta;
+	size_t nmeta;
+};
+
+static _Thread_local char errbuf[512];
+
+static int set_err(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+set_err(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+	va_end(ap);
+	return (code);
+}
+
+/* Control characters in a message from the wire would reach a terminal. */
+static void
+sanitize(char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char) *s < 0x20 || *s == 0x7f)
+			*s = '?';
+	}
+}
+
+const char *
+jobd_client_errmsg(void)
+{
+	return (errbuf);
+}
+
+static char *
+dup_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+
+	if (p != NULL)
+		memcpy(p, s, n);
+	return (p);
+}
+
+/* The status for an nng error of the transport (not of the daemon). */
+static int
+net_err(const jobd_client *c, int rv, uint32_t deadline_ms)
+{
+	switch (rv) {
+	case NNG_ETIMEDOUT:
+		return (set_err(JOBD_DEADLINE_EXCEEDED,
+		                "no reply from jobd at '%s' within %u ms",
+		                c->url, (unsigned) deadline_ms));
+	case NNG_ENOMEM:
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	case NNG_ECLOSED:
+		return (set_err(JOBD_UNAVAILABLE,
+		                "client of jobd at '%s' is closed", c->url));
+	default:
+		return (set_err(JOBD_UNAVAILABLE,
+		                "cannot reach jobd at '%s': %s", c->url,
+		                nng_strerror(rv)));
+	}
+}
+
+static void
+meta_free(struct meta *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].key);
+		free(m[i].value);
+	}
+	free(m);
+}
+
+/* The status of a failed nng_dial of `url`, with its message. */
+static int
+dial_err(const char *url, int rv)
+{
+	switch (rv) {
+	case NNG_EADDRINVAL:
+	case NNG_EINVAL:
+	case NNG_ENOTSUP:
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "invalid address '%s': %s", url,
+		                nng_strerror(rv)));
+	case NNG_ENOMEM:
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	default:
+		return (set_err(JOBD_UNAVAILABLE,
+		                "cannot reach jobd at '%s': %s", url,
+		                nng_strerror(rv)));
+	}
+}
+
+int
+jobd_client_open(jobd_client **cp, const char *url)
+{
+	jobd_client *c;
+	int rv;
+	int st;
+
+	if (cp == NULL)
+		return (set_err(JOBD_INVALID_ARGUMENT, "no client pointer"));
+	*cp = NULL;
+	if (url == NULL || *url == '\0')
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "invalid address '': empty"));
+	st = set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory");
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		goto fail_alloc;
+	c->timeout_ms = CLIENT_TIMEOUT_MS;
+	if ((c->url = dup_str(url)) == NULL)
+		goto fail_url;
+	if (nng_mtx_alloc(&c->mtx) != 0)
+		goto fail_mtx;
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		st = set_err(JOBD_INTERNAL, "cannot open a REQ socket: %s",
+		             nng_strerror(rv));
+		goto fail_sock;
+	}
+	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CLIENT_RECV_MAX);
+	if (rv != 0) {
+		st = set_err(JOBD_INTERNAL, "cannot set '%s': %s",
+		             NNG_OPT_RECVMAXSZ, nng_strerror(rv));
+		goto fail_dial;
+	}
+	/* Blocking: fails at once when nothing listens at url. */
+	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
+		st = dial_err(url, rv);
+		goto fail_dial;
+	}
+	*cp = c;
+	return (JOBD_OK);
+
+fail_dial:
+	nng_close(c->sock);
+fail_sock:
+	nng_mtx_free(c->mtx);
+fail_mtx:
+	free(c->url);
+fail_url:
+	free(c);
+fail_alloc:
+	return (st);
+}
+
+void
+jobd_client_close(jobd_client *c)
+{
+	if (c == NULL)
+		return;
+	nng_close(c->sock);
+	nng_mtx_free(c->mtx);
+	meta_free(c->meta, c->nmeta);
+	free(c->url);
+	free(c);
+}
+
+void
+jobd_client_set_timeout(jobd_client *c, uint32_t ms)
+{
+	if (c == NULL)
+		return;
+	nng_mtx_lock(c->mtx);
+	c->timeout_ms = ms != 0 ? ms : CLIENT_TIMEOUT_MS;
+	nng_mtx_unlock(c->mtx);
+}
+
+int
+jobd_client_set_metadata(jobd_client *c, const char *key, const char *value)
+{
+	struct meta *m;
+	char *v;
+	char *k = NULL;
+	size_t i;
+
+	if (c == NULL || key == NULL || *key == '\0' || value == NULL)
+		return (set_err(
+		    JOBD_INVALID_ARGUMENT,
+		    "metadata needs a client, a non-empty key and a value"));
+	if ((v = dup_str(value)) == NULL)
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	nng_mtx_lock(c->mtx);
+	for (i = 0; i < c->nmeta; i++) {
+		if (strcmp(c->meta[i].key, key) == 0) {
+			free(c->meta[i].value);
+			c->meta[i].value = v;
+			nng_mtx_unlock(c->mtx);
+			return (JOBD_OK);
+		}
+	}
+	if (c->nmeta >= CLIENT_MAX_METADATA) {
+		nng_mtx_unlock(c->mtx);
+		free(v);
+		return (set_err(JOBD_RESOURCE_EXHAUSTED,
+		                "too many metadata entries (at most %u)",
+		                CLIENT_MAX_METADATA));
+	}
+	m = realloc(c->meta, (c->nmeta + 1) * sizeof(*m));
+	if (m != NULL)
+		c->meta = m;
+	if (m == NULL || (k = dup_str(key)) == NULL) {
+		nng_mtx_unlock(c->mtx);
+		free(v);
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	}
+	c->meta[c->nmeta].key = k;
+	c->meta[c->nmeta].value = v;
+	c->nmeta++;
+	nng_mtx_unlock(c->mtx);
+	return (JOBD_OK);
+}
+
+/*
+ * Packs `req` into a Request envelope for `method`, in a new nng message.
+ * *deadline gets the deadline sent (deadline_ms, or the client's timeout).
+ */
+static int
+make_request(jobd_client *c, const char *method, const ProtobufCMessage *req,
+             uint32_t deadline_ms, uint32_t *deadline, nng_msg **msgp)
+{
+	Jobd__V1__Request env = JOBD__V1__REQUEST__INIT;
+	Jobd__V1__Request__MetadataEntry *ents = NULL;
+	Jobd__V1__Request__MetadataEntry **ptrs = NULL;
+	uint8_t *body;
+	size_t blen;
+	size_t elen;
+	nng_msg *msg = NULL;
+	int st = JOBD_OK;
+
+	blen = protobuf_c_message_get_packed_size(req);
+	if ((body = malloc(blen > 0 ? blen : 1)) == NULL)
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	protobuf_c_message_pack(req, body);
+
+	nng_mtx_lock(c->mtx);
+	*deadline = deadline_ms != 0 ? deadline_ms : c->timeout_ms;
+	if (c->nmeta > 0) {
+		ents = calloc(c->nmeta, sizeof(*ents));
+		ptrs = calloc(c->nmeta, sizeof(*ptrs));
+		if (ents == NULL || ptrs == NULL) {
+			st = set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < c->nmeta; i++) {
+			jobd__v1__request__metadata_entry__init(&ents[i]);
+			ents[i].key = c->meta[i].key;
+			ents[i].value = c->meta[i].value;
+			ptrs[i] = &ents[i];
+		}
+		env.n_metadata = c->nmeta;
+		env.metadata = ptrs;
+	}
+	env.method = (char *) method;
+	env.body.data = body;
+	env.body.len = blen;
+	env.deadline_ms = *deadline;
+	elen = jobd__v1__request__get_packed_size(&env);
+	if (nng_msg_alloc(&msg, elen) != 0) {
+		st = set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		goto done;
+	}
+	jobd__v1__request__pack(&env, nng_msg_body(msg));
+	*msgp = msg;
+done:
+	nng_mtx_unlock(c->mtx);
+	free(ptrs);
+	free(ents);
+	free(body);
+	return (st);
+}
+
+/*
+ * Sends *msgp on a context of its own and waits for the reply, at most the
+ * deadline plus a margin. Takes the message; on success *msgp is the reply.
+ */
+static int
+exchange(jobd_client *c, nng_msg **msgp, uint32_t deadline)
+{
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *msg;
+	nng_duration budget;
+	nng_time end;
+	nng_time now;
+	int rv;
+
+	if ((uint64_t) deadline + CLIENT_MARGIN_MS > INT32_MAX)
+		budget = INT32_MAX;
+	else
+		budget = (nng_duration) (deadline + CLIENT_MARGIN_MS);
+	end = nng_clock() + (nng_time) budget;
+
+	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
+		nng_msg_free(*msgp);
+		*msgp = NULL;
+		return (net_err(c, rv, deadline));
+	}
+	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		nng_ctx_close(ctx);
+		nng_msg_free(*msgp);
+		*msgp = NULL;
+		return (net_err(c, rv, deadline));
+	}
+	/* The aio's own timeouts below are what bound this call; these
+	 * apply to operations on the context that use the default. */
+	(void) nng_ctx_set_ms(ctx, NNG_OPT_SENDTIMEO, budget);
+	(void) nng_ctx_set_ms(ctx, NNG_OPT_RECVTIMEO, budget);
+
+	nng_aio_set_msg(aio, *msgp);
+	*msgp = NULL;
+	nng_aio_set_timeout(aio, budget);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		/* A failed send leaves the message with us. */
+		if ((msg = nng_aio_get_msg(aio)) != NULL)
+			nng_msg_free(msg);
+		goto fail;
+	}
+
+	now = nng_clock();
+	nng_aio_set_timeout(aio, now < end ? (nng_duration) (end - now) : 0);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
+		goto fail;
+	*msgp = nng_aio_get_msg(aio);
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return (JOBD_OK);
+
+fail:
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return (net_err(c, rv, deadline));
+}
+
+/* Unpacks the Response in msg and then its body with reply_desc. */
+static int
+read_response(jobd_client *c, const char *method, nng_msg *msg,
+              const ProtobufCMessageDescriptor *reply_desc,
+              ProtobufCMessage **reply)
+{
+	static const uint8_t empty[1];
+	Jobd__V1__Response *resp;
+	const uint8_t *data;
+	int code;
+
+	resp = jobd__v1__response__unpack(NULL, nng_msg_len(msg),
+	                                  nng_msg_body(msg));
+	if (resp == NULL)
+		return (
+		    set_err(JOBD_INTERNAL,
+		            "malformed reply from jobd at '%s': not a Response "
+		            "(%zu bytes)",
+		            c->url, nng_msg_len(msg)));
+	if (resp->code != JOBD__V1__CODE__OK) {
+		code = (int) resp->code;
+		const char *m = resp->message != NULL ? resp->message : "";
+		if (code < JOBD_OK || code > JOBD_UNAUTHENTICATED) {
+			set_err(JOBD_UNKNOWN,
+			        "jobd answered unknown code %d%s%s", code,
+			        *m != '\0' ? ": " : "", m);
+			code = JOBD_UNKNOWN;
+		} else if (*m == '\0') {
+			set_err(code, "jobd answered %s without a message",
+			        jobd_status_name(code));
+		} else {
+			set_err(code, "%s", m);
+		}
+		sanitize(errbuf);
+		jobd__v1__response__free_unpacked(resp, NULL);
+		return (code);
+	}
+	data = resp->body.data != NULL ? resp->body.data : empty;
+	*reply =
+	    protobuf_c_message_unpack(reply_desc, NULL, resp->body.len, data);
+	jobd__v1__response__free_unpacked(resp, NULL);
+	if (*reply == NULL)
+		return (
+		    set_err(JOBD_INTERNAL,
+		            "malformed %s reply from jobd at '%s': not a %s",
+		            method, c->url, reply_desc->short_name));
+	return (JOBD_OK);
+}
+
+int
+jobd_call(jobd_client *c, const char *method, const ProtobufCMessage *req,
+          const ProtobufCMessageDescriptor *reply_desc,
+          ProtobufCMessage **reply, uint32_t deadline_ms)
+{
+	nng_msg *msg = NULL;
+	uint32_t deadline = 0;
+	int st;
+
+	if (reply != NULL)
+		*reply = NULL;
+	if (c == NULL || method == NULL || *method == '\0' || req == NULL ||
+	    req->descriptor == NULL || reply_desc == NULL || reply == NULL)
+		return (set_err(
+		    JOBD_INVALID_ARGUMENT,
+		    "jobd_call needs a client, a method, a request, a reply "
+		    "descriptor and a reply pointer"));
+	if ((st = make_request(c, method, req, deadline_ms, &deadline, &msg)) !=
+	    JOBD_OK)
+		return (st);
+	if ((st = exchange(c, &msg, deadline)) != JOBD_OK)
+		return (st);
+	st = read_response(c, method, msg, reply_desc, reply);
+	nng_msg_free(msg);
+	return (st);
+}
+
+/* jobd_call for a typed reply pointer, without aliasing it as another type. */
+#define TYPED_CALL(c, method, req, type, desc, reply, deadline)                \
+	do {                                                                   \
+		ProtobufCMessage *m_;                                          \
+		int st_;                                                       \
+		if ((reply) == NULL)                                           \
+			return (set_err(JOBD_INVALID_ARGUMENT,                 \
+			                "no reply pointer"));                  \
+		st_ =                                                          \
+		    jobd_call((c), (method), (req), (desc), &m_, (deadline));  \
+		*(reply) = (type *) m_;                                        \
+		return (st_);                                                  \
+	} while (0)
+
+int
+jobd_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
+            Jobd__V1__SubmitReply **reply)
+{
+	if (req == NULL) {
+		if (reply != NULL)
+			*reply = NULL;
+		return (set_err(JOBD_INVALID_ARGUMENT, "no request"));
+	}
+	TYPED_CALL(c, "Submit", &req->base, Jobd__V1__SubmitReply,
+	           &jobd__v1__submit_reply__descriptor, reply, 0);
+}
+
+int
+jobd_get(jobd_client *c, const uint64_t *ids, size_t n,
+         Jobd__V1__GetReply **reply)
+{
+	Jobd__V1__GetRequest req = JOBD__V1__GET_REQUEST__INIT;
+
+	if (ids == NULL && n > 0) {
+		if (reply != NULL)
+			*reply = NULL;
+		return (set_err(JOBD_INVALID_ARGUMENT, "no ids"));
+	}
+	req.n_ids = n;
+	req.ids = (uint64_t *) ids;
+	TYPED_CALL(c, "Get", &req.base, Jobd__V1__GetReply,
+	           &jobd__v1__get_reply__descriptor, reply, 0);
+}
+
+int
+jobd_wait(jobd_client *c, uint64_t id, uint32_t deadline_ms,
+          Jobd__V1__WaitReply **reply)
+{
+	Jobd__V1__WaitRequest req = JOBD__V1__WAIT_REQUEST__INIT;
+
+	req.id = id;
+	TYPED_CALL(c, "Wait", &req.base, Jobd__V1__WaitReply,
+	           &jobd__v1__wait_reply__descriptor, reply, deadline_ms);
+}
+
+int
+jobd_cancel(jobd_client *c, uint64_t id, Jobd__V1__CancelReply **reply)
+{
+	Jobd__V1__CancelRequest req = JOBD__V1__CANCEL_REQUEST__INIT;
+
+	req.id = id;
+	TYPED_CALL(c, "Cancel", &req.base, Jobd__V1__CancelReply,
+	           &jobd__v1__cancel_reply__descriptor, reply, 0);
+}
+
+int
+jobd_list(jobd_client *c, const Jobd__V1__ListRequest *req,
+          Jobd__V1__ListReply **reply)
+{
+	if (req == NULL) {
+		if (reply != NULL)
+			*reply = NULL;
+		return (set_err(JOBD_INVALID_ARGUMENT, "no request"));
+	}
+	TYPED_CALL(c, "List", &req->base, Jobd__V1__ListReply,
+	           &jobd__v1__list_reply__descriptor, reply, 0);
+}
+
+int
+jobd_stats(jobd_client *c, Jobd__V1__StatsReply **reply)
+{
+	Jobd__V1__StatsRequest req = JOBD__V1__STATS_REQUEST__INIT;
+
+	TYPED_CALL(c, "Stats", &req.base, Jobd__V1__StatsReply,
+	           &jobd__v1__stats_reply__descriptor, reply, 0);
+}
+
+int
+jobd_kinds(jobd_client *c, Jobd__V1__KindsReply **reply)
+{
+	Jobd__V1__KindsRequest req = JOBD__V1__KINDS_REQUEST__INIT;
+
+	TYPED_CALL(c, "Kinds", &req.base, Jobd__V1__KindsReply,
+	           &jobd__v1__kinds_reply__descriptor, reply, 0);
+}
+
+int
+jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply)
+{
+	Jobd__V1__PingRequest req = JOBD__V1__PING_REQUEST__INIT;
+
+	TYPED_CALL(c, "Ping", &req.base, Jobd__V1__PingReply,
+	           &jobd__v1__ping_reply__descriptor, reply, 0);
+}
+
+/* Fills buf with n random bytes; false if the kernel gave none. */
+static bool
+random_bytes(uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+	int fd;
+
+	while (got < n) {
+		r = getrandom(buf + got, n - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t) r;
+	}
+	if (got == n)
+		return (true);
+	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0)
+		return (false);
+	while (got < n) {
+		r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t) r;
+	}
+	close(fd);
+	return (got == n);
+}
+
+/* splitmix64: mixes a last-resort seed when the kernel has no randomness. */
+static uint64_t
+mix64(uint64_t x)
+{
+	x += UINT64_C(0x9e3779b97f4a7c15);
+	x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return (x ^ (x >> 31));
+}
+
+void
+jobd_new_key(char buf[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	static _Thread_local uint64_t counter;
+	uint8_t r[16];
+
+	if (buf == NULL)
+		return;
+	if (!random_bytes(r, sizeof(r))) {
+		struct timespec ts;
+		uint64_t a;
+		uint64_t b;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a = mix64(((uint64_t) ts.tv_sec * 1000000000u +
+		           (uint64_t) ts.tv_nsec) ^
+		          ((uint64_t) getpid() << 32));
+		b = mix64(a ^ ++counter ^ (uint64_t) (uintptr_t) &counter);
+		memcpy(r, &a, 8);
+		memcpy(r + 8, &b, 8);
+	}
+	for (size_t i = 0; i < sizeof(r); i++) {
+		buf[2 * i] = hex[r[i] >> 4];
+		buf[2 * i + 1] = hex[r[i] & 0xf];
+	}
+	buf[32] = '\0';
+}
