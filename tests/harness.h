@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "jobd_client.h"
+#include "test.h"
 
 struct jd {
 	char dir[64];
@@ -80,8 +82,12 @@ jd_start(struct jd *d, const char *const *extra)
 	if ((d->pid = fork()) < 0)
 		return -1;
 	if (d->pid == 0) {
-		FILE *f = freopen(d->log, "a", stderr);
-		(void) f;
+		/* dies with the test, and keeps none of its output pipes: a
+		 * crashed test must not leave a daemon holding ctest's pipe */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (freopen(d->log, "a", stderr) == NULL ||
+		    freopen("/dev/null", "w", stdout) == NULL)
+			_exit(126);
 		execv(bin, (char *const *) argv);
 		_exit(127);
 	}
@@ -120,19 +126,6 @@ jd_kill(struct jd *d, int sig)
 	return st;
 }
 
-/* Stops the daemon (SIGKILL if it is still there) and removes the dir. */
-static inline void
-jd_fini(struct jd *d)
-{
-	char cmd[160];
-	jd_kill(d, SIGKILL);
-	if (getenv("JOBD_KEEP") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "cannot remove %s\n", d->dir);
-	}
-}
-
 static inline void
 jd_dump_log(const struct jd *d)
 {
@@ -140,6 +133,23 @@ jd_dump_log(const struct jd *d)
 	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
 	if (system(cmd) != 0)
 		fprintf(stderr, "(no log)\n");
+}
+
+/* Stops the daemon (SIGKILL if it is still there) and removes the dir. */
+static inline void
+jd_fini(struct jd *d)
+{
+	char cmd[160];
+	jd_kill(d, SIGKILL);
+	if (test_failures > 0) {
+		fprintf(stderr, "--- jobd log of %s:\n", d->dir);
+		jd_dump_log(d);
+	}
+	if (getenv("JOBD_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", d->dir);
+	}
 }
 
 #endif

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# jobctl against a real jobd: output, messages and exit codes, the error
+# cases included. Needs JOBD_BIN and JOBCTL_BIN (ctest sets them).
+set -u
+: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
+dir=$(mktemp -d /tmp/jobd-ctl-XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+
+# run NAME EXPECTED_EXIT [STDOUT_REGEX [STDERR_REGEX]] -- jobctl args...
+run() {
+	local name=$1 want=$2 out_re=$3 err_re=$4
+	shift 5
+	"$JOBCTL_BIN" "$@" >"$dir/out" 2>"$dir/err"
+	local rc=$?
+	if [[ $rc -ne $want ]]; then
+		bad "$name: exit $rc, wanted $want; stderr: $(head -c 300 "$dir/err")"
+	elif [[ -n $out_re ]] && ! grep -Eq -- "$out_re" "$dir/out"; then
+		bad "$name: stdout '$(head -c 300 "$dir/out")' does not match /$out_re/"
+	elif [[ -n $err_re ]] && ! grep -Eq -- "$err_re" "$dir/err"; then
+		bad "$name: stderr '$(head -c 300 "$dir/err")' does not match /$err_re/"
+	else
+		ok "$name"
+	fi
+}
+
+start() { # start NAME ARGS...: a daemon on $dir/NAME.sock
+	local name=$1
+	shift
+	"$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
+		--backoff 50ms --grace 100ms "$@" 2>>"$dir/$name.log" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		"$JOBCTL_BIN" --addr "ipc://$dir/$name.sock" ping >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "jobd did not start:" >&2
+	cat "$dir/$name.log" >&2
+	exit 1
+}
+
+start main --workers 2
+export JOBD_ADDR="ipc://$dir/main.sock"
+
+run "help" 0 "Exit status" "" -- --help
+run "command help" 0 "submit KIND" "" -- submit --help
+run "no command" 2 "" "usage" --
+run "unknown command" 2 "" "nosuch" -- nosuch
+run "unknown option" 2 "" "--bogus" -- --bogus ping
+run "bad id" 2 "" "invalid job id 'abc'" -- status abc
+run "param without =" 2 "" "" -- submit count n
+run "unreachable" 3 "" "cannot reach jobd at 'ipc://$dir/none.sock'" -- --addr "ipc://$dir/none.sock" ping
+run "ping" 0 "^pong from jobd" "" -- ping
+
+id=$("$JOBCTL_BIN" submit count n=1000)
+if [[ $id =~ ^[0-9]+$ ]]; then ok "submit prints the id alone"; else bad "submit printed '$id'"; fi
+run "wait prints the result" 0 "^1000$" "" -- wait "$id"
+run "result" 0 "^1000$" "" -- result "$id"
+run "status" 0 "^$id +succeeded +100% +count" "" -- status "$id"
+run "status --json" 0 "^\{\"id\":$id,\"kind\":\"count\",\"state\":\"succeeded\",\"progress\":\{\"done\":1000,\"total\":1000\}" "" -- --json status "$id"
+run "status of a missing job" 4 "" "job 999999 not found" -- status 999999
+run "status of found and missing" 4 "^$id " "job 999998 not found" -- status "$id" 999998
+run "result of a missing job" 4 "" "not found" -- result 999999
+run "unknown kind" 2 "" "INVALID_ARGUMENT: unknown kind 'nope'" -- submit nope
+run "bad parameter" 2 "" "parameter 'n' of kind 'count'" -- submit count n=x
+run "unknown parameter" 2 "" "unknown parameter 'm'" -- submit count n=1 m=2
+run "failed job" 1 "" "job [0-9]+ failed: broken" -- submit fail message=broken --wait
+run "retried job" 1 "" "failed: again" -- submit fail message=again --retries 2 --wait
+run "primes" 0 "^664579$" "" -- submit primes limit=10000000 --wait
+printf abc >"$dir/input"
+run "sha256 of a file" 0 "^ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad$" "" -- submit sha256 --input "$dir/input" --wait
+run "job timeout" 1 "" "timed out after 200 ms" -- submit count n=100000000000 --timeout 0.2 --wait
+
+long=$("$JOBCTL_BIN" submit count n=100000000000)
+run "wait --timeout" 3 "" "timed out waiting for job $long" -- wait "$long" --timeout 0.3
+run "result of a running job" 5 "" "has not finished" -- result "$long"
+run "cancel" 0 "^$long cancelled" "" -- cancel "$long"
+run "wait on a cancelled job" 1 "" "job $long cancelled" -- wait "$long"
+run "cancel a finished job" 5 "" "FAILED_PRECONDITION" -- cancel "$id"
+run "cancel a missing job" 4 "" "not found" -- cancel 999999
+
+k1=$("$JOBCTL_BIN" submit sleep ms=1 --key same-key)
+k2=$("$JOBCTL_BIN" submit sleep ms=1 --key same-key)
+if [[ -n $k1 && $k1 == "$k2" ]]; then ok "idempotency key"; else bad "idempotency key: '$k1' vs '$k2'"; fi
+run "list" 0 "^$long +cancelled" "" -- list --state cancelled --limit 1
+run "list by kind" 0 "sha256" "" -- list --kind sha256
+run "list bad state" 2 "" "" -- list --state bogus
+run "stats" 0 "^workers: 2$" "" -- stats
+run "kinds" 0 "^count" "" -- kinds
+
+# backpressure: one worker busy, a queue of one
+start small --workers 1 --max-queue 1
+export JOBD_ADDR="ipc://$dir/small.sock"
+"$JOBCTL_BIN" submit sleep ms=5000 >/dev/null
+sleep 0.2
+"$JOBCTL_BIN" submit sleep ms=1 >/dev/null
+run "queue full" 5 "" "RESOURCE_EXHAUSTED: queue is full" -- submit sleep ms=1
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
