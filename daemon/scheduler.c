@@ -963,7 +963,8 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 		free(v);
 		return rv;
 	}
-	qsort(v, nv, sizeof(*v), cmp_id_desc);
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), cmp_id_desc);
 	while (nv > f->limit)
 		jobrec_clear(&v[--nv]);
 	*out = v;

@@ -677,7 +677,8 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 		all[nall++] = dbv[i];
 		memset(&dbv[i], 0, sizeof(dbv[i]));
 	}
-	qsort(all, nall, sizeof(*all), cmp_desc);
+	if (nall > 1)
+		qsort(all, nall, sizeof(*all), cmp_desc);
 	if (nall > f.limit) {
 		for (i = f.limit; i < nall; i++)
 			jobrec_clear(&all[i]);
