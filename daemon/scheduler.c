@@ -558,7 +558,7 @@ timer_tick(sched *s, struct waiter **fire, struct writer_op **purge)
 		unpark(s, w, JOBD_DEADLINE_EXCEEDED, wj, NULL, fire);
 		maybe_free(s, wj);
 	}
-	if (mono >= s->next_purge && s->cfg.retention_ms > 0) {
+	if (mono >= s->next_purge) {
 		s->next_purge = mono + PURGE_EVERY_MS;
 		struct writer_op *op = calloc(1, sizeof(*op));
 		if (op != NULL) {
@@ -600,6 +600,8 @@ timer_main(void *arg)
 		}
 		if (w != NULL && w->deadline < until)
 			until = w->deadline;
+		if (until > mono + 60000)
+			until = mono + 60000;
 		if (until <= mono)
 			continue;
 		struct timespec ts = {until / 1000, (until % 1000) * 1000000L};
@@ -627,7 +629,10 @@ sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 	s->w = w;
 	s->cfg = *cfg;
 	s->next_id = 1;
-	s->next_purge = sched_mono_ms() + 5000;
+	/* the first purge soon after start, then every PURGE_EVERY_MS; none
+	 * when finished jobs are kept forever */
+	s->next_purge =
+	    cfg->retention_ms > 0 ? sched_mono_ms() + 2000 : INT64_MAX;
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);

@@ -187,7 +187,7 @@ check_result(jobd_client *c, uint64_t id, int state, const char *result,
 	if (result != NULL) {
 		CHECK_EQ_INT(w->job->result.len, strlen(result));
 		CHECK(strlen(result) == 0 ||
-		    memcmp(w->job->result.data, result, strlen(result)) == 0);
+		      memcmp(w->job->result.data, result, strlen(result)) == 0);
 	}
 	if (error != NULL)
 		CHECK_EQ_STR(w->job->error, error);
@@ -663,6 +663,37 @@ test_concurrent_submits(void)
 	jd_fini(&d);
 }
 
+/* Finished jobs past --retention are purged (the first purge runs 2 s
+ * after start); live ones are kept. */
+static void
+test_retention(void)
+{
+	static const char *const args[] = {"--retention", "1ms", NULL};
+	struct jd d;
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, args) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	uint64_t done = SUBMIT(c, "count", "n=1");
+	check_result(c, done, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, "1",
+	             NULL);
+	uint64_t live = SUBMIT(c, "sleep", "ms=60000");
+	REQUIRE(live != 0);
+	int gone = 0;
+	for (int i = 0; i < 100 && !gone; i++) {
+		usleep(100000);
+		gone = state_of(c, done) == 0;
+	}
+	CHECK(gone);
+	CHECK_EQ_INT(state_of(c, live), JOBD__V1__JOB_STATE__JOB_STATE_RUNNING);
+	Jobd__V1__StatsReply *st;
+	REQUIRE(jobd_stats(c, &st) == JOBD_OK);
+	CHECK_EQ_INT(st->succeeded, 0);
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
 TEST_MAIN({"seed_experiment", test_seed_experiment},
           {"every_kind", test_every_kind}, {"cancel", test_cancel},
           {"timeout_and_retry", test_timeout_and_retry},
@@ -671,4 +702,5 @@ TEST_MAIN({"seed_experiment", test_seed_experiment},
           {"graceful_shutdown", test_graceful_shutdown},
           {"bad_wire_input", test_bad_wire_input},
           {"list_paging", test_list_paging},
-          {"concurrent_submits", test_concurrent_submits})
+          {"concurrent_submits", test_concurrent_submits},
+          {"retention", test_retention})

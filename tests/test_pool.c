@@ -5,6 +5,7 @@
  * the shutdown path that re-queues interrupted jobs.
  */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -369,10 +370,37 @@ test_idempotent_live(void)
 	env_stop(&e);
 }
 
+static double
+cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double) ru.ru_utime.tv_sec + (double) ru.ru_stime.tv_sec +
+	       ((double) ru.ru_utime.tv_usec + (double) ru.ru_stime.tv_usec) /
+	           1e6;
+}
+
+/* An idle scheduler sleeps: no thread spins, past the first purge time
+ * (2 s) too. */
+static void
+test_idle_sleeps(void)
+{
+	struct env e;
+	env_start(&e, 2, 0);
+	double c0 = cpu_seconds();
+	usleep(2500000);
+	double used = cpu_seconds() - c0;
+	CHECK(used < 0.25);
+	/* and it still answers */
+	CHECK(submit(&e, "count", "n", "1", 0, 1, 0) != 0);
+	env_stop(&e);
+}
+
 TEST_MAIN({"priority_order", test_priority_order},
           {"cancel_running_and_queued", test_cancel_running_and_queued},
           {"timeout", test_timeout}, {"retry_then_fail", test_retry_then_fail},
           {"wait_deadline", test_wait_deadline},
           {"backpressure", test_backpressure},
           {"shutdown_requeues", test_shutdown_requeues},
-          {"idempotent_live", test_idempotent_live})
+          {"idempotent_live", test_idempotent_live},
+          {"idle_sleeps", test_idle_sleeps})
