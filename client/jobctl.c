@@ -82,8 +82,6 @@ static int usage_error(const struct cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int call_failed(int rv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int malformed(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
 
 static void
 errorf(const char *fmt, ...)
@@ -132,18 +130,7 @@ call_failed(int rv, const char *fmt, ...)
 }
 
 /* "jobctl: WHAT failed: malformed reply: ..." is said by the caller. */
-static int
-malformed(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("jobctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return (EXIT_OTHER);
-}
+#define malformed(...) (errorf(__VA_ARGS__), EXIT_OTHER)
 
 static void
 print_usage_line(FILE *f, const struct cmd *cmd)

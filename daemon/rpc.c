@@ -12,19 +12,13 @@
  */
 #include "rpc.h"
 
+#include "clock.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint8_t *
 encode(Jobd__V1__Response *resp, size_t *len)
@@ -177,7 +171,8 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 		goto out;
 	}
 	c->method = (unsigned) (m - sd->methods);
-	c->deadline = req->deadline_ms ? mono_ms() + req->deadline_ms : 0;
+	c->deadline =
+	    req->deadline_ms ? clock_ms(CLOCK_MONOTONIC) + req->deadline_ms : 0;
 	c->req = req;
 	svc->invoke(svc, c->method, in, rpc_closure, c);
 	c->req = NULL;

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "heap.h"
 #include "log.h"
 
@@ -102,17 +103,13 @@ struct sched {
 int64_t
 sched_mono_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 int64_t
 sched_wall_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_ms(CLOCK_REALTIME);
 }
 
 /* ---- tables ---------------------------------------------------------- */
@@ -1149,13 +1146,7 @@ sched_drain(sched *s, uint32_t grace_ms)
 	pthread_mutex_unlock(&s->mtx);
 	fire_all(fire);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += grace_ms / 1000;
-	ts.tv_nsec += (long) (grace_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = clock_after(CLOCK_REALTIME, grace_ms);
 	pthread_mutex_lock(&s->mtx);
 	while (s->st.busy > 0) {
 		if (pthread_cond_timedwait(&s->idle_cv, &s->mtx, &ts) ==

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define WRITER_BATCH    8192
@@ -127,14 +128,7 @@ run_batch(writer *w, struct writer_op *batch)
 static void
 pause_ms(writer *w, int ms)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	struct timespec ts = clock_after(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&w->mtx);
 	if (!w->stopping)
 		pthread_cond_timedwait(&w->cv, &w->mtx, &ts);

@@ -386,6 +386,13 @@ test_kill9_recovery(void)
 	REQUIRE(await_state(c, ids[0], JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
 	for (int i = 1; i < 6; i++)
 		REQUIRE((ids[i] = SUBMIT(c, "sleep", "ms=10")) != 0);
+	/* the job running when the daemon dies (the count, unless a slow
+	 * machine already finished it) */
+	int running = -1;
+	for (int i = 0; i < 6; i++)
+		if (state_of(c, ids[i]) ==
+		    JOBD__V1__JOB_STATE__JOB_STATE_RUNNING)
+			running = i;
 	jobd_client_close(c);
 	int st = jd_kill(&d, SIGKILL);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
@@ -395,14 +402,14 @@ test_kill9_recovery(void)
 	REQUIRE(c != NULL);
 	Jobd__V1__StatsReply *sr;
 	REQUIRE(jobd_stats(c, &sr) == JOBD_OK);
-	CHECK_EQ_INT(sr->recovered, 1);
+	CHECK_EQ_INT(sr->recovered, running >= 0 ? 1 : 0);
 	jobd__v1__stats_reply__free_unpacked(sr, NULL);
 	for (int i = 0; i < 6; i++) {
 		Jobd__V1__WaitReply *w = wait_job(c, ids[i]);
 		REQUIRE(w != NULL);
 		CHECK_EQ_INT(w->job->state,
 		             JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED);
-		if (i == 0) /* it ran twice: at least once */
+		if (i == running) /* it ran twice: at least once */
 			CHECK_EQ_INT(w->job->attempts, 2);
 		jobd__v1__wait_reply__free_unpacked(w, NULL);
 	}
