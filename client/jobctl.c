@@ -47,7 +47,7 @@ enum {
 };
 
 #define INPUT_MAX       (1024u * 1024u) /* the most input jobd accepts */
-#define WAIT_CHUNK_MS   1000u           /* redraw interval while waiting */
+#define WAIT_CHUNK_MS   250u            /* redraw interval while waiting */
 #define CALL_TIMEOUT_MS 10000u          /* the client's default timeout */
 #define BAR_WIDTH       20
 #define LIST_LIMIT      20u   /* jobs `list` prints by default */

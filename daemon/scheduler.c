@@ -1099,6 +1099,10 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 		} else {
 			set_state(s, j, JOB_FAILED);
 			j->rec.finished_at = now;
+			log_info("job %llu (%s) failed after %u attempt%s: %s",
+			         (unsigned long long) j->rec.id, j->rec.kind,
+			         j->rec.attempts,
+			         j->rec.attempts == 1 ? "" : "s", j->rec.error);
 		}
 	} else if (stop == STOP_CANCEL) {
 		set_error(j, "cancelled");
