@@ -16,6 +16,7 @@
  */
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "jobd.pb-c.h"
@@ -31,6 +32,9 @@ struct rpc_call {
 	 * exactly once per dispatched call, possibly from any thread. */
 	void (*send)(struct rpc_call *c, uint8_t *buf, size_t len);
 	void *transport;
+	/* Set by the transport: false when it has no room left for another
+	 * parked call (handlers then answer RESOURCE_EXHAUSTED). */
+	bool can_park;
 
 	/* Set by rpc_dispatch for the handler. */
 	int64_t deadline;             /* CLOCK_MONOTONIC ms; 0 = none */

@@ -178,6 +178,8 @@ on_request(struct work *w)
 	pthread_mutex_lock(&srv->mtx);
 	srv->nrecv--;
 	draining = srv->draining;
+	/* parking takes a replacement receiver: an idle one or a new one */
+	w->call.can_park = srv->idle != NULL || srv->nworks < MAX_WORKS;
 	pthread_mutex_unlock(&srv->mtx);
 
 	pthread_mutex_lock(&w->mtx);

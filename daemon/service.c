@@ -221,8 +221,13 @@ parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
            void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
                         const char *))
 {
-	struct parked *p = calloc(1, sizeof(*p));
-	if (p == NULL) {
+	struct parked *p;
+	if (!c->can_park) {
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED,
+		    "too many calls are waiting; try again later");
+		return NULL;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}

@@ -670,6 +670,96 @@ test_concurrent_submits(void)
 	jd_fini(&d);
 }
 
+/* Many Waits parked on one job hold no thread and no receiver: the daemon
+ * keeps answering, and every Wait is answered when the job ends. */
+static void
+test_many_parked_waits(void)
+{
+	enum { N = 300 };
+	struct jd d;
+	nng_socket s;
+	nng_ctx ctx[N];
+	nng_aio *aio[N];
+	REQUIRE(jd_init(&d) == 0);
+	REQUIRE(jd_start(&d, fast) == 0);
+	jobd_client *c = connect_to(&d);
+	REQUIRE(c != NULL);
+	uint64_t id = SUBMIT(c, "count", "n=100000000000");
+	REQUIRE(await_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
+
+	Jobd__V1__WaitRequest w = JOBD__V1__WAIT_REQUEST__INIT;
+	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
+	uint8_t body[32], buf[128];
+	w.id = id;
+	req.method = "Wait";
+	req.deadline_ms = 60000;
+	req.body.data = body;
+	req.body.len = jobd__v1__wait_request__pack(&w, body);
+	size_t len = jobd__v1__request__pack(&req, buf);
+
+	REQUIRE(nng_req0_open(&s) == 0);
+	REQUIRE(nng_dial(s, d.url, NULL, 0) == 0);
+	for (int i = 0; i < N; i++) {
+		nng_msg *m;
+		REQUIRE(nng_ctx_open(&ctx[i], s) == 0);
+		REQUIRE(nng_aio_alloc(&aio[i], NULL, NULL) == 0);
+		nng_aio_set_timeout(aio[i], 20000);
+		REQUIRE(nng_msg_alloc(&m, 0) == 0);
+		nng_msg_append(m, buf, len);
+		nng_aio_set_msg(aio[i], m);
+		nng_ctx_send(ctx[i], aio[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		nng_aio_wait(aio[i]);
+		CHECK_EQ_INT(nng_aio_result(aio[i]), 0);
+		nng_ctx_recv(ctx[i], aio[i]); /* the reply, later */
+	}
+	usleep(200000); /* let them all park */
+
+	/* quick queries still answered at once */
+	for (int i = 0; i < 20; i++) {
+		Jobd__V1__PingReply *p;
+		double t0 = h_now_us();
+		CHECK_EQ_INT(jobd_ping(c, &p), JOBD_OK);
+		if (p != NULL)
+			jobd__v1__ping_reply__free_unpacked(p, NULL);
+		CHECK(h_now_us() - t0 < 250000.0);
+	}
+	Jobd__V1__CancelReply *cr;
+	REQUIRE(jobd_cancel(c, id, &cr) == JOBD_OK);
+	jobd__v1__cancel_reply__free_unpacked(cr, NULL);
+
+	int answered = 0;
+	for (int i = 0; i < N; i++) {
+		nng_aio_wait(aio[i]);
+		if (nng_aio_result(aio[i]) == 0) {
+			nng_msg *m = nng_aio_get_msg(aio[i]);
+			Jobd__V1__Response *r = jobd__v1__response__unpack(
+			    NULL, nng_msg_len(m), nng_msg_body(m));
+			Jobd__V1__WaitReply *wr =
+			    r ? jobd__v1__wait_reply__unpack(NULL, r->body.len,
+			                                     r->body.data)
+			      : NULL;
+			if (r != NULL && (int) r->code == JOBD_OK &&
+			    wr != NULL && wr->job != NULL &&
+			    wr->job->state ==
+			        JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED)
+				answered++;
+			if (wr != NULL)
+				jobd__v1__wait_reply__free_unpacked(wr, NULL);
+			if (r != NULL)
+				jobd__v1__response__free_unpacked(r, NULL);
+			nng_msg_free(m);
+		}
+		nng_aio_free(aio[i]);
+		nng_ctx_close(ctx[i]);
+	}
+	CHECK_EQ_INT(answered, N);
+	nng_close(s);
+	jobd_client_close(c);
+	jd_fini(&d);
+}
+
 /* Finished jobs past --retention are purged (the first purge runs 2 s
  * after start); live ones are kept. */
 static void
@@ -710,4 +800,5 @@ TEST_MAIN({"seed_experiment", test_seed_experiment},
           {"bad_wire_input", test_bad_wire_input},
           {"list_paging", test_list_paging},
           {"concurrent_submits", test_concurrent_submits},
+          {"many_parked_waits", test_many_parked_waits},
           {"retention", test_retention})

@@ -132,6 +132,7 @@ call(struct sent *s, const uint8_t *buf, size_t len)
 {
 	memset(s, 0, sizeof(*s));
 	s->call.send = capture;
+	s->call.can_park = true;
 	rpc_dispatch(&fake.base, &s->call, buf, len);
 }
 
