@@ -26,13 +26,15 @@
 
 typedef struct jobd_client jobd_client;
 
-/* Dials `url` (tcp://, ipc://). JOBD_UNAVAILABLE with a message naming the
- * address if nothing listens there; then *cp is NULL. */
+/* Dials `url` (tcp://, ipc://); this first dial blocks. JOBD_UNAVAILABLE
+ * with a message naming the address if nothing listens there,
+ * JOBD_INVALID_ARGUMENT for an address nng cannot parse; then *cp is NULL.
+ * A program that checks for leaks with valgrind calls nng_fini() at exit. */
 int jobd_client_open(jobd_client **cp, const char *url);
 /* Closes the socket. Accepts NULL. */
 void jobd_client_close(jobd_client *c);
 /* How long a call waits for its reply; also sent as the request's deadline.
- * Default 10000 ms. */
+ * Default 10000 ms; 0 restores the default. */
 void jobd_client_set_timeout(jobd_client *c, uint32_t ms);
 /* Adds (or replaces) a metadata entry sent with every request. */
 int jobd_client_set_metadata(jobd_client *c, const char *key,

@@ -18,7 +18,8 @@
 
 enum kind_param_type {
 	KIND_INT = 1,    /* decimal integer in [min, max] */
-	KIND_STRING = 2, /* any bytes but NUL, length <= max */
+	KIND_STRING = 2, /* length <= max; no control characters but tab and
+	                    newline */
 };
 
 struct kind_param {
@@ -37,8 +38,10 @@ struct kind_param {
  * `error` on failure.
  *
  * progress() must be called regularly (every few milliseconds of work at
- * most); it returns non-zero when the job must stop (cancelled, timed out,
- * daemon shutting down), and the kind then returns KIND_STOPPED at once.
+ * most), with done and total in the kind's own units (iterations, numbers,
+ * rounds, milliseconds); it returns non-zero when the job must stop
+ * (cancelled, timed out, daemon shutting down), and the kind then returns
+ * KIND_STOPPED at once. `result` is NULL unless the outcome is KIND_OK.
  */
 struct kind_run {
 	const struct job_param *params; /* already validated */

@@ -68,7 +68,7 @@ struct jobrec {
 	uint8_t *result; /* NULL when result_len == 0 */
 	size_t result_len;
 	char *error;    /* NULL = none */
-	char *idem_key; /* NULL = none */
+	char *idem_key; /* NULL or "" = none */
 	int64_t created_at;
 	int64_t started_at;
 	int64_t finished_at;
@@ -97,13 +97,17 @@ void store_close(store *s);
 /* The message of the last failed call on this store. */
 const char *store_errmsg(store *s);
 
-/* One transaction; store_commit returns only once it is on disk. */
+/* One write transaction (BEGIN IMMEDIATE: readers must not use it);
+ * store_commit returns only once it is on disk. After a failed commit the
+ * transaction is over (rolled back). After any other error inside a
+ * transaction call store_rollback, which is harmless if SQLite already
+ * rolled back. */
 int store_begin(store *s);
 int store_commit(store *s);
 int store_rollback(store *s);
 
-/* Inserts a new job with r->id. JOBD_ALREADY_EXISTS if the id or the
- * idempotency key is taken. */
+/* Inserts a new job with r->id (1..INT64_MAX). JOBD_ALREADY_EXISTS if the
+ * id or the idempotency key is taken. */
 int store_insert(store *s, const struct jobrec *r);
 /* Writes the mutable fields (state, attempts, progress, result, error,
  * started_at, finished_at, not_before) of job r->id. JOBD_NOT_FOUND if none. */
@@ -120,7 +124,7 @@ struct store_filter {
 	int state;        /* 0 = any */
 	const char *kind; /* NULL = any */
 	uint64_t before;  /* only ids below this; 0 = no bound */
-	size_t limit;     /* at most this many */
+	size_t limit;     /* at most this many; 0 = no limit */
 };
 /* Jobs matching `f`, newest (highest id) first, without input or result.
  * *out is a malloc'd array of *n records: free each with jobrec_clear, then
@@ -128,7 +132,8 @@ struct store_filter {
 int store_list(store *s, const struct store_filter *f, struct jobrec **out,
     size_t *n);
 
-/* Calls fn for every job in `state`, oldest first, with input. The record is
+/* Calls fn for every job in `state` (1..JOB_STATE_MAX), oldest first, with
+ * input. fn may use other store functions of s, but not store_scan. The record is
  * only valid during the call (fn may jobrec_copy it). fn returning non-zero
  * stops the scan and becomes the return value. */
 int store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
