@@ -38,7 +38,7 @@ void jobd_client_close(jobd_client *c);
 void jobd_client_set_timeout(jobd_client *c, uint32_t ms);
 /* Adds (or replaces) a metadata entry sent with every request. */
 int jobd_client_set_metadata(jobd_client *c, const char *key,
-    const char *value);
+                             const char *value);
 /* The message of this thread's last failed call ("" if none). */
 const char *jobd_client_errmsg(void);
 
@@ -48,20 +48,21 @@ const char *jobd_client_errmsg(void);
  * with `reply_desc` into *reply. This is what the typed calls below use.
  */
 int jobd_call(jobd_client *c, const char *method, const ProtobufCMessage *req,
-    const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **reply,
-    uint32_t deadline_ms);
+              const ProtobufCMessageDescriptor *reply_desc,
+              ProtobufCMessage **reply, uint32_t deadline_ms);
 
 /* Typed calls, one per method of service Jobs. */
 int jobd_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
-    Jobd__V1__SubmitReply **reply);
+                Jobd__V1__SubmitReply **reply);
 int jobd_get(jobd_client *c, const uint64_t *ids, size_t n,
-    Jobd__V1__GetReply **reply);
-/* Waits at most `deadline_ms` (0 = the client's timeout) for job `id` to end. */
+             Jobd__V1__GetReply **reply);
+/* Waits at most `deadline_ms` (0 = the client's timeout) for job `id` to end.
+ */
 int jobd_wait(jobd_client *c, uint64_t id, uint32_t deadline_ms,
-    Jobd__V1__WaitReply **reply);
+              Jobd__V1__WaitReply **reply);
 int jobd_cancel(jobd_client *c, uint64_t id, Jobd__V1__CancelReply **reply);
 int jobd_list(jobd_client *c, const Jobd__V1__ListRequest *req,
-    Jobd__V1__ListReply **reply);
+              Jobd__V1__ListReply **reply);
 int jobd_stats(jobd_client *c, Jobd__V1__StatsReply **reply);
 int jobd_kinds(jobd_client *c, Jobd__V1__KindsReply **reply);
 int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);

@@ -224,7 +224,7 @@ parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
 	struct parked *p;
 	if (!c->can_park) {
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED,
-		    "too many calls are waiting; try again later");
+		         "too many calls are waiting; try again later");
 		return NULL;
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {

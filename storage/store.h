@@ -130,14 +130,14 @@ struct store_filter {
  * *out is a malloc'd array of *n records: free each with jobrec_clear, then
  * the array with free. */
 int store_list(store *s, const struct store_filter *f, struct jobrec **out,
-    size_t *n);
+               size_t *n);
 
 /* Calls fn for every job in `state` (1..JOB_STATE_MAX), oldest first, with
- * input. fn may use other store functions of s, but not store_scan. The record is
- * only valid during the call (fn may jobrec_copy it). fn returning non-zero
+ * input. fn may use other store functions of s, but not store_scan. The record
+ * is only valid during the call (fn may jobrec_copy it). fn returning non-zero
  * stops the scan and becomes the return value. */
 int store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
-    void *arg);
+               void *arg);
 
 /* Crash recovery, in one transaction: every job left `running` goes back to
  * `queued` (its attempt stays counted). *n = how many. */
