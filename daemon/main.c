@@ -16,6 +16,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+
 #include "daemon.h"
 #include "log.h"
 
@@ -287,5 +289,6 @@ main(int argc, char **argv)
 		log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	daemon_stop(d);
 	free(o.listen_env);
+	nng_fini(); /* nng's own threads and caches, for leak checkers */
 	return 0;
 }

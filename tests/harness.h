@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <nng/nng.h>
+
 #include "jobd_client.h"
 #include "test.h"
 
@@ -78,6 +80,9 @@ jd_start(struct jd *d, const char *const *extra)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 
+	static int fini_at_exit;
+	if (!fini_at_exit++)
+		atexit(nng_fini); /* nng's threads, for leak checkers */
 	fflush(NULL);
 	if ((d->pid = fork()) < 0)
 		return -1;
