@@ -107,10 +107,14 @@ parse_duration(const char *s, int64_t *ms)
 	return -1;
 }
 
+/* The option being set, for messages: "--workers" or "JOBD_WORKERS". */
+static const char *opt_name;
+
 static int
-bad(const char *what, const char *value)
+bad(const char *hint, const char *value)
 {
-	fprintf(stderr, "jobd: invalid %s '%s'\n", what, value);
+	fprintf(stderr, "jobd: invalid %s '%s'%s%s\n", opt_name, value,
+	        *hint ? ": " : "", hint);
 	fprintf(stderr, "try 'jobd --help'\n");
 	return 2;
 }
@@ -132,42 +136,42 @@ set_opt(struct opts *o, int opt, const char *v)
 	switch (opt) {
 	case 'l':
 		if (o->nlisten == MAX_LISTEN)
-			return bad("--listen (too many addresses)", v);
+			return bad("at most 16 addresses", v);
 		o->listen[o->nlisten++] = v;
 		return 0;
 	case 'd':
 		if (*v == '\0')
-			return bad("--db", v);
+			return bad("", v);
 		o->cfg.db_path = v;
 		return 0;
 	case 'w':
 		if (parse_u64(v, 1024, &n) != 0 || n == 0)
-			return bad("--workers (1 to 1024)", v);
+			return bad("a number from 1 to 1024", v);
 		o->cfg.workers = (uint32_t) n;
 		return 0;
 	case 'q':
 		if (parse_u64(v, UINT64_MAX, &n) != 0)
-			return bad("--max-queue", v);
+			return bad("a number, 0 for no limit", v);
 		o->cfg.max_queue = n;
 		return 0;
 	case 'r':
 		if (parse_duration(v, &ms) != 0)
-			return bad("--retention", v);
+			return bad("a duration like 7d", v);
 		o->cfg.retention_ms = ms;
 		return 0;
 	case 'b':
 		if (parse_duration(v, &ms) != 0 || ms > 3600000)
-			return bad("--backoff (at most 1h)", v);
+			return bad("a duration up to 1h", v);
 		o->cfg.backoff_ms = (uint32_t) ms;
 		return 0;
 	case 'g':
 		if (parse_duration(v, &ms) != 0 || ms > 3600000)
-			return bad("--grace (at most 1h)", v);
+			return bad("a duration up to 1h", v);
 		o->cfg.grace_ms = (uint32_t) ms;
 		return 0;
 	case 'L':
 		if ((o->level = log_parse_level(v)) < 0)
-			return bad("--log-level", v);
+			return bad("error, warn, info or debug", v);
 		return 0;
 	}
 	return 2;
@@ -212,13 +216,14 @@ parse(struct opts *o, int argc, char **argv)
 	o->level = LOG_INFO;
 
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+		opt_name = envs[i].env;
 		if ((v = getenv(envs[i].env)) != NULL &&
-		    (rv = set_opt(o, envs[i].opt, v)) != 0) {
-			fprintf(stderr, "jobd: (from %s)\n", envs[i].env);
+		    (rv = set_opt(o, envs[i].opt, v)) != 0)
 			return rv;
-		}
 	}
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	char flag[32];
+	int idx = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout);
@@ -230,6 +235,9 @@ parse(struct opts *o, int argc, char **argv)
 			fprintf(stderr, "try 'jobd --help'\n");
 			return 2;
 		default:
+			snprintf(flag, sizeof(flag), "--%s",
+			         longopts[idx].name);
+			opt_name = flag;
 			if ((rv = set_opt(o, opt, optarg)) != 0)
 				return rv;
 		}
@@ -245,6 +253,7 @@ parse(struct opts *o, int argc, char **argv)
 		if ((o->listen_env = strdup(v)) == NULL)
 			return 1;
 		char *save = NULL;
+		opt_name = "JOBD_LISTEN";
 		for (char *t = strtok_r(o->listen_env, ",", &save); t != NULL;
 		     t = strtok_r(NULL, ",", &save))
 			if ((rv = set_opt(o, 'l', t)) != 0)
