@@ -519,9 +519,17 @@ purge_done(struct writer_op *op)
 {
 	sched *s = op->arg;
 	if (op->status == JOBD_OK) {
+		/* the database's counts when the purge committed, plus the jobs
+		 * whose end was not yet in it (they were counted when they
+		 * ended in memory) */
 		pthread_mutex_lock(&s->mtx);
 		for (int st = JOB_SUCCEEDED; st <= JOB_CANCELLED; st++)
 			s->st.counts[st] = op->counts[st];
+		for (size_t b = 0; b < s->nbuckets; b++)
+			for (struct job *j = s->ids[b]; j; j = j->id_next)
+				if (j->committed && !j->ended &&
+				    job_state_terminal(j->rec.state))
+					s->st.counts[j->rec.state]++;
 		pthread_mutex_unlock(&s->mtx);
 		if (op->purged > 0)
 			log_info("purged %llu finished jobs past retention",
