@@ -847,12 +847,13 @@ out:
 	return rv;
 }
 
-/* The live acknowledged job `id`, or NULL. Under mtx. */
+/* The live acknowledged job `id`, or NULL. A job whose end is on disk is
+ * answered from the database. Under mtx. */
 static struct job *
 live(sched *s, uint64_t id)
 {
 	struct job *j = table_find(s, id);
-	return j != NULL && j->committed ? j : NULL;
+	return j != NULL && j->committed && !j->ended ? j : NULL;
 }
 
 int
