@@ -944,7 +944,7 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 	pthread_mutex_lock(&s->mtx);
 	for (size_t b = 0; b < s->nbuckets && rv == JOBD_OK; b++) {
 		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next) {
-			if (!j->committed ||
+			if (!j->committed || j->ended ||
 			    (f->state && j->rec.state != f->state) ||
 			    (f->kind && strcmp(f->kind, j->rec.kind) != 0) ||
 			    (f->before && j->rec.id >= f->before))
