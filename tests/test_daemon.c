@@ -23,6 +23,24 @@ connect_to(struct jd *d)
 	return c;
 }
 
+/* A fresh daemon with `args`, and a client of it; NULL on failure. */
+static jobd_client *
+up(struct jd *d, const char *const *args)
+{
+	if (jd_init(d) != 0 || jd_start(d, args) != 0) {
+		jd_dump_log(d);
+		return NULL;
+	}
+	return connect_to(d);
+}
+
+static void
+down(struct jd *d, jobd_client *c)
+{
+	jobd_client_close(c);
+	jd_fini(d);
+}
+
 /* Submits kind with "name=value" params (NULL-terminated); returns the id,
  * 0 on failure (code in *code if given). */
 static uint64_t
@@ -123,9 +141,7 @@ test_seed_experiment(void)
 	double lat[200];
 	uint64_t ids[2];
 
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 	for (int i = 0; i < 2; i++) {
 		ids[i] = SUBMIT(c, "count", "n=100000000000");
@@ -198,9 +214,7 @@ static void
 test_every_kind(void)
 {
 	struct jd d;
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 
 	uint64_t count = SUBMIT(c, "count", "n=1000");
@@ -248,8 +262,7 @@ test_every_kind(void)
 	CHECK_EQ_STR(k->kinds[0]->name, "count");
 	CHECK_EQ_STR(k->kinds[0]->params[0]->name, "n");
 	jobd__v1__kinds_reply__free_unpacked(k, NULL);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 static void
@@ -257,9 +270,7 @@ test_cancel(void)
 {
 	struct jd d;
 	Jobd__V1__CancelReply *cr = NULL;
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 
 	uint64_t id = SUBMIT(c, "count", "n=100000000000");
@@ -281,8 +292,7 @@ test_cancel(void)
 	CHECK_EQ_INT(jobd_cancel(c, done, &cr), JOBD_FAILED_PRECONDITION);
 	CHECK(strstr(jobd_client_errmsg(), "already succeeded") != NULL);
 	CHECK_EQ_INT(jobd_cancel(c, 424242, &cr), JOBD_NOT_FOUND);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 static void
@@ -290,9 +300,7 @@ test_timeout_and_retry(void)
 {
 	struct jd d;
 	int code;
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 
 	uint64_t t = submitv(c, "count", NULL, 1, 200, &code, "n=100000000000",
@@ -327,8 +335,7 @@ test_timeout_and_retry(void)
 	int64_t t0 = h_now_ms();
 	CHECK_EQ_INT(jobd_wait(c, s, 200, &wr), JOBD_DEADLINE_EXCEEDED);
 	CHECK(h_now_ms() - t0 < 1500);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 static void
@@ -336,9 +343,7 @@ test_idempotency(void)
 {
 	struct jd d;
 	int code;
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 
 	uint64_t a = submitv(c, "sleep", "key-1", 1, 0, &code, "ms=100",
@@ -366,8 +371,7 @@ test_idempotency(void)
 	REQUIRE(jobd_stats(c, &st) == JOBD_OK);
 	CHECK_EQ_INT(st->submitted, 2);
 	jobd__v1__stats_reply__free_unpacked(st, NULL);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 /* kill -9 with jobs queued and running; restart; every acknowledged job is
@@ -378,9 +382,7 @@ test_kill9_recovery(void)
 	static const char *const one[] = {"--workers", "1", NULL};
 	struct jd d;
 	uint64_t ids[6];
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, one) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, one);
 	REQUIRE(c != NULL);
 	ids[0] = SUBMIT(c, "count", "n=2000000000"); /* about a second */
 	REQUIRE(await_state(c, ids[0], JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
@@ -413,8 +415,7 @@ test_kill9_recovery(void)
 			CHECK_EQ_INT(w->job->attempts, 2);
 		jobd__v1__wait_reply__free_unpacked(w, NULL);
 	}
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 /* SIGTERM: running jobs get the grace period, then go back to queued. */
@@ -422,9 +423,7 @@ static void
 test_graceful_shutdown(void)
 {
 	struct jd d;
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 	uint64_t id = SUBMIT(c, "count", "n=100000000000");
 	REQUIRE(await_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
@@ -450,8 +449,7 @@ test_graceful_shutdown(void)
 	REQUIRE(jobd_stats(c, &sr) == JOBD_OK);
 	CHECK_EQ_INT(sr->recovered, 0); /* it was a clean stop */
 	jobd__v1__stats_reply__free_unpacked(sr, NULL);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 /* Sends raw bytes on a REQ socket; returns the decoded Response. */
@@ -552,17 +550,14 @@ test_bad_wire_input(void)
 	uint64_t id = SUBMIT(c, "count", "n=10");
 	check_result(c, id, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, "10",
 	             NULL);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 static void
 test_list_paging(void)
 {
 	struct jd d;
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 	uint64_t last = 0;
 	for (int i = 0; i < 25; i++)
@@ -609,8 +604,7 @@ test_list_paging(void)
 	req.state = 0;
 	req.limit = 100000;
 	CHECK_EQ_INT(jobd_list(c, &req, &rep), JOBD_INVALID_ARGUMENT);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 struct burst {
@@ -640,9 +634,7 @@ test_concurrent_submits(void)
 	struct jd d;
 	struct burst b[8];
 	pthread_t t[8];
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 	for (int i = 0; i < 8; i++) {
 		memset(&b[i], 0, sizeof(b[i]));
@@ -666,8 +658,7 @@ test_concurrent_submits(void)
 	CHECK_EQ_INT(st->submitted, 400);
 	CHECK_EQ_INT(st->succeeded, 400);
 	jobd__v1__stats_reply__free_unpacked(st, NULL);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 /* Many Waits parked on one job hold no thread and no receiver: the daemon
@@ -680,9 +671,7 @@ test_many_parked_waits(void)
 	nng_socket s;
 	nng_ctx ctx[N];
 	nng_aio *aio[N];
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, fast) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, fast);
 	REQUIRE(c != NULL);
 	uint64_t id = SUBMIT(c, "count", "n=100000000000");
 	REQUIRE(await_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
@@ -756,8 +745,7 @@ test_many_parked_waits(void)
 	}
 	CHECK_EQ_INT(answered, N);
 	nng_close(s);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 /* Finished jobs past --retention are purged (the first purge runs 2 s
@@ -767,9 +755,7 @@ test_retention(void)
 {
 	static const char *const args[] = {"--retention", "1ms", NULL};
 	struct jd d;
-	REQUIRE(jd_init(&d) == 0);
-	REQUIRE(jd_start(&d, args) == 0);
-	jobd_client *c = connect_to(&d);
+	jobd_client *c = up(&d, args);
 	REQUIRE(c != NULL);
 	uint64_t done = SUBMIT(c, "count", "n=1");
 	check_result(c, done, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED, "1",
@@ -787,8 +773,7 @@ test_retention(void)
 	REQUIRE(jobd_stats(c, &st) == JOBD_OK);
 	CHECK_EQ_INT(st->succeeded, 0);
 	jobd__v1__stats_reply__free_unpacked(st, NULL);
-	jobd_client_close(c);
-	jd_fini(&d);
+	down(&d, c);
 }
 
 TEST_MAIN({"seed_experiment", test_seed_experiment},
