@@ -262,6 +262,36 @@ next_opt(struct parser *p, const struct optspec *specs)
 // clang-format on
 enum { O_HELP, O_JSON, O_FIRST };
 
+/*
+ * next_opt() for a command's own arguments, taking the options every
+ * command has: --json is recorded, --help printed. P_STOP means the command
+ * returns: *stop is -1 after --help, EXIT_USAGE after a usage error.
+ */
+enum { P_STOP = -4 };
+
+static int
+next_cmd_opt(struct jobctl *g, struct parser *p, const struct optspec *specs,
+             int *stop)
+{
+	for (;;) {
+		int k = next_opt(p, specs);
+		if (k == O_JSON) {
+			g->json = true;
+			continue;
+		}
+		if (k == O_HELP) {
+			print_cmd_help(g->cmd);
+			*stop = -1;
+			return (P_STOP);
+		}
+		if (k == P_ERR) {
+			*stop = EXIT_USAGE;
+			return (P_STOP);
+		}
+		return (k);
+	}
+}
+
 static bool
 parse_u64(const char *s, uint64_t *out)
 {
@@ -1053,17 +1083,12 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 		rc = EXIT_OTHER;
 		goto done;
 	}
-	while ((k = next_opt(&p, opts)) != P_END) {
+	while ((k = next_cmd_opt(g, &p, opts, &rc)) != P_END) {
 		switch (k) {
-		case P_ERR:
-			rc = EXIT_USAGE;
+		case P_STOP:
+			if (rc < 0)
+				rc = 0; /* --help */
 			goto done;
-		case O_HELP:
-			rc = print_cmd_help(g->cmd);
-			goto done;
-		case O_JSON:
-			g->json = true;
-			break;
 		case O_INPUT:
 			input = p.val;
 			break;
@@ -1285,20 +1310,14 @@ parse_one_id(struct jobctl *g, int argc, char **argv, uint64_t *id,
 	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
 	static const struct optspec no_timeout[] = {COMMON_OPTS, {NULL, false}};
 	bool have = false;
-	int k;
+	int k, stop;
 
 	if (timeout_ms == NULL)
 		o = no_timeout;
-	while ((k = next_opt(&p, o)) != P_END) {
+	while ((k = next_cmd_opt(g, &p, o, &stop)) != P_END) {
 		switch (k) {
-		case P_ERR:
-			return (EXIT_USAGE);
-		case O_HELP:
-			print_cmd_help(g->cmd);
-			return (-1);
-		case O_JSON:
-			g->json = true;
-			break;
+		case P_STOP:
+			return (stop);
 		case O_FIRST: /* --timeout */
 			if (!parse_seconds(p.val, timeout_ms) ||
 			    *timeout_ms == 0)
@@ -1433,17 +1452,12 @@ cmd_list(struct jobctl *g, int argc, char **argv)
 	int st;
 	int rc;
 	int rv;
-	int k;
+	int k, stop;
 
-	while ((k = next_opt(&p, opts)) != P_END) {
+	while ((k = next_cmd_opt(g, &p, opts, &stop)) != P_END) {
 		switch (k) {
-		case P_ERR:
-			return (EXIT_USAGE);
-		case O_HELP:
-			return (print_cmd_help(g->cmd));
-		case O_JSON:
-			g->json = true;
-			break;
+		case P_STOP:
+			return (stop < 0 ? 0 : stop);
 		case O_STATE:
 			if ((st = parse_state(p.val)) < 0)
 				return (usage_error(
@@ -1509,18 +1523,12 @@ parse_none(struct jobctl *g, int argc, char **argv)
 {
 	static const struct optspec opts[] = {COMMON_OPTS, {NULL, false}};
 	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
-	int k;
+	int k, stop;
 
-	while ((k = next_opt(&p, opts)) != P_END) {
+	while ((k = next_cmd_opt(g, &p, opts, &stop)) != P_END) {
 		switch (k) {
-		case P_ERR:
-			return (EXIT_USAGE);
-		case O_HELP:
-			print_cmd_help(g->cmd);
-			return (-1);
-		case O_JSON:
-			g->json = true;
-			break;
+		case P_STOP:
+			return (stop);
 		case P_ARG:
 			return (usage_error(g->cmd, "unexpected argument '%s'",
 			                    p.val));
