@@ -871,6 +871,15 @@ sched_get(sched *s, uint64_t id, struct jobrec *out)
 	return rv;
 }
 
+bool
+sched_is_live(sched *s, uint64_t id)
+{
+	pthread_mutex_lock(&s->mtx);
+	bool yes = live(s, id) != NULL;
+	pthread_mutex_unlock(&s->mtx);
+	return yes;
+}
+
 int
 sched_wait(sched *s, uint64_t id, struct waiter *w)
 {

@@ -97,6 +97,9 @@ int sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
 /* The live, acknowledged job `id` copied into *out (without input);
  * JOBD_NOT_FOUND if it is not live (look in the database). */
 int sched_get(sched *s, uint64_t id, struct jobrec *out);
+/* True if job `id` is live: its state is the one in memory, not the
+ * database's. */
+bool sched_is_live(sched *s, uint64_t id);
 /* Parks w until job `id` ends (WAIT_END). JOBD_NOT_FOUND if not live. */
 int sched_wait(sched *s, uint64_t id, struct waiter *w);
 /* Cancels live job `id` (a queued job at once, a running one when it next

@@ -47,6 +47,9 @@ struct parked {
 	struct waiter w;
 	struct rpc_call *call;
 	service *sv;
+	/* WAIT_END: answers with the ended job (Wait, Cancel) */
+	void (*reply)(struct rpc_call *c, const struct jobrec *job);
+	bool stopping; /* Cancel: the job was asked to stop */
 };
 
 /* ---- database readers ------------------------------------------------ */
@@ -471,34 +474,60 @@ out:
 	free(missing);
 }
 
-/* ---- Wait ------------------------------------------------------------ */
+/* ---- Wait and Cancel -------------------------------------------------- */
 
+/* Answers a parked Wait or Cancel: with the ended job, or with why not. */
 static void
-wait_fire(struct waiter *w, int status, const struct jobrec *job,
-          uint64_t existing_id, const char *msg)
+end_fire(struct waiter *w, int status, const struct jobrec *job,
+         uint64_t existing_id, const char *msg)
 {
 	struct parked *p = (struct parked *) w;
 	(void) existing_id;
 	if (status == JOBD_OK)
-		reply_wait(p->call, job);
+		p->reply(p->call, job);
 	else if (status == JOBD_DEADLINE_EXCEEDED)
-		rpc_fail(
-		    p->call, status, "deadline exceeded: job %llu is still %s",
-		    (unsigned long long) job->id, job_state_name(job->state));
+		rpc_fail(p->call, status, "deadline exceeded: job %llu %s %s",
+		         (unsigned long long) job->id,
+		         p->stopping ? "was asked to stop but is still"
+		                     : "is still",
+		         job_state_name(job->state));
 	else
 		rpc_fail(p->call, status, "%s", msg);
 	free(p);
 }
 
-/* Job id is not live: answers from the database with `done`. */
+/*
+ * Parks c on job `id` until it ends (`park` is sched_wait or sched_cancel),
+ * then answers with `reply`. A job that is not live has ended already, or
+ * never was: the database answers.
+ */
 static void
-answer_ended(service *sv, struct rpc_call *c, uint64_t id,
-             void (*done)(struct rpc_call *, const struct jobrec *))
+until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
+          int (*park)(sched *, uint64_t, struct waiter *),
+          void (*reply)(struct rpc_call *, const struct jobrec *),
+          const char *verb)
 {
 	struct jobrec r = {0};
-	int rv = find_job(sv, c, id, &r);
+	struct parked *p;
+	int rv;
+
+	if ((p = parked_new(sv, c, WAIT_END, deadline, end_fire)) == NULL)
+		return;
+	p->reply = reply;
+	p->stopping = park == sched_cancel;
+	if ((rv = park(sv->s, id, &p->w)) == JOBD_OK)
+		return; /* parked; p may already have fired */
+	free(p);
+	if (rv != JOBD_NOT_FOUND) {
+		rpc_fail(c, rv, "cannot %s job %llu: %s", verb,
+		         (unsigned long long) id,
+		         rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
+		                                : "out of memory");
+		return;
+	}
+	rv = find_job(sv, c, id, &r);
 	if (rv == JOBD_OK)
-		done(c, &r);
+		reply(c, &r);
 	else if (rv == JOBD_NOT_FOUND)
 		rpc_fail(c, JOBD_NOT_FOUND, "job %llu not found",
 		         (unsigned long long) id);
@@ -509,74 +538,23 @@ static void
 svc_wait(Jobd__V1__Jobs_Service *base, const Jobd__V1__WaitRequest *in,
          Jobd__V1__WaitReply_Closure closure, void *arg)
 {
-	service *sv = (service *) base;
 	struct rpc_call *c = arg;
-	struct parked *p;
-	int rv;
-
 	(void) closure;
-	if ((p = parked_new(sv, c, WAIT_END, c->deadline, wait_fire)) == NULL)
-		return;
-	rv = sched_wait(sv->s, in->id, &p->w);
-	if (rv == JOBD_OK)
-		return; /* parked; p may already have fired */
-	free(p);
-	if (rv == JOBD_NOT_FOUND)
-		answer_ended(sv, c, in->id, reply_wait);
-	else
-		rpc_fail(c, rv, "cannot wait for job %llu: %s",
-		         (unsigned long long) in->id,
-		         rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
-		                                : "out of memory");
-}
-
-/* ---- Cancel ---------------------------------------------------------- */
-
-static void
-cancel_fire(struct waiter *w, int status, const struct jobrec *job,
-            uint64_t existing_id, const char *msg)
-{
-	struct parked *p = (struct parked *) w;
-	(void) existing_id;
-	if (status == JOBD_OK)
-		reply_cancel(p->call, job);
-	else if (status == JOBD_DEADLINE_EXCEEDED)
-		rpc_fail(p->call, status,
-		         "deadline exceeded: job %llu was asked to stop but is "
-		         "still %s",
-		         (unsigned long long) job->id,
-		         job_state_name(job->state));
-	else
-		rpc_fail(p->call, status, "%s", msg);
-	free(p);
+	until_end((service *) base, c, in->id, c->deadline, sched_wait,
+	          reply_wait, "wait for");
 }
 
 static void
 svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
            Jobd__V1__CancelReply_Closure closure, void *arg)
 {
-	service *sv = (service *) base;
 	struct rpc_call *c = arg;
-	struct parked *p;
 	int64_t deadline = c->deadline;
-	int rv;
-
 	(void) closure;
 	if (deadline == 0)
 		deadline = sched_mono_ms() + CANCEL_DEFAULT_MS;
-	if ((p = parked_new(sv, c, WAIT_END, deadline, cancel_fire)) == NULL)
-		return;
-	rv = sched_cancel(sv->s, in->id, &p->w);
-	if (rv == JOBD_OK)
-		return;
-	free(p);
-	if (rv == JOBD_NOT_FOUND)
-		answer_ended(sv, c, in->id, reply_cancel);
-	else
-		rpc_fail(c, rv, "cannot cancel job %llu: %s",
-		         (unsigned long long) in->id,
-		         rv == JOBD_UNAVAILABLE ? "jobd is shutting down"
-		                                : "out of memory");
+	until_end((service *) base, c, in->id, deadline, sched_cancel,
+	          reply_cancel, "cancel");
 }
 
 /* ---- List ------------------------------------------------------------ */
@@ -612,7 +590,7 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	struct rpc_call *c = arg;
 	Jobd__V1__ListReply rep = JOBD__V1__LIST_REPLY__INIT;
 	struct store_filter f = {0};
-	struct jobrec *mem = NULL, *dbv = NULL, *all = NULL, tmp;
+	struct jobrec *mem = NULL, *dbv = NULL, *all = NULL;
 	size_t nmem = 0, ndb = 0, nall = 0, i;
 	struct pbjob *pj = NULL;
 	Jobd__V1__Job **jobs = NULL;
@@ -674,11 +652,8 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	for (i = 0; i < ndb; i++) {
 		if (dbv[i].id < floor)
 			continue;
-		memset(&tmp, 0, sizeof(tmp));
-		if (sched_get(sv->s, dbv[i].id, &tmp) == JOBD_OK) {
-			jobrec_clear(&tmp); /* live: memory had it */
-			continue;
-		}
+		if (sched_is_live(sv->s, dbv[i].id))
+			continue; /* memory had it, in its current state */
 		all[nall++] = dbv[i];
 		memset(&dbv[i], 0, sizeof(dbv[i]));
 	}
