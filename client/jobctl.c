@@ -1516,10 +1516,10 @@ cmd_list(struct jobctl *g, int argc, char **argv)
 	return (0);
 }
 
-/* A command that takes only the common options. 0, -1 after --help, or an
- * exit status. */
+/* A command that takes only the common options: parses them and connects.
+ * 0 to go on, -1 after --help, or an exit status. */
 static int
-parse_none(struct jobctl *g, int argc, char **argv)
+start_plain(struct jobctl *g, int argc, char **argv)
 {
 	static const struct optspec opts[] = {COMMON_OPTS, {NULL, false}};
 	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
@@ -1536,7 +1536,7 @@ parse_none(struct jobctl *g, int argc, char **argv)
 			break;
 		}
 	}
-	return (0);
+	return (connect_jobd(g));
 }
 
 static int
@@ -1547,10 +1547,8 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 	int rc;
 	int rv;
 
-	if ((rc = parse_none(g, argc, argv)) != 0)
+	if ((rc = start_plain(g, argc, argv)) != 0)
 		return (rc < 0 ? 0 : rc);
-	if ((rc = connect_jobd(g)) != 0)
-		return (rc);
 	if ((rv = jobd_stats(g->client, &s)) != JOBD_OK)
 		return (call_failed(rv, "stats"));
 	if (g->json) {
@@ -1667,10 +1665,8 @@ cmd_kinds(struct jobctl *g, int argc, char **argv)
 	int rc;
 	int rv;
 
-	if ((rc = parse_none(g, argc, argv)) != 0)
+	if ((rc = start_plain(g, argc, argv)) != 0)
 		return (rc < 0 ? 0 : rc);
-	if ((rc = connect_jobd(g)) != 0)
-		return (rc);
 	if ((rv = jobd_kinds(g->client, &rep)) != JOBD_OK)
 		return (call_failed(rv, "kinds"));
 	for (size_t i = 0; i < rep->n_kinds; i++) {
@@ -1695,10 +1691,8 @@ cmd_ping(struct jobctl *g, int argc, char **argv)
 	int rc;
 	int rv;
 
-	if ((rc = parse_none(g, argc, argv)) != 0)
+	if ((rc = start_plain(g, argc, argv)) != 0)
 		return (rc < 0 ? 0 : rc);
-	if ((rc = connect_jobd(g)) != 0)
-		return (rc);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rv = jobd_ping(g->client, &rep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);

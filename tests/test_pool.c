@@ -173,6 +173,21 @@ wait_end(struct env *e, uint64_t id, struct jobrec *out)
 	return rv;
 }
 
+/* Cancels live job id and waits for it to end; its final record in *out. */
+static int
+cancel_end(struct env *e, uint64_t id, struct jobrec *out)
+{
+	struct twait *t = twait_new(WAIT_END, 0);
+	int rv = sched_cancel(e->s, id, &t->w);
+	if (rv == JOBD_OK) {
+		rv = twait_get(t);
+		*out = t->job;
+		memset(&t->job, 0, sizeof(t->job));
+	}
+	twait_free(t);
+	return rv;
+}
+
 static void
 test_priority_order(void)
 {
@@ -217,20 +232,16 @@ test_cancel_running_and_queued(void)
 	CHECK_EQ_INT(r.state, JOB_RUNNING);
 	jobrec_clear(&r);
 
-	struct twait *t1 = twait_new(WAIT_END, 0);
-	REQUIRE(sched_cancel(e.s, queued, &t1->w) == JOBD_OK);
-	CHECK_EQ_INT(twait_get(t1), JOBD_OK);
-	CHECK_EQ_INT(t1->job.state, JOB_CANCELLED);
-	CHECK_EQ_INT(t1->job.attempts, 0); /* never ran */
-	twait_free(t1);
+	REQUIRE(cancel_end(&e, queued, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_CANCELLED);
+	CHECK_EQ_INT(r.attempts, 0); /* never ran */
+	jobrec_clear(&r);
 
 	int64_t t0 = sched_mono_ms();
-	struct twait *t2 = twait_new(WAIT_END, 0);
-	REQUIRE(sched_cancel(e.s, running, &t2->w) == JOBD_OK);
-	CHECK_EQ_INT(twait_get(t2), JOBD_OK);
-	CHECK_EQ_INT(t2->job.state, JOB_CANCELLED);
+	REQUIRE(cancel_end(&e, running, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_CANCELLED);
 	CHECK(sched_mono_ms() - t0 < 2000);
-	twait_free(t2);
+	jobrec_clear(&r);
 
 	/* cancelling it again: it is no longer live */
 	struct twait *t3 = twait_new(WAIT_END, 0);
