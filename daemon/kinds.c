@@ -41,6 +41,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
 
+#include "clock.h"
 #include "jobd_status.h"
 #include "kinds.h"
 
@@ -636,26 +637,17 @@ sha256_run(struct kind_run *r)
 	return (kind_set_result(r, text, sizeof(text)));
 }
 
-static uint64_t
-kind_now_ms(void)
-{
-	struct timespec ts;
-
-	(void) clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000);
-}
-
 /* Naps of at most SLEEP_SLICE_MS, measured against the monotonic clock, so
  * an early wake-up (a signal) costs nothing and a stop is seen in time. */
 static enum kind_outcome
 sleep_run(struct kind_run *r)
 {
 	uint64_t ms = (uint64_t) kind_param_int(r, &kind_tab[KT_SLEEP], "ms");
-	uint64_t start = kind_now_ms();
+	uint64_t start = (uint64_t) clock_ms(CLOCK_MONOTONIC);
 	uint64_t elapsed;
 
 	kind_run_reset(r);
-	while ((elapsed = kind_now_ms() - start) < ms) {
+	while ((elapsed = (uint64_t) clock_ms(CLOCK_MONOTONIC) - start) < ms) {
 		uint64_t slice = ms - elapsed < SLEEP_SLICE_MS ? ms - elapsed
 		                                               : SLEEP_SLICE_MS;
 		struct timespec ts = {
