@@ -725,6 +725,7 @@ store_query_int(store *s, const char *sql, int64_t *v)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
+	*v = 0;
 	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL)) == SQLITE_OK &&
 	    (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*v = sqlite3_column_int64(st, 0);
