@@ -1,0 +1,130 @@
+#!/bin/bash
+# The compose demo: the seed's experiment, replayed against a running jobd
+# with jobctl alone.
+#
+#   1. fill every worker with a long `count` job;
+#   2. time `jobctl status` and `jobctl stats` while they run, and compare
+#      with the same calls on the idle daemon before;
+#   3. submit primes, sha256 and fail jobs (they queue behind the counts),
+#      cancel the counts, and wait for the others;
+#   4. print a summary, and exit 0 only if every job ended as expected and
+#      every quick query took less than DEMO_MAX_MS.
+#
+# Environment: JOBD_ADDR (the daemon), DEMO_SAMPLES (calls timed per
+# query, 20), DEMO_MAX_MS (slowest acceptable call, whole jobctl process
+# included, 250).
+set -uo pipefail
+
+export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
+samples=${DEMO_SAMPLES:-20}
+max_ms=${DEMO_MAX_MS:-250}
+fails=0
+
+say() { printf 'demo: %s\n' "$*"; }
+bad() {
+	printf 'demo: FAIL: %s\n' "$*"
+	fails=$((fails + 1))
+}
+die() {
+	printf 'demo: FAIL: %s\n' "$*"
+	exit 1
+}
+# now_us: microseconds, from bash's own clock (no process started).
+now_us() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((10#$t))
+}
+# state ID: the job's state, from `jobctl status`'s second column.
+state() { jobctl status "$1" | awk '{print $2}'; }
+# stat NAME: one counter from `jobctl stats`.
+stat() { jobctl stats | awk -v k="$1:" '$1 == k {print $2}'; }
+
+# timed LABEL CMD...: runs CMD $samples times, prints p50 and max of the
+# wall time of each whole call in ms, and sets $worst_us to the max.
+timed() {
+	local label=$1 i t0 t1 list=() p50 max
+	shift
+	for ((i = 0; i < samples; i++)); do
+		t0=$(now_us)
+		"$@" >/dev/null || die "'$*' failed"
+		t1=$(now_us)
+		list+=($((t1 - t0)))
+	done
+	mapfile -t list < <(printf '%s\n' "${list[@]}" | sort -n)
+	p50=${list[$((samples / 2))]}
+	max=${list[$((samples - 1))]}
+	printf 'demo:   %-28s p50 %3d.%d ms   max %3d.%d ms\n' "$label" \
+		$((p50 / 1000)) $((p50 % 1000 / 100)) $((max / 1000)) \
+		$((max % 1000 / 100))
+	worst_us=$max
+	if ((max > max_ms * 1000)); then
+		bad "'$label' took $((max / 1000)) ms, more than $max_ms ms"
+	fi
+}
+
+say "jobd at $JOBD_ADDR"
+for ((i = 0; ; i++)); do
+	jobctl --timeout 1 ping >/dev/null 2>&1 && break
+	((i < 60)) || die "jobd did not answer ping within 60 s"
+	sleep 1
+done
+jobctl ping | sed 's/^/demo: /'
+workers=$(stat workers)
+[[ $workers =~ ^[0-9]+$ && $workers -gt 0 ]] || die "no worker count in 'jobctl stats'"
+
+say "idle daemon, $samples calls each:"
+timed "jobctl stats (idle)" jobctl stats
+
+# 1. every worker busy with a count that would run for minutes
+counts=()
+for ((i = 0; i < workers; i++)); do
+	id=$(jobctl submit count n=100000000000) || die "submit count failed"
+	counts+=("$id")
+done
+for ((i = 0; ; i++)); do
+	[[ $(stat busy) == "$workers" ]] && break
+	((i < 100)) || die "the count jobs did not start within 10 s"
+	sleep 0.1
+done
+say "$workers of $workers workers busy with count n=1e11 (jobs ${counts[*]})"
+
+# 2. the quick queries, while they run
+say "all workers busy, $samples calls each:"
+timed "jobctl status ${counts[0]} (busy)" jobctl status "${counts[0]}"
+timed "jobctl stats (busy)" jobctl stats
+say "round trip measured inside jobctl: $(jobctl ping)"
+[[ $(stat busy) == "$workers" ]] || bad "workers were not all busy while timing"
+
+# 3. a mix, queued behind the counts
+text="hello, jobd"
+want_sha=$(printf '%s' "$text" | sha256sum | cut -d' ' -f1)
+primes=$(jobctl submit primes limit=10000000) || die "submit primes failed"
+sha=$(printf '%s' "$text" | jobctl submit sha256 --input -) || die "submit sha256 failed"
+failing=$(jobctl submit fail "message=failed on purpose") || die "submit fail failed"
+say "submitted primes (job $primes), sha256 (job $sha), fail (job $failing): $(state "$primes")"
+
+jobctl cancel "${counts[@]}" >/dev/null || bad "cancel of the count jobs failed"
+for id in "${counts[@]}"; do
+	jobctl wait --timeout 30 "$id" >/dev/null 2>&1
+	[[ $(state "$id") == cancelled ]] || bad "count job $id is $(state "$id"), not cancelled"
+done
+say "cancelled the count jobs"
+
+got=$(jobctl wait --timeout 60 "$primes") || bad "primes job $primes did not succeed"
+[[ $got == 664579 ]] || bad "primes up to 1e7: got '$got', want 664579"
+got=$(jobctl wait --timeout 60 "$sha") || bad "sha256 job $sha did not succeed"
+[[ $got == "$want_sha" ]] || bad "sha256: got '$got', want '$want_sha'"
+jobctl wait --timeout 60 "$failing" >/dev/null 2>&1
+rc=$?
+[[ $rc == 1 && $(state "$failing") == failed ]] ||
+	bad "fail job $failing: exit $rc, state $(state "$failing"), want exit 1, failed"
+
+# 4. summary
+say "final states:"
+jobctl status "${counts[@]}" "$primes" "$sha" "$failing" | sed 's/^/demo:   /'
+if ((fails > 0)); then
+	say "$fails check(s) failed"
+	exit 1
+fi
+say "OK: quick queries answered in under $max_ms ms with every worker busy;" \
+	"every job ended as expected"
