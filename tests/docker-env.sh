@@ -5,7 +5,9 @@
 #   tests/docker-env.sh     exit 0: ready, and prints `docker compose` or
 #                           `docker-compose` on stdout
 #                           exit 77: no engine can be had here (the reason
-#                           is on stderr)
+#                           is on stderr); exit 1 instead when
+#                           JOBD_REQUIRE_DOCKER=1 (CI), where the container
+#                           tests must run
 #
 # An ordinary machine with a registry needs nothing of this: a running
 # engine and a compose command are used as they are. A machine without a
@@ -19,13 +21,14 @@ set -uo pipefail
 say() { echo "docker-env: $*" >&2; }
 skip() {
 	say "$*"
+	[[ ${JOBD_REQUIRE_DOCKER:-0} == 1 ]] && say "JOBD_REQUIRE_DOCKER=1: failing" && exit 1
 	exit 77
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
 if ! docker info >/dev/null 2>&1; then
 	local_sh=""
-	for f in "${DOCKER_LOCAL:-}" "$here/../../shared/tools/docker-local.sh" \
+	for f in "${DOCKER_LOCAL:-}" "$(cd "$here/../.." && pwd)/shared/tools/docker-local.sh" \
 		/work/shared/tools/docker-local.sh; do
 		[[ -n $f && -x $f ]] && local_sh=$f && break
 	done
