@@ -742,11 +742,10 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 	return JOBD_OK;
 }
 
-void
-sched_destroy(sched *s)
+/* Stops the timer thread and waits for it; does nothing the second time. */
+static void
+timer_halt(sched *s)
 {
-	if (s == NULL)
-		return;
 	pthread_mutex_lock(&s->mtx);
 	bool join = !s->timer_stop;
 	s->timer_stop = true;
@@ -754,6 +753,14 @@ sched_destroy(sched *s)
 	pthread_mutex_unlock(&s->mtx);
 	if (join)
 		pthread_join(s->timer, NULL);
+}
+
+void
+sched_destroy(sched *s)
+{
+	if (s == NULL)
+		return;
+	timer_halt(s);
 	for (size_t i = 0; i < s->nbuckets; i++) {
 		for (struct job *j = s->ids[i], *next; j != NULL; j = next) {
 			next = j->id_next;
@@ -1183,4 +1190,8 @@ sched_drain(sched *s, uint32_t grace_ms)
 			pthread_cond_wait(&s->idle_cv, &s->mtx);
 	}
 	pthread_mutex_unlock(&s->mtx);
+	/* Nothing is left for the timer (every waiter has fired, no job
+	 * starts), and it must not hand the writer a purge once the writer
+	 * has stopped: it goes now. */
+	timer_halt(s);
 }

@@ -126,7 +126,8 @@ void sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 /*
  * Shutdown: no job starts any more; fires every parked Wait/Cancel with
  * JOBD_UNAVAILABLE; gives running jobs grace_ms to end, then asks them to
- * stop (they go back to queued). Returns once no job runs.
+ * stop (they go back to queued). Returns once no job runs, and with the
+ * timer thread stopped, so that nothing reaches the writer afterwards.
  */
 void sched_drain(sched *s, uint32_t grace_ms);
 
