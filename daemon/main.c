@@ -292,6 +292,7 @@ main(int argc, char **argv)
 	if (daemon_start(&d, &o.cfg, err, sizeof(err)) != 0) {
 		log_error("cannot start: %s", err);
 		free(o.listen_env);
+		nng_fini();
 		return 1;
 	}
 	if (sigwait(&set, &sig) == 0)
