@@ -4,12 +4,20 @@
 /*
  * harness: starts the real jobd (the binary in $JOBD_BIN) on a temporary
  * directory and an ipc:// address, for integration tests.
+ *
+ * $JOBD_WRAPPER, when set, is a command line that jobd runs under (words
+ * split at spaces), e.g. valgrind with its options (-DJOBD_VALGRIND=ON sets
+ * it). jd_fini() stops the daemon gracefully and fails the test if it did
+ * not exit 0 or if its log holds a sanitizer's or valgrind's report, so an
+ * error in the daemon fails the test that caused it even when no reply
+ * showed it.
  */
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,19 +72,32 @@ static inline int
 jd_start(struct jd *d, const char *const *extra)
 {
 	const char *bin = getenv("JOBD_BIN");
-	const char *argv[32];
+	const char *wrap = getenv("JOBD_WRAPPER");
+	static char words[1024];
+	const char *argv[64];
+	bool wrapped = false;
 	int n = 0;
 
 	if (bin == NULL) {
 		fprintf(stderr, "JOBD_BIN is not set\n");
 		return -1;
 	}
+	if (wrap != NULL && *wrap != '\0') {
+		snprintf(words, sizeof(words), "%s", wrap);
+		for (char *w = strtok(words, " "); w != NULL && n < 32;
+		     w = strtok(NULL, " "))
+			argv[n++] = w;
+		wrapped = n > 0;
+	}
 	argv[n++] = bin;
 	argv[n++] = "--listen";
 	argv[n++] = d->url;
 	argv[n++] = "--db";
 	argv[n++] = d->db;
-	for (; extra != NULL && *extra != NULL && n < 30; extra++)
+	/* so that jd_fini's graceful stop is quick; `extra` may override */
+	argv[n++] = "--grace";
+	argv[n++] = "200ms";
+	for (; extra != NULL && *extra != NULL && n < 62; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 
@@ -93,10 +114,11 @@ jd_start(struct jd *d, const char *const *extra)
 		if (freopen(d->log, "a", stderr) == NULL ||
 		    freopen("/dev/null", "w", stdout) == NULL)
 			_exit(126);
-		execv(bin, (char *const *) argv);
+		execvp(argv[0], (char *const *) argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 500; i++) {
+	/* 5 s, or 60 s under a wrapper such as valgrind */
+	for (int i = 0; i < (wrapped ? 6000 : 500); i++) {
 		jobd_client *c;
 		Jobd__V1__PingReply *pong;
 		if (jobd_client_open(&c, d->url) == JOBD_OK) {
@@ -140,12 +162,74 @@ jd_dump_log(const struct jd *d)
 		fprintf(stderr, "(no log)\n");
 }
 
-/* Stops the daemon (SIGKILL if it is still there) and removes the dir. */
+/* Sends SIGTERM and waits up to 60 s for the daemon to exit, then SIGKILL.
+ * Returns its wait status. */
+static inline int
+jd_stop(struct jd *d)
+{
+	int st = -1;
+	if (d->pid <= 0)
+		return st;
+	kill(d->pid, SIGTERM);
+	for (int i = 0; i < 6000; i++) {
+		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return st;
+		}
+		usleep(10000);
+	}
+	return jd_kill(d, SIGKILL);
+}
+
+/* True when the daemon's log holds a report of AddressSanitizer,
+ * LeakSanitizer, UBSan, ThreadSanitizer or valgrind (whose lines start
+ * "==PID=="). */
+static inline bool
+jd_log_has_report(const struct jd *d)
+{
+	static const char *const marks[] = {
+	    "ERROR: AddressSanitizer",
+	    "ERROR: LeakSanitizer",
+	    "runtime error:",
+	    "WARNING: ThreadSanitizer",
+	    "ThreadSanitizer: reported",
+	};
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(d->log, "r");
+
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+			if (strstr(line, marks[i]) != NULL)
+				found = true;
+		size_t k = 2;
+		while (line[0] == '=' && line[1] == '=' && line[k] >= '0' &&
+		       line[k] <= '9')
+			k++;
+		if (k > 2 && line[k] == '=' && line[k + 1] == '=')
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Stops the daemon gracefully (SIGKILL after 60 s), checks that it exited
+ * 0 with no sanitizer or valgrind report in its log, and removes the dir. */
 static inline void
 jd_fini(struct jd *d)
 {
 	char cmd[160];
-	jd_kill(d, SIGKILL);
+	if (d->pid > 0) {
+		int st = jd_stop(d);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			TEST_FAIL_("jobd did not exit 0 at the end of the test "
+			           "(wait status %d)",
+			           st);
+	}
+	if (jd_log_has_report(d))
+		TEST_FAIL_("jobd's log has a sanitizer or valgrind report");
 	if (test_failures > 0) {
 		fprintf(stderr, "--- jobd log of %s:\n", d->dir);
 		jd_dump_log(d);

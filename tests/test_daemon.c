@@ -180,8 +180,12 @@ test_seed_experiment(void)
 	       "(all in %lld ms)\n",
 	       lat[100], lat[197], lat[199], (long long) took);
 	/* a count of 1e11 runs for tens of seconds; each query must be
-	 * orders of magnitude faster than that */
-	CHECK(lat[199] < 250.0);
+	 * orders of magnitude faster than that. Not under a wrapper such as
+	 * valgrind, which runs one thread at a time: there the workers hold
+	 * the CPU for whole time slices, and the figures are only shown. */
+	const char *wrap = getenv("JOBD_WRAPPER");
+	if (wrap == NULL || *wrap == '\0')
+		CHECK(lat[199] < 250.0);
 	for (int i = 0; i < 2; i++) {
 		Jobd__V1__CancelReply *cr;
 		CHECK_EQ_INT(jobd_cancel(c, ids[i], &cr), JOBD_OK);
@@ -384,7 +388,11 @@ test_kill9_recovery(void)
 	uint64_t ids[6];
 	jobd_client *c = up(&d, one);
 	REQUIRE(c != NULL);
-	ids[0] = SUBMIT(c, "count", "n=2000000000"); /* about a second */
+	/* about a second; under valgrind, about 50 times fewer */
+	const char *wrap = getenv("JOBD_WRAPPER");
+	ids[0] = SUBMIT(c, "count",
+	                wrap != NULL && *wrap != '\0' ? "n=40000000"
+	                                              : "n=2000000000");
 	REQUIRE(await_state(c, ids[0], JOBD__V1__JOB_STATE__JOB_STATE_RUNNING));
 	for (int i = 1; i < 6; i++)
 		REQUIRE((ids[i] = SUBMIT(c, "sleep", "ms=10")) != 0);

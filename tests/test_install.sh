@@ -10,7 +10,8 @@
 #   - the manual pages are there and come from --help (when help2man was).
 #
 # Environment, set by CMake: BUILD_DIR, PREFIX, BINDIR, LIBDIR, INCLUDEDIR,
-# DATADIR, MANDIR, UNITDIR (the last six as given to install()), HAVE_MAN.
+# DATADIR, MANDIR, UNITDIR (the last six as given to install()), HAVE_MAN,
+# JOBD_SANITIZE (a sanitized library needs the same flags in its users).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 fails=0
@@ -74,7 +75,9 @@ find_package(jobd 0.1 REQUIRED)
 add_executable(consumer install_consumer.c)
 target_link_libraries(consumer PRIVATE jobd::client)
 EOF
+san=${JOBD_SANITIZE:+-fsanitize=$JOBD_SANITIZE}
 if cmake -S "$tmp/cm" -B "$tmp/cm/build" -DCMAKE_PREFIX_PATH="$root" \
+	-DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" \
 	>"$tmp/cm.log" 2>&1 && cmake --build "$tmp/cm/build" >>"$tmp/cm.log" 2>&1; then
 	got=$("$tmp/cm/build/consumer" "$addr")
 	[[ $got == 168 ]] || fail "find_package build: got '$got', want 168"
@@ -86,7 +89,7 @@ fi
 # pkg-config jobd-client, with the staging directory as sysroot
 export PKG_CONFIG_PATH=$libdir/pkgconfig PKG_CONFIG_SYSROOT_DIR=$dest
 if flags=$(pkg-config --cflags --libs jobd-client) &&
-	cc -o "$tmp/pc" "$here/install_consumer.c" $flags 2>"$tmp/pc.log"; then
+	cc $san -o "$tmp/pc" "$here/install_consumer.c" $flags 2>"$tmp/pc.log"; then
 	got=$("$tmp/pc" "$addr")
 	[[ $got == 168 ]] || fail "pkg-config build: got '$got', want 168"
 else

@@ -2,13 +2,26 @@
 # jobctl against a real jobd: output, messages and exit codes, the error
 # cases included. Needs JOBD_BIN and JOBCTL_BIN (ctest sets them).
 set -u
-: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
+: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}" "${JOBD_WRAPPER:=}"
 dir=$(mktemp -d /tmp/jobd-ctl-XXXXXX)
 pids=()
+# At the end each daemon must stop gracefully with exit 0, and no log may
+# hold a sanitizer's or valgrind's report; either fails the test.
 cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
+	local rc=$? p st
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p"
+		st=$?
+		((st == 0)) || { echo "FAIL jobd $p exited $st at the end"; rc=1; }
+	done
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ThreadSanitizer|^==[0-9]+==' "$dir"/*.log 2>/dev/null; then
+		echo "FAIL a daemon's log has a sanitizer or valgrind report:"
+		cat "$dir"/*.log
+		rc=1
+	fi
 	rm -rf "$dir"
+	exit "$rc"
 }
 trap cleanup EXIT
 
@@ -36,10 +49,11 @@ run() {
 start() { # start NAME ARGS...: a daemon on $dir/NAME.sock
 	local name=$1
 	shift
-	"$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
+	# shellcheck disable=SC2086 # JOBD_WRAPPER is a command line
+	$JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
 		--backoff 50ms --grace 100ms "$@" 2>>"$dir/$name.log" &
 	pids+=($!)
-	for _ in $(seq 100); do
+	for _ in $(seq 1200); do
 		"$JOBCTL_BIN" --addr "ipc://$dir/$name.sock" ping >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done

@@ -2,7 +2,7 @@
 # jobd's command line and start-up: flags, --help, and databases it must
 # refuse without touching them. Needs JOBD_BIN and JOBCTL_BIN.
 set -u
-: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
+: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}" "${JOBD_WRAPPER:=}"
 dir=$(mktemp -d /tmp/jobd-start-XXXXXX)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
 
@@ -14,9 +14,12 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 expect() {
 	local name=$1 want=$2 err_re=$3
 	shift 4
-	timeout 10 "$JOBD_BIN" --listen "ipc://$dir/s.sock" "$@" >"$dir/out" 2>"$dir/err"
+	# shellcheck disable=SC2086 # JOBD_WRAPPER is a command line
+	timeout 60 $JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/s.sock" "$@" >"$dir/out" 2>"$dir/err"
 	local rc=$?
-	if [[ $rc -ne $want ]]; then
+	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ThreadSanitizer|^==[0-9]+==' "$dir/err"; then
+		bad "$name: a sanitizer or valgrind report: $(cat "$dir/err")"
+	elif [[ $rc -ne $want ]]; then
 		bad "$name: exit $rc, wanted $want: $(head -c 300 "$dir/err")"
 	elif ! grep -Eq -- "$err_re" "$dir/err"; then
 		bad "$name: stderr '$(head -c 300 "$dir/err")' does not match /$err_re/"
@@ -54,9 +57,10 @@ expect "corrupt file refused" 1 "database '$dir/junk.db' is corrupt or not a SQL
 expect "unopenable path" 1 "cannot open database '$dir/no/such/dir.db'" -- --db "$dir/no/such/dir.db"
 
 # a clean start and stop
-"$JOBD_BIN" --listen "ipc://$dir/run.sock" --db "$dir/run.db" 2>"$dir/run.log" &
+# shellcheck disable=SC2086
+$JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/run.sock" --db "$dir/run.db" 2>"$dir/run.log" &
 pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 1200); do
 	"$JOBCTL_BIN" --addr "ipc://$dir/run.sock" ping >/dev/null 2>&1 && break
 	sleep 0.05
 done
@@ -67,6 +71,9 @@ wait $pid
 rc=$?
 [[ $rc -eq 0 ]] && grep -q "stopped" "$dir/run.log" && ok "SIGTERM stops cleanly" ||
 	bad "SIGTERM: exit $rc: $(cat "$dir/run.log")"
+if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ThreadSanitizer|^==[0-9]+==' "$dir"/run.log; then
+	bad "a sanitizer or valgrind report: $(cat "$dir"/run.log)"
+fi
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
