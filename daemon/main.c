@@ -5,6 +5,9 @@
  * environment, which wins over the default. SIGINT and SIGTERM are blocked
  * in every thread and taken by sigwait() here, which starts the graceful
  * stop.
+ *
+ * jobd runs with umask 077: the database and its -wal and -shm files are
+ * its owner's alone.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -60,6 +64,8 @@ usage(FILE *f)
 	    "\n"
 	    "DUR is a number with a unit: ms, s, m, h or d (a bare number is\n"
 	    "seconds).\n"
+	    "\n"
+	    "Files jobd creates are its owner's alone (umask 077).\n"
 	    "\n"
 	    "Exit status: 0 after a clean stop, 1 if jobd could not start,\n"
 	    "2 on a usage error.\n");
@@ -281,6 +287,9 @@ main(int argc, char **argv)
 		return rv;
 	}
 	log_set_level(o.level);
+	/* the database, its journal files and anything else jobd creates are
+	 * for its owner only, whatever umask it was started with */
+	umask(077);
 
 	/* blocked before any thread starts, so every thread inherits it */
 	sigemptyset(&set);
