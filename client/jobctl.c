@@ -77,6 +77,7 @@ struct jobctl {
 	uint32_t timeout_ms; /* 0 = the client's default */
 	struct jobd_client_tls tls;
 	const char *token_file; /* --token-file */
+	bool open_failed;       /* then nng_fini() is not safe: see main() */
 	jobd_client *client;
 	const struct cmd *cmd;
 };
@@ -855,6 +856,7 @@ connect_jobd(struct jobctl *g)
 		return (0);
 	rv = jobd_client_open_tls(&g->client, g->addr, &g->tls);
 	if (rv != JOBD_OK) {
+		g->open_failed = true;
 		errorf("%s", jobd_client_errmsg());
 		return (exit_code(rv));
 	}
@@ -2129,9 +2131,16 @@ main(int argc, char **argv)
 
 	rc = g.cmd->fn(&g, argc - p.i, argv + p.i);
 	jobd_client_close(g.client);
-	/* nng's threads and tables would otherwise outlive us, and memory
-	 * checkers report them; nothing uses nng after this. */
-	nng_fini();
+	/*
+	 * nng's threads and tables would otherwise outlive us, and memory
+	 * checkers report them; nothing uses nng after this. But not after a
+	 * failed dial: nng 1.5.2 reports a failed TLS handshake to the dialer
+	 * before its own task has closed the connection, and nng_fini() then
+	 * destroys a lock that task is about to take (it panics: "pthread_
+	 * mutex_lock: Invalid argument"). The process ends anyway.
+	 */
+	if (!g.open_failed)
+		nng_fini();
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		errorf("cannot write to standard output: %s", strerror(errno));
 		if (rc == 0)

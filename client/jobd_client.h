@@ -56,6 +56,8 @@ struct jobd_client_tls {
  * cannot be read or parsed is JOBD_INVALID_ARGUMENT with a message naming
  * it; a failed handshake (jobd's certificate not signed by ca_file or not
  * for server_name, or jobd refusing the client's) is JOBD_UNAVAILABLE.
+ * After a failed handshake nng 1.5.2 may still be closing the connection
+ * in a thread of its own: do not call nng_fini() then (it can panic).
  */
 int jobd_client_open_tls(jobd_client **cp, const char *url,
                          const struct jobd_client_tls *tls);
