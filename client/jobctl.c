@@ -1,7 +1,8 @@
 /*
  * jobctl: the command-line client of jobd.
  *
- *     jobctl [--addr URL] [--json] [--timeout SEC] COMMAND [ARGS...]
+ *     jobctl [--addr URL] [--json] [--timeout SEC] [--token-file FILE]
+ *            [--tls-ca FILE ...] COMMAND [ARGS...]
  *
  * Commands live in one table, `cmds`, one function each, in the manner of
  * git's builtins. Each command parses its own arguments (options may come
@@ -13,6 +14,12 @@
  *   0 success; 1 the job failed or was cancelled; 2 usage error or
  *   INVALID_ARGUMENT; 3 unreachable or deadline passed; 4 NOT_FOUND;
  *   5 any other error.
+ *
+ * Security: the token (--token-file, JOBD_TOKEN, JOBD_TOKEN_FILE) goes in
+ * every request's "authorization" metadata and nowhere else: it is never
+ * printed. TLS settings have variables of their own, JOBD_CLIENT_TLS_*, so
+ * that jobd's JOBD_TLS_* (its own certificate, the CA of its clients) in
+ * the same environment are never taken for the client's.
  *
  * Replies are treated as untrusted: every optional submessage is checked,
  * strings from the daemon are printed with control characters replaced, and
@@ -68,12 +75,20 @@ struct jobctl {
 	const char *addr;
 	bool json;
 	uint32_t timeout_ms; /* 0 = the client's default */
+	struct jobd_client_tls tls;
+	const char *token_file; /* --token-file */
+	bool open_failed;       /* then nng_fini() is not safe: see main() */
 	jobd_client *client;
 	const struct cmd *cmd;
 };
 
+/* Where the token sent came from, for the hint after UNAUTHENTICATED; NULL
+ * when none was sent. */
+static const char *token_source;
+
 static void print_help(void);
 static const struct cmd *find_cmd(const char *name);
+static const char *getenv_set(const char *name);
 
 /* ---- messages ---- */
 
@@ -118,6 +133,7 @@ exit_code(int rv)
 static int
 call_failed(int rv, const char *fmt, ...)
 {
+	static bool hinted; /* once, though cancel may fail for each id */
 	va_list ap;
 
 	fputs("jobctl: ", stderr);
@@ -126,6 +142,16 @@ call_failed(int rv, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " failed: %s: %s\n", jobd_status_name(rv),
 	        jobd_client_errmsg());
+	if (rv == JOBD_UNAUTHENTICATED && !hinted) {
+		hinted = true;
+		if (token_source == NULL)
+			errorf("this jobd needs a token: give it with "
+			       "--token-file FILE, JOBD_TOKEN or "
+			       "JOBD_TOKEN_FILE");
+		else
+			errorf("the token from %s is not this jobd's",
+			       token_source);
+	}
 	return (exit_code(rv));
 }
 
@@ -138,7 +164,11 @@ print_usage_line(FILE *f, const struct cmd *cmd)
 	if (cmd == NULL)
 		fprintf(f,
 		        "usage: jobctl [--addr URL] [--json] [--timeout SEC] "
-		        "COMMAND [ARGS...]\n");
+		        "[--token-file FILE]\n"
+		        "              [--tls-ca FILE] [--tls-cert FILE "
+		        "--tls-key FILE]\n"
+		        "              [--tls-server-name NAME] COMMAND "
+		        "[ARGS...]\n");
 	else
 		fprintf(f, "usage: jobctl %s %s\n", cmd->name, cmd->args);
 }
@@ -738,6 +768,84 @@ json_job(const Jobd__V1__Job *j, bool result)
 
 /* ---- talking to the daemon ---- */
 
+/* The token in `path` into *tokp (malloc'd): the file's first line, a
+ * trailing LF or CRLF taken off. 0 or an exit status (message printed). */
+static int
+read_token(const char *path, char **tokp)
+{
+	char buf[4100];
+	size_t n;
+	FILE *f;
+
+	*tokp = NULL;
+	if ((f = fopen(path, "re")) == NULL) {
+		errorf("cannot read token file '%s': %s", path,
+		       strerror(errno));
+		return (EXIT_USAGE);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (ferror(f)) {
+		errorf("cannot read token file '%s': %s", path,
+		       strerror(errno));
+		fclose(f);
+		return (EXIT_USAGE);
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	if (n == 0 || strlen(buf) != n || strchr(buf, '\n') != NULL) {
+		errorf("token file '%s' %s", path,
+		       n == 0 ? "is empty"
+		              : "is not one line of text (or is too long)");
+		explicit_bzero(buf, sizeof(buf));
+		return (EXIT_USAGE);
+	}
+	*tokp = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (*tokp == NULL) {
+		errorf("out of memory");
+		return (EXIT_OTHER);
+	}
+	return (0);
+}
+
+/* Sends the token, if one is given, with every call. 0 or an exit status
+ * (message printed). */
+static int
+set_token(struct jobctl *g)
+{
+	const char *env = getenv_set("JOBD_TOKEN");
+	const char *path = g->token_file;
+	char *tok = NULL;
+	int rc;
+
+	if (path == NULL && env != NULL) {
+		token_source = "JOBD_TOKEN";
+		rc = jobd_client_set_token(g->client, env) == JOBD_OK
+		         ? 0
+		         : EXIT_OTHER;
+		goto out;
+	}
+	if (path == NULL)
+		path = getenv_set("JOBD_TOKEN_FILE");
+	if (path == NULL)
+		return (0);
+	if ((rc = read_token(path, &tok)) != 0)
+		return (rc);
+	token_source =
+	    path == g->token_file ? "--token-file" : "JOBD_TOKEN_FILE";
+	rc = jobd_client_set_token(g->client, tok) == JOBD_OK ? 0 : EXIT_OTHER;
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
+out:
+	if (rc != 0)
+		errorf("%s", jobd_client_errmsg());
+	return (rc);
+}
+
 /* Opens the client on first use; 0 or an exit status (message printed). */
 static int
 connect_jobd(struct jobctl *g)
@@ -746,7 +854,9 @@ connect_jobd(struct jobctl *g)
 
 	if (g->client != NULL)
 		return (0);
-	if ((rv = jobd_client_open(&g->client, g->addr)) != JOBD_OK) {
+	rv = jobd_client_open_tls(&g->client, g->addr, &g->tls);
+	if (rv != JOBD_OK) {
+		g->open_failed = true;
 		errorf("%s", jobd_client_errmsg());
 		return (exit_code(rv));
 	}
@@ -755,7 +865,7 @@ connect_jobd(struct jobctl *g)
 	/* Only informative; a failure here is not worth stopping for. */
 	(void) jobd_client_set_metadata(g->client, "user-agent",
 	                                "jobctl/" JOBD_VERSION);
-	return (0);
+	return (set_token(g));
 }
 
 /* The job with `id` in a list of jobs, or NULL. */
@@ -1855,9 +1965,8 @@ static const struct cmd cmds[] = {
 static void
 print_help(void)
 {
-	printf("usage: jobctl [--addr URL] [--json] [--timeout SEC] "
-	       "COMMAND [ARGS...]\n"
-	       "\n"
+	print_usage_line(stdout, NULL);
+	printf("\n"
 	       "Submits, watches and cancels jobs of jobd, the job server.\n"
 	       "\n"
 	       "Commands:\n");
@@ -1872,6 +1981,28 @@ print_help(void)
 	       "  --timeout SEC  how long each call to the daemon may take, "
 	       "in seconds\n"
 	       "                 (default 10; fractions like 0.5 are fine)\n"
+	       "  --token-file FILE\n"
+	       "                 send the token in FILE (its first line) "
+	       "with every call,\n"
+	       "                 for a jobd run with --auth-token-file "
+	       "(default: $JOBD_TOKEN,\n"
+	       "                 the token itself, else the file "
+	       "$JOBD_TOKEN_FILE)\n"
+	       "  --tls-ca FILE  for a tls+tcp:// address: the PEM CA that "
+	       "signed jobd's\n"
+	       "                 certificate; required "
+	       "($JOBD_CLIENT_TLS_CA)\n"
+	       "  --tls-cert FILE, --tls-key FILE\n"
+	       "                 a PEM client certificate and its key, for a "
+	       "jobd that asks\n"
+	       "                 for one ($JOBD_CLIENT_TLS_CERT, "
+	       "$JOBD_CLIENT_TLS_KEY)\n"
+	       "  --tls-server-name NAME\n"
+	       "                 the name jobd's certificate must carry "
+	       "(default: the\n"
+	       "                 address's host; needed when that is an IP "
+	       "address)\n"
+	       "                 ($JOBD_CLIENT_TLS_SERVER_NAME)\n"
 	       "  --help         print this help\n"
 	       "  --version      print jobctl's version\n"
 	       "\n"
@@ -1887,8 +2018,19 @@ print_help(void)
 	       "(UNAVAILABLE,\n"
 	       "     DEADLINE_EXCEEDED)\n"
 	       "  4  not found (NOT_FOUND)\n"
-	       "  5  any other error from the daemon (RESOURCE_EXHAUSTED,\n"
-	       "     FAILED_PRECONDITION, INTERNAL, UNAUTHENTICATED, ...)\n");
+	       "  5  any other error from the daemon (UNAUTHENTICATED: no "
+	       "token or a wrong\n"
+	       "     one; RESOURCE_EXHAUSTED, FAILED_PRECONDITION, "
+	       "INTERNAL, ...)\n");
+}
+
+/* The variable's value, or NULL when it is unset or empty. */
+static const char *
+getenv_set(const char *name)
+{
+	const char *v = getenv(name);
+
+	return (v != NULL && *v != '\0' ? v : NULL);
 }
 
 static const struct cmd *
@@ -1904,12 +2046,21 @@ find_cmd(const char *name)
 int
 main(int argc, char **argv)
 {
-	enum { G_ADDR = O_FIRST, G_TIMEOUT, G_VERSION };
-	static const struct optspec opts[] = {COMMON_OPTS,
-	                                      {"addr", true},
-	                                      {"timeout", true},
-	                                      {"version", false},
-	                                      {NULL, false}};
+	enum {
+		G_ADDR = O_FIRST,
+		G_TIMEOUT,
+		G_VERSION,
+		G_TOKEN_FILE,
+		G_TLS_CA,
+		G_TLS_CERT,
+		G_TLS_KEY,
+		G_TLS_NAME,
+	};
+	static const struct optspec opts[] = {
+	    COMMON_OPTS,        {"addr", true},       {"timeout", true},
+	    {"version", false}, {"token-file", true}, {"tls-ca", true},
+	    {"tls-cert", true}, {"tls-key", true},    {"tls-server-name", true},
+	    {NULL, false}};
 	struct jobctl g = {0};
 	struct parser p = {argc, argv, 1, false, true, NULL, NULL};
 	const char *env = getenv("JOBD_ADDR");
@@ -1918,7 +2069,13 @@ main(int argc, char **argv)
 	int k;
 
 	g.addr = env != NULL && *env != '\0' ? env : JOBD_DEFAULT_ADDR;
+	g.tls.ca_file = getenv_set("JOBD_CLIENT_TLS_CA");
+	g.tls.cert_file = getenv_set("JOBD_CLIENT_TLS_CERT");
+	g.tls.key_file = getenv_set("JOBD_CLIENT_TLS_KEY");
+	g.tls.server_name = getenv_set("JOBD_CLIENT_TLS_SERVER_NAME");
 	while (name == NULL && (k = next_opt(&p, opts)) != P_END) {
+		if (k >= G_TOKEN_FILE && *p.val == '\0')
+			return (usage_error(NULL, "empty --%s", opts[k].name));
 		switch (k) {
 		case P_ERR:
 			return (EXIT_USAGE);
@@ -1945,6 +2102,21 @@ main(int argc, char **argv)
 		case G_VERSION:
 			printf("jobctl %s\n", JOBD_VERSION);
 			return (0);
+		case G_TOKEN_FILE:
+			g.token_file = p.val;
+			break;
+		case G_TLS_CA:
+			g.tls.ca_file = p.val;
+			break;
+		case G_TLS_CERT:
+			g.tls.cert_file = p.val;
+			break;
+		case G_TLS_KEY:
+			g.tls.key_file = p.val;
+			break;
+		case G_TLS_NAME:
+			g.tls.server_name = p.val;
+			break;
 		case P_ARG:
 			name = p.val;
 			break;
@@ -1959,9 +2131,16 @@ main(int argc, char **argv)
 
 	rc = g.cmd->fn(&g, argc - p.i, argv + p.i);
 	jobd_client_close(g.client);
-	/* nng's threads and tables would otherwise outlive us, and memory
-	 * checkers report them; nothing uses nng after this. */
-	nng_fini();
+	/*
+	 * nng's threads and tables would otherwise outlive us, and memory
+	 * checkers report them; nothing uses nng after this. But not after a
+	 * failed dial: nng 1.5.2 reports a failed TLS handshake to the dialer
+	 * before its own task has closed the connection, and nng_fini() then
+	 * destroys a lock that task is about to take (it panics: "pthread_
+	 * mutex_lock: Invalid argument"). The process ends anyway.
+	 */
+	if (!g.open_failed)
+		nng_fini();
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		errorf("cannot write to standard output: %s", strerror(errno));
 		if (rc == 0)

@@ -19,6 +19,13 @@
  * daemon is idempotent for Submit by idempotency key, and the other methods
  * are reads or idempotent anyway.
  *
+ * TLS: for a tls+tcp:// address the client always verifies jobd's
+ * certificate against the CA file it is given, for the address's host name
+ * or the server name it is given; it has no "insecure" mode. The PEM files
+ * are read here, so that a message can name the file that is wrong; the
+ * private key's bytes are wiped once nng has parsed them. The dialer holds
+ * the configuration from then on, also for reconnections.
+ *
  * Errors: every failure returns a jobd_status and leaves a message in a
  * thread-local buffer, read with jobd_client_errmsg().
  *
@@ -27,6 +34,7 @@
  * open.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -40,6 +48,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "jobd_client.h"
@@ -48,6 +57,7 @@
 #define CLIENT_MARGIN_MS    1000u       /* waited beyond the deadline sent */
 #define CLIENT_RECV_MAX     (16u << 20) /* largest reply accepted */
 #define CLIENT_MAX_METADATA 64u         /* entries set with set_metadata */
+#define CLIENT_MAX_PEM      (1u << 20)  /* largest TLS file read */
 
 struct meta {
 	char *key;
@@ -137,7 +147,7 @@ meta_free(struct meta *m, size_t n)
 	free(m);
 }
 
-/* The status of a failed nng_dial of `url`, with its message. */
+/* The status of a failed dial of `url`, with its message. */
 static int
 dial_err(const char *url, int rv)
 {
@@ -150,6 +160,15 @@ dial_err(const char *url, int rv)
 		                nng_strerror(rv)));
 	case NNG_ENOMEM:
 		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	case NNG_ECONNSHUT:
+		/* what a TLS listener does to a client that speaks plain */
+		if (strncmp(url, "tls+", 4) != 0)
+			return (set_err(JOBD_UNAVAILABLE,
+			                "cannot reach jobd at '%s': %s (if it "
+			                "serves TLS there, the address is "
+			                "tls+tcp://)",
+			                url, nng_strerror(rv)));
+		/* FALLTHROUGH */
 	default:
 		return (set_err(JOBD_UNAVAILABLE,
 		                "cannot reach jobd at '%s': %s", url,
@@ -157,9 +176,220 @@ dial_err(const char *url, int rv)
 	}
 }
 
+/* The status of a failed dial of the TLS address `url`, with a message
+ * that says what to check: the CA file and the server name it was dialed
+ * with. */
+static int
+tls_dial_err(const char *url, int rv, const char *ca, const char *name)
+{
+	struct in6_addr ip;
+	bool is_ip = inet_pton(AF_INET, name, &ip) == 1 ||
+	             inet_pton(AF_INET6, name, &ip) == 1;
+
+	switch (rv) {
+	case NNG_EPEERAUTH:
+	case NNG_ECRYPTO:
+		return (set_err(
+		    JOBD_UNAVAILABLE,
+		    "cannot reach jobd at '%s': TLS handshake failed (%s): "
+		    "jobd's certificate may not be signed by the CA in '%s' "
+		    "or not be for '%s'%s, or jobd may not take this "
+		    "client's certificate",
+		    url, nng_strerror(rv), ca, name,
+		    is_ip ? " (an IP address is never matched: give the "
+		            "server name the certificate holds)"
+		          : ""));
+	case NNG_ECONNSHUT:
+		return (set_err(JOBD_UNAVAILABLE,
+		                "cannot reach jobd at '%s': it closed the "
+		                "connection during the TLS handshake (it may "
+		                "want a client certificate signed by a CA it "
+		                "trusts)",
+		                url));
+	default:
+		return (dial_err(url, rv));
+	}
+}
+
+/* The contents of the PEM file `path` (malloc'd, NUL-terminated) in *bufp,
+ * its length in *lenp. */
+static int
+read_pem(const char *path, const char *what, char **bufp, size_t *lenp)
+{
+	char *buf;
+	size_t len = 0;
+	size_t n;
+	FILE *f;
+
+	*bufp = NULL;
+	if ((f = fopen(path, "rbe")) == NULL)
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "cannot read %s '%s': %s", what, path,
+		                strerror(errno)));
+	if ((buf = malloc(CLIENT_MAX_PEM + 1)) == NULL) {
+		fclose(f);
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	}
+	while (len < CLIENT_MAX_PEM &&
+	       (n = fread(buf + len, 1, CLIENT_MAX_PEM - len, f)) > 0)
+		len += n;
+	if (ferror(f) || (len == CLIENT_MAX_PEM && fgetc(f) != EOF)) {
+		int e = ferror(f) ? errno : EFBIG;
+		explicit_bzero(buf, len);
+		free(buf);
+		fclose(f);
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "cannot read %s '%s': %s", what, path,
+		                strerror(e)));
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return (JOBD_OK);
+}
+
+static bool
+tls_given(const struct jobd_client_tls *tls)
+{
+	return (tls != NULL &&
+	        (tls->ca_file != NULL || tls->cert_file != NULL ||
+	         tls->key_file != NULL || tls->server_name != NULL));
+}
+
+/* The client certificate of tls, if any, into cfg. */
+static int
+tls_own_cert(nng_tls_config *cfg, const struct jobd_client_tls *tls)
+{
+	char *cert = NULL;
+	char *key = NULL;
+	size_t clen;
+	size_t klen = 0;
+	int rv;
+	int st;
+
+	if (tls->cert_file == NULL && tls->key_file == NULL)
+		return (JOBD_OK);
+	if (tls->cert_file == NULL || tls->key_file == NULL)
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "a TLS client certificate needs its key file "
+		                "and a key its certificate file"));
+	if ((st = read_pem(tls->cert_file, "TLS certificate file", &cert,
+	                   &clen)) != JOBD_OK)
+		goto out;
+	if ((st = read_pem(tls->key_file, "TLS key file", &key, &klen)) !=
+	    JOBD_OK)
+		goto out;
+	if ((rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0)
+		st = set_err(JOBD_INVALID_ARGUMENT,
+		             "cannot use TLS certificate file '%s' with key "
+		             "file '%s': %s",
+		             tls->cert_file, tls->key_file, nng_strerror(rv));
+out:
+	if (key != NULL)
+		explicit_bzero(key, klen);
+	free(key);
+	free(cert);
+	return (st);
+}
+
+/* The TLS configuration that dials `url` with the settings tls. */
+static int
+tls_config(nng_tls_config **cfgp, const char *url,
+           const struct jobd_client_tls *tls)
+{
+	nng_tls_config *cfg = NULL;
+	nng_url *u = NULL;
+	const char *name;
+	char *ca = NULL;
+	size_t calen;
+	int rv;
+	int st;
+
+	*cfgp = NULL;
+	if (tls == NULL || tls->ca_file == NULL)
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "TLS address '%s' needs a CA file to verify "
+		                "jobd's certificate",
+		                url));
+	if (tls->server_name != NULL && *tls->server_name == '\0')
+		return (
+		    set_err(JOBD_INVALID_ARGUMENT, "empty TLS server name"));
+	if ((rv = nng_url_parse(&u, url)) != 0)
+		return (dial_err(url, rv));
+	name = tls->server_name != NULL ? tls->server_name : u->u_hostname;
+	if ((st = read_pem(tls->ca_file, "TLS CA file", &ca, &calen)) !=
+	    JOBD_OK)
+		goto out;
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0 ||
+	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) !=
+	        0 ||
+	    (rv = nng_tls_config_server_name(cfg, name)) != 0) {
+		st = set_err(JOBD_INTERNAL, "cannot set up TLS: %s",
+		             nng_strerror(rv));
+		goto out;
+	}
+	if ((rv = nng_tls_config_ca_chain(cfg, ca, NULL)) != 0) {
+		st = set_err(JOBD_INVALID_ARGUMENT,
+		             "TLS CA file '%s' holds no valid certificate: %s",
+		             tls->ca_file, nng_strerror(rv));
+		goto out;
+	}
+	if ((st = tls_own_cert(cfg, tls)) != JOBD_OK)
+		goto out;
+	*cfgp = cfg;
+	cfg = NULL;
+out:
+	if (cfg != NULL)
+		nng_tls_config_free(cfg);
+	free(ca);
+	nng_url_free(u);
+	return (st);
+}
+
+/* Blocking: fails at once when nothing listens at url, or when a TLS
+ * handshake fails (with cfg, made by tls_config() from tls). */
+static int
+dial(jobd_client *c, const char *url, nng_tls_config *cfg,
+     const struct jobd_client_tls *tls)
+{
+	nng_dialer d;
+	nng_url *u;
+	int rv;
+	int st;
+
+	if ((rv = nng_dialer_create(&d, c->sock, url)) != 0)
+		return (dial_err(url, rv));
+	if (cfg == NULL) {
+		if ((rv = nng_dialer_start(d, 0)) != 0)
+			return (dial_err(url, rv));
+		return (JOBD_OK);
+	}
+	if ((rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0)
+		return (set_err(JOBD_INTERNAL, "cannot set up TLS for '%s': %s",
+		                url, nng_strerror(rv)));
+	if ((rv = nng_dialer_start(d, 0)) == 0)
+		return (JOBD_OK);
+	if (tls->server_name != NULL)
+		return (tls_dial_err(url, rv, tls->ca_file, tls->server_name));
+	if (nng_url_parse(&u, url) != 0)
+		return (dial_err(url, rv));
+	st = tls_dial_err(url, rv, tls->ca_file, u->u_hostname);
+	nng_url_free(u);
+	return (st);
+}
+
 int
 jobd_client_open(jobd_client **cp, const char *url)
 {
+	return (jobd_client_open_tls(cp, url, NULL));
+}
+
+int
+jobd_client_open_tls(jobd_client **cp, const char *url,
+                     const struct jobd_client_tls *tls)
+{
+	nng_tls_config *cfg = NULL;
 	jobd_client *c;
 	int rv;
 	int st;
@@ -170,6 +400,15 @@ jobd_client_open(jobd_client **cp, const char *url)
 	if (url == NULL || *url == '\0')
 		return (set_err(JOBD_INVALID_ARGUMENT,
 		                "invalid address '': empty"));
+	if (strncmp(url, "tls+", 4) == 0) {
+		if ((st = tls_config(&cfg, url, tls)) != JOBD_OK)
+			return (st);
+	} else if (tls_given(tls)) {
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "TLS settings are given, but '%s' is not a "
+		                "tls+tcp:// address",
+		                url));
+	}
 	st = set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory");
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto fail_alloc;
@@ -189,11 +428,10 @@ jobd_client_open(jobd_client **cp, const char *url)
 		             NNG_OPT_RECVMAXSZ, nng_strerror(rv));
 		goto fail_dial;
 	}
-	/* Blocking: fails at once when nothing listens at url. */
-	if ((rv = nng_dial(c->sock, url, NULL, 0)) != 0) {
-		st = dial_err(url, rv);
+	if ((st = dial(c, url, cfg, tls)) != JOBD_OK)
 		goto fail_dial;
-	}
+	if (cfg != NULL)
+		nng_tls_config_free(cfg); /* the dialer holds it */
 	*cp = c;
 	return (JOBD_OK);
 
@@ -206,6 +444,8 @@ fail_mtx:
 fail_url:
 	free(c);
 fail_alloc:
+	if (cfg != NULL)
+		nng_tls_config_free(cfg);
 	return (st);
 }
 
@@ -274,6 +514,27 @@ jobd_client_set_metadata(jobd_client *c, const char *key, const char *value)
 	c->nmeta++;
 	nng_mtx_unlock(c->mtx);
 	return (JOBD_OK);
+}
+
+int
+jobd_client_set_token(jobd_client *c, const char *token)
+{
+	static const char scheme[] = "Bearer ";
+	char *v;
+	size_t n;
+	int st;
+
+	if (token == NULL || *token == '\0')
+		return (set_err(JOBD_INVALID_ARGUMENT, "empty token"));
+	n = strlen(token);
+	if ((v = malloc(sizeof(scheme) + n)) == NULL)
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	memcpy(v, scheme, sizeof(scheme) - 1);
+	memcpy(v + sizeof(scheme) - 1, token, n + 1);
+	st = jobd_client_set_metadata(c, "authorization", v);
+	explicit_bzero(v, sizeof(scheme) + n);
+	free(v);
+	return (st);
 }
 
 /*

@@ -29,8 +29,38 @@ typedef struct jobd_client jobd_client;
 /* Dials `url` (tcp://, ipc://); this first dial blocks. JOBD_UNAVAILABLE
  * with a message naming the address if nothing listens there,
  * JOBD_INVALID_ARGUMENT for an address nng cannot parse; then *cp is NULL.
- * A program that checks for leaks with valgrind calls nng_fini() at exit. */
+ * A program that checks for leaks with valgrind calls nng_fini() at exit.
+ * Same as jobd_client_open_tls(cp, url, NULL). */
 int jobd_client_open(jobd_client **cp, const char *url);
+
+/* TLS settings for a tls+tcp:// address. Files are PEM. */
+struct jobd_client_tls {
+	/* The CA that signed jobd's certificate: required, jobd is always
+	 * verified. */
+	const char *ca_file;
+	/* A client certificate and its unencrypted key, for a jobd that asks
+	 * for one (jobd --tls-ca); both NULL for none. */
+	const char *cert_file;
+	const char *key_file;
+	/* The name jobd's certificate must carry (a DNS name of its
+	 * subjectAltName, or its CN); NULL: the host of the address. mbed TLS
+	 * 2.28 (nng's TLS on Debian 12) matches names only, not IP addresses:
+	 * to dial an IP address, give a name the certificate holds. */
+	const char *server_name;
+};
+
+/*
+ * jobd_client_open() with TLS settings: `tls` is required for a tls+tcp://
+ * address and must be NULL (or all NULL) for any other, so that a
+ * connection meant to be encrypted never silently is not. A file that
+ * cannot be read or parsed is JOBD_INVALID_ARGUMENT with a message naming
+ * it; a failed handshake (jobd's certificate not signed by ca_file or not
+ * for server_name, or jobd refusing the client's) is JOBD_UNAVAILABLE.
+ * After a failed handshake nng 1.5.2 may still be closing the connection
+ * in a thread of its own: do not call nng_fini() then (it can panic).
+ */
+int jobd_client_open_tls(jobd_client **cp, const char *url,
+                         const struct jobd_client_tls *tls);
 /* Closes the socket. Accepts NULL. */
 void jobd_client_close(jobd_client *c);
 /* How long a call waits for its reply; also sent as the request's deadline.
@@ -39,6 +69,10 @@ void jobd_client_set_timeout(jobd_client *c, uint32_t ms);
 /* Adds (or replaces) a metadata entry sent with every request. */
 int jobd_client_set_metadata(jobd_client *c, const char *key,
                              const char *value);
+/* Sends `token` with every request, for a jobd run with --auth-token-file:
+ * metadata "authorization" set to "Bearer TOKEN". A jobd that finds it
+ * missing or wrong answers every call JOBD_UNAUTHENTICATED. */
+int jobd_client_set_token(jobd_client *c, const char *token);
 /* The message of this thread's last failed call ("" if none). */
 const char *jobd_client_errmsg(void);
 

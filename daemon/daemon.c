@@ -1,8 +1,10 @@
 /*
  * daemon: start-up and shutdown order.
  *
- * Start: database (schema checked, running jobs recovered, queued ones
- * loaded) -> writer -> scheduler -> workers -> listeners. Stop, in reverse:
+ * Start: TLS files and token (read and checked first, so that a bad one
+ * stops jobd before it touches the database) -> database (schema checked,
+ * running jobs recovered, queued ones loaded) -> writer -> scheduler ->
+ * workers -> listeners. Stop, in reverse:
  * the front refuses new requests, the scheduler answers parked calls and
  * lets running jobs finish within the grace period (then stops them: they go
  * back to queued), the workers are joined, the writer commits what is left,
@@ -11,15 +13,19 @@
  */
 #include "daemon.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "pool.h"
 #include "scheduler.h"
 #include "server.h"
 #include "service.h"
 #include "store.h"
+#include "tls.h"
 #include "writer.h"
 
 struct jobd_daemon {
@@ -29,7 +35,87 @@ struct jobd_daemon {
 	pool *p;
 	server *srv;
 	uint32_t grace_ms;
+	struct auth auth; /* when cfg->auth_token_file is set */
 };
+
+static bool
+is_tls(const char *url)
+{
+	return strncmp(url, "tls+", 4) == 0;
+}
+
+/* Whether what is sent to url may cross a network unencrypted. */
+static bool
+in_clear(const char *url)
+{
+	static const char *const safe[] = {
+	    "tls+",
+	    "ipc://",
+	    "inproc://",
+	    "abstract://",
+	    "tcp://127.",
+	    "tcp://localhost:",
+	    "tcp://[::1]:",
+	    "tcp4://127.",
+	    "tcp4://localhost:",
+	    "tcp6://[::1]:",
+	    "tcp6://localhost:",
+	};
+	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (strncmp(url, safe[i], strlen(safe[i])) == 0)
+			return false;
+	return true;
+}
+
+/* The TLS configuration the listen addresses need (*tlsp NULL if none) and
+ * the token; every file read and checked. */
+static int
+load_security(jobd_daemon *d, const struct daemon_config *cfg,
+              nng_tls_config **tlsp, char *err, size_t errlen)
+{
+	const char *tls_url = NULL;
+	int rv;
+
+	*tlsp = NULL;
+	for (size_t i = 0; i < cfg->nlisten && tls_url == NULL; i++)
+		if (is_tls(cfg->listen[i]))
+			tls_url = cfg->listen[i];
+	if (tls_url != NULL &&
+	    (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		snprintf(err, errlen,
+		         "listen address '%s' needs a TLS certificate and key "
+		         "(--tls-cert FILE --tls-key FILE)",
+		         tls_url);
+		return JOBD_INVALID_ARGUMENT;
+	}
+	if (tls_url == NULL && (cfg->tls_cert != NULL || cfg->tls_key != NULL ||
+	                        cfg->tls_ca != NULL)) {
+		snprintf(err, errlen,
+		         "TLS files are given (--tls-cert, --tls-key, "
+		         "--tls-ca) but no listen address is tls+tcp://");
+		return JOBD_INVALID_ARGUMENT;
+	}
+	if (tls_url != NULL &&
+	    (rv = tls_server_config(tlsp, cfg->tls_cert, cfg->tls_key,
+	                            cfg->tls_ca, err, errlen)) != JOBD_OK)
+		return rv;
+	if (cfg->auth_token_file == NULL)
+		return JOBD_OK;
+	if ((rv = auth_load(&d->auth, cfg->auth_token_file, err, errlen)) !=
+	    JOBD_OK) {
+		if (*tlsp != NULL)
+			nng_tls_config_free(*tlsp);
+		*tlsp = NULL;
+		return rv;
+	}
+	for (size_t i = 0; i < cfg->nlisten; i++)
+		if (in_clear(cfg->listen[i]))
+			log_warn("requests to '%s' carry the token "
+			         "unencrypted; use tls+tcp:// where they "
+			         "cross a network",
+			         cfg->listen[i]);
+	return JOBD_OK;
+}
 
 int
 daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
@@ -39,8 +125,10 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	                          cfg->retention_ms};
 	struct service_config svc = {cfg->db_path, cfg->workers,
 	                             cfg->max_queue};
+	struct server_config srvc;
 	jobd_daemon *d;
-	store *db;
+	nng_tls_config *tls;
+	store *db = NULL;
 	uint64_t recovered;
 	int rv;
 
@@ -50,6 +138,8 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	d->grace_ms = cfg->grace_ms;
+	if ((rv = load_security(d, cfg, &tls, err, errlen)) != JOBD_OK)
+		goto fail_security;
 	if ((rv = store_open(&db, cfg->db_path, err, errlen)) != JOBD_OK)
 		goto fail_db;
 	if ((rv = writer_start(&d->w, cfg->db_path, err, errlen)) != JOBD_OK)
@@ -71,11 +161,19 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	if ((rv = pool_start(&d->p, d->s, cfg->workers, err, errlen)) !=
 	    JOBD_OK)
 		goto fail_pool;
-	if ((rv = server_start(&d->srv, service_base(d->sv), cfg->listen,
-	                       cfg->nlisten, err, errlen)) != JOBD_OK)
+	srvc.urls = cfg->listen;
+	srvc.nurls = cfg->nlisten;
+	srvc.tls = tls;
+	srvc.tls_client_certs = cfg->tls_ca != NULL;
+	srvc.auth = cfg->auth_token_file != NULL ? &d->auth : NULL;
+	if ((rv = server_start(&d->srv, service_base(d->sv), &srvc, err,
+	                       errlen)) != JOBD_OK)
 		goto fail_server;
-	log_info("jobd %s ready: database '%s', %u workers", JOBD_VERSION,
-	         cfg->db_path, cfg->workers);
+	if (tls != NULL)
+		nng_tls_config_free(tls); /* the listeners hold it */
+	log_info("jobd %s ready: database '%s', %u workers%s", JOBD_VERSION,
+	         cfg->db_path, cfg->workers,
+	         cfg->auth_token_file != NULL ? ", token required" : "");
 	*dp = d;
 	return JOBD_OK;
 
@@ -94,6 +192,9 @@ fail_sched:
 fail_writer:
 	store_close(db);
 fail_db:
+	if (tls != NULL)
+		nng_tls_config_free(tls);
+fail_security:
 	free(d);
 	return rv;
 }

@@ -18,12 +18,22 @@ struct daemon_config {
 	int64_t retention_ms; /* 0 = keep forever */
 	uint32_t backoff_ms;
 	uint32_t grace_ms;
+	/* PEM files for the tls+tcp:// addresses; NULL when not given. A
+	 * tls+tcp:// address needs cert and key; with ca, clients must present
+	 * a certificate signed by it. Given without a tls+tcp:// address, they
+	 * are refused. */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_ca;
+	/* When not NULL, every request must carry the token in this file. */
+	const char *auth_token_file;
 };
 
 typedef struct jobd_daemon jobd_daemon;
 
-/* Opens the database (refusing a foreign or corrupt one), recovers jobs
- * left running, starts the writer, workers and listeners. */
+/* Loads the TLS files and the token (refusing any that cannot be read or
+ * used), opens the database (refusing a foreign or corrupt one), recovers
+ * jobs left running, starts the writer, workers and listeners. */
 int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
                  size_t errlen);
 /* Graceful stop: refuse new requests, answer parked ones, give running

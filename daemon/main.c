@@ -5,6 +5,9 @@
  * environment, which wins over the default. SIGINT and SIGTERM are blocked
  * in every thread and taken by sigwait() here, which starts the graceful
  * stop.
+ *
+ * jobd runs with umask 077: the database and its -wal and -shm files are
+ * its owner's alone.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
@@ -36,9 +40,9 @@ usage(FILE *f)
 	    "them in SQLite, while answering quick queries at once.\n"
 	    "\n"
 	    "Options (environment variable, default):\n"
-	    "  --listen URL        address to serve, tcp:// or ipc://; may be\n"
-	    "                      repeated (JOBD_LISTEN, comma-separated;\n"
-	    "                      " DEFAULT_LISTEN ")\n"
+	    "  --listen URL        address to serve, tcp://, tls+tcp:// or\n"
+	    "                      ipc://; may be repeated (JOBD_LISTEN,\n"
+	    "                      comma-separated; " DEFAULT_LISTEN ")\n"
 	    "  --db PATH           SQLite database file, created if missing\n"
 	    "                      (JOBD_DB; " DEFAULT_DB ")\n"
 	    "  --workers N         worker threads (JOBD_WORKERS; online CPUs)\n"
@@ -55,14 +59,31 @@ usage(FILE *f)
 	    "                      re-queued (JOBD_GRACE; 10s)\n"
 	    "  --log-level LEVEL   error, warn, info or debug\n"
 	    "                      (JOBD_LOG_LEVEL; info)\n"
+	    "  --tls-cert FILE     PEM certificate (chain) of the tls+tcp://\n"
+	    "                      addresses (JOBD_TLS_CERT; none)\n"
+	    "  --tls-key FILE      its PEM private key, unencrypted; must not\n"
+	    "                      be readable by others (JOBD_TLS_KEY; none)\n"
+	    "  --tls-ca FILE       require clients of tls+tcp:// addresses\n"
+	    "                      to present a certificate signed by this\n"
+	    "                      PEM CA (JOBD_TLS_CA; none: no client\n"
+	    "                      certificate asked for)\n"
+	    "  --auth-token-file FILE\n"
+	    "                      require every request, Ping included, to\n"
+	    "                      carry the token in FILE (one line; must\n"
+	    "                      not be readable by others) as metadata\n"
+	    "                      'authorization: Bearer TOKEN'\n"
+	    "                      (JOBD_AUTH_TOKEN_FILE; none)\n"
 	    "  -h, --help          this text\n"
 	    "  --version           the version\n"
 	    "\n"
 	    "DUR is a number with a unit: ms, s, m, h or d (a bare number is\n"
 	    "seconds).\n"
 	    "\n"
-	    "Exit status: 0 after a clean stop, 1 if jobd could not start,\n"
-	    "2 on a usage error.\n");
+	    "Files jobd creates are its owner's alone (umask 077).\n"
+	    "\n"
+	    "Exit status: 0 after a clean stop, 1 if jobd could not start\n"
+	    "(a database, TLS or token file it cannot use), 2 on a usage\n"
+	    "error.\n");
 }
 
 static int
@@ -127,6 +148,16 @@ struct opts {
 	int level;
 };
 
+/* A file is read by daemon_start(), which names it when it cannot. */
+static int
+set_file(const char **dst, const char *v)
+{
+	if (*v == '\0')
+		return bad("a file name", v);
+	*dst = v;
+	return 0;
+}
+
 static int
 set_opt(struct opts *o, int opt, const char *v)
 {
@@ -173,6 +204,14 @@ set_opt(struct opts *o, int opt, const char *v)
 		if ((o->level = log_parse_level(v)) < 0)
 			return bad("error, warn, info or debug", v);
 		return 0;
+	case 'C':
+		return set_file(&o->cfg.tls_cert, v);
+	case 'K':
+		return set_file(&o->cfg.tls_key, v);
+	case 'A':
+		return set_file(&o->cfg.tls_ca, v);
+	case 'T':
+		return set_file(&o->cfg.auth_token_file, v);
 	}
 	return 2;
 }
@@ -186,6 +225,10 @@ static const struct option longopts[] = {
     {"backoff", required_argument, NULL, 'b'},
     {"grace", required_argument, NULL, 'g'},
     {"log-level", required_argument, NULL, 'L'},
+    {"tls-cert", required_argument, NULL, 'C'},
+    {"tls-key", required_argument, NULL, 'K'},
+    {"tls-ca", required_argument, NULL, 'A'},
+    {"auth-token-file", required_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -195,9 +238,17 @@ static const struct {
 	const char *env;
 	int opt;
 } envs[] = {
-    {"JOBD_DB", 'd'},        {"JOBD_WORKERS", 'w'}, {"JOBD_MAX_QUEUE", 'q'},
-    {"JOBD_RETENTION", 'r'}, {"JOBD_BACKOFF", 'b'}, {"JOBD_GRACE", 'g'},
+    {"JOBD_DB", 'd'},
+    {"JOBD_WORKERS", 'w'},
+    {"JOBD_MAX_QUEUE", 'q'},
+    {"JOBD_RETENTION", 'r'},
+    {"JOBD_BACKOFF", 'b'},
+    {"JOBD_GRACE", 'g'},
     {"JOBD_LOG_LEVEL", 'L'},
+    {"JOBD_TLS_CERT", 'C'},
+    {"JOBD_TLS_KEY", 'K'},
+    {"JOBD_TLS_CA", 'A'},
+    {"JOBD_AUTH_TOKEN_FILE", 'T'},
 };
 
 static int
@@ -281,6 +332,9 @@ main(int argc, char **argv)
 		return rv;
 	}
 	log_set_level(o.level);
+	/* the database, its journal files and anything else jobd creates are
+	 * for its owner only, whatever umask it was started with */
+	umask(077);
 
 	/* blocked before any thread starts, so every thread inherits it */
 	sigemptyset(&set);

@@ -11,14 +11,15 @@
  * it is given (rpc_closure with the call as closure data), at once or later
  * from another thread; the reply is encoded as a Response envelope and given
  * to the transport's send(). Every failure before the handler (bad envelope,
- * unknown method, body of the wrong type, message too large) is answered
- * with a status code, never a crash.
+ * missing or wrong token, unknown method, body of the wrong type, message
+ * too large) is answered with a status code, never a crash.
  */
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "jobd.pb-c.h"
 #include "jobd_status.h"
 
@@ -35,6 +36,10 @@ struct rpc_call {
 	/* Set by the transport: false when it has no room left for another
 	 * parked call (handlers then answer RESOURCE_EXHAUSTED). */
 	bool can_park;
+	/* Set by the transport: when not NULL, a request without this token
+	 * in its "authorization" metadata is answered UNAUTHENTICATED before
+	 * its method is looked up. */
+	const struct auth *auth;
 
 	/* Set by rpc_dispatch for the handler. */
 	int64_t deadline;             /* CLOCK_MONOTONIC ms; 0 = none */

@@ -22,6 +22,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/transport/ipc/ipc.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -55,6 +56,7 @@ struct work {
 struct server {
 	nng_socket sock;
 	ProtobufCService *svc;
+	const struct auth *auth;
 	pthread_mutex_t mtx;
 	struct work *all;
 	struct work *idle;
@@ -134,6 +136,7 @@ work_new(server *srv)
 	w->srv = srv;
 	w->call.send = work_send;
 	w->call.transport = w;
+	w->call.auth = srv->auth;
 	return w;
 }
 
@@ -265,12 +268,49 @@ work_cb(void *arg)
 	}
 }
 
+/* Creates and starts the listener of url. */
+static int
+listen_on(server *srv, const char *url, const struct server_config *cfg,
+          char *err, size_t errlen)
+{
+	nng_listener l;
+	const char *what = "";
+	int rv;
+
+	if ((rv = nng_listener_create(&l, srv->sock, url)) != 0)
+		goto fail;
+	if (strncmp(url, "ipc://", 6) == 0)
+		nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+	if (strncmp(url, "tls+", 4) == 0) {
+		if (cfg->tls == NULL) {
+			/* daemon_start() makes sure this does not happen */
+			snprintf(err, errlen,
+			         "cannot listen on '%s': no TLS certificate",
+			         url);
+			return JOBD_INVALID_ARGUMENT;
+		}
+		if ((rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG,
+		                               cfg->tls)) != 0)
+			goto fail;
+		what = cfg->tls_client_certs
+		           ? " (TLS, client certificates required)"
+		           : " (TLS)";
+	}
+	if ((rv = nng_listener_start(l, 0)) != 0)
+		goto fail;
+	log_info("listening on %s%s", url, what);
+	return JOBD_OK;
+fail:
+	snprintf(err, errlen, "cannot listen on '%s': %s", url,
+	         nng_strerror(rv));
+	return JOBD_UNAVAILABLE;
+}
+
 int
-server_start(server **sp, ProtobufCService *svc, const char *const *urls,
-             size_t nurls, char *err, size_t errlen)
+server_start(server **sp, ProtobufCService *svc,
+             const struct server_config *cfg, char *err, size_t errlen)
 {
 	server *srv;
-	nng_listener l;
 	int rv;
 
 	*sp = NULL;
@@ -279,35 +319,26 @@ server_start(server **sp, ProtobufCService *svc, const char *const *urls,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	srv->svc = svc;
+	srv->auth = cfg->auth;
 	pthread_mutex_init(&srv->mtx, NULL);
 	if ((rv = nng_rep0_open(&srv->sock)) != 0) {
 		snprintf(err, errlen, "cannot open the socket: %s",
 		         nng_strerror(rv));
+		rv = JOBD_UNAVAILABLE;
 		goto fail;
 	}
 	nng_socket_set_size(srv->sock, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX);
-	for (size_t i = 0; i < nurls; i++) {
-		if ((rv = nng_listener_create(&l, srv->sock, urls[i])) != 0) {
-			snprintf(err, errlen, "cannot listen on '%s': %s",
-			         urls[i], nng_strerror(rv));
+	for (size_t i = 0; i < cfg->nurls; i++)
+		if ((rv = listen_on(srv, cfg->urls[i], cfg, err, errlen)) !=
+		    JOBD_OK)
 			goto fail;
-		}
-		if (strncmp(urls[i], "ipc://", 6) == 0)
-			nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
-		if ((rv = nng_listener_start(l, 0)) != 0) {
-			snprintf(err, errlen, "cannot listen on '%s': %s",
-			         urls[i], nng_strerror(rv));
-			goto fail;
-		}
-		log_info("listening on %s", urls[i]);
-	}
 	for (int i = 0; i < RECEIVERS; i++)
 		spawn_receiver(srv);
 	*sp = srv;
 	return JOBD_OK;
 fail:
 	server_stop(srv);
-	return JOBD_UNAVAILABLE;
+	return rv;
 }
 
 void

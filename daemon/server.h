@@ -8,13 +8,28 @@
  */
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-typedef struct server server;
+#include "auth.h"
 
-/* Listens on every url (tcp://, ipc://; ipc sockets are made owner-only). */
-int server_start(server **sp, ProtobufCService *svc, const char *const *urls,
-                 size_t nurls, char *err, size_t errlen);
+typedef struct server server;
+struct nng_tls_config;
+
+struct server_config {
+	const char *const *urls; /* tcp://, tls+tcp://, ipc:// */
+	size_t nurls;
+	/* for the tls+tcp:// addresses (each listener holds a reference);
+	 * NULL when there are none */
+	struct nng_tls_config *tls;
+	bool tls_client_certs; /* tls requires client certificates (for logs) */
+	/* when not NULL, every request must carry this token */
+	const struct auth *auth;
+};
+
+/* Listens on every url; ipc sockets are made owner-only. */
+int server_start(server **sp, ProtobufCService *svc,
+                 const struct server_config *cfg, char *err, size_t errlen);
 /* From now on every request is answered UNAVAILABLE. */
 void server_drain(server *srv);
 /* Closes the socket and frees every context. Call once nothing can reply

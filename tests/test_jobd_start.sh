@@ -56,9 +56,10 @@ expect "corrupt file refused" 1 "database '$dir/junk.db' is corrupt or not a SQL
 
 expect "unopenable path" 1 "cannot open database '$dir/no/such/dir.db'" -- --db "$dir/no/such/dir.db"
 
-# a clean start and stop
-# shellcheck disable=SC2086
-$JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/run.sock" --db "$dir/run.db" 2>"$dir/run.log" &
+# a clean start and stop; started with a permissive umask, jobd makes its
+# files owner-only all the same
+# shellcheck disable=SC2086 # JOBD_WRAPPER is a command line
+(umask 022 && exec $JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/run.sock" --db "$dir/run.db") 2>"$dir/run.log" &
 pid=$!
 for _ in $(seq 1200); do
 	"$JOBCTL_BIN" --addr "ipc://$dir/run.sock" ping >/dev/null 2>&1 && break
@@ -66,6 +67,11 @@ for _ in $(seq 1200); do
 done
 [[ $(stat -c %a "$dir/run.sock") == 600 ]] && ok "ipc socket is owner-only" ||
 	bad "ipc socket mode $(stat -c %a "$dir/run.sock")"
+"$JOBCTL_BIN" --addr "ipc://$dir/run.sock" submit sleep ms=1 --wait >/dev/null 2>&1
+modes=$(stat -c '%n %a' "$dir"/run.db*)
+[[ -n $modes && $(grep -vc ' 600$' <<<"$modes") -eq 0 ]] &&
+	ok "database files are owner-only: $(tr '\n' ' ' <<<"$modes")" ||
+	bad "database file modes: $modes"
 kill -TERM $pid
 wait $pid
 rc=$?
