@@ -21,6 +21,15 @@
  * journal_mode=WAL writes the header, so it comes after the checks; a
  * current-version database also has its statements prepared before that, so
  * one that says it is ours but lacks our table is refused untouched too.
+ * Two things would still write to a file we refuse, and are avoided:
+ * reading a WAL database creates its -wal and -shm files (so a read-only
+ * file is refused before the first read), and the last connection to close
+ * checkpoints the WAL into the file (so a refused one closes without; a
+ * -wal file of another database next to ours would otherwise be written
+ * into it). A store opened by store_open_readonly() (the daemon's readers)
+ * never writes to the database and works on a read-only file or filesystem
+ * (only if a WAL database has no -wal and -shm files yet, it creates them,
+ * as every reader of a WAL database must).
  * Schema objects are not trusted to run functions with side effects
  * (SQLITE_DBCONFIG_TRUSTED_SCHEMA off) and SQL cannot corrupt the file on
  * purpose (SQLITE_DBCONFIG_DEFENSIVE).
@@ -81,7 +90,9 @@
  * JOBD_ALREADY_EXISTS, no memory JOBD_RESOURCE_EXHAUSTED, anything else
  * JOBD_INTERNAL. The message, kept in the store for store_errmsg(), says
  * what could not be done, then why: "cannot insert job 42: database or disk
- * is full".
+ * is full"; for an I/O error or a file that cannot be opened, with the
+ * system's reason: "cannot commit transaction: disk I/O error (Read-only
+ * file system)".
  *
  * Transactions. store_begin() is BEGIN IMMEDIATE: it takes the write lock at
  * once (waiting for it like any other lock) instead of failing at the first
@@ -97,6 +108,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,15 +417,23 @@ static int __attribute__((format(printf, 3, 4)))
 store_fail(store *s, int rc, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	int n, e;
 
 	va_start(ap, fmt);
 	n = vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
 	va_end(ap);
 	if (n >= 0 && (size_t) n < sizeof(s->errmsg))
-		snprintf(s->errmsg + n, sizeof(s->errmsg) - (size_t) n, ": %s",
-		         s->db != NULL ? sqlite3_errmsg(s->db)
-		                       : sqlite3_errstr(rc));
+		n += snprintf(
+		    s->errmsg + n, sizeof(s->errmsg) - (size_t) n, ": %s",
+		    s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	/* "disk I/O error" alone does not say what to fix; SQLite keeps the
+	 * system's error for these two */
+	if (s->db != NULL &&
+	    ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) &&
+	    (e = sqlite3_system_errno(s->db)) != 0 && n >= 0 &&
+	    (size_t) n < sizeof(s->errmsg))
+		snprintf(s->errmsg + n, sizeof(s->errmsg) - (size_t) n, " (%s)",
+		         strerror(e));
 	return store_status(rc);
 }
 
@@ -875,11 +895,13 @@ out:
 	return rv;
 }
 
-int
-store_open(store **sp, const char *path, char *err, size_t errlen)
+/* store_open() and store_open_readonly(). */
+static int
+store_open_mode(store **sp, const char *path, bool readonly, char *err,
+                size_t errlen)
 {
 	store *s;
-	int rv, rc, version;
+	int rv, rc, version, flags;
 
 	*sp = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
@@ -891,10 +913,11 @@ store_open(store **sp, const char *path, char *err, size_t errlen)
 		free(s);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	rc = sqlite3_open_v2(path, &s->db,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-	                     NULL);
+	flags = readonly ? SQLITE_OPEN_READONLY
+	                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(
+	    path, &s->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+	    NULL);
 	if (rc != SQLITE_OK) {
 		rv = store_fail(s, rc, "cannot open database '%s'", path);
 		goto fail;
@@ -904,19 +927,27 @@ store_open(store **sp, const char *path, char *err, size_t errlen)
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 
-	/* Look before writing anything: see the top of the file. */
-	if ((rv = store_version(s, &version)) != JOBD_OK)
-		goto fail;
-	if (sqlite3_db_readonly(s->db, "main") == 1) {
+	/* Before the first read: reading a WAL database creates its -wal and
+	 * -shm files, which a file we refuse should not get. */
+	if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
 		rv = store_seterr(
 		    s, JOBD_UNAVAILABLE,
 		    "cannot open database '%s' for writing: read-only file",
 		    path);
 		goto fail;
 	}
+	/* Look before writing anything: see the top of the file. */
+	if ((rv = store_version(s, &version)) != JOBD_OK)
+		goto fail;
+	if (readonly && version != STORE_VERSION) {
+		rv = store_seterr(s, JOBD_FAILED_PRECONDITION,
+		                  "database '%s' has schema version %d, not %d",
+		                  path, version, STORE_VERSION);
+		goto fail;
+	}
 	if (version == STORE_VERSION && (rv = store_prepare(s)) != JOBD_OK)
 		goto fail;
-	if ((rv = store_pragmas(s)) != JOBD_OK)
+	if (!readonly && (rv = store_pragmas(s)) != JOBD_OK)
 		goto fail;
 	if (version < STORE_VERSION && ((rv = store_migrate(s)) != JOBD_OK ||
 	                                (rv = store_prepare(s)) != JOBD_OK))
@@ -928,8 +959,26 @@ store_open(store **sp, const char *path, char *err, size_t errlen)
 fail:
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s", s->errmsg);
+	/* The last connection to close checkpoints the WAL into the file:
+	 * a refused database keeps the bytes it had, its WAL included (one
+	 * that is not jobd's would otherwise be written into it). */
+	if (s->db != NULL)
+		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+		                  (int *) NULL);
 	store_close(s);
 	return rv;
+}
+
+int
+store_open(store **sp, const char *path, char *err, size_t errlen)
+{
+	return store_open_mode(sp, path, false, err, errlen);
+}
+
+int
+store_open_readonly(store **sp, const char *path, char *err, size_t errlen)
+{
+	return store_open_mode(sp, path, true, err, errlen);
 }
 
 void
@@ -948,6 +997,12 @@ const char *
 store_errmsg(store *s)
 {
 	return s != NULL ? s->errmsg : "no store";
+}
+
+uint64_t
+store_changes(store *s)
+{
+	return (uint64_t) sqlite3_total_changes64(s->db);
 }
 
 int
