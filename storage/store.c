@@ -409,6 +409,28 @@ store_seterr(store *s, int status, const char *fmt, ...)
 }
 
 /*
+ * The system's error behind the last I/O error, 0 if unknown. SQLite keeps
+ * it for some calls (sqlite3_system_errno), and otherwise in the handle of
+ * the file that failed: in a failed COMMIT, the WAL's.
+ */
+static int
+store_os_errno(store *s)
+{
+	sqlite3_file *f = NULL;
+	int e = sqlite3_system_errno(s->db);
+
+	if (e == 0 &&
+	    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	                         &f) == SQLITE_OK &&
+	    f != NULL && f->pMethods != NULL)
+		f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e);
+	if (e == 0)
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_LAST_ERRNO,
+		                     &e);
+	return e;
+}
+
+/*
  * Sets the message to the formatted text, a colon and SQLite's message for
  * the failed call, and returns the jobd status of `rc`. Call it before the
  * statement is reset.
@@ -426,11 +448,10 @@ store_fail(store *s, int rc, const char *fmt, ...)
 		n += snprintf(
 		    s->errmsg + n, sizeof(s->errmsg) - (size_t) n, ": %s",
 		    s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-	/* "disk I/O error" alone does not say what to fix; SQLite keeps the
-	 * system's error for these two */
+	/* "disk I/O error" alone does not say what to fix */
 	if (s->db != NULL &&
 	    ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) &&
-	    (e = sqlite3_system_errno(s->db)) != 0 && n >= 0 &&
+	    (e = store_os_errno(s)) != 0 && n >= 0 &&
 	    (size_t) n < sizeof(s->errmsg))
 		snprintf(s->errmsg + n, sizeof(s->errmsg) - (size_t) n, " (%s)",
 		         strerror(e));
