@@ -24,12 +24,17 @@
  * Two things would still write to a file we refuse, and are avoided:
  * reading a WAL database creates its -wal and -shm files (so a read-only
  * file is refused before the first read), and the last connection to close
- * checkpoints the WAL into the file (so a refused one closes without; a
- * -wal file of another database next to ours would otherwise be written
- * into it). A store opened by store_open_readonly() (the daemon's readers)
- * never writes to the database and works on a read-only file or filesystem
- * (only if a WAL database has no -wal and -shm files yet, it creates them,
- * as every reader of a WAL database must).
+ * checkpoints the WAL into the file (so a refused database whose -wal was
+ * there before closes without: a -wal file of another database next to
+ * ours would otherwise be written into it).
+ *
+ * A store opened by store_open_readonly() (the daemon's readers) writes no
+ * row (PRAGMA query_only) and works on a read-only file or filesystem. It
+ * is opened read-write all the same when the file allows (SQLite falls
+ * back to read-only by itself when it does not): a read-only connection
+ * that is the last to close leaves the WAL as it is, while a read-write
+ * one checkpoints it into the file and removes it, so that after a clean
+ * stop the database is the one file.
  * Schema objects are not trusted to run functions with side effects
  * (SQLITE_DBCONFIG_TRUSTED_SCHEMA off) and SQL cannot corrupt the file on
  * purpose (SQLITE_DBCONFIG_DEFENSIVE).
@@ -113,6 +118,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -921,6 +927,9 @@ static int
 store_open_mode(store **sp, const char *path, bool readonly, char *err,
                 size_t errlen)
 {
+	char wal[4096];
+	struct stat st;
+	bool had_wal;
 	store *s;
 	int rv, rc, version, flags;
 
@@ -934,7 +943,9 @@ store_open_mode(store **sp, const char *path, bool readonly, char *err,
 		free(s);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	flags = readonly ? SQLITE_OPEN_READONLY
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	had_wal = stat(wal, &st) == 0;
+	flags = readonly ? SQLITE_OPEN_READWRITE
 	                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	rc = sqlite3_open_v2(
 	    path, &s->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
@@ -966,6 +977,12 @@ store_open_mode(store **sp, const char *path, bool readonly, char *err,
 		                  path, version, STORE_VERSION);
 		goto fail;
 	}
+	if (readonly && (rc = sqlite3_exec(s->db, "PRAGMA query_only = 1", NULL,
+	                                   NULL, NULL)) != SQLITE_OK) {
+		rv = store_fail(s, rc, "cannot open database '%s' for reading",
+		                path);
+		goto fail;
+	}
 	if (version == STORE_VERSION && (rv = store_prepare(s)) != JOBD_OK)
 		goto fail;
 	if (!readonly && (rv = store_pragmas(s)) != JOBD_OK)
@@ -982,8 +999,9 @@ fail:
 		snprintf(err, errlen, "%s", s->errmsg);
 	/* The last connection to close checkpoints the WAL into the file:
 	 * a refused database keeps the bytes it had, its WAL included (one
-	 * that is not jobd's would otherwise be written into it). */
-	if (s->db != NULL)
+	 * that is not jobd's would otherwise be written into it). A -wal we
+	 * made is empty, and the close removes it. */
+	if (s->db != NULL && had_wal)
 		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
 		                  (int *) NULL);
 	store_close(s);

@@ -93,8 +93,8 @@ typedef struct store store;
  */
 int store_open(store **sp, const char *path, char *err, size_t errlen);
 /* Opens an existing database of this jobd's schema version for reading
- * only: the file is never written, and a read-only file or filesystem is no
- * obstacle. Calls that write fail with JOBD_UNAVAILABLE. */
+ * only: no row is written through it (calls that write fail with
+ * JOBD_UNAVAILABLE), and a read-only file or filesystem is no obstacle. */
 int store_open_readonly(store **sp, const char *path, char *err, size_t errlen);
 /* Finalizes the statements and closes the connection. Accepts NULL. */
 void store_close(store *s);
