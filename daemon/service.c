@@ -9,7 +9,9 @@
  * the waiter's fire() answers later, from the writer or timer thread.
  *
  * Reads use a small pool of connections of their own (SQLite's rule: one
- * connection, one thread at a time); the writer thread has its own.
+ * connection, one thread at a time); the writer thread has its own. They
+ * are opened read-only, so a database whose file or filesystem can no
+ * longer be written is still read.
  */
 #include "service.h"
 
@@ -64,8 +66,8 @@ reader_take(service *sv, struct rpc_call *c)
 	if (sv->nreaders > 0)
 		db = sv->readers[--sv->nreaders];
 	pthread_mutex_unlock(&sv->rd_mtx);
-	if (db == NULL &&
-	    store_open(&db, sv->db_path, err, sizeof(err)) != JOBD_OK) {
+	if (db == NULL && store_open_readonly(&db, sv->db_path, err,
+	                                      sizeof(err)) != JOBD_OK) {
 		log_error("%s", err);
 		rpc_fail(c, JOBD_UNAVAILABLE, "%s", err);
 		return NULL;

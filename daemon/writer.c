@@ -8,19 +8,35 @@
  * waiting, not by a timer: one submitter gets one fsync per job, a thousand
  * concurrent submitters share each one.
  *
- * A failed batch (disk full, read-only directory, I/O error) is rolled back.
- * Its inserts fail back to their submitters (never acknowledged); its
- * updates and purges stay queued and are retried after a pause, so a state
- * change that the daemon has shown to clients reaches the disk as soon as
- * the disk works again.
+ * When the disk fails. A failed batch (disk full, read-only filesystem, I/O
+ * error) is rolled back. Its inserts fail back to their submitters (never
+ * acknowledged); its updates and purges go to `retry`, ahead of everything
+ * newer, so a state change the daemon has shown to clients reaches the disk
+ * once the disk works again, in order. From then on the writer is
+ * `failing`: it tries again every WRITER_RETRY_MS with the oldest
+ * WRITER_BATCH ops, and in between it does not touch the disk: new inserts
+ * are refused at once with the last error (Submit fails fast instead of
+ * waiting for an attempt), new updates join `retry`. So a long outage costs
+ * one small transaction per interval however many clients call, and
+ * memory grows only by the updates of jobs already in memory (no new job
+ * is accepted meanwhile). The state ends once the retried ops are all
+ * written, by commits that changed rows: a transaction that changed
+ * nothing (a purge that found nothing to delete) commits without writing
+ * and proves nothing. Each change of state is logged once.
  *
- * Lock order: writer.mtx is a leaf; done() runs without it.
+ * On stop, what is queued is committed; if the disk still fails then, the
+ * changes left are dropped with one log line: the next start's recovery
+ * re-queues the jobs they concern (at least once).
+ *
+ * Lock order: writer.mtx is a leaf; done() runs without it. `retry` and
+ * the failure state belong to the writer thread.
  */
 #include "writer.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,24 +48,67 @@
 #define WRITER_BATCH    8192
 #define WRITER_RETRY_MS 500
 
+/* A list of ops with its tail, for appending. */
+struct oplist {
+	struct writer_op *head;
+	struct writer_op **tail;
+	size_t n;
+};
+
 struct writer {
 	store *db;
 	pthread_t thread;
 	pthread_mutex_t mtx;
-	pthread_cond_t cv;
-	struct writer_op *head;
-	struct writer_op **tail;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	struct oplist q;   /* submitted, not yet taken */
 	int stopping;
 	atomic_uint_fast64_t backlog;
 	atomic_int failing;
+	/* the writer thread's */
+	struct oplist retry; /* from failed batches, oldest first */
+	int64_t fail_since;  /* CLOCK_MONOTONIC ms, while failing */
+	int64_t next_try;    /* no write before this, while failing */
+	size_t caught_up;    /* ops written since the failure began */
+	int fail_code;       /* jobd_status of the last failure */
+	char why[120];       /* the store's message for it */
 };
 
 static void
-op_finish(struct writer_op *op, int status, const char *msg)
+oplist_init(struct oplist *l)
 {
+	l->head = NULL;
+	l->tail = &l->head;
+	l->n = 0;
+}
+
+static void
+oplist_push(struct oplist *l, struct writer_op *op)
+{
+	op->next = NULL;
+	*l->tail = op;
+	l->tail = &op->next;
+	l->n++;
+}
+
+static struct writer_op *
+oplist_pop(struct oplist *l)
+{
+	struct writer_op *op = l->head;
+	if (op != NULL) {
+		if ((l->head = op->next) == NULL)
+			l->tail = &l->head;
+		l->n--;
+	}
+	return op;
+}
+
+/* Calls op's done() with an error: `what` and the last failure. */
+static void
+op_fail(writer *w, struct writer_op *op, int status, const char *what)
+{
+	atomic_fetch_sub(&w->backlog, 1);
 	op->status = status;
-	if (status != JOBD_OK)
-		snprintf(op->errmsg, sizeof(op->errmsg), "%s", msg);
+	snprintf(op->errmsg, sizeof(op->errmsg), "%s%s", what, w->why);
 	op->done(op);
 }
 
@@ -85,29 +144,70 @@ apply(writer *w, struct writer_op *op)
 	return JOBD_INTERNAL;
 }
 
-/* Runs one batch; returns the ops still to retry (failed updates). */
-static struct writer_op *
+/*
+ * Records the outcome of a batch of n ops in the failure state, logging
+ * changes. While failing, a commit that wrote means the disk takes writes
+ * again, but it may be a small one that fit where a big one did not (a
+ * disk nearly full): the state ends once everything that waited is
+ * written, and until then the next batch follows at once.
+ */
+static void
+note_outcome(writer *w, int rv, bool wrote, size_t n)
+{
+	int64_t now = clock_ms(CLOCK_MONOTONIC);
+
+	if (rv != JOBD_OK) {
+		w->fail_code = rv;
+		snprintf(w->why, sizeof(w->why), "%s", store_errmsg(w->db));
+		w->next_try = now + WRITER_RETRY_MS;
+		if (!atomic_exchange(&w->failing, 1)) {
+			w->fail_since = now;
+			w->caught_up = 0;
+			log_error("cannot write the database: %s; retrying "
+			          "every %d ms, refusing new jobs meanwhile",
+			          w->why, WRITER_RETRY_MS);
+		}
+	} else if (atomic_load(&w->failing)) {
+		if (!wrote) {
+			w->next_try = now + WRITER_RETRY_MS;
+			return;
+		}
+		w->caught_up += n;
+		w->next_try = now;
+		if (w->retry.head == NULL) {
+			atomic_store(&w->failing, 0);
+			log_info("database writable again after %lld ms; "
+			         "caught up with %zu changes",
+			         (long long) (now - w->fail_since),
+			         w->caught_up);
+		}
+	}
+}
+
+/* Runs one batch; its failed updates and purges go back to the front of
+ * w->retry. */
+static void
 run_batch(writer *w, struct writer_op *batch)
 {
-	struct writer_op *op, *next, *retry = NULL, **rtail = &retry;
+	struct oplist failed;
+	struct writer_op *op, *next;
+	uint64_t changes = store_changes(w->db);
+	size_t n = 0;
 	int rv;
 
 	if ((rv = store_begin(w->db)) == JOBD_OK) {
-		for (op = batch; op != NULL && rv == JOBD_OK; op = op->next)
+		for (op = batch; op != NULL && rv == JOBD_OK; op = op->next) {
 			rv = apply(w, op);
+			n++;
+		}
 		if (rv == JOBD_OK)
 			rv = store_commit(w->db);
 		else
 			(void) store_rollback(w->db);
 	}
-	if (rv != JOBD_OK) {
-		if (!atomic_exchange(&w->failing, 1))
-			log_error("cannot write the database: %s",
-			          store_errmsg(w->db));
-	} else if (atomic_exchange(&w->failing, 0)) {
-		log_info("database writable again");
-	}
+	note_outcome(w, rv, store_changes(w->db) != changes, n);
 
+	oplist_init(&failed);
 	for (op = batch; op != NULL; op = next) {
 		next = op->next;
 		op->next = NULL;
@@ -115,77 +215,117 @@ run_batch(writer *w, struct writer_op *batch)
 			atomic_fetch_sub(&w->backlog, 1);
 			op->done(op); /* op->status set by apply() */
 		} else if (op->type == WOP_INSERT) {
-			atomic_fetch_sub(&w->backlog, 1);
-			op_finish(op, rv, store_errmsg(w->db));
+			op_fail(w, op, rv, "cannot write the database: ");
 		} else {
-			*rtail = op;
-			rtail = &op->next;
+			oplist_push(&failed, op);
 		}
 	}
-	return retry;
+	if (failed.head != NULL) {
+		*failed.tail = w->retry.head;
+		if (w->retry.head == NULL)
+			w->retry.tail = failed.tail;
+		w->retry.head = failed.head;
+		w->retry.n += failed.n;
+	}
 }
 
+/* Under mtx, while failing and before the next try: new inserts go to
+ * *refused, anything else joins the retry list. */
 static void
-pause_ms(writer *w, int ms)
+hold_new(writer *w, struct oplist *refused)
 {
-	struct timespec ts = clock_after(CLOCK_REALTIME, ms);
+	struct writer_op *op;
+	while ((op = oplist_pop(&w->q)) != NULL)
+		oplist_push(op->type == WOP_INSERT ? refused : &w->retry, op);
+}
+
+/* Under mtx: the next batch, the oldest ops first: retried, then new. */
+static struct writer_op *
+take_batch(writer *w)
+{
+	struct oplist b;
+	struct writer_op *op;
+	size_t n = 0;
+
+	oplist_init(&b);
+	while (n < WRITER_BATCH && ((op = oplist_pop(&w->retry)) != NULL ||
+	                            (op = oplist_pop(&w->q)) != NULL)) {
+		oplist_push(&b, op);
+		n++;
+	}
+	return b.head;
+}
+
+/* Stopping with the disk still failing: every op left is dropped. */
+static void
+give_up(writer *w)
+{
+	struct writer_op *op;
+	uint64_t n = 0;
+
 	pthread_mutex_lock(&w->mtx);
-	if (!w->stopping)
-		pthread_cond_timedwait(&w->cv, &w->mtx, &ts);
+	while ((op = oplist_pop(&w->q)) != NULL)
+		oplist_push(&w->retry, op);
 	pthread_mutex_unlock(&w->mtx);
+	while ((op = oplist_pop(&w->retry)) != NULL) {
+		n++;
+		op_fail(w, op, JOBD_UNAVAILABLE,
+		        "jobd stopped with the database failing: ");
+	}
+	if (n > 0)
+		log_error(
+		    "stopping with %llu changes not written to the "
+		    "database: %s; the jobs they concern run again at the "
+		    "next start",
+		    (unsigned long long) n, w->why);
 }
 
 static void *
 writer_main(void *arg)
 {
 	writer *w = arg;
-	struct writer_op *batch, *retry = NULL;
-	int stopping;
 
 	for (;;) {
-		pthread_mutex_lock(&w->mtx);
-		while (w->head == NULL && retry == NULL && !w->stopping)
-			pthread_cond_wait(&w->cv, &w->mtx);
-		stopping = w->stopping;
-		/* retried ops first: they are older */
-		batch = retry;
-		struct writer_op **bt = &batch;
-		while (*bt != NULL)
-			bt = &(*bt)->next;
-		size_t n = 0;
-		while (w->head != NULL && n < WRITER_BATCH) {
-			struct writer_op *op = w->head;
-			w->head = op->next;
-			op->next = NULL;
-			*bt = op;
-			bt = &op->next;
-			n++;
-		}
-		if (w->head == NULL)
-			w->tail = &w->head;
-		pthread_mutex_unlock(&w->mtx);
+		struct oplist refused;
+		struct writer_op *batch = NULL, *op;
+		bool stopping, due;
 
-		if (batch == NULL && stopping)
-			break;
-		retry = run_batch(w, batch);
-		if (retry != NULL) {
-			if (stopping) {
-				/* the disk still fails and we must exit: the
-				 * changes are lost from this run, and recovery
-				 * at the next start re-queues the jobs */
-				for (struct writer_op *op = retry, *nx; op;
-				     op = nx) {
-					nx = op->next;
-					atomic_fetch_sub(&w->backlog, 1);
-					op_finish(
-					    op, JOBD_UNAVAILABLE,
-					    "shutting down with the database "
-					    "failing");
-				}
-				retry = NULL;
+		oplist_init(&refused);
+		pthread_mutex_lock(&w->mtx);
+		for (;;) {
+			stopping = w->stopping;
+			due = stopping || !atomic_load(&w->failing) ||
+			      clock_ms(CLOCK_MONOTONIC) >= w->next_try;
+			if (!due) {
+				hold_new(w, &refused);
+				if (refused.head != NULL)
+					break;
+				struct timespec ts = {w->next_try / 1000,
+				                      (w->next_try % 1000) *
+				                          1000000L};
+				pthread_cond_timedwait(&w->cv, &w->mtx, &ts);
 				continue;
 			}
-			pause_ms(w, WRITER_RETRY_MS);
+			if (w->q.head != NULL || w->retry.head != NULL ||
+			    stopping)
+				break;
+			pthread_cond_wait(&w->cv, &w->mtx);
+		}
+		if (due)
+			batch = take_batch(w);
+		pthread_mutex_unlock(&w->mtx);
+
+		while ((op = oplist_pop(&refused)) != NULL)
+			op_fail(w, op, w->fail_code,
+			        "cannot write the database: ");
+		if (!due)
+			continue;
+		if (batch == NULL)
+			break; /* stopping, and everything is written */
+		run_batch(w, batch);
+		if (stopping && atomic_load(&w->failing)) {
+			give_up(w);
+			break;
 		}
 	}
 	return NULL;
@@ -194,6 +334,7 @@ writer_main(void *arg)
 int
 writer_start(writer **wp, const char *dbpath, char *err, size_t errlen)
 {
+	pthread_condattr_t ca;
 	writer *w;
 	int rv;
 
@@ -205,8 +346,12 @@ writer_start(writer **wp, const char *dbpath, char *err, size_t errlen)
 	if ((rv = store_open(&w->db, dbpath, err, errlen)) != JOBD_OK)
 		goto fail_store;
 	pthread_mutex_init(&w->mtx, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	w->tail = &w->head;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	oplist_init(&w->q);
+	oplist_init(&w->retry);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		snprintf(err, errlen, "cannot start the writer thread: %s",
 		         strerror(errno));
@@ -228,16 +373,17 @@ fail_store:
 void
 writer_submit(writer *w, struct writer_op *op)
 {
-	op->next = NULL;
 	pthread_mutex_lock(&w->mtx);
 	if (w->stopping) {
 		pthread_mutex_unlock(&w->mtx);
-		op_finish(op, JOBD_UNAVAILABLE, "jobd is shutting down");
+		op->status = JOBD_UNAVAILABLE;
+		snprintf(op->errmsg, sizeof(op->errmsg),
+		         "jobd is shutting down");
+		op->done(op);
 		return;
 	}
 	atomic_fetch_add(&w->backlog, 1);
-	*w->tail = op;
-	w->tail = &op->next;
+	oplist_push(&w->q, op);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mtx);
 }

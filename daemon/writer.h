@@ -11,7 +11,10 @@
  * (op->status JOBD_OK) or failed. A failed insert reports the error (the job
  * was not acknowledged); a failed update or purge is retried until it
  * succeeds or the writer stops, so no acknowledged state change is dropped
- * while the daemon lives.
+ * while the daemon lives. While the database cannot be written, the writer
+ * tries again every 500 ms and refuses new inserts at once in between,
+ * with the last error (JOBD_UNAVAILABLE for a full disk, a read-only
+ * filesystem, an I/O error).
  */
 
 #include <stdint.h>

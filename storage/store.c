@@ -21,6 +21,20 @@
  * journal_mode=WAL writes the header, so it comes after the checks; a
  * current-version database also has its statements prepared before that, so
  * one that says it is ours but lacks our table is refused untouched too.
+ * Two things would still write to a file we refuse, and are avoided:
+ * reading a WAL database creates its -wal and -shm files (so a read-only
+ * file is refused before the first read), and the last connection to close
+ * checkpoints the WAL into the file (so a refused database whose -wal was
+ * there before closes without: a -wal file of another database next to
+ * ours would otherwise be written into it).
+ *
+ * A store opened by store_open_readonly() (the daemon's readers) writes no
+ * row (PRAGMA query_only) and works on a read-only file or filesystem. It
+ * is opened read-write all the same when the file allows (SQLite falls
+ * back to read-only by itself when it does not): a read-only connection
+ * that is the last to close leaves the WAL as it is, while a read-write
+ * one checkpoints it into the file and removes it, so that after a clean
+ * stop the database is the one file.
  * Schema objects are not trusted to run functions with side effects
  * (SQLITE_DBCONFIG_TRUSTED_SCHEMA off) and SQL cannot corrupt the file on
  * purpose (SQLITE_DBCONFIG_DEFENSIVE).
@@ -81,7 +95,9 @@
  * JOBD_ALREADY_EXISTS, no memory JOBD_RESOURCE_EXHAUSTED, anything else
  * JOBD_INTERNAL. The message, kept in the store for store_errmsg(), says
  * what could not be done, then why: "cannot insert job 42: database or disk
- * is full".
+ * is full"; for an I/O error or a file that cannot be opened, with the
+ * system's reason: "cannot commit transaction: disk I/O error (Read-only
+ * file system)".
  *
  * Transactions. store_begin() is BEGIN IMMEDIATE: it takes the write lock at
  * once (waiting for it like any other lock) instead of failing at the first
@@ -97,10 +113,12 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -397,6 +415,28 @@ store_seterr(store *s, int status, const char *fmt, ...)
 }
 
 /*
+ * The system's error behind the last I/O error, 0 if unknown. SQLite keeps
+ * it for some calls (sqlite3_system_errno), and otherwise in the handle of
+ * the file that failed: in a failed COMMIT, the WAL's.
+ */
+static int
+store_os_errno(store *s)
+{
+	sqlite3_file *f = NULL;
+	int e = sqlite3_system_errno(s->db);
+
+	if (e == 0 &&
+	    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	                         &f) == SQLITE_OK &&
+	    f != NULL && f->pMethods != NULL)
+		f->pMethods->xFileControl(f, SQLITE_FCNTL_LAST_ERRNO, &e);
+	if (e == 0)
+		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_LAST_ERRNO,
+		                     &e);
+	return e;
+}
+
+/*
  * Sets the message to the formatted text, a colon and SQLite's message for
  * the failed call, and returns the jobd status of `rc`. Call it before the
  * statement is reset.
@@ -405,15 +445,22 @@ static int __attribute__((format(printf, 3, 4)))
 store_fail(store *s, int rc, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	int n, e;
 
 	va_start(ap, fmt);
 	n = vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
 	va_end(ap);
 	if (n >= 0 && (size_t) n < sizeof(s->errmsg))
-		snprintf(s->errmsg + n, sizeof(s->errmsg) - (size_t) n, ": %s",
-		         s->db != NULL ? sqlite3_errmsg(s->db)
-		                       : sqlite3_errstr(rc));
+		n += snprintf(
+		    s->errmsg + n, sizeof(s->errmsg) - (size_t) n, ": %s",
+		    s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	/* "disk I/O error" alone does not say what to fix */
+	if (s->db != NULL &&
+	    ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) &&
+	    (e = store_os_errno(s)) != 0 && n >= 0 &&
+	    (size_t) n < sizeof(s->errmsg))
+		snprintf(s->errmsg + n, sizeof(s->errmsg) - (size_t) n, " (%s)",
+		         strerror(e));
 	return store_status(rc);
 }
 
@@ -875,11 +922,16 @@ out:
 	return rv;
 }
 
-int
-store_open(store **sp, const char *path, char *err, size_t errlen)
+/* store_open() and store_open_readonly(). */
+static int
+store_open_mode(store **sp, const char *path, bool readonly, char *err,
+                size_t errlen)
 {
+	char wal[4096];
+	struct stat st;
+	bool had_wal;
 	store *s;
-	int rv, rc, version;
+	int rv, rc, version, flags;
 
 	*sp = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
@@ -891,10 +943,13 @@ store_open(store **sp, const char *path, char *err, size_t errlen)
 		free(s);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	rc = sqlite3_open_v2(path, &s->db,
-	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-	                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
-	                     NULL);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	had_wal = stat(wal, &st) == 0;
+	flags = readonly ? SQLITE_OPEN_READWRITE
+	                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(
+	    path, &s->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+	    NULL);
 	if (rc != SQLITE_OK) {
 		rv = store_fail(s, rc, "cannot open database '%s'", path);
 		goto fail;
@@ -904,19 +959,33 @@ store_open(store **sp, const char *path, char *err, size_t errlen)
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 
-	/* Look before writing anything: see the top of the file. */
-	if ((rv = store_version(s, &version)) != JOBD_OK)
-		goto fail;
-	if (sqlite3_db_readonly(s->db, "main") == 1) {
+	/* Before the first read: reading a WAL database creates its -wal and
+	 * -shm files, which a file we refuse should not get. */
+	if (!readonly && sqlite3_db_readonly(s->db, "main") == 1) {
 		rv = store_seterr(
 		    s, JOBD_UNAVAILABLE,
 		    "cannot open database '%s' for writing: read-only file",
 		    path);
 		goto fail;
 	}
+	/* Look before writing anything: see the top of the file. */
+	if ((rv = store_version(s, &version)) != JOBD_OK)
+		goto fail;
+	if (readonly && version != STORE_VERSION) {
+		rv = store_seterr(s, JOBD_FAILED_PRECONDITION,
+		                  "database '%s' has schema version %d, not %d",
+		                  path, version, STORE_VERSION);
+		goto fail;
+	}
+	if (readonly && (rc = sqlite3_exec(s->db, "PRAGMA query_only = 1", NULL,
+	                                   NULL, NULL)) != SQLITE_OK) {
+		rv = store_fail(s, rc, "cannot open database '%s' for reading",
+		                path);
+		goto fail;
+	}
 	if (version == STORE_VERSION && (rv = store_prepare(s)) != JOBD_OK)
 		goto fail;
-	if ((rv = store_pragmas(s)) != JOBD_OK)
+	if (!readonly && (rv = store_pragmas(s)) != JOBD_OK)
 		goto fail;
 	if (version < STORE_VERSION && ((rv = store_migrate(s)) != JOBD_OK ||
 	                                (rv = store_prepare(s)) != JOBD_OK))
@@ -928,8 +997,27 @@ store_open(store **sp, const char *path, char *err, size_t errlen)
 fail:
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, "%s", s->errmsg);
+	/* The last connection to close checkpoints the WAL into the file:
+	 * a refused database keeps the bytes it had, its WAL included (one
+	 * that is not jobd's would otherwise be written into it). A -wal we
+	 * made is empty, and the close removes it. */
+	if (s->db != NULL && had_wal)
+		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+		                  (int *) NULL);
 	store_close(s);
 	return rv;
+}
+
+int
+store_open(store **sp, const char *path, char *err, size_t errlen)
+{
+	return store_open_mode(sp, path, false, err, errlen);
+}
+
+int
+store_open_readonly(store **sp, const char *path, char *err, size_t errlen)
+{
+	return store_open_mode(sp, path, true, err, errlen);
 }
 
 void
@@ -948,6 +1036,12 @@ const char *
 store_errmsg(store *s)
 {
 	return s != NULL ? s->errmsg : "no store";
+}
+
+uint64_t
+store_changes(store *s)
+{
+	return (uint64_t) sqlite3_total_changes64(s->db);
 }
 
 int

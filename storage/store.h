@@ -92,10 +92,17 @@ typedef struct store store;
  * message.
  */
 int store_open(store **sp, const char *path, char *err, size_t errlen);
+/* Opens an existing database of this jobd's schema version for reading
+ * only: no row is written through it (calls that write fail with
+ * JOBD_UNAVAILABLE), and a read-only file or filesystem is no obstacle. */
+int store_open_readonly(store **sp, const char *path, char *err, size_t errlen);
 /* Finalizes the statements and closes the connection. Accepts NULL. */
 void store_close(store *s);
 /* The message of the last failed call on this store. */
 const char *store_errmsg(store *s);
+/* Rows inserted, updated or deleted through this store since it opened:
+ * a transaction that changed none wrote nothing to the disk. */
+uint64_t store_changes(store *s);
 
 /* One write transaction (BEGIN IMMEDIATE: readers must not use it);
  * store_commit returns only once it is on disk. After a failed commit the

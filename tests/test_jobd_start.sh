@@ -7,6 +7,8 @@ dir=$(mktemp -d /tmp/jobd-start-XXXXXX)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
 
 pass=0 fail=0
+read -ra wrap <<<"$JOBD_WRAPPER" # e.g. valgrind and its options
+jobd=("${wrap[@]}" "$JOBD_BIN") # what expect runs: jobd, or jobd as another user
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
@@ -14,8 +16,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 expect() {
 	local name=$1 want=$2 err_re=$3
 	shift 4
-	# shellcheck disable=SC2086 # JOBD_WRAPPER is a command line
-	timeout 60 $JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/s.sock" "$@" >"$dir/out" 2>"$dir/err"
+	timeout 60 "${jobd[@]}" --listen "ipc://$dir/s.sock" "$@" >"$dir/out" 2>"$dir/err"
 	local rc=$?
 	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ThreadSanitizer|^==[0-9]+==' "$dir/err"; then
 		bad "$name: a sanitizer or valgrind report: $(cat "$dir/err")"
@@ -55,6 +56,98 @@ expect "corrupt file refused" 1 "database '$dir/junk.db' is corrupt or not a SQL
 [[ $(md5sum <"$dir/junk.db") == "$sum" ]] && ok "corrupt file untouched" || bad "corrupt file was modified"
 
 expect "unopenable path" 1 "cannot open database '$dir/no/such/dir.db'" -- --db "$dir/no/such/dir.db"
+
+mkdir "$dir/dir.db"
+expect "directory refused" 1 "cannot open database '$dir/dir.db': .*\(Is a directory\)" -- --db "$dir/dir.db"
+
+# a jobd database with jobs in it, made by jobd, for the cases below
+"$JOBD_BIN" --listen "ipc://$dir/mk.sock" --db "$dir/good.db" --workers 1 2>"$dir/mk.log" &
+pid=$!
+for _ in $(seq 100); do
+	"$JOBCTL_BIN" --addr "ipc://$dir/mk.sock" ping >/dev/null 2>&1 && break
+	sleep 0.05
+done
+for _ in $(seq 200); do
+	"$JOBCTL_BIN" --addr "ipc://$dir/mk.sock" submit sha256 >/dev/null || break
+done
+last=$("$JOBCTL_BIN" --addr "ipc://$dir/mk.sock" submit sha256 --wait | head -1)
+kill -TERM $pid
+wait $pid
+[[ $last == 201 && -s "$dir/good.db" && ! -e "$dir/good.db-wal" ]] &&
+	ok "a database with 201 jobs" || bad "making a database: job '$last': $(cat "$dir/mk.log")"
+
+# sums FILE... -- one line of checksums, "-" for a missing file
+sums() { for f; do [[ -e $f ]] && md5sum <"$f" || echo -; done | tr '\n' ' '; }
+
+# refused NAME FILE REGEX: jobd refuses FILE with exit 1 and a message that
+# matches REGEX, and FILE and its -wal are what they were
+refused() {
+	local name=$1 f=$2 re=$3 before
+	before=$(sums "$f" "$f-wal")
+	expect "$name refused" 1 "$re" -- --db "$f"
+	[[ $(sums "$f" "$f-wal") == "$before" ]] && ok "$name untouched" ||
+		bad "$name was modified"
+}
+
+cp "$dir/good.db" "$dir/trunc.db"
+truncate -s $(($(stat -c %s "$dir/good.db") / 2)) "$dir/trunc.db"
+refused "truncated database" "$dir/trunc.db" "database '$dir/trunc.db' is corrupt"
+
+# another database's WAL next to ours: SQLite reads the two as one, which
+# is not jobd's; the close would have written that WAL into our file
+if command -v sqlite3 >/dev/null; then
+	sqlite3 "$dir/o.db" "pragma journal_mode=wal; pragma wal_autocheckpoint=0;
+		create table foo(x); insert into foo values (1);" \
+		".shell cp '$dir/o.db-wal' '$dir/foreign-wal'" >/dev/null
+	cp "$dir/good.db" "$dir/fwal.db"
+	cp "$dir/foreign-wal" "$dir/fwal.db-wal"
+	refused "database with a foreign WAL" "$dir/fwal.db" "database '$dir/fwal.db' is not a jobd database"
+else
+	echo "skip foreign WAL: no sqlite3"
+fi
+
+# a WAL of junk (a torn write) holds nothing committed: this is crash
+# recovery, and jobd starts with every job
+cp "$dir/good.db" "$dir/torn.db"
+head -c 40000 /dev/urandom >"$dir/torn.db-wal"
+"$JOBD_BIN" --listen "ipc://$dir/torn.sock" --db "$dir/torn.db" 2>"$dir/torn.log" &
+pid=$!
+for _ in $(seq 100); do
+	"$JOBCTL_BIN" --addr "ipc://$dir/torn.sock" ping >/dev/null 2>&1 && break
+	sleep 0.05
+done
+n=$("$JOBCTL_BIN" --addr "ipc://$dir/torn.sock" list --limit 0 --state succeeded | wc -l)
+kill -TERM $pid
+wait $pid
+[[ $n == 201 ]] && ok "database with a WAL of junk: starts, 201 jobs" ||
+	bad "database with a WAL of junk: $n jobs: $(cat "$dir/torn.log")"
+
+# files jobd may not read or write: as nobody when we are root (root reads
+# and writes anything), else as ourselves
+as=()
+if [[ $(id -u) == 0 ]] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	as=(setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups)
+	chmod 755 "$dir"
+fi
+if [[ $(id -u) != 0 || ${#as[@]} -gt 0 ]]; then
+	cp "$dir/good.db" "$dir/unreadable.db"
+	chmod 000 "$dir/unreadable.db"
+	before=$(sums "$dir/unreadable.db")
+	jobd=("${as[@]}" "${wrap[@]}" "$JOBD_BIN")
+	expect "unreadable file refused" 1 "cannot open database '$dir/unreadable.db': .*\(Permission denied\)" -- --db "$dir/unreadable.db"
+	cp "$dir/good.db" "$dir/readonly.db"
+	chmod 444 "$dir/readonly.db"
+	before2=$(sums "$dir/readonly.db")
+	expect "read-only file refused" 1 "cannot open database '$dir/readonly.db' for writing: read-only file" -- --db "$dir/readonly.db"
+	jobd=("${wrap[@]}" "$JOBD_BIN")
+	[[ $(sums "$dir/unreadable.db") == "$before" && $(sums "$dir/readonly.db") == "$before2" &&
+		! -e "$dir/readonly.db-wal" && ! -e "$dir/readonly.db-shm" ]] &&
+		ok "unreadable and read-only files untouched, no -wal or -shm made" ||
+		bad "unreadable or read-only file modified: $(ls -l "$dir"/readonly.db* "$dir"/unreadable.db*)"
+	chmod 700 "$dir"
+else
+	echo "skip unreadable and read-only files: root without setpriv or user nobody"
+fi
 
 # a clean start and stop; started with a permissive umask, jobd makes its
 # files owner-only all the same

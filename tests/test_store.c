@@ -60,6 +60,13 @@ exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+static off_t
+file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
 /* The whole file, malloc'd; NULL if it cannot be read. */
 static uint8_t *
 slurp(const char *path, size_t *len)
@@ -353,10 +360,65 @@ test_open_unreachable(void)
 	CHECK(strstr(err, "cannot open database '") == err);
 	CHECK(strstr(err, path) != NULL);
 
+	/* with the system's reason */
+	CHECK(strstr(err, "(No such file or directory)") != NULL);
+
 	/* A directory is not a database file either. */
 	CHECK_EQ_INT(store_open(&s, test_dir, err, sizeof(err)),
 	             JOBD_UNAVAILABLE);
 	CHECK(s == NULL);
+	if (strstr(err, "(Is a directory)") == NULL)
+		fprintf(stderr, "unexpected message: %s\n", err);
+	CHECK(strstr(err, "(Is a directory)") != NULL);
+}
+
+/* The readers' connection: reads, and writes nothing to the file. */
+static void
+test_open_readonly(void)
+{
+	char path[256], err[256] = "";
+	struct jobrec r = small_job(1, JOB_QUEUED, "k"), got;
+	uint8_t *before, *after;
+	size_t nbefore = 0, nafter = 0;
+	store *s = (store *) 1, *rd;
+
+	/* no file: none is made */
+	tpath(path, sizeof(path), "ro-missing.db");
+	CHECK_EQ_INT(store_open_readonly(&s, path, err, sizeof(err)),
+	             JOBD_UNAVAILABLE);
+	CHECK(s == NULL);
+	CHECK(strstr(err, path) != NULL);
+	CHECK(!exists(path));
+
+	/* an empty database: no schema to read, and none is made */
+	tpath(path, sizeof(path), "ro-empty.db");
+	spit(path, "", 0);
+	CHECK_EQ_INT(store_open_readonly(&s, path, err, sizeof(err)),
+	             JOBD_FAILED_PRECONDITION);
+	CHECK(strstr(err, "has schema version 0, not 1") != NULL);
+	CHECK_EQ_INT(file_size(path), 0);
+
+	/* a jobd database, its file read-only: read, not written */
+	tpath(path, sizeof(path), "ro.db");
+	s = open_ok(path);
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	store_close(s);
+	REQUIRE(chmod(path, 0444) == 0);
+	REQUIRE((before = slurp(path, &nbefore)) != NULL);
+	rd = NULL;
+	REQUIRE(store_open_readonly(&rd, path, err, sizeof(err)) == JOBD_OK);
+	CHECK_EQ_INT(store_get(rd, 1, 0, &got), JOBD_OK);
+	CHECK_EQ_STR(got.kind, "k");
+	jobrec_clear(&got);
+	r = small_job(2, JOB_QUEUED, "k");
+	CHECK_EQ_INT(store_insert(rd, &r), JOBD_UNAVAILABLE);
+	CHECK(strstr(store_errmsg(rd), "readonly") != NULL);
+	store_close(rd);
+	REQUIRE((after = slurp(path, &nafter)) != NULL);
+	CHECK(nafter == nbefore && memcmp(before, after, nbefore) == 0);
+	free(before);
+	free(after);
+	REQUIRE(chmod(path, 0644) == 0);
 }
 
 static void
@@ -951,6 +1013,55 @@ test_foreign_db(void)
 	              "is not a jobd database: no such table: jobs");
 }
 
+/*
+ * A jobd database with the WAL of another database next to it: SQLite
+ * reads the two as one, which is not jobd's, and refused; closing would
+ * have checkpointed that WAL into our file. Both files stay as they were.
+ */
+static void
+test_foreign_wal(void)
+{
+	char path[256], other[256], wal[300], owal[300], err[256];
+	uint8_t *db0, *wal0, *db1, *wal1;
+	size_t ndb0, nwal0, ndb1 = 0, nwal1 = 0;
+	sqlite3 *o = NULL;
+	store *s = (store *) 1;
+
+	tpath(path, sizeof(path), "fwal.db");
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	store_close(open_ok(path)); /* checkpointed: no -wal left */
+	REQUIRE(!exists(wal));
+
+	/* the other database's WAL, taken while it is open */
+	tpath(other, sizeof(other), "fwal-other.db");
+	snprintf(owal, sizeof(owal), "%s-wal", other);
+	REQUIRE(sqlite3_open(other, &o) == SQLITE_OK);
+	REQUIRE(
+	    sqlite3_exec(o,
+	                 "PRAGMA journal_mode = WAL;"
+	                 "PRAGMA wal_autocheckpoint = 0;"
+	                 "CREATE TABLE foo (x); INSERT INTO foo VALUES (1);",
+	                 NULL, NULL, NULL) == SQLITE_OK);
+	REQUIRE((wal0 = slurp(owal, &nwal0)) != NULL);
+	sqlite3_close(o);
+	spit(wal, wal0, nwal0);
+
+	REQUIRE((db0 = slurp(path, &ndb0)) != NULL);
+	CHECK_EQ_INT(store_open(&s, path, err, sizeof(err)),
+	             JOBD_FAILED_PRECONDITION);
+	CHECK(s == NULL);
+	CHECK(strstr(err, "is not a jobd database (it has other tables)") !=
+	      NULL);
+	REQUIRE((db1 = slurp(path, &ndb1)) != NULL);
+	REQUIRE((wal1 = slurp(wal, &nwal1)) != NULL);
+	CHECK(ndb1 == ndb0 && memcmp(db0, db1, ndb0) == 0);
+	CHECK(nwal1 == nwal0 && memcmp(wal0, wal1, nwal0) == 0);
+	free(db0);
+	free(db1);
+	free(wal0);
+	free(wal1);
+}
+
 static void
 test_newer_version(void)
 {
@@ -1190,13 +1301,6 @@ test_transactions(void)
 	store_close(s);
 }
 
-static off_t
-file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? st.st_size : 0;
-}
-
 /*
  * A COMMIT that cannot write (the file size limit stands in for a full
  * disk, which also stops root) fails with UNAVAILABLE, and afterwards the
@@ -1347,18 +1451,21 @@ test_busy_wait(void)
 	store_close(s);
 }
 
-TEST_MAIN(
-    {"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
-    {"open_create", test_open_create},
-    {"open_unreachable", test_open_unreachable}, {"roundtrip", test_roundtrip},
-    {"insert_invalid", test_insert_invalid}, {"duplicates", test_duplicates},
-    {"find_key", test_find_key}, {"update", test_update},
-    {"get_missing", test_get_missing}, {"list", test_list}, {"scan", test_scan},
-    {"recover", test_recover}, {"purge", test_purge},
-    {"counts_max_id", test_counts_max_id}, {"reopen", test_reopen},
-    {"two_connections", test_two_connections}, {"foreign_db", test_foreign_db},
-    {"newer_version", test_newer_version}, {"not_a_db", test_not_a_db},
-    {"corrupt_record", test_corrupt_record},
-    {"corrupt_file", test_corrupt_file}, {"transactions", test_transactions},
-    {"failed_commit", test_failed_commit},
-    {"commit_left_open", test_commit_left_open}, {"busy_wait", test_busy_wait})
+TEST_MAIN({"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
+          {"open_create", test_open_create},
+          {"open_unreachable", test_open_unreachable},
+          {"open_readonly", test_open_readonly}, {"roundtrip", test_roundtrip},
+          {"insert_invalid", test_insert_invalid},
+          {"duplicates", test_duplicates}, {"find_key", test_find_key},
+          {"update", test_update}, {"get_missing", test_get_missing},
+          {"list", test_list}, {"scan", test_scan}, {"recover", test_recover},
+          {"purge", test_purge}, {"counts_max_id", test_counts_max_id},
+          {"reopen", test_reopen}, {"two_connections", test_two_connections},
+          {"foreign_db", test_foreign_db}, {"foreign_wal", test_foreign_wal},
+          {"newer_version", test_newer_version}, {"not_a_db", test_not_a_db},
+          {"corrupt_record", test_corrupt_record},
+          {"corrupt_file", test_corrupt_file},
+          {"transactions", test_transactions},
+          {"failed_commit", test_failed_commit},
+          {"commit_left_open", test_commit_left_open},
+          {"busy_wait", test_busy_wait})
