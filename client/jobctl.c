@@ -879,6 +879,33 @@ find_job(Jobd__V1__Job **jobs, size_t n, uint64_t id)
 	return (NULL);
 }
 
+/* Whether a Get reply lists `id` as missing. An id that a reply has
+ * neither as a job nor as missing makes the reply malformed. */
+static bool
+listed_missing(const Jobd__V1__GetReply *rep, uint64_t id)
+{
+	for (size_t i = 0; rep->missing != NULL && i < rep->n_missing; i++) {
+		if (rep->missing[i] == id)
+			return (true);
+	}
+	return (false);
+}
+
+/* "job N not found" (EXIT_NOTFOUND) if the reply says so, else "WHAT
+ * failed: malformed reply" (EXIT_OTHER). */
+static int
+not_in_reply(const Jobd__V1__GetReply *rep, uint64_t id, const char *what)
+{
+	fflush(stdout);
+	if (listed_missing(rep, id)) {
+		errorf("job %" PRIu64 " not found", id);
+		return (EXIT_NOTFOUND);
+	}
+	return (malformed("%s failed: malformed reply: job %" PRIu64
+	                  " is neither among the jobs nor missing",
+	                  what, id));
+}
+
 /*
  * Says how an ended (or not) job came out: the result on stdout, or why
  * not on stderr; with --json the job as JSON. Returns the exit status.
@@ -1060,9 +1087,9 @@ wait_job(struct jobctl *g, uint64_t id, uint32_t timeout_ms)
 		}
 		if ((j = find_job(gr->jobs, gr->n_jobs, id)) == NULL) {
 			clear_bar(&drawn);
+			rc = not_in_reply(gr, id, "wait");
 			jobd__v1__get_reply__free_unpacked(gr, NULL);
-			errorf("job %" PRIu64 " not found", id);
-			return (EXIT_NOTFOUND);
+			return (rc);
 		}
 		if (state_ended(j->state)) {
 			clear_bar(&drawn);
@@ -1395,9 +1422,10 @@ cmd_status(struct jobctl *g, int argc, char **argv)
 	now = now_ms();
 	for (size_t i = 0; i < n; i++) {
 		if ((j = find_job(rep->jobs, rep->n_jobs, ids[i])) == NULL) {
-			fflush(stdout);
-			errorf("job %" PRIu64 " not found", ids[i]);
-			rc = EXIT_NOTFOUND;
+			/* a malformed reply outweighs a job not found */
+			int r = not_in_reply(rep, ids[i], "status");
+			if (rc != EXIT_OTHER)
+				rc = r;
 		} else if (g->json) {
 			json_job(j, false);
 		} else {
@@ -1482,12 +1510,10 @@ cmd_result(struct jobctl *g, int argc, char **argv)
 		return (rc);
 	if ((rv = jobd_get(g->client, &id, 1, &rep)) != JOBD_OK)
 		return (call_failed(rv, "get job %" PRIu64, id));
-	if ((j = find_job(rep->jobs, rep->n_jobs, id)) == NULL) {
-		errorf("job %" PRIu64 " not found", id);
-		rc = EXIT_NOTFOUND;
-	} else {
+	if ((j = find_job(rep->jobs, rep->n_jobs, id)) == NULL)
+		rc = not_in_reply(rep, id, "result");
+	else
 		rc = report_outcome(g, j);
-	}
 	jobd__v1__get_reply__free_unpacked(rep, NULL);
 	return (rc);
 }

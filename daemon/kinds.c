@@ -10,7 +10,9 @@
  * Parameters are checked once, by kind_validate() at Submit, against the
  * kind's parameter table: a name the kind does not know, a name given twice,
  * a required one missing, an integer that does not parse in full or lies out
- * of bounds, a string too long or holding control characters are all refused
+ * of bounds or is longer than 20 characters (leading zeros are allowed, and
+ * would otherwise make any length), a string too long or holding control
+ * characters are all refused
  * there with a message that names the parameter. So a run function reads its
  * parameters with kind_param_int()/kind_param_str() and never checks them
  * again. Values quoted back in messages come from clients: they are cut short
@@ -47,6 +49,10 @@
 
 /* The largest input any kind accepts, in bytes. */
 #define KIND_MAX_INPUT (1024 * 1024)
+
+/* The longest integer value, in characters: that of INT64_MIN. Leading
+ * zeros are allowed, so without it a value could be megabytes long. */
+#define KIND_MAX_INT_LEN 20
 
 /* How much of a client's value is quoted back in an error message. */
 #define KIND_QUOTE_MAX 40
@@ -291,6 +297,12 @@ kind_check_value(const struct kind *k, const struct kind_param *p,
 		value = "";
 	switch (p->type) {
 	case KIND_INT:
+		if ((len = strlen(value)) > KIND_MAX_INT_LEN)
+			return (kind_errf(
+			    err, errlen,
+			    "parameter '%s' of kind '%s' must be an integer "
+			    "of at most %d characters, not %zu",
+			    p->name, k->name, KIND_MAX_INT_LEN, len));
 		if (kind_parse_int(value, &v) && v >= p->min && v <= p->max)
 			return (JOBD_OK);
 		kind_quote(q, value);

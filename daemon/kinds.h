@@ -17,7 +17,8 @@
 #include "store.h"
 
 enum kind_param_type {
-	KIND_INT = 1,    /* decimal integer in [min, max] */
+	KIND_INT = 1,    /* decimal integer in [min, max], at most 20
+	                    characters (leading zeros allowed) */
 	KIND_STRING = 2, /* length <= max; no control characters but tab and
 	                    newline */
 };

@@ -3,7 +3,9 @@
 
 /*
  * harness: starts the real jobd (the binary in $JOBD_BIN) on a temporary
- * directory and an ipc:// address, for integration tests.
+ * directory and an ipc:// address, for integration tests; a client of it;
+ * and raw requests on a REQ socket of their own, for what the client
+ * library would not send.
  *
  * $JOBD_WRAPPER, when set, is a command line that jobd runs under (words
  * split at spaces), e.g. valgrind with its options (-DJOBD_VALGRIND=ON sets
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "jobd_client.h"
 #include "test.h"
@@ -239,6 +242,124 @@ jd_fini(struct jd *d)
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", d->dir);
 	}
+}
+
+/* A client of d; NULL (saying why on stderr) on failure. */
+static inline jobd_client *
+jd_connect(struct jd *d)
+{
+	jobd_client *c = NULL;
+	if (jobd_client_open(&c, d->url) != JOBD_OK)
+		fprintf(stderr, "connect: %s\n", jobd_client_errmsg());
+	return c;
+}
+
+/* A fresh daemon with `args`, and a client of it; NULL on failure. */
+static inline jobd_client *
+jd_up(struct jd *d, const char *const *args)
+{
+	if (jd_init(d) != 0 || jd_start(d, args) != 0) {
+		jd_dump_log(d);
+		return NULL;
+	}
+	return jd_connect(d);
+}
+
+static inline void
+jd_down(struct jd *d, jobd_client *c)
+{
+	jobd_client_close(c);
+	jd_fini(d);
+}
+
+/* Sends raw bytes on a REQ socket of its own and returns the decoded
+ * Response (caller frees); NULL when none came within timeout_ms or it
+ * does not decode. */
+static inline Jobd__V1__Response *
+jd_raw_call(const char *url, const void *buf, size_t len, int timeout_ms)
+{
+	nng_socket s;
+	nng_msg *m;
+	Jobd__V1__Response *resp = NULL;
+	if (nng_req0_open(&s) != 0)
+		return NULL;
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0);
+	if (nng_dial(s, url, NULL, 0) == 0 && nng_msg_alloc(&m, 0) == 0) {
+		nng_msg_append(m, buf, len);
+		if (nng_sendmsg(s, m, 0) != 0)
+			nng_msg_free(m);
+		else if (nng_recvmsg(s, &m, 0) == 0) {
+			resp = jobd__v1__response__unpack(NULL, nng_msg_len(m),
+			                                  nng_msg_body(m));
+			nng_msg_free(m);
+		}
+	}
+	nng_close(s);
+	return resp;
+}
+
+/* Sends an envelope for `method` around `body` (a message, or NULL) with
+ * `deadline_ms`; the decoded Response as jd_raw_call. */
+static inline Jobd__V1__Response *
+jd_raw_request(const char *url, const char *method,
+               const ProtobufCMessage *body, uint32_t deadline_ms,
+               int timeout_ms)
+{
+	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
+	Jobd__V1__Response *resp = NULL;
+	uint8_t *b = NULL, *buf;
+	size_t n;
+
+	req.method = (char *) method;
+	req.deadline_ms = deadline_ms;
+	if (body != NULL) {
+		if ((b = malloc(protobuf_c_message_get_packed_size(body) +
+		                1)) == NULL)
+			return NULL;
+		req.body.len = protobuf_c_message_pack(body, b);
+		req.body.data = b;
+	}
+	n = jobd__v1__request__get_packed_size(&req);
+	if ((buf = malloc(n + 1)) != NULL) {
+		jobd__v1__request__pack(&req, buf);
+		resp = jd_raw_call(url, buf, n, timeout_ms);
+		free(buf);
+	}
+	free(b);
+	return resp;
+}
+
+/* The code of the Response to raw bytes; -1 if none came within 5 s. */
+static inline int
+jd_raw_code(const char *url, const void *buf, size_t len)
+{
+	Jobd__V1__Response *r = jd_raw_call(url, buf, len, 5000);
+	if (r == NULL)
+		return -1;
+	int code = r->code;
+	jobd__v1__response__free_unpacked(r, NULL);
+	return code;
+}
+
+/* The code of the Response to an envelope for `method` around raw `body`
+ * (deadline 0); -1 if none came. */
+static inline int
+jd_raw_method(const char *url, const char *method, const void *body,
+              size_t blen)
+{
+	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
+	req.method = (char *) method;
+	req.body.data = (uint8_t *) body;
+	req.body.len = blen;
+	size_t n = jobd__v1__request__get_packed_size(&req);
+	uint8_t *buf = malloc(n + 1);
+	if (buf == NULL)
+		return -1;
+	jobd__v1__request__pack(&req, buf);
+	int code = jd_raw_code(url, buf, n);
+	free(buf);
+	return code;
 }
 
 #endif

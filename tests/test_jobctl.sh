@@ -73,6 +73,29 @@ run "unknown option" 2 "" "--bogus" -- --bogus ping
 run "bad id" 2 "" "invalid job id 'abc'" -- status abc
 run "param without =" 2 "" "" -- submit count n
 run "unreachable" 3 "" "cannot reach jobd at 'ipc://$dir/none.sock'" -- --addr "ipc://$dir/none.sock" ping
+for cmd in stats kinds list "status 1" "result 1" "wait 1" "cancel 1" "submit count n=1"; do
+	# shellcheck disable=SC2086 # the command's words
+	run "unreachable: $cmd" 3 "" "^jobctl: cannot reach jobd at" -- --addr "ipc://$dir/none.sock" $cmd
+done
+run "unreachable tcp" 3 "" "cannot reach jobd at 'tcp://127.0.0.1:1': Connection refused" -- --addr tcp://127.0.0.1:1 ping
+run "invalid address" 2 "" "invalid address 'http://x'" -- --addr http://x ping
+run "empty --addr" 2 "" "empty --addr" -- --addr "" ping
+run "--addr without a value" 2 "" "option '--addr' needs a value" -- --addr
+run "bad --timeout" 2 "" "invalid timeout '0'" -- --timeout 0 ping
+run "huge --timeout" 2 "" "invalid timeout '99999999'" -- --timeout 99999999 ping
+run "option with a value it takes not" 2 "" "option '--json' takes no value" -- --json=1 ping
+run "unexpected argument" 2 "" "unexpected argument 'extra'" -- ping extra
+run "missing id" 2 "" "missing job id" -- wait
+run "id 0" 2 "" "invalid job id '0'" -- cancel 0
+run "id too big" 2 "" "invalid job id '18446744073709551616'" -- result 18446744073709551616
+run "missing kind" 2 "" "missing KIND" -- submit
+run "bad priority" 2 "" "invalid priority '99999999999'" -- submit count n=1 --priority 99999999999
+run "bad retries" 2 "" "invalid retries '-1'" -- submit count n=1 --retries -1
+run "missing input file" 2 "" "cannot open input '$dir/nope'" -- submit sha256 --input "$dir/nope"
+head -c 1048577 /dev/zero >"$dir/big"
+run "input too large" 2 "" "is larger than 1048576 bytes" -- submit sha256 --input "$dir/big"
+run "bad list limit" 2 "" "invalid limit 'x'" -- list --limit x
+run "help of an unknown command" 2 "" "unknown command 'nosuch'" -- help nosuch
 run "ping" 0 "^pong from jobd" "" -- ping
 
 id=$("$JOBCTL_BIN" submit count n=1000)

@@ -507,7 +507,7 @@ test_validate_ints(void)
 	    "-1",
 	    "100000000001",
 	    "99999999999999999999",
-	    "-99999999999999999999",
+	    "-9999999999999999999",
 	    "9223372036854775808",
 	};
 	char want[256];
@@ -544,20 +544,47 @@ test_validate_ints(void)
 	    "100000000, not '100000001'");
 }
 
+/* An integer is at most 20 characters, so leading zeros cannot make a value
+ * of any length. */
+static void
+test_validate_int_length(void)
+{
+	char v[64];
+	struct job_param p[] = {P("n", v)};
+	char err[256];
+
+	memset(v, '0', 19);
+	strcpy(v + 19, "7");
+	CHECK_EQ_INT(
+	    kind_validate(kind_find("count"), p, 1, 0, err, sizeof(err)),
+	    JOBD_OK);
+	memset(v, '0', 20);
+	strcpy(v + 20, "7");
+	expect_invalid("count", p, 1, 0,
+	               "parameter 'n' of kind 'count' must be an integer of at "
+	               "most 20 characters, not 21");
+	strcpy(v, "-9223372036854775808"); /* 20: parsed, out of bounds */
+	expect_invalid(
+	    "count", p, 1, 0,
+	    "parameter 'n' of kind 'count' must be an integer from 1 to "
+	    "100000000000, not '-9223372036854775808'");
+}
+
 /* A bad value is quoted short and printable. */
 static void
 test_validate_quote(void)
 {
 	char v[200];
-	struct job_param p[] = {P("n", v)};
+	struct job_param p[] = {P(v, "1")};
 	struct job_param q[] = {P("n", "1\n\x1b[2J")};
 
+	/* (an integer value is at most 20 characters: a long name, then) */
 	memset(v, '7', sizeof(v) - 1);
 	v[sizeof(v) - 1] = '\0';
 	expect_invalid(
 	    "count", p, 1, 0,
-	    "parameter 'n' of kind 'count' must be an integer from 1 to "
-	    "100000000000, not '7777777777777777777777777777777777777777...'");
+	    "unknown parameter '7777777777777777777777777777777777777777...' "
+	    "for kind 'count'");
 	expect_invalid(
 	    "count", q, 1, 0,
 	    "parameter 'n' of kind 'count' must be an integer from 1 to "
@@ -645,6 +672,7 @@ TEST_MAIN({"table", test_table}, {"count", test_count},
           {"stop", test_stop}, {"stop_at_once", test_stop_at_once},
           {"validate_ok", test_validate_ok},
           {"validate_names", test_validate_names},
+          {"validate_int_length", test_validate_int_length},
           {"validate_ints", test_validate_ints},
           {"validate_quote", test_validate_quote},
           {"validate_strings", test_validate_strings},
