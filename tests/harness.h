@@ -362,4 +362,18 @@ jd_raw_method(const char *url, const char *method, const void *body,
 	return code;
 }
 
+/* The job's state now (0 if it cannot be read). */
+static inline int
+state_of(jobd_client *c, uint64_t id)
+{
+	Jobd__V1__GetReply *rep;
+	int st = 0;
+	if (jobd_get(c, &id, 1, &rep) != JOBD_OK)
+		return 0;
+	if (rep->n_jobs == 1)
+		st = rep->jobs[0]->state;
+	jobd__v1__get_reply__free_unpacked(rep, NULL);
+	return st;
+}
+
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "capture.h"
 #include "jobd.pb-c.h"
 #include "rpc.h"
 #include "test.h"
@@ -172,24 +173,7 @@ test_check(void)
 
 /* ---- the check in rpc_dispatch ---- */
 
-struct sent {
-	struct rpc_call call; /* first */
-	int nsent;
-	Jobd__V1__Response *resp;
-};
-
 static int ncalls;
-
-static void
-capture(struct rpc_call *c, uint8_t *buf, size_t len)
-{
-	struct sent *s = (struct sent *) c;
-	s->nsent++;
-	if (s->resp != NULL)
-		jobd__v1__response__free_unpacked(s->resp, NULL);
-	s->resp = jobd__v1__response__unpack(NULL, len, buf);
-	free(buf);
-}
 
 static void
 fake_ping(Jobd__V1__Jobs_Service *svc, const Jobd__V1__PingRequest *in,

@@ -59,20 +59,6 @@ submitv(jobd_client *c, const char *kind, const char *key, uint32_t attempts,
 #define SUBMIT(c, kind, ...)                                                   \
 	submitv(c, kind, NULL, 0, 0, NULL, __VA_ARGS__, (const char *) NULL)
 
-/* The job's state now (0 if it cannot be read). */
-static int
-state_of(jobd_client *c, uint64_t id)
-{
-	Jobd__V1__GetReply *rep;
-	int st = 0;
-	if (jobd_get(c, &id, 1, &rep) != JOBD_OK)
-		return 0;
-	if (rep->n_jobs == 1)
-		st = rep->jobs[0]->state;
-	jobd__v1__get_reply__free_unpacked(rep, NULL);
-	return st;
-}
-
 /* Polls until job id is in `state` (up to 10 s). */
 static int
 await_state(jobd_client *c, uint64_t id, int state)

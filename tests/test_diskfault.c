@@ -189,20 +189,6 @@ submit_ok(const char *kind, const char *param)
 	return id;
 }
 
-/* The job's state as Get answers it, 0 if it cannot be read. */
-static int
-state_of(uint64_t id)
-{
-	Jobd__V1__GetReply *rep;
-	int st = 0;
-	if (jobd_get(cur.c, &id, 1, &rep) != JOBD_OK)
-		return 0;
-	if (rep->n_jobs == 1)
-		st = rep->jobs[0]->state;
-	jobd__v1__get_reply__free_unpacked(rep, NULL);
-	return st;
-}
-
 /* The state job `id` must end in. */
 static int
 end_state(uint64_t id)
@@ -356,11 +342,11 @@ check_quick_queries(uint64_t old, uint64_t live)
 		CHECK(lr->n_jobs > 0);
 		jobd__v1__list_reply__free_unpacked(lr, NULL);
 	}
-	if (state_of(old) != JOB_SUCCEEDED)
+	if (state_of(cur.c, old) != JOB_SUCCEEDED)
 		fprintf(stderr, "get %" PRIu64 ": %s\n", old,
 		        jobd_client_errmsg());
-	CHECK_EQ_INT(state_of(old), JOB_SUCCEEDED);
-	CHECK(state_of(live) != 0);
+	CHECK_EQ_INT(state_of(cur.c, old), JOB_SUCCEEDED);
+	CHECK(state_of(cur.c, live) != 0);
 }
 
 /* n Submits while the disk fails: each is refused with UNAVAILABLE and a

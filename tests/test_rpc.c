@@ -6,35 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
 #include "jobd.pb-c.h"
 #include "rpc.h"
 #include "test.h"
-
-/* What the transport saw. */
-struct sent {
-	struct rpc_call call; /* first */
-	int nsent;
-	Jobd__V1__Response *resp;
-};
-
-static void
-capture(struct rpc_call *c, uint8_t *buf, size_t len)
-{
-	struct sent *s = (struct sent *) c;
-	s->nsent++;
-	if (s->resp != NULL)
-		jobd__v1__response__free_unpacked(s->resp, NULL);
-	s->resp = jobd__v1__response__unpack(NULL, len, buf);
-	free(buf);
-}
-
-static void
-sent_fini(struct sent *s)
-{
-	if (s->resp != NULL)
-		jobd__v1__response__free_unpacked(s->resp, NULL);
-	memset(s, 0, sizeof(*s));
-}
 
 /* ---- test handlers ---- */
 
