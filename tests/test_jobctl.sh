@@ -2,55 +2,16 @@
 # jobctl against a real jobd: output, messages and exit codes, the error
 # cases included. Needs JOBD_BIN and JOBCTL_BIN (ctest sets them).
 set -u
-: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}" "${JOBD_WRAPPER:=}"
+: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
 dir=$(mktemp -d /tmp/jobd-ctl-XXXXXX)
-pids=()
-# At the end each daemon must stop gracefully with exit 0, and no log may
-# hold a sanitizer's or valgrind's report; either fails the test.
-cleanup() {
-	local rc=$? p st
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p"
-		st=$?
-		((st == 0)) || { echo "FAIL jobd $p exited $st at the end"; rc=1; }
-	done
-	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ThreadSanitizer|^==[0-9]+==' "$dir"/*.log 2>/dev/null; then
-		echo "FAIL a daemon's log has a sanitizer or valgrind report:"
-		cat "$dir"/*.log
-		rc=1
-	fi
-	rm -rf "$dir"
-	exit "$rc"
-}
-trap cleanup EXIT
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-
-# run NAME EXPECTED_EXIT [STDOUT_REGEX [STDERR_REGEX]] -- jobctl args...
-run() {
-	local name=$1 want=$2 out_re=$3 err_re=$4
-	shift 5
-	"$JOBCTL_BIN" "$@" >"$dir/out" 2>"$dir/err"
-	local rc=$?
-	if [[ $rc -ne $want ]]; then
-		bad "$name: exit $rc, wanted $want; stderr: $(head -c 300 "$dir/err")"
-	elif [[ -n $out_re ]] && ! grep -Eq -- "$out_re" "$dir/out"; then
-		bad "$name: stdout '$(head -c 300 "$dir/out")' does not match /$out_re/"
-	elif [[ -n $err_re ]] && ! grep -Eq -- "$err_re" "$dir/err"; then
-		bad "$name: stderr '$(head -c 300 "$dir/err")' does not match /$err_re/"
-	else
-		ok "$name"
-	fi
-}
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+trap 'kill_daemons; rm -rf "$dir"' EXIT
 
 start() { # start NAME ARGS...: a daemon on $dir/NAME.sock
 	local name=$1
 	shift
-	# shellcheck disable=SC2086 # JOBD_WRAPPER is a command line
-	$JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
+	"${wrap[@]}" "$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
 		--backoff 50ms --grace 100ms "$@" 2>>"$dir/$name.log" &
 	pids+=($!)
 	for _ in $(seq 1200); do
@@ -142,5 +103,5 @@ sleep 0.2
 "$JOBCTL_BIN" submit sleep ms=1 >/dev/null
 run "queue full" 5 "" "RESOURCE_EXHAUSTED: queue is full" -- submit sleep ms=1
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+stop_daemons
+finish

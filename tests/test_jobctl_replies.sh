@@ -21,17 +21,9 @@
 set -u
 : "${JOBCTL_BIN:?}" "${FAKE_SERVER_BIN:?}"
 dir=$(mktemp -d /tmp/jobd-replies-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+trap 'kill_daemons; rm -rf "$dir"' EXIT
 
 # The commands, each against every mode, all of a mode at once.
 cmds=(
@@ -143,5 +135,4 @@ grep -q "ping failed: DEADLINE_EXCEEDED: no reply from jobd at .* within 300 ms"
 grep -q "wait for job 1 failed: malformed reply: job is running" "$dir/err" &&
 	ok "hostile: wait says the job has not ended" || bad "hostile wait message: $(cat "$dir/err")"
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

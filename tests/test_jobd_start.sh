@@ -2,15 +2,13 @@
 # jobd's command line and start-up: flags, --help, and databases it must
 # refuse without touching them. Needs JOBD_BIN and JOBCTL_BIN.
 set -u
-: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}" "${JOBD_WRAPPER:=}"
+: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
 dir=$(mktemp -d /tmp/jobd-start-XXXXXX)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$dir"' EXIT
 
-pass=0 fail=0
-read -ra wrap <<<"$JOBD_WRAPPER" # e.g. valgrind and its options
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
 jobd=("${wrap[@]}" "$JOBD_BIN") # what expect runs: jobd, or jobd as another user
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 # expect NAME EXIT STDERR_REGEX -- jobd args...
 expect() {
@@ -18,7 +16,7 @@ expect() {
 	shift 4
 	timeout 60 "${jobd[@]}" --listen "ipc://$dir/s.sock" "$@" >"$dir/out" 2>"$dir/err"
 	local rc=$?
-	if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ThreadSanitizer|^==[0-9]+==' "$dir/err"; then
+	if has_report "$dir/err"; then
 		bad "$name: a sanitizer or valgrind report: $(cat "$dir/err")"
 	elif [[ $rc -ne $want ]]; then
 		bad "$name: exit $rc, wanted $want: $(head -c 300 "$dir/err")"
@@ -151,8 +149,7 @@ fi
 
 # a clean start and stop; started with a permissive umask, jobd makes its
 # files owner-only all the same
-# shellcheck disable=SC2086 # JOBD_WRAPPER is a command line
-(umask 022 && exec $JOBD_WRAPPER "$JOBD_BIN" --listen "ipc://$dir/run.sock" --db "$dir/run.db") 2>"$dir/run.log" &
+(umask 022 && exec "${wrap[@]}" "$JOBD_BIN" --listen "ipc://$dir/run.sock" --db "$dir/run.db") 2>"$dir/run.log" &
 pid=$!
 for _ in $(seq 1200); do
 	"$JOBCTL_BIN" --addr "ipc://$dir/run.sock" ping >/dev/null 2>&1 && break
@@ -170,9 +167,8 @@ wait $pid
 rc=$?
 [[ $rc -eq 0 ]] && grep -q "stopped" "$dir/run.log" && ok "SIGTERM stops cleanly" ||
 	bad "SIGTERM: exit $rc: $(cat "$dir/run.log")"
-if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:|ThreadSanitizer|^==[0-9]+==' "$dir"/run.log; then
+if has_report "$dir"/run.log; then
 	bad "a sanitizer or valgrind report: $(cat "$dir"/run.log)"
 fi
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

@@ -3,40 +3,16 @@
 # CA made here by openssl, on free loopback ports. Needs JOBD_BIN and
 # JOBCTL_BIN (ctest sets them; JOBD_BIN may be a wrapper, e.g. valgrind).
 set -u
-: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}" "${JOBD_WRAPPER:=}"
+: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
 command -v openssl >/dev/null || { echo "FAIL openssl is needed"; exit 1; }
 dir=$(mktemp -d /tmp/jobd-sec-XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; }
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+jobctl=("$JOBCTL_BIN" --timeout 10)
+trap 'kill_daemons; rm -rf "$dir"' EXIT
 
 # The text s as an extended regular expression that matches it literally.
 esc() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|]/\\&/g'; }
-
-# run NAME EXPECTED_EXIT STDOUT_REGEX STDERR_REGEX -- jobctl args...
-run() {
-	local name=$1 want=$2 out_re=$3 err_re=$4
-	shift 5
-	"$JOBCTL_BIN" --timeout 10 "$@" >"$dir/out" 2>"$dir/err"
-	local rc=$?
-	if [[ $rc -ne $want ]]; then
-		bad "$name: exit $rc, wanted $want; stderr: $(head -c 400 "$dir/err")"
-	elif [[ -n $out_re ]] && ! grep -Eq -- "$out_re" "$dir/out"; then
-		bad "$name: stdout '$(head -c 300 "$dir/out")' does not match /$out_re/"
-	elif [[ -n $err_re ]] && ! grep -Eq -- "$err_re" "$dir/err"; then
-		bad "$name: stderr '$(head -c 400 "$dir/err")' does not match /$err_re/"
-	else
-		ok "$name"
-	fi
-}
 
 # refused NAME STDERR_REGEX -- jobd args...: jobd exits 1 at start, says
 # why, and has not created its database.
@@ -44,8 +20,7 @@ refused() {
 	local name=$1 err_re=$2
 	shift 3
 	rm -f "$dir/refused.db"
-	# shellcheck disable=SC2086 # JOBD_WRAPPER is a command line
-	timeout 60 $JOBD_WRAPPER "$JOBD_BIN" --db "$dir/refused.db" "$@" >/dev/null 2>"$dir/err"
+	timeout 60 "${wrap[@]}" "$JOBD_BIN" --db "$dir/refused.db" "$@" >/dev/null 2>"$dir/err"
 	local rc=$?
 	if [[ $rc -ne 1 ]]; then
 		bad "$name: exit $rc, wanted 1: $(head -c 400 "$dir/err")"
@@ -107,8 +82,7 @@ start() {
 	shift 2
 	for _ in $(seq 20); do
 		port=$((20000 + RANDOM % 40000))
-		# shellcheck disable=SC2086
-		$JOBD_WRAPPER "$JOBD_BIN" --listen "$scheme://127.0.0.1:$port" --db "$dir/$name.db" \
+		"${wrap[@]}" "$JOBD_BIN" --listen "$scheme://127.0.0.1:$port" --db "$dir/$name.db" \
 			--log-level debug "$@" 2>"$dir/$name.log" &
 		local pid=$!
 		for _ in $(seq 300); do
@@ -269,5 +243,5 @@ refused "a token file others can read" "token file '$dir/open.token' is readable
 JOBD_AUTH_TOKEN_FILE="$dir/empty.token" \
 	refused "JOBD_AUTH_TOKEN_FILE" "token file '$dir/empty.token' is empty" -- --listen "ipc://$dir/x.sock"
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+stop_daemons
+finish
