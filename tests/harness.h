@@ -179,8 +179,15 @@ jd_stop(struct jd *d)
 			d->pid = 0;
 			return st;
 		}
+		if (i == 1000)
+			fprintf(stderr,
+			        "jobd %d has not stopped 10 s after "
+			        "SIGTERM; waiting up to 60 s\n",
+			        (int) d->pid);
 		usleep(10000);
 	}
+	fprintf(stderr, "jobd %d did not stop 60 s after SIGTERM: SIGKILL\n",
+	        (int) d->pid);
 	return jd_kill(d, SIGKILL);
 }
 
@@ -284,6 +291,7 @@ jd_raw_call(const char *url, const void *buf, size_t len, int timeout_ms)
 	if (nng_req0_open(&s) != 0)
 		return NULL;
 	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms);
 	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0);
 	if (nng_dial(s, url, NULL, 0) == 0 && nng_msg_alloc(&m, 0) == 0) {
 		nng_msg_append(m, buf, len);

@@ -83,6 +83,8 @@ test_run_all(const struct test_case *t, size_t n, int argc, char **argv)
 		if (argc > 1 && strcmp(argv[1], t[i].name) != 0)
 			continue;
 		int before = test_failures;
+		/* to stderr, unbuffered: if a test hangs, its name is there */
+		fprintf(stderr, "---- %s\n", t[i].name);
 		(void) test_run_one(t[i].fn);
 		printf("%s %s\n", test_failures == before ? "ok  " : "FAIL",
 		       t[i].name);
