@@ -9,6 +9,12 @@
  * test_daemon's bad_wire_input; what any input does to the request path, in
  * the fuzz target (tests/fuzz_request.c).
  */
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
 #include "harness.h"
 #include "test.h"
 
@@ -140,6 +146,51 @@ out:
 	return out;
 }
 
+/*
+ * Announces a message of `size` bytes on nng's ipc transport at `path` and
+ * starts sending it, with a plain Unix socket; true when jobd closes the
+ * connection without a reply. Not with an nng REQ socket: nng 1.5.2's
+ * nng_close() can hang in the sender after the peer dropped such a message
+ * (seen under TSan and ASan in CI).
+ */
+static bool
+dropped_at_transport(const char *path, uint64_t size)
+{
+	/* SP header: 0, 'S', 'P', 0, protocol (req0 = 0x30), reserved */
+	static const uint8_t hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint8_t head[9] = {1}, buf[4096] = {0}, peer[8];
+	struct timeval tv = {10, 0};
+	bool closed = false;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	memcpy(sa.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* message: type 1, then the length, 8 bytes big-endian */
+	for (int i = 0; i < 8; i++)
+		head[1 + i] = (uint8_t) (size >> (56 - 8 * i));
+	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
+	    write(fd, hello, sizeof(hello)) != sizeof(hello) ||
+	    recv(fd, peer, sizeof(peer), MSG_WAITALL) != sizeof(peer) ||
+	    write(fd, head, sizeof(head)) != sizeof(head))
+		goto out;
+	/* a little of the body; jobd may already have closed */
+	for (int i = 0; i < 64; i++)
+		if (send(fd, buf, sizeof(buf), MSG_NOSIGNAL) < 0)
+			break;
+	/* then nothing comes back but the end of the connection */
+	closed = recv(fd, buf, sizeof(buf), 0) == 0 || errno == ECONNRESET ||
+	         errno == EPIPE;
+out:
+	close(fd);
+	return closed;
+}
+
 /* ---- the limits ---- */
 
 /* A request of 2 MiB is served; one byte more is RESOURCE_EXHAUSTED; over
@@ -169,14 +220,8 @@ test_request_size(void)
 	jobd__v1__response__free_unpacked(r, NULL);
 	check_serves(c);
 
-	size_t huge = MAX_TRANSPORT + 1024;
-	uint8_t *junk = calloc(1, huge);
-	REQUIRE(junk != NULL);
-	r = jd_raw_call(d.url, junk, huge, 2000);
-	free(junk);
-	CHECK(r == NULL); /* dropped, no reply */
-	if (r != NULL)
-		jobd__v1__response__free_unpacked(r, NULL);
+	CHECK(dropped_at_transport(d.url + strlen("ipc://"),
+	                           MAX_TRANSPORT + 1024));
 	check_serves(c);
 	jd_down(&d, c);
 }
