@@ -578,6 +578,35 @@ free_recs(struct jobrec *v, size_t n)
 }
 
 /*
+ * A job that ended between the memory snapshot and the database read is in
+ * both, live in one and ended in the other: keeps the ended one. `v` is
+ * sorted by id; returns the new count.
+ */
+static size_t
+drop_twins(struct jobrec *v, size_t n)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (out > 0 && v[out - 1].id == v[i].id) {
+			if (job_state_terminal(v[i].state)) {
+				jobrec_clear(&v[out - 1]);
+				v[out - 1] = v[i];
+			} else {
+				jobrec_clear(&v[i]);
+			}
+			memset(&v[i], 0, sizeof(v[i]));
+			continue;
+		}
+		if (out != i) {
+			v[out] = v[i];
+			memset(&v[i], 0, sizeof(v[i]));
+		}
+		out++;
+	}
+	return out;
+}
+
+/*
  * Live jobs come from memory (their state there is the current one), the
  * rest from the database; a database row of a live job is dropped. Each
  * source gives at most `limit` rows, so when one gave a full page, rows
@@ -661,6 +690,7 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	}
 	if (nall > 1)
 		qsort(all, nall, sizeof(*all), cmp_desc);
+	nall = drop_twins(all, nall);
 	if (nall > f.limit) {
 		for (i = f.limit; i < nall; i++)
 			jobrec_clear(&all[i]);
