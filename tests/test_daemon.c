@@ -138,13 +138,16 @@ test_seed_experiment(void)
 	       "on count n=1e11: p50 %.3f ms, p99 %.3f ms, max %.3f ms "
 	       "(all in %lld ms)\n",
 	       lat[100], lat[197], lat[199], (long long) took);
-	/* a count of 1e11 runs for tens of seconds; each query must be
-	 * orders of magnitude faster than that. Not under a wrapper such as
-	 * valgrind, which runs one thread at a time: there the workers hold
-	 * the CPU for whole time slices, and the figures are only shown. */
+	/* a count of 1e11 runs for tens of seconds; a front blocked by the
+	 * workers would answer in seconds. This checks that behaviour, not a
+	 * speed: the 99th percentile must be far below that, and the two
+	 * slowest may be anything a loaded machine does to a process (CI
+	 * once saw one of 527 ms with p99 0.6 ms); jobd-bench measures the
+	 * latency. Not under a wrapper such as valgrind, which runs one
+	 * thread at a time: there the figures are only shown. */
 	const char *wrap = getenv("JOBD_WRAPPER");
 	if (wrap == NULL || *wrap == '\0')
-		CHECK(lat[199] < 250.0);
+		CHECK(lat[197] < 250.0);
 	for (int i = 0; i < 2; i++) {
 		Jobd__V1__CancelReply *cr;
 		CHECK_EQ_INT(jobd_cancel(c, ids[i], &cr), JOBD_OK);
