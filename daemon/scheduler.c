@@ -24,8 +24,20 @@
  * running job's progress and stop flag, which are atomics so that a busy job
  * never takes the lock to report progress.
  *
- * Lock order: sched.mtx, then writer.mtx. writer_submit() is nevertheless
- * only called after mtx is released, and waiters are fired without it.
+ * Order of writes. The writes of one job must reach the writer in the order
+ * they were made, or a late one overwrites a newer state on disk: a retry's
+ * re-queue that arrived after the next attempt's end left the job `queued`
+ * in the database and gone from memory. A job changes hands between threads
+ * (a worker re-queues it, another takes or a Cancel ends it), so an update
+ * is handed to the writer before mtx is released (submit_locked), and the
+ * writer keeps the order it was given. Inserts and purges, one per job or
+ * none, are submitted after mtx is released.
+ *
+ * Lock order: sched.mtx, then writer.mtx. writer_submit() calls done() at
+ * once, on the caller's thread, once writer_stop() has begun, and
+ * update_done() takes mtx: updates are made only while workers run or a
+ * Cancel is served, all of which end (sched_drain, then the pool's join)
+ * before the daemon stops the writer. Waiters are fired without mtx.
  */
 #include "scheduler.h"
 
@@ -456,8 +468,10 @@ update_op(sched *s, struct job *j)
 	return p;
 }
 
+/* Hands an update of a job to the writer, under mtx: see "Order of
+ * writes" at the top. */
 static void
-submit_op(sched *s, struct jop *p)
+submit_locked(sched *s, struct jop *p)
 {
 	if (p != NULL)
 		writer_submit(s->w, &p->op);
@@ -927,8 +941,8 @@ sched_cancel(sched *s, uint64_t id, struct waiter *w)
 	}
 	/* else it has ended; w fires when that is on disk */
 out:
+	submit_locked(s, p);
 	pthread_mutex_unlock(&s->mtx);
-	submit_op(s, p);
 	return rv;
 }
 
@@ -1006,7 +1020,6 @@ struct job *
 sched_take(sched *s)
 {
 	struct job *j;
-	struct jop *p;
 
 	pthread_mutex_lock(&s->mtx);
 	while (!s->draining && s->runq.n == 0)
@@ -1028,9 +1041,8 @@ sched_take(sched *s)
 	j->deadline =
 	    j->rec.timeout_ms ? sched_mono_ms() + j->rec.timeout_ms : 0;
 	s->st.busy++;
-	p = update_op(s, j);
+	submit_locked(s, update_op(s, j));
 	pthread_mutex_unlock(&s->mtx);
-	submit_op(s, p);
 	return j;
 }
 
@@ -1077,7 +1089,6 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
              size_t result_len, const char *error)
 {
 	char msg[300];
-	struct jop *p;
 	int stop = atomic_load(&j->stop);
 	int64_t now = sched_wall_ms();
 
@@ -1134,11 +1145,10 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 		j->rec.started_at = 0;
 	}
 	free(result);
-	p = update_op(s, j);
+	submit_locked(s, update_op(s, j));
 	if (s->st.busy == 0)
 		pthread_cond_broadcast(&s->idle_cv);
 	pthread_mutex_unlock(&s->mtx);
-	submit_op(s, p);
 }
 
 /* ---- shutdown -------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "pool.h"
 #include "scheduler.h"
 #include "store.h"
@@ -89,9 +90,8 @@ twait_free(struct twait *t)
 }
 
 static void
-env_start(struct env *e, uint32_t workers, uint64_t max_queue)
+env_start_cfg(struct env *e, const struct sched_config *cfg)
 {
-	struct sched_config cfg = {workers, max_queue, 20, 0};
 	char err[256];
 	store *db;
 	uint64_t rec;
@@ -102,12 +102,19 @@ env_start(struct env *e, uint32_t workers, uint64_t max_queue)
 	snprintf(e->db, sizeof(e->db), "%s/jobd.db", e->dir);
 	REQUIRE(store_open(&db, e->db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(writer_start(&e->w, e->db, err, sizeof(err)) == JOBD_OK);
-	REQUIRE(sched_create(&e->s, e->w, &cfg) == JOBD_OK);
+	REQUIRE(sched_create(&e->s, e->w, cfg) == JOBD_OK);
 	REQUIRE(sched_load(e->s, db, &rec, err, sizeof(err)) == JOBD_OK);
 	store_close(db);
-	if (workers > 0)
-		REQUIRE(pool_start(&e->p, e->s, workers, err, sizeof(err)) ==
-		        JOBD_OK);
+	if (cfg->workers > 0)
+		REQUIRE(pool_start(&e->p, e->s, cfg->workers, err,
+		                   sizeof(err)) == JOBD_OK);
+}
+
+static void
+env_start(struct env *e, uint32_t workers, uint64_t max_queue)
+{
+	struct sched_config cfg = {workers, max_queue, 20, 0};
+	env_start_cfg(e, &cfg);
 }
 
 static void
@@ -381,6 +388,61 @@ test_idempotent_live(void)
 	env_stop(&e);
 }
 
+/*
+ * With no backoff a failed attempt goes back to the run queue and another
+ * worker may take it, run it and end it at once. The writes of the job must
+ * still reach the disk in the order they were made: a re-queue that came
+ * late would overwrite the job's end, leaving it `queued` on disk and gone
+ * from memory (found by test_stress).
+ */
+static void
+test_retry_writes_in_order(void)
+{
+	enum { N = 1000 };
+	struct sched_config cfg = {4, 0, 0, 0};
+	static uint64_t ids[N];
+	uint64_t counts[JOB_STATE_MAX + 1];
+	char err[256], cmd[128];
+	struct env e;
+	store *db;
+	int ended_failed = 0;
+
+	log_set_level(LOG_WARN); /* not a line per failed job */
+	env_start_cfg(&e, &cfg);
+	for (int i = 0; i < N; i++) {
+		struct jobrec r = {0};
+		struct twait *t = twait_new(WAIT_COMMIT, 0);
+		r.kind = strdup("fail");
+		r.max_attempts = 3;
+		REQUIRE(sched_submit(e.s, &r, kind_find("fail"), &t->w, err,
+		                     sizeof(err)) == JOBD_OK);
+		REQUIRE(twait_get(t) == JOBD_OK);
+		ids[i] = t->job.id;
+		twait_free(t);
+	}
+	for (int i = 0; i < N; i++) {
+		struct jobrec r = {0};
+		if (wait_end(&e, ids[i], &r) == JOBD_OK &&
+		    r.state == JOB_FAILED && r.attempts == 3)
+			ended_failed++;
+		jobrec_clear(&r);
+	}
+	CHECK_EQ_INT(ended_failed, N);
+	sched_drain(e.s, 0);
+	pool_stop(e.p);
+	writer_stop(e.w);
+	sched_destroy(e.s);
+	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(store_counts(db, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_FAILED], N);
+	CHECK_EQ_INT(counts[JOB_QUEUED], 0);
+	CHECK_EQ_INT(counts[JOB_RUNNING], 0);
+	store_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e.dir);
+	CHECK(system(cmd) == 0);
+	log_set_level(LOG_INFO);
+}
+
 static double
 cpu_seconds(void)
 {
@@ -414,4 +476,5 @@ TEST_MAIN({"priority_order", test_priority_order},
           {"backpressure", test_backpressure},
           {"shutdown_requeues", test_shutdown_requeues},
           {"idempotent_live", test_idempotent_live},
-          {"idle_sleeps", test_idle_sleeps})
+          {"idle_sleeps", test_idle_sleeps},
+          {"retry_writes_in_order", test_retry_writes_in_order})
