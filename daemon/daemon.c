@@ -9,7 +9,8 @@
  * lets running jobs finish within the grace period (then stops them: they go
  * back to queued), the workers are joined, the writer commits what is left,
  * and only then is the socket closed, since until then replies may still be
- * on their way.
+ * on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2 may never return
+ * from it (server.c), and by then there is nothing left to lose.
  */
 #include "daemon.h"
 
@@ -199,20 +200,28 @@ fail_security:
 	return rv;
 }
 
-void
+int
 daemon_stop(jobd_daemon *d)
 {
 	if (d == NULL)
-		return;
+		return JOBD_OK;
 	log_info("stopping: no new requests; running jobs have %u ms",
 	         d->grace_ms);
 	server_drain(d->srv);
 	sched_drain(d->s, d->grace_ms);
 	pool_stop(d->p);
 	writer_stop(d->w);
-	server_stop(d->srv);
+	if (server_stop_within(d->srv, DAEMON_CLOSE_MS) != JOBD_OK) {
+		/* the service and scheduler stay: nng may yet call in */
+		log_warn("stopped, but the socket did not close within %u ms "
+		         "(nng); every job is on disk",
+		         DAEMON_CLOSE_MS);
+		free(d);
+		return JOBD_DEADLINE_EXCEEDED;
+	}
 	service_destroy(d->sv);
 	sched_destroy(d->s);
 	log_info("stopped");
 	free(d);
+	return JOBD_OK;
 }

@@ -31,13 +31,19 @@ struct daemon_config {
 
 typedef struct jobd_daemon jobd_daemon;
 
+/* How long the socket gets to close once everything is on disk. */
+#define DAEMON_CLOSE_MS 5000
+
 /* Loads the TLS files and the token (refusing any that cannot be read or
  * used), opens the database (refusing a foreign or corrupt one), recovers
  * jobs left running, starts the writer, workers and listeners. */
 int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
                  size_t errlen);
 /* Graceful stop: refuse new requests, answer parked ones, give running
- * jobs the grace period, commit everything, close. Accepts NULL. */
-void daemon_stop(jobd_daemon *d);
+ * jobs the grace period, commit everything, close. Accepts NULL. JOBD_OK;
+ * JOBD_DEADLINE_EXCEEDED if the socket did not close within
+ * DAEMON_CLOSE_MS (an nng bug: see server.c): every job is on disk, but
+ * nng is stuck, so the process must exit without nng_fini(). */
+int daemon_stop(jobd_daemon *d);
 
 #endif

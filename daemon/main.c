@@ -23,6 +23,7 @@
 #include <nng/nng.h>
 
 #include "daemon.h"
+#include "jobd_status.h"
 #include "log.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7077"
@@ -351,8 +352,12 @@ main(int argc, char **argv)
 	}
 	if (sigwait(&set, &sig) == 0)
 		log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
-	daemon_stop(d);
+	rv = daemon_stop(d);
 	free(o.listen_env);
-	nng_fini(); /* nng's own threads and caches, for leak checkers */
+	/* nng's own threads and caches, for leak checkers; not when nng is
+	 * stuck in a close (server.c), as nng_fini() would be too: the stop
+	 * is complete all the same */
+	if (rv == JOBD_OK)
+		nng_fini();
 	return 0;
 }

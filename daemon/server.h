@@ -10,6 +10,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "auth.h"
 
@@ -35,5 +36,10 @@ void server_drain(server *srv);
 /* Closes the socket and frees every context. Call once nothing can reply
  * any more (scheduler drained, writer stopped). Accepts NULL. */
 void server_stop(server *srv);
+/* server_stop(), given at most `ms`: JOBD_DEADLINE_EXCEEDED if the socket
+ * had not closed by then. The close goes on in a thread of its own, which
+ * frees srv if it ever returns; the caller must not use srv again either
+ * way. Accepts NULL. */
+int server_stop_within(server *srv, uint32_t ms);
 
 #endif

@@ -55,18 +55,25 @@ h_now_us(void)
 	return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
 }
 
-/* Makes a fresh directory for a daemon. */
+/* Makes a fresh directory /tmp/<prefix>-XXXXXX for a daemon. */
 static inline int
-jd_init(struct jd *d)
+jd_init_in(struct jd *d, const char *prefix)
 {
 	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/jobd-it-XXXXXX");
+	snprintf(d->dir, sizeof(d->dir), "/tmp/%.40s-XXXXXX", prefix);
 	if (mkdtemp(d->dir) == NULL)
 		return -1;
 	snprintf(d->db, sizeof(d->db), "%s/jobd.db", d->dir);
 	snprintf(d->url, sizeof(d->url), "ipc://%s/jobd.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/jobd.log", d->dir);
 	return 0;
+}
+
+/* Makes a fresh directory /tmp/jobd-it-XXXXXX for a daemon. */
+static inline int
+jd_init(struct jd *d)
+{
+	return jd_init_in(d, "jobd-it");
 }
 
 /* Starts jobd with extra arguments (NULL-terminated) and waits until it
