@@ -64,6 +64,7 @@ struct loader {
 };
 
 static atomic_int stop;
+static uint8_t input[INPUT_LEN]; /* every job's; filled before the loaders */
 
 static uint64_t
 env_u64(const char *name, uint64_t def, uint64_t max)
@@ -126,12 +127,9 @@ loader_main(void *arg)
 	struct loader *l = arg;
 	Jobd__V1__SubmitRequest req = JOBD__V1__SUBMIT_REQUEST__INIT;
 	Jobd__V1__SubmitRequest__ParamsEntry ent, *ents[1] = {&ent};
-	static uint8_t input[INPUT_LEN];
 	char key[48];
 	uint64_t seq = 0;
 
-	for (size_t i = 0; i < sizeof(input); i++)
-		input[i] = (uint8_t) (i * 7);
 	jobd__v1__submit_request__params_entry__init(&ent);
 	ent.key = "rounds";
 	ent.value = "5000";
@@ -272,6 +270,9 @@ test_load_bounded(void)
 	REQUIRE(jobd_client_open(&c, d.url) == JOBD_OK);
 	long rss_start = vm_kib(d.pid, "VmRSS");
 	REQUIRE(rss_start > 0);
+
+	for (size_t i = 0; i < sizeof(input); i++)
+		input[i] = (uint8_t) (i * 7);
 
 	for (uint64_t i = 0; i < nclients; i++) {
 		ls[i].idx = (int) i;
