@@ -938,18 +938,13 @@ report_outcome(struct jobctl *g, Jobd__V1__Job *j)
 		putchar('\n');
 		break;
 	case JOBD__V1__JOB_STATE__JOB_STATE_FAILED:
-		if (j->error != NULL && *j->error != '\0')
-			errorf("job %" PRIu64 " failed: %s", j->id,
-			       tx(j->error));
-		else
-			errorf("job %" PRIu64 " failed", j->id);
-		break;
 	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
 		if (j->error != NULL && *j->error != '\0')
-			errorf("job %" PRIu64 " cancelled: %s", j->id,
-			       tx(j->error));
+			errorf("job %" PRIu64 " %s: %s", j->id,
+			       state_name(j->state), tx(j->error));
 		else
-			errorf("job %" PRIu64 " cancelled", j->id);
+			errorf("job %" PRIu64 " %s", j->id,
+			       state_name(j->state));
 		break;
 	default:
 		errorf("job %" PRIu64 " has not finished (%s)", j->id,
