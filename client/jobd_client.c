@@ -766,6 +766,19 @@ jobd_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
 }
 
 int
+jobd_submit_batch(jobd_client *c, const Jobd__V1__SubmitBatchRequest *req,
+                  Jobd__V1__SubmitBatchReply **reply)
+{
+	if (req == NULL) {
+		if (reply != NULL)
+			*reply = NULL;
+		return (set_err(JOBD_INVALID_ARGUMENT, "no request"));
+	}
+	TYPED_CALL(c, "SubmitBatch", &req->base, Jobd__V1__SubmitBatchReply,
+	           &jobd__v1__submit_batch_reply__descriptor, reply, 0);
+}
+
+int
 jobd_get(jobd_client *c, const uint64_t *ids, size_t n,
          Jobd__V1__GetReply **reply)
 {

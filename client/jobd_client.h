@@ -88,6 +88,11 @@ int jobd_call(jobd_client *c, const char *method, const ProtobufCMessage *req,
 /* Typed calls, one per method of service Jobs. */
 int jobd_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
                 Jobd__V1__SubmitReply **reply);
+/* Submits 1 to 1000 jobs in one call, accepted all or none; the reply holds
+ * one SubmitReply per job, in request order (see SubmitBatch in
+ * jobd.proto). */
+int jobd_submit_batch(jobd_client *c, const Jobd__V1__SubmitBatchRequest *req,
+                      Jobd__V1__SubmitBatchReply **reply);
 int jobd_get(jobd_client *c, const uint64_t *ids, size_t n,
              Jobd__V1__GetReply **reply);
 /* Waits at most `deadline_ms` (0 = the client's timeout) for job `id` to end.

@@ -46,7 +46,9 @@ usage(FILE *f)
 	    "                      comma-separated; " DEFAULT_LISTEN ")\n"
 	    "  --db PATH           SQLite database file, created if missing\n"
 	    "                      (JOBD_DB; " DEFAULT_DB ")\n"
-	    "  --workers N         worker threads (JOBD_WORKERS; online CPUs)\n"
+	    "  --workers N         worker threads; 0 = none: jobs are taken\n"
+	    "                      and kept queued (JOBD_WORKERS; online\n"
+	    "                      CPUs)\n"
 	    "  --max-queue N       queued jobs before Submit is refused with\n"
 	    "                      RESOURCE_EXHAUSTED, 0 = no limit\n"
 	    "                      (JOBD_MAX_QUEUE; 100000)\n"
@@ -177,8 +179,8 @@ set_opt(struct opts *o, int opt, const char *v)
 		o->cfg.db_path = v;
 		return 0;
 	case 'w':
-		if (parse_u64(v, 1024, &n) != 0 || n == 0)
-			return bad("a number from 1 to 1024", v);
+		if (parse_u64(v, 1024, &n) != 0)
+			return bad("a number from 0 to 1024", v);
 		o->cfg.workers = (uint32_t) n;
 		return 0;
 	case 'q':

@@ -76,7 +76,8 @@ pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
 
 	*pp = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->threads = calloc(workers, sizeof(pthread_t))) == NULL) {
+	    (p->threads = calloc(workers ? workers : 1, sizeof(pthread_t))) ==
+	        NULL) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;

@@ -795,47 +795,76 @@ sched_destroy(sched *s)
 
 /* ---- calls ----------------------------------------------------------- */
 
-int
-sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
-             struct waiter *w, char *err, size_t errlen)
+/* Under mtx: true if rec's key belongs to a live job (the same Submit
+ * again: a client retry, a re-send); w is then parked on that job (or put
+ * on *fire at once if it is committed) and rec is cleared. */
+static bool
+submit_existing(sched *s, struct jobrec *rec, struct waiter *w,
+                struct waiter **fire)
 {
-	struct waiter *fire = NULL;
+	struct job *j;
+
+	if (rec->idem_key == NULL ||
+	    (j = table_find_key(s, rec->idem_key)) == NULL)
+		return false;
+	(void) park(s, j, w); /* w has no deadline: cannot fail */
+	w->existing = true;
+	if (j->committed) {
+		j->waiters = w->next;
+		unpark(s, w, JOBD_OK, j, NULL, fire);
+	}
+	jobrec_clear(rec);
+	return true;
+}
+
+/* A new job's memory, allocated before anything changes. */
+struct fresh {
 	struct job *j;
 	struct jop *p;
-	int rv = JOBD_OK;
+};
 
-	pthread_mutex_lock(&s->mtx);
-	if (s->draining) {
-		snprintf(err, errlen, "jobd is shutting down");
-		rv = JOBD_UNAVAILABLE;
-		goto out;
+static void
+fresh_free(struct fresh *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].j);
+		free(f[i].p);
 	}
-	if (rec->idem_key != NULL &&
-	    (j = table_find_key(s, rec->idem_key)) != NULL) {
-		/* the same Submit again (a client retry, a re-send) */
-		if ((rv = park(s, j, w)) != JOBD_OK)
-			goto out;
-		w->existing = true;
-		if (j->committed) {
-			j->waiters = w->next;
-			unpark(s, w, JOBD_OK, j, NULL, &fire);
+	free(f);
+}
+
+/* Under mtx: room in the tables and memory for n new jobs, or NULL. */
+static struct fresh *
+fresh_alloc(sched *s, size_t n)
+{
+	struct fresh *f = calloc(n ? n : 1, sizeof(*f));
+	if (f == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if ((f[i].j = calloc(1, sizeof(*f[i].j))) == NULL ||
+		    (f[i].p = calloc(1, sizeof(*f[i].p))) == NULL) {
+			fresh_free(f, n);
+			return NULL;
 		}
-		jobrec_clear(rec);
-		goto out;
 	}
-	if (s->cfg.max_queue > 0 && s->nqueued >= s->cfg.max_queue) {
-		snprintf(err, errlen, "queue is full (%llu jobs waiting)",
-		         (unsigned long long) s->nqueued);
-		rv = JOBD_RESOURCE_EXHAUSTED;
-		goto out;
+	while (s->njobs + n > s->nbuckets) {
+		if (table_grow(s) != 0) {
+			fresh_free(f, n);
+			return NULL;
+		}
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (p = calloc(1, sizeof(*p))) == NULL) {
-		free(j);
-		snprintf(err, errlen, "out of memory");
-		rv = JOBD_RESOURCE_EXHAUSTED;
-		goto out;
-	}
+	return f;
+}
+
+/* Under mtx: a new pending job from rec (taken) in f's memory, with w
+ * parked until its insert commits. Returns the insert op, for the writer. */
+static struct writer_op *
+submit_new(sched *s, struct fresh *f, struct jobrec *rec, const struct kind *k,
+           struct waiter *w)
+{
+	struct job *j = f->j;
+	struct jop *p = f->p;
+
 	j->rec = *rec;
 	memset(rec, 0, sizeof(*rec));
 	j->rec.id = s->next_id++;
@@ -844,14 +873,8 @@ sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
 	j->kind = k;
 	j->s = s;
 	j->hpos = HEAP_NONE;
-	if (table_add(s, j) != 0) {
-		*rec = j->rec;
-		free(j);
-		free(p);
-		snprintf(err, errlen, "out of memory");
-		rv = JOBD_RESOURCE_EXHAUSTED;
-		goto out;
-	}
+	table_link(s, j); /* fresh_alloc made room */
+	s->njobs++;
 	s->nqueued++;
 	(void) park(s, j, w); /* no deadline: cannot fail */
 	p->op.type = WOP_INSERT;
@@ -859,12 +882,75 @@ sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
 	p->op.done = insert_done;
 	p->job = j;
 	p->s = s;
-	pthread_mutex_unlock(&s->mtx);
-	writer_submit(s->w, &p->op);
-	return JOBD_OK;
+	return &p->op;
+}
+
+int
+sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
+             struct waiter *w, char *err, size_t errlen)
+{
+	struct batch_job b = {rec, k, w};
+	return sched_submit_batch(s, &b, 1, err, errlen);
+}
+
+int
+sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
+                   size_t errlen)
+{
+	struct waiter *fire = NULL;
+	struct writer_op *ops = NULL, **tail = &ops;
+	struct fresh *f = NULL;
+	size_t nnew = 0, used = 0;
+	int rv = JOBD_OK;
+
+	pthread_mutex_lock(&s->mtx);
+	if (s->draining) {
+		snprintf(err, errlen, "jobd is shutting down");
+		rv = JOBD_UNAVAILABLE;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (b[i].rec->idem_key == NULL ||
+		    table_find_key(s, b[i].rec->idem_key) == NULL)
+			nnew++;
+	if (s->cfg.max_queue > 0 && s->nqueued + nnew > s->cfg.max_queue) {
+		if (n == 1)
+			snprintf(err, errlen,
+			         "queue is full (%llu jobs waiting)",
+			         (unsigned long long) s->nqueued);
+		else
+			snprintf(err, errlen,
+			         "queue has no room for %zu more jobs (%llu "
+			         "waiting, at most %llu)",
+			         nnew, (unsigned long long) s->nqueued,
+			         (unsigned long long) s->cfg.max_queue);
+		rv = JOBD_RESOURCE_EXHAUSTED;
+		goto out;
+	}
+	if ((f = fresh_alloc(s, nnew)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rv = JOBD_RESOURCE_EXHAUSTED;
+		goto out;
+	}
+	/* From here nothing fails. A key twice in the batch: the second
+	 * finds the first (pending) and waits for it, so it may take less
+	 * than was counted. */
+	for (size_t i = 0; i < n; i++) {
+		if (submit_existing(s, b[i].rec, b[i].w, &fire))
+			continue;
+		*tail = submit_new(s, &f[used++], b[i].rec, b[i].kind, b[i].w);
+		tail = &(*tail)->next;
+	}
+	for (size_t i = used; i < nnew; i++) {
+		free(f[i].j);
+		free(f[i].p);
+	}
+	free(f);
 out:
 	pthread_mutex_unlock(&s->mtx);
 	fire_all(fire);
+	if (ops != NULL)
+		writer_submit_group(s->w, ops);
 	return rv;
 }
 

@@ -94,6 +94,23 @@ void sched_destroy(sched *s);
  */
 int sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
                  struct waiter *w, char *err, size_t errlen);
+/* One job of sched_submit_batch: as sched_submit's arguments. */
+struct batch_job {
+	struct jobrec *rec;
+	const struct kind *kind;
+	struct waiter *w;
+};
+
+/*
+ * sched_submit for n jobs at once, all or none: on JOBD_OK every rec was
+ * taken and every waiter parked, and the new jobs' inserts go to the writer
+ * as one group (one transaction). On an error nothing was taken or parked:
+ * JOBD_RESOURCE_EXHAUSTED (no room in the queue for all the new jobs, or
+ * out of memory), JOBD_UNAVAILABLE (stopping). A key given twice: the second
+ * job is answered with the first.
+ */
+int sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
+                       size_t errlen);
 /* The live, acknowledged job `id` copied into *out (without input);
  * JOBD_NOT_FOUND if it is not live (look in the database). */
 int sched_get(sched *s, uint64_t id, struct jobrec *out);

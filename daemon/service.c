@@ -16,6 +16,9 @@
 #include "service.h"
 
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #define MAX_KEY_LEN       128
 #define MAX_ATTEMPTS      100
 #define MAX_GET_IDS       1000
+#define MAX_BATCH         1000
 #define DEFAULT_LIST      100
 #define MAX_LIST          1000
 #define MAX_KIND_LEN      64
@@ -56,22 +60,32 @@ struct parked {
 
 /* ---- database readers ------------------------------------------------ */
 
+/* A read connection, or NULL with the reason logged and in err. */
 static store *
-reader_take(service *sv, struct rpc_call *c)
+reader_take(service *sv, char *err, size_t errlen)
 {
 	store *db = NULL;
-	char err[256];
 
 	pthread_mutex_lock(&sv->rd_mtx);
 	if (sv->nreaders > 0)
 		db = sv->readers[--sv->nreaders];
 	pthread_mutex_unlock(&sv->rd_mtx);
-	if (db == NULL && store_open_readonly(&db, sv->db_path, err,
-	                                      sizeof(err)) != JOBD_OK) {
+	if (db == NULL &&
+	    store_open_readonly(&db, sv->db_path, err, errlen) != JOBD_OK) {
 		log_error("%s", err);
-		rpc_fail(c, JOBD_UNAVAILABLE, "%s", err);
 		return NULL;
 	}
+	return db;
+}
+
+/* reader_take, answering c with UNAVAILABLE when there is none. */
+static store *
+reader_take_for(service *sv, struct rpc_call *c)
+{
+	char err[256];
+	store *db = reader_take(sv, err, sizeof(err));
+	if (db == NULL)
+		rpc_fail(c, JOBD_UNAVAILABLE, "%s", err);
 	return db;
 }
 
@@ -87,23 +101,35 @@ reader_give(service *sv, store *db)
 	store_close(db);
 }
 
-/* Job `id` from memory if it is live, else from the database. JOBD_OK,
- * JOBD_NOT_FOUND, or another error already answered on c. */
+/* Job `id` from memory if it is live, else from the database: JOBD_OK,
+ * JOBD_NOT_FOUND, or another error with its message in err. */
 static int
-find_job(service *sv, struct rpc_call *c, uint64_t id, struct jobrec *out)
+lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
+           size_t errlen)
 {
 	store *db;
 	int rv;
 
 	if (sched_get(sv->s, id, out) == JOBD_OK)
 		return JOBD_OK;
-	if ((db = reader_take(sv, c)) == NULL)
+	if ((db = reader_take(sv, err, errlen)) == NULL)
 		return JOBD_UNAVAILABLE;
 	rv = store_get(db, id, 0, out);
 	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
-		rpc_fail(c, rv, "cannot read job %llu: %s",
+		snprintf(err, errlen, "cannot read job %llu: %s",
 		         (unsigned long long) id, store_errmsg(db));
 	reader_give(sv, db);
+	return rv;
+}
+
+/* lookup_job; another error than JOBD_NOT_FOUND is answered on c. */
+static int
+find_job(service *sv, struct rpc_call *c, uint64_t id, struct jobrec *out)
+{
+	char err[256];
+	int rv = lookup_job(sv, id, out, err, sizeof(err));
+	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
+		rpc_fail(c, rv, "%s", err);
 	return rv;
 }
 
@@ -304,6 +330,104 @@ key_ok(const char *key)
 	return true;
 }
 
+/* The kind of a valid SubmitRequest; NULL with the reason in err. */
+static const struct kind *
+check_submit(const Jobd__V1__SubmitRequest *in, char *err, size_t errlen)
+{
+	const struct kind *k;
+	struct job_param params[MAX_PARAMS];
+	char name[80];
+
+	if ((k = kind_find(in->kind)) == NULL) {
+		printable(name, sizeof(name), in->kind);
+		snprintf(err, errlen,
+		         "unknown kind '%s' (jobctl kinds lists them)", name);
+		return NULL;
+	}
+	if (in->n_params > MAX_PARAMS) {
+		snprintf(err, errlen, "too many parameters: %zu, at most %d",
+		         in->n_params, MAX_PARAMS);
+		return NULL;
+	}
+	for (size_t i = 0; i < in->n_params; i++) {
+		params[i].name = in->params[i]->key;
+		params[i].value = in->params[i]->value;
+	}
+	if (kind_validate(k, params, in->n_params, in->input.len, err,
+	                  errlen) != JOBD_OK)
+		return NULL;
+	if (in->max_attempts > MAX_ATTEMPTS) {
+		snprintf(err, errlen, "max_attempts must be at most %d, not %u",
+		         MAX_ATTEMPTS, in->max_attempts);
+		return NULL;
+	}
+	if (in->idempotency_key[0] != '\0' && !key_ok(in->idempotency_key)) {
+		snprintf(err, errlen,
+		         "idempotency key must be 1 to %d printable ASCII "
+		         "characters without spaces",
+		         MAX_KEY_LEN);
+		return NULL;
+	}
+	return k;
+}
+
+/*
+ * The job that holds `key` in the database, with its current state: a
+ * Submit whose key was used by a job that already left memory. JOBD_OK
+ * (*out filled), JOBD_NOT_FOUND, or a read error with its message in err.
+ */
+static int
+find_key(service *sv, const char *key, struct jobrec *out, char *err,
+         size_t errlen)
+{
+	struct jobrec cur = {0};
+	uint64_t id;
+	store *db;
+	int rv;
+
+	if ((db = reader_take(sv, err, errlen)) == NULL)
+		return JOBD_UNAVAILABLE;
+	rv = store_find_key(db, key, &id);
+	if (rv == JOBD_OK)
+		rv = store_get(db, id, 0, out);
+	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
+		snprintf(err, errlen, "cannot read the database: %s",
+		         store_errmsg(db));
+	reader_give(sv, db);
+	/* a live job's state in memory is the current one */
+	if (rv == JOBD_OK && sched_get(sv->s, out->id, &cur) == JOBD_OK) {
+		jobrec_clear(out);
+		*out = cur;
+	}
+	return rv;
+}
+
+/* rec from a checked request, kind k. JOBD_RESOURCE_EXHAUSTED when out of
+ * memory, rec cleared. */
+static int
+make_rec(struct jobrec *rec, const Jobd__V1__SubmitRequest *in,
+         const struct kind *k)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->priority = in->priority;
+	rec->timeout_ms = in->timeout_ms;
+	rec->max_attempts = in->max_attempts ? in->max_attempts : 1;
+	if ((rec->kind = strdup(k->name)) == NULL ||
+	    copy_params(rec, in) != JOBD_OK ||
+	    (in->idempotency_key[0] &&
+	     (rec->idem_key = strdup(in->idempotency_key)) == NULL) ||
+	    (in->input.len > 0 &&
+	     (rec->input = malloc(in->input.len)) == NULL)) {
+		jobrec_clear(rec);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	if (in->input.len > 0) {
+		memcpy(rec->input, in->input.data, in->input.len);
+		rec->input_len = in->input.len;
+	}
+	return JOBD_OK;
+}
+
 static void
 svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
            Jobd__V1__SubmitReply_Closure closure, void *arg)
@@ -311,91 +435,29 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 	service *sv = (service *) base;
 	struct rpc_call *c = arg;
 	const struct kind *k;
-	struct job_param params[MAX_PARAMS];
 	struct jobrec rec = {0};
-	char err[300], name[80];
+	char err[300];
 	struct parked *p;
 	int rv;
 
 	(void) closure;
-	if ((k = kind_find(in->kind)) == NULL) {
-		printable(name, sizeof(name), in->kind);
-		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		         "unknown kind '%s' (jobctl kinds lists them)", name);
-		return;
-	}
-	if (in->n_params > MAX_PARAMS) {
-		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		         "too many parameters: %zu, at most %d", in->n_params,
-		         MAX_PARAMS);
-		return;
-	}
-	for (size_t i = 0; i < in->n_params; i++) {
-		params[i].name = in->params[i]->key;
-		params[i].value = in->params[i]->value;
-	}
-	if (kind_validate(k, params, in->n_params, in->input.len, err,
-	                  sizeof(err)) != JOBD_OK) {
+	if ((k = check_submit(in, err, sizeof(err))) == NULL) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "%s", err);
 		return;
 	}
-	if (in->max_attempts > MAX_ATTEMPTS) {
-		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		         "max_attempts must be at most %d, not %u",
-		         MAX_ATTEMPTS, in->max_attempts);
-		return;
-	}
 	if (in->idempotency_key[0] != '\0') {
-		if (!key_ok(in->idempotency_key)) {
-			rpc_fail(
-			    c, JOBD_INVALID_ARGUMENT,
-			    "idempotency key must be 1 to %d printable ASCII "
-			    "characters without spaces",
-			    MAX_KEY_LEN);
-			return;
-		}
-		/* a job with this key that already left memory */
-		store *db = reader_take(sv, c);
-		uint64_t id;
-		if (db == NULL)
-			return;
-		rv = store_find_key(db, in->idempotency_key, &id);
+		rv = find_key(sv, in->idempotency_key, &rec, err, sizeof(err));
 		if (rv == JOBD_OK)
-			rv = store_get(db, id, 0, &rec);
-		if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
-			rpc_fail(c, rv, "cannot read the database: %s",
-			         store_errmsg(db));
-		reader_give(sv, db);
-		if (rv == JOBD_OK) {
-			/* a live job's state in memory is the current one */
-			struct jobrec cur = {0};
-			if (sched_get(sv->s, rec.id, &cur) == JOBD_OK) {
-				jobrec_clear(&rec);
-				rec = cur;
-			}
 			reply_submit(c, &rec, true);
-			jobrec_clear(&rec);
-		}
+		else if (rv != JOBD_NOT_FOUND)
+			rpc_fail(c, rv, "%s", err);
+		jobrec_clear(&rec);
 		if (rv != JOBD_NOT_FOUND)
 			return;
 	}
-
-	rec.priority = in->priority;
-	rec.timeout_ms = in->timeout_ms;
-	rec.max_attempts = in->max_attempts ? in->max_attempts : 1;
-	if ((rec.kind = strdup(k->name)) == NULL ||
-	    copy_params(&rec, in) != JOBD_OK ||
-	    (in->idempotency_key[0] &&
-	     (rec.idem_key = strdup(in->idempotency_key)) == NULL) ||
-	    (in->input.len > 0 &&
-	     (rec.input = malloc(in->input.len)) == NULL)) {
-		jobrec_clear(&rec);
+	if (make_rec(&rec, in, k) != JOBD_OK) {
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
-	}
-	if (in->input.len > 0) {
-		memcpy(rec.input, in->input.data, in->input.len);
-		rec.input_len = in->input.len;
 	}
 	if ((p = parked_new(sv, c, WAIT_COMMIT, 0, submit_fire)) == NULL) {
 		jobrec_clear(&rec);
@@ -408,6 +470,239 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 		rpc_fail(c, rv, "%s", err);
 	}
 	/* else p belongs to the scheduler, and may already have fired */
+}
+
+/* ---- SubmitBatch ----------------------------------------------------- */
+
+/*
+ * A batch is answered once every one of its jobs is: each job has a waiter
+ * of its own (`bjob`), whose fire() records the job and counts down `left`;
+ * the last one replies. The fires come from the submitting thread (a key
+ * of a committed job) and the writer thread (the group's commit).
+ */
+struct bjob {
+	struct waiter w; /* first: fire() casts back */
+	struct batch *b;
+	struct jobrec rec; /* the job to answer with */
+	bool existing;
+};
+
+struct batch {
+	struct rpc_call *call;
+	service *sv;
+	atomic_size_t left;
+	pthread_mutex_t mtx; /* guards code and msg */
+	int code;            /* the first failure, JOBD_OK if none */
+	char msg[300];
+	size_t n;
+	struct bjob jobs[];
+};
+
+static void
+batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		jobrec_clear(&b->jobs[i].rec);
+	pthread_mutex_destroy(&b->mtx);
+	free(b);
+}
+
+static void batch_failed(struct batch *b, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+batch_failed(struct batch *b, int code, const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&b->mtx);
+	if (b->code == JOBD_OK) {
+		b->code = code;
+		va_start(ap, fmt);
+		vsnprintf(b->msg, sizeof(b->msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&b->mtx);
+}
+
+static void
+batch_reply(struct batch *b)
+{
+	Jobd__V1__SubmitBatchReply rep = JOBD__V1__SUBMIT_BATCH_REPLY__INIT;
+	Jobd__V1__SubmitReply *subs = NULL, **ptrs = NULL;
+	struct pbjob *pj = NULL;
+	size_t i, made = 0;
+
+	if (b->code != JOBD_OK) {
+		rpc_fail(b->call, b->code, "%s", b->msg);
+		goto out;
+	}
+	subs = calloc(b->n, sizeof(*subs));
+	ptrs = calloc(b->n, sizeof(*ptrs));
+	pj = calloc(b->n, sizeof(*pj));
+	if (subs == NULL || ptrs == NULL || pj == NULL) {
+		rpc_fail(b->call, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (; made < b->n; made++) {
+		if (pbjob_init(&pj[made], &b->jobs[made].rec) != JOBD_OK) {
+			rpc_fail(b->call, JOBD_RESOURCE_EXHAUSTED,
+			         "out of memory");
+			goto out;
+		}
+		/* results stay out of the reply, as in List's */
+		pj[made].msg.result.data = NULL;
+		pj[made].msg.result.len = 0;
+		jobd__v1__submit_reply__init(&subs[made]);
+		subs[made].job = &pj[made].msg;
+		subs[made].existing = b->jobs[made].existing;
+		ptrs[made] = &subs[made];
+	}
+	rep.n_jobs = b->n;
+	rep.jobs = ptrs;
+	rpc_closure(&rep.base, b->call);
+out:
+	for (i = 0; i < made; i++)
+		pbjob_fini(&pj[i]);
+	free(pj);
+	free(ptrs);
+	free(subs);
+	batch_free(b);
+}
+
+/* One job of the batch is answered; the last one answers the call. */
+static void
+batch_count(struct batch *b)
+{
+	if (atomic_fetch_sub(&b->left, 1) == 1)
+		batch_reply(b);
+}
+
+static void
+batch_fire(struct waiter *w, int status, const struct jobrec *job,
+           uint64_t existing_id, const char *msg)
+{
+	struct bjob *bj = (struct bjob *) w;
+	struct batch *b = bj->b;
+	size_t i = (size_t) (bj - b->jobs);
+	char err[256];
+	int rv;
+
+	if (status == JOBD_OK) {
+		if (jobrec_copy(&bj->rec, job) != JOBD_OK)
+			batch_failed(b, JOBD_RESOURCE_EXHAUSTED,
+			             "out of memory");
+		bj->existing = existing_id != 0;
+	} else if (status == JOBD_ALREADY_EXISTS) {
+		/* the key was taken by a job that ended in between */
+		rv = lookup_job(b->sv, existing_id, &bj->rec, err, sizeof(err));
+		bj->existing = true;
+		if (rv == JOBD_NOT_FOUND)
+			batch_failed(b, JOBD_ABORTED,
+			             "jobs[%zu]: idempotency key in use by job "
+			             "%llu; try again",
+			             i, (unsigned long long) existing_id);
+		else if (rv != JOBD_OK)
+			batch_failed(b, rv, "%s", err);
+	} else {
+		batch_failed(b, status, "jobs not accepted: %s", msg);
+	}
+	batch_count(b);
+}
+
+static void
+svc_submit_batch(Jobd__V1__Jobs_Service *base,
+                 const Jobd__V1__SubmitBatchRequest *in,
+                 Jobd__V1__SubmitBatchReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	struct rpc_call *c = arg;
+	struct batch_job *bs = NULL;
+	struct batch *b = NULL;
+	struct jobrec *recs = NULL;
+	size_t n = in->n_jobs, nb = 0, i;
+	char err[300];
+	int rv;
+
+	(void) closure;
+	if (n == 0 || n > MAX_BATCH) {
+		rpc_fail(c, JOBD_INVALID_ARGUMENT,
+		         "a batch holds 1 to %d jobs, not %zu", MAX_BATCH, n);
+		return;
+	}
+	if (!c->can_park) {
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED,
+		         "too many calls are waiting; try again later");
+		return;
+	}
+	b = calloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
+	bs = calloc(n, sizeof(*bs));
+	recs = calloc(n, sizeof(*recs));
+	if (b == NULL || bs == NULL || recs == NULL) {
+		free(b);
+		free(bs);
+		free(recs);
+		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	b->call = c;
+	b->sv = sv;
+	b->n = n;
+	pthread_mutex_init(&b->mtx, NULL);
+	for (i = 0; i < n; i++) {
+		const Jobd__V1__SubmitRequest *r = in->jobs[i];
+		struct bjob *bj = &b->jobs[i];
+		const struct kind *k = check_submit(r, err, sizeof(err));
+		bj->b = b;
+		if (k == NULL) {
+			rpc_fail(c, JOBD_INVALID_ARGUMENT, "jobs[%zu]: %s", i,
+			         err);
+			goto fail;
+		}
+		if (r->idempotency_key[0] != '\0') {
+			rv = find_key(sv, r->idempotency_key, &bj->rec, err,
+			              sizeof(err));
+			if (rv == JOBD_OK) {
+				bj->existing = true;
+				continue;
+			}
+			if (rv != JOBD_NOT_FOUND) {
+				rpc_fail(c, rv, "%s", err);
+				goto fail;
+			}
+		}
+		if (make_rec(&recs[nb], r, k) != JOBD_OK) {
+			rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+			goto fail;
+		}
+		bj->w.until = WAIT_COMMIT;
+		bj->w.fire = batch_fire;
+		bs[nb].rec = &recs[nb];
+		bs[nb].kind = k;
+		bs[nb].w = &bj->w;
+		nb++;
+	}
+	if (nb == 0) {
+		/* every job was found by its key */
+		batch_reply(b);
+		goto out;
+	}
+	/* one count for each parked job, and one for this call, so that the
+	 * reply cannot go out before the handler is done with b */
+	atomic_store(&b->left, nb + 1);
+	rv = sched_submit_batch(sv->s, bs, nb, err, sizeof(err));
+	if (rv != JOBD_OK) {
+		rpc_fail(c, rv, "%s", err);
+		goto fail;
+	}
+	batch_count(b);
+	goto out;
+fail:
+	batch_free(b);
+out:
+	for (i = 0; i < nb; i++)
+		jobrec_clear(&recs[i]);
+	free(recs);
+	free(bs);
 }
 
 /* ---- Get ------------------------------------------------------------- */
@@ -657,7 +952,7 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 		rpc_fail(c, rv, "out of memory");
 		return;
 	}
-	if ((db = reader_take(sv, c)) == NULL)
+	if ((db = reader_take_for(sv, c)) == NULL)
 		goto out;
 	rv = store_list(db, &f, &dbv, &ndb);
 	if (rv != JOBD_OK)

@@ -248,8 +248,12 @@ take_batch(writer *w)
 	size_t n = 0;
 
 	oplist_init(&b);
-	while (n < WRITER_BATCH && ((op = oplist_pop(&w->retry)) != NULL ||
-	                            (op = oplist_pop(&w->q)) != NULL)) {
+	/* a group (writer_submit_group) is never split between two */
+	bool with_next = false;
+	while ((n < WRITER_BATCH || with_next) &&
+	       ((op = oplist_pop(&w->retry)) != NULL ||
+	        (op = oplist_pop(&w->q)) != NULL)) {
+		with_next = op->with_next;
 		oplist_push(&b, op);
 		n++;
 	}
@@ -384,6 +388,33 @@ writer_submit(writer *w, struct writer_op *op)
 	}
 	atomic_fetch_add(&w->backlog, 1);
 	oplist_push(&w->q, op);
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+void
+writer_submit_group(writer *w, struct writer_op *ops)
+{
+	struct writer_op *op, *next;
+
+	pthread_mutex_lock(&w->mtx);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->mtx);
+		for (op = ops; op != NULL; op = next) {
+			next = op->next;
+			op->status = JOBD_UNAVAILABLE;
+			snprintf(op->errmsg, sizeof(op->errmsg),
+			         "jobd is shutting down");
+			op->done(op);
+		}
+		return;
+	}
+	for (op = ops; op != NULL; op = next) {
+		next = op->next;
+		op->with_next = next != NULL;
+		atomic_fetch_add(&w->backlog, 1);
+		oplist_push(&w->q, op);
+	}
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mtx);
 }

@@ -17,6 +17,7 @@
  * filesystem, an I/O error).
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -37,6 +38,8 @@ struct writer_op {
 	uint64_t existing_id; /* out: WOP_INSERT whose key was taken */
 	uint64_t purged;      /* out: WOP_PURGE: jobs deleted */
 	uint64_t counts[JOB_STATE_MAX + 1]; /* out: WOP_PURGE: jobs left */
+	bool with_next; /* writer_submit_group: the next op is in the
+	                   same transaction */
 	void (*done)(struct writer_op *op);
 	void *arg;
 };
@@ -49,6 +52,10 @@ int writer_start(writer **wp, const char *dbpath, char *err, size_t errlen);
  * After writer_stop() has begun, done() is called at once with
  * JOBD_UNAVAILABLE. */
 void writer_submit(writer *w, struct writer_op *op);
+/* Queues the ops of the list `ops` (linked by next) so that they are
+ * applied in one transaction: they all commit or all fail together. Each
+ * op's done() is called as for writer_submit(). */
+void writer_submit_group(writer *w, struct writer_op *ops);
 /* Commits what is queued, stops the thread and closes. Accepts NULL. */
 void writer_stop(writer *w);
 /* Ops queued and not yet done (for Stats and tests). */

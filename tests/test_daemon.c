@@ -7,6 +7,8 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "harness.h"
 #include "test.h"
@@ -685,6 +687,123 @@ test_retention(void)
 	jd_down(&d, c);
 }
 
+/* Submits n count jobs (n=1) in one SubmitBatch, keys[i] as idempotency
+ * keys (NULL: none), kind "nope" where bad == i. The reply's ids go to
+ * ids[] and its existing flags to existing[] (if given). */
+static int
+batch(jobd_client *c, size_t n, const char *const *keys, size_t bad,
+      uint64_t *ids, bool *existing)
+{
+	Jobd__V1__SubmitBatchRequest req = JOBD__V1__SUBMIT_BATCH_REQUEST__INIT;
+	Jobd__V1__SubmitRequest *subs = calloc(n + 1, sizeof(*subs));
+	Jobd__V1__SubmitRequest **ptrs = calloc(n + 1, sizeof(*ptrs));
+	Jobd__V1__SubmitRequest__ParamsEntry ent =
+	    JOBD__V1__SUBMIT_REQUEST__PARAMS_ENTRY__INIT;
+	Jobd__V1__SubmitRequest__ParamsEntry *ents[] = {&ent};
+	Jobd__V1__SubmitBatchReply *rep = NULL;
+
+	ent.key = "n";
+	ent.value = "1";
+	for (size_t i = 0; i < n; i++) {
+		jobd__v1__submit_request__init(&subs[i]);
+		subs[i].kind = i == bad ? "nope" : "count";
+		subs[i].n_params = 1;
+		subs[i].params = ents;
+		subs[i].idempotency_key =
+		    (char *) (keys != NULL && keys[i] ? keys[i] : "");
+		ptrs[i] = &subs[i];
+	}
+	req.n_jobs = n;
+	req.jobs = ptrs;
+	int rv = jobd_submit_batch(c, &req, &rep);
+	if (rv == JOBD_OK) {
+		CHECK_EQ_INT(rep->n_jobs, n);
+		for (size_t i = 0; i < rep->n_jobs && i < n; i++) {
+			ids[i] = rep->jobs[i]->job->id;
+			CHECK_EQ_STR(rep->jobs[i]->job->kind, "count");
+			if (existing != NULL)
+				existing[i] = rep->jobs[i]->existing;
+		}
+		jobd__v1__submit_batch_reply__free_unpacked(rep, NULL);
+	}
+	free(subs);
+	free(ptrs);
+	return rv;
+}
+
+static uint64_t
+queued(jobd_client *c)
+{
+	Jobd__V1__StatsReply *st;
+	if (jobd_stats(c, &st) != JOBD_OK)
+		return UINT64_MAX;
+	uint64_t n = st->queued;
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	return n;
+}
+
+/* SubmitBatch: all or none, keys as in Submit, on disk when answered.
+ * --workers 0 keeps every job queued. */
+static void
+test_submit_batch(void)
+{
+	static const char *const args[] = {"--workers", "0", "--max-queue", "6",
+	                                   NULL};
+	static const char *const ka[] = {"key-a", "key-a", NULL};
+	static const char *const kb[] = {NULL, "key-a", NULL};
+	uint64_t ids[8] = {0}, more[8] = {0};
+	bool ex[8] = {false};
+	struct jd d;
+
+	jobd_client *c = jd_up(&d, args);
+	REQUIRE(c != NULL);
+	REQUIRE(batch(c, 3, NULL, SIZE_MAX, ids, ex) == JOBD_OK);
+	CHECK(ids[0] != 0 && ids[1] == ids[0] + 1 && ids[2] == ids[1] + 1);
+	CHECK(!ex[0] && !ex[1] && !ex[2]);
+	CHECK_EQ_INT(queued(c), 3);
+
+	/* a bad job refuses the whole batch */
+	CHECK_EQ_INT(batch(c, 3, NULL, 1, more, NULL), JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(jobd_client_errmsg(), "jobs[1]: unknown kind") != NULL);
+	/* no room for all: none is taken */
+	CHECK_EQ_INT(batch(c, 4, NULL, SIZE_MAX, more, NULL),
+	             JOBD_RESOURCE_EXHAUSTED);
+	CHECK_EQ_INT(batch(c, 0, NULL, SIZE_MAX, more, NULL),
+	             JOBD_INVALID_ARGUMENT);
+	CHECK_EQ_INT(batch(c, 1001, NULL, SIZE_MAX, more, NULL),
+	             JOBD_INVALID_ARGUMENT);
+	CHECK_EQ_INT(queued(c), 3);
+
+	/* a key twice in one batch: one job; then again, before others */
+	REQUIRE(batch(c, 2, ka, SIZE_MAX, more, ex) == JOBD_OK);
+	CHECK(more[0] == ids[2] + 1 && more[1] == more[0]);
+	CHECK(!ex[0] && ex[1]);
+	REQUIRE(batch(c, 3, kb, SIZE_MAX, &more[2], ex) == JOBD_OK);
+	CHECK(more[3] == more[0] && !ex[0] && ex[1] && !ex[2]);
+	CHECK_EQ_INT(queued(c), 6);
+	/* the queue is full now, but a batch of known keys takes no room */
+	REQUIRE(batch(c, 1, &ka[1], SIZE_MAX, &more[5], ex) == JOBD_OK);
+	CHECK(more[5] == more[0] && ex[0]);
+
+	/* acknowledged means on disk: all there after kill -9, queued */
+	jobd_client_close(c);
+	int st = jd_kill(&d, SIGKILL);
+	CHECK(WIFSIGNALED(st));
+	REQUIRE(jd_start(&d, args) == 0);
+	c = jd_connect(&d);
+	REQUIRE(c != NULL);
+	CHECK_EQ_INT(queued(c), 6);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(state_of(c, ids[i]),
+		             JOBD__V1__JOB_STATE__JOB_STATE_QUEUED);
+	Jobd__V1__StatsReply *sr;
+	REQUIRE(jobd_stats(c, &sr) == JOBD_OK);
+	CHECK_EQ_INT(sr->workers, 0);
+	CHECK_EQ_INT(sr->busy_workers, 0);
+	jobd__v1__stats_reply__free_unpacked(sr, NULL);
+	jd_down(&d, c);
+}
+
 TEST_MAIN({"seed_experiment", test_seed_experiment},
           {"every_kind", test_every_kind}, {"cancel", test_cancel},
           {"timeout_and_retry", test_timeout_and_retry},
@@ -695,4 +814,4 @@ TEST_MAIN({"seed_experiment", test_seed_experiment},
           {"list_paging", test_list_paging},
           {"concurrent_submits", test_concurrent_submits},
           {"many_parked_waits", test_many_parked_waits},
-          {"retention", test_retention})
+          {"retention", test_retention}, {"submit_batch", test_submit_batch})

@@ -31,7 +31,7 @@ expect() {
 	grep -q "JOBD_RETENTION; 7d" "$dir/help" && ok "--help lists options and defaults" ||
 	bad "--help"
 
-expect "bad --workers" 2 "invalid --workers '0'" -- --workers 0
+expect "bad --workers" 2 "invalid --workers '1025'" -- --workers 1025
 expect "bad duration" 2 "invalid --retention '5x'" -- --retention 5x
 JOBD_WORKERS=many expect "bad environment" 2 "invalid JOBD_WORKERS 'many'" -- --db "$dir/a.db"
 expect "stray argument" 2 "unexpected argument 'extra'" -- extra

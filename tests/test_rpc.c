@@ -65,10 +65,11 @@ fake_ping(Jobd__V1__Jobs_Service *svc, const Jobd__V1__PingRequest *in,
 	closure(&rep, arg);
 }
 
-#define fake_cancel NULL
-#define fake_list   NULL
-#define fake_stats  NULL
-#define fake_kinds  NULL
+#define fake_cancel       NULL
+#define fake_list         NULL
+#define fake_stats        NULL
+#define fake_kinds        NULL
+#define fake_submit_batch NULL
 
 static Jobd__V1__Jobs_Service fake = JOBD__V1__JOBS__INIT(fake_);
 
