@@ -28,8 +28,19 @@
  * changes left are dropped with one log line: the next start's recovery
  * re-queues the jobs they concern (at least once).
  *
- * Lock order: writer.mtx is a leaf; done() runs without it. `retry` and
- * the failure state belong to the writer thread.
+ * Completions. done() is called on a second thread, the completer, in the
+ * order the outcomes were known: answering the calls parked on a batch
+ * (building and sending the replies) takes longer than the commit itself,
+ * and on the writer thread it would hold up the next commit. So the writer
+ * hands each committed batch over and begins the next one at once.
+ *
+ * In a batch, an update of a job followed by another update of the same
+ * job is not written (mark_superseded): the later one carries every
+ * mutable field, and both would commit together.
+ *
+ * Lock order: writer.mtx and writer.dmtx are leaves, never held together;
+ * done() runs without either. `retry` and the failure state belong to the
+ * writer thread.
  */
 #include "writer.h"
 
@@ -64,6 +75,12 @@ struct writer {
 	int stopping;
 	atomic_uint_fast64_t backlog;
 	atomic_int failing;
+	/* ops whose outcome is known, for the completer thread */
+	pthread_t completer;
+	pthread_mutex_t dmtx;
+	pthread_cond_t dcv;
+	struct oplist dq;
+	bool dstop;
 	/* the writer thread's */
 	struct oplist retry; /* from failed batches, oldest first */
 	int64_t fail_since;  /* CLOCK_MONOTONIC ms, while failing */
@@ -71,6 +88,10 @@ struct writer {
 	size_t caught_up;    /* ops written since the failure began */
 	int fail_code;       /* jobd_status of the last failure */
 	char why[120];       /* the store's message for it */
+	uint64_t *cache;     /* mark_superseded's set of ids */
+	size_t ncache;
+	struct writer_op **ops; /* and its list of updates */
+	size_t nops;
 };
 
 static void
@@ -102,14 +123,55 @@ oplist_pop(struct oplist *l)
 	return op;
 }
 
-/* Calls op's done() with an error: `what` and the last failure. */
+/* Marks op failed: `what` and the last failure. */
 static void
-op_fail(writer *w, struct writer_op *op, int status, const char *what)
+op_failed(writer *w, struct writer_op *op, int status, const char *what)
 {
-	atomic_fetch_sub(&w->backlog, 1);
 	op->status = status;
 	snprintf(op->errmsg, sizeof(op->errmsg), "%s%s", what, w->why);
-	op->done(op);
+}
+
+/* Hands the ops of l, whose outcome is known, to the completer thread,
+ * which calls their done() in this order. */
+static void
+hand_over(writer *w, struct oplist *l)
+{
+	if (l->head == NULL)
+		return;
+	pthread_mutex_lock(&w->dmtx);
+	*w->dq.tail = l->head;
+	w->dq.tail = l->tail;
+	w->dq.n += l->n;
+	pthread_cond_signal(&w->dcv);
+	pthread_mutex_unlock(&w->dmtx);
+	oplist_init(l);
+}
+
+static void *
+completer_main(void *arg)
+{
+	writer *w = arg;
+	struct writer_op *op, *next;
+
+	pthread_mutex_lock(&w->dmtx);
+	for (;;) {
+		while (w->dq.head == NULL && !w->dstop)
+			pthread_cond_wait(&w->dcv, &w->dmtx);
+		if (w->dq.head == NULL)
+			break;
+		op = w->dq.head;
+		oplist_init(&w->dq);
+		pthread_mutex_unlock(&w->dmtx);
+		for (; op != NULL; op = next) {
+			next = op->next;
+			op->next = NULL;
+			atomic_fetch_sub(&w->backlog, 1);
+			op->done(op);
+		}
+		pthread_mutex_lock(&w->dmtx);
+	}
+	pthread_mutex_unlock(&w->dmtx);
+	return NULL;
 }
 
 /* Applies one op inside the open transaction. Returns JOBD_OK, or a code
@@ -184,20 +246,75 @@ note_outcome(writer *w, int rv, bool wrote, size_t n)
 	}
 }
 
+/*
+ * Marks the updates of batch that a later update of the same job in the
+ * same batch makes pointless: an update carries all of a job's mutable
+ * fields, and the batch commits as a whole, so only the last one need be
+ * written. A short job's move to running and its end often share a batch.
+ */
+static void
+mark_superseded(writer *w, struct writer_op *batch)
+{
+	size_t n = 0, cap, i;
+	struct writer_op *op;
+
+	for (op = batch; op != NULL; op = op->next) {
+		op->superseded = false;
+		n += op->type == WOP_UPDATE;
+	}
+	if (n < 2)
+		return;
+	for (cap = 16; cap < 2 * n; cap *= 2)
+		;
+	if (cap > w->ncache) {
+		uint64_t *ids = realloc(w->cache, cap * sizeof(*ids));
+		if (ids == NULL)
+			return; /* then every update is written */
+		w->cache = ids;
+		w->ncache = cap;
+	}
+	/* ids seen, in an open-addressed set (0 is no job's id) */
+	memset(w->cache, 0, cap * sizeof(*w->cache));
+	struct writer_op **v = w->ops;
+	if (n > w->nops) {
+		v = realloc(w->ops, n * sizeof(*v));
+		if (v == NULL)
+			return;
+		w->ops = v;
+		w->nops = n;
+	}
+	i = 0;
+	for (op = batch; op != NULL; op = op->next)
+		if (op->type == WOP_UPDATE)
+			v[i++] = op;
+	while (i-- > 0) {
+		uint64_t id = v[i]->rec.id;
+		size_t h = (size_t) (id * 0x9e3779b97f4a7c15ULL) & (cap - 1);
+		while (w->cache[h] != 0 && w->cache[h] != id)
+			h = (h + 1) & (cap - 1);
+		if (w->cache[h] == id)
+			v[i]->superseded = true;
+		else
+			w->cache[h] = id;
+	}
+}
+
 /* Runs one batch; its failed updates and purges go back to the front of
  * w->retry. */
 static void
 run_batch(writer *w, struct writer_op *batch)
 {
-	struct oplist failed;
+	struct oplist failed, ended;
 	struct writer_op *op, *next;
 	uint64_t changes = store_changes(w->db);
 	size_t n = 0;
 	int rv;
 
 	if ((rv = store_begin(w->db)) == JOBD_OK) {
+		mark_superseded(w, batch);
 		for (op = batch; op != NULL && rv == JOBD_OK; op = op->next) {
-			rv = apply(w, op);
+			if (!op->superseded)
+				rv = apply(w, op);
 			n++;
 		}
 		if (rv == JOBD_OK)
@@ -208,18 +325,19 @@ run_batch(writer *w, struct writer_op *batch)
 	note_outcome(w, rv, store_changes(w->db) != changes, n);
 
 	oplist_init(&failed);
+	oplist_init(&ended);
 	for (op = batch; op != NULL; op = next) {
 		next = op->next;
-		op->next = NULL;
 		if (rv == JOBD_OK) {
-			atomic_fetch_sub(&w->backlog, 1);
-			op->done(op); /* op->status set by apply() */
+			oplist_push(&ended, op); /* op->status set by apply() */
 		} else if (op->type == WOP_INSERT) {
-			op_fail(w, op, rv, "cannot write the database: ");
+			op_failed(w, op, rv, "cannot write the database: ");
+			oplist_push(&ended, op);
 		} else {
 			oplist_push(&failed, op);
 		}
 	}
+	hand_over(w, &ended);
 	if (failed.head != NULL) {
 		*failed.tail = w->retry.head;
 		if (w->retry.head == NULL)
@@ -264,18 +382,22 @@ take_batch(writer *w)
 static void
 give_up(writer *w)
 {
+	struct oplist dropped;
 	struct writer_op *op;
 	uint64_t n = 0;
 
+	oplist_init(&dropped);
 	pthread_mutex_lock(&w->mtx);
 	while ((op = oplist_pop(&w->q)) != NULL)
 		oplist_push(&w->retry, op);
 	pthread_mutex_unlock(&w->mtx);
 	while ((op = oplist_pop(&w->retry)) != NULL) {
 		n++;
-		op_fail(w, op, JOBD_UNAVAILABLE,
-		        "jobd stopped with the database failing: ");
+		op_failed(w, op, JOBD_UNAVAILABLE,
+		          "jobd stopped with the database failing: ");
+		oplist_push(&dropped, op);
 	}
+	hand_over(w, &dropped);
 	if (n > 0)
 		log_error(
 		    "stopping with %llu changes not written to the "
@@ -319,9 +441,10 @@ writer_main(void *arg)
 			batch = take_batch(w);
 		pthread_mutex_unlock(&w->mtx);
 
-		while ((op = oplist_pop(&refused)) != NULL)
-			op_fail(w, op, w->fail_code,
-			        "cannot write the database: ");
+		for (op = refused.head; op != NULL; op = op->next)
+			op_failed(w, op, w->fail_code,
+			          "cannot write the database: ");
+		hand_over(w, &refused);
 		if (!due)
 			continue;
 		if (batch == NULL)
@@ -333,6 +456,17 @@ writer_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* Lets the completer call what it was handed, then stops it. */
+static void
+completer_stop(writer *w)
+{
+	pthread_mutex_lock(&w->dmtx);
+	w->dstop = true;
+	pthread_cond_signal(&w->dcv);
+	pthread_mutex_unlock(&w->dmtx);
+	pthread_join(w->completer, NULL);
 }
 
 int
@@ -356,9 +490,19 @@ writer_start(writer **wp, const char *dbpath, char *err, size_t errlen)
 	pthread_condattr_destroy(&ca);
 	oplist_init(&w->q);
 	oplist_init(&w->retry);
-	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+	oplist_init(&w->dq);
+	pthread_mutex_init(&w->dmtx, NULL);
+	pthread_cond_init(&w->dcv, NULL);
+	if ((rv = pthread_create(&w->completer, NULL, completer_main, w)) !=
+	    0) {
 		snprintf(err, errlen, "cannot start the writer thread: %s",
-		         strerror(errno));
+		         strerror(rv));
+		rv = JOBD_INTERNAL;
+		goto fail_completer;
+	}
+	if ((rv = pthread_create(&w->thread, NULL, writer_main, w)) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread: %s",
+		         strerror(rv));
 		rv = JOBD_INTERNAL;
 		goto fail_thread;
 	}
@@ -366,6 +510,10 @@ writer_start(writer **wp, const char *dbpath, char *err, size_t errlen)
 	return JOBD_OK;
 
 fail_thread:
+	completer_stop(w);
+fail_completer:
+	pthread_cond_destroy(&w->dcv);
+	pthread_mutex_destroy(&w->dmtx);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mtx);
 	store_close(w->db);
@@ -429,9 +577,14 @@ writer_stop(writer *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mtx);
 	pthread_join(w->thread, NULL);
+	completer_stop(w);
+	pthread_cond_destroy(&w->dcv);
+	pthread_mutex_destroy(&w->dmtx);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mtx);
 	store_close(w->db);
+	free(w->cache);
+	free(w->ops);
 	free(w);
 }
 

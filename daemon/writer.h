@@ -7,12 +7,12 @@
  * is on its way to the disk share the next one (group commit): a batch is
  * whatever is waiting when the previous commit returns, in one transaction.
  *
- * An op's done() is called on the writer thread after its batch committed
- * (op->status JOBD_OK) or failed. A failed insert reports the error (the job
- * was not acknowledged); a failed update or purge is retried until it
- * succeeds or the writer stops, so no acknowledged state change is dropped
- * while the daemon lives. While the database cannot be written, the writer
- * tries again every 500 ms and refuses new inserts at once in between,
+ * An op's done() is called on the writer's completer thread, in order, after
+ * its batch committed (op->status JOBD_OK) or failed. A failed insert reports
+ * the error (the job was not acknowledged); a failed update or purge is retried
+ * until it succeeds or the writer stops, so no acknowledged state change is
+ * dropped while the daemon lives. While the database cannot be written, the
+ * writer tries again every 500 ms and refuses new inserts at once in between,
  * with the last error (JOBD_UNAVAILABLE for a full disk, a read-only
  * filesystem, an I/O error).
  */
@@ -38,8 +38,9 @@ struct writer_op {
 	uint64_t existing_id; /* out: WOP_INSERT whose key was taken */
 	uint64_t purged;      /* out: WOP_PURGE: jobs deleted */
 	uint64_t counts[JOB_STATE_MAX + 1]; /* out: WOP_PURGE: jobs left */
-	bool with_next; /* writer_submit_group: the next op is in the
-	                   same transaction */
+	bool superseded; /* private: not written, a later op has it */
+	bool with_next;  /* writer_submit_group: the next op is in the
+	                    same transaction */
 	void (*done)(struct writer_op *op);
 	void *arg;
 };
