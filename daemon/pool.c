@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,11 @@ worker_main(void *arg)
 	if (setpriority(PRIO_PROCESS, (id_t) tid, prio + WORKER_NICE) != 0)
 		log_debug("cannot lower a worker's priority: %s",
 		          strerror(errno));
+	if (getenv("JOBD_IDLE")) {
+		struct sched_param sp = {0};
+		if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+			log_warn("no SCHED_IDLE");
+	}
 	while ((j = sched_take(p->s)) != NULL)
 		run_one(p->s, j);
 	return NULL;

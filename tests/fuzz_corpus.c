@@ -119,6 +119,33 @@ put_submit(const char *name, const char *kind, const char *key,
 	put(name, "Submit", &req.base, 10000);
 }
 
+/* A SubmitBatch of n count jobs (n=1000), with keys[i] (NULL: none) and
+ * kind "nope" for job `bad` (n or more: none). */
+static void
+put_batch(const char *name, size_t n, const char *const *keys, size_t bad)
+{
+	Jobd__V1__SubmitBatchRequest req = JOBD__V1__SUBMIT_BATCH_REQUEST__INIT;
+	Jobd__V1__SubmitRequest subs[8], *ptrs[8];
+	Jobd__V1__SubmitRequest__ParamsEntry ent =
+	    JOBD__V1__SUBMIT_REQUEST__PARAMS_ENTRY__INIT;
+	Jobd__V1__SubmitRequest__ParamsEntry *ents[] = {&ent};
+
+	ent.key = "n";
+	ent.value = "1000";
+	for (size_t i = 0; i < n && i < 8; i++) {
+		jobd__v1__submit_request__init(&subs[i]);
+		subs[i].kind = i == bad ? "nope" : "count";
+		subs[i].n_params = 1;
+		subs[i].params = ents;
+		subs[i].idempotency_key =
+		    (char *) (keys != NULL && keys[i] ? keys[i] : "");
+		ptrs[i] = &subs[i];
+	}
+	req.n_jobs = n < 8 ? n : 8;
+	req.jobs = ptrs;
+	put(name, "SubmitBatch", &req.base, 10000);
+}
+
 static void
 put_get(const char *name, const uint64_t *ids, size_t n)
 {
@@ -197,6 +224,9 @@ main(int argc, char **argv)
 	           "n=1000", END);
 	put_submit("submit-key-of-live", "sleep", "live-1", 0, 0, 0, NULL,
 	           "ms=60000", END);
+	static const char *const bkeys[] = {"k-b1", NULL, "done-1", "k-b1"};
+	put_batch("submit-batch", 4, bkeys, 8);
+	put_batch("submit-batch-one", 1, NULL, 8);
 	put_get("get-some", some, 6);
 	put_get("get-none", NULL, 0);
 	put_wait("wait-ended", 1, 10000);
@@ -223,6 +253,9 @@ main(int argc, char **argv)
 	put("bad-body", "Wait", &ping.base, 1000); /* bytes where a varint is */
 	put("bad-deadline", "Ping", &ping.base, 24u * 3600 * 1000 + 1);
 	put_list("bad-list-limit", 0, "", 1001, 0);
+	put_batch("bad-batch-empty", 0, NULL, 8);
+	put_batch("bad-batch-kind", 3, NULL, 1);
+	put_batch("bad-batch-full", 8, NULL, 8); /* the queue holds 8 */
 	put_list("bad-list-state", 9, "", 0, 0);
 	for (size_t i = 0; i < 1001; i++)
 		many[i] = i + 1;

@@ -68,6 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NLIVE        2
 #define MAX_QUEUE    8
+#define MAX_MADE     MAX_QUEUE /* new jobs one call can make */
 #define PURGE_EVERY  1024
 #define SEED_ENDED   3
 #define SEED_FINISH  INT64_C(4102444800000) /* 2100-01-01: never purged */
@@ -355,17 +356,18 @@ check_get(const Jobd__V1__GetReply *rep, const uint8_t *data, size_t size)
 }
 
 /*
- * Checks f's reply against the contract. Returns the id of a job that a
- * Submit made (to be cancelled), else 0.
+ * Checks f's reply against the contract. Returns how many new jobs a
+ * Submit or SubmitBatch made (to be cancelled), their ids in made[].
  */
-static uint64_t
-check_reply(const struct fcall *f, const uint8_t *data, size_t size)
+static size_t
+check_reply(const struct fcall *f, const uint8_t *data, size_t size,
+            uint64_t *made)
 {
 	const ProtobufCServiceDescriptor *sd = fz.svc->descriptor;
 	Jobd__V1__Response *resp;
 	ProtobufCMessage *body;
 	const char *m;
-	uint64_t made = 0;
+	size_t nmade = 0;
 
 	if ((resp = jobd__v1__response__unpack(NULL, f->len, f->buf)) == NULL)
 		die("the reply is not a Response (%zu bytes)", f->len);
@@ -392,7 +394,17 @@ check_reply(const struct fcall *f, const uint8_t *data, size_t size)
 		Jobd__V1__SubmitReply *r = (Jobd__V1__SubmitReply *) body;
 		check_job(m, r->job);
 		if (!r->existing)
-			made = r->job->id;
+			made[nmade++] = r->job->id;
+	} else if (strcmp(m, "SubmitBatch") == 0) {
+		Jobd__V1__SubmitBatchReply *r =
+		    (Jobd__V1__SubmitBatchReply *) body;
+		for (size_t i = 0; i < r->n_jobs; i++) {
+			if (r->jobs[i] == NULL)
+				die("SubmitBatch: job %zu missing", i);
+			check_job(m, r->jobs[i]->job);
+			if (!r->jobs[i]->existing && nmade < MAX_MADE)
+				made[nmade++] = r->jobs[i]->job->id;
+		}
 	} else if (strcmp(m, "Get") == 0) {
 		check_get((Jobd__V1__GetReply *) body, data, size);
 	} else if (strcmp(m, "Wait") == 0) {
@@ -415,7 +427,7 @@ check_reply(const struct fcall *f, const uint8_t *data, size_t size)
 	}
 	protobuf_c_message_free_unpacked(body, NULL);
 	jobd__v1__response__free_unpacked(resp, NULL);
-	return made;
+	return nmade;
 }
 
 /* ---- set-up ----------------------------------------------------------- */
@@ -518,7 +530,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fcall f;
-	uint64_t made;
+	uint64_t made[MAX_MADE];
+	size_t nmade;
 
 	if (fz.s == NULL)
 		LLVMFuzzerInitialize(NULL, NULL);
@@ -528,9 +541,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	     f.call.deadline - sched_mono_ms() > SHORT_MS))
 		end_live(); /* parked on a live job, for long */
 	await_reply(&f);
-	made = check_reply(&f, data, size);
-	if (made != 0) {
-		own_cancel(made);
+	nmade = check_reply(&f, data, size, made);
+	for (size_t i = 0; i < nmade; i++) {
+		own_cancel(made[i]);
 		fz.ended_since_purge++;
 	}
 	restore_live();
