@@ -21,7 +21,14 @@
 
 #include "log.h"
 
-/* Added to each worker's nice value: the front keeps the CPU it needs. */
+/*
+ * Workers run under SCHED_IDLE: a thread of any other policy that wakes up
+ * takes the CPU from them at once, so the front, the writer and nng's
+ * threads never wait behind a job, even with every core busy; the jobs get
+ * the CPU time nothing else wants. Where SCHED_IDLE is refused (a seccomp
+ * filter, say), the nice value is raised by WORKER_NICE instead, which
+ * only weighs the scheduler's choice.
+ */
 #define WORKER_NICE 10
 
 struct pool {
@@ -53,23 +60,31 @@ run_one(sched *s, struct job *j)
 	sched_finish(s, j, outcome, r.result, r.result_len, r.error);
 }
 
-static void *
-worker_main(void *arg)
+static void
+lower_priority(void)
 {
-	pool *p = arg;
-	struct job *j;
-
+	struct sched_param sp = {0};
+	int rv = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	if (rv == 0)
+		return;
 	/* Linux: nice values are per thread */
 	pid_t tid = (pid_t) syscall(SYS_gettid);
 	int prio = getpriority(PRIO_PROCESS, (id_t) tid);
 	if (setpriority(PRIO_PROCESS, (id_t) tid, prio + WORKER_NICE) != 0)
 		log_debug("cannot lower a worker's priority: %s",
 		          strerror(errno));
-	if (getenv("JOBD_IDLE")) {
-		struct sched_param sp = {0};
-		if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
-			log_warn("no SCHED_IDLE");
-	}
+	else
+		log_debug("SCHED_IDLE refused (%s): workers run at nice +%d",
+		          strerror(rv), WORKER_NICE);
+}
+
+static void *
+worker_main(void *arg)
+{
+	pool *p = arg;
+	struct job *j;
+
+	lower_priority();
 	while ((j = sched_take(p->s)) != NULL)
 		run_one(p->s, j);
 	return NULL;
