@@ -51,8 +51,7 @@ static int
 open_client(const char *url, jobd_client **c)
 {
 	if (jobd_client_open(c, url) != JOBD_OK) {
-		bench_errorf("cannot connect to jobd at '%s': %s", url,
-		             jobd_client_errmsg());
+		bench_errorf("%s", jobd_client_errmsg());
 		return (-1);
 	}
 	return (0);

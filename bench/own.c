@@ -125,8 +125,7 @@ start_with_client(struct bench *b, struct jobdproc *p, const char *name,
 	    jobdproc_start(p, b->o.jobd, dir, extra) != 0)
 		return (-1);
 	if (jobd_client_open(c, p->url) != JOBD_OK) {
-		bench_errorf("cannot connect to jobd at '%s': %s", p->url,
-		             jobd_client_errmsg());
+		bench_errorf("%s", jobd_client_errmsg());
 		jobdproc_kill(p);
 		return (-1);
 	}
@@ -324,8 +323,7 @@ wl_restart(struct bench *b)
 	    jobdproc_ready(&p, RESTART_WAIT, &t_ping) != 0)
 		return (-1);
 	if (jobd_client_open(&c, p.url) != JOBD_OK) {
-		bench_errorf("cannot connect to jobd at '%s': %s", p.url,
-		             jobd_client_errmsg());
+		bench_errorf("%s", jobd_client_errmsg());
 		goto fail;
 	}
 	for (;;) {

@@ -428,7 +428,9 @@ report_write_json(const report *r, const char *path)
 		fputs(": {\n      \"status\": ", f);
 		json_str(f, w->status);
 		if (*w->why != '\0') {
-			fputs(",\n      \"error\": ", f);
+			fprintf(f, ",\n      \"%s\": ",
+			        strcmp(w->status, "failed") == 0 ? "error"
+			                                         : "reason");
 			json_str(f, w->why);
 		}
 		fputs(",\n      \"figures\": {", f);
