@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,8 @@
 extern char **environ;
 
 static volatile pid_t live[MAX_LIVE];
+static char interrupted[PATH_MAX + 96]; /* what the handler says */
+static size_t interrupted_len;
 
 static void
 live_add(pid_t pid)
@@ -62,14 +65,10 @@ live_del(pid_t pid)
 static void
 on_signal(int sig)
 {
-	static const char msg[] =
-	    "jobd-bench: interrupted: killed its jobd; the data directory "
-	    "stays\n";
-
 	for (int i = 0; i < MAX_LIVE; i++)
 		if (live[i] > 0)
 			kill(live[i], SIGKILL);
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+	if (write(STDERR_FILENO, interrupted, interrupted_len) < 0) {
 		/* nothing to be done */
 	}
 	signal(sig, SIG_DFL);
@@ -77,9 +76,19 @@ on_signal(int sig)
 }
 
 void
-jobdproc_signals(void)
+jobdproc_signals(const char *datadir)
 {
 	struct sigaction sa;
+
+	if (*datadir != '\0')
+		snprintf(interrupted, sizeof(interrupted),
+		         "jobd-bench: interrupted: killed its jobd; '%s' is "
+		         "left\n",
+		         datadir);
+	else
+		snprintf(interrupted, sizeof(interrupted),
+		         "jobd-bench: interrupted\n");
+	interrupted_len = strlen(interrupted);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -21,8 +21,9 @@ struct jobdproc {
 };
 
 /* Installs the handlers that kill every running child on SIGINT, SIGTERM
- * and SIGHUP before the benchmark dies of the signal. */
-void jobdproc_signals(void);
+ * and SIGHUP before the benchmark dies of the signal, saying that
+ * `datadir` ("" for none) is left. */
+void jobdproc_signals(const char *datadir);
 
 /* Starts `jobd` (a path) on `dir` (which exists) with `--db DIR/jobd.db
  * --listen tcp://127.0.0.1:PORT` and the NULL-terminated `extra`

@@ -394,7 +394,7 @@ main(int argc, char **argv)
 		        "use --dir on a disk\n",
 		        b.datadir);
 	record_options(&b);
-	jobdproc_signals();
+	jobdproc_signals(b.datadir);
 	report_print_header(b.rep, b.o.jobd, b.o.addr);
 
 	for (size_t i = 0; i < NWORKLOADS; i++) {

@@ -208,14 +208,14 @@ fail:
 }
 
 /*
- * Starts a jobd without workers on DATADIR/name, submits a few jobs from
- * each client (the warm-up) and then `n` jobs with SubmitBatch; *rss0 and *rss1
- * its VmRSS after the warm-up and at the end, *submit_ns how long the n took. p
- * stays up.
+ * For workload `wl`: starts a jobd without workers on DATADIR/name, submits a
+ * few jobs from each client (the warm-up) and then `n` jobs with SubmitBatch;
+ * *rss0 and *rss1 its VmRSS after the warm-up and at the end, *submit_ns how
+ * long the n took. p stays up.
  */
 static int
-fill(struct bench *b, struct jobdproc *p, const char *name, uint64_t n,
-     uint64_t *rss0, uint64_t *rss1, int64_t *submit_ns)
+fill(struct bench *b, struct jobdproc *p, const char *wl, const char *name,
+     uint64_t n, uint64_t *rss0, uint64_t *rss1, int64_t *submit_ns)
 {
 	static const char *const extra[] = {"--workers", "0", "--max-queue",
 	                                    "0", NULL};
@@ -229,7 +229,7 @@ fill(struct bench *b, struct jobdproc *p, const char *name, uint64_t n,
 	                b->o.clients, false, &res) != 0 ||
 	    jobdproc_rss(p, rss0) != 0)
 		goto fail;
-	bench_progress(name,
+	bench_progress(wl,
 	               "queueing %llu jobs (SubmitBatch of %u, %u "
 	               "clients)",
 	               (unsigned long long) n, b->o.batch, b->o.clients);
@@ -250,7 +250,7 @@ wl_memory(struct bench *b)
 	uint64_t n = b->o.queued, rss0, rss1;
 	int64_t ns;
 
-	if (fill(b, &b->queue, "queue", n, &rss0, &rss1, &ns) != 0)
+	if (fill(b, &b->queue, "memory", "queue", n, &rss0, &rss1, &ns) != 0)
 		return (-1);
 	b->queue_jobs = n;
 	report_add(b->rep, "rss_before_mib", "jobd VmRSS after warm-up",
@@ -309,7 +309,8 @@ wl_restart(struct bench *b)
 	} else {
 		if (b->queue.pid > 0 && jobdproc_stop(&b->queue) != 0)
 			return (-1);
-		if (fill(b, &p, "restart", n, &rss0, &rss1, &ns) != 0)
+		if (fill(b, &p, "restart", "restart", n, &rss0, &rss1, &ns) !=
+		    0)
 			return (-1);
 		snprintf(dir, sizeof(dir), "%s", p.dir);
 		if (jobdproc_stop(&p) != 0)

@@ -61,6 +61,7 @@ struct report {
 	char cpu_model[256];
 	long ncpu;
 	char kernel[512];
+	char loadavg[64]; /* /proc/loadavg's three, at the start */
 	char datadir[PATH_MAX];
 	char fstype[64];
 	bool tmpfs;
@@ -154,6 +155,22 @@ fs_type(const char *dir, char *buf, size_t len)
 	fclose(f);
 }
 
+/* The 1, 5 and 15 minute load averages: how busy the machine was
+ * with others' work when the run began. */
+static void
+read_loadavg(char *buf, size_t len)
+{
+	double a, b, c;
+	FILE *f;
+
+	snprintf(buf, len, "unknown");
+	if ((f = fopen("/proc/loadavg", "re")) == NULL)
+		return;
+	if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+	fclose(f);
+}
+
 report *
 report_create(const char *datadir)
 {
@@ -174,6 +191,7 @@ report_create(const char *datadir)
 		         u.sysname, u.release, u.machine, u.version);
 	else
 		snprintf(r->kernel, sizeof(r->kernel), "unknown");
+	read_loadavg(r->loadavg, sizeof(r->loadavg));
 	snprintf(r->datadir, sizeof(r->datadir), "%s", datadir);
 	if (*datadir != '\0') {
 		fs_type(datadir, r->fstype, sizeof(r->fstype));
@@ -201,6 +219,7 @@ report_print_header(const report *r, const char *jobd, const char *addr)
 	printf("# jobd-bench %s, %s\n", JOBD_VERSION, r->date);
 	printf("# machine: %s, %ld online CPUs, %s\n", r->cpu_model, r->ncpu,
 	       r->kernel);
+	printf("# load average at the start: %s\n", r->loadavg);
 	if (addr != NULL)
 		printf("# jobd: the one at %s\n", addr);
 	else
@@ -402,6 +421,8 @@ report_write_json(const report *r, const char *path)
 	json_str(f, r->cpu_model);
 	fprintf(f, ",\n    \"online_cpus\": %ld,\n    \"kernel\": ", r->ncpu);
 	json_str(f, r->kernel);
+	fputs(",\n    \"loadavg\": ", f);
+	json_str(f, r->loadavg);
 	fputs(",\n    \"data_dir\": ", f);
 	if (*r->datadir != '\0') {
 		json_str(f, r->datadir);
