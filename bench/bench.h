@@ -3,9 +3,9 @@
 
 /*
  * jobd-bench: what the workloads share. main.c parses the options and runs
- * the workloads (workloads.c, load.c) in a fixed order; each measures with
- * the client library against a jobd of its own (jobdproc.h) or --addr, and
- * hands its figures to the report (report.h).
+ * the workloads (front.c, own.c) in a fixed order; each measures with
+ * the client library (load.c generates the load) against a jobd of its own
+ * (jobdproc.h) or --addr, and hands its figures to the report (report.h).
  */
 
 #include <limits.h>

@@ -186,7 +186,7 @@ wl_speedup(struct bench *b)
 
 	report_add(b->rep, "count_n", "count n of one job (calibrated)",
 	           (double) n, "", 0, REPORT_NONE, 0);
-	report_add(b->rep, "one_job_ms", "one job alone, 1 worker",
+	report_add(b->rep, "one_job_ms", "one job, 1 worker (wall time / 8)",
 	           MS(wall1) / SPEEDUP_JOBS, "ms", 1, REPORT_NONE, 0);
 	report_add(b->rep, "wall_1_s", "8 jobs, 1 worker: wall time",
 	           MS(wall1) / 1e3, "s", 3, REPORT_NONE, 0);

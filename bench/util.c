@@ -12,8 +12,8 @@
 
 #include "bench.h"
 
-/* The last error, for the JSON; written by the main thread's workloads
- * and by a load thread's first error (load.c hands it over). */
+/* The last error, for the JSON. Written by the main thread only: load.c's
+ * threads keep their errors, and the main thread reports the first. */
 static char last_error[512];
 
 int64_t
