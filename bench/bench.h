@@ -1,0 +1,91 @@
+#ifndef JOBD_BENCH_H
+#define JOBD_BENCH_H
+
+/*
+ * jobd-bench: what the workloads share. main.c parses the options and runs
+ * the workloads (front.c, own.c) in a fixed order; each measures with
+ * the client library (load.c generates the load) against a jobd of its own
+ * (jobdproc.h) or --addr, and hands its figures to the report (report.h).
+ */
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobd_client.h"
+#include "jobdproc.h"
+#include "report.h"
+
+/* The options, after --quick and the defaults are applied. */
+struct bench_opts {
+	const char *jobd; /* the jobd to start */
+	const char *addr; /* --addr: a running jobd; NULL: our own */
+	const char *dir;  /* --dir: where the data directory is made */
+	const char *json; /* --json FILE, or NULL */
+	bool keep;        /* --keep: leave the data directory */
+	bool quick;       /* --quick */
+	uint32_t samples; /* latency: Gets per phase */
+	uint64_t jobs;    /* throughput: jobs per phase */
+	uint32_t clients; /* client threads */
+	uint32_t batch;   /* jobs per SubmitBatch call */
+	uint32_t job_ms;  /* speedup: the length of one job */
+	uint64_t queued;  /* memory: jobs queued */
+	uint64_t rjobs;   /* restart: jobs in the database */
+};
+
+struct bench {
+	struct bench_opts o;
+	char datadir[PATH_MAX]; /* ours, "" with --addr */
+	long ncpu;              /* online CPUs */
+	report *rep;
+	/* memory's daemon, left running for restart to reuse (pid 0: none),
+	 * and how many jobs it holds */
+	struct jobdproc queue;
+	uint64_t queue_jobs;
+};
+
+/* The most jobs one SubmitBatch call may carry. */
+#define BENCH_BATCH_MAX 1000u
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t bench_now_ns(void);
+/* Sleeps `us` microseconds. */
+void bench_sleep_us(long us);
+/* "jobd-bench: ..." on stderr; also kept as the last error, for the JSON. */
+void bench_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last message of bench_errorf() ("" if none), cleared by
+ * bench_error_clear(). */
+const char *bench_last_error(void);
+void bench_error_clear(void);
+/* "jobd-bench: WORKLOAD: ..." on stderr: what is going on, for long runs. */
+void bench_progress(const char *workload, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sorts v[0..n) and returns the nearest-rank percentile p (0 < p <= 100);
+ * 0 when n is 0. */
+uint64_t bench_percentile(uint64_t *v, size_t n, double p);
+
+/* The request for one tiny job: kind count, n as given. `n` must live as
+ * long as the request; nothing is allocated. */
+struct bench_count_req {
+	Jobd__V1__SubmitRequest req;
+	Jobd__V1__SubmitRequest__ParamsEntry param;
+	Jobd__V1__SubmitRequest__ParamsEntry *params[1];
+	char n[24];
+};
+void bench_count_req_init(struct bench_count_req *r, uint64_t n);
+
+/* Makes DIR/NAME under the data directory for one daemon, into `out`.
+ * 0, or -1 having said why. */
+int bench_subdir(const struct bench *b, const char *name, char *out,
+                 size_t len);
+
+/* The workloads: 0 when it ran, -1 when it could not (said why). */
+int wl_latency(struct bench *b);
+int wl_throughput(struct bench *b);
+int wl_speedup(struct bench *b);
+int wl_memory(struct bench *b);
+int wl_restart(struct bench *b);
+
+#endif

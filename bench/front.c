@@ -1,0 +1,362 @@
+/*
+ * The workloads that a running jobd can be measured with (--addr):
+ *
+ * latency: the seed's experiment. One client times Gets of a finished
+ * job's id, first with the daemon idle, then while every worker runs a
+ * long count job; the question is whether a busy pool slows the front.
+ *
+ * throughput: tiny jobs from concurrent clients until all have succeeded,
+ * first one Submit per job, then SubmitBatch; each phase on a fresh
+ * daemon and database of its own.
+ *
+ * Each returns 0 when it ran and -1 when it could not, having said why;
+ * on every path the long jobs it submitted are cancelled and its jobd
+ * stopped (or killed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "load.h"
+
+#define WARMUP_GETS  100
+#define LONG_N_MAX   1000000000000ull /* 1e12, or the kind's max */
+#define WAIT_MS      60000u           /* a tiny job's Wait */
+#define BUSY_WAIT_MS 30000            /* until every worker is busy */
+#define STALL_MS     60000u           /* no job succeeded for this long */
+#define US(ns)       ((double) (ns) / 1e3)
+
+/* Starts our own jobd on DATADIR/name unless --addr was given; *url is
+ * where to reach the daemon either way. */
+static int
+own_jobd(struct bench *b, struct jobdproc *p, const char *name,
+         const char *const *extra, const char **url)
+{
+	char dir[PATH_MAX];
+
+	memset(p, 0, sizeof(*p));
+	if (b->o.addr != NULL) {
+		*url = b->o.addr;
+		return (0);
+	}
+	if (bench_subdir(b, name, dir, sizeof(dir)) != 0 ||
+	    jobdproc_start(p, b->o.jobd, dir, extra) != 0)
+		return (-1);
+	*url = p->url;
+	return (0);
+}
+
+static int
+open_client(const char *url, jobd_client **c)
+{
+	if (jobd_client_open(c, url) != JOBD_OK) {
+		bench_errorf("%s", jobd_client_errmsg());
+		return (-1);
+	}
+	return (0);
+}
+
+/* Submits `req` and puts its id in *id. */
+static int
+submit(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *id)
+{
+	Jobd__V1__SubmitReply *rep;
+	int rv;
+
+	if ((rv = jobd_submit(c, req, &rep)) != JOBD_OK) {
+		bench_errorf("Submit failed: %s: %s", jobd_status_name(rv),
+		             jobd_client_errmsg());
+		return (-1);
+	}
+	*id = rep->job != NULL ? rep->job->id : 0;
+	jobd__v1__submit_reply__free_unpacked(rep, NULL);
+	if (*id == 0) {
+		bench_errorf("Submit answered without a job id");
+		return (-1);
+	}
+	return (0);
+}
+
+/* The largest n the daemon's count kind takes, at most 1e12. */
+static int
+count_max(jobd_client *c, uint64_t *max)
+{
+	Jobd__V1__KindsReply *k;
+	int rv;
+
+	if ((rv = jobd_kinds(c, &k)) != JOBD_OK) {
+		bench_errorf("Kinds failed: %s: %s", jobd_status_name(rv),
+		             jobd_client_errmsg());
+		return (-1);
+	}
+	*max = 0;
+	for (size_t i = 0; i < k->n_kinds; i++) {
+		if (strcmp(k->kinds[i]->name, "count") != 0)
+			continue;
+		for (size_t j = 0; j < k->kinds[i]->n_params; j++) {
+			const Jobd__V1__Param *p = k->kinds[i]->params[j];
+			if (strcmp(p->name, "n") == 0 && p->max > 0)
+				*max = (uint64_t) p->max;
+		}
+	}
+	jobd__v1__kinds_reply__free_unpacked(k, NULL);
+	if (*max == 0) {
+		bench_errorf("this jobd has no kind 'count' with a parameter "
+		             "'n'");
+		return (-1);
+	}
+	if (*max > LONG_N_MAX)
+		*max = LONG_N_MAX;
+	return (0);
+}
+
+/* Times n Gets of job `id` (after `warmup` untimed ones) into out[]. */
+static int
+time_gets(jobd_client *c, uint64_t id, uint32_t warmup, uint32_t n,
+          uint64_t *out)
+{
+	for (uint32_t i = 0; i < warmup + n; i++) {
+		Jobd__V1__GetReply *rep;
+		int64_t t0 = bench_now_ns();
+		int rv = jobd_get(c, &id, 1, &rep);
+		int64_t dt = bench_now_ns() - t0;
+		if (rv != JOBD_OK) {
+			bench_errorf("Get failed: %s: %s", jobd_status_name(rv),
+			             jobd_client_errmsg());
+			return (-1);
+		}
+		size_t got = rep->n_jobs;
+		jobd__v1__get_reply__free_unpacked(rep, NULL);
+		if (got != 1) {
+			bench_errorf("Get of job %llu answered %zu jobs",
+			             (unsigned long long) id, got);
+			return (-1);
+		}
+		if (i >= warmup)
+			out[i - warmup] = (uint64_t) dt;
+	}
+	return (0);
+}
+
+/* Polls Stats until `workers` workers are busy. */
+static int
+wait_all_busy(jobd_client *c, uint32_t workers)
+{
+	int64_t end = bench_now_ns() + (int64_t) BUSY_WAIT_MS * 1000000;
+	Jobd__V1__StatsReply *st;
+
+	for (;;) {
+		if (load_stats(c, &st) != 0)
+			return (-1);
+		uint32_t busy = st->busy_workers;
+		jobd__v1__stats_reply__free_unpacked(st, NULL);
+		if (busy >= workers)
+			return (0);
+		if (bench_now_ns() > end) {
+			bench_errorf("only %u of %u workers busy after %d s",
+			             busy, workers, BUSY_WAIT_MS / 1000);
+			return (-1);
+		}
+		bench_sleep_us(1000);
+	}
+}
+
+/* p50, p99 and max of a phase, in µs. */
+static void
+add_phase(struct bench *b, const char *phase, uint64_t *v, size_t n,
+          const char *const names[3])
+{
+	char label[64];
+	double p50 = US(bench_percentile(v, n, 50));
+	double p99 = US(bench_percentile(v, n, 99));
+	double max = US(bench_percentile(v, n, 100));
+	bool busy = strcmp(phase, "busy") == 0;
+
+	snprintf(label, sizeof(label), "Get p50, %s", phase);
+	report_add(b->rep, names[0], label, p50, "us", 1, REPORT_NONE, 0);
+	snprintf(label, sizeof(label), "Get p99, %s", phase);
+	report_add(b->rep, names[1], label, p99, "us", 1,
+	           busy ? REPORT_LT : REPORT_NONE, 1000);
+	snprintf(label, sizeof(label), "Get max, %s", phase);
+	report_add(b->rep, names[2], label, max, "us", 1, REPORT_NONE, 0);
+}
+
+int
+wl_latency(struct bench *b)
+{
+	static const char *const idle_names[3] = {"idle_p50_us", "idle_p99_us",
+	                                          "idle_max_us"};
+	static const char *const busy_names[3] = {"busy_p50_us", "busy_p99_us",
+	                                          "busy_max_us"};
+	struct bench_count_req tiny, lng;
+	Jobd__V1__StatsReply *st;
+	Jobd__V1__WaitReply *w;
+	struct jobdproc p;
+	const char *url;
+	jobd_client *c = NULL;
+	uint32_t n = b->o.samples, workers = 0, nlong = 0;
+	uint64_t *idle = NULL, *busy = NULL, *longs = NULL, id, max;
+	int rv, ret = -1;
+
+	if (own_jobd(b, &p, "latency", NULL, &url) != 0)
+		return (-1);
+	if (open_client(url, &c) != 0)
+		goto out;
+	if ((idle = calloc(n, sizeof(*idle))) == NULL ||
+	    (busy = calloc(n, sizeof(*busy))) == NULL) {
+		bench_errorf("out of memory");
+		goto out;
+	}
+	bench_count_req_init(&tiny, 1);
+	if (submit(c, &tiny.req, &id) != 0)
+		goto out;
+	if ((rv = jobd_wait(c, id, WAIT_MS, &w)) != JOBD_OK) {
+		bench_errorf("Wait for job %llu failed: %s: %s",
+		             (unsigned long long) id, jobd_status_name(rv),
+		             jobd_client_errmsg());
+		goto out;
+	}
+	bool ok = w->job != NULL &&
+	          w->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED;
+	jobd__v1__wait_reply__free_unpacked(w, NULL);
+	if (!ok) {
+		bench_errorf("job %llu (count n=1) did not succeed",
+		             (unsigned long long) id);
+		goto out;
+	}
+	bench_progress("latency", "%u Gets of job %llu, idle", n,
+	               (unsigned long long) id);
+	if (time_gets(c, id, WARMUP_GETS, n, idle) != 0)
+		goto out;
+
+	if (load_stats(c, &st) != 0)
+		goto out;
+	workers = st->workers;
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	if (workers == 0) {
+		bench_errorf("this jobd has no workers to keep busy");
+		goto out;
+	}
+	if (count_max(c, &max) != 0)
+		goto out;
+	if ((longs = calloc(workers, sizeof(*longs))) == NULL) {
+		bench_errorf("out of memory");
+		goto out;
+	}
+	bench_count_req_init(&lng, max);
+	for (; nlong < workers; nlong++)
+		if (submit(c, &lng.req, &longs[nlong]) != 0)
+			goto out;
+	if (wait_all_busy(c, workers) != 0)
+		goto out;
+	bench_progress("latency",
+	               "%u Gets, %u of %u workers busy with count "
+	               "n=%llu",
+	               n, workers, workers, (unsigned long long) max);
+	if (time_gets(c, id, 0, n, busy) != 0)
+		goto out;
+
+	add_phase(b, "idle", idle, n, idle_names);
+	add_phase(b, "busy", busy, n, busy_names);
+	double ip99 = US(bench_percentile(idle, n, 99));
+	double bp99 = US(bench_percentile(busy, n, 99));
+	report_add(b->rep, "busy_idle_p99_ratio", "Get p99 busy / p99 idle",
+	           bp99 / ip99, "", 2, REPORT_LE, 1.5);
+	report_add(b->rep, "workers", "workers busy", workers, "", 0,
+	           REPORT_NONE, 0);
+	ret = 0;
+out:
+	for (uint32_t i = 0; i < nlong; i++) {
+		Jobd__V1__CancelReply *cr;
+		if ((rv = jobd_cancel(c, longs[i], &cr)) == JOBD_OK) {
+			jobd__v1__cancel_reply__free_unpacked(cr, NULL);
+		} else {
+			bench_errorf("Cancel of job %llu failed: %s: %s",
+			             (unsigned long long) longs[i],
+			             jobd_status_name(rv),
+			             jobd_client_errmsg());
+			ret = -1;
+		}
+	}
+	jobd_client_close(c);
+	free(longs);
+	free(busy);
+	free(idle);
+	if (jobdproc_stop(&p) != 0)
+		ret = -1;
+	return (ret);
+}
+
+/* One phase of throughput: N jobs, batch 0 (Submit) or B (SubmitBatch). */
+static int
+throughput_phase(struct bench *b, uint32_t batch)
+{
+	static const char *const q_names[2][4] = {
+	    {"submit_jobs_per_s", "submit_calls_jobs_per_s", "submit_p50_us",
+	     "submit_p99_us"},
+	    {"batch_jobs_per_s", "batch_calls_jobs_per_s", "batch_call_p50_us",
+	     "batch_call_p99_us"},
+	};
+	static const char *const extra[] = {"--max-queue", "0", NULL};
+	const char *const *names = q_names[batch > 0];
+	struct load_result res = {0};
+	Jobd__V1__StatsReply *st;
+	struct jobdproc p;
+	const char *url;
+	jobd_client *c = NULL;
+	uint64_t n = b->o.jobs, base;
+	int64_t t_done;
+	char call[32], label[64];
+	int ret = -1;
+
+	if (own_jobd(b, &p, batch > 0 ? "throughput-batch" : "throughput",
+	             extra, &url) != 0)
+		return (-1);
+	if (open_client(url, &c) != 0 || load_stats(c, &st) != 0)
+		goto out;
+	base = st->succeeded;
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	if (batch > 0)
+		snprintf(call, sizeof(call), "batch of %u", batch);
+	else
+		snprintf(call, sizeof(call), "Submit");
+	bench_progress("throughput", "%llu jobs, %u clients, %s",
+	               (unsigned long long) n, b->o.clients,
+	               batch > 0 ? "SubmitBatch" : "Submit");
+	if (load_submit(url, n, batch, b->o.clients, true, &res) != 0 ||
+	    load_wait_succeeded(c, base + n, STALL_MS, &t_done) != 0)
+		goto out;
+
+	double all_s = (double) (t_done - res.t0) / 1e9;
+	double sub_s = (double) (res.t_end - res.t0) / 1e9;
+	snprintf(label, sizeof(label), "jobs/s, %s, until all succeeded", call);
+	report_add(b->rep, names[0], label, (double) n / all_s, "jobs/s", 0,
+	           REPORT_GE, 30000);
+	snprintf(label, sizeof(label), "jobs/s, %s calls alone", call);
+	report_add(b->rep, names[1], label, (double) n / sub_s, "jobs/s", 0,
+	           REPORT_NONE, 0);
+	snprintf(label, sizeof(label), "%s call latency p50", call);
+	report_add(b->rep, names[2], label,
+	           US(bench_percentile(res.lat, res.ncalls, 50)), "us", 1,
+	           REPORT_NONE, 0);
+	snprintf(label, sizeof(label), "%s call latency p99", call);
+	report_add(b->rep, names[3], label,
+	           US(bench_percentile(res.lat, res.ncalls, 99)), "us", 1,
+	           REPORT_NONE, 0);
+	ret = 0;
+out:
+	free(res.lat);
+	jobd_client_close(c);
+	if (jobdproc_stop(&p) != 0)
+		ret = -1;
+	return (ret);
+}
+
+int
+wl_throughput(struct bench *b)
+{
+	if (throughput_phase(b, 0) != 0)
+		return (-1);
+	return (throughput_phase(b, b->o.batch));
+}
