@@ -60,6 +60,21 @@ sift_down(struct heap *h, size_t i)
 }
 
 int
+heap_reserve(struct heap *h, size_t n)
+{
+	void **v;
+
+	if (n <= h->cap)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*v) ||
+	    (v = realloc(h->v, n * sizeof(*v))) == NULL)
+		return -1;
+	h->v = v;
+	h->cap = n;
+	return 0;
+}
+
+int
 heap_push(struct heap *h, void *e)
 {
 	if (h->n == h->cap) {

@@ -26,6 +26,9 @@ void heap_init(struct heap *h, int (*less)(const void *, const void *),
 void heap_fini(struct heap *h);
 /* 0, or -1 when out of memory (the heap is unchanged). */
 int heap_push(struct heap *h, void *e);
+/* Room for n elements in all without growing; 0, or -1 when out of memory
+ * (the heap is unchanged). */
+int heap_reserve(struct heap *h, size_t n);
 /* The least element, or NULL when empty. */
 void *heap_top(const struct heap *h);
 /* Removes and returns the least element, or NULL. */

@@ -6,6 +6,13 @@
  * are cooperative: the kind calls progress(), which reads the job's stop
  * flag and deadline, and returns early when told to. The loop ends when
  * sched_take() returns NULL (the scheduler is draining).
+ *
+ * The scheduler keeps no input bytes in memory: a worker reads a job's
+ * input from the database when it takes the job, through a read-only
+ * connection of its own (SQLite's rule: one connection per thread), opened
+ * at its first input and kept. A read that fails is the attempt's failure,
+ * "cannot read the job's input: why" (retried while attempts remain, as
+ * any failure), and the connection is opened afresh for the next one.
  */
 #include "pool.h"
 
@@ -31,27 +38,83 @@
  */
 #define WORKER_NICE 10
 
+struct worker {
+	pool *p;
+	pthread_t thread;
+	store *db; /* for inputs; NULL until the first */
+};
+
 struct pool {
 	sched *s;
 	uint32_t n;
-	pthread_t *threads;
+	struct worker *workers;
 };
 
-static void
-run_one(sched *s, struct job *j)
+/* Job `id`'s input into *buf (malloc'd) and *len, through wk's own
+ * connection. JOBD_OK, or an error described in err. */
+static int
+read_input(struct worker *wk, uint64_t id, size_t want, uint8_t **buf,
+           size_t *len, char *err, size_t errlen)
 {
-	const struct jobrec *rec = sched_job_rec(j);
-	const struct kind *k = sched_job_kind(j);
-	struct kind_run r;
+	const char *path = sched_db_path(wk->p->s);
+	int rv;
 
+	if (wk->db == NULL) {
+		if (path == NULL) {
+			snprintf(err, errlen, "no database to read it from");
+			return JOBD_INTERNAL;
+		}
+		if ((rv = store_open_readonly(&wk->db, path, err, errlen)) !=
+		    JOBD_OK)
+			return rv;
+	}
+	if ((rv = store_get_input(wk->db, id, buf, len)) != JOBD_OK) {
+		snprintf(err, errlen, "%s", store_errmsg(wk->db));
+	} else if (*len != want) {
+		snprintf(err, errlen, "%zu bytes in the database, not %zu",
+		         *len, want);
+		rv = JOBD_DATA_LOSS;
+	}
+	if (rv != JOBD_OK) {
+		free(*buf);
+		*buf = NULL;
+		/* whatever went wrong, the next read starts afresh */
+		store_close(wk->db);
+		wk->db = NULL;
+	}
+	return rv;
+}
+
+static void
+run_one(struct worker *wk, struct job *j)
+{
+	sched *s = wk->p->s;
+	struct sched_work w;
+	struct kind_run r;
+	uint8_t *input = NULL;
+	size_t input_len = 0;
+	char err[600];
+
+	sched_job_work(j, &w);
+	if (w.input_len > 0 &&
+	    read_input(wk, w.id, w.input_len, &input, &input_len, err,
+	               sizeof(err)) != JOBD_OK) {
+		char msg[700];
+		snprintf(msg, sizeof(msg), "cannot read the job's input: %s",
+		         err);
+		log_error("job %llu: %s", (unsigned long long) w.id, msg);
+		sched_finish(s, j, KIND_FAILED, NULL, 0, msg);
+		return;
+	}
 	memset(&r, 0, sizeof(r));
-	r.params = rec->params;
-	r.nparams = rec->nparams;
-	r.input = rec->input;
-	r.input_len = rec->input_len;
+	r.params = w.params;
+	r.nparams = w.nparams;
+	r.input = input;
+	r.input_len = input_len;
 	r.progress = sched_progress;
-	r.progress_arg = j;
-	int outcome = k->run(&r);
+	r.progress_arg = w.progress_arg;
+	int outcome = w.kind->run(&r);
+	free(input);
 	if (outcome != KIND_OK) {
 		free(r.result);
 		r.result = NULL;
@@ -81,12 +144,15 @@ lower_priority(void)
 static void *
 worker_main(void *arg)
 {
-	pool *p = arg;
+	struct worker *wk = arg;
+	pool *p = wk->p;
 	struct job *j;
 
 	lower_priority();
 	while ((j = sched_take(p->s)) != NULL)
-		run_one(p->s, j);
+		run_one(wk, j);
+	store_close(wk->db);
+	wk->db = NULL;
 	return NULL;
 }
 
@@ -97,7 +163,7 @@ pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
 
 	*pp = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->threads = calloc(workers ? workers : 1, sizeof(pthread_t))) ==
+	    (p->workers = calloc(workers ? workers : 1, sizeof(*p->workers))) ==
 	        NULL) {
 		free(p);
 		snprintf(err, errlen, "out of memory");
@@ -105,8 +171,9 @@ pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
 	}
 	p->s = s;
 	for (; p->n < workers; p->n++) {
-		int rv =
-		    pthread_create(&p->threads[p->n], NULL, worker_main, p);
+		struct worker *wk = &p->workers[p->n];
+		wk->p = p;
+		int rv = pthread_create(&wk->thread, NULL, worker_main, wk);
 		if (rv != 0) {
 			snprintf(err, errlen, "cannot start worker %u: %s",
 			         p->n, strerror(rv));
@@ -125,7 +192,7 @@ pool_stop(pool *p)
 	if (p == NULL)
 		return;
 	for (uint32_t i = 0; i < p->n; i++)
-		pthread_join(p->threads[i], NULL);
-	free(p->threads);
+		pthread_join(p->workers[i].thread, NULL);
+	free(p->workers);
 	free(p);
 }

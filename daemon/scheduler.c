@@ -18,6 +18,41 @@
  * crash, recovery turns `running` back into `queued`, so every acknowledged
  * job runs at least once more.
  *
+ * Memory: what is kept of a job, and what is left on disk. A daemon may
+ * hold a million queued jobs, so a job in memory is what scheduling and
+ * the live queries need and no more, in one allocation, `struct job`: id,
+ * priority, FIFO order, state, attempts, limits, times, the kind as an
+ * index into the kinds table, its place in the tables and heaps, its
+ * waiters, and at its end (a flexible array) the idempotency key and the
+ * params as NUL-terminated strings one after the other. A queued
+ * `count n=1` job with a 32-character key is one 144-byte malloc chunk on
+ * a 64-bit machine, plus its share of the two bucket arrays and the run
+ * queue (8 to 16 bytes each, as they are between half full and full).
+ * What a job needs once it runs, the progress atomics, stop flag,
+ * deadline, result, error, start and end times, pending writes and the
+ * params array the kind reads, is a second allocation, `struct jobrun`,
+ * made when a worker first takes the job (or a Cancel ends it queued, or
+ * it is loaded with an earlier attempt's error) and kept until the job
+ * leaves memory.
+ *
+ * The input bytes are never kept for a queued job. Until its insert
+ * commits, the insert op owns the whole record, input included; from then
+ * on the database has them, and the worker that takes the job reads them
+ * through its own connection (pool.c; a job joins the run queue only once
+ * its insert committed, so the row is there to read). A read that fails
+ * (an I/O error, a row that lost its input) is a failed attempt with an
+ * error that says so ("cannot read the job's input: ..."): the job is
+ * retried after the backoff while attempts remain, and then ends `failed`
+ * like any failure, never silently dropped.
+ *
+ * Start-up loads of each queued job only the columns that make it up
+ * (store_scan_brief: no input, no result, nothing allocated per row but the
+ * job itself), into tables and a run queue sized for them beforehand. A
+ * job that this jobd could never run, of a kind it does not know or with
+ * parameters its kind refuses (a database from another build), is marked
+ * failed in the database, in one transaction, before anything is served,
+ * and is not loaded.
+ *
  * Threads: the front (request handlers), N workers, the writer thread
  * (completions) and one timer thread (retry backoffs, Wait deadlines,
  * retention purges). One mutex, `mtx`, guards everything here except a
@@ -44,6 +79,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,27 +91,55 @@
 
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define PURGE_EVERY_MS (10 * 60 * 1000)
+#define JOB_NOPOS      UINT32_MAX /* struct job's hpos: in no heap */
+#define JOB_MAX_PARAMS UINT8_MAX  /* struct job's nparams */
 
 enum stop_reason { STOP_NONE = 0, STOP_CANCEL, STOP_TIMEOUT, STOP_SHUTDOWN };
 enum job_where { IN_NONE = 0, IN_RUNQ, IN_DELAYED };
+enum job_flags {
+	JOB_COMMITTED = 1, /* its insert is on disk */
+	JOB_ENDED = 2,     /* its terminal state is on disk */
+	JOB_HAS_KEY = 4,   /* data starts with the idempotency key */
+};
 
+/* What a job has once it has run, or ended without running. */
+struct jobrun {
+	atomic_int stop;
+	atomic_uint_fast64_t done; /* progress; after a run, its last */
+	atomic_uint_fast64_t total;
+	int64_t deadline; /* running: CLOCK_MONOTONIC ms, 0 = none */
+	int64_t started_at;
+	int64_t finished_at;
+	uint8_t *result;
+	size_t result_len;
+	char *error;
+	uint32_t pending_writes;
+	uint32_t nparams;
+	struct job_param params[]; /* into the job's data, for the kind */
+};
+
+/* A live job: one allocation (see "Memory" at the top). */
 struct job {
-	struct jobrec rec;
-	const struct kind *kind;
-	sched *s;
+	uint64_t id;
+	uint64_t seq; /* FIFO order within a priority */
+	int64_t created_at;
+	int64_t not_before; /* queued for a retry: not to start before this */
 	struct job *id_next;
 	struct job *key_next;
 	struct waiter *waiters;
-	size_t hpos;
-	uint64_t seq;
-	int64_t deadline; /* running: CLOCK_MONOTONIC ms, 0 = none */
-	uint32_t pending_writes;
-	uint8_t where;
-	bool committed; /* its insert is on disk */
-	bool ended;     /* its terminal state is on disk */
-	atomic_int stop;
-	atomic_uint_fast64_t done;
-	atomic_uint_fast64_t total;
+	struct jobrun *run; /* NULL until it first runs or ends */
+	int32_t priority;
+	uint32_t hpos; /* in runq or delayed; JOB_NOPOS */
+	uint32_t attempts;
+	uint32_t max_attempts;
+	uint32_t timeout_ms;
+	uint32_t input_len; /* the bytes are in the database */
+	uint8_t kind;       /* index in kind_table() */
+	uint8_t nparams;
+	uint8_t state;
+	uint8_t where; /* enum job_where */
+	uint8_t flags; /* enum job_flags */
+	char data[];   /* [key NUL] then name NUL value NUL, nparams times */
 };
 
 /* A writer op on behalf of a job. */
@@ -93,6 +157,8 @@ struct sched {
 	pthread_t timer;
 	writer *w;
 	struct sched_config cfg;
+	char
+	    *db_path; /* where the jobs were loaded from: workers read inputs */
 
 	struct job **ids;  /* chained by id_next */
 	struct job **keys; /* chained by key_next */
@@ -124,14 +190,127 @@ sched_wall_ms(void)
 	return clock_ms(CLOCK_REALTIME);
 }
 
+/* ---- jobs ------------------------------------------------------------ */
+
+static const struct kind *
+job_kind(const struct job *j)
+{
+	size_t n;
+	return kind_table(&n) + j->kind;
+}
+
+/* k's index in the kinds table; -1 if k is not in it. */
+static int
+kind_index(const struct kind *k)
+{
+	size_t n;
+	const struct kind *t = kind_table(&n);
+	if (k == NULL || k < t || k >= t + n || n > UINT8_MAX + 1u)
+		return -1;
+	return (int) (k - t);
+}
+
+static const char *
+job_key(const struct job *j)
+{
+	return (j->flags & JOB_HAS_KEY) ? j->data : NULL;
+}
+
+/* Points v[0 .. j->nparams) at j's params. */
+static void
+job_params(struct job *j, struct job_param *v)
+{
+	char *p = j->data;
+	if (j->flags & JOB_HAS_KEY)
+		p += strlen(p) + 1;
+	for (size_t i = 0; i < j->nparams; i++) {
+		v[i].name = p;
+		p += strlen(p) + 1;
+		v[i].value = p;
+		p += strlen(p) + 1;
+	}
+}
+
+/* A new job holding a copy of params and key (NULL or "": none), every
+ * other field zero. NULL if out of memory. At most JOB_MAX_PARAMS. */
+static struct job *
+job_alloc(const struct job_param *params, size_t nparams, const char *key)
+{
+	size_t klen = key != NULL && *key ? strlen(key) + 1 : 0;
+	size_t len = klen, size;
+	struct job *j;
+	char *p;
+
+	for (size_t i = 0; i < nparams; i++) {
+		const char *nv[2] = {params[i].name, params[i].value};
+		for (int k = 0; k < 2; k++)
+			len += (nv[k] != NULL ? strlen(nv[k]) : 0) + 1;
+	}
+	size = offsetof(struct job, data) + len;
+	if (size < sizeof(struct job))
+		size = sizeof(struct job);
+	if ((j = malloc(size)) == NULL)
+		return NULL;
+	memset(j, 0, offsetof(struct job, data));
+	j->hpos = JOB_NOPOS;
+	j->nparams = (uint8_t) nparams;
+	p = j->data;
+	if (klen > 0) {
+		memcpy(p, key, klen);
+		p += klen;
+		j->flags |= JOB_HAS_KEY;
+	}
+	for (size_t i = 0; i < nparams; i++) {
+		const char *nv[2] = {params[i].name, params[i].value};
+		for (int k = 0; k < 2; k++) {
+			size_t l = nv[k] != NULL ? strlen(nv[k]) : 0;
+			memcpy(p, nv[k] != NULL ? nv[k] : "", l + 1);
+			p += l + 1;
+		}
+	}
+	return j;
+}
+
+/* j's run part, made on first use; NULL if out of memory. Under mtx. */
+static struct jobrun *
+job_run(struct job *j)
+{
+	struct jobrun *r;
+
+	if (j->run != NULL)
+		return j->run;
+	r = calloc(1, sizeof(*r) + j->nparams * sizeof(r->params[0]));
+	if (r == NULL)
+		return NULL;
+	atomic_init(&r->stop, STOP_NONE);
+	atomic_init(&r->done, 0);
+	atomic_init(&r->total, 0);
+	r->nparams = j->nparams;
+	job_params(j, r->params);
+	j->run = r;
+	return r;
+}
+
+static void
+job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	if (j->run != NULL) {
+		free(j->run->result);
+		free(j->run->error);
+		free(j->run);
+	}
+	free(j);
+}
+
 /* ---- tables ---------------------------------------------------------- */
 
+/* Ids are handed out in sequence, so their low bits spread them evenly,
+ * and jobs loaded in id order fill the buckets in memory order. */
 static size_t
 id_bucket(const sched *s, uint64_t id)
 {
-	id ^= id >> 33;
-	id *= 0xff51afd7ed558ccdULL;
-	id ^= id >> 33;
 	return (size_t) id & (s->nbuckets - 1);
 }
 
@@ -147,20 +326,30 @@ key_bucket(const sched *s, const char *key)
 static void
 table_link(sched *s, struct job *j)
 {
-	size_t b = id_bucket(s, j->rec.id);
+	size_t b = id_bucket(s, j->id);
 	j->id_next = s->ids[b];
 	s->ids[b] = j;
-	if (j->rec.idem_key != NULL) {
-		b = key_bucket(s, j->rec.idem_key);
+	if (job_key(j) != NULL) {
+		b = key_bucket(s, job_key(j));
 		j->key_next = s->keys[b];
 		s->keys[b] = j;
 	}
 }
 
-static int
-table_grow(sched *s)
+/* Starts fetching the key bucket j will go in: a random place in a big
+ * array, which costs a cache miss that loading can overlap. */
+static void
+table_prefetch(const sched *s, const struct job *j)
 {
-	size_t old = s->nbuckets, n = old ? old * 2 : 1024;
+	if (job_key(j) != NULL)
+		__builtin_prefetch(&s->keys[key_bucket(s, job_key(j))], 1);
+}
+
+/* Makes the tables hold n buckets (a power of two), rehashing. */
+static int
+table_resize(sched *s, size_t n)
+{
+	size_t old = s->nbuckets;
 	struct job **ids = calloc(n, sizeof(*ids));
 	struct job **keys = calloc(n, sizeof(*keys));
 	if (ids == NULL || keys == NULL) {
@@ -183,10 +372,20 @@ table_grow(sched *s)
 	return 0;
 }
 
+/* Room for n jobs without growing. */
+static int
+table_reserve(sched *s, size_t n)
+{
+	size_t b = s->nbuckets ? s->nbuckets : 1024;
+	while (b <= n && b <= SIZE_MAX / 2 / sizeof(struct job *))
+		b *= 2;
+	return b == s->nbuckets ? 0 : table_resize(s, b);
+}
+
 static int
 table_add(sched *s, struct job *j)
 {
-	if (s->njobs >= s->nbuckets && table_grow(s) != 0)
+	if (s->njobs >= s->nbuckets && table_reserve(s, s->njobs) != 0)
 		return -1;
 	table_link(s, j);
 	s->njobs++;
@@ -197,7 +396,7 @@ static struct job *
 table_find(const sched *s, uint64_t id)
 {
 	struct job *j = s->ids[id_bucket(s, id)];
-	while (j != NULL && j->rec.id != id)
+	while (j != NULL && j->id != id)
 		j = j->id_next;
 	return j;
 }
@@ -206,7 +405,7 @@ static struct job *
 table_find_key(const sched *s, const char *key)
 {
 	struct job *j = s->keys[key_bucket(s, key)];
-	while (j != NULL && strcmp(j->rec.idem_key, key) != 0)
+	while (j != NULL && strcmp(job_key(j), key) != 0)
 		j = j->key_next;
 	return j;
 }
@@ -214,12 +413,12 @@ table_find_key(const sched *s, const char *key)
 static void
 table_remove(sched *s, struct job *j)
 {
-	struct job **pp = &s->ids[id_bucket(s, j->rec.id)];
+	struct job **pp = &s->ids[id_bucket(s, j->id)];
 	while (*pp != j)
 		pp = &(*pp)->id_next;
 	*pp = j->id_next;
-	if (j->rec.idem_key != NULL) {
-		pp = &s->keys[key_bucket(s, j->rec.idem_key)];
+	if (job_key(j) != NULL) {
+		pp = &s->keys[key_bucket(s, job_key(j))];
 		while (*pp != j)
 			pp = &(*pp)->key_next;
 		*pp = j->key_next;
@@ -233,22 +432,24 @@ static int
 runq_less(const void *a, const void *b)
 {
 	const struct job *x = a, *y = b;
-	if (x->rec.priority != y->rec.priority)
-		return x->rec.priority > y->rec.priority;
+	if (x->priority != y->priority)
+		return x->priority > y->priority;
 	return x->seq < y->seq;
 }
 
 static int
 delayed_less(const void *a, const void *b)
 {
-	return ((const struct job *) a)->rec.not_before <
-	       ((const struct job *) b)->rec.not_before;
+	return ((const struct job *) a)->not_before <
+	       ((const struct job *) b)->not_before;
 }
 
 static void
 job_setpos(void *e, size_t pos)
 {
-	((struct job *) e)->hpos = pos;
+	/* a heap of jobs never reaches JOB_NOPOS: enqueue() */
+	((struct job *) e)->hpos =
+	    pos == HEAP_NONE ? JOB_NOPOS : (uint32_t) pos;
 }
 
 static int
@@ -269,19 +470,20 @@ wait_setpos(void *e, size_t pos)
 static void
 enqueue(sched *s, struct job *j)
 {
-	if (j->rec.not_before > sched_wall_ms()) {
-		if (heap_push(&s->delayed, j) == 0) {
+	if (j->not_before != 0 && j->not_before > sched_wall_ms()) {
+		if (s->delayed.n < JOB_NOPOS - 1 &&
+		    heap_push(&s->delayed, j) == 0) {
 			j->where = IN_DELAYED;
 			pthread_cond_signal(&s->timer_cv);
 			return;
 		}
 	}
 	j->seq = s->seq++;
-	if (heap_push(&s->runq, j) != 0) {
+	if (s->runq.n >= JOB_NOPOS - 1 || heap_push(&s->runq, j) != 0) {
 		/* out of memory: it stays queued on disk and in memory, and
 		 * runs after the next restart */
 		log_error("out of memory queueing job %llu",
-		          (unsigned long long) j->rec.id);
+		          (unsigned long long) j->id);
 		return;
 	}
 	j->where = IN_RUNQ;
@@ -303,49 +505,74 @@ dequeue(sched *s, struct job *j)
 static void
 set_state(sched *s, struct job *j, int state)
 {
-	if (j->committed) {
-		s->st.counts[j->rec.state]--;
+	if (j->flags & JOB_COMMITTED) {
+		s->st.counts[j->state]--;
 		s->st.counts[state]++;
 	}
-	if (j->rec.state == JOB_QUEUED)
+	if (j->state == JOB_QUEUED)
 		s->nqueued--;
 	if (state == JOB_QUEUED)
 		s->nqueued++;
-	j->rec.state = state;
+	j->state = (uint8_t) state;
 }
 
 static void
-set_error(struct job *j, const char *msg)
+set_error(struct jobrun *r, const char *msg)
 {
-	free(j->rec.error);
-	j->rec.error = msg ? strdup(msg) : NULL;
+	free(r->error);
+	r->error = msg ? strdup(msg) : NULL;
 }
 
-/* A copy of the job for a reply: everything but the input bytes. */
+/* The job as a record whose pointers point into j (params into pv, which
+ * has room for j->nparams), valid while j is unchanged. Under mtx. */
 static void
-snapshot(const struct job *j, struct jobrec *out)
+job_view(struct job *j, struct jobrec *v, struct job_param *pv)
 {
-	struct jobrec tmp = j->rec;
-	tmp.input = NULL;
-	tmp.input_len = 0;
-	if (jobrec_copy(out, &tmp) != JOBD_OK) {
+	memset(v, 0, sizeof(*v));
+	v->id = j->id;
+	v->kind = (char *) job_kind(j)->name;
+	job_params(j, pv);
+	v->params = j->nparams > 0 ? pv : NULL;
+	v->nparams = j->nparams;
+	v->input_len = j->input_len;
+	v->priority = j->priority;
+	v->state = j->state;
+	v->attempts = j->attempts;
+	v->max_attempts = j->max_attempts;
+	v->timeout_ms = j->timeout_ms;
+	v->idem_key = (char *) job_key(j);
+	v->created_at = j->created_at;
+	v->not_before = j->not_before;
+	if (j->run != NULL) {
+		v->progress_done = atomic_load(&j->run->done);
+		v->progress_total = atomic_load(&j->run->total);
+		v->result = j->run->result;
+		v->result_len = j->run->result_len;
+		v->error = j->run->error;
+		v->started_at = j->run->started_at;
+		v->finished_at = j->run->finished_at;
+	}
+}
+
+/* A copy of the job for a reply: everything but the input bytes (their
+ * length is there), and the result only if `result`. */
+static void
+snapshot(struct job *j, struct jobrec *out, bool result)
+{
+	struct job_param pv[JOB_MAX_PARAMS];
+	struct jobrec v;
+
+	job_view(j, &v, pv);
+	if (!result) {
+		v.result = NULL;
+		v.result_len = 0;
+	}
+	if (jobrec_copy(out, &v) != JOBD_OK) {
 		/* out of memory: the reply carries at least id and state */
 		memset(out, 0, sizeof(*out));
-		out->id = j->rec.id;
-		out->state = j->rec.state;
+		out->id = j->id;
+		out->state = j->state;
 	}
-	out->input_len = j->rec.input_len;
-	if (j->rec.state == JOB_RUNNING) {
-		out->progress_done = atomic_load(&j->done);
-		out->progress_total = atomic_load(&j->total);
-	}
-}
-
-static void
-job_free(struct job *j)
-{
-	jobrec_clear(&j->rec);
-	free(j);
 }
 
 /* ---- waiters --------------------------------------------------------- */
@@ -360,7 +587,7 @@ unpark(sched *s, struct waiter *w, int status, struct job *j, const char *msg,
 		heap_remove(&s->waits, w->hpos);
 	w->status = status;
 	if (j != NULL)
-		snapshot(j, &w->snap);
+		snapshot(j, &w->snap, true);
 	else
 		memset(&w->snap, 0, sizeof(w->snap));
 	snprintf(w->msg, sizeof(w->msg), "%s", msg ? msg : "");
@@ -419,7 +646,8 @@ unpark_job(sched *s, struct job *j, int until, int status, const char *msg,
 static void
 maybe_free(sched *s, struct job *j)
 {
-	if (j->ended && j->pending_writes == 0 && j->waiters == NULL) {
+	if ((j->flags & JOB_ENDED) && j->waiters == NULL &&
+	    (j->run == NULL || j->run->pending_writes == 0)) {
 		table_remove(s, j);
 		job_free(j);
 	}
@@ -429,33 +657,34 @@ maybe_free(sched *s, struct job *j)
 
 static void update_done(struct writer_op *op);
 
-/* An update op carrying j's mutable fields as they are now. */
+/* An update op carrying j's mutable fields as they are now; NULL if out of
+ * memory. */
 static struct jop *
 update_op(sched *s, struct job *j)
 {
-	struct jop *p = calloc(1, sizeof(*p));
-	if (p == NULL)
+	struct jobrun *run = job_run(j);
+	struct jop *p;
+
+	if (run == NULL || (p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
 	struct jobrec *r = &p->op.rec;
-	r->id = j->rec.id;
-	r->state = j->rec.state;
-	r->attempts = j->rec.attempts;
-	r->progress_done = j->rec.state == JOB_RUNNING ? atomic_load(&j->done)
-	                                               : j->rec.progress_done;
-	r->progress_total = j->rec.state == JOB_RUNNING ? atomic_load(&j->total)
-	                                                : j->rec.progress_total;
-	r->started_at = j->rec.started_at;
-	r->finished_at = j->rec.finished_at;
-	r->not_before = j->rec.not_before;
-	if (j->rec.result_len > 0) {
-		if ((r->result = malloc(j->rec.result_len)) == NULL) {
+	r->id = j->id;
+	r->state = j->state;
+	r->attempts = j->attempts;
+	r->progress_done = atomic_load(&run->done);
+	r->progress_total = atomic_load(&run->total);
+	r->started_at = run->started_at;
+	r->finished_at = run->finished_at;
+	r->not_before = j->not_before;
+	if (run->result_len > 0) {
+		if ((r->result = malloc(run->result_len)) == NULL) {
 			free(p);
 			return NULL;
 		}
-		memcpy(r->result, j->rec.result, j->rec.result_len);
-		r->result_len = j->rec.result_len;
+		memcpy(r->result, run->result, run->result_len);
+		r->result_len = run->result_len;
 	}
-	if (j->rec.error != NULL && (r->error = strdup(j->rec.error)) == NULL) {
+	if (run->error != NULL && (r->error = strdup(run->error)) == NULL) {
 		jobrec_clear(r);
 		free(p);
 		return NULL;
@@ -464,7 +693,7 @@ update_op(sched *s, struct job *j)
 	p->op.done = update_done;
 	p->job = j;
 	p->s = s;
-	j->pending_writes++;
+	run->pending_writes++;
 	return p;
 }
 
@@ -486,9 +715,9 @@ update_done(struct writer_op *op)
 	struct waiter *fire = NULL;
 
 	pthread_mutex_lock(&s->mtx);
-	j->pending_writes--;
+	j->run->pending_writes--;
 	if (op->status == JOBD_OK && job_state_terminal(op->rec.state)) {
-		j->ended = true;
+		j->flags |= JOB_ENDED;
 		unpark_job(s, j, WAIT_END, JOBD_OK, NULL, &fire);
 	}
 	maybe_free(s, j);
@@ -508,7 +737,7 @@ insert_done(struct writer_op *op)
 
 	pthread_mutex_lock(&s->mtx);
 	if (op->status == JOBD_OK) {
-		j->committed = true;
+		j->flags |= JOB_COMMITTED;
 		s->st.counts[JOB_QUEUED]++;
 		s->st.submitted++;
 		if (!s->draining)
@@ -525,7 +754,8 @@ insert_done(struct writer_op *op)
 	}
 	pthread_mutex_unlock(&s->mtx);
 	fire_all(fire);
-	free(p); /* op->rec aliased the job's record */
+	jobrec_clear(&op->rec); /* the input with it: the database has it */
+	free(p);
 }
 
 static void
@@ -541,9 +771,10 @@ purge_done(struct writer_op *op)
 			s->st.counts[st] = op->counts[st];
 		for (size_t b = 0; b < s->nbuckets; b++)
 			for (struct job *j = s->ids[b]; j; j = j->id_next)
-				if (j->committed && !j->ended &&
-				    job_state_terminal(j->rec.state))
-					s->st.counts[j->rec.state]++;
+				if ((j->flags & JOB_COMMITTED) &&
+				    !(j->flags & JOB_ENDED) &&
+				    job_state_terminal(j->state))
+					s->st.counts[j->state]++;
 		pthread_mutex_unlock(&s->mtx);
 		if (op->purged > 0)
 			log_info("purged %llu finished jobs past retention",
@@ -561,8 +792,7 @@ timer_tick(sched *s, struct waiter **fire, struct writer_op **purge)
 	struct job *j;
 	struct waiter *w;
 
-	while ((j = heap_top(&s->delayed)) != NULL &&
-	       j->rec.not_before <= wall) {
+	while ((j = heap_top(&s->delayed)) != NULL && j->not_before <= wall) {
 		heap_pop(&s->delayed);
 		j->where = IN_NONE;
 		if (!s->draining)
@@ -613,7 +843,7 @@ timer_main(void *arg)
 		struct job *j = heap_top(&s->delayed);
 		struct waiter *w = heap_top(&s->waits);
 		if (j != NULL) {
-			int64_t d = j->rec.not_before - sched_wall_ms();
+			int64_t d = j->not_before - sched_wall_ms();
 			if (mono + d < until)
 				until = mono + d;
 		}
@@ -636,12 +866,16 @@ int
 sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 {
 	pthread_condattr_t ca;
+	size_t nkinds;
 	sched *s;
 
 	*sp = NULL;
+	(void) kind_table(&nkinds);
+	if (nkinds > UINT8_MAX + 1u)
+		return JOBD_INTERNAL; /* struct job's kind is a uint8_t */
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
-	if (table_grow(s) != 0) {
+	if (table_reserve(s, 0) != 0) {
 		free(s);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
@@ -671,60 +905,278 @@ sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 	return JOBD_OK;
 }
 
-struct load_ctx {
-	sched *s;
-	uint64_t failed;
-	struct jop *ops; /* unknown kinds, failed at load */
+/*
+ * Start-up reads the queued jobs in two threads when there are at least
+ * this many: reading rows is most of the time, and each thread reads half
+ * of the ids through a connection of its own (SQLite's rule). The helper
+ * only builds its jobs; they are linked into the tables after it is joined,
+ * in id order like the rest.
+ */
+#define LOAD_SPLIT_MIN 10000
+
+/* A queued job found at start that this jobd cannot run. */
+struct load_bad {
+	struct load_bad *next;
+	struct jobrec rec; /* its update: state failed, the error */
 };
 
+struct load_ctx {
+	sched *s;
+	int64_t now;
+	uint64_t nbad;
+	struct load_bad *bad;
+	struct job *next; /* loaded, its key bucket prefetched, not linked */
+	/* the helper thread's part: it chains its jobs by id_next */
+	bool chain;
+	struct job *head;
+	struct job **tail;
+	uint64_t from;
+	int rv; /* the helper's outcome, with err */
+	char err[300];
+};
+
+/* Notes r as one to mark failed with error `why`. */
+static int
+load_bad(struct load_ctx *lc, const struct jobrec *r, const char *why)
+{
+	struct load_bad *b = calloc(1, sizeof(*b));
+
+	if (b == NULL || (b->rec.error = strdup(why)) == NULL) {
+		free(b);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	b->rec.id = r->id;
+	b->rec.state = JOB_FAILED;
+	b->rec.attempts = r->attempts;
+	b->rec.progress_done = r->progress_done;
+	b->rec.progress_total = r->progress_total;
+	b->rec.started_at = r->started_at;
+	b->rec.finished_at = lc->now;
+	b->rec.not_before = r->not_before;
+	b->next = lc->bad;
+	lc->bad = b;
+	lc->nbad++;
+	return 0;
+}
+
+/* Links and queues the job loaded last; 0 or JOBD_RESOURCE_EXHAUSTED.
+ * Under mtx. */
+static int
+load_link(struct load_ctx *lc)
+{
+	struct job *j = lc->next;
+
+	lc->next = NULL;
+	if (j == NULL)
+		return 0;
+	if (table_add(lc->s, j) != 0) {
+		job_free(j);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	lc->s->nqueued++;
+	enqueue(lc->s, j);
+	return 0;
+}
+
+/* Takes j in: it is linked while the next one is read, its key bucket on
+ * its way meanwhile (a random place in a big array: a cache miss). */
+static int
+load_take(struct load_ctx *lc, struct job *j)
+{
+	table_prefetch(lc->s, j);
+	int rv = load_link(lc);
+	lc->next = j;
+	return rv;
+}
+
+/* One queued job from the database (a view, valid during the call). */
 static int
 load_one(const struct jobrec *r, void *arg)
 {
 	struct load_ctx *lc = arg;
-	sched *s = lc->s;
-	struct job *j = calloc(1, sizeof(*j));
+	const struct kind *k = kind_find(r->kind);
+	struct job *j;
+	char why[300];
 
-	if (j == NULL || jobrec_copy(&j->rec, r) != JOBD_OK) {
-		free(j);
-		return JOBD_RESOURCE_EXHAUSTED;
-	}
-	j->s = s;
-	j->hpos = HEAP_NONE;
-	j->committed = true;
-	atomic_store(&j->done, 0);
-	atomic_store(&j->total, 0);
-	if (table_add(s, j) != 0) {
-		job_free(j);
-		return JOBD_RESOURCE_EXHAUSTED;
-	}
-	s->nqueued++;
-	j->kind = kind_find(j->rec.kind);
-	if (j->kind == NULL) {
+	if (k == NULL) {
 		/* a database from a build with other kinds */
-		char msg[160];
-		snprintf(msg, sizeof(msg), "unknown kind '%.60s'", j->rec.kind);
-		set_error(j, msg);
-		set_state(s, j, JOB_FAILED);
-		j->rec.finished_at = sched_wall_ms();
-		struct jop *p = update_op(s, j);
-		if (p != NULL) {
-			p->op.next = (struct writer_op *) lc->ops;
-			lc->ops = p;
+		snprintf(why, sizeof(why), "unknown kind '%.60s'", r->kind);
+		return load_bad(lc, r, why);
+	}
+	/* what Submit checked, checked again: the database may be from a
+	 * build whose kinds took other parameters */
+	if (kind_validate(k, r->params, r->nparams, r->input_len, why,
+	                  sizeof(why)) != JOBD_OK)
+		return load_bad(lc, r, why);
+	if ((j = job_alloc(r->params, r->nparams, r->idem_key)) == NULL)
+		return JOBD_RESOURCE_EXHAUSTED;
+	j->id = r->id;
+	j->created_at = r->created_at;
+	j->not_before = r->not_before;
+	j->priority = r->priority;
+	j->attempts = r->attempts;
+	j->max_attempts = r->max_attempts;
+	j->timeout_ms = r->timeout_ms;
+	j->input_len = (uint32_t) r->input_len; /* validated: at most 1 MiB */
+	j->kind = (uint8_t) kind_index(k);
+	j->state = JOB_QUEUED;
+	j->flags |= JOB_COMMITTED;
+	if (r->error != NULL || r->started_at != 0 || r->finished_at != 0 ||
+	    r->progress_done != 0 || r->progress_total != 0) {
+		/* an earlier attempt's traces, shown as they were */
+		struct jobrun *run = job_run(j);
+		if (run == NULL || (r->error != NULL &&
+		                    (run->error = strdup(r->error)) == NULL)) {
+			job_free(j);
+			return JOBD_RESOURCE_EXHAUSTED;
 		}
-		lc->failed++;
+		atomic_store(&run->done, r->progress_done);
+		atomic_store(&run->total, r->progress_total);
+		run->started_at = r->started_at;
+		run->finished_at = r->finished_at;
+	}
+	if (lc->chain) {
+		*lc->tail = j;
+		lc->tail = &j->id_next;
 		return 0;
 	}
-	enqueue(s, j);
-	return 0;
+	return load_take(lc, j);
+}
+
+/* The helper thread: the queued jobs from lc->from on, chained. */
+static void *
+load_helper(void *arg)
+{
+	struct load_ctx *lc = arg;
+	store *db;
+
+	if ((lc->rv = store_open_readonly(&db, lc->s->db_path, lc->err,
+	                                  sizeof(lc->err))) != JOBD_OK)
+		return NULL;
+	lc->rv = store_scan_brief(db, JOB_QUEUED, lc->from, UINT64_MAX,
+	                          load_one, lc);
+	if (lc->rv != JOBD_OK)
+		snprintf(lc->err, sizeof(lc->err), "%s",
+		         lc->rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
+		                                           : store_errmsg(db));
+	store_close(db);
+	return NULL;
+}
+
+/* Links the chain of jobs from head on (after lc's own); frees what it
+ * does not link. Under mtx. */
+static int
+load_chain(struct load_ctx *lc, struct job *head, int rv)
+{
+	for (struct job *j = head, *next; j != NULL; j = next) {
+		next = j->id_next;
+		j->id_next = NULL;
+		if (rv == JOBD_OK)
+			rv = load_take(lc, j);
+		else
+			job_free(j);
+	}
+	if (rv == JOBD_OK)
+		rv = load_link(lc);
+	job_free(lc->next); /* not linked: something failed */
+	lc->next = NULL;
+	return rv;
+}
+
+/* Marks the jobs load_one() refused failed, in one transaction on db. */
+static int
+load_fail_bad(sched *s, store *db, struct load_ctx *lc)
+{
+	int rv;
+
+	if ((rv = store_begin(db)) != JOBD_OK)
+		return rv;
+	for (struct load_bad *b = lc->bad; b != NULL; b = b->next) {
+		if ((rv = store_update(db, &b->rec)) != JOBD_OK) {
+			(void) store_rollback(db);
+			return rv;
+		}
+	}
+	if ((rv = store_commit(db)) != JOBD_OK)
+		return rv;
+	pthread_mutex_lock(&s->mtx);
+	s->st.counts[JOB_QUEUED] -= lc->nbad;
+	s->st.counts[JOB_FAILED] += lc->nbad;
+	pthread_mutex_unlock(&s->mtx);
+	log_warn("%llu queued jobs have a kind or parameters this jobd does "
+	         "not take; marked failed",
+	         (unsigned long long) lc->nbad);
+	return JOBD_OK;
+}
+
+/* Loads the queued jobs: the ids up to `mid` here, the rest (when split)
+ * in hl's thread. */
+static int
+load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
+            char *err, size_t errlen)
+{
+	uint64_t lo, hi, mid = UINT64_MAX, nq;
+	pthread_t helper;
+	bool split = false;
+	int rv;
+
+	if ((rv = store_id_range(db, JOB_QUEUED, &lo, &hi)) != JOBD_OK) {
+		snprintf(err, errlen, "cannot load queued jobs: %s",
+		         store_errmsg(db));
+		return rv;
+	}
+	pthread_mutex_lock(&s->mtx);
+	nq = s->st.counts[JOB_QUEUED];
+	pthread_mutex_unlock(&s->mtx);
+	if (nq >= LOAD_SPLIT_MIN && hi > lo) {
+		mid = lo + (hi - lo) / 2;
+		hl->from = mid + 1;
+		split = pthread_create(&helper, NULL, load_helper, hl) == 0;
+		if (!split)
+			mid = UINT64_MAX;
+	}
+	pthread_mutex_lock(&s->mtx);
+	/* room for them all at once: no rehash, no heap regrowth */
+	if (table_reserve(s, s->njobs + nq) != 0 ||
+	    heap_reserve(&s->runq, s->runq.n + nq) != 0)
+		rv = JOBD_RESOURCE_EXHAUSTED;
+	else
+		rv = store_scan_brief(db, JOB_QUEUED, 0, mid, load_one, lc);
+	rv = load_chain(lc, NULL, rv); /* links the last job, or frees it */
+	if (rv != JOBD_OK)
+		snprintf(err, errlen, "cannot load queued jobs: %s",
+		         rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
+		                                       : store_errmsg(db));
+	pthread_mutex_unlock(&s->mtx);
+	if (!split)
+		return rv;
+	pthread_join(helper, NULL);
+	if (rv == JOBD_OK && hl->rv != JOBD_OK) {
+		snprintf(err, errlen, "cannot load queued jobs: %s", hl->err);
+		rv = hl->rv;
+	}
+	pthread_mutex_lock(&s->mtx);
+	if (rv == JOBD_OK && (rv = load_chain(lc, hl->head, rv)) != JOBD_OK)
+		snprintf(err, errlen, "cannot load queued jobs: out of memory");
+	else if (rv != JOBD_OK)
+		(void) load_chain(lc, hl->head, rv); /* frees them */
+	pthread_mutex_unlock(&s->mtx);
+	return rv;
 }
 
 int
 sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 {
-	struct load_ctx lc = {s, 0, NULL};
+	struct load_ctx lc, hl;
 	uint64_t max_id;
 	int rv;
 
+	memset(&lc, 0, sizeof(lc));
+	lc.s = s;
+	lc.now = sched_wall_ms();
+	hl = lc;
+	hl.chain = true;
+	hl.tail = &hl.head;
 	*recovered = 0;
 	if ((rv = store_recover(db, recovered)) != JOBD_OK ||
 	    (rv = store_max_id(db, &max_id)) != JOBD_OK ||
@@ -732,28 +1184,42 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", store_errmsg(db));
 		return rv;
 	}
+	free(s->db_path);
+	if ((s->db_path = strdup(store_path(db))) == NULL) {
+		snprintf(err, errlen, "cannot load queued jobs: out of memory");
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
 	pthread_mutex_lock(&s->mtx);
 	s->next_id = max_id + 1;
 	s->st.recovered = *recovered;
-	rv = store_scan(db, JOB_QUEUED, load_one, &lc);
 	pthread_mutex_unlock(&s->mtx);
-	while (lc.ops != NULL) {
-		struct jop *p = lc.ops;
-		lc.ops = (struct jop *) p->op.next;
-		writer_submit(s->w, &p->op);
+	rv = load_queued(s, db, &lc, &hl, err, errlen);
+	/* the helper's refusals with the rest */
+	while (hl.bad != NULL) {
+		struct load_bad *b = hl.bad;
+		hl.bad = b->next;
+		b->next = lc.bad;
+		lc.bad = b;
+		lc.nbad++;
 	}
-	if (rv != JOBD_OK) {
-		snprintf(err, errlen, "cannot load queued jobs: %s",
-		         rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
-		                                       : store_errmsg(db));
-		return rv;
+	if (rv == JOBD_OK && lc.bad != NULL &&
+	    (rv = load_fail_bad(s, db, &lc)) != JOBD_OK)
+		snprintf(err, errlen,
+		         "cannot mark %llu unrunnable jobs failed: %s",
+		         (unsigned long long) lc.nbad, store_errmsg(db));
+	while (lc.bad != NULL) {
+		struct load_bad *b = lc.bad;
+		lc.bad = b->next;
+		jobrec_clear(&b->rec);
+		free(b);
 	}
-	if (lc.failed > 0)
-		log_warn(
-		    "%llu queued jobs have a kind this jobd does not know; "
-		    "marked failed",
-		    (unsigned long long) lc.failed);
-	return JOBD_OK;
+	return rv;
+}
+
+const char *
+sched_db_path(sched *s)
+{
+	return s->db_path;
 }
 
 /* Stops the timer thread and waits for it; does nothing the second time. */
@@ -783,6 +1249,7 @@ sched_destroy(sched *s)
 	}
 	free(s->ids);
 	free(s->keys);
+	free(s->db_path);
 	heap_fini(&s->runq);
 	heap_fini(&s->delayed);
 	heap_fini(&s->waits);
@@ -795,6 +1262,12 @@ sched_destroy(sched *s)
 
 /* ---- calls ----------------------------------------------------------- */
 
+static const char *
+rec_key(const struct jobrec *rec)
+{
+	return rec->idem_key && *rec->idem_key ? rec->idem_key : NULL;
+}
+
 /* Under mtx: true if rec's key belongs to a live job (the same Submit
  * again: a client retry, a re-send); w is then parked on that job (or put
  * on *fire at once if it is committed) and rec is cleared. */
@@ -802,14 +1275,14 @@ static bool
 submit_existing(sched *s, struct jobrec *rec, struct waiter *w,
                 struct waiter **fire)
 {
+	const char *key = rec_key(rec);
 	struct job *j;
 
-	if (rec->idem_key == NULL ||
-	    (j = table_find_key(s, rec->idem_key)) == NULL)
+	if (key == NULL || (j = table_find_key(s, key)) == NULL)
 		return false;
 	(void) park(s, j, w); /* w has no deadline: cannot fail */
 	w->existing = true;
-	if (j->committed) {
+	if (j->flags & JOB_COMMITTED) {
 		j->waiters = w->next;
 		unpark(s, w, JOBD_OK, j, NULL, fire);
 	}
@@ -833,25 +1306,30 @@ fresh_free(struct fresh *f, size_t n)
 	free(f);
 }
 
-/* Under mtx: room in the tables and memory for n new jobs, or NULL. */
+/* Under mtx: for each job of b whose key no live job holds (new[i]), its
+ * memory in f[i]; and room in the tables for them all. NULL if out of
+ * memory. */
 static struct fresh *
-fresh_alloc(sched *s, size_t n)
+fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
+            size_t nnew)
 {
-	struct fresh *f = calloc(n ? n : 1, sizeof(*f));
+	struct fresh *f = calloc(n, sizeof(*f));
 	if (f == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		if ((f[i].j = calloc(1, sizeof(*f[i].j))) == NULL ||
+		const struct jobrec *r = b[i].rec;
+		if (!new[i])
+			continue;
+		if ((f[i].j = job_alloc(r->params, r->nparams, rec_key(r))) ==
+		        NULL ||
 		    (f[i].p = calloc(1, sizeof(*f[i].p))) == NULL) {
 			fresh_free(f, n);
 			return NULL;
 		}
 	}
-	while (s->njobs + n > s->nbuckets) {
-		if (table_grow(s) != 0) {
-			fresh_free(f, n);
-			return NULL;
-		}
+	if (table_reserve(s, s->njobs + nnew) != 0) {
+		fresh_free(f, n);
+		return NULL;
 	}
 	return f;
 }
@@ -865,20 +1343,30 @@ submit_new(sched *s, struct fresh *f, struct jobrec *rec, const struct kind *k,
 	struct job *j = f->j;
 	struct jop *p = f->p;
 
-	j->rec = *rec;
-	memset(rec, 0, sizeof(*rec));
-	j->rec.id = s->next_id++;
-	j->rec.state = JOB_QUEUED;
-	j->rec.created_at = sched_wall_ms();
-	j->kind = k;
-	j->s = s;
-	j->hpos = HEAP_NONE;
+	f->j = NULL;
+	f->p = NULL;
+	j->id = s->next_id++;
+	j->state = JOB_QUEUED;
+	j->created_at = sched_wall_ms();
+	j->not_before = rec->not_before;
+	j->priority = rec->priority;
+	j->attempts = rec->attempts;
+	j->max_attempts = rec->max_attempts;
+	j->timeout_ms = rec->timeout_ms;
+	j->input_len = (uint32_t) rec->input_len;
+	j->kind = (uint8_t) kind_index(k);
 	table_link(s, j); /* fresh_alloc made room */
 	s->njobs++;
 	s->nqueued++;
 	(void) park(s, j, w); /* no deadline: cannot fail */
+	/* the op owns the whole record, input included, until the insert is
+	 * done; the job keeps only what it needs */
 	p->op.type = WOP_INSERT;
-	p->op.rec = j->rec; /* aliases: the record is immutable until then */
+	p->op.rec = *rec;
+	memset(rec, 0, sizeof(*rec));
+	p->op.rec.id = j->id;
+	p->op.rec.state = JOB_QUEUED;
+	p->op.rec.created_at = j->created_at;
 	p->op.done = insert_done;
 	p->job = j;
 	p->s = s;
@@ -893,6 +1381,22 @@ sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
 	return sched_submit_batch(s, &b, 1, err, errlen);
 }
 
+/* Why b[0..n) cannot be jobs (Submit lets none of these through), or
+ * NULL. */
+static const char *
+batch_refusal(const struct batch_job *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (kind_index(b[i].kind) < 0)
+			return "unknown kind";
+		if (b[i].rec->nparams > JOB_MAX_PARAMS)
+			return "too many parameters";
+		if (b[i].rec->input_len > UINT32_MAX)
+			return "input too big";
+	}
+	return NULL;
+}
+
 int
 sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
                    size_t errlen)
@@ -900,19 +1404,31 @@ sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
 	struct waiter *fire = NULL;
 	struct writer_op *ops = NULL, **tail = &ops;
 	struct fresh *f = NULL;
-	size_t nnew = 0, used = 0;
+	bool one = false, *new = n == 1 ? &one : calloc(n, sizeof(*new));
+	const char *why;
+	size_t nnew = 0;
 	int rv = JOBD_OK;
 
+	if (new == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
 	pthread_mutex_lock(&s->mtx);
 	if (s->draining) {
 		snprintf(err, errlen, "jobd is shutting down");
 		rv = JOBD_UNAVAILABLE;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (b[i].rec->idem_key == NULL ||
-		    table_find_key(s, b[i].rec->idem_key) == NULL)
-			nnew++;
+	if ((why = batch_refusal(b, n)) != NULL) {
+		snprintf(err, errlen, "%s", why);
+		rv = JOBD_INVALID_ARGUMENT;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *key = rec_key(b[i].rec);
+		new[i] = key == NULL || table_find_key(s, key) == NULL;
+		nnew += new[i];
+	}
 	if (s->cfg.max_queue > 0 && s->nqueued + nnew > s->cfg.max_queue) {
 		if (n == 1)
 			snprintf(err, errlen,
@@ -927,27 +1443,24 @@ sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
 		rv = JOBD_RESOURCE_EXHAUSTED;
 		goto out;
 	}
-	if ((f = fresh_alloc(s, nnew)) == NULL) {
+	if ((f = fresh_alloc(s, b, n, new, nnew)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		rv = JOBD_RESOURCE_EXHAUSTED;
 		goto out;
 	}
 	/* From here nothing fails. A key twice in the batch: the second
-	 * finds the first (pending) and waits for it, so it may take less
-	 * than was counted. */
+	 * finds the first (pending) and waits for it. */
 	for (size_t i = 0; i < n; i++) {
 		if (submit_existing(s, b[i].rec, b[i].w, &fire))
 			continue;
-		*tail = submit_new(s, &f[used++], b[i].rec, b[i].kind, b[i].w);
+		*tail = submit_new(s, &f[i], b[i].rec, b[i].kind, b[i].w);
 		tail = &(*tail)->next;
 	}
-	for (size_t i = used; i < nnew; i++) {
-		free(f[i].j);
-		free(f[i].p);
-	}
-	free(f);
+	fresh_free(f, n); /* what a key twice left unused */
 out:
 	pthread_mutex_unlock(&s->mtx);
+	if (new != &one)
+		free(new);
 	fire_all(fire);
 	if (ops != NULL)
 		writer_submit_group(s->w, ops);
@@ -960,7 +1473,10 @@ static struct job *
 live(sched *s, uint64_t id)
 {
 	struct job *j = table_find(s, id);
-	return j != NULL && j->committed && !j->ended ? j : NULL;
+	return j != NULL &&
+	               (j->flags & (JOB_COMMITTED | JOB_ENDED)) == JOB_COMMITTED
+	           ? j
+	           : NULL;
 }
 
 int
@@ -971,7 +1487,7 @@ sched_get(sched *s, uint64_t id, struct jobrec *out)
 
 	pthread_mutex_lock(&s->mtx);
 	if ((j = live(s, id)) != NULL) {
-		snapshot(j, out);
+		snapshot(j, out, true);
 		rv = JOBD_OK;
 	}
 	pthread_mutex_unlock(&s->mtx);
@@ -1020,17 +1536,23 @@ sched_cancel(sched *s, uint64_t id, struct waiter *w)
 		rv = JOBD_UNAVAILABLE;
 		goto out;
 	}
+	/* a queued job ends here: it needs its run part for that */
+	if (j->state == JOB_QUEUED && job_run(j) == NULL) {
+		rv = JOBD_RESOURCE_EXHAUSTED;
+		goto out;
+	}
 	if ((rv = park(s, j, w)) != JOBD_OK)
 		goto out;
-	if (j->rec.state == JOB_QUEUED) {
+	if (j->state == JOB_QUEUED) {
 		dequeue(s, j);
 		set_state(s, j, JOB_CANCELLED);
-		set_error(j, "cancelled");
-		j->rec.finished_at = sched_wall_ms();
+		set_error(j->run, "cancelled");
+		j->run->finished_at = sched_wall_ms();
 		p = update_op(s, j);
-	} else if (j->rec.state == JOB_RUNNING) {
+	} else if (j->state == JOB_RUNNING) {
 		int none = STOP_NONE;
-		atomic_compare_exchange_strong(&j->stop, &none, STOP_CANCEL);
+		atomic_compare_exchange_strong(&j->run->stop, &none,
+		                               STOP_CANCEL);
 	}
 	/* else it has ended; w fires when that is on disk */
 out:
@@ -1040,19 +1562,56 @@ out:
 }
 
 static int
-cmp_id_desc(const void *a, const void *b)
+cmp_job_id_desc(const void *a, const void *b)
 {
-	uint64_t x = ((const struct jobrec *) a)->id;
-	uint64_t y = ((const struct jobrec *) b)->id;
+	uint64_t x = (*(struct job *const *) a)->id;
+	uint64_t y = (*(struct job *const *) b)->id;
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
+/* Sifts down the min-heap by id v[0..n) from i. */
+static void
+idheap_down(struct job **v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n)
+			return;
+		if (c + 1 < n && v[c + 1]->id < v[c]->id)
+			c++;
+		if (v[i]->id <= v[c]->id)
+			return;
+		struct job *t = v[i];
+		v[i] = v[c];
+		v[c] = t;
+		i = c;
+	}
+}
+
+static void
+idheap_up(struct job **v, size_t i)
+{
+	while (i > 0 && v[(i - 1) / 2]->id > v[i]->id) {
+		struct job *t = v[i];
+		v[i] = v[(i - 1) / 2];
+		v[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+/*
+ * The newest f->limit matching jobs are chosen first, keeping the best ones
+ * in a min-heap by id, and only those are copied: a page of 100 out of a
+ * million queued jobs copies 100 records, not a million.
+ */
 int
 sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
            size_t *n)
 {
-	struct jobrec *v = NULL;
+	struct job **v = NULL;
+	struct jobrec *recs = NULL;
 	size_t nv = 0, cap = 0;
+	size_t limit = f->limit ? f->limit : SIZE_MAX;
 	int rv = JOBD_OK;
 
 	*out = NULL;
@@ -1060,15 +1619,24 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 	pthread_mutex_lock(&s->mtx);
 	for (size_t b = 0; b < s->nbuckets && rv == JOBD_OK; b++) {
 		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next) {
-			if (!j->committed || j->ended ||
-			    (f->state && j->rec.state != f->state) ||
-			    (f->kind && strcmp(f->kind, j->rec.kind) != 0) ||
-			    (f->before && j->rec.id >= f->before))
+			if ((j->flags & (JOB_COMMITTED | JOB_ENDED)) !=
+			        JOB_COMMITTED ||
+			    (f->state && j->state != f->state) ||
+			    (f->kind &&
+			     strcmp(f->kind, job_kind(j)->name) != 0) ||
+			    (f->before && j->id >= f->before))
 				continue;
+			if (nv == limit) {
+				/* full: j replaces the oldest if newer */
+				if (j->id > v[0]->id) {
+					v[0] = j;
+					idheap_down(v, nv, 0);
+				}
+				continue;
+			}
 			if (nv == cap) {
 				size_t nc = cap ? cap * 2 : 64;
-				struct jobrec *nvv =
-				    realloc(v, nc * sizeof(*v));
+				struct job **nvv = realloc(v, nc * sizeof(*v));
 				if (nvv == NULL) {
 					rv = JOBD_RESOURCE_EXHAUSTED;
 					break;
@@ -1076,25 +1644,25 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 				v = nvv;
 				cap = nc;
 			}
-			snapshot(j, &v[nv]);
-			free(v[nv].result); /* lists carry no results */
-			v[nv].result = NULL;
-			v[nv].result_len = 0;
-			nv++;
+			v[nv] = j;
+			idheap_up(v, nv++);
 		}
 	}
-	pthread_mutex_unlock(&s->mtx);
-	if (rv != JOBD_OK) {
+	if (rv == JOBD_OK && nv > 0 &&
+	    (recs = calloc(nv, sizeof(*recs))) == NULL)
+		rv = JOBD_RESOURCE_EXHAUSTED;
+	if (rv == JOBD_OK) {
+		if (nv > 1)
+			qsort(v, nv, sizeof(*v), cmp_job_id_desc);
+		/* lists carry no results */
 		for (size_t i = 0; i < nv; i++)
-			jobrec_clear(&v[i]);
-		free(v);
-		return rv;
+			snapshot(v[i], &recs[i], false);
 	}
-	if (nv > 1)
-		qsort(v, nv, sizeof(*v), cmp_id_desc);
-	while (nv > f->limit)
-		jobrec_clear(&v[--nv]);
-	*out = v;
+	pthread_mutex_unlock(&s->mtx);
+	free(v);
+	if (rv != JOBD_OK)
+		return rv;
+	*out = recs;
 	*n = nv;
 	return JOBD_OK;
 }
@@ -1112,57 +1680,67 @@ sched_stats(sched *s, struct sched_stats *st)
 struct job *
 sched_take(sched *s)
 {
+	struct jobrun *r;
 	struct job *j;
 
 	pthread_mutex_lock(&s->mtx);
-	while (!s->draining && s->runq.n == 0)
-		pthread_cond_wait(&s->work_cv, &s->mtx);
-	if (s->draining) {
-		pthread_mutex_unlock(&s->mtx);
-		return NULL;
+	for (;;) {
+		while (!s->draining && s->runq.n == 0)
+			pthread_cond_wait(&s->work_cv, &s->mtx);
+		if (s->draining) {
+			pthread_mutex_unlock(&s->mtx);
+			return NULL;
+		}
+		if ((r = job_run(heap_top(&s->runq))) != NULL)
+			break;
+		/* out of memory for its run part: it stays first in line */
+		log_error(
+		    "out of memory starting job %llu; trying again",
+		    (unsigned long long) ((struct job *) heap_top(&s->runq))
+		        ->id);
+		struct timespec ts = clock_after(CLOCK_REALTIME, 100);
+		pthread_cond_timedwait(&s->work_cv, &s->mtx, &ts);
 	}
 	j = heap_pop(&s->runq);
 	j->where = IN_NONE;
 	set_state(s, j, JOB_RUNNING);
-	j->rec.attempts++;
-	j->rec.started_at = sched_wall_ms();
-	j->rec.finished_at = 0;
-	j->rec.not_before = 0;
-	atomic_store(&j->done, 0);
-	atomic_store(&j->total, 0);
-	atomic_store(&j->stop, STOP_NONE);
-	j->deadline =
-	    j->rec.timeout_ms ? sched_mono_ms() + j->rec.timeout_ms : 0;
+	j->attempts++;
+	r->started_at = sched_wall_ms();
+	r->finished_at = 0;
+	j->not_before = 0;
+	atomic_store(&r->done, 0);
+	atomic_store(&r->total, 0);
+	atomic_store(&r->stop, STOP_NONE);
+	r->deadline = j->timeout_ms ? sched_mono_ms() + j->timeout_ms : 0;
 	s->st.busy++;
 	submit_locked(s, update_op(s, j));
 	pthread_mutex_unlock(&s->mtx);
 	return j;
 }
 
-const struct jobrec *
-sched_job_rec(const struct job *j)
+void
+sched_job_work(const struct job *j, struct sched_work *out)
 {
-	return &j->rec;
-}
-
-const struct kind *
-sched_job_kind(const struct job *j)
-{
-	return j->kind;
+	out->id = j->id;
+	out->kind = job_kind(j);
+	out->params = j->run->params;
+	out->nparams = j->run->nparams;
+	out->input_len = j->input_len;
+	out->progress_arg = j->run;
 }
 
 int
 sched_progress(void *arg, uint64_t done, uint64_t total)
 {
-	struct job *j = arg;
+	struct jobrun *r = arg;
 
-	atomic_store_explicit(&j->done, done, memory_order_relaxed);
-	atomic_store_explicit(&j->total, total, memory_order_relaxed);
-	if (atomic_load_explicit(&j->stop, memory_order_relaxed) != STOP_NONE)
+	atomic_store_explicit(&r->done, done, memory_order_relaxed);
+	atomic_store_explicit(&r->total, total, memory_order_relaxed);
+	if (atomic_load_explicit(&r->stop, memory_order_relaxed) != STOP_NONE)
 		return 1;
-	if (j->deadline != 0 && sched_mono_ms() >= j->deadline) {
+	if (r->deadline != 0 && sched_mono_ms() >= r->deadline) {
 		int none = STOP_NONE;
-		atomic_compare_exchange_strong(&j->stop, &none, STOP_TIMEOUT);
+		atomic_compare_exchange_strong(&r->stop, &none, STOP_TIMEOUT);
 		return 1;
 	}
 	return 0;
@@ -1181,61 +1759,60 @@ void
 sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
              size_t result_len, const char *error)
 {
+	struct jobrun *r = j->run;
 	char msg[300];
-	int stop = atomic_load(&j->stop);
+	int stop = atomic_load(&r->stop);
 	int64_t now = sched_wall_ms();
 
 	pthread_mutex_lock(&s->mtx);
 	s->st.busy--;
-	j->rec.progress_done = atomic_load(&j->done);
-	j->rec.progress_total = atomic_load(&j->total);
-	if (outcome == KIND_OK && j->rec.progress_total > 0)
-		j->rec.progress_done = j->rec.progress_total;
+	if (outcome == KIND_OK && atomic_load(&r->total) > 0)
+		atomic_store(&r->done, atomic_load(&r->total));
 	if (outcome == KIND_STOPPED && stop == STOP_TIMEOUT) {
 		snprintf(msg, sizeof(msg), "timed out after %u ms",
-		         j->rec.timeout_ms);
+		         j->timeout_ms);
 		error = msg;
 		outcome = KIND_FAILED;
 	}
 	if (outcome == KIND_OK) {
-		free(j->rec.result);
-		j->rec.result = result;
-		j->rec.result_len = result_len;
+		free(r->result);
+		r->result = result;
+		r->result_len = result_len;
 		result = NULL;
-		set_error(j, NULL);
+		set_error(r, NULL);
 		set_state(s, j, JOB_SUCCEEDED);
-		j->rec.finished_at = now;
+		r->finished_at = now;
 	} else if (outcome == KIND_FAILED) {
-		set_error(j, error && *error ? error : "failed");
-		if (j->rec.attempts < j->rec.max_attempts) {
+		set_error(r, error && *error ? error : "failed");
+		if (j->attempts < j->max_attempts) {
 			set_state(s, j, JOB_QUEUED);
-			j->rec.not_before = now + backoff(s, j->rec.attempts);
+			j->not_before = now + backoff(s, j->attempts);
 			s->st.retried++;
 			log_debug(
 			    "job %llu failed (attempt %u of %u), retrying: "
 			    "%s",
-			    (unsigned long long) j->rec.id, j->rec.attempts,
-			    j->rec.max_attempts, j->rec.error);
+			    (unsigned long long) j->id, j->attempts,
+			    j->max_attempts, r->error);
 			if (!s->draining)
 				enqueue(s, j);
 		} else {
 			set_state(s, j, JOB_FAILED);
-			j->rec.finished_at = now;
+			r->finished_at = now;
 			log_info("job %llu (%s) failed after %u attempt%s: %s",
-			         (unsigned long long) j->rec.id, j->rec.kind,
-			         j->rec.attempts,
-			         j->rec.attempts == 1 ? "" : "s", j->rec.error);
+			         (unsigned long long) j->id, job_kind(j)->name,
+			         j->attempts, j->attempts == 1 ? "" : "s",
+			         r->error);
 		}
 	} else if (stop == STOP_CANCEL) {
-		set_error(j, "cancelled");
+		set_error(r, "cancelled");
 		set_state(s, j, JOB_CANCELLED);
-		j->rec.finished_at = now;
+		r->finished_at = now;
 	} else {
 		/* shutdown: not the job's fault; back to queued for the next
 		 * start, the attempt not counted */
 		set_state(s, j, JOB_QUEUED);
-		j->rec.attempts--;
-		j->rec.started_at = 0;
+		j->attempts--;
+		r->started_at = 0;
 	}
 	free(result);
 	submit_locked(s, update_op(s, j));
@@ -1251,8 +1828,8 @@ stop_running(sched *s)
 {
 	for (size_t b = 0; b < s->nbuckets; b++)
 		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next)
-			if (j->rec.state == JOB_RUNNING)
-				atomic_store(&j->stop, STOP_SHUTDOWN);
+			if (j->state == JOB_RUNNING)
+				atomic_store(&j->run->stop, STOP_SHUTDOWN);
 }
 
 void

@@ -79,7 +79,9 @@ int64_t sched_wall_ms(void);
 int sched_create(sched **sp, writer *w, const struct sched_config *cfg);
 /*
  * Start-up, before any call: re-queues jobs left running by a crash and
- * loads the queued ones from `db` into memory. *recovered = jobs re-queued.
+ * loads the queued ones from `db` into memory (without their inputs);
+ * queued jobs this jobd cannot run (unknown kind, parameters the kind
+ * refuses) are marked failed in `db` instead. *recovered = jobs re-queued.
  */
 int sched_load(sched *s, store *db, uint64_t *recovered, char *err,
                size_t errlen);
@@ -90,7 +92,9 @@ void sched_destroy(sched *s);
  * Submit: takes ownership of *rec's fields on JOBD_OK (rec is zeroed), and
  * fires w once the job is on disk. If rec's idempotency key belongs to a
  * live job, w fires for that job instead (existing). Errors (returned, w not
- * parked): JOBD_RESOURCE_EXHAUSTED (queue full), JOBD_UNAVAILABLE (stopping).
+ * parked): JOBD_RESOURCE_EXHAUSTED (queue full), JOBD_UNAVAILABLE (stopping),
+ * JOBD_INVALID_ARGUMENT (k not from kind_table(), more than 255 params or an
+ * input of 4 GiB: nothing that kind_validate() lets through).
  */
 int sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
                  struct waiter *w, char *err, size_t errlen);
@@ -106,8 +110,9 @@ struct batch_job {
  * taken and every waiter parked, and the new jobs' inserts go to the writer
  * as one group (one transaction). On an error nothing was taken or parked:
  * JOBD_RESOURCE_EXHAUSTED (no room in the queue for all the new jobs, or
- * out of memory), JOBD_UNAVAILABLE (stopping). A key given twice: the second
- * job is answered with the first.
+ * out of memory), JOBD_UNAVAILABLE (stopping), JOBD_INVALID_ARGUMENT (as
+ * sched_submit's). A key given twice: the second job is answered with the
+ * first.
  */
 int sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
                        size_t errlen);
@@ -132,10 +137,22 @@ void sched_stats(sched *s, struct sched_stats *st);
 /* Workers. sched_take blocks until a job is to run and returns it marked
  * running, or NULL once the scheduler is draining. */
 struct job *sched_take(sched *s);
-const struct jobrec *sched_job_rec(const struct job *j);
-const struct kind *sched_job_kind(const struct job *j);
-/* Records progress; non-zero means stop now (cancel, timeout, shutdown). */
-int sched_progress(void *job, uint64_t done, uint64_t total);
+/* What a worker needs to run a job it took; valid until sched_finish. */
+struct sched_work {
+	uint64_t id;
+	const struct kind *kind;
+	const struct job_param *params; /* validated */
+	size_t nparams;
+	size_t input_len;   /* the bytes are in the database: store_get_input */
+	void *progress_arg; /* for sched_progress */
+};
+void sched_job_work(const struct job *j, struct sched_work *out);
+/* The database the jobs were loaded from (sched_load), where a worker reads
+ * a job's input with a connection of its own; NULL before sched_load. */
+const char *sched_db_path(sched *s);
+/* Records progress (arg: sched_work's progress_arg); non-zero means stop
+ * now (cancel, timeout, shutdown). */
+int sched_progress(void *arg, uint64_t done, uint64_t total);
 /* The run ended with outcome (enum kind_outcome); result is taken. */
 void sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
                   size_t result_len, const char *error);

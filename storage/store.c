@@ -186,6 +186,9 @@ enum store_stmt {
 	STMT_LIST_KIND,
 	STMT_LIST_STATE_KIND,
 	STMT_SCAN,
+	STMT_SCAN_BRIEF,
+	STMT_ID_RANGE,
+	STMT_INPUT,
 	STMT_RECOVER,
 	STMT_PURGE,
 	STMT_COUNTS,
@@ -250,6 +253,12 @@ static const char *const store_sql[STMT_NUM] = {
     [STMT_LIST_STATE_KIND] = STORE_LIST("state = ?1 AND kind = ?2 AND "),
     [STMT_SCAN] = "SELECT " STORE_COLS ", input, result FROM jobs"
                   " WHERE state = ?1 ORDER BY id",
+    [STMT_SCAN_BRIEF] = "SELECT " STORE_COLS ", NULL, NULL FROM jobs"
+                        " WHERE state = ?1 AND id >= ?2 AND id <= ?3"
+                        " ORDER BY id",
+    [STMT_ID_RANGE] = "SELECT (SELECT min(id) FROM jobs WHERE state = ?1),"
+                      " (SELECT max(id) FROM jobs WHERE state = ?1)",
+    [STMT_INPUT] = "SELECT input FROM jobs WHERE id = ?1",
     [STMT_RECOVER] = "UPDATE jobs SET state = 'queued', progress_done = 0,"
                      " progress_total = 0 WHERE state = 'running'",
     /* Left to itself the planner walks jobs_state: every terminal job. */
@@ -266,7 +275,15 @@ struct store {
 	sqlite3_stmt *stmt[STMT_NUM];
 	char *path;
 	char errmsg[512];
+	/* where store_row_view() decodes params: see store_params_view() */
+	struct job_param *vparams;
+	size_t vparams_cap;
+	char *vtext;
+	size_t vtext_cap;
 };
+
+/* Scratch buffers above this size are given back after use. */
+#define STORE_SCRATCH_KEEP 65536
 
 static const char *const store_state_names[JOB_STATE_MAX + 1] = {
     [JOB_QUEUED] = "queued",       [JOB_RUNNING] = "running",
@@ -559,17 +576,21 @@ store_params_encode(store *s, const struct jobrec *r, const char *op,
 }
 
 /*
- * Decodes a params blob into r->params and r->nparams. JOBD_DATA_LOSS with
- * *why set if the blob is malformed; r->params is then freed by the caller
- * through jobrec_clear().
+ * Decodes a params blob into r->params and r->nparams without allocating
+ * for each param: the array and the NUL-terminated names and values are in
+ * the store's scratch buffers, valid until the next decode on s.
+ * JOBD_DATA_LOSS with *why set if the blob is malformed (r->params is then
+ * NULL), JOBD_RESOURCE_EXHAUSTED if the scratch cannot grow.
  */
 static int
-store_params_decode(const uint8_t *b, size_t len, struct jobrec *r,
-                    const char **why)
+store_params_view(store *s, const uint8_t *b, size_t len, struct jobrec *r,
+                  const char **why)
 {
-	size_t off = 4;
+	size_t off = 4, toff = 0;
 	uint32_t count;
 
+	r->params = NULL;
+	r->nparams = 0;
 	if (len < 4) {
 		*why = "params blob shorter than its count";
 		return JOBD_DATA_LOSS;
@@ -580,14 +601,28 @@ store_params_decode(const uint8_t *b, size_t len, struct jobrec *r,
 		*why = "params count larger than the blob";
 		return JOBD_DATA_LOSS;
 	}
-	if (count > 0 &&
-	    (r->params = calloc(count, sizeof(*r->params))) == NULL) {
-		*why = "out of memory";
-		return JOBD_RESOURCE_EXHAUSTED;
+	if (count > s->vparams_cap) {
+		struct job_param *v = realloc(s->vparams, count * sizeof(*v));
+		if (v == NULL) {
+			*why = "out of memory";
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+		s->vparams = v;
+		s->vparams_cap = count;
+	}
+	/* The names and values with their NULs take 4 + 6 * count bytes
+	 * less than the blob. */
+	if (len > s->vtext_cap) {
+		char *t = realloc(s->vtext, len);
+		if (t == NULL) {
+			*why = "out of memory";
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+		s->vtext = t;
+		s->vtext_cap = len;
 	}
 	for (uint32_t i = 0; i < count; i++) {
-		char **f[2] = {&r->params[i].name, &r->params[i].value};
-		r->nparams++;
+		char **f[2] = {&s->vparams[i].name, &s->vparams[i].value};
 		for (int j = 0; j < 2; j++) {
 			uint32_t l;
 
@@ -605,12 +640,10 @@ store_params_decode(const uint8_t *b, size_t len, struct jobrec *r,
 				*why = "NUL byte in a param";
 				return JOBD_DATA_LOSS;
 			}
-			if ((*f[j] = malloc((size_t) l + 1)) == NULL) {
-				*why = "out of memory";
-				return JOBD_RESOURCE_EXHAUSTED;
-			}
+			*f[j] = s->vtext + toff;
 			memcpy(*f[j], b + off, l);
 			(*f[j])[l] = '\0';
+			toff += (size_t) l + 1;
 			off += l;
 		}
 	}
@@ -618,26 +651,36 @@ store_params_decode(const uint8_t *b, size_t len, struct jobrec *r,
 		*why = "bytes after the last param";
 		return JOBD_DATA_LOSS;
 	}
+	r->params = count > 0 ? s->vparams : NULL;
+	r->nparams = count;
 	return JOBD_OK;
 }
 
-/* Copies a TEXT column into *out (NULL for SQL NULL). -1 if out of memory. */
-static int
-store_col_text(sqlite3_stmt *st, int col, char **out)
+/* Gives back scratch buffers that a big record made big. */
+static void
+store_scratch_trim(store *s)
 {
-	const unsigned char *t;
-	size_t n;
+	if (s->vtext_cap > STORE_SCRATCH_KEEP) {
+		free(s->vtext);
+		s->vtext = NULL;
+		s->vtext_cap = 0;
+	}
+	if (s->vparams_cap * sizeof(*s->vparams) > STORE_SCRATCH_KEEP) {
+		free(s->vparams);
+		s->vparams = NULL;
+		s->vparams_cap = 0;
+	}
+}
 
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return 0;
-	if ((t = sqlite3_column_text(st, col)) == NULL)
-		return -1;
-	n = (size_t) sqlite3_column_bytes(st, col);
-	if ((*out = malloc(n + 1)) == NULL)
-		return -1;
-	memcpy(*out, t, n);
-	(*out)[n] = '\0';
-	return 0;
+/* A TEXT column as a pointer into the statement's row (NULL for SQL NULL),
+ * valid until the next step or reset. -1 if out of memory. */
+static int
+store_col_view(sqlite3_stmt *st, int col, char **out)
+{
+	/* NULL for SQL NULL, or when out of memory: asked only then */
+	*out = (char *) sqlite3_column_text(st, col);
+	return *out != NULL || sqlite3_column_type(st, col) == SQLITE_NULL ? 0
+	                                                                   : -1;
 }
 
 /* Copies a BLOB column into *out and *len (NULL and 0 for NULL or empty). */
@@ -669,11 +712,15 @@ store_col_int(sqlite3_stmt *st, int col, int64_t lo, int64_t hi, int64_t *v)
 }
 
 /*
- * Reads the current row of a job statement into *r, which it overwrites.
- * On failure *r is left cleared.
+ * Reads the current row of a job statement into *r, which it overwrites,
+ * without allocating: kind, error and key point into the row, params into
+ * the store's scratch (store_params_view), all valid until the next step,
+ * reset or decode on s. input and result are left NULL (input_len is set).
+ * Every field is checked: a file written by something else is
+ * JOBD_DATA_LOSS naming the job. On failure *r is left zeroed.
  */
 static int
-store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
+store_row_view(store *s, sqlite3_stmt *st, struct jobrec *r)
 {
 	int64_t id = sqlite3_column_int64(st, COL_ID), v;
 	const char *why = "out of memory";
@@ -696,19 +743,15 @@ store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
 		why = "kind missing";
 		goto fail;
 	}
-	if (store_col_text(st, COL_KIND, &r->kind) != 0 ||
-	    store_col_text(st, COL_ERROR, &r->error) != 0 ||
-	    store_col_text(st, COL_IDEM_KEY, &r->idem_key) != 0 ||
-	    store_col_blob(st, COL_RESULT, &r->result, &r->result_len) != 0)
+	if (store_col_view(st, COL_KIND, &r->kind) != 0 ||
+	    store_col_view(st, COL_ERROR, &r->error) != 0 ||
+	    store_col_view(st, COL_IDEM_KEY, &r->idem_key) != 0)
 		goto nomem;
 	if (store_col_int(st, COL_INPUT_LEN, 0, INT64_MAX, &v) != 0) {
 		why = "input length out of range";
 		goto fail;
 	}
 	r->input_len = (size_t) v;
-	if (sqlite3_column_type(st, COL_INPUT) != SQLITE_NULL &&
-	    store_col_blob(st, COL_INPUT, &r->input, &r->input_len) != 0)
-		goto nomem;
 
 	/* Out-of-range numbers: the file was written by something else. */
 	if (store_col_int(st, COL_PRIORITY, INT32_MIN, INT32_MAX, &v) != 0) {
@@ -745,9 +788,9 @@ store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
 		why = "params missing";
 		goto fail;
 	}
-	rv = store_params_decode(sqlite3_column_blob(st, COL_PARAMS),
-	                         (size_t) sqlite3_column_bytes(st, COL_PARAMS),
-	                         r, &why);
+	rv = store_params_view(s, sqlite3_column_blob(st, COL_PARAMS),
+	                       (size_t) sqlite3_column_bytes(st, COL_PARAMS), r,
+	                       &why);
 	if (rv != JOBD_OK)
 		goto fail;
 	return JOBD_OK;
@@ -755,13 +798,40 @@ store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
 nomem:
 	rv = JOBD_RESOURCE_EXHAUSTED;
 fail:
-	jobrec_clear(r);
+	memset(r, 0, sizeof(*r));
 	if (rv == JOBD_DATA_LOSS)
 		return store_seterr(
 		    s, rv, "cannot read job %" PRId64 ": corrupt record (%s)",
 		    id, why);
 	return store_seterr(s, rv, "cannot read job %" PRId64 ": out of memory",
 	                    id);
+}
+
+/*
+ * Reads the current row of a job statement into *r, which it overwrites and
+ * which owns its memory afterwards (input and result too, where the
+ * statement selects them). On failure *r is left cleared.
+ */
+static int
+store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
+{
+	struct jobrec v;
+	int rv;
+
+	memset(r, 0, sizeof(*r));
+	if ((rv = store_row_view(s, st, &v)) != JOBD_OK)
+		return rv;
+	if (jobrec_copy(r, &v) != JOBD_OK ||
+	    (sqlite3_column_type(st, COL_INPUT) != SQLITE_NULL &&
+	     store_col_blob(st, COL_INPUT, &r->input, &r->input_len) != 0) ||
+	    store_col_blob(st, COL_RESULT, &r->result, &r->result_len) != 0) {
+		jobrec_clear(r);
+		rv = store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
+		                  "cannot read job %" PRIu64 ": out of memory",
+		                  v.id);
+	}
+	store_scratch_trim(s);
+	return rv;
 }
 
 /* Runs one query returning one integer; for store_open(). Returns the SQLite
@@ -1028,8 +1098,16 @@ store_close(store *s)
 	for (int i = 0; i < STMT_NUM; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
+	free(s->vparams);
+	free(s->vtext);
 	free(s->path);
 	free(s);
+}
+
+const char *
+store_path(store *s)
+{
+	return s->path;
 }
 
 const char *
@@ -1329,11 +1407,13 @@ out:
 	return JOBD_OK;
 }
 
-int
-store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
-           void *arg)
+/* store_scan() (owned records) and store_scan_brief() (views). */
+static int
+store_scan_with(store *s, int which, int state, uint64_t from, uint64_t to,
+                int (*fn)(const struct jobrec *, void *), void *arg)
 {
-	sqlite3_stmt *st = s->stmt[STMT_SCAN];
+	sqlite3_stmt *st = s->stmt[which];
+	bool brief = which == STMT_SCAN_BRIEF;
 	struct jobrec r;
 	int rc, rv = JOBD_OK;
 
@@ -1342,17 +1422,25 @@ store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
 		return store_seterr(s, JOBD_INVALID_ARGUMENT,
 		                    "cannot scan jobs: invalid state %d",
 		                    state);
+	if (from > INT64_MAX)
+		goto out; /* no id is that high */
+	if (to > INT64_MAX)
+		to = INT64_MAX;
 	if ((rc = sqlite3_bind_text(st, 1, job_state_name(state), -1,
-	                            SQLITE_STATIC)) != 0) {
+	                            SQLITE_STATIC)) != 0 ||
+	    (brief && ((rc = sqlite3_bind_int64(st, 2, (int64_t) from)) != 0 ||
+	               (rc = sqlite3_bind_int64(st, 3, (int64_t) to)) != 0))) {
 		rv = store_fail(s, rc, "cannot scan %s jobs",
 		                job_state_name(state));
 		goto out;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rv = store_row(s, st, &r)) != JOBD_OK)
+		rv = brief ? store_row_view(s, st, &r) : store_row(s, st, &r);
+		if (rv != JOBD_OK)
 			goto out;
 		rv = fn(&r, arg);
-		jobrec_clear(&r);
+		if (!brief)
+			jobrec_clear(&r);
 		if (rv != 0)
 			goto out;
 	}
@@ -1360,6 +1448,80 @@ store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
 		rv = store_fail(s, rc, "cannot scan %s jobs",
 		                job_state_name(state));
 out:
+	store_done(st);
+	store_scratch_trim(s);
+	return rv;
+}
+
+int
+store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
+           void *arg)
+{
+	return store_scan_with(s, STMT_SCAN, state, 0, UINT64_MAX, fn, arg);
+}
+
+int
+store_scan_brief(store *s, int state, uint64_t from, uint64_t to,
+                 int (*fn)(const struct jobrec *, void *), void *arg)
+{
+	return store_scan_with(s, STMT_SCAN_BRIEF, state, from, to, fn, arg);
+}
+
+int
+store_id_range(store *s, int state, uint64_t *lo, uint64_t *hi)
+{
+	sqlite3_stmt *st = s->stmt[STMT_ID_RANGE];
+	int rc, rv = JOBD_OK;
+
+	*lo = *hi = 0;
+	if (state < 1 || state > JOB_STATE_MAX)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot read job ids: invalid state %d",
+		                    state);
+	if ((rc = sqlite3_bind_text(st, 1, job_state_name(state), -1,
+	                            SQLITE_STATIC)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		rv = store_fail(s, rc, "cannot read the ids of %s jobs",
+		                job_state_name(state));
+	} else if (sqlite3_column_int64(st, 0) > 0 &&
+	           sqlite3_column_int64(st, 1) > 0) {
+		*lo = (uint64_t) sqlite3_column_int64(st, 0);
+		*hi = (uint64_t) sqlite3_column_int64(st, 1);
+	}
+	store_done(st);
+	return rv;
+}
+
+int
+store_get_input(store *s, uint64_t id, uint8_t **buf, size_t *len)
+{
+	sqlite3_stmt *st = s->stmt[STMT_INPUT];
+	int rc, rv = JOBD_OK;
+
+	*buf = NULL;
+	*len = 0;
+	if (id > INT64_MAX)
+		return store_seterr(s, JOBD_NOT_FOUND,
+		                    "cannot read the input of job %" PRIu64
+		                    ": no such job",
+		                    id);
+	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_ROW) {
+		if (rc == SQLITE_DONE)
+			rv =
+			    store_seterr(s, JOBD_NOT_FOUND,
+			                 "cannot read the input of job %" PRIu64
+			                 ": no such job",
+			                 id);
+		else
+			rv = store_fail(
+			    s, rc, "cannot read the input of job %" PRIu64, id);
+	} else if (store_col_blob(st, 0, buf, len) != 0) {
+		rv = store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
+		                  "cannot read the input of job %" PRIu64
+		                  ": out of memory",
+		                  id);
+	}
 	store_done(st);
 	return rv;
 }

@@ -98,6 +98,8 @@ int store_open(store **sp, const char *path, char *err, size_t errlen);
 int store_open_readonly(store **sp, const char *path, char *err, size_t errlen);
 /* Finalizes the statements and closes the connection. Accepts NULL. */
 void store_close(store *s);
+/* The path the store was opened with. */
+const char *store_path(store *s);
 /* The message of the last failed call on this store. */
 const char *store_errmsg(store *s);
 /* Rows inserted, updated or deleted through this store since it opened:
@@ -124,6 +126,9 @@ int store_update(store *s, const struct jobrec *r);
  * JOBD_NOT_FOUND if there is no such job. */
 #define STORE_INPUT 1
 int store_get(store *s, uint64_t id, int flags, struct jobrec *out);
+/* The input bytes of job `id` into *buf (malloc'd, the caller's; NULL when
+ * there are none) and *len. JOBD_NOT_FOUND if there is no such job. */
+int store_get_input(store *s, uint64_t id, uint8_t **buf, size_t *len);
 /* The id of the job with idempotency key `key`; JOBD_NOT_FOUND if none. */
 int store_find_key(store *s, const char *key, uint64_t *id);
 
@@ -145,6 +150,15 @@ int store_list(store *s, const struct store_filter *f, struct jobrec **out,
  * stops the scan and becomes the return value. */
 int store_scan(store *s, int state, int (*fn)(const struct jobrec *, void *),
                void *arg);
+/* As store_scan, for the jobs whose id lies in [from, to], but reads
+ * neither the input (input is NULL, input_len is set) nor the result, and
+ * allocates nothing for a row: every pointer in the record points into the
+ * store's own memory and is valid only during the call (fn copies what it
+ * keeps). For loading many jobs at start. */
+int store_scan_brief(store *s, int state, uint64_t from, uint64_t to,
+                     int (*fn)(const struct jobrec *, void *), void *arg);
+/* The lowest and highest id of the jobs in `state`; both 0 if none. */
+int store_id_range(store *s, int state, uint64_t *lo, uint64_t *hi);
 
 /* Crash recovery, in one transaction: every job left `running` goes back to
  * `queued` (its attempt stays counted). *n = how many. */

@@ -5,6 +5,7 @@
  * the shutdown path that re-queues interrupted jobs.
  */
 #include <pthread.h>
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,25 +90,42 @@ twait_free(struct twait *t)
 	free(t);
 }
 
+/* A new directory for e's database, not created yet. */
 static void
-env_start_cfg(struct env *e, const struct sched_config *cfg)
+env_dir(struct env *e)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/jobd-test-pool-XXXXXX");
+	REQUIRE(mkdtemp(e->dir) != NULL);
+	snprintf(e->db, sizeof(e->db), "%s/jobd.db", e->dir);
+}
+
+/* Starts on the database in e->db (made if missing); *recovered as
+ * sched_load tells. */
+static void
+env_open(struct env *e, const struct sched_config *cfg, uint64_t *recovered)
 {
 	char err[256];
 	store *db;
 	uint64_t rec;
 
-	memset(e, 0, sizeof(*e));
-	snprintf(e->dir, sizeof(e->dir), "/tmp/jobd-test-pool-XXXXXX");
-	REQUIRE(mkdtemp(e->dir) != NULL);
-	snprintf(e->db, sizeof(e->db), "%s/jobd.db", e->dir);
 	REQUIRE(store_open(&db, e->db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(writer_start(&e->w, e->db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(sched_create(&e->s, e->w, cfg) == JOBD_OK);
 	REQUIRE(sched_load(e->s, db, &rec, err, sizeof(err)) == JOBD_OK);
 	store_close(db);
+	if (recovered != NULL)
+		*recovered = rec;
 	if (cfg->workers > 0)
 		REQUIRE(pool_start(&e->p, e->s, cfg->workers, err,
 		                   sizeof(err)) == JOBD_OK);
+}
+
+static void
+env_start_cfg(struct env *e, const struct sched_config *cfg)
+{
+	env_dir(e);
+	env_open(e, cfg, NULL);
 }
 
 static void
@@ -154,6 +172,44 @@ submit(struct env *e, const char *kind, const char *pname, const char *pval,
 	jobrec_clear(&r);
 	twait_free(t);
 	return id;
+}
+
+/* Submits kind with one parameter and input bytes; returns the id. */
+static uint64_t
+submit_input(struct env *e, const char *kind, const char *pname,
+             const char *pval, const char *input, uint32_t max_attempts)
+{
+	struct jobrec r = {0};
+	struct twait *t = twait_new(WAIT_COMMIT, 0);
+	char err[256];
+	uint64_t id = 0;
+
+	r.kind = strdup(kind);
+	r.params = calloc(1, sizeof(*r.params));
+	r.params[0].name = strdup(pname);
+	r.params[0].value = strdup(pval);
+	r.nparams = 1;
+	r.input = (uint8_t *) strdup(input);
+	r.input_len = strlen(input);
+	r.max_attempts = max_attempts;
+	if (sched_submit(e->s, &r, kind_find(kind), &t->w, err, sizeof(err)) ==
+	        JOBD_OK &&
+	    twait_get(t) == JOBD_OK)
+		id = t->job.id;
+	jobrec_clear(&r);
+	twait_free(t);
+	return id;
+}
+
+/* Runs sql on the database behind the scheduler's back. */
+static void
+raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 }
 
 /* Waits for job id to end; returns its final record in *out. */
@@ -443,6 +499,229 @@ test_retry_writes_in_order(void)
 	log_set_level(LOG_INFO);
 }
 
+/* A queued job keeps no input in memory: Get still tells its length, and
+ * the worker that runs it reads the bytes from the database. */
+static void
+test_input_from_database(void)
+{
+	struct env e;
+	struct jobrec r = {0};
+	char err[256];
+
+	env_start(&e, 0, 0);
+	uint64_t id = submit_input(&e, "sha256", "rounds", "1", "abc", 1);
+	REQUIRE(id != 0);
+	REQUIRE(sched_get(e.s, id, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.input_len, 3);
+	CHECK(r.input == NULL);
+	CHECK_EQ_STR(r.kind, "sha256");
+	CHECK(r.nparams == 1 && strcmp(r.params[0].value, "1") == 0);
+	jobrec_clear(&r);
+	REQUIRE(pool_start(&e.p, e.s, 1, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_SUCCEEDED);
+	CHECK_EQ_INT(r.input_len, 3);
+	CHECK(r.result_len == 64 &&
+	      memcmp(r.result,
+	             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f"
+	             "20015ad",
+	             64) == 0);
+	jobrec_clear(&r);
+	env_stop(&e);
+}
+
+/* An input the worker cannot read is a failed attempt that says why,
+ * retried while attempts remain: the job is not lost, nor run without it. */
+static void
+test_input_unreadable(void)
+{
+	struct env e;
+	struct jobrec r = {0};
+	char err[256], sql[128];
+
+	log_set_level(LOG_WARN);
+	env_start(&e, 0, 0);
+	uint64_t id = submit_input(&e, "sha256", "rounds", "1", "abc", 2);
+	REQUIRE(id != 0);
+	snprintf(sql, sizeof(sql),
+	         "UPDATE jobs SET input = NULL WHERE id = %llu",
+	         (unsigned long long) id);
+	raw_exec(e.db, sql);
+	REQUIRE(pool_start(&e.p, e.s, 1, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_FAILED);
+	CHECK_EQ_INT(r.attempts, 2);
+	CHECK(r.error != NULL &&
+	      strstr(r.error, "cannot read the job's input") == r.error);
+	CHECK(r.error != NULL &&
+	      strstr(r.error, "0 bytes in the database, not 3") != NULL);
+	CHECK(r.result == NULL);
+	jobrec_clear(&r);
+	env_stop(&e);
+	log_set_level(LOG_INFO);
+}
+
+/* Inserts job `id` into db as `state`. */
+static void
+put_job(store *db, uint64_t id, int state, const char *kind, const char *n,
+        int32_t prio)
+{
+	struct job_param p = {
+	    (char *) (strcmp(kind, "fail") == 0 ? "message" : "n"), (char *) n};
+	char key[32];
+	struct jobrec r = {0};
+
+	snprintf(key, sizeof(key), "k%llu", (unsigned long long) id);
+	r.id = id;
+	r.kind = (char *) kind;
+	r.params = &p;
+	r.nparams = 1;
+	r.priority = prio;
+	r.state = state;
+	r.max_attempts = 1;
+	r.created_at = 1000 + (int64_t) id;
+	r.idem_key = key;
+	REQUIRE(store_insert(db, &r) == JOBD_OK);
+}
+
+/*
+ * Start-up with enough queued jobs to be read in two threads: every one
+ * comes back with its fields, in priority order across the two halves;
+ * the ones this jobd cannot run are failed on disk instead; traces of an
+ * earlier attempt are kept; keys still find their jobs.
+ */
+static void
+test_load(void)
+{
+	enum { N = 12000 };
+	struct sched_config cfg = {0, 0, 20, 0};
+	struct sched_stats st;
+	struct store_filter f = {0};
+	struct jobrec r = {0}, *v = NULL;
+	struct sched_work w;
+	char err[256], num[24];
+	uint64_t recovered;
+	struct env e;
+	size_t n;
+	store *db;
+
+	env_dir(&e);
+	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(store_begin(db) == JOBD_OK);
+	for (uint64_t id = 1; id <= N; id++) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long) id);
+		put_job(db, id, JOB_QUEUED, "count", num,
+		        id == 100     ? 8
+		        : id == 11000 ? 9
+		                      : 0);
+	}
+	put_job(db, N + 1, JOB_QUEUED, "nope", "1", 0);
+	put_job(db, N + 2, JOB_QUEUED, "count", "x", 0);
+	put_job(db, N + 3, JOB_QUEUED, "fail", "m", 0);
+	put_job(db, N + 4, JOB_RUNNING, "count", "5", 0);
+	put_job(db, N + 5, JOB_SUCCEEDED, "count", "5", 0);
+	r.id = N + 3;
+	r.state = JOB_QUEUED;
+	r.attempts = 1;
+	r.progress_done = 5;
+	r.progress_total = 10;
+	r.error = "earlier";
+	r.started_at = 1234;
+	r.not_before = 1; /* long past */
+	REQUIRE(store_update(db, &r) == JOBD_OK);
+	REQUIRE(store_commit(db) == JOBD_OK);
+	store_close(db);
+
+	log_set_level(LOG_ERROR);
+	env_open(&e, &cfg, &recovered);
+	log_set_level(LOG_INFO);
+	CHECK_EQ_INT(recovered, 1);
+	sched_stats(e.s, &st);
+	CHECK_EQ_INT(st.counts[JOB_QUEUED], N + 2);
+	CHECK_EQ_INT(st.counts[JOB_FAILED], 2);
+	CHECK_EQ_INT(st.counts[JOB_SUCCEEDED], 1);
+
+	/* a job from each half, with all it had */
+	for (uint64_t id = 2; id <= N; id += N - 3) {
+		REQUIRE(sched_get(e.s, id, &r) == JOBD_OK);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long) id);
+		CHECK_EQ_INT(r.state, JOB_QUEUED);
+		CHECK_EQ_STR(r.kind, "count");
+		CHECK(r.nparams == 1 && strcmp(r.params[0].name, "n") == 0 &&
+		      strcmp(r.params[0].value, num) == 0);
+		CHECK(r.idem_key != NULL && strcmp(r.idem_key + 1, num) == 0);
+		CHECK_EQ_INT(r.created_at, 1000 + (int64_t) id);
+		CHECK_EQ_INT(r.max_attempts, 1);
+		jobrec_clear(&r);
+	}
+	REQUIRE(sched_get(e.s, N + 3, &r) == JOBD_OK);
+	CHECK_EQ_STR(r.error, "earlier");
+	CHECK_EQ_INT(r.attempts, 1);
+	CHECK_EQ_INT(r.started_at, 1234);
+	CHECK(r.progress_done == 5 && r.progress_total == 10);
+	jobrec_clear(&r);
+	REQUIRE(sched_get(e.s, N + 4, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_QUEUED);
+	jobrec_clear(&r);
+
+	/* failed on disk, not in memory */
+	CHECK_EQ_INT(sched_get(e.s, N + 1, &r), JOBD_NOT_FOUND);
+	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(store_get(db, N + 1, 0, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_FAILED);
+	CHECK_EQ_STR(r.error, "unknown kind 'nope'");
+	jobrec_clear(&r);
+	REQUIRE(store_get(db, N + 2, 0, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_FAILED);
+	CHECK(r.error != NULL && strstr(r.error, "parameter 'n'") != NULL);
+	jobrec_clear(&r);
+	store_close(db);
+
+	/* the same key again finds the loaded job */
+	struct twait *t = twait_new(WAIT_COMMIT, 0);
+	r.kind = strdup("count");
+	r.idem_key = strdup("k11999");
+	REQUIRE(sched_submit(e.s, &r, kind_find("count"), &t->w, err,
+	                     sizeof(err)) == JOBD_OK);
+	CHECK_EQ_INT(twait_get(t), JOBD_OK);
+	CHECK_EQ_INT(t->job.id, 11999);
+	twait_free(t);
+	jobrec_clear(&r);
+
+	/* newest first, a page at a time */
+	f.state = JOB_QUEUED;
+	f.limit = 3;
+	REQUIRE(sched_list(e.s, &f, &v, &n) == JOBD_OK);
+	REQUIRE(n == 3);
+	CHECK(v[0].id == N + 4 && v[1].id == N + 3 && v[2].id == N);
+	for (size_t i = 0; i < n; i++)
+		jobrec_clear(&v[i]);
+	free(v);
+	f.before = 5;
+	f.limit = 10;
+	REQUIRE(sched_list(e.s, &f, &v, &n) == JOBD_OK);
+	REQUIRE(n == 4);
+	CHECK(v[0].id == 4 && v[3].id == 1);
+	for (size_t i = 0; i < n; i++)
+		jobrec_clear(&v[i]);
+	free(v);
+
+	/* priority first, whichever half a job was read in; then FIFO */
+	static const uint64_t order[] = {11000, 100, 1, 2};
+	for (size_t i = 0; i < 4; i++) {
+		struct job *j = sched_take(e.s);
+		REQUIRE(j != NULL);
+		sched_job_work(j, &w);
+		CHECK_EQ_INT(w.id, order[i]);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long) w.id);
+		CHECK(w.nparams == 1 && strcmp(w.params[0].value, num) == 0);
+		CHECK_EQ_STR(w.kind->name, "count");
+		CHECK_EQ_INT(w.input_len, 0);
+		sched_finish(e.s, j, KIND_OK, NULL, 0, NULL);
+	}
+	env_stop(&e);
+}
+
 static double
 cpu_seconds(void)
 {
@@ -477,4 +756,6 @@ TEST_MAIN({"priority_order", test_priority_order},
           {"shutdown_requeues", test_shutdown_requeues},
           {"idempotent_live", test_idempotent_live},
           {"idle_sleeps", test_idle_sleeps},
+          {"input_from_database", test_input_from_database},
+          {"input_unreadable", test_input_unreadable}, {"load", test_load},
           {"retry_writes_in_order", test_retry_writes_in_order})

@@ -1147,10 +1147,119 @@ check_bad_params(store *s, const char *path, const char *blob, int line)
 	memset(&seen, 0, sizeof(seen));
 	CHECK_EQ_INT(store_scan(s, JOB_QUEUED, scan_fn, &seen), JOBD_DATA_LOSS);
 	CHECK_EQ_INT(seen.n, 0);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(
+	    store_scan_brief(s, JOB_QUEUED, 0, UINT64_MAX, scan_fn, &seen),
+	    JOBD_DATA_LOSS);
+	CHECK_EQ_INT(seen.n, 0);
 
 	/* The store is still usable. */
 	CHECK_EQ_INT(store_get(s, 2, 0, &got), JOBD_OK);
 	jobrec_clear(&got);
+}
+
+struct brief_seen {
+	uint64_t ids[16];
+	size_t n;
+	int bad;
+};
+
+/* A brief scan hands out views: no input, but its length; params, key and
+ * error as stored. */
+static int
+brief_fn(const struct jobrec *r, void *arg)
+{
+	struct brief_seen *seen = arg;
+
+	if (seen->n < 16)
+		seen->ids[seen->n] = r->id;
+	seen->n++;
+	if (r->input != NULL || r->input_len != 8 || r->result != NULL ||
+	    r->nparams != 2 || strcmp(r->params[0].name, "k") != 0 ||
+	    strcmp(r->params[0].value, "v") != 0 ||
+	    strcmp(r->params[1].name, "long") != 0 ||
+	    strlen(r->params[1].value) != 300 || r->state != JOB_QUEUED ||
+	    strcmp(r->kind, "sleep") != 0 || r->idem_key == NULL ||
+	    (unsigned long long) strtoull(r->idem_key + 4, NULL, 10) != r->id ||
+	    (r->id == 7) != (r->error != NULL && strcmp(r->error, "e") == 0))
+		seen->bad++;
+	return 0;
+}
+
+static void
+test_scan_brief(void)
+{
+	char path[256], key[32], big[301];
+	static const uint64_t order[] = {5, 3, 9, 1, 7};
+	struct job_param p[2] = {{"k", "v"}, {"long", big}};
+	struct brief_seen seen;
+	uint8_t in[8] = {'i', 'n', 0, 1, 2, 3, 4, 5}, *buf;
+	struct jobrec r;
+	uint64_t lo, hi;
+	size_t len;
+	store *s;
+
+	memset(big, 'x', 300);
+	big[300] = '\0';
+	s = open_ok(tpath(path, sizeof(path), "brief.db"));
+	CHECK_EQ_INT(store_id_range(s, JOB_QUEUED, &lo, &hi), JOBD_OK);
+	CHECK(lo == 0 && hi == 0);
+	for (size_t i = 0; i < 5; i++) {
+		r = small_job(order[i], JOB_QUEUED, "sleep");
+		r.params = p;
+		r.nparams = 2;
+		r.input = in;
+		r.input_len = sizeof(in);
+		snprintf(key, sizeof(key), "key-%llu",
+		         (unsigned long long) order[i]);
+		r.idem_key = key;
+		r.error = order[i] == 7 ? "e" : NULL;
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	r = small_job(4, JOB_RUNNING, "sleep");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = small_job(11, JOB_SUCCEEDED, "sleep");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	CHECK_EQ_INT(store_id_range(s, JOB_QUEUED, &lo, &hi), JOBD_OK);
+	CHECK(lo == 1 && hi == 9);
+	CHECK_EQ_INT(store_id_range(s, JOB_RUNNING, &lo, &hi), JOBD_OK);
+	CHECK(lo == 4 && hi == 4);
+	CHECK_EQ_INT(store_id_range(s, 0, &lo, &hi), JOBD_INVALID_ARGUMENT);
+
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(
+	    store_scan_brief(s, JOB_QUEUED, 0, UINT64_MAX, brief_fn, &seen),
+	    JOBD_OK);
+	CHECK_EQ_INT(seen.n, 5);
+	CHECK_EQ_INT(seen.bad, 0);
+	for (size_t i = 0; i < 5; i++)
+		CHECK_EQ_INT(seen.ids[i], 2 * i + 1);
+	/* a range, both ends included */
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(store_scan_brief(s, JOB_QUEUED, 3, 7, brief_fn, &seen),
+	             JOBD_OK);
+	CHECK_EQ_INT(seen.n, 3);
+	CHECK_EQ_INT(seen.bad, 0);
+	CHECK(seen.ids[0] == 3 && seen.ids[1] == 5 && seen.ids[2] == 7);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(
+	    store_scan_brief(s, JOB_QUEUED, 10, UINT64_MAX, brief_fn, &seen),
+	    JOBD_OK);
+	CHECK_EQ_INT(seen.n, 0);
+
+	/* the input, read alone */
+	CHECK_EQ_INT(store_get_input(s, 5, &buf, &len), JOBD_OK);
+	CHECK(len == sizeof(in) && buf != NULL && memcmp(buf, in, len) == 0);
+	free(buf);
+	CHECK_EQ_INT(store_get_input(s, 4, &buf, &len), JOBD_OK);
+	CHECK(len == 0 && buf == NULL);
+	CHECK_EQ_INT(store_get_input(s, 42, &buf, &len), JOBD_NOT_FOUND);
+	CHECK(strstr(store_errmsg(s), "no such job") != NULL);
+	CHECK_EQ_INT(store_get_input(s, UINT64_MAX, &buf, &len),
+	             JOBD_NOT_FOUND);
+	CHECK_EQ_STR(store_path(s), path);
+	store_close(s);
 }
 
 static void
@@ -1458,7 +1567,8 @@ TEST_MAIN({"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
           {"insert_invalid", test_insert_invalid},
           {"duplicates", test_duplicates}, {"find_key", test_find_key},
           {"update", test_update}, {"get_missing", test_get_missing},
-          {"list", test_list}, {"scan", test_scan}, {"recover", test_recover},
+          {"list", test_list}, {"scan", test_scan},
+          {"scan_brief", test_scan_brief}, {"recover", test_recover},
           {"purge", test_purge}, {"counts_max_id", test_counts_max_id},
           {"reopen", test_reopen}, {"two_connections", test_two_connections},
           {"foreign_db", test_foreign_db}, {"foreign_wal", test_foreign_wal},
