@@ -13,6 +13,10 @@
  * on every path the long jobs it submitted are cancelled and its jobd
  * stopped (or killed).
  */
+#include <errno.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +143,69 @@ time_gets(jobd_client *c, uint64_t id, uint32_t warmup, uint32_t n,
 	return (0);
 }
 
+/* The pipe echo thread of time_pipe: one byte back for each byte. */
+static void *
+echo_main(void *arg)
+{
+	int *fd = arg;
+	char ch;
+	while (read(fd[0], &ch, 1) == 1)
+		if (write(fd[1], &ch, 1) != 1)
+			break;
+	return (NULL);
+}
+
+/*
+ * The machine's floor for a round trip between two threads: n one-byte
+ * echoes over pipes, timed as the Gets are, into out[]. A Get cannot be
+ * steadier than this; in a virtual machine whose virtual CPUs the host
+ * deschedules, its p99 alone can be milliseconds.
+ */
+static int
+time_pipe(uint32_t n, uint64_t *out)
+{
+	int to[2], from[2], fd[2];
+	pthread_t t;
+	char ch = 'x';
+	bool started = false;
+	int ret = 0;
+
+	if (pipe(to) != 0) {
+		bench_errorf("pipe: %s", strerror(errno));
+		return (-1);
+	}
+	if (pipe(from) != 0) {
+		bench_errorf("pipe: %s", strerror(errno));
+		close(to[0]);
+		close(to[1]);
+		return (-1);
+	}
+	fd[0] = to[0];
+	fd[1] = from[1];
+	if (pthread_create(&t, NULL, echo_main, fd) != 0) {
+		bench_errorf("cannot start a thread");
+		ret = -1;
+	} else {
+		started = true;
+	}
+	for (uint32_t i = 0; ret == 0 && i < WARMUP_GETS + n; i++) {
+		int64_t t0 = bench_now_ns();
+		if (write(to[1], &ch, 1) != 1 || read(from[0], &ch, 1) != 1) {
+			bench_errorf("pipe: %s", strerror(errno));
+			ret = -1;
+		} else if (i >= WARMUP_GETS) {
+			out[i - WARMUP_GETS] = (uint64_t) (bench_now_ns() - t0);
+		}
+	}
+	close(to[1]); /* the echo thread reads EOF and ends */
+	if (started)
+		pthread_join(t, NULL);
+	close(to[0]);
+	close(from[0]);
+	close(from[1]);
+	return (ret);
+}
+
 /* Polls Stats until `workers` workers are busy. */
 static int
 wait_all_busy(jobd_client *c, uint32_t workers)
@@ -197,6 +264,7 @@ wl_latency(struct bench *b)
 	jobd_client *c = NULL;
 	uint32_t n = b->o.samples, workers = 0, nlong = 0;
 	uint64_t *idle = NULL, *busy = NULL, *longs = NULL, id, max;
+	uint64_t *floor_idle = NULL, *floor_busy = NULL;
 	int rv, ret = -1;
 
 	if (own_jobd(b, &p, "latency", NULL, &url) != 0)
@@ -204,7 +272,9 @@ wl_latency(struct bench *b)
 	if (open_client(url, &c) != 0)
 		goto out;
 	if ((idle = calloc(n, sizeof(*idle))) == NULL ||
-	    (busy = calloc(n, sizeof(*busy))) == NULL) {
+	    (busy = calloc(n, sizeof(*busy))) == NULL ||
+	    (floor_idle = calloc(n, sizeof(*floor_idle))) == NULL ||
+	    (floor_busy = calloc(n, sizeof(*floor_busy))) == NULL) {
 		bench_errorf("out of memory");
 		goto out;
 	}
@@ -227,7 +297,8 @@ wl_latency(struct bench *b)
 	}
 	bench_progress("latency", "%u Gets of job %llu, idle", n,
 	               (unsigned long long) id);
-	if (time_gets(c, id, WARMUP_GETS, n, idle) != 0)
+	if (time_gets(c, id, WARMUP_GETS, n, idle) != 0 ||
+	    time_pipe(n, floor_idle) != 0)
 		goto out;
 
 	if (load_stats(c, &st) != 0)
@@ -254,7 +325,7 @@ wl_latency(struct bench *b)
 	               "%u Gets, %u of %u workers busy with count "
 	               "n=%llu",
 	               n, workers, workers, (unsigned long long) max);
-	if (time_gets(c, id, 0, n, busy) != 0)
+	if (time_gets(c, id, 0, n, busy) != 0 || time_pipe(n, floor_busy) != 0)
 		goto out;
 
 	add_phase(b, "idle", idle, n, idle_names);
@@ -265,6 +336,13 @@ wl_latency(struct bench *b)
 	           bp99 / ip99, "", 2, REPORT_LE, 1.5);
 	report_add(b->rep, "workers", "workers busy", workers, "", 0,
 	           REPORT_NONE, 0);
+	/* the machine's floor, for reading the figures above */
+	report_add(
+	    b->rep, "floor_idle_p99_us", "pipe round trip p99, idle (floor)",
+	    US(bench_percentile(floor_idle, n, 99)), "us", 1, REPORT_NONE, 0);
+	report_add(
+	    b->rep, "floor_busy_p99_us", "pipe round trip p99, busy (floor)",
+	    US(bench_percentile(floor_busy, n, 99)), "us", 1, REPORT_NONE, 0);
 	ret = 0;
 out:
 	for (uint32_t i = 0; i < nlong; i++) {
@@ -283,6 +361,8 @@ out:
 	free(longs);
 	free(busy);
 	free(idle);
+	free(floor_busy);
+	free(floor_idle);
 	if (jobdproc_stop(&p) != 0)
 		ret = -1;
 	return (ret);
