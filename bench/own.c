@@ -12,6 +12,7 @@
  * ran with as many): the time to answer Ping and to run the first job.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,59 @@ stop_with_client(struct jobdproc *p, jobd_client *c)
 	return (jobdproc_stop(p));
 }
 
+/* The loop of spin_main: about as much work per iteration as count's. */
+static void *
+spin_main(void *arg)
+{
+	volatile uint64_t x = 0;
+	for (uint64_t i = 0, n = *(const uint64_t *) arg; i < n; i++)
+		x += i;
+	return (NULL);
+}
+
+/* Wall time of SPEEDUP_JOBS loops of n iterations, `threads` at a time. */
+static int64_t
+spin_jobs(uint64_t n, long threads)
+{
+	pthread_t t[SPEEDUP_JOBS];
+	int64_t t0 = bench_now_ns();
+	for (int done = 0; done < SPEEDUP_JOBS;) {
+		int k = 0;
+		for (; k < threads && done + k < SPEEDUP_JOBS; k++)
+			if (pthread_create(&t[k], NULL, spin_main, &n) != 0)
+				break;
+		for (int i = 0; i < k; i++)
+			pthread_join(t[i], NULL);
+		if (k == 0)
+			return (-1);
+		done += k;
+	}
+	return (bench_now_ns() - t0);
+}
+
+/*
+ * The machine's own speedup, for reading jobd's: the same eight jobs as
+ * plain loops in threads of this process, one at a time and then `threads`
+ * at a time. Virtual CPUs that share a physical core, or a host that is
+ * busy, give less than `threads`, whatever jobd does.
+ */
+static double
+machine_speedup(uint32_t job_ms, long threads)
+{
+	uint64_t n = 1000000;
+	int64_t ns;
+	while ((ns = spin_jobs(n, SPEEDUP_JOBS)) >= 0 &&
+	       MS(ns) * (double) threads < CALIB_MIN_MS)
+		n *= 10;
+	if (ns <= 0)
+		return (0);
+	/* SPEEDUP_JOBS at once ran about SPEEDUP_JOBS / threads in a row */
+	n = (uint64_t) ((double) n * job_ms /
+	                (MS(ns) * (double) threads / SPEEDUP_JOBS));
+	int64_t one = spin_jobs(n, 1), many = spin_jobs(n, threads);
+	return one > 0 && many > 0 ? (double) one / (double) many : 0;
+}
+
 int
 wl_speedup(struct bench *b)
 {
@@ -200,6 +254,12 @@ wl_speedup(struct bench *b)
 	           2, b->ncpu == 2 ? REPORT_GE : REPORT_NONE, 1.95);
 	report_add(b->rep, "workers_n", "workers (online CPUs)",
 	           (double) b->ncpu, "", 0, REPORT_NONE, 0);
+	bench_progress("speedup", "the same as plain loops, without jobd");
+	snprintf(label, sizeof(label), "plain loops, %ld threads / 1 (ceiling)",
+	         b->ncpu);
+	report_add(b->rep, "machine_ratio", label,
+	           machine_speedup(b->o.job_ms, b->ncpu), "", 2, REPORT_NONE,
+	           0);
 	return (0);
 fail:
 	jobd_client_close(c);
