@@ -147,31 +147,47 @@ env_stop(struct env *e)
 	CHECK(system(cmd) == 0);
 }
 
-/* Submits kind with one parameter; returns the id (0 on failure). */
-static uint64_t
-submit(struct env *e, const char *kind, const char *pname, const char *pval,
-       int32_t prio, uint32_t max_attempts, uint32_t timeout_ms)
+/* A record of kind with one parameter, for submit_rec. */
+static struct jobrec
+rec_of(const char *kind, const char *pname, const char *pval,
+       uint32_t max_attempts)
 {
 	struct jobrec r = {0};
-	struct twait *t = twait_new(WAIT_COMMIT, 0);
-	char err[256];
-	uint64_t id = 0;
-
 	r.kind = strdup(kind);
 	r.params = calloc(1, sizeof(*r.params));
 	r.params[0].name = strdup(pname);
 	r.params[0].value = strdup(pval);
 	r.nparams = 1;
-	r.priority = prio;
 	r.max_attempts = max_attempts;
-	r.timeout_ms = timeout_ms;
-	if (sched_submit(e->s, &r, kind_find(kind), &t->w, err, sizeof(err)) ==
-	        JOBD_OK &&
+	return r;
+}
+
+/* Submits r (cleared) and waits for its commit; the id, 0 on failure. */
+static uint64_t
+submit_rec(struct env *e, struct jobrec *r)
+{
+	struct twait *t = twait_new(WAIT_COMMIT, 0);
+	char err[256];
+	uint64_t id = 0;
+
+	if (sched_submit(e->s, r, kind_find(r->kind), &t->w, err,
+	                 sizeof(err)) == JOBD_OK &&
 	    twait_get(t) == JOBD_OK)
 		id = t->job.id;
-	jobrec_clear(&r);
+	jobrec_clear(r);
 	twait_free(t);
 	return id;
+}
+
+/* Submits kind with one parameter; returns the id (0 on failure). */
+static uint64_t
+submit(struct env *e, const char *kind, const char *pname, const char *pval,
+       int32_t prio, uint32_t max_attempts, uint32_t timeout_ms)
+{
+	struct jobrec r = rec_of(kind, pname, pval, max_attempts);
+	r.priority = prio;
+	r.timeout_ms = timeout_ms;
+	return submit_rec(e, &r);
 }
 
 /* Submits kind with one parameter and input bytes; returns the id. */
@@ -179,26 +195,10 @@ static uint64_t
 submit_input(struct env *e, const char *kind, const char *pname,
              const char *pval, const char *input, uint32_t max_attempts)
 {
-	struct jobrec r = {0};
-	struct twait *t = twait_new(WAIT_COMMIT, 0);
-	char err[256];
-	uint64_t id = 0;
-
-	r.kind = strdup(kind);
-	r.params = calloc(1, sizeof(*r.params));
-	r.params[0].name = strdup(pname);
-	r.params[0].value = strdup(pval);
-	r.nparams = 1;
+	struct jobrec r = rec_of(kind, pname, pval, max_attempts);
 	r.input = (uint8_t *) strdup(input);
 	r.input_len = strlen(input);
-	r.max_attempts = max_attempts;
-	if (sched_submit(e->s, &r, kind_find(kind), &t->w, err, sizeof(err)) ==
-	        JOBD_OK &&
-	    twait_get(t) == JOBD_OK)
-		id = t->job.id;
-	jobrec_clear(&r);
-	twait_free(t);
-	return id;
+	return submit_rec(e, &r);
 }
 
 /* Runs sql on the database behind the scheduler's back. */
