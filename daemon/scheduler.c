@@ -53,8 +53,8 @@
  * failed in the database, in one transaction, before anything is served,
  * and is not loaded.
  *
- * Threads: the front (request handlers), N workers, the writer thread
- * (completions) and one timer thread (retry backoffs, Wait deadlines,
+ * Threads: the front (request handlers), N workers, the writer's completer
+ * thread (completions: writer.c) and one timer thread (retry backoffs, Wait deadlines,
  * retention purges). One mutex, `mtx`, guards everything here except a
  * running job's progress and stop flag, which are atomics so that a busy job
  * never takes the lock to report progress.

@@ -13,8 +13,8 @@
  * it is read from the database.
  *
  * Calls never block on a job or on the disk: a call that must wait parks a
- * `waiter`, and the waiter's fire() runs later on the writer or timer
- * thread. fire() runs without any sched lock held.
+ * `waiter`, and the waiter's fire() runs later on the writer's completer
+ * thread or the timer thread. fire() runs without any sched lock held.
  */
 
 #include <stdbool.h>

@@ -6,7 +6,8 @@
  * Stats, Kinds, Ping) are answered before the handler returns, from memory
  * for live jobs and from the database (a read, never a write) for finished
  * ones. Submit, Wait and Cancel park a waiter in the scheduler and return;
- * the waiter's fire() answers later, from the writer or timer thread.
+ * the waiter's fire() answers later, from the writer's completer or the
+ * timer thread. SubmitBatch parks one waiter per job.
  *
  * Reads use a small pool of connections of their own (SQLite's rule: one
  * connection, one thread at a time); the writer thread has its own. They
@@ -478,7 +479,7 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
  * A batch is answered once every one of its jobs is: each job has a waiter
  * of its own (`bjob`), whose fire() records the job and counts down `left`;
  * the last one replies. The fires come from the submitting thread (a key
- * of a committed job) and the writer thread (the group's commit).
+ * of a committed job) and the writer's completer thread (the group's commit).
  */
 struct bjob {
 	struct waiter w; /* first: fire() casts back */
