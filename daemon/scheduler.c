@@ -54,10 +54,10 @@
  * and is not loaded.
  *
  * Threads: the front (request handlers), N workers, the writer's completer
- * thread (completions: writer.c) and one timer thread (retry backoffs, Wait deadlines,
- * retention purges). One mutex, `mtx`, guards everything here except a
- * running job's progress and stop flag, which are atomics so that a busy job
- * never takes the lock to report progress.
+ * thread (completions: writer.c) and one timer thread (retry backoffs,
+ * Wait deadlines, retention purges). One mutex, `mtx`, guards everything
+ * here except a running job's progress and stop flag, which are atomics so
+ * that a busy job never takes the lock to report progress.
  *
  * Order of writes. The writes of one job must reach the writer in the order
  * they were made, or a late one overwrites a newer state on disk: a retry's
