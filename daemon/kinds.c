@@ -20,11 +20,14 @@
  *
  * The work is honest: count really loops (an empty asm statement keeps the
  * compiler from folding the loop away), primes really sieves, sha256 really
- * hashes, sleep really waits. Each calls r->progress() every millisecond or
- * so of work (every 2^20 iterations, one sieve segment, 2^13 hashes, one
- * sleep slice of at most 20 ms) and returns KIND_STOPPED the moment it
- * answers non-zero: that is how cancellation, timeouts and shutdown reach a
- * running job, so no kind may go long without asking.
+ * hashes, sleep really waits. Each calls r->progress() every fraction of a
+ * millisecond of work (every 2^18 iterations, one sieve segment, 2^10
+ * hashes, one sleep slice of at most 20 ms) and returns KIND_STOPPED the
+ * moment it answers non-zero: that is how cancellation, timeouts and
+ * shutdown reach a running job, so no kind may go long without asking. The
+ * report is also where a worker gives the CPU back to the front
+ * (scheduler.c), so its interval bounds how long a quick query can wait
+ * behind a busy worker.
  *
  * Memory is bounded whatever the parameters: the sieve works in segments of
  * 256 KiB with base primes up to sqrt(limit), sha256 keeps one digest, and
@@ -58,11 +61,11 @@
 #define KIND_QUOTE_MAX 40
 
 /* count: iterations between two progress calls. */
-#define COUNT_CHUNK (UINT64_C(1) << 20)
+#define COUNT_CHUNK (UINT64_C(1) << 18)
 /* primes: bytes of one sieve segment, one byte per odd number. */
 #define PRIMES_SEGMENT (256 * 1024)
 /* sha256: rounds between two progress calls. */
-#define SHA256_CHUNK (UINT64_C(1) << 13)
+#define SHA256_CHUNK (UINT64_C(1) << 10)
 /* sleep: the longest single nap, in milliseconds. */
 #define SLEEP_SLICE_MS 20
 
