@@ -281,6 +281,22 @@ job_alloc(const struct job_param *params, size_t nparams, const char *key)
 	return j;
 }
 
+/* The fields a queued j takes from a Submit's or the database's record r,
+ * of kind k (from kind_table(); r's input length fits 32 bits: checked by
+ * batch_refusal or kind_validate). */
+static void
+job_fill(struct job *j, const struct jobrec *r, const struct kind *k)
+{
+	j->not_before = r->not_before;
+	j->priority = r->priority;
+	j->attempts = r->attempts;
+	j->max_attempts = r->max_attempts;
+	j->timeout_ms = r->timeout_ms;
+	j->input_len = (uint32_t) r->input_len;
+	j->kind = (uint8_t) kind_index(k);
+	j->state = JOB_QUEUED;
+}
+
 /* j's run part, made on first use; NULL if out of memory. Under mtx. */
 static struct jobrun *
 job_run(struct job *j)
@@ -1020,16 +1036,9 @@ load_one(const struct jobrec *r, void *arg)
 		return load_bad(lc, r, why);
 	if ((j = job_alloc(r->params, r->nparams, r->idem_key)) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
+	job_fill(j, r, k);
 	j->id = r->id;
 	j->created_at = r->created_at;
-	j->not_before = r->not_before;
-	j->priority = r->priority;
-	j->attempts = r->attempts;
-	j->max_attempts = r->max_attempts;
-	j->timeout_ms = r->timeout_ms;
-	j->input_len = (uint32_t) r->input_len; /* validated: at most 1 MiB */
-	j->kind = (uint8_t) kind_index(k);
-	j->state = JOB_QUEUED;
 	j->flags |= JOB_COMMITTED;
 	if (r->error != NULL || r->started_at != 0 || r->finished_at != 0 ||
 	    r->progress_done != 0 || r->progress_total != 0) {
@@ -1165,12 +1174,14 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 		snprintf(err, errlen, "cannot load queued jobs: %s", hl->err);
 		rv = hl->rv;
 	}
+	/* links the helper's jobs, or frees them if anything failed */
 	pthread_mutex_lock(&s->mtx);
-	if (rv == JOBD_OK && (rv = load_chain(lc, hl->head, rv)) != JOBD_OK)
-		snprintf(err, errlen, "cannot load queued jobs: out of memory");
-	else if (rv != JOBD_OK)
-		(void) load_chain(lc, hl->head, rv); /* frees them */
+	int crv = load_chain(lc, hl->head, rv);
 	pthread_mutex_unlock(&s->mtx);
+	if (rv == JOBD_OK && crv != JOBD_OK) {
+		snprintf(err, errlen, "cannot load queued jobs: out of memory");
+		rv = crv;
+	}
 	return rv;
 }
 
@@ -1355,16 +1366,9 @@ submit_new(sched *s, struct fresh *f, struct jobrec *rec, const struct kind *k,
 
 	f->j = NULL;
 	f->p = NULL;
+	job_fill(j, rec, k);
 	j->id = s->next_id++;
-	j->state = JOB_QUEUED;
 	j->created_at = sched_wall_ms();
-	j->not_before = rec->not_before;
-	j->priority = rec->priority;
-	j->attempts = rec->attempts;
-	j->max_attempts = rec->max_attempts;
-	j->timeout_ms = rec->timeout_ms;
-	j->input_len = (uint32_t) rec->input_len;
-	j->kind = (uint8_t) kind_index(k);
 	table_link(s, j); /* fresh_alloc made room */
 	s->njobs++;
 	s->nqueued++;
