@@ -3,7 +3,8 @@
 # Runs apt-get as root, through sudo when not root. Debian 12 (bookworm).
 set -eu
 pkgs="cmake make gcc pkg-config libc6-dev libnng-dev libmbedtls-dev \
-libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3 help2man"
+libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3 help2man \
+libinih-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

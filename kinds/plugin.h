@@ -1,0 +1,24 @@
+#ifndef JOBD_PLUGIN_H
+#define JOBD_PLUGIN_H
+
+/*
+ * plugin: C plugins, shared objects that declare themselves with
+ * JOBD_PLUGIN() (jobd/kind.h). Loaded with dlopen(), their ABI stamp
+ * checked, then their init function called with a registrar that adds to
+ * a kindset. A plugin is never unloaded: its kinds' rows may be in use by
+ * running jobs, and a set built by a reload reuses an object already
+ * loaded from the same path.
+ */
+
+#include <stddef.h>
+
+#include "registry.h"
+
+/*
+ * Loads the plugin at path and adds its kinds to ks (origin KIND_PLUGIN,
+ * source path). JOBD_OK, or JOBD_INVALID_ARGUMENT / JOBD_FAILED_PRECONDITION
+ * (an ABI mismatch, naming both versions) with the reason in err.
+ */
+int plugin_load(kindset *ks, const char *path, char *err, size_t errlen);
+
+#endif
