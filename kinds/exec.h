@@ -41,10 +41,8 @@ struct exec_limits {
 
 /*
  * How to run a program kind. Every string is malloc'd and owned by the
- * spec (exec_spec_free). The template words may hold placeholders: {name}
- * for parameter `name` (its value, its default, or empty), {JOB_ID},
- * {ATTEMPT}, {KIND_DIR} (the kind file's directory); {{ and }} for literal
- * braces. Each word is exactly one argument.
+ * spec (exec_spec_free). The words of args are templates (template.h):
+ * each becomes exactly one argument.
  */
 struct exec_spec {
 	char *program;  /* absolute path of the executable */
@@ -69,12 +67,6 @@ void exec_fini(void);
 
 /* The run function of every program kind (kind->data: struct exec_spec). */
 int exec_run(jobd_job *job, const struct jobd_host *host);
-
-/* Checks a template word: every {placeholder} closed and known (a
- * parameter of k, or one of jobd's). JOBD_OK, or JOBD_INVALID_ARGUMENT with
- * the reason in err. */
-int exec_check_word(const char *word, const struct jobd_kind *k, char *err,
-                    size_t errlen);
 
 void exec_spec_free(struct exec_spec *s);
 
