@@ -45,12 +45,12 @@ struct exec_limits {
  * each becomes exactly one argument.
  */
 struct exec_spec {
-	char *program;  /* absolute path of the executable */
-	char **args;    /* template words: argv[1 ..] */
+	char *program; /* absolute path of the executable */
+	char **args;   /* template words: argv[1 ..] */
 	size_t nargs;
-	char **env;     /* "NAME=VALUE" added to the program's environment */
+	char **env; /* "NAME=VALUE" added to the program's environment */
 	size_t nenv;
-	char *kind_dir; /* for {KIND_DIR} */
+	char *kind_dir;      /* for {KIND_DIR} */
 	uint64_t max_output; /* stdout bytes; more: the job fails */
 	uint32_t grace_ms;   /* between SIGTERM and SIGKILL */
 	struct exec_limits lim;

@@ -50,8 +50,9 @@ host_param(jobd_job *job, const char *name)
 	for (size_t i = 0; i < job->nparams; i++)
 		if (job->params[i].name != NULL &&
 		    strcmp(job->params[i].name, name) == 0)
-			return job->params[i].value != NULL ? job->params[i].value
-			                                    : "";
+			return job->params[i].value != NULL
+			           ? job->params[i].value
+			           : "";
 	return p->def;
 }
 

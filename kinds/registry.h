@@ -57,8 +57,8 @@ typedef struct kindset kindset;
 
 /* Where the kinds come from. */
 struct kinds_config {
-	const char *dir;             /* kind files (*.kind); NULL: none */
-	const char *const *plugins;  /* shared objects; may be NULL */
+	const char *dir;            /* kind files (*.kind); NULL: none */
+	const char *const *plugins; /* shared objects; may be NULL */
 	size_t nplugins;
 };
 

@@ -41,16 +41,20 @@ tmpl_walk(const char *word, tmpl_piece fn, void *arg, char *err, size_t errlen)
 			continue;
 		}
 		if (*p == '}') {
-			snprintf(err, errlen, "'}' without '{' in '%.80s' (write "
-			         "}} for a brace)", word);
+			snprintf(err, errlen,
+			         "'}' without '{' in '%.80s' (write "
+			         "}} for a brace)",
+			         word);
 			return -1;
 		}
 		const char *end = strchr(p + 1, '}');
 		size_t n = end != NULL ? (size_t) (end - p - 1) : 0;
 		if (end == NULL || n == 0 || n > TMPL_NAME_MAX ||
 		    memchr(p + 1, '{', n) != NULL) {
-			snprintf(err, errlen, "unclosed or empty placeholder in "
-			         "'%.80s' (write {{ for a brace)", word);
+			snprintf(err, errlen,
+			         "unclosed or empty placeholder in "
+			         "'%.80s' (write {{ for a brace)",
+			         word);
 			return -1;
 		}
 		memcpy(name, p + 1, n);
