@@ -4,7 +4,9 @@
 #   - `systemctl stop jobd` is jobd's graceful stop: exit 0, a running job
 #     is re-queued, not lost;
 #   - SIGKILL makes systemd restart it (Restart=on-failure), and the job
-#     runs again.
+#     runs again;
+#   - a kind file dropped in the unit's kinds directory is taken by
+#     `systemctl reload jobd` (ExecReload=, SIGHUP), and its jobs run.
 #
 # Skipped (exit 77) when there is no Docker engine (a failure under
 # JOBD_REQUIRE_DOCKER=1), when the build is sanitized (its binaries need the
@@ -110,6 +112,20 @@ up || fail "jobd started by systemd does not answer ping"
 got=$(jobctl submit primes limit=100000 --wait | tail -1)
 [[ $got == 9592 ]] || fail "primes under systemd: '$got'"
 
+# a program kind, added while jobd runs: systemctl reload
+kinds=$(prop Environment | tr ' ' '\n' | sed -n 's/^JOBD_KINDS_DIR=//p')
+[[ -n $kinds ]] || fail "the unit sets no JOBD_KINDS_DIR"
+inside sh -c "printf '%s\n' '[kind]' 'description = says its word' \
+	'program = /bin/echo' 'args = -n {word}' '[param word]' 'type = string' \
+	'required = yes' >'$kinds/say.kind'"
+inside systemctl reload jobd || fail "systemctl reload jobd"
+for ((i = 0; i < 50; i++)); do
+	jobctl kinds | grep -q '^say:' && break
+	sleep 0.1
+done
+got=$(jobctl submit say word=hello --wait)
+[[ $got == hello ]] || fail "a program kind after systemctl reload: '$got'"
+
 # graceful stop: a running job is re-queued
 long=$(jobctl submit count n=100000000000)
 for ((i = 0; i < 50; i++)); do
@@ -145,4 +161,5 @@ if ((fails > 0)); then
 	inside journalctl -u jobd --no-pager | tail -30 >&2
 	exit 1
 fi
-echo "test_systemd: OK (started, served, stopped gracefully, restarted after SIGKILL)"
+echo "test_systemd: OK (started, served, reloaded a kind, stopped gracefully," \
+	"restarted after SIGKILL)"
