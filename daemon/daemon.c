@@ -1,8 +1,8 @@
 /*
  * daemon: start-up and shutdown order.
  *
- * Start: TLS files and token (read and checked first, so that a bad one
- * stops jobd before it touches the database) -> database (schema checked,
+ * Start: TLS files, token and kinds (read and checked first, so that a bad
+ * one stops jobd before it touches the database) -> database (schema checked,
  * running jobs recovered, queued ones loaded) -> writer -> scheduler ->
  * workers -> listeners. Stop, in reverse:
  * the front refuses new requests, the scheduler answers parked calls and
@@ -37,6 +37,7 @@ struct jobd_daemon {
 	server *srv;
 	uint32_t grace_ms;
 	struct auth auth; /* when cfg->auth_token_file is set */
+	const struct kinds_config *kinds;
 };
 
 static bool
@@ -129,6 +130,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	struct server_config srvc;
 	jobd_daemon *d;
 	nng_tls_config *tls;
+	kindset *ks = NULL;
 	store *db = NULL;
 	uint64_t recovered;
 	int rv;
@@ -139,8 +141,11 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	d->grace_ms = cfg->grace_ms;
+	d->kinds = &cfg->kinds;
 	if ((rv = load_security(d, cfg, &tls, err, errlen)) != JOBD_OK)
 		goto fail_security;
+	if ((rv = kindset_load(&ks, &cfg->kinds, err, errlen)) != JOBD_OK)
+		goto fail_db;
 	if ((rv = store_open(&db, cfg->db_path, err, errlen)) != JOBD_OK)
 		goto fail_db;
 	if ((rv = writer_start(&d->w, cfg->db_path, err, errlen)) != JOBD_OK)
@@ -149,6 +154,9 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		snprintf(err, errlen, "cannot start the scheduler");
 		goto fail_sched;
 	}
+	sched_set_kinds(d->s, ks);
+	kindset_unref(ks);
+	ks = NULL;
 	if ((rv = sched_load(d->s, db, &recovered, err, errlen)) != JOBD_OK)
 		goto fail_load;
 	store_close(db);
@@ -193,11 +201,28 @@ fail_sched:
 fail_writer:
 	store_close(db);
 fail_db:
+	kindset_unref(ks);
 	if (tls != NULL)
 		nng_tls_config_free(tls);
 fail_security:
 	free(d);
 	return rv;
+}
+
+int
+daemon_reload(jobd_daemon *d, char *err, size_t errlen)
+{
+	kindset *ks;
+	size_t n;
+	int rv;
+
+	if ((rv = kindset_load(&ks, d->kinds, err, errlen)) != JOBD_OK)
+		return rv;
+	(void) kindset_all(ks, &n);
+	sched_set_kinds(d->s, ks);
+	kindset_unref(ks);
+	log_info("kinds read again: %zu kinds", n);
+	return JOBD_OK;
 }
 
 int

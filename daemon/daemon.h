@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "registry.h"
+
 struct daemon_config {
 	const char *const *listen; /* URLs */
 	size_t nlisten;
@@ -27,6 +29,9 @@ struct daemon_config {
 	const char *tls_ca;
 	/* When not NULL, every request must carry the token in this file. */
 	const char *auth_token_file;
+	/* Where the kinds come from besides the built-in ones; read again by
+	 * daemon_reload(), so it must outlive the daemon. */
+	struct kinds_config kinds;
 };
 
 typedef struct jobd_daemon jobd_daemon;
@@ -39,6 +44,10 @@ typedef struct jobd_daemon jobd_daemon;
  * jobs left running, starts the writer, workers and listeners. */
 int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
                  size_t errlen);
+/* Reads the kinds again (SIGHUP): on success, jobs that start from now
+ * on use the new set; on an error (described in err) the set in use stays.
+ * JOBD_OK or the error. */
+int daemon_reload(jobd_daemon *d, char *err, size_t errlen);
 /* Graceful stop: refuse new requests, answer parked ones, give running
  * jobs the grace period, commit everything, close. Accepts NULL. JOBD_OK;
  * JOBD_DEADLINE_EXCEEDED if the socket did not close within

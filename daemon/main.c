@@ -2,14 +2,18 @@
  * jobd: flags and environment, signals, and the daemon.
  *
  * Every flag has a JOBD_* environment equivalent; a flag wins over the
- * environment, which wins over the default. SIGINT and SIGTERM are blocked
- * in every thread and taken by sigwait() here, which starts the graceful
- * stop.
+ * environment, which wins over the default. SIGINT, SIGTERM and SIGHUP are
+ * blocked in every thread and taken by sigwait() here: the first two start
+ * the graceful stop, SIGHUP reads the kinds again.
+ *
+ * Before any thread starts, exec_init() starts the reaper of program kinds
+ * (kinds/exec.h), which must be forked while jobd is one thread.
  *
  * jobd runs with umask 077: the database and its -wal and -shm files are
  * its owner's alone.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -23,12 +27,14 @@
 #include <nng/nng.h>
 
 #include "daemon.h"
+#include "exec.h"
 #include "jobd_status.h"
 #include "log.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7077"
 #define DEFAULT_DB     "./jobd.db"
 #define MAX_LISTEN     16
+#define MAX_PLUGINS    16
 
 static void
 usage(FILE *f)
@@ -70,6 +76,18 @@ usage(FILE *f)
 	    "                      to present a certificate signed by this\n"
 	    "                      PEM CA (JOBD_TLS_CA; none: no client\n"
 	    "                      certificate asked for)\n"
+	    "  --kinds-dir DIR     read job kinds from the *.kind files of "
+	    "DIR,\n"
+	    "                      again on SIGHUP (JOBD_KINDS_DIR; none:\n"
+	    "                      the built-in kinds only)\n"
+	    "  --plugin FILE       load the C plugin FILE (a shared object);\n"
+	    "                      may be repeated (JOBD_PLUGINS,\n"
+	    "                      comma-separated; none)\n"
+	    "  --run-dir DIR       where each program job gets its private\n"
+	    "                      working directory (JOBD_RUN_DIR; $TMPDIR\n"
+	    "                      or /tmp)\n"
+	    "  --check-kinds       read the kinds, list them and exit: 0 if\n"
+	    "                      they are all right, 1 if not\n"
 	    "  --auth-token-file FILE\n"
 	    "                      require every request, Ping included, to\n"
 	    "                      carry the token in FILE (one line; must\n"
@@ -84,9 +102,12 @@ usage(FILE *f)
 	    "\n"
 	    "Files jobd creates are its owner's alone (umask 077).\n"
 	    "\n"
+	    "Signals: SIGTERM or SIGINT stop jobd gracefully; SIGHUP reads\n"
+	    "the kinds again (a bad file keeps the kinds in use).\n"
+	    "\n"
 	    "Exit status: 0 after a clean stop, 1 if jobd could not start\n"
-	    "(a database, TLS or token file it cannot use), 2 on a usage\n"
-	    "error.\n");
+	    "(a database, TLS, token or kind file it cannot use), 2 on a\n"
+	    "usage error.\n");
 }
 
 static int
@@ -147,6 +168,11 @@ struct opts {
 	const char *listen[MAX_LISTEN];
 	size_t nlisten;
 	char *listen_env; /* JOBD_LISTEN, split in place */
+	const char *plugins[MAX_PLUGINS];
+	size_t nplugins;
+	char *plugins_env; /* JOBD_PLUGINS, split in place */
+	const char *run_dir;
+	bool check_kinds;
 	struct daemon_config cfg;
 	int level;
 };
@@ -215,6 +241,17 @@ set_opt(struct opts *o, int opt, const char *v)
 		return set_file(&o->cfg.tls_ca, v);
 	case 'T':
 		return set_file(&o->cfg.auth_token_file, v);
+	case 'k':
+		return set_file(&o->cfg.kinds.dir, v);
+	case 'p':
+		if (o->nplugins == MAX_PLUGINS)
+			return bad("at most 16 plugins", v);
+		if (*v == '\0')
+			return bad("a file name", v);
+		o->plugins[o->nplugins++] = v;
+		return 0;
+	case 'R':
+		return set_file(&o->run_dir, v);
 	}
 	return 2;
 }
@@ -232,6 +269,10 @@ static const struct option longopts[] = {
     {"tls-key", required_argument, NULL, 'K'},
     {"tls-ca", required_argument, NULL, 'A'},
     {"auth-token-file", required_argument, NULL, 'T'},
+    {"kinds-dir", required_argument, NULL, 'k'},
+    {"plugin", required_argument, NULL, 'p'},
+    {"run-dir", required_argument, NULL, 'R'},
+    {"check-kinds", no_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -252,7 +293,30 @@ static const struct {
     {"JOBD_TLS_KEY", 'K'},
     {"JOBD_TLS_CA", 'A'},
     {"JOBD_AUTH_TOKEN_FILE", 'T'},
+    {"JOBD_KINDS_DIR", 'k'},
+    {"JOBD_RUN_DIR", 'R'},
 };
+
+/* Splits the comma-separated list in environment variable `env` (a copy
+ * in *keep) and sets option opt with each item. */
+static int
+set_list(struct opts *o, const char *env, int opt, char **keep)
+{
+	const char *v = getenv(env);
+	char *save = NULL;
+	int rv;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	if ((*keep = strdup(v)) == NULL)
+		return 1;
+	opt_name = env;
+	for (char *t = strtok_r(*keep, ",", &save); t != NULL;
+	     t = strtok_r(NULL, ",", &save))
+		if ((rv = set_opt(o, opt, t)) != 0)
+			return rv;
+	return 0;
+}
 
 static int
 parse(struct opts *o, int argc, char **argv)
@@ -285,6 +349,9 @@ parse(struct opts *o, int argc, char **argv)
 		case 'V':
 			printf("jobd %s\n", JOBD_VERSION);
 			exit(0);
+		case 'c':
+			o->check_kinds = true;
+			break;
 		case '?':
 			fprintf(stderr, "try 'jobd --help'\n");
 			return 2;
@@ -302,22 +369,55 @@ parse(struct opts *o, int argc, char **argv)
 		fprintf(stderr, "try 'jobd --help'\n");
 		return 2;
 	}
-	if (o->nlisten == 0 && (v = getenv("JOBD_LISTEN")) != NULL &&
-	    *v != '\0') {
-		if ((o->listen_env = strdup(v)) == NULL)
-			return 1;
-		char *save = NULL;
-		opt_name = "JOBD_LISTEN";
-		for (char *t = strtok_r(o->listen_env, ",", &save); t != NULL;
-		     t = strtok_r(NULL, ",", &save))
-			if ((rv = set_opt(o, 'l', t)) != 0)
-				return rv;
-	}
+	if (o->nlisten == 0 &&
+	    (rv = set_list(o, "JOBD_LISTEN", 'l', &o->listen_env)) != 0)
+		return rv;
+	if (o->nplugins == 0 &&
+	    (rv = set_list(o, "JOBD_PLUGINS", 'p', &o->plugins_env)) != 0)
+		return rv;
+	o->cfg.kinds.plugins = o->plugins;
+	o->cfg.kinds.nplugins = o->nplugins;
 	if (o->nlisten == 0)
 		o->listen[o->nlisten++] = DEFAULT_LISTEN;
 	o->cfg.listen = o->listen;
 	o->cfg.nlisten = o->nlisten;
 	return 0;
+}
+
+/* --check-kinds: reads the kinds and lists them on stdout. 0 if they are
+ * all right, 1 with the problems on stderr if not. */
+static int
+check_kinds(const struct kinds_config *kc)
+{
+	char err[4096];
+	kindset *ks;
+	size_t n;
+
+	if (kindset_load(&ks, kc, err, sizeof(err)) != JOBD_OK) {
+		fprintf(stderr, "jobd: the kinds are not right:\n%s\n", err);
+		return 1;
+	}
+	const struct kind_def *d = kindset_all(ks, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct jobd_kind *k = d[i].k;
+		printf("%-16s %-9s %s\n", k->name,
+		       kind_origin_name(d[i].origin),
+		       d[i].source ? d[i].source : "-");
+		printf("%-16s %s\n", "", k->desc ? k->desc : "");
+		for (size_t j = 0; j < k->nparams; j++)
+			printf("%-16s   %s%s\n", "", k->params[j].name,
+			       k->params[j].required ? " (required)" : "");
+	}
+	printf("%zu kinds, all right\n", n);
+	kindset_unref(ks);
+	return 0;
+}
+
+static void
+opts_free(struct opts *o)
+{
+	free(o->listen_env);
+	free(o->plugins_env);
 }
 
 int
@@ -326,15 +426,20 @@ main(int argc, char **argv)
 	struct opts o;
 	jobd_daemon *d;
 	sigset_t set;
-	char err[512];
+	char err[4096];
 	int rv, sig;
 
 	memset(&o, 0, sizeof(o));
 	if ((rv = parse(&o, argc, argv)) != 0) {
-		free(o.listen_env);
+		opts_free(&o);
 		return rv;
 	}
 	log_set_level(o.level);
+	if (o.check_kinds) {
+		rv = check_kinds(&o.cfg.kinds);
+		opts_free(&o);
+		return rv;
+	}
 	/* the database, its journal files and anything else jobd creates are
 	 * for its owner only, whatever umask it was started with */
 	umask(077);
@@ -343,24 +448,37 @@ main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* forks the reaper: while jobd is one thread */
+	if (exec_init(o.run_dir, err, sizeof(err)) != JOBD_OK) {
+		log_error("cannot start: %s", err);
+		opts_free(&o);
+		return 1;
+	}
 	if (daemon_start(&d, &o.cfg, err, sizeof(err)) != 0) {
 		log_error("cannot start: %s", err);
-		free(o.listen_env);
+		exec_fini();
+		opts_free(&o);
 		nng_fini();
 		return 1;
 	}
-	if (sigwait(&set, &sig) == 0)
-		log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+		log_info("received SIGHUP: reading the kinds again");
+		if (daemon_reload(d, err, sizeof(err)) != JOBD_OK)
+			log_error("the kinds in use stay: %s", err);
+	}
+	log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	rv = daemon_stop(d);
-	free(o.listen_env);
+	opts_free(&o);
 	/* nng stuck in a close (server.c): the stop is complete all the same,
 	 * but nng_fini() would hang too, and a leak checker at exit would
 	 * count what nng still holds; so out at once */
 	if (rv != JOBD_OK)
 		_exit(0);
+	exec_fini();
 	nng_fini(); /* nng's own threads and caches, for leak checkers */
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "run.h"
 
 /*
  * Workers run under SCHED_IDLE: a thread of any other policy that wakes up
@@ -90,12 +92,22 @@ run_one(struct worker *wk, struct job *j)
 {
 	sched *s = wk->p->s;
 	struct sched_work w;
-	struct kind_run r;
+	struct jobd_job r;
 	uint8_t *input = NULL;
 	size_t input_len = 0;
 	char err[600];
 
 	sched_job_work(j, &w);
+	/* its kind may have changed since Submit (a reload) */
+	if (kind_validate(w.kind->k, w.params, w.nparams, w.input_len, err,
+	                  sizeof(err)) != JOBD_OK) {
+		char msg[700];
+		snprintf(msg, sizeof(msg),
+		         "kind '%s' as defined now refuses this job: %s",
+		         w.kind->k->name, err);
+		sched_finish(s, j, JOBD_RUN_FAILED_FINAL, NULL, 0, msg);
+		return;
+	}
 	if (w.input_len > 0 &&
 	    read_input(wk, w.id, w.input_len, &input, &input_len, err,
 	               sizeof(err)) != JOBD_OK) {
@@ -103,23 +115,22 @@ run_one(struct worker *wk, struct job *j)
 		snprintf(msg, sizeof(msg), "cannot read the job's input: %s",
 		         err);
 		log_error("job %llu: %s", (unsigned long long) w.id, msg);
-		sched_finish(s, j, KIND_FAILED, NULL, 0, msg);
+		sched_finish(s, j, JOBD_RUN_FAILED, NULL, 0, msg);
 		return;
 	}
-	memset(&r, 0, sizeof(r));
+	memset(&r, 0, offsetof(struct jobd_job, error));
+	r.error[0] = '\0';
+	r.kind = w.kind->k;
+	r.id = w.id;
+	r.attempt = w.attempt;
 	r.params = w.params;
 	r.nparams = w.nparams;
 	r.input = input;
 	r.input_len = input_len;
 	r.progress = sched_progress;
 	r.progress_arg = w.progress_arg;
-	int outcome = w.kind->run(&r);
+	int outcome = kind_run(&r);
 	free(input);
-	if (outcome != KIND_OK) {
-		free(r.result);
-		r.result = NULL;
-		r.result_len = 0;
-	}
 	sched_finish(s, j, outcome, r.result, r.result_len, r.error);
 }
 

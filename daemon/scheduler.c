@@ -21,8 +21,8 @@
  * Memory: what is kept of a job, and what is left on disk. A daemon may
  * hold a million queued jobs, so a job in memory is what scheduling and
  * the live queries need and no more, in one allocation, `struct job`: id,
- * priority, FIFO order, state, attempts, limits, times, the kind as an
- * index into the kinds table, its place in the tables and heaps, its
+ * priority, FIFO order, state, attempts, limits, times, its kind as the
+ * id of the kind's name (registry.h), its place in the tables and heaps, its
  * waiters, and at its end (a flexible array) the idempotency key and the
  * params as NUL-terminated strings one after the other. A queued
  * `count n=1` job with a 32-character key is one 144-byte malloc chunk on
@@ -47,11 +47,19 @@
  *
  * Start-up loads of each queued job only the columns that make it up
  * (store_scan_brief: no input, no result, nothing allocated per row but the
- * job itself), into tables and a run queue sized for them beforehand. A
- * job that this jobd could never run, of a kind it does not know or with
- * parameters its kind refuses (a database from another build), is marked
- * failed in the database, in one transaction, before anything is served,
- * and is not loaded.
+ * job itself), into tables sized for them beforehand.
+ *
+ * Kinds. The kinds come as a set (registry.h) that a reload replaces
+ * (sched_set_kinds); a job names its kind by the id of the name, so a job
+ * whose kind is not in the current set, because of a configuration mistake
+ * or a kind file removed, is never failed for it: it stays queued, is
+ * counted in Stats, and runs once its kind is back. The run queue is one
+ * priority heap per kind, and a worker takes the best head among the kinds
+ * that are defined and below their concurrency limit: a kind at its limit,
+ * or missing, holds up no job of another kind. A worker keeps a reference
+ * to the set its job started with, so a reload never frees a kind under a
+ * running job; its parameters are checked against the kind as defined when
+ * it starts (pool.c).
  *
  * Threads: the front (request handlers), N workers, the writer's completer
  * thread (completions: writer.c) and one timer thread (retry backoffs,
@@ -125,7 +133,9 @@ struct jobrun {
 	char *error;
 	uint32_t pending_writes;
 	uint32_t nparams;
-	struct job_param params[]; /* into the job's data, for the kind */
+	kindset *ks;                /* running: the set its kind is from */
+	const struct kind_def *def; /* running: its kind, in ks */
+	struct job_param params[];  /* into the job's data, for the kind */
 };
 
 /* A live job: one allocation (see "Memory" at the top). */
@@ -144,7 +154,7 @@ struct job {
 	uint32_t max_attempts;
 	uint32_t timeout_ms;
 	uint32_t input_len; /* the bytes are in the database */
-	uint8_t kind;       /* index in kind_table() */
+	uint16_t kind;      /* the id of its kind's name: kind_intern() */
 	uint8_t nparams;
 	uint8_t state;
 	uint8_t where; /* enum job_where */
@@ -157,6 +167,13 @@ struct jop {
 	struct writer_op op;
 	struct job *job;
 	sched *s;
+};
+
+/* The queued jobs of one kind that may start now, and how many of that
+ * kind run. */
+struct kq {
+	struct heap runq; /* best first */
+	uint32_t running;
 };
 
 struct sched {
@@ -175,7 +192,10 @@ struct sched {
 	size_t nbuckets;
 	size_t njobs;
 
-	struct heap runq;    /* acknowledged queued jobs, best first */
+	struct kq *kq; /* [kind id]: acknowledged queued jobs */
+	size_t nkq;
+	size_t nrunq;        /* jobs in every kq's runq */
+	kindset *ks;         /* the kinds now */
 	struct heap delayed; /* queued jobs waiting out a backoff */
 	struct heap waits;   /* parked waiters with a deadline */
 
@@ -202,22 +222,12 @@ sched_wall_ms(void)
 
 /* ---- jobs ------------------------------------------------------------ */
 
-static const struct kind *
+/* The name of j's kind. */
+static const char *
 job_kind(const struct job *j)
 {
-	size_t n;
-	return kind_table(&n) + j->kind;
-}
-
-/* k's index in the kinds table; -1 if k is not in it. */
-static int
-kind_index(const struct kind *k)
-{
-	size_t n;
-	const struct kind *t = kind_table(&n);
-	if (k == NULL || k < t || k >= t + n || n > UINT8_MAX + 1u)
-		return -1;
-	return (int) (k - t);
+	const char *name = kind_name_of(j->kind);
+	return name != NULL ? name : "?";
 }
 
 static const char *
@@ -282,10 +292,10 @@ job_alloc(const struct job_param *params, size_t nparams, const char *key)
 }
 
 /* The fields a queued j takes from a Submit's or the database's record r,
- * of kind k (from kind_table(); r's input length fits 32 bits: checked by
- * batch_refusal or kind_validate). */
+ * whose kind's name has id `kind` (r's input length fits 32 bits: checked
+ * by batch_refusal or kind_validate). */
 static void
-job_fill(struct job *j, const struct jobrec *r, const struct kind *k)
+job_fill(struct job *j, const struct jobrec *r, uint32_t kind)
 {
 	j->not_before = r->not_before;
 	j->priority = r->priority;
@@ -293,7 +303,7 @@ job_fill(struct job *j, const struct jobrec *r, const struct kind *k)
 	j->max_attempts = r->max_attempts;
 	j->timeout_ms = r->timeout_ms;
 	j->input_len = (uint32_t) r->input_len;
-	j->kind = (uint8_t) kind_index(k);
+	j->kind = (uint16_t) kind;
 	j->state = JOB_QUEUED;
 }
 
@@ -323,6 +333,7 @@ job_free(struct job *j)
 	if (j == NULL)
 		return;
 	if (j->run != NULL) {
+		kindset_unref(j->run->ks);
 		free(j->run->result);
 		free(j->run->error);
 		free(j->run);
@@ -491,8 +502,30 @@ wait_setpos(void *e, size_t pos)
 	((struct waiter *) e)->hpos = pos;
 }
 
-/* Puts an acknowledged queued job where it belongs: the run queue, or the
- * delayed queue while its backoff lasts. */
+/* The run queue of kind id `kind`, made on first use; NULL when out of
+ * memory. Under mtx. */
+static struct kq *
+kq_of(sched *s, uint32_t kind)
+{
+	if (kind >= s->nkq) {
+		size_t n = s->nkq ? s->nkq : 8;
+		while (n <= kind)
+			n *= 2;
+		struct kq *v = realloc(s->kq, n * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		for (size_t i = s->nkq; i < n; i++) {
+			memset(&v[i], 0, sizeof(v[i]));
+			heap_init(&v[i].runq, runq_less, job_setpos);
+		}
+		s->kq = v;
+		s->nkq = n;
+	}
+	return &s->kq[kind];
+}
+
+/* Puts an acknowledged queued job where it belongs: its kind's run queue,
+ * or the delayed queue while its backoff lasts. */
 static void
 enqueue(sched *s, struct job *j)
 {
@@ -505,7 +538,9 @@ enqueue(sched *s, struct job *j)
 		}
 	}
 	j->seq = s->seq++;
-	if (s->runq.n >= JOB_NOPOS - 1 || heap_push(&s->runq, j) != 0) {
+	struct kq *q = kq_of(s, j->kind);
+	if (q == NULL || q->runq.n >= JOB_NOPOS - 1 ||
+	    heap_push(&q->runq, j) != 0) {
 		/* out of memory: it stays queued on disk and in memory, and
 		 * runs after the next restart */
 		log_error("out of memory queueing job %llu",
@@ -513,15 +548,17 @@ enqueue(sched *s, struct job *j)
 		return;
 	}
 	j->where = IN_RUNQ;
+	s->nrunq++;
 	pthread_cond_signal(&s->work_cv);
 }
 
 static void
 dequeue(sched *s, struct job *j)
 {
-	if (j->where == IN_RUNQ)
-		heap_remove(&s->runq, j->hpos);
-	else if (j->where == IN_DELAYED)
+	if (j->where == IN_RUNQ) {
+		heap_remove(&s->kq[j->kind].runq, j->hpos);
+		s->nrunq--;
+	} else if (j->where == IN_DELAYED)
 		heap_remove(&s->delayed, j->hpos);
 	j->where = IN_NONE;
 }
@@ -549,14 +586,31 @@ set_error(struct jobrun *r, const char *msg)
 	r->error = msg ? strdup(msg) : NULL;
 }
 
+/* Why queued job j does not start when a worker is free (enum job_wait).
+ * Under mtx. */
+static int
+job_waiting(const sched *s, const struct job *j)
+{
+	const struct kind_def *d;
+
+	if (j->state != JOB_QUEUED)
+		return JOB_WAIT_NONE;
+	if ((d = kindset_by_id(s->ks, j->kind)) == NULL)
+		return JOB_WAIT_KIND_UNDEFINED;
+	if (d->k->concurrency > 0 && j->kind < s->nkq &&
+	    s->kq[j->kind].running >= d->k->concurrency)
+		return JOB_WAIT_KIND_LIMIT;
+	return JOB_WAIT_NONE;
+}
+
 /* The job as a record whose pointers point into j (params into pv, which
  * has room for j->nparams), valid while j is unchanged. Under mtx. */
 static void
-job_view(struct job *j, struct jobrec *v, struct job_param *pv)
+job_view(const sched *s, struct job *j, struct jobrec *v, struct job_param *pv)
 {
 	memset(v, 0, sizeof(*v));
 	v->id = j->id;
-	v->kind = (char *) job_kind(j)->name;
+	v->kind = (char *) job_kind(j);
 	job_params(j, pv);
 	v->params = j->nparams > 0 ? pv : NULL;
 	v->nparams = j->nparams;
@@ -569,6 +623,7 @@ job_view(struct job *j, struct jobrec *v, struct job_param *pv)
 	v->idem_key = (char *) job_key(j);
 	v->created_at = j->created_at;
 	v->not_before = j->not_before;
+	v->waiting = job_waiting(s, j);
 	if (j->run != NULL) {
 		v->progress_done = atomic_load(&j->run->done);
 		v->progress_total = atomic_load(&j->run->total);
@@ -583,12 +638,12 @@ job_view(struct job *j, struct jobrec *v, struct job_param *pv)
 /* A copy of the job for a reply: everything but the input bytes (their
  * length is there), and the result only if `result`. */
 static void
-snapshot(struct job *j, struct jobrec *out, bool result)
+snapshot(const sched *s, struct job *j, struct jobrec *out, bool result)
 {
 	struct job_param pv[JOB_MAX_PARAMS];
 	struct jobrec v;
 
-	job_view(j, &v, pv);
+	job_view(s, j, &v, pv);
 	if (!result) {
 		v.result = NULL;
 		v.result_len = 0;
@@ -613,7 +668,7 @@ unpark(sched *s, struct waiter *w, int status, struct job *j, const char *msg,
 		heap_remove(&s->waits, w->hpos);
 	w->status = status;
 	if (j != NULL)
-		snapshot(j, &w->snap, true);
+		snapshot(s, j, &w->snap, true);
 	else
 		memset(&w->snap, 0, sizeof(w->snap));
 	snprintf(w->msg, sizeof(w->msg), "%s", msg ? msg : "");
@@ -888,17 +943,15 @@ timer_main(void *arg)
 
 /* ---- life ------------------------------------------------------------ */
 
+static void log_missing(const sched *s);
+
 int
 sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 {
 	pthread_condattr_t ca;
-	size_t nkinds;
 	sched *s;
 
 	*sp = NULL;
-	(void) kind_table(&nkinds);
-	if (nkinds > UINT8_MAX + 1u)
-		return JOBD_INTERNAL; /* struct job's kind is a uint8_t */
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
 	if (table_reserve(s, 0) != 0) {
@@ -919,7 +972,6 @@ sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->timer_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	heap_init(&s->runq, runq_less, job_setpos);
 	heap_init(&s->delayed, delayed_less, job_setpos);
 	heap_init(&s->waits, wait_less, wait_setpos);
 	if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
@@ -940,17 +992,8 @@ sched_create(sched **sp, writer *w, const struct sched_config *cfg)
  */
 #define LOAD_SPLIT_MIN 10000
 
-/* A queued job found at start that this jobd cannot run. */
-struct load_bad {
-	struct load_bad *next;
-	struct jobrec rec; /* its update: state failed, the error */
-};
-
 struct load_ctx {
 	sched *s;
-	int64_t now;
-	uint64_t nbad;
-	struct load_bad *bad;
 	struct job *next; /* loaded, its key bucket prefetched, not linked */
 	/* the helper thread's part: it chains its jobs by id_next */
 	bool chain;
@@ -959,31 +1002,9 @@ struct load_ctx {
 	uint64_t from;
 	int rv; /* the helper's outcome, with err */
 	char err[300];
+	char kind[JOBD_KIND_NAME_MAX + 1]; /* the last kind seen, and its id */
+	uint32_t kind_id;
 };
-
-/* Notes r as one to mark failed with error `why`. */
-static int
-load_bad(struct load_ctx *lc, const struct jobrec *r, const char *why)
-{
-	struct load_bad *b = calloc(1, sizeof(*b));
-
-	if (b == NULL || (b->rec.error = strdup(why)) == NULL) {
-		free(b);
-		return JOBD_RESOURCE_EXHAUSTED;
-	}
-	b->rec.id = r->id;
-	b->rec.state = JOB_FAILED;
-	b->rec.attempts = r->attempts;
-	b->rec.progress_done = r->progress_done;
-	b->rec.progress_total = r->progress_total;
-	b->rec.started_at = r->started_at;
-	b->rec.finished_at = lc->now;
-	b->rec.not_before = r->not_before;
-	b->next = lc->bad;
-	lc->bad = b;
-	lc->nbad++;
-	return 0;
-}
 
 /* Links and queues the job loaded last; 0 or JOBD_RESOURCE_EXHAUSTED.
  * Under mtx. */
@@ -1020,23 +1041,18 @@ static int
 load_one(const struct jobrec *r, void *arg)
 {
 	struct load_ctx *lc = arg;
-	const struct kind *k = kind_find(r->kind);
 	struct job *j;
-	char why[300];
 
-	if (k == NULL) {
-		/* a database from a build with other kinds */
-		snprintf(why, sizeof(why), "unknown kind '%.60s'", r->kind);
-		return load_bad(lc, r, why);
+	/* Whatever its kind: one not defined now waits for it (see "Kinds"
+	 * above). Jobs come in runs of one kind: the last name's id is kept. */
+	if (lc->kind_id == UINT32_MAX || strcmp(lc->kind, r->kind) != 0) {
+		if ((lc->kind_id = kind_intern(r->kind)) == UINT32_MAX)
+			return JOBD_RESOURCE_EXHAUSTED;
+		snprintf(lc->kind, sizeof(lc->kind), "%s", r->kind);
 	}
-	/* what Submit checked, checked again: the database may be from a
-	 * build whose kinds took other parameters */
-	if (kind_validate(k, r->params, r->nparams, r->input_len, why,
-	                  sizeof(why)) != JOBD_OK)
-		return load_bad(lc, r, why);
 	if ((j = job_alloc(r->params, r->nparams, r->idem_key)) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
-	job_fill(j, r, k);
+	job_fill(j, r, lc->kind_id);
 	j->id = r->id;
 	j->created_at = r->created_at;
 	j->flags |= JOB_COMMITTED;
@@ -1102,32 +1118,6 @@ load_chain(struct load_ctx *lc, struct job *head, int rv)
 	return rv;
 }
 
-/* Marks the jobs load_one() refused failed, in one transaction on db. */
-static int
-load_fail_bad(sched *s, store *db, struct load_ctx *lc)
-{
-	int rv;
-
-	if ((rv = store_begin(db)) != JOBD_OK)
-		return rv;
-	for (struct load_bad *b = lc->bad; b != NULL; b = b->next) {
-		if ((rv = store_update(db, &b->rec)) != JOBD_OK) {
-			(void) store_rollback(db);
-			return rv;
-		}
-	}
-	if ((rv = store_commit(db)) != JOBD_OK)
-		return rv;
-	pthread_mutex_lock(&s->mtx);
-	s->st.counts[JOB_QUEUED] -= lc->nbad;
-	s->st.counts[JOB_FAILED] += lc->nbad;
-	pthread_mutex_unlock(&s->mtx);
-	log_warn("%llu queued jobs have a kind or parameters this jobd does "
-	         "not take; marked failed",
-	         (unsigned long long) lc->nbad);
-	return JOBD_OK;
-}
-
 /* Loads the queued jobs: the ids up to `mid` here, the rest (when split)
  * in hl's thread. */
 static int
@@ -1156,8 +1146,7 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 	}
 	pthread_mutex_lock(&s->mtx);
 	/* room for them all at once: no rehash, no heap regrowth */
-	if (table_reserve(s, s->njobs + nq) != 0 ||
-	    heap_reserve(&s->runq, s->runq.n + nq) != 0)
+	if (table_reserve(s, s->njobs + nq) != 0)
 		rv = JOBD_RESOURCE_EXHAUSTED;
 	else
 		rv = store_scan_brief(db, JOB_QUEUED, 0, mid, load_one, lc);
@@ -1194,7 +1183,7 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 
 	memset(&lc, 0, sizeof(lc));
 	lc.s = s;
-	lc.now = sched_wall_ms();
+	lc.kind_id = UINT32_MAX;
 	hl = lc;
 	hl.chain = true;
 	hl.tail = &hl.head;
@@ -1214,27 +1203,12 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 	s->next_id = max_id + 1;
 	s->st.recovered = *recovered;
 	pthread_mutex_unlock(&s->mtx);
-	rv = load_queued(s, db, &lc, &hl, err, errlen);
-	/* the helper's refusals with the rest */
-	while (hl.bad != NULL) {
-		struct load_bad *b = hl.bad;
-		hl.bad = b->next;
-		b->next = lc.bad;
-		lc.bad = b;
-		lc.nbad++;
-	}
-	if (rv == JOBD_OK && lc.bad != NULL &&
-	    (rv = load_fail_bad(s, db, &lc)) != JOBD_OK)
-		snprintf(err, errlen,
-		         "cannot mark %llu unrunnable jobs failed: %s",
-		         (unsigned long long) lc.nbad, store_errmsg(db));
-	while (lc.bad != NULL) {
-		struct load_bad *b = lc.bad;
-		lc.bad = b->next;
-		jobrec_clear(&b->rec);
-		free(b);
-	}
-	return rv;
+	if ((rv = load_queued(s, db, &lc, &hl, err, errlen)) != JOBD_OK)
+		return rv;
+	pthread_mutex_lock(&s->mtx);
+	log_missing(s);
+	pthread_mutex_unlock(&s->mtx);
+	return JOBD_OK;
 }
 
 const char *
@@ -1271,7 +1245,10 @@ sched_destroy(sched *s)
 	free(s->ids);
 	free(s->keys);
 	free(s->db_path);
-	heap_fini(&s->runq);
+	for (size_t i = 0; i < s->nkq; i++)
+		heap_fini(&s->kq[i].runq);
+	free(s->kq);
+	kindset_unref(s->ks);
 	heap_fini(&s->delayed);
 	heap_fini(&s->waits);
 	pthread_cond_destroy(&s->work_cv);
@@ -1358,15 +1335,15 @@ fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
 /* Under mtx: a new pending job from rec (taken) in f's memory, with w
  * parked until its insert commits. Returns the insert op, for the writer. */
 static struct writer_op *
-submit_new(sched *s, struct fresh *f, struct jobrec *rec, const struct kind *k,
-           struct waiter *w)
+submit_new(sched *s, struct fresh *f, struct jobrec *rec,
+           const struct kind_def *k, struct waiter *w)
 {
 	struct job *j = f->j;
 	struct jop *p = f->p;
 
 	f->j = NULL;
 	f->p = NULL;
-	job_fill(j, rec, k);
+	job_fill(j, rec, k->id);
 	j->id = s->next_id++;
 	j->created_at = sched_wall_ms();
 	table_link(s, j); /* fresh_alloc made room */
@@ -1388,7 +1365,7 @@ submit_new(sched *s, struct fresh *f, struct jobrec *rec, const struct kind *k,
 }
 
 int
-sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
+sched_submit(sched *s, struct jobrec *rec, const struct kind_def *k,
              struct waiter *w, char *err, size_t errlen)
 {
 	struct batch_job b = {rec, k, w};
@@ -1401,7 +1378,7 @@ static const char *
 batch_refusal(const struct batch_job *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (kind_index(b[i].kind) < 0)
+		if (b[i].kind == NULL || b[i].kind->id >= KIND_MAX_NAMES)
 			return "unknown kind";
 		if (b[i].rec->nparams > JOB_MAX_PARAMS)
 			return "too many parameters";
@@ -1501,7 +1478,7 @@ sched_get(sched *s, uint64_t id, struct jobrec *out)
 
 	pthread_mutex_lock(&s->mtx);
 	if ((j = live(s, id)) != NULL) {
-		snapshot(j, out, true);
+		snapshot(s, j, out, true);
 		rv = JOBD_OK;
 	}
 	pthread_mutex_unlock(&s->mtx);
@@ -1626,18 +1603,21 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 	struct jobrec *recs = NULL;
 	size_t nv = 0, cap = 0;
 	size_t limit = f->limit ? f->limit : SIZE_MAX;
+	/* a name never seen has no jobs */
+	uint32_t fkind = f->kind ? kind_lookup(f->kind) : 0;
 	int rv = JOBD_OK;
 
 	*out = NULL;
 	*n = 0;
+	if (fkind == UINT32_MAX)
+		return JOBD_OK;
 	pthread_mutex_lock(&s->mtx);
 	for (size_t b = 0; b < s->nbuckets && rv == JOBD_OK; b++) {
 		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next) {
 			if ((j->flags & (JOB_COMMITTED | JOB_ENDED)) !=
 			        JOB_COMMITTED ||
 			    (f->state && j->state != f->state) ||
-			    (f->kind &&
-			     strcmp(f->kind, job_kind(j)->name) != 0) ||
+			    (f->kind && j->kind != fkind) ||
 			    (f->before && j->id >= f->before))
 				continue;
 			if (nv == limit) {
@@ -1670,7 +1650,7 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 			qsort(v, nv, sizeof(*v), cmp_job_id_desc);
 		/* lists carry no results */
 		for (size_t i = 0; i < nv; i++)
-			snapshot(v[i], &recs[i], false);
+			snapshot(s, v[i], &recs[i], false);
 	}
 	pthread_mutex_unlock(&s->mtx);
 	free(v);
@@ -1681,44 +1661,127 @@ sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
 	return JOBD_OK;
 }
 
+/* Queued jobs ready to run whose kind is not in the current set (those
+ * waiting out a backoff join them when it ends). O(kinds). Under mtx. */
+static uint64_t
+count_missing(const sched *s)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < s->nkq; i++)
+		if (s->kq[i].runq.n > 0 &&
+		    kindset_by_id(s->ks, (uint32_t) i) == NULL)
+			n += s->kq[i].runq.n;
+	return n;
+}
+
 void
 sched_stats(sched *s, struct sched_stats *st)
 {
 	pthread_mutex_lock(&s->mtx);
 	*st = s->st;
+	st->waiting_kind = count_missing(s);
 	pthread_mutex_unlock(&s->mtx);
 }
 
+/* Logs one line per kind that queued jobs wait for. Under mtx. */
+static void
+log_missing(const sched *s)
+{
+	for (size_t i = 0; i < s->nkq; i++)
+		if (s->kq[i].runq.n > 0 &&
+		    kindset_by_id(s->ks, (uint32_t) i) == NULL)
+			log_warn("%zu queued jobs wait for kind '%s', which is "
+			         "not defined; they run once it is",
+			         s->kq[i].runq.n, kind_name_of((uint32_t) i));
+}
+
+void
+sched_set_kinds(sched *s, kindset *ks)
+{
+	kindset *old;
+
+	pthread_mutex_lock(&s->mtx);
+	old = s->ks;
+	s->ks = kindset_ref(ks);
+	log_missing(s);
+	/* kinds may have come back, or limits changed */
+	pthread_cond_broadcast(&s->work_cv);
+	pthread_mutex_unlock(&s->mtx);
+	kindset_unref(old);
+}
+
+kindset *
+sched_kinds(sched *s)
+{
+	kindset *ks;
+
+	pthread_mutex_lock(&s->mtx);
+	ks = s->ks != NULL ? kindset_ref(s->ks) : NULL;
+	pthread_mutex_unlock(&s->mtx);
+	return ks;
+}
+
 /* ---- workers --------------------------------------------------------- */
+
+/* The run queue whose head should start next: the best head among the
+ * kinds defined now and below their concurrency limit; NULL if none. One
+ * look at each kind seen: there are few. Under mtx. */
+static struct kq *
+next_kq(sched *s)
+{
+	struct kq *best = NULL;
+
+	if (s->nrunq == 0)
+		return NULL;
+	for (size_t i = 0; i < s->nkq; i++) {
+		struct kq *q = &s->kq[i];
+		const struct kind_def *d;
+
+		if (q->runq.n == 0 ||
+		    (d = kindset_by_id(s->ks, (uint32_t) i)) == NULL ||
+		    (d->k->concurrency > 0 && q->running >= d->k->concurrency))
+			continue;
+		if (best == NULL ||
+		    runq_less(heap_top(&q->runq), heap_top(&best->runq)))
+			best = q;
+	}
+	return best;
+}
 
 struct job *
 sched_take(sched *s)
 {
 	struct jobrun *r;
+	struct kq *q;
 	struct job *j;
 
 	pthread_mutex_lock(&s->mtx);
 	for (;;) {
-		while (!s->draining && s->runq.n == 0)
+		while (!s->draining && (q = next_kq(s)) == NULL)
 			pthread_cond_wait(&s->work_cv, &s->mtx);
 		if (s->draining) {
 			pthread_mutex_unlock(&s->mtx);
 			return NULL;
 		}
-		if ((r = job_run(heap_top(&s->runq))) != NULL)
+		if ((r = job_run(heap_top(&q->runq))) != NULL)
 			break;
 		/* out of memory for its run part: it stays first in line */
 		log_error(
 		    "out of memory starting job %llu; trying again",
-		    (unsigned long long) ((struct job *) heap_top(&s->runq))
+		    (unsigned long long) ((struct job *) heap_top(&q->runq))
 		        ->id);
 		struct timespec ts = clock_after(CLOCK_REALTIME, 100);
 		pthread_cond_timedwait(&s->work_cv, &s->mtx, &ts);
 	}
-	j = heap_pop(&s->runq);
+	j = heap_pop(&q->runq);
+	s->nrunq--;
+	q->running++;
 	j->where = IN_NONE;
 	set_state(s, j, JOB_RUNNING);
 	j->attempts++;
+	r->ks = kindset_ref(s->ks);
+	r->def = kindset_by_id(s->ks, j->kind);
 	r->started_at = sched_wall_ms();
 	r->finished_at = 0;
 	j->not_before = 0;
@@ -1736,7 +1799,8 @@ void
 sched_job_work(const struct job *j, struct sched_work *out)
 {
 	out->id = j->id;
-	out->kind = job_kind(j);
+	out->attempt = j->attempts;
+	out->kind = j->run->def;
 	out->params = j->run->params;
 	out->nparams = j->run->nparams;
 	out->input_len = j->input_len;
@@ -1782,15 +1846,22 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 
 	pthread_mutex_lock(&s->mtx);
 	s->st.busy--;
-	if (outcome == KIND_OK && atomic_load(&r->total) > 0)
+	/* its kind has room again: a worker may take the next one */
+	s->kq[j->kind].running--;
+	if (s->kq[j->kind].runq.n > 0)
+		pthread_cond_signal(&s->work_cv);
+	kindset_unref(r->ks);
+	r->ks = NULL;
+	r->def = NULL;
+	if (outcome == JOBD_RUN_OK && atomic_load(&r->total) > 0)
 		atomic_store(&r->done, atomic_load(&r->total));
-	if (outcome == KIND_STOPPED && stop == STOP_TIMEOUT) {
+	if (outcome == JOBD_RUN_STOPPED && stop == STOP_TIMEOUT) {
 		snprintf(msg, sizeof(msg), "timed out after %u ms",
 		         j->timeout_ms);
 		error = msg;
-		outcome = KIND_FAILED;
+		outcome = JOBD_RUN_FAILED;
 	}
-	if (outcome == KIND_OK) {
+	if (outcome == JOBD_RUN_OK) {
 		free(r->result);
 		r->result = result;
 		r->result_len = result_len;
@@ -1798,9 +1869,11 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 		set_error(r, NULL);
 		set_state(s, j, JOB_SUCCEEDED);
 		r->finished_at = now;
-	} else if (outcome == KIND_FAILED) {
+	} else if (outcome == JOBD_RUN_FAILED ||
+	           outcome == JOBD_RUN_FAILED_FINAL) {
 		set_error(r, error && *error ? error : "failed");
-		if (j->attempts < j->max_attempts) {
+		if (outcome == JOBD_RUN_FAILED &&
+		    j->attempts < j->max_attempts) {
 			set_state(s, j, JOB_QUEUED);
 			j->not_before = now + backoff(s, j->attempts);
 			s->st.retried++;
@@ -1815,7 +1888,7 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 			set_state(s, j, JOB_FAILED);
 			r->finished_at = now;
 			log_info("job %llu (%s) failed after %u attempt%s: %s",
-			         (unsigned long long) j->id, job_kind(j)->name,
+			         (unsigned long long) j->id, job_kind(j),
 			         j->attempts, j->attempts == 1 ? "" : "s",
 			         r->error);
 		}

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "kinds.h"
+#include "registry.h"
 #include "store.h"
 #include "writer.h"
 
@@ -68,6 +68,7 @@ struct sched_stats {
 	uint64_t submitted;
 	uint64_t retried;
 	uint64_t recovered;
+	uint64_t waiting_kind; /* queued, ready, of a kind not defined now */
 	uint32_t busy;
 };
 
@@ -79,12 +80,18 @@ int64_t sched_wall_ms(void);
 int sched_create(sched **sp, writer *w, const struct sched_config *cfg);
 /*
  * Start-up, before any call: re-queues jobs left running by a crash and
- * loads the queued ones from `db` into memory (without their inputs);
- * queued jobs this jobd cannot run (unknown kind, parameters the kind
- * refuses) are marked failed in `db` instead. *recovered = jobs re-queued.
+ * loads the queued ones from `db` into memory (without their inputs),
+ * whatever their kind: a job of a kind not defined waits for it. Call
+ * sched_set_kinds first. *recovered = jobs re-queued.
  */
 int sched_load(sched *s, store *db, uint64_t *recovered, char *err,
                size_t errlen);
+/* Makes ks (a reference is taken) the kinds that jobs start with from now
+ * on; jobs running keep theirs. Logs the kinds queued jobs wait for. */
+void sched_set_kinds(sched *s, kindset *ks);
+/* A reference to the current kinds (kindset_unref it), or NULL before
+ * sched_set_kinds. */
+kindset *sched_kinds(sched *s);
 /* Frees everything. Call after sched_drain and writer_stop. */
 void sched_destroy(sched *s);
 
@@ -93,15 +100,15 @@ void sched_destroy(sched *s);
  * fires w once the job is on disk. If rec's idempotency key belongs to a
  * live job, w fires for that job instead (existing). Errors (returned, w not
  * parked): JOBD_RESOURCE_EXHAUSTED (queue full), JOBD_UNAVAILABLE (stopping),
- * JOBD_INVALID_ARGUMENT (k not from kind_table(), more than 255 params or an
- * input of 4 GiB: nothing that kind_validate() lets through).
+ * JOBD_INVALID_ARGUMENT (k NULL, more than 255 params or an input of 4 GiB:
+ * nothing that kind_validate() lets through).
  */
-int sched_submit(sched *s, struct jobrec *rec, const struct kind *k,
+int sched_submit(sched *s, struct jobrec *rec, const struct kind_def *k,
                  struct waiter *w, char *err, size_t errlen);
 /* One job of sched_submit_batch: as sched_submit's arguments. */
 struct batch_job {
 	struct jobrec *rec;
-	const struct kind *kind;
+	const struct kind_def *kind;
 	struct waiter *w;
 };
 
@@ -140,7 +147,8 @@ struct job *sched_take(sched *s);
 /* What a worker needs to run a job it took; valid until sched_finish. */
 struct sched_work {
 	uint64_t id;
-	const struct kind *kind;
+	uint32_t attempt;               /* 1 for the first */
+	const struct kind_def *kind;    /* as defined when it started */
 	const struct job_param *params; /* validated */
 	size_t nparams;
 	size_t input_len;   /* the bytes are in the database: store_get_input */
@@ -153,7 +161,7 @@ const char *sched_db_path(sched *s);
 /* Records progress (arg: sched_work's progress_arg); non-zero means stop
  * now (cancel, timeout, shutdown). */
 int sched_progress(void *arg, uint64_t done, uint64_t total);
-/* The run ended with outcome (enum kind_outcome); result is taken. */
+/* The run ended with outcome (enum jobd_run_outcome); result is taken. */
 void sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
                   size_t result_len, const char *error);
 

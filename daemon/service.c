@@ -140,6 +140,7 @@ struct pbjob {
 	Jobd__V1__Job msg;
 	Jobd__V1__Job__ParamsEntry *entries;
 	Jobd__V1__Job__ParamsEntry **ptrs;
+	char waiting[160];
 };
 
 /* Fills p->msg from r (aliasing r's memory: r must outlive it). */
@@ -184,6 +185,17 @@ pbjob_init(struct pbjob *p, const struct jobrec *r)
 	m->finished_at_ms = r->finished_at;
 	m->idempotency_key = r->idem_key ? r->idem_key : "";
 	m->input_size = (uint32_t) r->input_len;
+	p->waiting[0] = '\0';
+	if (r->waiting == JOB_WAIT_KIND_UNDEFINED)
+		snprintf(p->waiting, sizeof(p->waiting),
+		         "kind '%.64s' is not defined; the job runs once it is",
+		         m->kind);
+	else if (r->waiting == JOB_WAIT_KIND_LIMIT)
+		snprintf(p->waiting, sizeof(p->waiting),
+		         "kind '%.64s' runs as many jobs as its concurrency "
+		         "limit allows",
+		         m->kind);
+	m->waiting = p->waiting;
 	return JOBD_OK;
 }
 
@@ -331,15 +343,16 @@ key_ok(const char *key)
 	return true;
 }
 
-/* The kind of a valid SubmitRequest; NULL with the reason in err. */
-static const struct kind *
-check_submit(const Jobd__V1__SubmitRequest *in, char *err, size_t errlen)
+/* The kind in ks of a valid SubmitRequest; NULL with the reason in err. */
+static const struct kind_def *
+check_submit(const kindset *ks, const Jobd__V1__SubmitRequest *in, char *err,
+             size_t errlen)
 {
-	const struct kind *k;
+	const struct kind_def *k;
 	struct job_param params[MAX_PARAMS];
 	char name[80];
 
-	if ((k = kind_find(in->kind)) == NULL) {
+	if ((k = kindset_find(ks, in->kind)) == NULL) {
 		printable(name, sizeof(name), in->kind);
 		snprintf(err, errlen,
 		         "unknown kind '%s' (jobctl kinds lists them)", name);
@@ -354,7 +367,7 @@ check_submit(const Jobd__V1__SubmitRequest *in, char *err, size_t errlen)
 		params[i].name = in->params[i]->key;
 		params[i].value = in->params[i]->value;
 	}
-	if (kind_validate(k, params, in->n_params, in->input.len, err,
+	if (kind_validate(k->k, params, in->n_params, in->input.len, err,
 	                  errlen) != JOBD_OK)
 		return NULL;
 	if (in->max_attempts > MAX_ATTEMPTS) {
@@ -407,13 +420,13 @@ find_key(service *sv, const char *key, struct jobrec *out, char *err,
  * memory, rec cleared. */
 static int
 make_rec(struct jobrec *rec, const Jobd__V1__SubmitRequest *in,
-         const struct kind *k)
+         const struct kind_def *k)
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->priority = in->priority;
 	rec->timeout_ms = in->timeout_ms;
 	rec->max_attempts = in->max_attempts ? in->max_attempts : 1;
-	if ((rec->kind = strdup(k->name)) == NULL ||
+	if ((rec->kind = strdup(k->k->name)) == NULL ||
 	    copy_params(rec, in) != JOBD_OK ||
 	    (in->idempotency_key[0] &&
 	     (rec->idem_key = strdup(in->idempotency_key)) == NULL) ||
@@ -429,23 +442,16 @@ make_rec(struct jobrec *rec, const Jobd__V1__SubmitRequest *in,
 	return JOBD_OK;
 }
 
+/* Submit of a checked request of kind k. */
 static void
-svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
-           Jobd__V1__SubmitReply_Closure closure, void *arg)
+submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
+           const struct kind_def *k)
 {
-	service *sv = (service *) base;
-	struct rpc_call *c = arg;
-	const struct kind *k;
 	struct jobrec rec = {0};
 	char err[300];
 	struct parked *p;
 	int rv;
 
-	(void) closure;
-	if ((k = check_submit(in, err, sizeof(err))) == NULL) {
-		rpc_fail(c, JOBD_INVALID_ARGUMENT, "%s", err);
-		return;
-	}
 	if (in->idempotency_key[0] != '\0') {
 		rv = find_key(sv, in->idempotency_key, &rec, err, sizeof(err));
 		if (rv == JOBD_OK)
@@ -471,6 +477,25 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 		rpc_fail(c, rv, "%s", err);
 	}
 	/* else p belongs to the scheduler, and may already have fired */
+}
+
+static void
+svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
+           Jobd__V1__SubmitReply_Closure closure, void *arg)
+{
+	service *sv = (service *) base;
+	struct rpc_call *c = arg;
+	kindset *ks = sched_kinds(sv->s);
+	const struct kind_def *k;
+	char err[300];
+
+	(void) closure;
+	/* the kind's id is all the job keeps: ks may go once it is made */
+	if ((k = check_submit(ks, in, err, sizeof(err))) == NULL)
+		rpc_fail(c, JOBD_INVALID_ARGUMENT, "%s", err);
+	else
+		submit_one(sv, c, in, k);
+	kindset_unref(ks);
 }
 
 /* ---- SubmitBatch ----------------------------------------------------- */
@@ -621,6 +646,7 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	struct batch *b = NULL;
 	struct jobrec *recs = NULL;
 	size_t n = in->n_jobs, nb = 0, i;
+	kindset *ks = NULL;
 	char err[300];
 	int rv;
 
@@ -645,6 +671,7 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	ks = sched_kinds(sv->s);
 	b->call = c;
 	b->sv = sv;
 	b->n = n;
@@ -652,7 +679,8 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	for (i = 0; i < n; i++) {
 		const Jobd__V1__SubmitRequest *r = in->jobs[i];
 		struct bjob *bj = &b->jobs[i];
-		const struct kind *k = check_submit(r, err, sizeof(err));
+		const struct kind_def *k =
+		    check_submit(ks, r, err, sizeof(err));
 		bj->b = b;
 		if (k == NULL) {
 			rpc_fail(c, JOBD_INVALID_ARGUMENT, "jobs[%zu]: %s", i,
@@ -704,6 +732,7 @@ out:
 		jobrec_clear(&recs[i]);
 	free(recs);
 	free(bs);
+	kindset_unref(ks);
 }
 
 /* ---- Get ------------------------------------------------------------- */
@@ -1048,26 +1077,55 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 	rep.submitted = st.submitted;
 	rep.retried = st.retried;
 	rep.recovered = st.recovered;
+	rep.waiting_kind = st.waiting_kind;
 	rep.version = JOBD_VERSION;
 	rpc_closure(&rep.base, arg);
+}
+
+/* The wire's type of a parameter type. */
+static Jobd__V1__Param__Type
+param_type(int type)
+{
+	switch (type) {
+	case JOBD_PARAM_INT:
+		return JOBD__V1__PARAM__TYPE__TYPE_INT;
+	case JOBD_PARAM_STRING:
+		return JOBD__V1__PARAM__TYPE__TYPE_STRING;
+	case JOBD_PARAM_BOOL:
+		return JOBD__V1__PARAM__TYPE__TYPE_BOOL;
+	case JOBD_PARAM_CHOICE:
+		return JOBD__V1__PARAM__TYPE__TYPE_CHOICE;
+	}
+	return JOBD__V1__PARAM__TYPE__TYPE_UNSPECIFIED;
+}
+
+static size_t
+count_choices(const struct jobd_param *p)
+{
+	size_t n = 0;
+
+	while (p->type == JOBD_PARAM_CHOICE && p->choices && p->choices[n])
+		n++;
+	return n;
 }
 
 static void
 svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
           Jobd__V1__KindsReply_Closure closure, void *arg)
 {
+	service *sv = (service *) base;
 	Jobd__V1__KindsReply rep = JOBD__V1__KINDS_REPLY__INIT;
-	size_t nk, np = 0, i, j;
-	const struct kind *kt = kind_table(&nk);
-	Jobd__V1__Kind *kinds = calloc(nk, sizeof(*kinds));
-	Jobd__V1__Kind **kptrs = calloc(nk, sizeof(*kptrs));
-	Jobd__V1__Param *params, **pptrs;
+	kindset *ks = sched_kinds(sv->s);
+	size_t nk = 0, np = 0, i, j;
+	const struct kind_def *kt = ks != NULL ? kindset_all(ks, &nk) : NULL;
+	Jobd__V1__Kind *kinds = calloc(nk + 1, sizeof(*kinds));
+	Jobd__V1__Kind **kptrs = calloc(nk + 1, sizeof(*kptrs));
+	Jobd__V1__Param *params = NULL, **pptrs = NULL;
 
-	(void) base;
 	(void) in;
 	(void) closure;
 	for (i = 0; i < nk; i++)
-		np += kt[i].nparams;
+		np += kt[i].k->nparams;
 	params = calloc(np + 1, sizeof(*params));
 	pptrs = calloc(np + 1, sizeof(*pptrs));
 	if (kinds == NULL || kptrs == NULL || params == NULL || pptrs == NULL) {
@@ -1076,25 +1134,31 @@ svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
 	}
 	np = 0;
 	for (i = 0; i < nk; i++) {
+		const struct jobd_kind *k = kt[i].k;
 		jobd__v1__kind__init(&kinds[i]);
-		kinds[i].name = (char *) kt[i].name;
-		kinds[i].description = (char *) kt[i].desc;
-		kinds[i].uses_input = kt[i].uses_input;
+		kinds[i].name = (char *) k->name;
+		kinds[i].description = (char *) (k->desc ? k->desc : "");
+		kinds[i].uses_input = k->uses_input != 0;
+		kinds[i].origin = (char *) kind_origin_name(kt[i].origin);
+		kinds[i].source = (char *) (kt[i].source ? kt[i].source : "");
+		kinds[i].concurrency = k->concurrency;
+		kinds[i].max_input = (uint32_t) kind_max_input(k);
 		kinds[i].params = &pptrs[np];
-		kinds[i].n_params = kt[i].nparams;
-		for (j = 0; j < kt[i].nparams; j++, np++) {
-			const struct kind_param *kp = &kt[i].params[j];
+		kinds[i].n_params = k->nparams;
+		for (j = 0; j < k->nparams; j++, np++) {
+			const struct jobd_param *kp = &k->params[j];
 			Jobd__V1__Param *p = &params[np];
 			jobd__v1__param__init(p);
 			p->name = (char *) kp->name;
-			p->type = kp->type == KIND_INT
-			              ? JOBD__V1__PARAM__TYPE__TYPE_INT
-			              : JOBD__V1__PARAM__TYPE__TYPE_STRING;
-			p->required = kp->required;
+			p->type = param_type(kp->type);
+			p->required = kp->required != 0;
 			p->min = kp->min;
 			p->max = kp->max;
 			p->default_value = (char *) (kp->def ? kp->def : "");
-			p->description = (char *) kp->desc;
+			p->description = (char *) (kp->desc ? kp->desc : "");
+			/* the row's NULL-terminated array, as protobuf-c's */
+			p->n_choices = count_choices(kp);
+			p->choices = (char **) kp->choices;
 			pptrs[np] = p;
 		}
 		kptrs[i] = &kinds[i];
@@ -1107,6 +1171,7 @@ out:
 	free(kptrs);
 	free(params);
 	free(pptrs);
+	kindset_unref(ks);
 }
 
 static void

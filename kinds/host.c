@@ -93,13 +93,24 @@ host_fail(jobd_job *job, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void) vsnprintf(job->error, sizeof(job->error), fmt, ap);
 	va_end(ap);
-	/* never leave half of a UTF-8 sequence at a cut */
+	/* never leave half of a UTF-8 sequence at a cut: find where the
+	 * last sequence starts, and drop it if it lacks bytes */
 	len = strlen(job->error);
 	if (len == sizeof(job->error) - 1) {
-		while (len > 0 &&
-		       ((unsigned char) job->error[len] & 0xc0) == 0x80)
-			len--;
-		job->error[len] = '\0';
+		size_t start = len, need;
+		while (start > 0 && start > len - 4 &&
+		       ((unsigned char) job->error[start - 1] & 0xc0) == 0x80)
+			start--;
+		if (start > 0) {
+			unsigned char lead =
+			    (unsigned char) job->error[--start];
+			need = lead >= 0xf0   ? 4
+			       : lead >= 0xe0 ? 3
+			       : lead >= 0xc0 ? 2
+			                      : 1;
+			if (len - start < need)
+				job->error[start] = '\0';
+		}
 	}
 	return JOBD_RUN_FAILED;
 }

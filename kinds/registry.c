@@ -142,6 +142,20 @@ out:
 	return id;
 }
 
+uint32_t
+kind_lookup(const char *name)
+{
+	uint32_t id = UINT32_MAX;
+	size_t i;
+
+	pthread_mutex_lock(&names.mtx);
+	if (name != NULL && names.nslots > 0 &&
+	    names.slots[i = name_slot(name)] != 0)
+		id = names.slots[i] - 1;
+	pthread_mutex_unlock(&names.mtx);
+	return id;
+}
+
 const char *
 kind_name_of(uint32_t id)
 {

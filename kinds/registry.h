@@ -113,6 +113,8 @@ const struct kind_def *kindset_all(const kindset *ks, size_t *n);
 /* The id of kind name `name`, made on first use; UINT32_MAX when out of
  * memory or past KIND_MAX_NAMES. */
 uint32_t kind_intern(const char *name);
+/* The id of kind name `name` if it has one, else UINT32_MAX (no new id). */
+uint32_t kind_lookup(const char *name);
 /* The name with id `id` (valid for the life of the process), or NULL. */
 const char *kind_name_of(uint32_t id);
 

@@ -73,6 +73,14 @@ struct jobrec {
 	int64_t started_at;
 	int64_t finished_at;
 	int64_t not_before; /* queued for a retry: not to start before this */
+	int waiting;        /* not stored: a live queued job's enum job_wait */
+};
+
+/* Why a queued job does not start when a worker is free. */
+enum job_wait {
+	JOB_WAIT_NONE = 0,
+	JOB_WAIT_KIND_UNDEFINED = 1, /* its kind is not defined now */
+	JOB_WAIT_KIND_LIMIT = 2,     /* its kind runs its concurrency limit */
 };
 
 /* Frees what the record owns and zeroes it. Accepts a zeroed record. */

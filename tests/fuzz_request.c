@@ -485,6 +485,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *base = getenv("JOBD_FUZZ_TMP");
 	char err[256];
 	uint64_t recovered;
+	kindset *ks;
 	store *db;
 
 	(void) argc;
@@ -511,6 +512,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("%s", err);
 	if (sched_create(&fz.s, fz.w, &sc) != JOBD_OK)
 		die("cannot start the scheduler");
+	if (kindset_load(&ks, NULL, err, sizeof(err)) != JOBD_OK)
+		die("%s", err);
+	sched_set_kinds(fz.s, ks);
+	kindset_unref(ks);
 	if (sched_load(fz.s, db, &recovered, err, sizeof(err)) != JOBD_OK)
 		die("%s", err);
 	store_close(db);

@@ -8,7 +8,8 @@
 #include <time.h>
 
 #include "jobd_status.h"
-#include "kinds.h"
+#include "registry.h"
+#include "run.h"
 #include "test.h"
 
 #define P(n, v)                                                                \
@@ -24,6 +25,43 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000);
+}
+
+/* The built-in kinds, loaded once. */
+static kindset *builtins;
+
+static void __attribute__((destructor)) builtins_free(void)
+{
+	kindset_unref(builtins);
+}
+
+/* The built-in kind `name`, or NULL. */
+static const struct jobd_kind *
+kind_find(const char *name)
+{
+	const struct kind_def *d;
+	char err[256];
+
+	if (builtins == NULL)
+		REQUIRE(kindset_load(&builtins, NULL, err, sizeof(err)) ==
+		        JOBD_OK);
+	d = kindset_find(builtins, name);
+	return d != NULL ? d->k : NULL;
+}
+
+/* Parameter `name` of r as the host gives it to kind k. */
+static int64_t
+pint(struct jobd_job *r, const struct jobd_kind *k, const char *name)
+{
+	r->kind = k;
+	return kind_host.param_int(r, name);
+}
+
+static const char *
+pstr(struct jobd_job *r, const struct jobd_kind *k, const char *name)
+{
+	r->kind = k;
+	return kind_host.param(r, name);
 }
 
 /* What a progress callback saw. stop_after > 0: answer "stop" from call
@@ -55,16 +93,19 @@ prog_cb(void *arg, uint64_t done, uint64_t total)
 }
 
 /* Validates, then runs kind `name`; the caller frees r->result. */
-static enum kind_outcome
+static int
 run(const char *name, const struct job_param *params, size_t nparams,
-    const char *input, size_t input_len, struct prog *prog, struct kind_run *r)
+    const char *input, size_t input_len, struct prog *prog, struct jobd_job *r)
 {
 	static struct prog dummy;
-	const struct kind *k = kind_find(name);
+	const struct jobd_kind *k = kind_find(name);
 	char err[256];
 
 	REQUIRE(k != NULL);
 	memset(r, 0, sizeof(*r));
+	r->kind = k;
+	r->id = 1;
+	r->attempt = 1;
 	r->params = params;
 	r->nparams = nparams;
 	r->input = (const uint8_t *) input;
@@ -76,7 +117,7 @@ run(const char *name, const struct job_param *params, size_t nparams,
 		TEST_FAIL_("validate %s: %s", name, err);
 		longjmp(test_jmp, 1);
 	}
-	return (k->run(r));
+	return kind_run(r);
 }
 
 /* Runs a kind expected to succeed and compares its result text. */
@@ -84,11 +125,11 @@ static void
 check_result(const char *name, const struct job_param *params, size_t nparams,
              const char *input, size_t input_len, const char *want)
 {
-	struct kind_run r;
-	enum kind_outcome o;
+	struct jobd_job r;
+	int o;
 
 	o = run(name, params, nparams, input, input_len, NULL, &r);
-	CHECK_EQ_INT(o, KIND_OK);
+	CHECK_EQ_INT(o, JOBD_RUN_OK);
 	REQUIRE(r.result != NULL);
 	CHECK_EQ_INT(r.result_len, strlen(want));
 	CHECK(memcmp(r.result, want, strlen(want)) == 0);
@@ -104,28 +145,36 @@ test_table(void)
 {
 	static const char *names[] = {"count", "primes", "sha256", "sleep",
 	                              "fail"};
+	const struct kind_def *t;
 	size_t n;
-	const struct kind *t = kind_table(&n);
 
+	(void) kind_find("count");
+	t = kindset_all(builtins, &n);
 	REQUIRE(n == NELEM(names));
 	for (size_t i = 0; i < n; i++) {
-		CHECK_EQ_STR(t[i].name, names[i]);
-		CHECK(kind_find(names[i]) == &t[i]);
-		CHECK(t[i].desc != NULL && t[i].desc[0] != '\0');
-		CHECK(t[i].run != NULL);
-		CHECK(t[i].nparams > 0);
-		for (size_t j = 0; j < t[i].nparams; j++) {
-			const struct kind_param *p = &t[i].params[j];
+		const struct jobd_kind *k = t[i].k;
+		CHECK_EQ_STR(k->name, names[i]);
+		CHECK(kind_find(names[i]) == k);
+		CHECK(kindset_by_id(builtins, t[i].id) == &t[i]);
+		CHECK_EQ_INT(t[i].origin, KIND_BUILTIN);
+		CHECK(t[i].source == NULL);
+		CHECK_EQ_STR(kind_name_of(t[i].id), names[i]);
+		CHECK(k->desc != NULL && k->desc[0] != '\0');
+		CHECK(k->run != NULL);
+		CHECK(k->nparams > 0);
+		for (size_t j = 0; j < k->nparams; j++) {
+			const struct jobd_param *p = &k->params[j];
 			char err[256];
 			CHECK(p->name != NULL && p->desc != NULL);
-			CHECK(p->type == KIND_INT || p->type == KIND_STRING);
+			CHECK(p->type == JOBD_PARAM_INT ||
+			      p->type == JOBD_PARAM_STRING);
 			CHECK(p->min <= p->max);
 			/* a default exactly when not required, and valid */
-			CHECK((p->def == NULL) == p->required);
+			CHECK((p->def == NULL) == (p->required != 0));
 			if (p->def != NULL) {
 				struct job_param jp = P(p->name, p->def);
-				CHECK_EQ_INT(kind_validate(&t[i], &jp, 1, 0,
-				                           err, sizeof(err)),
+				CHECK_EQ_INT(kind_validate(k, &jp, 1, 0, err,
+				                           sizeof(err)),
 				             JOBD_OK);
 			}
 		}
@@ -136,6 +185,9 @@ test_table(void)
 	CHECK(kind_find(NULL) == NULL);
 	CHECK(kind_find("sha256")->uses_input);
 	CHECK(!kind_find("count")->uses_input);
+	CHECK(kind_lookup("count") == t[0].id);
+	CHECK(kind_lookup("never-seen-kind") == UINT32_MAX);
+	CHECK(kind_intern("count") == t[0].id);
 }
 
 static void
@@ -222,7 +274,7 @@ test_sha256_big_input(void)
 {
 	size_t len = 1024 * 1024;
 	char *in = malloc(len);
-	const struct kind *k = kind_find("sha256");
+	const struct jobd_kind *k = kind_find("sha256");
 	char err[128];
 
 	REQUIRE(in != NULL);
@@ -243,12 +295,12 @@ test_sleep(void)
 {
 	struct job_param p[] = {P("ms", "50")};
 	struct job_param p0[] = {P("ms", "0")};
-	struct kind_run r;
+	struct jobd_job r;
 	struct prog prog = {0};
 	clock_t c0 = clock();
 	uint64_t t0 = now_ms(), t;
 
-	CHECK_EQ_INT(run("sleep", p, 1, NULL, 0, &prog, &r), KIND_OK);
+	CHECK_EQ_INT(run("sleep", p, 1, NULL, 0, &prog, &r), JOBD_RUN_OK);
 	t = now_ms() - t0;
 	CHECK(t >= 50);
 	CHECK(t < 1000);
@@ -263,7 +315,7 @@ test_sleep(void)
 	CHECK((double) (clock() - c0) / CLOCKS_PER_SEC < 0.025);
 
 	t0 = now_ms();
-	CHECK_EQ_INT(run("sleep", p0, 1, NULL, 0, NULL, &r), KIND_OK);
+	CHECK_EQ_INT(run("sleep", p0, 1, NULL, 0, NULL, &r), JOBD_RUN_OK);
 	CHECK(now_ms() - t0 < 20);
 	CHECK(r.result == NULL);
 }
@@ -272,39 +324,186 @@ static void
 test_fail(void)
 {
 	struct job_param p[] = {P("message", "disk on fire\tagain\n")};
-	struct kind_run r;
+	struct jobd_job r;
 
-	CHECK_EQ_INT(run("fail", NULL, 0, NULL, 0, NULL, &r), KIND_FAILED);
+	CHECK_EQ_INT(run("fail", NULL, 0, NULL, 0, NULL, &r), JOBD_RUN_FAILED);
 	CHECK_EQ_STR(r.error, "failed on purpose");
 	CHECK(r.result == NULL);
-	CHECK_EQ_INT(run("fail", p, 1, NULL, 0, NULL, &r), KIND_FAILED);
+	CHECK_EQ_INT(run("fail", p, 1, NULL, 0, NULL, &r), JOBD_RUN_FAILED);
 	CHECK_EQ_STR(r.error, "disk on fire\tagain\n");
-	CHECK_EQ_STR(kind_param_str(&r, kind_find("fail"), "message"),
+	CHECK_EQ_STR(pstr(&r, kind_find("fail"), "message"),
 	             "disk on fire\tagain\n");
 }
 
-/* A message longer than r->error is cut, at a character boundary. */
+/* The longest message of fail (1024 bytes) comes through whole. */
 static void
 test_fail_long(void)
 {
 	char msg[1025];
 	struct job_param p[] = {P("message", msg)};
-	struct kind_run r;
-	size_t n;
+	struct jobd_job r;
 
 	memset(msg, 'x', 1024);
 	msg[1024] = '\0';
-	CHECK_EQ_INT(run("fail", p, 1, NULL, 0, NULL, &r), KIND_FAILED);
-	CHECK_EQ_INT(strlen(r.error), sizeof(r.error) - 1);
-	CHECK(strspn(r.error, "x") == sizeof(r.error) - 1);
+	CHECK_EQ_INT(run("fail", p, 1, NULL, 0, NULL, &r), JOBD_RUN_FAILED);
+	CHECK_EQ_INT(strlen(r.error), 1024);
+	CHECK(strspn(r.error, "x") == 1024);
+}
 
-	/* "é" (2 bytes) straddling the cut at byte 255 */
-	memset(msg, 'x', 1024);
-	msg[254] = (char) 0xc3;
-	msg[255] = (char) 0xa9;
-	CHECK_EQ_INT(run("fail", p, 1, NULL, 0, NULL, &r), KIND_FAILED);
-	n = strlen(r.error);
-	CHECK_EQ_INT(n, 254);
+/* A kind of the test's own, registered as a plugin's would be: its
+ * message, longer than the host keeps, is cut at a character boundary;
+ * an outcome that is none is a failure that says so. */
+static int
+long_fail_run(jobd_job *job, const struct jobd_host *host)
+{
+	static char msg[KIND_ERROR_MAX + 100];
+
+	if (host->param_int(job, "bad") != 0)
+		return 42;
+	memset(msg, 'x', sizeof(msg) - 1);
+	/* "é" (2 bytes) straddling the cut */
+	msg[KIND_ERROR_MAX - 2] = (char) 0xc3;
+	msg[KIND_ERROR_MAX - 1] = (char) 0xa9;
+	return host->fail(job, "%s", msg);
+}
+
+static void
+test_host_fail_cut(void)
+{
+	static const struct jobd_param params[] = {
+	    {.name = "bad",
+	     .type = JOBD_PARAM_INT,
+	     .min = 0,
+	     .max = 1,
+	     .def = "0",
+	     .desc = "return no outcome"},
+	};
+	static const struct jobd_kind k = {
+	    .name = "long-fail",
+	    .desc = "fails with a long message",
+	    .params = params,
+	    .nparams = 1,
+	    .run = long_fail_run,
+	};
+	struct job_param bad[] = {P("bad", "1")};
+	struct kindset_reg reg;
+	struct jobd_job r;
+	kindset *ks = kindset_new();
+
+	REQUIRE(ks != NULL);
+	kindset_registrar(&reg, ks, KIND_PLUGIN, "test");
+	CHECK_EQ_INT(reg.reg.add_kind(&reg.reg, &k), 0);
+	/* the same name twice is refused, naming the first */
+	CHECK_EQ_INT(reg.reg.add_kind(&reg.reg, &k), -1);
+	CHECK(strstr(reg.reg.error(&reg.reg),
+	             "already defined (plugin test)") != NULL);
+	REQUIRE(kindset_find(ks, "long-fail") != NULL);
+	memset(&r, 0, sizeof(r));
+	r.kind = kindset_find(ks, "long-fail")->k;
+	CHECK_EQ_INT(kind_run(&r), JOBD_RUN_FAILED);
+	CHECK_EQ_INT(strlen(r.error), KIND_ERROR_MAX - 2);
+	CHECK(strspn(r.error, "x") == KIND_ERROR_MAX - 2);
+	r.params = bad;
+	r.nparams = 1;
+	CHECK_EQ_INT(kind_run(&r), JOBD_RUN_FAILED);
+	CHECK_EQ_STR(r.error,
+	             "kind 'long-fail' returned 42, which is no outcome");
+	kindset_unref(ks);
+}
+
+/* Rows that are not kinds are refused at registration, with the reason. */
+static void
+test_check_row(void)
+{
+	static const char *const none[] = {NULL};
+	static const char *const spaced[] = {"a b", NULL};
+	static const struct {
+		struct jobd_param p;
+		const char *want;
+	} v[] = {
+	    {{.name = "Bad", .type = JOBD_PARAM_INT}, "name must be"},
+	    {{.name = "n", .type = 9}, "unknown type 9"},
+	    {{.name = "n", .type = JOBD_PARAM_INT, .min = 2, .max = 1},
+	     "min > max"},
+	    {{.name = "n", .type = JOBD_PARAM_INT, .max = 5, .def = "6"},
+	     "the default of parameter 'n'"},
+	    {{.name = "n",
+	      .type = JOBD_PARAM_INT,
+	      .max = 5,
+	      .required = 1,
+	      .def = "1"},
+	     "required and has a default"},
+	    {{.name = "c", .type = JOBD_PARAM_CHOICE, .choices = none},
+	     "1 to 64 values"},
+	    {{.name = "c", .type = JOBD_PARAM_CHOICE, .choices = spaced},
+	     "space or control"},
+	    {{.name = "s", .type = JOBD_PARAM_STRING, .min = 3, .max = 2},
+	     "0 <= min <= max"},
+	};
+	char err[300];
+
+	for (size_t i = 0; i < NELEM(v); i++) {
+		struct jobd_kind k = {.name = "k",
+		                      .params = &v[i].p,
+		                      .nparams = 1,
+		                      .run = long_fail_run};
+		CHECK_EQ_INT(kind_check_row(&k, err, sizeof(err)),
+		             JOBD_INVALID_ARGUMENT);
+		if (strstr(err, v[i].want) == NULL)
+			TEST_FAIL_("row %zu: '%s' lacks '%s'", i, err,
+			           v[i].want);
+	}
+	struct jobd_kind k = {.name = "no run"};
+	CHECK_EQ_INT(kind_check_row(&k, err, sizeof(err)),
+	             JOBD_INVALID_ARGUMENT);
+	k.name = "norun";
+	CHECK_EQ_INT(kind_check_row(&k, err, sizeof(err)),
+	             JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(err, "no run function") != NULL);
+}
+
+/* bool and choice parameters, and a string's shortest length. */
+static void
+test_validate_bool_choice(void)
+{
+	static const char *const fmts[] = {"png", "jpeg", NULL};
+	static const struct jobd_param params[] = {
+	    {.name = "b", .type = JOBD_PARAM_BOOL, .def = "false"},
+	    {.name = "f",
+	     .type = JOBD_PARAM_CHOICE,
+	     .choices = fmts,
+	     .def = "png"},
+	    {.name = "s",
+	     .type = JOBD_PARAM_STRING,
+	     .min = 2,
+	     .max = 4,
+	     .def = "ab"},
+	};
+	static const struct jobd_kind k = {.name = "typed",
+	                                   .params = params,
+	                                   .nparams = 3,
+	                                   .run = long_fail_run};
+	struct job_param ok[] = {P("b", "true"), P("f", "jpeg"),
+	                         P("s", "abcd")};
+	struct job_param b[] = {P("b", "yes")};
+	struct job_param f[] = {P("f", "gif")};
+	struct job_param s1[] = {P("s", "a")};
+	char err[300];
+
+	REQUIRE(kind_check_row(&k, err, sizeof(err)) == JOBD_OK);
+	CHECK_EQ_INT(kind_validate(&k, ok, 3, 0, err, sizeof(err)), JOBD_OK);
+	CHECK_EQ_INT(kind_validate(&k, b, 1, 0, err, sizeof(err)),
+	             JOBD_INVALID_ARGUMENT);
+	CHECK_EQ_STR(err, "parameter 'b' of kind 'typed' must be true or "
+	                  "false, not 'yes'");
+	CHECK_EQ_INT(kind_validate(&k, f, 1, 0, err, sizeof(err)),
+	             JOBD_INVALID_ARGUMENT);
+	CHECK_EQ_STR(err, "parameter 'f' of kind 'typed' must be one of the "
+	                  "values 'jobctl kinds' lists, not 'gif'");
+	CHECK_EQ_INT(kind_validate(&k, s1, 1, 0, err, sizeof(err)),
+	             JOBD_INVALID_ARGUMENT);
+	CHECK_EQ_STR(err, "parameter 's' of kind 'typed' must be 2 to 4 bytes "
+	                  "long, not 1");
 }
 
 static void
@@ -314,9 +513,9 @@ test_progress(void)
 	struct job_param pr[] = {P("limit", "10000000")};
 	struct job_param sh[] = {P("rounds", "100000")};
 	struct prog prog = {0};
-	struct kind_run r;
+	struct jobd_job r;
 
-	CHECK_EQ_INT(run("count", c, 1, NULL, 0, &prog, &r), KIND_OK);
+	CHECK_EQ_INT(run("count", c, 1, NULL, 0, &prog, &r), JOBD_RUN_OK);
 	free(r.result);
 	CHECK(prog.calls >= 4);
 	CHECK_EQ_INT(prog.total, 5000000);
@@ -324,7 +523,7 @@ test_progress(void)
 	CHECK(!prog.went_back && !prog.total_changed);
 
 	memset(&prog, 0, sizeof(prog));
-	CHECK_EQ_INT(run("primes", pr, 1, NULL, 0, &prog, &r), KIND_OK);
+	CHECK_EQ_INT(run("primes", pr, 1, NULL, 0, &prog, &r), JOBD_RUN_OK);
 	free(r.result);
 	CHECK(prog.calls >= 10);
 	CHECK_EQ_INT(prog.total, 10000000);
@@ -332,7 +531,7 @@ test_progress(void)
 	CHECK(!prog.went_back && !prog.total_changed);
 
 	memset(&prog, 0, sizeof(prog));
-	CHECK_EQ_INT(run("sha256", sh, 1, "abc", 3, &prog, &r), KIND_OK);
+	CHECK_EQ_INT(run("sha256", sh, 1, "abc", 3, &prog, &r), JOBD_RUN_OK);
 	free(r.result);
 	CHECK(prog.calls >= 5);
 	CHECK_EQ_INT(prog.total, 100000);
@@ -356,11 +555,11 @@ test_stop(void)
 	for (size_t i = 0; i < NELEM(v); i++) {
 		struct job_param p[] = {P(v[i].name, v[i].value)};
 		struct prog prog = {.stop_after = 1};
-		struct kind_run r;
+		struct jobd_job r;
 		uint64_t t0 = now_ms();
 
 		CHECK_EQ_INT(run(v[i].kind, p, 1, NULL, 0, &prog, &r),
-		             KIND_STOPPED);
+		             JOBD_RUN_STOPPED);
 		CHECK(now_ms() - t0 < 1000);
 		CHECK_EQ_INT(prog.calls, 2);
 		CHECK(r.result == NULL);
@@ -394,12 +593,13 @@ test_stop_at_once(void)
 
 	for (size_t i = 0; i < NELEM(v); i++) {
 		struct job_param p[] = {P(v[i].name, v[i].value)};
-		struct kind_run r = {.params = p, .nparams = 1};
+		struct jobd_job r = {.params = p, .nparams = 1};
 		unsigned calls = 0;
 
+		r.kind = kind_find(v[i].kind);
 		r.progress = stop_cb;
 		r.progress_arg = &calls;
-		CHECK_EQ_INT(kind_find(v[i].kind)->run(&r), KIND_STOPPED);
+		CHECK_EQ_INT(kind_run(&r), JOBD_RUN_STOPPED);
 		CHECK_EQ_INT(calls, 1);
 		CHECK(r.result == NULL);
 	}
@@ -410,7 +610,7 @@ expect_invalid(const char *kind, const struct job_param *params, size_t nparams,
                size_t input_len, const char *want)
 {
 	char err[256];
-	const struct kind *k = kind_find(kind);
+	const struct jobd_kind *k = kind_find(kind);
 
 	REQUIRE(k != NULL);
 	memset(err, 'z', sizeof(err));
@@ -430,7 +630,7 @@ test_validate_ok(void)
 	struct job_param s0[] = {P("ms", "0")};
 	struct job_param f[] = {P("message", "")};
 	char err[64];
-	struct kind_run r = {.params = c, .nparams = 1};
+	struct jobd_job r = {.params = c, .nparams = 1};
 
 	memset(err, 'z', sizeof(err));
 	CHECK_EQ_INT(
@@ -456,14 +656,13 @@ test_validate_ok(void)
 	    kind_validate(kind_find("sha256"), NULL, 0, 5, err, sizeof(err)),
 	    JOBD_OK);
 
-	CHECK_EQ_INT(kind_param_int(&r, kind_find("count"), "n"),
-	             INT64_C(100000000000));
+	CHECK_EQ_INT(pint(&r, kind_find("count"), "n"), INT64_C(100000000000));
 	r.params = NULL;
 	r.nparams = 0;
-	CHECK_EQ_INT(kind_param_int(&r, kind_find("sha256"), "rounds"), 1);
-	CHECK_EQ_STR(kind_param_str(&r, kind_find("fail"), "message"),
+	CHECK_EQ_INT(pint(&r, kind_find("sha256"), "rounds"), 1);
+	CHECK_EQ_STR(pstr(&r, kind_find("fail"), "message"),
 	             "failed on purpose");
-	CHECK(kind_param_str(&r, kind_find("fail"), "nope") == NULL);
+	CHECK(pstr(&r, kind_find("fail"), "nope") == NULL);
 }
 
 static void
@@ -645,7 +844,7 @@ static void
 test_validate_small_err(void)
 {
 	struct job_param c[] = {P("n", "abc")};
-	const struct kind *k = kind_find("count");
+	const struct jobd_kind *k = kind_find("count");
 	char err[16];
 
 	memset(err, 'z', sizeof(err));
@@ -677,4 +876,6 @@ TEST_MAIN({"table", test_table}, {"count", test_count},
           {"validate_quote", test_validate_quote},
           {"validate_strings", test_validate_strings},
           {"validate_input", test_validate_input},
-          {"validate_small_err", test_validate_small_err})
+          {"validate_small_err", test_validate_small_err},
+          {"host_fail_cut", test_host_fail_cut}, {"check_row", test_check_row},
+          {"validate_bool_choice", test_validate_bool_choice})

@@ -24,6 +24,7 @@ struct env {
 	writer *w;
 	sched *s;
 	pool *p;
+	kindset *ks; /* the built-in kinds */
 };
 
 /* A waiter the test can block on. */
@@ -112,6 +113,8 @@ env_open(struct env *e, const struct sched_config *cfg, uint64_t *recovered)
 	REQUIRE(store_open(&db, e->db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(writer_start(&e->w, e->db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(sched_create(&e->s, e->w, cfg) == JOBD_OK);
+	REQUIRE(kindset_load(&e->ks, NULL, err, sizeof(err)) == JOBD_OK);
+	sched_set_kinds(e->s, e->ks);
 	REQUIRE(sched_load(e->s, db, &rec, err, sizeof(err)) == JOBD_OK);
 	store_close(db);
 	if (recovered != NULL)
@@ -143,6 +146,7 @@ env_stop(struct env *e)
 	pool_stop(e->p);
 	writer_stop(e->w);
 	sched_destroy(e->s);
+	kindset_unref(e->ks);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
 	CHECK(system(cmd) == 0);
 }
@@ -170,7 +174,7 @@ submit_rec(struct env *e, struct jobrec *r)
 	char err[256];
 	uint64_t id = 0;
 
-	if (sched_submit(e->s, r, kind_find(r->kind), &t->w, err,
+	if (sched_submit(e->s, r, kindset_find(e->ks, r->kind), &t->w, err,
 	                 sizeof(err)) == JOBD_OK &&
 	    twait_get(t) == JOBD_OK)
 		id = t->job.id;
@@ -381,9 +385,9 @@ test_backpressure(void)
 	CHECK(submit(&e, "count", "n", "1", 0, 1, 0) != 0);
 	CHECK(submit(&e, "count", "n", "1", 0, 1, 0) != 0);
 	r.kind = strdup("count");
-	CHECK_EQ_INT(
-	    sched_submit(e.s, &r, kind_find("count"), &t->w, err, sizeof(err)),
-	    JOBD_RESOURCE_EXHAUSTED);
+	CHECK_EQ_INT(sched_submit(e.s, &r, kindset_find(e.ks, "count"), &t->w,
+	                          err, sizeof(err)),
+	             JOBD_RESOURCE_EXHAUSTED);
 	CHECK(strstr(err, "queue is full") != NULL);
 	jobrec_clear(&r);
 	twait_free(t);
@@ -429,8 +433,8 @@ test_idempotent_live(void)
 		r.kind = strdup("count");
 		r.idem_key = strdup("same-key");
 		r.max_attempts = 1;
-		REQUIRE(sched_submit(e.s, &r, kind_find("count"), &t->w, err,
-		                     sizeof(err)) == JOBD_OK);
+		REQUIRE(sched_submit(e.s, &r, kindset_find(e.ks, "count"),
+		                     &t->w, err, sizeof(err)) == JOBD_OK);
 		CHECK_EQ_INT(twait_get(t), JOBD_OK);
 		ids[i] = t->job.id;
 		jobrec_clear(&r);
@@ -470,8 +474,8 @@ test_retry_writes_in_order(void)
 		struct twait *t = twait_new(WAIT_COMMIT, 0);
 		r.kind = strdup("fail");
 		r.max_attempts = 3;
-		REQUIRE(sched_submit(e.s, &r, kind_find("fail"), &t->w, err,
-		                     sizeof(err)) == JOBD_OK);
+		REQUIRE(sched_submit(e.s, &r, kindset_find(e.ks, "fail"), &t->w,
+		                     err, sizeof(err)) == JOBD_OK);
 		REQUIRE(twait_get(t) == JOBD_OK);
 		ids[i] = t->job.id;
 		twait_free(t);
@@ -637,8 +641,11 @@ test_load(void)
 	log_set_level(LOG_INFO);
 	CHECK_EQ_INT(recovered, 1);
 	sched_stats(e.s, &st);
-	CHECK_EQ_INT(st.counts[JOB_QUEUED], N + 2);
-	CHECK_EQ_INT(st.counts[JOB_FAILED], 2);
+	/* a kind not defined, parameters its kind refuses: they wait, and
+	 * are counted */
+	CHECK_EQ_INT(st.counts[JOB_QUEUED], N + 4);
+	CHECK_EQ_INT(st.counts[JOB_FAILED], 0);
+	CHECK_EQ_INT(st.waiting_kind, 1);
 	CHECK_EQ_INT(st.counts[JOB_SUCCEEDED], 1);
 
 	/* a job from each half, with all it had */
@@ -664,24 +671,22 @@ test_load(void)
 	CHECK_EQ_INT(r.state, JOB_QUEUED);
 	jobrec_clear(&r);
 
-	/* failed on disk, not in memory */
-	CHECK_EQ_INT(sched_get(e.s, N + 1, &r), JOBD_NOT_FOUND);
-	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
-	REQUIRE(store_get(db, N + 1, 0, &r) == JOBD_OK);
-	CHECK_EQ_INT(r.state, JOB_FAILED);
-	CHECK_EQ_STR(r.error, "unknown kind 'nope'");
+	/* queued in memory, the one of a kind not defined saying why */
+	REQUIRE(sched_get(e.s, N + 1, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_QUEUED);
+	CHECK_EQ_STR(r.kind, "nope");
+	CHECK_EQ_INT(r.waiting, JOB_WAIT_KIND_UNDEFINED);
 	jobrec_clear(&r);
-	REQUIRE(store_get(db, N + 2, 0, &r) == JOBD_OK);
-	CHECK_EQ_INT(r.state, JOB_FAILED);
-	CHECK(r.error != NULL && strstr(r.error, "parameter 'n'") != NULL);
+	REQUIRE(sched_get(e.s, N + 2, &r) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_QUEUED);
+	CHECK_EQ_INT(r.waiting, JOB_WAIT_NONE);
 	jobrec_clear(&r);
-	store_close(db);
 
 	/* the same key again finds the loaded job */
 	struct twait *t = twait_new(WAIT_COMMIT, 0);
 	r.kind = strdup("count");
 	r.idem_key = strdup("k11999");
-	REQUIRE(sched_submit(e.s, &r, kind_find("count"), &t->w, err,
+	REQUIRE(sched_submit(e.s, &r, kindset_find(e.ks, "count"), &t->w, err,
 	                     sizeof(err)) == JOBD_OK);
 	CHECK_EQ_INT(twait_get(t), JOBD_OK);
 	CHECK_EQ_INT(t->job.id, 11999);
@@ -693,7 +698,7 @@ test_load(void)
 	f.limit = 3;
 	REQUIRE(sched_list(e.s, &f, &v, &n) == JOBD_OK);
 	REQUIRE(n == 3);
-	CHECK(v[0].id == N + 4 && v[1].id == N + 3 && v[2].id == N);
+	CHECK(v[0].id == N + 4 && v[1].id == N + 3 && v[2].id == N + 2);
 	for (size_t i = 0; i < n; i++)
 		jobrec_clear(&v[i]);
 	free(v);
@@ -715,9 +720,9 @@ test_load(void)
 		CHECK_EQ_INT(w.id, order[i]);
 		snprintf(num, sizeof(num), "%llu", (unsigned long long) w.id);
 		CHECK(w.nparams == 1 && strcmp(w.params[0].value, num) == 0);
-		CHECK_EQ_STR(w.kind->name, "count");
+		CHECK_EQ_STR(w.kind->k->name, "count");
 		CHECK_EQ_INT(w.input_len, 0);
-		sched_finish(e.s, j, KIND_OK, NULL, 0, NULL);
+		sched_finish(e.s, j, JOBD_RUN_OK, NULL, 0, NULL);
 	}
 	env_stop(&e);
 }
