@@ -567,15 +567,19 @@ percent(const Jobd__V1__Job *j)
 	return (p >= 99.0 ? 99 : (int) p);
 }
 
-/* "42  running  37%  count  running 3.2s" */
+/* "42  running  37%  count  running 3.2s", and for a queued job that
+ * something holds, "  (waiting: kind 'x' is not defined; ...)" */
 static void
 print_job_line(Jobd__V1__Job *j, int64_t now)
 {
 	char age[64];
 
 	fmt_age(age, sizeof(age), j, now);
-	printf("%" PRIu64 "  %s  %d%%  %s  %s\n", j->id, state_name(j->state),
+	printf("%" PRIu64 "  %s  %d%%  %s  %s", j->id, state_name(j->state),
 	       percent(j), tx(j->kind), age);
+	if (j->waiting != NULL && *j->waiting != '\0')
+		printf("  (waiting: %s)", tx(j->waiting));
+	putchar('\n');
 }
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
@@ -744,6 +748,8 @@ json_job_fields(const Jobd__V1__Job *j, bool result)
 	fputs(",\"idempotency_key\":", stdout);
 	json_str_or_null(j->idempotency_key);
 	printf(",\"input_size\":%" PRIu32, j->input_size);
+	fputs(",\"waiting\":", stdout);
+	json_str_or_null(j->waiting);
 	if (result && j->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED) {
 		const uint8_t *d = j->result.data != NULL
 		                       ? j->result.data
@@ -1689,10 +1695,11 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		       ",\"cancelled\":%" PRIu64 ",\"submitted\":%" PRIu64
 		       ",\"retried\":%" PRIu64 ",\"recovered\":%" PRIu64
 		       ",\"max_queue\":%" PRIu64 ",\"uptime_ms\":%" PRId64
-		       ",\"version\":",
+		       ",\"waiting_kind\":%" PRIu64 ",\"version\":",
 		       s->workers, s->busy_workers, s->queued, s->running,
 		       s->succeeded, s->failed, s->cancelled, s->submitted,
-		       s->retried, s->recovered, s->max_queue, s->uptime_ms);
+		       s->retried, s->recovered, s->max_queue, s->uptime_ms,
+		       s->waiting_kind);
 		json_str(s->version != NULL ? s->version : "");
 		fputs("}\n", stdout);
 	} else {
@@ -1711,6 +1718,7 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 			printf("max_queue: unlimited\n");
 		else
 			printf("max_queue: %" PRIu64 "\n", s->max_queue);
+		printf("waiting for a kind: %" PRIu64 "\n", s->waiting_kind);
 		printf("uptime: %s\n", up);
 		printf("version: %s\n", tx(s->version));
 	}
@@ -1726,6 +1734,10 @@ param_type(int t)
 		return ("int");
 	case JOBD__V1__PARAM__TYPE__TYPE_STRING:
 		return ("string");
+	case JOBD__V1__PARAM__TYPE__TYPE_BOOL:
+		return ("bool");
+	case JOBD__V1__PARAM__TYPE__TYPE_CHOICE:
+		return ("choice");
 	default:
 		return ("unknown");
 	}
@@ -1735,6 +1747,12 @@ static void
 print_kind(Jobd__V1__Kind *k)
 {
 	printf("%s: %s\n", tx(k->name), tx(k->description));
+	printf("  from: %s", tx(k->origin));
+	if (k->source != NULL && *k->source != '\0')
+		printf(" %s", tx(k->source));
+	if (k->concurrency > 0)
+		printf("; at most %" PRIu32 " at once", k->concurrency);
+	putchar('\n');
 	for (size_t i = 0; k->params != NULL && i < k->n_params; i++) {
 		Jobd__V1__Param *p = k->params[i];
 		if (p == NULL)
@@ -1748,13 +1766,18 @@ print_kind(Jobd__V1__Kind *k)
 			printf(", %" PRId64 "..%" PRId64, p->min, p->max);
 		else if (p->type == JOBD__V1__PARAM__TYPE__TYPE_STRING)
 			printf(", at most %" PRId64 " bytes", p->max);
+		for (size_t c = 0; p->choices != NULL && c < p->n_choices; c++)
+			printf("%s%s", c == 0 ? ", one of: " : " ",
+			       tx(p->choices[c]));
 		printf(")");
 		if (p->description != NULL && *p->description != '\0')
 			printf(": %s", tx(p->description));
 		putchar('\n');
 	}
 	if (k->uses_input)
-		printf("  takes input (--input FILE)\n");
+		printf("  takes input (--input FILE), at most %" PRIu32
+		       " bytes\n",
+		       k->max_input);
 }
 
 static void
@@ -1764,8 +1787,13 @@ json_kind(const Jobd__V1__Kind *k)
 	json_str(k->name != NULL ? k->name : "");
 	fputs(",\"description\":", stdout);
 	json_str(k->description != NULL ? k->description : "");
-	printf(",\"uses_input\":%s,\"params\":[",
-	       k->uses_input ? "true" : "false");
+	printf(",\"uses_input\":%s,\"max_input\":%" PRIu32
+	       ",\"concurrency\":%" PRIu32 ",\"origin\":",
+	       k->uses_input ? "true" : "false", k->max_input, k->concurrency);
+	json_str(k->origin != NULL ? k->origin : "");
+	fputs(",\"source\":", stdout);
+	json_str_or_null(k->source);
+	fputs(",\"params\":[", stdout);
 	for (size_t i = 0, n = 0; k->params != NULL && i < k->n_params; i++) {
 		const Jobd__V1__Param *p = k->params[i];
 		if (p == NULL)
@@ -1784,7 +1812,14 @@ json_kind(const Jobd__V1__Kind *k)
 		        : (p->default_value != NULL ? p->default_value : ""));
 		fputs(",\"description\":", stdout);
 		json_str(p->description != NULL ? p->description : "");
-		putchar('}');
+		fputs(",\"choices\":[", stdout);
+		for (size_t c = 0; p->choices != NULL && c < p->n_choices;
+		     c++) {
+			if (c > 0)
+				putchar(',');
+			json_str(p->choices[c] != NULL ? p->choices[c] : "");
+		}
+		fputs("]}", stdout);
 	}
 	fputs("]}\n", stdout);
 }
