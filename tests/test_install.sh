@@ -5,6 +5,10 @@
 #   - a program outside the project builds against the client library
 #     through find_package(jobd) and through pkg-config (jobd-client), and
 #     both builds talk to the installed jobd;
+#   - the example plugin (examples/plugin) builds outside the project
+#     against the kind API, through find_package(jobd) (jobd::kind) and
+#     through pkg-config (jobd-kind), and carries the ABI stamp; when the
+#     installed jobd has --plugin, it runs a fib job;
 #   - the systemd unit passes `systemd-analyze verify` against the staged
 #     tree (when systemd-analyze is there), and its exposure score is shown;
 #   - the manual pages are there and come from --help (when help2man was).
@@ -42,6 +46,8 @@ want=("$bindir/jobd" "$bindir/jobctl"
 	"$dest$(abs "$INCLUDEDIR")/jobd/jobd_client.h"
 	"$dest$(abs "$INCLUDEDIR")/jobd/jobd.pb-c.h"
 	"$dest$(abs "$INCLUDEDIR")/jobd/jobd_status.h"
+	"$dest$(abs "$INCLUDEDIR")/jobd/kind.h"
+	"$libdir/pkgconfig/jobd-kind.pc"
 	"$dest$(abs "$DATADIR")/jobd/proto/jobd/v1/jobd.proto"
 	"$libdir/pkgconfig/jobd-client.pc"
 	"$libdir/cmake/jobd/jobdConfig.cmake"
@@ -95,6 +101,50 @@ if flags=$(pkg-config --cflags --libs jobd-client) &&
 else
 	cat "$tmp/pc.log" >&2
 	fail "a program using pkg-config jobd-client did not build ($flags)"
+fi
+
+# the example plugin, as a plugin author would build it: find_package(jobd)
+# and jobd::kind, then pkg-config jobd-kind; both objects export the stamp
+# and the init function
+stamped() {
+	local syms
+	syms=$(nm -D --defined-only "$1" 2>/dev/null) || return 1
+	grep -q ' jobd_plugin_stamp$' <<<"$syms" && grep -q ' jobd_plugin_init$' <<<"$syms"
+}
+plugin=""
+if cmake -S "$here/../examples/plugin" -B "$tmp/plugin" -DCMAKE_PREFIX_PATH="$root" \
+	>"$tmp/plugin.log" 2>&1 && cmake --build "$tmp/plugin" >>"$tmp/plugin.log" 2>&1; then
+	plugin=$tmp/plugin/fib.so
+	stamped "$plugin" || fail "the find_package plugin has no jobd_plugin_stamp/init"
+else
+	cat "$tmp/plugin.log" >&2
+	fail "the example plugin did not build with find_package(jobd)"
+fi
+if flags=$(pkg-config --cflags jobd-kind) &&
+	cc -shared -fPIC -fvisibility=hidden $flags -o "$tmp/fib-pc.so" \
+		"$here/../examples/plugin/fib.c" 2>"$tmp/plugin-pc.log"; then
+	stamped "$tmp/fib-pc.so" || fail "the pkg-config plugin has no jobd_plugin_stamp/init"
+else
+	cat "$tmp/plugin-pc.log" >&2
+	fail "the example plugin did not build with pkg-config jobd-kind ($flags)"
+fi
+# loaded by the installed jobd, once it has --plugin
+if [[ -n $plugin ]] && "$bindir/jobd" --help 2>&1 | grep -q -- '--plugin'; then
+	paddr=ipc://$tmp/jobd-plugin.sock
+	"$bindir/jobd" --listen "$paddr" --db "$tmp/jobd-plugin.db" --log-level warn \
+		--plugin "$plugin" 2>"$tmp/jobd-plugin.log" &
+	ppid=$!
+	for ((i = 0; i < 50; i++)); do
+		"$bindir/jobctl" --addr "$paddr" --timeout 0.2 ping >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	got=$("$bindir/jobctl" --addr "$paddr" submit fib n=90 --wait 2>&1)
+	grep -q '2880067194370816120' <<<"$got" ||
+		fail "fib n=90 in the installed jobd with --plugin: got '$got' ($(cat "$tmp/jobd-plugin.log"))"
+	kill "$ppid" 2>/dev/null
+	wait "$ppid" 2>/dev/null
+else
+	echo "test_install: the installed jobd has no --plugin: the plugin is not run"
 fi
 
 # the unit, checked against the staged tree (so ExecStart must exist there)
