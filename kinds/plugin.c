@@ -12,13 +12,15 @@
  * (plugin_abi[]); then init() adds the kinds through a registrar.
  *
  * Unloading. An object whose stamp is refused (or that has no stamp or
- * init) is closed again: none of its code ran. Once init() ran, the object
- * stays for the life of the process, whatever init() returned: rows it
- * added may be in a set that running jobs still use, and its code may
- * have registered itself elsewhere. Loading the same path again (a reload
+ * init) is closed again: none of its code ran. Once init() ran, the set
+ * holds the object (kindset_hold), whatever init() returned, and closes it
+ * when the set is freed, which is once no running job uses the set: rows
+ * are reached only through sets. Loading the same path again (a reload
  * building a new set) gets the object already loaded (dlopen() counts
  * references), so its init() runs again, for the new set, on the same
- * static data.
+ * static data; the object goes only when the last set that loaded it
+ * does. A plugin must therefore leave nothing behind that outlives its
+ * kinds' runs (threads, atexit handlers): jobd/kind.h says so.
  *
  * Constructors. dlopen() runs the object's ELF constructors before the
  * stamp can be read; a plugin is trusted code, as it is for every program
@@ -44,6 +46,12 @@ static const struct jobd_plugin_stamp plugin_abi[] = {
 _Static_assert(sizeof(plugin_abi) / sizeof(plugin_abi[0]) ==
                    JOBD_KIND_API_VERSION,
                "a line of plugin_abi[] for every kind API version");
+
+static void
+plugin_close(void *h)
+{
+	dlclose(h);
+}
 
 /* The stamp's problem, in err, or 0 when it suits this jobd. */
 static int
@@ -107,7 +115,12 @@ plugin_load(kindset *ks, const char *path, char *err, size_t errlen)
 	memcpy(&init, &sym, sizeof(init));
 
 	kindset_registrar(&reg, ks, KIND_PLUGIN, path);
-	if ((rv = init(&reg.reg)) != 0) {
+	rv = init(&reg.reg);
+	if (kindset_hold(ks, plugin_close, h) != JOBD_OK) {
+		snprintf(err, errlen, "out of memory");
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	if (rv != 0) {
 		const char *why = reg.reg.error(&reg.reg);
 		if (why != NULL && why[0] != '\0')
 			snprintf(err, errlen, "plugin '%s': %s", path, why);

@@ -11,7 +11,8 @@
  * Names: every kind name this process has seen, in one table that only
  * grows (KIND_MAX_NAMES at most), found by an open-addressing hash. An id is
  * an index into it. The table has its own mutex; the names themselves never
- * move or change, so kind_name_of()'s result is valid for good.
+ * move or change, so kind_name_of()'s result is valid for good: the table
+ * is freed only at exit (a destructor), for leak checkers.
  *
  * Loading order: the built-in kinds, then each --plugin, then the files of
  * the kinds directory in name order; a name defined twice is an error that
@@ -40,6 +41,8 @@ struct kindset {
 	struct kind_def *defs;
 	struct owned *owned; /* defs[i]'s destroy, if any */
 	size_t n, cap;
+	struct owned *holds; /* kindset_hold's */
+	size_t nholds;
 	const struct kind_def **by_id; /* [id]: the def, or NULL */
 	size_t nby_id;
 };
@@ -115,6 +118,14 @@ names_grow(void)
 	return 0;
 }
 
+static void __attribute__((destructor)) names_free(void)
+{
+	for (uint32_t i = 0; i < names.n; i++)
+		free(names.names[i]);
+	free(names.names);
+	free(names.slots);
+}
+
 uint32_t
 kind_intern(const char *name)
 {
@@ -180,6 +191,20 @@ kindset_new(void)
 	return ks;
 }
 
+int
+kindset_hold(kindset *ks, void (*destroy)(void *), void *arg)
+{
+	struct owned *v = realloc(ks->holds, (ks->nholds + 1) * sizeof(*v));
+
+	if (v == NULL) {
+		destroy(arg);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	ks->holds = v;
+	ks->holds[ks->nholds++] = (struct owned){destroy, arg};
+	return JOBD_OK;
+}
+
 kindset *
 kindset_ref(kindset *ks)
 {
@@ -197,6 +222,9 @@ kindset_unref(kindset *ks)
 		if (ks->owned[i].destroy != NULL)
 			ks->owned[i].destroy(ks->owned[i].arg);
 	}
+	for (size_t i = ks->nholds; i-- > 0;)
+		ks->holds[i].destroy(ks->holds[i].arg);
+	free(ks->holds);
 	free(ks->by_id);
 	free(ks->owned);
 	free(ks->defs);

@@ -99,6 +99,12 @@ struct kindset_reg {
 void kindset_registrar(struct kindset_reg *storage, kindset *ks,
                        enum kind_origin origin, const char *source);
 
+/* Has ks call destroy(arg) when it is freed, after its kinds' own destroy
+ * functions: what the kinds of a set need as long as the set lives (a
+ * plugin's shared object). JOBD_OK, or JOBD_RESOURCE_EXHAUSTED, having
+ * called destroy(arg) at once. */
+int kindset_hold(kindset *ks, void (*destroy)(void *), void *arg);
+
 kindset *kindset_ref(kindset *ks);
 /* Drops a reference; the last frees the set. Accepts NULL. */
 void kindset_unref(kindset *ks);

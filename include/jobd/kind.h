@@ -40,6 +40,8 @@
  * - it runs on one of jobd's worker threads, under a low CPU priority; it
  *   may not keep the thread after it returns, call exit(), or change the
  *   process's signal dispositions, working directory or environment;
+ * - a plugin leaves nothing behind that outlives its kinds' runs (threads,
+ *   atexit handlers): jobd closes the object once no kind set uses it;
  * - pointers from the host (parameters, input) are valid until run()
  *   returns; the result is copied by set_result().
  *
