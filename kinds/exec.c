@@ -25,7 +25,8 @@
  * reaped; the working directory removed. Only then is the outcome decided:
  * stopped, output over the cap, or the exit status (0: the result is
  * stdout; EXEC_NO_RETRY_EXIT: failed for good; a signal named), with the
- * tail of stderr as the error.
+ * tail of stderr as the error. A run that succeeded but whose directory
+ * cannot be removed fails, saying so: nothing may be left behind unseen.
  *
  * Process-wide state (the base of the working directories, the reaper) is
  * set by exec_init() before any thread and only read afterwards; a run

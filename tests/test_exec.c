@@ -293,6 +293,22 @@ gone_within(pid_t pid, unsigned ms)
 	return true;
 }
 
+/* Reaps child pid within ms; false if it is still running. */
+static bool
+wait_within(pid_t pid, unsigned ms, int *status)
+{
+	uint64_t until = now_ms() + ms;
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return true;
+		if (r < 0 || now_ms() > until)
+			return false;
+		usleep(10000);
+	}
+}
+
 static pid_t
 read_pid(const char *path)
 {
@@ -799,24 +815,38 @@ test_workdir(void)
 	cleanup();
 }
 
+/* Under valgrind? Its setrlimit(RLIMIT_NOFILE) only pretends (and
+ * refuses a new hard limit), so that limit cannot reach a program. */
+static bool
+under_valgrind(void)
+{
+	const char *p = getenv("LD_PRELOAD");
+
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+}
+
 /* Resource limits are set in the program. */
 static void
 test_limits(void)
 {
 	struct exec_spec *s;
-	char *res;
+	char *res, *nl;
 
 	begin();
 	s = spec_new(script("lim.sh", "#!/bin/sh\nulimit -n\n"
 	                              "grep -E '^Max (cpu time|address space)' "
 	                              "/proc/self/limits | tr -s ' '\n"),
 	             NULL, 0);
-	s->lim.nofile = 64;
+	s->lim.nofile = under_valgrind() ? 0 : 64;
 	s->lim.cpu_s = 100;
 	s->lim.as_bytes = 1ULL << 32;
 	res = run_ok(s, NULL, 0, NULL);
-	CHECK_EQ_STR(res, "64\nMax cpu time 100 101 seconds \n"
-	                  "Max address space 4294967296 4294967296 bytes \n");
+	REQUIRE((nl = strchr(res, '\n')) != NULL);
+	if (!under_valgrind())
+		CHECK(strncmp(res, "64\n", 3) == 0);
+	CHECK_EQ_STR(nl + 1,
+	             "Max cpu time 100 101 seconds \n"
+	             "Max address space 4294967296 4294967296 bytes \n");
 	free(res);
 	exec_spec_free(s);
 
@@ -923,6 +953,11 @@ test_reaper_on_sigkill(void)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	CHECK(pfg > 0 && gone_within(pfg, 5000));
 	CHECK(pbg > 0 && gone_within(pbg, 5000));
+	/* when the reaper failed, end what it left (our own processes) */
+	if (pfg > 0 && alive(pfg))
+		(void) kill(pfg, SIGKILL);
+	if (pbg > 0 && alive(pbg))
+		(void) kill(pbg, SIGKILL);
 	free(fg);
 	free(bg);
 	free(text);
@@ -960,12 +995,14 @@ test_reaper_protocol(void)
 	reaper_stop();
 	CHECK(reaper_fd() == -1);
 	int status;
-	CHECK(waitpid(g[0], &status, 0) == g[0]);
+	CHECK(wait_within(g[0], 5000, &status));
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-	usleep(50000);
-	CHECK(waitpid(g[1], &status, WNOHANG) == 0); /* still running */
-	kill(g[1], SIGKILL);
-	CHECK(waitpid(g[1], &status, 0) == g[1]);
+	/* still running: not signalled */
+	CHECK(!wait_within(g[1], 100, &status));
+	for (int i = 0; i < 2; i++) {
+		(void) kill(g[i], SIGKILL);
+		(void) waitpid(g[i], &status, 0);
+	}
 	CHECK(reaper_del(1) == -1 && errno == EBADF);
 }
 
