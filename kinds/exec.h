@@ -59,7 +59,10 @@ struct exec_spec {
 /*
  * Process-wide set-up, before any thread: run_dir is where each run gets
  * its private working directory (created if missing; NULL: $TMPDIR or
- * /tmp); starts the reaper. JOBD_OK or an error described in err.
+ * /tmp); starts the reaper. It also ignores SIGPIPE if it is at its
+ * default (a program that closes its stdin must not end jobd) and resets
+ * SIGCHLD to the default if ignored (programs must stay waitable). JOBD_OK
+ * or an error described in err.
  */
 int exec_init(const char *run_dir, char *err, size_t errlen);
 /* Stops the reaper (after every program ended). Accepts no exec_init. */
