@@ -939,9 +939,14 @@ report_outcome(struct jobctl *g, Jobd__V1__Job *j)
 	}
 	switch (j->state) {
 	case JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED:
+		/* the result's bytes exactly (a binary result redirected to
+		 * a file stays whole); a newline only for a terminal */
 		if (j->result.len > 0 && j->result.data != NULL)
 			fwrite(j->result.data, 1, j->result.len, stdout);
-		putchar('\n');
+		if (isatty(STDOUT_FILENO) &&
+		    (j->result.len == 0 || j->result.data == NULL ||
+		     j->result.data[j->result.len - 1] != '\n'))
+			putchar('\n');
 		break;
 	case JOBD__V1__JOB_STATE__JOB_STATE_FAILED:
 	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
@@ -1339,7 +1344,10 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 			       rep->existing ? "true" : "false");
 		}
 	} else {
-		printf("%" PRIu64 "\n", id);
+		/* with --wait, standard output is the result alone, so that
+		 * `--wait > file` keeps a binary result whole: the id goes to
+		 * standard error */
+		fprintf(wait ? stderr : stdout, "%" PRIu64 "\n", id);
 	}
 	if (wait) {
 		fflush(stdout);
@@ -1942,7 +1950,9 @@ static const struct cmd cmds[] = {
      "                 first job instead of a new one (default: a fresh "
      "random key)\n"
      "  --wait         then wait for the job to end and exit like "
-     "'jobctl wait'\n"
+     "'jobctl wait';\n"
+     "                 the id goes to standard error, so that standard\n"
+     "                 output is the result alone\n"
      "  --json         print the job as JSON instead of its id\n"},
     {"status", cmd_status, "[--json] ID...", "show jobs",
      "Shows one line per job: id, state, progress, kind, and how long "

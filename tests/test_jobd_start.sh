@@ -68,7 +68,7 @@ done
 for _ in $(seq 200); do
 	"$JOBCTL_BIN" --addr "ipc://$dir/mk.sock" submit sha256 >/dev/null || break
 done
-last=$("$JOBCTL_BIN" --addr "ipc://$dir/mk.sock" submit sha256 --wait | head -1)
+last=$("$JOBCTL_BIN" --addr "ipc://$dir/mk.sock" submit sha256 --wait 2>&1 >/dev/null)
 kill -TERM $pid
 wait $pid
 [[ $last == 201 && -s "$dir/good.db" && ! -e "$dir/good.db-wal" ]] &&

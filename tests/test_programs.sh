@@ -18,8 +18,10 @@ trap 'kill_daemons; chmod -R u+w "$dir" 2>/dev/null; rm -rf "$dir"' EXIT
 kinds=$dir/kinds.d
 runs=$dir/runs
 mkdir -p "$kinds" "$runs" "$dir/out.d"
-node=$(command -v node || true)
-python=$(command -v python3 || true)
+# Debian's interpreters: a python3 earlier on PATH may be a wrapper that
+# sets variables of its own (pyenv's shims do)
+node=$(command -v /usr/bin/node node | head -1)
+python=$(command -v /usr/bin/python3 python3 | head -1)
 
 # kind NAME LINES...: writes $kinds/NAME.kind, one argument a line
 kind() {
@@ -196,6 +198,7 @@ else
 fi
 head -c 1048576 /dev/urandom >"$dir/mb"
 "$JOBCTL_BIN" submit cat --input "$dir/mb" --wait >"$dir/mb.out" 2>"$dir/err"
+# (the id goes to stderr with --wait: stdout is the result alone)
 cmp -s "$dir/mb" "$dir/mb.out" && ok "1 MiB in and out together" ||
 	bad "1 MiB through cat: $(wc -c <"$dir/mb.out") bytes; $(cat "$dir/err")"
 
@@ -236,10 +239,10 @@ until_true 5 gone "$ppid" && until_true 5 gone "$cpid" &&
 run "timeout" 1 "" "timed out after 1000 ms" -- submit snooze s=30 --timeout 1 --wait
 
 # the result cap
-run "output over max_output fails" 1 "" "more than 1024 bytes" -- submit big --wait
+run "output over max_output fails" 1 "" "the output exceeded 1024 bytes" -- submit big --wait
 
 # a clean world: environment, descriptors, a private directory removed
-"$JOBCTL_BIN" submit world --wait >"$dir/world" 2>&1
+"$JOBCTL_BIN" submit world --wait >"$dir/world" 2>/dev/null
 vars=$(sed -n 1p "$dir/world")
 want="JOBD_ATTEMPT JOBD_JOB_ID JOBD_KIND JOBD_PROGRESS_FD LANG PATH"
 [[ $vars == "$want" ]] && ok "environment: only jobd's and the kind's" ||
