@@ -17,7 +17,7 @@
 #
 # Environment: JOBD_ADDR (the daemon), DEMO_SAMPLES (calls timed per
 # query, 20), DEMO_MAX_MS (slowest acceptable call, whole jobctl process
-# included, 250), DEMO_JS_N (count-js's n, 300000000: about a second).
+# included, 250), DEMO_JS_N (count-js's n, 300000000: under a second).
 set -uo pipefail
 
 export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
