@@ -3,7 +3,7 @@
 
 /*
  * jobd-bench: what the workloads share. main.c parses the options and runs
- * the workloads (front.c, own.c) in a fixed order; each measures with
+ * the workloads (front.c, exec.c, own.c) in a fixed order; each measures with
  * the client library (load.c generates the load) against a jobd of its own
  * (jobdproc.h) or --addr, and hands its figures to the report (report.h).
  */
@@ -76,6 +76,17 @@ struct bench_count_req {
 };
 void bench_count_req_init(struct bench_count_req *r, uint64_t n);
 
+/* The program kinds of the benchmark's kinds directory (exec.c). */
+#define BENCH_KIND_TRUE   "bench-true"   /* /bin/true: exits at once */
+#define BENCH_KIND_SPIN   "bench-spin"   /* a shell busy loop, never ends */
+#define BENCH_KIND_PARKED "bench-parked" /* exec's queued jobs' kind */
+
+/* Writes the kinds directory, DATADIR/kinds, with bench-true and
+ * bench-spin, and puts its path in `out`. 0, or -1 having said why. */
+int bench_kinds_dir(const struct bench *b, char *out, size_t len);
+/* The request for one job of `kind` (static), without parameters. */
+void bench_kind_req_init(struct bench_count_req *r, const char *kind);
+
 /* Makes DIR/NAME under the data directory for one daemon, into `out`.
  * 0, or -1 having said why. */
 int bench_subdir(const struct bench *b, const char *name, char *out,
@@ -84,6 +95,7 @@ int bench_subdir(const struct bench *b, const char *name, char *out,
 /* The workloads: 0 when it ran, -1 when it could not (said why). */
 int wl_latency(struct bench *b);
 int wl_throughput(struct bench *b);
+int wl_exec(struct bench *b);
 int wl_speedup(struct bench *b);
 int wl_memory(struct bench *b);
 int wl_restart(struct bench *b);

@@ -4,6 +4,9 @@
  * latency: the seed's experiment. One client times Gets of a finished
  * job's id, first with the daemon idle, then while every worker runs a
  * long count job; the question is whether a busy pool slows the front.
+ * With a jobd of its own, once more while every worker runs a program
+ * (bench-spin, a shell busy loop: exec.c): a program kind's process
+ * competes for the CPU as a thread of jobd does not.
  *
  * throughput: tiny jobs from concurrent clients until all have succeeded,
  * first one Submit per job, then SubmitBatch; each phase on a fresh
@@ -229,6 +232,54 @@ wait_all_busy(jobd_client *c, uint32_t workers)
 	}
 }
 
+/* Polls Stats until no worker is busy. */
+static int
+wait_none_busy(jobd_client *c)
+{
+	int64_t end = bench_now_ns() + (int64_t) BUSY_WAIT_MS * 1000000;
+	Jobd__V1__StatsReply *st;
+
+	for (;;) {
+		if (load_stats(c, &st) != 0)
+			return (-1);
+		uint32_t busy = st->busy_workers;
+		jobd__v1__stats_reply__free_unpacked(st, NULL);
+		if (busy == 0)
+			return (0);
+		if (bench_now_ns() > end) {
+			bench_errorf(
+			    "%u workers still busy %d s after their jobs "
+			    "were cancelled",
+			    busy, BUSY_WAIT_MS / 1000);
+			return (-1);
+		}
+		bench_sleep_us(1000);
+	}
+}
+
+/* Cancels the n jobs of ids[] (each once: *n is 0 after); 0, or -1 having
+ * said why if a Cancel failed. */
+static int
+cancel_jobs(jobd_client *c, const uint64_t *ids, uint32_t *n)
+{
+	int rv, ret = 0;
+
+	for (uint32_t i = 0; c != NULL && i < *n; i++) {
+		Jobd__V1__CancelReply *cr;
+		if ((rv = jobd_cancel(c, ids[i], &cr)) == JOBD_OK) {
+			jobd__v1__cancel_reply__free_unpacked(cr, NULL);
+		} else {
+			bench_errorf("Cancel of job %llu failed: %s: %s",
+			             (unsigned long long) ids[i],
+			             jobd_status_name(rv),
+			             jobd_client_errmsg());
+			ret = -1;
+		}
+	}
+	*n = 0;
+	return (ret);
+}
+
 /* p50, p99 and max of a phase, in µs. */
 static void
 add_phase(struct bench *b, const char *phase, uint64_t *v, size_t n,
@@ -238,7 +289,7 @@ add_phase(struct bench *b, const char *phase, uint64_t *v, size_t n,
 	double p50 = US(bench_percentile(v, n, 50));
 	double p99 = US(bench_percentile(v, n, 99));
 	double max = US(bench_percentile(v, n, 100));
-	bool busy = strcmp(phase, "busy") == 0;
+	bool busy = strncmp(phase, "busy", 4) == 0;
 
 	snprintf(label, sizeof(label), "Get p50, %s", phase);
 	report_add(b->rep, names[0], label, p50, "us", 1, REPORT_NONE, 0);
@@ -256,23 +307,32 @@ wl_latency(struct bench *b)
 	                                          "idle_max_us"};
 	static const char *const busy_names[3] = {"busy_p50_us", "busy_p99_us",
 	                                          "busy_max_us"};
-	struct bench_count_req tiny, lng;
+	static const char *const prog_names[3] = {"prog_p50_us", "prog_p99_us",
+	                                          "prog_max_us"};
+	struct bench_count_req tiny, lng, spin;
 	Jobd__V1__StatsReply *st;
 	Jobd__V1__WaitReply *w;
 	struct jobdproc p;
 	const char *url;
 	jobd_client *c = NULL;
-	uint32_t n = b->o.samples, workers = 0, nlong = 0;
-	uint64_t *idle = NULL, *busy = NULL, *longs = NULL, id, max;
+	uint32_t n = b->o.samples, workers = 0, nlong = 0, nspin = 0;
+	uint64_t *idle = NULL, *busy = NULL, *prog = NULL, *longs = NULL;
+	uint64_t *spins = NULL, id, max;
 	uint64_t *floor_idle = NULL, *floor_busy = NULL;
+	char kinds[PATH_MAX];
+	const char *const extra[] = {"--kinds-dir", kinds, NULL};
+	bool programs = b->o.addr == NULL; /* our jobd reads our kinds */
 	int rv, ret = -1;
 
-	if (own_jobd(b, &p, "latency", NULL, &url) != 0)
+	if (programs && bench_kinds_dir(b, kinds, sizeof(kinds)) != 0)
+		return (-1);
+	if (own_jobd(b, &p, "latency", extra, &url) != 0)
 		return (-1);
 	if (open_client(url, &c) != 0)
 		goto out;
 	if ((idle = calloc(n, sizeof(*idle))) == NULL ||
 	    (busy = calloc(n, sizeof(*busy))) == NULL ||
+	    (prog = calloc(n, sizeof(*prog))) == NULL ||
 	    (floor_idle = calloc(n, sizeof(*floor_idle))) == NULL ||
 	    (floor_busy = calloc(n, sizeof(*floor_busy))) == NULL) {
 		bench_errorf("out of memory");
@@ -311,7 +371,8 @@ wl_latency(struct bench *b)
 	}
 	if (count_max(c, &max) != 0)
 		goto out;
-	if ((longs = calloc(workers, sizeof(*longs))) == NULL) {
+	if ((longs = calloc(workers, sizeof(*longs))) == NULL ||
+	    (spins = calloc(workers, sizeof(*spins))) == NULL) {
 		bench_errorf("out of memory");
 		goto out;
 	}
@@ -328,12 +389,41 @@ wl_latency(struct bench *b)
 	if (time_gets(c, id, 0, n, busy) != 0 || time_pipe(n, floor_busy) != 0)
 		goto out;
 
+	/* every worker busy with a program instead */
+	if (programs) {
+		if (cancel_jobs(c, longs, &nlong) != 0 ||
+		    wait_none_busy(c) != 0)
+			goto out;
+		bench_kind_req_init(&spin, BENCH_KIND_SPIN);
+		for (; nspin < workers; nspin++)
+			if (submit(c, &spin.req, &spins[nspin]) != 0)
+				goto out;
+		if (wait_all_busy(c, workers) != 0)
+			goto out;
+		bench_progress("latency",
+		               "%u Gets, %u of %u workers busy with program "
+		               "kind %s",
+		               n, workers, workers, BENCH_KIND_SPIN);
+		if (time_gets(c, id, 0, n, prog) != 0)
+			goto out;
+	} else {
+		bench_progress("latency", "not with programs: --addr's jobd "
+		                          "does not read our kinds");
+	}
+
 	add_phase(b, "idle", idle, n, idle_names);
 	add_phase(b, "busy", busy, n, busy_names);
 	double ip99 = US(bench_percentile(idle, n, 99));
 	double bp99 = US(bench_percentile(busy, n, 99));
 	report_add(b->rep, "busy_idle_p99_ratio", "Get p99 busy / p99 idle",
 	           bp99 / ip99, "", 2, REPORT_LE, 1.5);
+	if (programs) {
+		add_phase(b, "busy (programs)", prog, n, prog_names);
+		report_add(b->rep, "prog_idle_p99_ratio",
+		           "Get p99 busy (programs) / p99 idle",
+		           US(bench_percentile(prog, n, 99)) / ip99, "", 2,
+		           REPORT_LE, 1.5);
+	}
 	report_add(b->rep, "workers", "workers busy", workers, "", 0,
 	           REPORT_NONE, 0);
 	/* the machine's floor, for reading the figures above */
@@ -345,20 +435,14 @@ wl_latency(struct bench *b)
 	    US(bench_percentile(floor_busy, n, 99)), "us", 1, REPORT_NONE, 0);
 	ret = 0;
 out:
-	for (uint32_t i = 0; i < nlong; i++) {
-		Jobd__V1__CancelReply *cr;
-		if ((rv = jobd_cancel(c, longs[i], &cr)) == JOBD_OK) {
-			jobd__v1__cancel_reply__free_unpacked(cr, NULL);
-		} else {
-			bench_errorf("Cancel of job %llu failed: %s: %s",
-			             (unsigned long long) longs[i],
-			             jobd_status_name(rv),
-			             jobd_client_errmsg());
-			ret = -1;
-		}
-	}
+	if (cancel_jobs(c, longs, &nlong) != 0)
+		ret = -1;
+	if (cancel_jobs(c, spins, &nspin) != 0)
+		ret = -1;
 	jobd_client_close(c);
 	free(longs);
+	free(spins);
+	free(prog);
 	free(busy);
 	free(idle);
 	free(floor_busy);

@@ -167,6 +167,17 @@ load_submit(const char *url, uint64_t njobs, uint32_t batch, uint32_t clients,
             bool keep_lat, struct load_result *res)
 {
 	struct bench_count_req job;
+
+	bench_count_req_init(&job, 1);
+	return (load_submit_req(url, &job.req, njobs, batch, clients, keep_lat,
+	                        res));
+}
+
+int
+load_submit_req(const char *url, const Jobd__V1__SubmitRequest *job,
+                uint64_t njobs, uint32_t batch, uint32_t clients, bool keep_lat,
+                struct load_result *res)
+{
 	struct loader *t;
 	struct load l;
 	uint32_t started = 0;
@@ -174,12 +185,11 @@ load_submit(const char *url, uint64_t njobs, uint32_t batch, uint32_t clients,
 
 	memset(res, 0, sizeof(*res));
 	memset(&l, 0, sizeof(l));
-	bench_count_req_init(&job, 1);
 	l.url = url;
 	l.njobs = njobs;
 	l.batch = batch;
 	l.ncalls = batch == 0 ? njobs : (njobs + batch - 1) / batch;
-	l.job = &job.req;
+	l.job = job;
 	atomic_init(&l.next, 0);
 	atomic_init(&l.stop, false);
 	if (keep_lat && (l.lat = calloc(l.ncalls, sizeof(*l.lat))) == NULL) {

@@ -3,8 +3,9 @@
 
 /*
  * load: the load generator. Client threads, each with a jobd_client (and
- * so a connection) of its own, submit tiny jobs (count n=1, no key), one
- * call at a time each, one job per Submit or a batch per SubmitBatch.
+ * so a connection) of its own, submit tiny jobs (count n=1, no key, or a
+ * request of the caller's), one call at a time each, one job per Submit or
+ * a batch per SubmitBatch.
  */
 
 #include <stdbool.h>
@@ -26,6 +27,11 @@ struct load_result {
  * every call's latency. 0, or -1 having said why (the first failed call). */
 int load_submit(const char *url, uint64_t njobs, uint32_t batch,
                 uint32_t clients, bool keep_lat, struct load_result *res);
+/* load_submit() with `job` (not copied: it must outlive the call) as every
+ * job instead of count n=1. */
+int load_submit_req(const char *url, const Jobd__V1__SubmitRequest *job,
+                    uint64_t njobs, uint32_t batch, uint32_t clients,
+                    bool keep_lat, struct load_result *res);
 
 /* Polls Stats about every 2 ms until `succeeded` reaches `target`; at
  * *t_done the time the reply that said so came. Fails (-1, said why) when

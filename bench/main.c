@@ -51,6 +51,10 @@ static const struct workload workloads[] = {
     {"throughput", wl_throughput, false,
      "tiny jobs from concurrent clients until all\n"
      "                 succeeded: one Submit per job, then SubmitBatch"},
+    {"exec", wl_exec, true,
+     "tiny program jobs (/bin/true) until all succeeded,\n"
+     "                 against posix_spawn+waitpid in as many threads;\n"
+     "                 then with --queued jobs queued"},
     {"speedup", wl_speedup, true,
      "8 CPU jobs on 1 worker, then on one per online CPU"},
     {"memory", wl_memory, true, "jobd's RSS per queued job (--workers 0)"},
@@ -94,9 +98,9 @@ help(void)
 	for (size_t i = 0; i < NWORKLOADS; i++)
 		printf("  %-14s %s\n", workloads[i].name, workloads[i].summary);
 	printf(
-	    "speedup, memory and restart need a jobd of their own: with "
-	    "--addr\n"
-	    "they are skipped.\n"
+	    "exec, speedup, memory and restart need a jobd of their own: "
+	    "with\n"
+	    "--addr they are skipped; so is latency's phase with programs.\n"
 	    "\n"
 	    "Options (default; with --quick):\n"
 	    "  --jobd PATH        the jobd to start\n"
@@ -113,11 +117,11 @@ help(void)
 	    "  --quick            small sizes, seconds per workload (for CI);\n"
 	    "                     options given explicitly win\n"
 	    "  --samples N        latency: Gets timed idle and busy (%u; %u)\n"
-	    "  --jobs N           throughput: jobs per phase (%u; %u)\n"
+	    "  --jobs N           throughput, exec: jobs per phase (%u; %u)\n"
 	    "  --clients N        client threads, a connection each (%u)\n"
 	    "  --batch N          jobs per SubmitBatch call, 1 to %u (%u)\n"
 	    "  --job-ms MS        speedup: the length of one job (%u; %u)\n"
-	    "  --queued N         memory: jobs queued (%u; %u)\n"
+	    "  --queued N         memory, exec: jobs queued (%u; %u)\n"
 	    "  --restart-jobs N   restart: jobs in the database (%u; %u)\n"
 	    "  -h, --help         this text\n"
 	    "  --version          the version\n"

@@ -2,8 +2,9 @@
 # The compose demo, end to end, exactly as the README runs it:
 #
 #   1. `up --build --exit-code-from demo` builds both images and runs the
-#      demo; its exit status must be 0 and it must print its OK line, and
-#      jobd must have stopped gracefully (exit 0) when compose stopped it;
+#      demo; its exit status must be 0 and it must print its OK line (the
+#      program kind count-js, Node.js, included), and jobd must have
+#      stopped gracefully (exit 0) when compose stopped it;
 #   2. `down` without -v, then `up -d jobd`: a new container on the same
 #      volume must answer with the demo's jobs in the states the demo left
 #      them in, and must be reachable from the host on the published port;
@@ -46,6 +47,8 @@ if ((rc != 0)); then
 	fail "the demo exited $rc"
 fi
 grep -q "demo: OK" "$log" || fail "the demo did not print its OK line"
+grep -q "demo: count-js n=[0-9]* (job [0-9]*): result [0-9]*" "$log" ||
+	fail "the demo did not run the program kind count-js"
 jobd_ctr=$(dc ps -q jobd)
 code=$(docker inspect -f '{{.State.ExitCode}}' "$jobd_ctr" 2>/dev/null)
 [[ $code == 0 ]] || fail "jobd exited '$code' when compose stopped it, not 0"
@@ -66,12 +69,16 @@ done
 
 list=$(dc exec -T jobd jobctl list)
 echo "test_compose: after the restart, jobctl list says:"
-sed 's/^/  /' <<<"$list"
+mapfile -t lines <<<"$list"
+printf '  %s\n' "${lines[@]}"
 workers=$(dc exec -T jobd jobctl stats | awk '$1 == "workers:" {print $2}')
-# "ID STATE PROGRESS KIND ..." -> "KIND STATE", counted
-counted=$(awk '{print $4, $2}' <<<"$list" | sort | uniq -c | awk '{$1 = $1; print}')
-want=$(printf '%s\n' "$workers count cancelled" "1 fail failed" \
-	"1 primes succeeded" "1 sha256 succeeded")
+# "ID STATE PROGRESS KIND ..." -> "KIND STATE N", counted (both lists
+# sorted the same way, whatever the locale's order)
+counted=$(awk '{print $4, $2}' <<<"$list" | sort | uniq -c |
+	awk '{print $2, $3, $1}' | sort)
+want=$(printf '%s\n' "count cancelled $workers" "fail failed 1" \
+	"primes succeeded 1" "sha256 succeeded 1" "count-js succeeded 1" \
+	"count-js cancelled 1" | sort)
 [[ $counted == "$want" ]] ||
 	fail "jobs after restart: got [$counted], want [$want]"
 primes=$(awk '$4 == "primes" {print $1}' <<<"$list")
