@@ -4,7 +4,9 @@
  * CLIENTS threads submit small jobs as fast as a short random pause lets
  * them, each Submit with an idempotency key of its own ("s<client>-<seq>"):
  * `count n=1000`, `sleep ms=20..200` (so that jobs are running when the
- * daemon dies), `fail` (designed to fail), a third of them with
+ * daemon dies), `psleep ms=20..200` (the same as a program kind: a shell
+ * script, so that programs are running when the daemon dies, and must not
+ * outlive it), `fail` (designed to fail), a third of them with
  * max_attempts > 1. A thread records every acknowledged Submit (key -> id);
  * a Submit that failed or timed out because the daemon died is sent again
  * with the SAME key until it is acknowledged (the daemon may then answer
@@ -51,11 +53,13 @@
  * that succeeds; max_attempts for `fail`). A crash before the move to
  * `running` reached the disk leaves no trace there, so this undercounts.
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 #include "test.h"
@@ -71,23 +75,24 @@
 #define REOPEN_AFTER 3 /* calls without an answer before a new socket */
 
 /* Every start picks one: no backoff (a retry is taken again at once,
- * often by another worker), or a short one (it waits in the timer's heap). */
-static const char *const jobd_args[2][9] = {
+ * often by another worker), or a short one (it waits in the timer's heap).
+ * The last two words are "--kinds-dir" and the test's kinds directory. */
+static const char *jobd_args[2][11] = {
     {"--workers", "4", "--backoff", "0ms", "--grace", "100ms", "--retention",
-     "0", NULL},
+     "0", "--kinds-dir", NULL, NULL},
     {"--workers", "4", "--backoff", "30ms", "--grace", "100ms", "--retention",
-     "0", NULL},
+     "0", "--kinds-dir", NULL, NULL},
 };
 
-enum spec { SP_COUNT, SP_SLEEP, SP_FAIL };
-static const char *const spec_kind[] = {"count", "sleep", "fail"};
+enum spec { SP_COUNT, SP_SLEEP, SP_FAIL, SP_PROG };
+static const char *const spec_kind[] = {"count", "sleep", "fail", "psleep"};
 
 /* One job a client submits. */
 struct sub {
 	uint64_t id; /* the acknowledged id; 0 until then */
 	uint8_t spec;
 	uint8_t max_attempts;
-	uint16_t ms;   /* SP_SLEEP */
+	uint16_t ms;   /* SP_SLEEP, SP_PROG */
 	uint8_t ended; /* the end a Wait reported (a JobState); 0 = none */
 	bool abandoned;
 };
@@ -162,7 +167,10 @@ new_sub(uint64_t *rng)
 {
 	struct sub s = {0};
 	uint32_t r = rnd_below(rng, 100);
-	s.spec = r < 75 ? SP_COUNT : r < 88 ? SP_SLEEP : SP_FAIL;
+	s.spec = r < 65   ? SP_COUNT
+	         : r < 77 ? SP_SLEEP
+	         : r < 89 ? SP_PROG
+	                  : SP_FAIL;
 	s.max_attempts = rnd_below(rng, 3) == 0 ? 2 + rnd_below(rng, 2) : 1;
 	s.ms = (uint16_t) (20 + rnd_below(rng, 181));
 	return s;
@@ -214,6 +222,7 @@ submit_one(jobd_client *c, const struct sub *s, const char *key,
 		snprintf(val, sizeof(val), "1000");
 		break;
 	case SP_SLEEP:
+	case SP_PROG:
 		ent.key = "ms";
 		snprintf(val, sizeof(val), "%u", (unsigned) s->ms);
 		break;
@@ -718,6 +727,71 @@ stop_daemon(struct jd *d, enum stop_how how, uint32_t delay_us, bool *clean)
 	return -1;
 }
 
+/* Writes the program kind psleep into d's directory: its script, and the
+ * kinds directory with its kind file. The kinds directory's path, for
+ * jobd_args, stays in a static buffer. */
+static void
+write_kinds(const struct jd *d)
+{
+	static char kdir[128];
+	char path[192];
+	FILE *f;
+
+	snprintf(kdir, sizeof(kdir), "%s/kinds", d->dir);
+	REQUIRE(mkdir(kdir, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/psleep.sh", d->dir);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fputs("#!/bin/sh\n"
+	      "sleep \"$(($1 / 1000)).$(printf %03d $(($1 % 1000)))\"\n"
+	      "echo done\n",
+	      f);
+	REQUIRE(fclose(f) == 0 && chmod(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/psleep.kind", kdir);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fprintf(f,
+	        "[kind]\ndescription = sleeps ms milliseconds, in sh\n"
+	        "program = %s/psleep.sh\nargs = {ms}\n"
+	        "[param ms]\ntype = int\nrequired = yes\nmin = 0\n"
+	        "max = 10000\n",
+	        d->dir);
+	REQUIRE(fclose(f) == 0);
+	jobd_args[0][9] = jobd_args[1][9] = kdir;
+}
+
+/* Processes whose command line names `needle` (the test's psleep script):
+ * what a dead jobd's programs would be. */
+static size_t
+count_programs(const char *needle)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (proc == NULL)
+		return 0;
+	while ((e = readdir(proc)) != NULL) {
+		char path[300], buf[512];
+		size_t len;
+		FILE *f;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] == '\0')
+				buf[i] = ' ';
+		buf[len] = '\0';
+		if (strstr(buf, needle) != NULL)
+			n++;
+	}
+	closedir(proc);
+	return n;
+}
+
 /* Starts the daemon on the database as the last stop left it, and waits
  * until it answers (harness.h: a Ping within about 5 s). */
 static int
@@ -859,6 +933,10 @@ check_end(const Jobd__V1__Job *j, uint8_t sp)
 	         (j->result.len != 4 || memcmp(j->result.data, "1000", 4) != 0))
 		TEST_FAIL_("job %llu (count n=1000) has a wrong result",
 		           (unsigned long long) j->id);
+	else if (sp == SP_PROG && (j->result.len != 5 ||
+	                           memcmp(j->result.data, "done\n", 5) != 0))
+		TEST_FAIL_("job %llu (psleep) has a wrong result",
+		           (unsigned long long) j->id);
 }
 
 /*
@@ -993,6 +1071,7 @@ test_crash_under_load(void)
 	/* a name of its own: a clean-up of /tmp/jobd-it-* by someone else on a
 	 * shared machine once removed the database in mid-run */
 	REQUIRE(jd_init_in(&d, "jobd-stress") == 0);
+	write_kinds(&d);
 	REQUIRE(start_daemon(&d, &rng) == 0);
 	g.url = d.url;
 	REQUIRE(jobd_client_open(&c, d.url) == JOBD_OK);
@@ -1155,6 +1234,13 @@ test_crash_under_load(void)
 	CHECK_EQ_INT(dups, 0);
 	CHECK_EQ_INT(ends_lost, 0);
 	CHECK(integrity);
+	/* every daemon that died left no program behind (its reaper) */
+	char script[128];
+	snprintf(script, sizeof(script), "%s/psleep.sh", d.dir);
+	size_t left = count_programs(script);
+	printf("stress: programs left running after %d stops: %zu\n", round - 1,
+	       left);
+	CHECK_EQ_INT(left, 0);
 
 	for (int i = 0; i < CLIENTS; i++)
 		free(g.cl[i].subs);
