@@ -63,9 +63,8 @@
 #define KF_MAX_CHOICES     64          /* values of a choice parameter */
 #define KF_CHOICE_MAX_LEN  64          /* bytes of one of those values */
 #define KF_MAX_ERRORS      10          /* errors reported for one file */
-#define KF_PARAM_NAME_MAX  32
-#define KF_STRING_DEFAULT  1024  /* a string parameter's default max */
-#define KF_STRING_MAX      65536 /* the most a string max may be */
+#define KF_STRING_DEFAULT  1024        /* a string parameter's default max */
+#define KF_STRING_MAX      65536       /* the most a string max may be */
 #define KF_GRACE_MAX_MS    (10 * 60 * 1000)
 #define KF_CONCURRENCY_MAX 65535
 #define KF_MSG_MAX         256
@@ -263,31 +262,6 @@ kf_has_separator(const char *s, size_t n)
 	return false;
 }
 
-static bool
-kf_param_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > KF_PARAM_NAME_MAX || s[0] < 'a' || s[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
-}
-
-static bool
-kf_kind_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > JOBD_KIND_NAME_MAX)
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	                 "0123456789_.-") == n;
-}
-
 static void
 kf_sect_init(struct sect *s, int line, const char *title,
              const char *const *keys, size_t nkeys)
@@ -323,11 +297,11 @@ kf_open_param(struct kf *f, const char *name)
 		         "a parameter section needs a name: [param NAME]");
 		return NULL;
 	}
-	if (!kf_param_name_ok(name)) {
+	if (!kind_param_name_ok(name)) {
 		kf_error(f, f->line,
 		         "bad parameter name '%.80s' (a lowercase letter, then "
 		         "lowercase letters, digits or '_', at most %d)",
-		         name, KF_PARAM_NAME_MAX);
+		         name, KIND_PARAM_NAME_MAX);
 		return NULL;
 	}
 	for (size_t i = 0; i < f->nparams; i++) {
@@ -813,52 +787,9 @@ kf_param_choices(struct kf *f, const struct sect *s, struct jobd_param *p)
 	p->choices = ch;
 }
 
-/* Whether value v suits parameter p; the reason in why when not. */
-static bool
-kf_param_value_ok(const struct jobd_param *p, const char *v, char *why,
-                  size_t whylen)
-{
-	int64_t i;
-	size_t len = strlen(v);
-
-	switch (p->type) {
-	case JOBD_PARAM_INT:
-		if (!kind_parse_int(v, &i)) {
-			snprintf(why, whylen, "not an integer");
-			return false;
-		}
-		if (i < p->min || i > p->max) {
-			snprintf(why, whylen,
-			         "out of range (from %" PRId64 " to %" PRId64
-			         ")",
-			         p->min, p->max);
-			return false;
-		}
-		return true;
-	case JOBD_PARAM_STRING:
-		if ((int64_t) len < p->min || (int64_t) len > p->max) {
-			snprintf(why, whylen,
-			         "%zu bytes long (from %" PRId64 " to %" PRId64
-			         ")",
-			         len, p->min, p->max);
-			return false;
-		}
-		return true;
-	case JOBD_PARAM_BOOL:
-		snprintf(why, whylen, "neither true nor false");
-		return strcmp(v, "true") == 0 || strcmp(v, "false") == 0;
-	case JOBD_PARAM_CHOICE:
-		for (size_t k = 0; p->choices != NULL && p->choices[k]; k++)
-			if (strcmp(p->choices[k], v) == 0)
-				return true;
-		snprintf(why, whylen, "not one of the values");
-		return false;
-	}
-	return false;
-}
-
 static void
-kf_param(struct kf *f, const struct sect *s, struct jobd_param *p)
+kf_param(struct kf *f, const struct sect *s, const struct jobd_kind *k,
+         struct jobd_param *p)
 {
 	static const char *const types[] = {
 	    [JOBD_PARAM_INT] = "int",
@@ -868,7 +799,7 @@ kf_param(struct kf *f, const struct sect *s, struct jobd_param *p)
 	};
 	const struct kv *kt = &s->kv[P_TYPE], *kd = &s->kv[P_DEFAULT];
 	int errs = f->nerr + f->nmore;
-	char why[128];
+	char why[300];
 
 	p->name = s->name;
 	p->desc = s->kv[P_DESC].v != NULL ? s->kv[P_DESC].v : "";
@@ -901,9 +832,8 @@ kf_param(struct kf *f, const struct sect *s, struct jobd_param *p)
 		return;
 	}
 	if (f->nerr + f->nmore == errs &&
-	    !kf_param_value_ok(p, kd->v, why, sizeof(why))) {
-		kf_error(f, kd->line, "default '%.64s' of parameter '%s' is %s",
-		         kd->v, p->name, why);
+	    kind_check_value(k, p, kd->v, why, sizeof(why)) != JOBD_OK) {
+		kf_error(f, kd->line, "the default of %s", why);
 		return;
 	}
 	p->def = kd->v;
@@ -1084,7 +1014,7 @@ kf_build_kind(struct kf *f, kindset *ks)
 	pk->spec = spec;
 	kf_stem(f->path, stem, sizeof(stem));
 	k->name = kn->v != NULL ? kn->v : kf_strndup(f, stem, strlen(stem));
-	if (k->name != NULL && !kf_kind_name_ok(k->name))
+	if (k->name != NULL && !kind_name_ok(k->name))
 		kf_error(
 		    f, kn->v != NULL ? kn->line : s->line,
 		    "bad kind name '%.80s'%s (1 to %d of A-Z a-z 0-9 _ . -)",
@@ -1108,7 +1038,7 @@ kf_build_kind(struct kf *f, kindset *ks)
 	kf_env(f, spec);
 	kf_limits(f, &spec->lim);
 	for (size_t i = 0; i < f->nparams; i++)
-		kf_param(f, &f->params[i], &pk->params[i]);
+		kf_param(f, &f->params[i], k, &pk->params[i]);
 	k->params = pk->params;
 	k->nparams = f->nparams;
 	kf_args(f, spec, k);

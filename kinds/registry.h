@@ -33,6 +33,8 @@
 #define KIND_MAX_INPUT (1024 * 1024)
 /* The longest integer parameter value, in characters: INT64_MIN's. */
 #define KIND_MAX_INT_LEN 20
+/* The longest parameter name. */
+#define KIND_PARAM_NAME_MAX 32
 /* The most kind names a jobd can know in its life. */
 #define KIND_MAX_NAMES 65535
 
@@ -133,6 +135,15 @@ const char *kind_name_of(uint32_t id);
  */
 int kind_validate(const struct jobd_kind *k, const struct job_param *params,
                   size_t nparams, size_t input_len, char *err, size_t errlen);
+/* Checks one value of parameter p of kind k: its type and bounds.
+ * JOBD_OK, or JOBD_INVALID_ARGUMENT with a message naming both in err. */
+int kind_check_value(const struct jobd_kind *k, const struct jobd_param *p,
+                     const char *value, char *err, size_t errlen);
+/* A kind name: 1 to JOBD_KIND_NAME_MAX of [A-Za-z0-9_.-]. */
+bool kind_name_ok(const char *s);
+/* A parameter name: 1 to KIND_PARAM_NAME_MAX of [a-z0-9_], starting with a
+ * letter. */
+bool kind_param_name_ok(const char *s);
 /* Checks a kind row itself (name, parameter table, run): JOBD_OK, or
  * JOBD_INVALID_ARGUMENT with the reason in err. */
 int kind_check_row(const struct jobd_kind *k, char *err, size_t errlen);

@@ -35,7 +35,6 @@
 #define QUOTE_BUF (QUOTE_MAX + 4)
 /* Bounds of a kind's own table. */
 #define KIND_MAX_PARAMS     64
-#define KIND_PARAM_NAME_MAX 32
 #define KIND_MAX_STRING_LEN 65536
 #define KIND_MAX_CHOICES    64
 #define KIND_CHOICE_MAX_LEN 64
@@ -120,10 +119,9 @@ nchoices(const struct jobd_param *p)
 	return n;
 }
 
-/* Checks one value against its parameter's type and bounds. */
-static int
-check_value(const struct jobd_kind *k, const struct jobd_param *p,
-            const char *value, char *err, size_t errlen)
+int
+kind_check_value(const struct jobd_kind *k, const struct jobd_param *p,
+                 const char *value, char *err, size_t errlen)
 {
 	char q[QUOTE_BUF];
 	int64_t v;
@@ -261,15 +259,14 @@ kind_validate(const struct jobd_kind *k, const struct job_param *params,
 				            k->name, p->name);
 			continue;
 		}
-		if ((rv = check_value(k, p, value, err, errlen)) != 0)
+		if ((rv = kind_check_value(k, p, value, err, errlen)) != 0)
 			return rv;
 	}
 	return JOBD_OK;
 }
 
-/* [a-z][a-z0-9_]*, 1 to max characters. */
-static bool
-param_name_ok(const char *s)
+bool
+kind_param_name_ok(const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
 
@@ -282,8 +279,7 @@ param_name_ok(const char *s)
 	return true;
 }
 
-/* [A-Za-z0-9_.-], 1 to JOBD_KIND_NAME_MAX characters. */
-static bool
+bool
 kind_name_ok(const char *s)
 {
 	size_t n = s != NULL ? strlen(s) : 0;
@@ -306,7 +302,7 @@ check_param(const struct jobd_kind *k, size_t j, char *err, size_t errlen)
 	const struct jobd_param *p = &k->params[j];
 	char why[300];
 
-	if (!param_name_ok(p->name))
+	if (!kind_param_name_ok(p->name))
 		return errf(err, errlen,
 		            "kind '%s': parameter %zu's name must be 1 to %d "
 		            "characters of a-z, 0-9 and _, starting with a "
@@ -373,7 +369,8 @@ check_param(const struct jobd_kind *k, size_t j, char *err, size_t errlen)
 		            "kind '%s': parameter '%s' is required and has a "
 		            "default",
 		            k->name, p->name);
-	if (p->def != NULL && check_value(k, p, p->def, why, sizeof(why)) != 0)
+	if (p->def != NULL &&
+	    kind_check_value(k, p, p->def, why, sizeof(why)) != 0)
 		return errf(err, errlen, "kind '%s': the default of %s",
 		            k->name, why);
 	return JOBD_OK;

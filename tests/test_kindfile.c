@@ -362,12 +362,15 @@ static const struct bad bads[] = {
     {K "[param w]\ntype = int\nrequired = yes\ndefault = 3\n", 6,
      "parameter 'w' is required and has a default"},
     {K "[param w]\ntype = int\nmax = 9\ndefault = 10\n", 6,
-     "default '10' of parameter 'w' is out of range"},
-    {K "[param w]\ntype = int\ndefault = ten\n", 5, "is not an integer"},
-    {K "[param w]\ntype = bool\ndefault = yes\n", 5, "neither true nor false"},
+     "the default of parameter 'w' of kind 'e' must be an integer from "
+     "-9223372036854775808 to 9, not '10'"},
+    {K "[param w]\ntype = int\ndefault = ten\n", 5, "must be an integer"},
+    {K "[param w]\ntype = bool\ndefault = yes\n", 5,
+     "must be true or false, not 'yes'"},
     {K "[param w]\ntype = choice\nvalues = a b\ndefault = c\n", 6,
-     "not one of the values"},
-    {K "[param w]\ntype = string\nmax = 2\ndefault = abc\n", 6, "3 bytes long"},
+     "must be one of the values"},
+    {K "[param w]\ntype = string\nmax = 2\ndefault = abc\n", 6,
+     "at most 2 bytes long, not 3"},
     {K "[param w]\ntype = choice\n", 3,
      "choice parameter 'w' has no "
      "'values'"},
@@ -441,7 +444,7 @@ test_several_errors(void)
 	CHECK_ERROR("e.kind", 1, "the kind has no 'program'");
 	CHECK_ERROR("e.kind", 2, "unknown key 'colour'");
 	CHECK_ERROR("e.kind", 3, "'concurrency' is not a number");
-	CHECK_ERROR("e.kind", 6, "default 'z' of parameter 'w'");
+	CHECK_ERROR("e.kind", 6, "the default of parameter 'w'");
 	CHECK_ERROR("e.kind", 7, "unknown section '[oops]'");
 	CHECK_EQ_INT(err_lines(), 5); /* none for the keys of [oops] */
 	/* sorted by line */
