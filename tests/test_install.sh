@@ -152,9 +152,9 @@ unit=$dest$(abs "$UNITDIR")/jobd.service
 grep -q "^ExecStart=$(abs "$BINDIR")/jobd$" "$unit" ||
 	fail "the unit's ExecStart is not the installed jobd"
 if command -v systemd-analyze >/dev/null; then
-	# verify looks for ExecReload='s /bin/kill in the staged tree: the
+	# verify looks for ExecReload='s /bin/sh in the staged tree: the
 	# system's, as it will be there
-	mkdir -p "$dest/bin" && cp /bin/kill "$dest/bin/kill"
+	mkdir -p "$dest/bin" && cp /bin/sh "$dest/bin/sh"
 	systemd-analyze verify --man=no --recursive-errors=no --root="$dest" "$unit" ||
 		fail "systemd-analyze verify jobd.service"
 	systemd-analyze security --offline=true --root="$dest" "$unit" 2>/dev/null |
