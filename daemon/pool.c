@@ -17,6 +17,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
@@ -27,6 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kick.h"
 #include "log.h"
 #include "run.h"
 
@@ -50,6 +52,7 @@ struct pool {
 	sched *s;
 	uint32_t n;
 	struct worker *workers;
+	kick *kick; /* while programs run: kick.c */
 };
 
 /* Job `id`'s input into *buf (malloc'd) and *len, through wk's own
@@ -129,7 +132,12 @@ run_one(struct worker *wk, struct job *j)
 	r.input_len = input_len;
 	r.progress = sched_progress;
 	r.progress_arg = w.progress_arg;
+	bool program = w.kind->origin == KIND_PROGRAM;
+	if (program)
+		kick_hold(wk->p->kick);
 	int outcome = kind_run(&r);
+	if (program)
+		kick_release(wk->p->kick);
 	free(input);
 	sched_finish(s, j, outcome, r.result, r.result_len, r.error);
 }
@@ -181,6 +189,11 @@ pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	p->s = s;
+	if (workers > 0 && kick_start(&p->kick, err, errlen) != JOBD_OK) {
+		free(p->workers);
+		free(p);
+		return JOBD_INTERNAL;
+	}
 	for (; p->n < workers; p->n++) {
 		struct worker *wk = &p->workers[p->n];
 		wk->p = p;
@@ -204,6 +217,7 @@ pool_stop(pool *p)
 		return;
 	for (uint32_t i = 0; i < p->n; i++)
 		pthread_join(p->workers[i].thread, NULL);
+	kick_stop(p->kick);
 	free(p->workers);
 	free(p);
 }
