@@ -68,7 +68,8 @@
  * that a busy job never takes the lock to report progress.
  *
  * A job also gives up the CPU at every progress report (sched_yield; a
- * kind reports every fraction of a millisecond of work: kinds.c). Workers
+ * built-in kind reports every fraction of a millisecond of work:
+ * kinds/builtin/; programs get timer interrupts instead: kick.c). Workers
  * run under SCHED_IDLE (pool.c), but a kernel that preempts lazily (seen
  * here: Linux 6.18, HZ=250, no forced preemption) can let a woken front
  * thread wait for the next tick, 4 ms, before it takes the CPU from a job:

@@ -4,7 +4,7 @@
 /*
  * exec: program kinds. A program kind is a struct jobd_kind whose run
  * function is exec_run() and whose data is a struct exec_spec; it runs one
- * program per job, as the README's "program contract" describes (argv from
+ * program per job, as docs/kinds.md's "program contract" describes (argv from
  * a template without a shell, parameters in the environment, input on
  * stdin, result from stdout, the tail of stderr as the error, progress
  * lines on JOBD_PROGRESS_FD, SIGTERM then SIGKILL to its process group on

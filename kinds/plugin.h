@@ -5,9 +5,10 @@
  * plugin: C plugins, shared objects that declare themselves with
  * JOBD_PLUGIN() (jobd/kind.h). Loaded with dlopen(), their ABI stamp
  * checked, then their init function called with a registrar that adds to
- * a kindset. A plugin is never unloaded: its kinds' rows may be in use by
- * running jobs, and a set built by a reload reuses an object already
- * loaded from the same path.
+ * a kindset. The set holds the object, and closes it when the set is
+ * freed, which is once no running job uses it (a kind's row is reached
+ * only through a set); a set built by a reload gets an object already
+ * loaded from the same path (dlopen counts references).
  */
 
 #include <stddef.h>

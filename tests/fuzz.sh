@@ -4,7 +4,7 @@
 #
 #     tests/fuzz.sh FUZZER SEED_DIR...
 #
-# It builds nothing (see README, "Tests", for the fuzz build). The seed
+# It builds nothing (see docs/testing.md for the fuzz build). The seed
 # directories are copied into a fresh working corpus, so the checked-in ones
 # never change. Settings, from the environment:
 #   FUZZ_SECONDS  how long to fuzz (default 60)

@@ -2,8 +2,8 @@
  * Every limit a client controls, against the real jobd: one test each, at
  * the limit (accepted) and past it (the exact status code, and a message
  * that says which limit), and each time the daemon still serves the next
- * request. The numbers are the documented ones (README, "The wire
- * contract"); a change of a limit must change this file and the README.
+ * request. The numbers are the documented ones (docs/protocol.md, "The wire
+ * contract"); a change of a limit must change this file and that page.
  *
  * Malformed bytes (not an envelope, a body of the wrong type) are in
  * test_daemon's bad_wire_input; what any input does to the request path, in

@@ -146,8 +146,9 @@ struct jobd_host {
  * Registration: a plugin's init function, and jobd's own built-in kinds,
  * add their kinds through this. add_kind() checks the row (name, parameter
  * table, run) and returns 0, or -1 with the reason in error(reg). The row
- * and everything it points to must stay valid while jobd runs (static data
- * of the plugin, which jobd never unloads).
+ * and everything it points to must stay valid while the plugin is loaded
+ * (its static data): jobd closes the object only once no kind set that
+ * loaded it is in use.
  */
 struct jobd_registrar {
 	uint32_t api_version; /* the host's JOBD_KIND_API_VERSION */
@@ -178,12 +179,11 @@ struct jobd_plugin_stamp {
 /* Declares a plugin whose init function is `init`:
  * int init(struct jobd_registrar *reg), 0 on success. */
 #define JOBD_PLUGIN(init)                                                      \
-	JOBD_PLUGIN_EXPORT const struct jobd_plugin_stamp jobd_plugin_stamp = {    \
-	    JOBD_KIND_API_VERSION,                                             \
-	    (uint32_t) sizeof(struct jobd_kind),                               \
-	    (uint32_t) sizeof(struct jobd_param),                              \
-	    (uint32_t) sizeof(struct jobd_host),                               \
-	    (uint32_t) sizeof(struct jobd_registrar)};                         \
+	JOBD_PLUGIN_EXPORT const struct jobd_plugin_stamp jobd_plugin_stamp =  \
+	    {JOBD_KIND_API_VERSION, (uint32_t) sizeof(struct jobd_kind),       \
+	     (uint32_t) sizeof(struct jobd_param),                             \
+	     (uint32_t) sizeof(struct jobd_host),                              \
+	     (uint32_t) sizeof(struct jobd_registrar)};                        \
 	JOBD_PLUGIN_EXPORT int jobd_plugin_init(struct jobd_registrar *reg);   \
 	JOBD_PLUGIN_EXPORT int jobd_plugin_init(struct jobd_registrar *reg)    \
 	{                                                                      \
