@@ -170,6 +170,17 @@ else
 	bad "check-kinds: $(cat "$dir/out" "$dir/err")"
 fi
 
+mkdir "$dir/bad.d"
+printf '[kind]\nprogram = /bin/true\nsize = 3\n' >"$dir/bad.d/oops.kind"
+"$JOBD_BIN" --kinds-dir "$dir/bad.d" --check-kinds >"$dir/out" 2>"$dir/err"
+rc=$?
+((rc == 1)) && grep -q "$dir/bad.d/oops.kind:3: unknown key 'size'" "$dir/err" &&
+	ok "check-kinds: a bad file, exit 1, FILE:LINE" || bad "check-kinds, bad: exit $rc: $(cat "$dir/err")"
+"$JOBD_BIN" --kinds-dir "$dir/bad.d" --listen "ipc://$dir/bad.sock" --db "$dir/bad.db" 2>"$dir/err"
+rc=$?
+((rc == 1)) && grep -q "oops.kind:3: unknown key 'size'" "$dir/err" && [[ ! -e $dir/bad.db ]] &&
+	ok "a bad kind file stops jobd at start, before the database" || bad "start with a bad kind file: exit $rc: $(cat "$dir/err")"
+
 start main --workers 3
 export JOBD_ADDR="ipc://$dir/main.sock"
 
