@@ -1754,7 +1754,7 @@ struct job *
 sched_take(sched *s)
 {
 	struct jobrun *r;
-	struct kq *q;
+	struct kq *q = NULL;
 	struct job *j;
 
 	pthread_mutex_lock(&s->mtx);
