@@ -409,6 +409,7 @@ test_shutdown_requeues(void)
 	pool_stop(e.p);
 	writer_stop(e.w);
 	sched_destroy(e.s);
+	kindset_unref(e.ks);
 	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(store_get(db, id, 0, &r) == JOBD_OK);
 	CHECK_EQ_INT(r.state, JOB_QUEUED);
@@ -492,6 +493,7 @@ test_retry_writes_in_order(void)
 	pool_stop(e.p);
 	writer_stop(e.w);
 	sched_destroy(e.s);
+	kindset_unref(e.ks);
 	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(store_counts(db, counts) == JOBD_OK);
 	CHECK_EQ_INT(counts[JOB_FAILED], N);
