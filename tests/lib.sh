@@ -8,6 +8,9 @@
 #                          match the regular expressions (empty: anything)
 #   has_report FILE...     true when a file holds a report of a sanitizer
 #                          or of valgrind
+#   start NAME ARGS...     starts jobd with ARGS on ipc://$dir/NAME.sock and
+#                          $dir/NAME.db, its stderr in $dir/NAME.log, its
+#                          pid in pids[]; exits the test if it never answers
 #   stop_daemons           SIGTERM to every pid in pids[], each must exit 0,
 #                          and no $dir/*.log may hold such a report
 #   kill_daemons           SIGKILL to whatever is left in pids[] (for traps)
@@ -45,6 +48,21 @@ run() {
 	else
 		ok "$name"
 	fi
+}
+
+start() {
+	local name=$1
+	shift
+	"${wrap[@]}" "$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
+		"$@" 2>>"$dir/$name.log" &
+	pids+=($!)
+	for _ in $(seq 1200); do
+		"$JOBCTL_BIN" --addr "ipc://$dir/$name.sock" ping >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	echo "jobd did not start:" >&2
+	cat "$dir/$name.log" >&2
+	exit 1
 }
 
 has_report() {

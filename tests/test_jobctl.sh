@@ -8,22 +8,7 @@ dir=$(mktemp -d /tmp/jobd-ctl-XXXXXX)
 . "$(dirname "$0")/lib.sh"
 trap 'kill_daemons; rm -rf "$dir"' EXIT
 
-start() { # start NAME ARGS...: a daemon on $dir/NAME.sock
-	local name=$1
-	shift
-	"${wrap[@]}" "$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
-		--backoff 50ms --grace 100ms "$@" 2>>"$dir/$name.log" &
-	pids+=($!)
-	for _ in $(seq 1200); do
-		"$JOBCTL_BIN" --addr "ipc://$dir/$name.sock" ping >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	echo "jobd did not start:" >&2
-	cat "$dir/$name.log" >&2
-	exit 1
-}
-
-start main --workers 2
+start main --backoff 50ms --grace 100ms --workers 2
 export JOBD_ADDR="ipc://$dir/main.sock"
 
 run "help" 0 "Exit status" "" -- --help
@@ -96,7 +81,7 @@ run "stats" 0 "^workers: 2$" "" -- stats
 run "kinds" 0 "^count" "" -- kinds
 
 # backpressure: one worker busy, a queue of one
-start small --workers 1 --max-queue 1
+start small --backoff 50ms --grace 100ms --workers 1 --max-queue 1
 export JOBD_ADDR="ipc://$dir/small.sock"
 "$JOBCTL_BIN" submit sleep ms=5000 >/dev/null
 sleep 0.2

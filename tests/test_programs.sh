@@ -35,20 +35,11 @@ script() {
 	chmod +x "$dir/$1"
 }
 
-start() { # start NAME ARGS...: a daemon on $dir/NAME.sock
-	local name=$1
-	shift
-	FOO_SECRET=leak "${wrap[@]}" "$JOBD_BIN" --listen "ipc://$dir/$name.sock" \
-		--db "$dir/$name.db" --backoff 50ms --grace 2s \
-		--kinds-dir "$kinds" --run-dir "$runs" "$@" 2>>"$dir/$name.log" &
-	pids+=($!)
-	for _ in $(seq 1200); do
-		"$JOBCTL_BIN" --addr "ipc://$dir/$name.sock" ping >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	echo "jobd did not start:" >&2
-	cat "$dir/$name.log" >&2
-	exit 1
+# a daemon with the kinds of this test: lib.sh's start, with jobd's own
+# environment holding a variable no program may see
+start_kinds() {
+	FOO_SECRET=leak start "$@" --backoff 50ms --grace 2s --kinds-dir "$kinds" \
+		--run-dir "$runs"
 }
 # until_true SECONDS CMD...: runs CMD every 50 ms until it succeeds (ten
 # times as long under a wrapper such as valgrind)
@@ -181,7 +172,7 @@ rc=$?
 ((rc == 1)) && grep -q "oops.kind:3: unknown key 'size'" "$dir/err" && [[ ! -e $dir/bad.db ]] &&
 	ok "a bad kind file stops jobd at start, before the database" || bad "start with a bad kind file: exit $rc: $(cat "$dir/err")"
 
-start main --workers 3
+start_kinds main --workers 3
 export JOBD_ADDR="ipc://$dir/main.sock"
 
 run "kinds lists a program kind" 0 "from: program $kinds/argv.kind" "" -- kinds
@@ -302,12 +293,12 @@ run "reload: a removed kind is refused at Submit" 2 "" "unknown kind 'later'" --
 
 # a kind missing at restart: its jobs wait, and run when it is back
 stop_daemons
-start main --workers 0
+start_kinds main --workers 0
 a=$("$JOBCTL_BIN" submit argv word=w1)
 b=$("$JOBCTL_BIN" submit argv word=w2)
 stop_daemons
 mv "$kinds/argv.kind" "$dir/argv.kind.away"
-start main --workers 2
+start_kinds main --workers 2
 sleep 0.3
 run "missing kind: the job waits" 0 "queued.*waiting: kind 'argv' is not defined" "" -- status "$a"
 run "missing kind: counted" 0 "waiting for a kind: 2" "" -- stats
@@ -330,7 +321,7 @@ until_true 5 gone "$ppid" && until_true 5 gone "$cpid" &&
 	ok "kill -9 of jobd: its program and the program's child are gone" ||
 	bad "kill -9 of jobd: pids $ppid $cpid still there"
 rm -f "$dir/stub.pids"
-start main --workers 2
+start_kinds main --workers 2
 until_true 5 test -s "$dir/stub.pids" && ok "kill -9 of jobd: the job runs again" ||
 	bad "kill -9 of jobd: the job did not run again ($(state "$id"))"
 "$JOBCTL_BIN" cancel "$id" >/dev/null 2>&1
