@@ -84,8 +84,10 @@ usage(FILE *f)
 	    "                      may be repeated (JOBD_PLUGINS,\n"
 	    "                      comma-separated; none)\n"
 	    "  --run-dir DIR       where each program job gets its private\n"
-	    "                      working directory (JOBD_RUN_DIR; $TMPDIR\n"
-	    "                      or /tmp)\n"
+	    "                      working directory; jobd's alone: what a\n"
+	    "                      killed jobd left there is removed at start\n"
+	    "                      (JOBD_RUN_DIR; the database's path with\n"
+	    "                      .runs added)\n"
 	    "  --check-kinds       read the kinds, list them and exit: 0 if\n"
 	    "                      they are all right, 1 if not\n"
 	    "  --auth-token-file FILE\n"
@@ -453,6 +455,11 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* forks the reaper: while jobd is one thread */
+	char runs[4096];
+	if (o.run_dir == NULL) {
+		snprintf(runs, sizeof(runs), "%s.runs", o.cfg.db_path);
+		o.run_dir = runs;
+	}
 	if (exec_init(o.run_dir, err, sizeof(err)) != JOBD_OK) {
 		log_error("cannot start: %s", err);
 		opts_free(&o);

@@ -97,14 +97,19 @@ exec_init(const char *run_dir, char *err, size_t errlen)
 		if (run_dir == NULL || run_dir[0] != '/')
 			run_dir = "/tmp";
 	}
-	if (mkdir(run_dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot make the run directory '%s': %s",
+	/* made by the first run (workdir_create); if it is there, what a
+	 * killed jobd left in it goes (its programs are gone: the reaper) */
+	if (stat(run_dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen,
+			         "run directory '%s' is no directory", run_dir);
+			return JOBD_FAILED_PRECONDITION;
+		}
+		if (workdir_sweep(run_dir, err, errlen) < 0)
+			return JOBD_FAILED_PRECONDITION;
+	} else if (errno != ENOENT) {
+		snprintf(err, errlen, "cannot use the run directory '%s': %s",
 		         run_dir, errstr(errno));
-		return JOBD_FAILED_PRECONDITION;
-	}
-	if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "run directory '%s' is no directory",
-		         run_dir);
 		return JOBD_FAILED_PRECONDITION;
 	}
 	/* A write to a program that closed its stdin must be EPIPE, not the

@@ -58,7 +58,9 @@ struct exec_spec {
 
 /*
  * Process-wide set-up, before any thread: run_dir is where each run gets
- * its private working directory (created if missing; NULL: $TMPDIR or
+ * its private working directory (made by the first run that needs it;
+ * what a killed jobd left in it is removed now: the directory is this
+ * jobd's alone; NULL: $TMPDIR or
  * /tmp); starts the reaper. It also ignores SIGPIPE if it is at its
  * default (a program that closes its stdin must not end jobd) and resets
  * SIGCHLD to the default if ignored (programs must stay waitable). JOBD_OK

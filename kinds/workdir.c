@@ -46,17 +46,21 @@ workdir_create(const char *base, uint64_t id, uint32_t attempt, char *err,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	snprintf(path, (size_t) n + 1, "%s/job-%" PRIu64 "-%" PRIu32 "-XXXXXX",
-	         base, id, attempt);
-	if (mkdtemp(path) == NULL) {
-		snprintf(err, errlen,
-		         "cannot make a working directory in "
-		         "'%s': %s",
-		         base, errstr(errno));
-		free(path);
-		return NULL;
+	for (int tries = 0;; tries++) {
+		snprintf(path, (size_t) n + 1,
+		         "%s/job-%" PRIu64 "-%" PRIu32 "-XXXXXX", base, id,
+		         attempt);
+		if (mkdtemp(path) != NULL)
+			return path;
+		/* the base directory is made on first use, owner-only */
+		if (errno != ENOENT || tries > 0 ||
+		    (mkdir(base, 0700) != 0 && errno != EEXIST))
+			break;
 	}
-	return path;
+	snprintf(err, errlen, "cannot make a working directory in '%s': %s",
+	         base, errstr(errno));
+	free(path);
+	return NULL;
 }
 
 /* Opens directory `name` in dfd for the walk, giving it rwx for its owner
@@ -139,6 +143,33 @@ empty_dir(int fd, int depth)
 	(void) closedir(d);
 	errno = e;
 	return rv;
+}
+
+int
+workdir_sweep(const char *base, char *err, size_t errlen)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+	int n = 0;
+
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot read the run directory '%s': %s",
+		         base, errstr(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[4096];
+		if (strncmp(de->d_name, "job-", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
+		if (workdir_remove(path, err, errlen) != 0) {
+			(void) closedir(d);
+			return -1;
+		}
+		n++;
+	}
+	(void) closedir(d);
+	return n;
 }
 
 int

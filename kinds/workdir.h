@@ -21,4 +21,9 @@ char *workdir_create(const char *base, uint64_t id, uint32_t attempt, char *err,
  * removed is removed). */
 int workdir_remove(const char *path, char *err, size_t errlen);
 
+/* Removes every job-* directory left in base (by a jobd that was killed
+ * before it could remove them). The number removed, or -1 with the reason
+ * in err. */
+int workdir_sweep(const char *base, char *err, size_t errlen);
+
 #endif

@@ -320,10 +320,16 @@ pids=()
 until_true 5 gone "$ppid" && until_true 5 gone "$cpid" &&
 	ok "kill -9 of jobd: its program and the program's child are gone" ||
 	bad "kill -9 of jobd: pids $ppid $cpid still there"
+left=$(ls "$runs")
+[[ -n $left ]] || bad "kill -9 of jobd: no working directory left to sweep"
 rm -f "$dir/stub.pids"
 start_kinds main --workers 2
 until_true 5 test -s "$dir/stub.pids" && ok "kill -9 of jobd: the job runs again" ||
 	bad "kill -9 of jobd: the job did not run again ($(state "$id"))"
+for d in $left; do
+	[[ ! -e $runs/$d ]] || bad "kill -9 of jobd: $d left in the run directory"
+done
+ok "kill -9 of jobd: its working directories swept at the restart"
 "$JOBCTL_BIN" cancel "$id" >/dev/null 2>&1
 stop_daemons
 finish
