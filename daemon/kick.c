@@ -17,7 +17,7 @@
  * return to the program is where the kernel honours a pending reschedule:
  * a front thread woken meanwhile runs within KICK_US. The thread itself
  * does nothing; it costs a timer interrupt and a context switch per
- * KICK_US per CPU (a fraction of a percent) while programs run, and
+ * KICK_US per CPU (about a percent, estimated) while programs run, and
  * nothing while none does. On a kernel that preempts at once, it changes
  * nothing but that cost.
  */
