@@ -84,6 +84,9 @@ host_set_result(jobd_job *job, const void *data, size_t len)
 	return 0;
 }
 
+static int host_fail(jobd_job *job, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static int
 host_fail(jobd_job *job, const char *fmt, ...)
 {
