@@ -75,7 +75,9 @@ kind argv "[kind]" "description = prints its arguments" \
 	"[param n]" "type = int" "min = 0" "max = 10" "default = 7"
 
 # reverse: input to result, in python3; a large input comes back whole
-kind upper "[kind]" "description = its input in capitals" \
+# (a kind whose interpreter is missing would stop jobd at start: written
+# only when it is there)
+[[ -n $python ]] && kind upper "[kind]" "description = its input in capitals" \
 	"program = $python" "args = -c {code}" "input = yes" "max_output = 2M" \
 	"[param code]" "type = string" "max = 200" \
 	"default = import sys; d=sys.stdin.buffer.read(); sys.stdout.buffer.write(d.upper())"
@@ -96,8 +98,8 @@ const step = () => {
 };
 step();
 EOF
-kind progress "[kind]" "description = reports progress" \
-	"program = ${node:-/usr/bin/node}" "args = $dir/progress.js"
+[[ -n $node ]] && kind progress "[kind]" "description = reports progress" \
+	"program = $node" "args = $dir/progress.js"
 
 # fails: exit status and the stderr tail; exit 100 is not retried; the
 # second attempt succeeds when asked to
@@ -148,8 +150,8 @@ print(' '.join(str(f) for f in sorted(int(x) for x in os.listdir('/proc/self/fd'
 print(os.getcwd())
 print('empty' if not os.listdir('.') else 'not empty')
 EOF
-kind world "[kind]" "description = its world" "program = ${python:-/usr/bin/python3}" \
-	"args = $dir/world.py" "env = LANG=C.UTF-8"
+[[ -n $python ]] && kind world "[kind]" "description = its world" \
+	"program = $python" "args = $dir/world.py" "env = LANG=C.UTF-8"
 
 # ---- the tests -------------------------------------------------------
 
@@ -244,17 +246,21 @@ run "timeout" 1 "" "timed out after 1000 ms" -- submit snooze s=30 --timeout 1 -
 run "output over max_output fails" 1 "" "the output exceeded 1024 bytes" -- submit big --wait
 
 # a clean world: environment, descriptors, a private directory removed
-"$JOBCTL_BIN" submit world --wait >"$dir/world" 2>/dev/null
-vars=$(sed -n 1p "$dir/world")
-want="JOBD_ATTEMPT JOBD_JOB_ID JOBD_KIND JOBD_PROGRESS_FD LANG PATH"
-[[ $vars == "$want" ]] && ok "environment: only jobd's and the kind's" ||
-	bad "environment: '$vars', wanted '$want'"
-fds=$(sed -n 2p "$dir/world")
-[[ $fds == "0 1 2 3 4" ]] && ok "descriptors: 0 to 3 only" || bad "descriptors: '$fds'"
-wd=$(sed -n 3p "$dir/world")
-[[ $wd == "$runs"/* ]] && [[ ! -e $wd ]] && [[ $(sed -n 4p "$dir/world") == empty ]] &&
-	ok "working directory: private, empty, removed" || bad "working directory '$wd': $(cat "$dir/world")"
-[[ -z "$(ls -A "$runs")" ]] && ok "run directory left empty" || bad "left in $runs: $(ls "$runs")"
+if [[ -n $python ]]; then
+	"$JOBCTL_BIN" submit world --wait >"$dir/world" 2>/dev/null
+	vars=$(sed -n 1p "$dir/world")
+	want="JOBD_ATTEMPT JOBD_JOB_ID JOBD_KIND JOBD_PROGRESS_FD LANG PATH"
+	[[ $vars == "$want" ]] && ok "environment: only jobd's and the kind's" ||
+		bad "environment: '$vars', wanted '$want'"
+	fds=$(sed -n 2p "$dir/world")
+	[[ $fds == "0 1 2 3 4" ]] && ok "descriptors: 0 to 3 only" || bad "descriptors: '$fds'"
+	wd=$(sed -n 3p "$dir/world")
+	[[ $wd == "$runs"/* ]] && [[ ! -e $wd ]] && [[ $(sed -n 4p "$dir/world") == empty ]] &&
+		ok "working directory: private, empty, removed" || bad "working directory '$wd': $(cat "$dir/world")"
+	[[ -z "$(ls -A "$runs")" ]] && ok "run directory left empty" || bad "left in $runs: $(ls "$runs")"
+else
+	ok "a clean world (python): skipped, no python3"
+fi
 
 # the concurrency limit: one snooze at a time, other kinds go by
 ids=()
