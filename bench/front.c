@@ -232,6 +232,18 @@ wait_all_busy(jobd_client *c, uint32_t workers)
 	}
 }
 
+/* Puts a job of req on every one of the workers (their ids into v, counted
+ * in *nv) and waits until all of them run. */
+static int
+occupy(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *v,
+       uint32_t *nv, uint32_t workers)
+{
+	for (; *nv < workers; (*nv)++)
+		if (submit(c, req, &v[*nv]) != 0)
+			return -1;
+	return wait_all_busy(c, workers);
+}
+
 /* Polls Stats until no worker is busy. */
 static int
 wait_none_busy(jobd_client *c)
@@ -377,10 +389,7 @@ wl_latency(struct bench *b)
 		goto out;
 	}
 	bench_count_req_init(&lng, max);
-	for (; nlong < workers; nlong++)
-		if (submit(c, &lng.req, &longs[nlong]) != 0)
-			goto out;
-	if (wait_all_busy(c, workers) != 0)
+	if (occupy(c, &lng.req, longs, &nlong, workers) != 0)
 		goto out;
 	bench_progress("latency",
 	               "%u Gets, %u of %u workers busy with count "
@@ -395,10 +404,7 @@ wl_latency(struct bench *b)
 		    wait_none_busy(c) != 0)
 			goto out;
 		bench_kind_req_init(&spin, BENCH_KIND_SPIN);
-		for (; nspin < workers; nspin++)
-			if (submit(c, &spin.req, &spins[nspin]) != 0)
-				goto out;
-		if (wait_all_busy(c, workers) != 0)
+		if (occupy(c, &spin.req, spins, &nspin, workers) != 0)
 			goto out;
 		bench_progress("latency",
 		               "%u Gets, %u of %u workers busy with program "
