@@ -573,80 +573,58 @@ kf_yesno(struct kf *f, const struct sect *s, int key, bool def)
 	return false;
 }
 
-/* A size key of s within [lo, hi]; def when absent. */
-static uint64_t
-kf_size_key(struct kf *f, const struct sect *s, int key, bool giga, uint64_t lo,
-            uint64_t hi, uint64_t def)
-{
-	const struct kv *kv = &s->kv[key];
-	uint64_t v;
+/* The sorts of value a numeric key takes, and how a message names them. */
+enum kf_value { KV_NUMBER, KV_SIZE, KV_SIZE_G, KV_DURATION };
 
-	if (kv->v == NULL)
-		return def;
-	if (!kf_size(kv->v, giga, &v)) {
-		kf_error(f, kv->line,
-		         "'%s' is not a size: '%.64s' (bytes, or a number with "
-		         "K or M%s)",
-		         s->keys[key], kv->v, giga ? " or G" : "");
-		return def;
+static const struct {
+	const char *what; /* "'KEY' is not WHAT: 'TEXT'HINT" */
+	const char *hint;
+	const char *unit; /* after a value in "out of range" */
+} kf_values[] = {
+    [KV_NUMBER] = {"a number", "", ""},
+    [KV_SIZE] = {"a size", " (bytes, or a number with K or M)", " bytes"},
+    [KV_SIZE_G] = {"a size", " (bytes, or a number with K or M or G)",
+                   " bytes"},
+    [KV_DURATION] = {"a duration", " (a number with ms, s or m)", " ms"},
+};
+
+static bool
+kf_parse(enum kf_value t, const char *text, uint64_t *v)
+{
+	switch (t) {
+	case KV_NUMBER:
+		return kf_digits(text, strlen(text), v);
+	case KV_SIZE:
+	case KV_SIZE_G:
+		return kf_size(text, t == KV_SIZE_G, v);
+	case KV_DURATION:
+		return kf_duration(text, v);
 	}
-	if (v < lo || v > hi) {
-		kf_error(f, kv->line,
-		         "'%s' is out of range: %" PRIu64
-		         " bytes (from %" PRIu64 " to %" PRIu64 ")",
-		         s->keys[key], v, lo, hi);
-		return def;
-	}
-	return v;
+	return false;
 }
 
-/* A plain number key of s within [lo, hi]; def when absent. */
+/* Key `key` of s as a value of sort t (a duration in ms) within [lo, hi];
+ * def when absent or wrong (the error then said, with its line). */
 static uint64_t
-kf_number_key(struct kf *f, const struct sect *s, int key, uint64_t lo,
-              uint64_t hi, uint64_t def)
+kf_value_key(struct kf *f, const struct sect *s, int key, enum kf_value t,
+             uint64_t lo, uint64_t hi, uint64_t def)
 {
 	const struct kv *kv = &s->kv[key];
+	const char *unit = kf_values[t].unit;
 	uint64_t v;
 
 	if (kv->v == NULL)
 		return def;
-	if (!kf_digits(kv->v, strlen(kv->v), &v)) {
-		kf_error(f, kv->line, "'%s' is not a number: '%.64s'",
-		         s->keys[key], kv->v);
+	if (!kf_parse(t, kv->v, &v)) {
+		kf_error(f, kv->line, "'%s' is not %s: '%.64s'%s", s->keys[key],
+		         kf_values[t].what, kv->v, kf_values[t].hint);
 		return def;
 	}
 	if (v < lo || v > hi) {
 		kf_error(f, kv->line,
-		         "'%s' is out of range: %" PRIu64 " (from %" PRIu64
-		         " to %" PRIu64 ")",
-		         s->keys[key], v, lo, hi);
-		return def;
-	}
-	return v;
-}
-
-/* A duration key of s in ms within [lo, hi]; def when absent. */
-static uint64_t
-kf_duration_key(struct kf *f, const struct sect *s, int key, uint64_t lo,
-                uint64_t hi, uint64_t def)
-{
-	const struct kv *kv = &s->kv[key];
-	uint64_t v;
-
-	if (kv->v == NULL)
-		return def;
-	if (!kf_duration(kv->v, &v)) {
-		kf_error(f, kv->line,
-		         "'%s' is not a duration: '%.64s' (a number with ms, "
-		         "s or m)",
-		         s->keys[key], kv->v);
-		return def;
-	}
-	if (v < lo || v > hi) {
-		kf_error(f, kv->line,
-		         "'%s' is out of range: %" PRIu64 " ms (from %" PRIu64
-		         " to %" PRIu64 " ms)",
-		         s->keys[key], v, lo, hi);
+		         "'%s' is out of range: %" PRIu64 "%s (from %" PRIu64
+		         " to %" PRIu64 "%s)",
+		         s->keys[key], v, unit, lo, hi, unit);
 		return def;
 	}
 	return v;
@@ -946,15 +924,18 @@ kf_limits(struct kf *f, struct exec_limits *lim)
 
 	if (s->line == 0)
 		return;
-	ms = kf_duration_key(f, s, L_CPU, 1000, UINT64_C(365) * 86400000, 0);
+	ms = kf_value_key(f, s, L_CPU, KV_DURATION, 1000,
+	                  UINT64_C(365) * 86400000, 0);
 	if (ms % 1000 != 0)
 		kf_error(f, s->kv[L_CPU].line,
 		         "'cpu' is whole seconds, not %" PRIu64 " ms", ms);
 	lim->cpu_s = ms / 1000;
-	lim->as_bytes = kf_size_key(f, s, L_MEMORY, true, UINT64_C(1) << 20,
-	                            UINT64_C(1) << 50, 0);
-	lim->nofile = kf_number_key(f, s, L_FILES, 1, UINT64_C(1) << 20, 0);
-	lim->nproc = kf_number_key(f, s, L_PROCESSES, 1, UINT64_C(1) << 22, 0);
+	lim->as_bytes = kf_value_key(f, s, L_MEMORY, KV_SIZE_G,
+	                             UINT64_C(1) << 20, UINT64_C(1) << 50, 0);
+	lim->nofile =
+	    kf_value_key(f, s, L_FILES, KV_NUMBER, 1, UINT64_C(1) << 20, 0);
+	lim->nproc =
+	    kf_value_key(f, s, L_PROCESSES, KV_NUMBER, 1, UINT64_C(1) << 22, 0);
 }
 
 /* The program: resolved, existing, executable. */
@@ -1023,18 +1004,19 @@ kf_build_kind(struct kf *f, kindset *ks)
 	k->desc = s->kv[K_DESC].v != NULL ? s->kv[K_DESC].v : "";
 	kf_program(f, spec);
 	k->uses_input = kf_yesno(f, s, K_INPUT, false);
-	k->max_input = (uint32_t) kf_size_key(f, s, K_MAX_INPUT, false, 1,
-	                                      KIND_MAX_INPUT, 0);
+	k->max_input = (uint32_t) kf_value_key(f, s, K_MAX_INPUT, KV_SIZE, 1,
+	                                       KIND_MAX_INPUT, 0);
 	if (s->kv[K_MAX_INPUT].v != NULL && !k->uses_input)
 		kf_error(f, s->kv[K_MAX_INPUT].line,
 		         "'max_input' without 'input = yes'");
 	spec->max_output =
-	    kf_size_key(f, s, K_MAX_OUTPUT, false, 1, EXEC_MAX_OUTPUT,
-	                EXEC_DEFAULT_MAX_OUTPUT);
-	k->concurrency = (uint32_t) kf_number_key(f, s, K_CONCURRENCY, 0,
-	                                          KF_CONCURRENCY_MAX, 0);
-	spec->grace_ms = (uint32_t) kf_duration_key(
-	    f, s, K_GRACE, 0, KF_GRACE_MAX_MS, EXEC_DEFAULT_GRACE_MS);
+	    kf_value_key(f, s, K_MAX_OUTPUT, KV_SIZE, 1, EXEC_MAX_OUTPUT,
+	                 EXEC_DEFAULT_MAX_OUTPUT);
+	k->concurrency = (uint32_t) kf_value_key(f, s, K_CONCURRENCY, KV_NUMBER,
+	                                         0, KF_CONCURRENCY_MAX, 0);
+	spec->grace_ms =
+	    (uint32_t) kf_value_key(f, s, K_GRACE, KV_DURATION, 0,
+	                            KF_GRACE_MAX_MS, EXEC_DEFAULT_GRACE_MS);
 	kf_env(f, spec);
 	kf_limits(f, &spec->lim);
 	for (size_t i = 0; i < f->nparams; i++)
