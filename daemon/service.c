@@ -34,7 +34,6 @@
 #define MAX_BATCH         1000
 #define DEFAULT_LIST      100
 #define MAX_LIST          1000
-#define MAX_KIND_LEN      64
 #define CANCEL_DEFAULT_MS 30000
 #define READERS_KEPT      8
 
@@ -967,7 +966,7 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 		         in->limit);
 		return;
 	}
-	if (strlen(in->kind) > MAX_KIND_LEN) {
+	if (strlen(in->kind) > JOBD_KIND_NAME_MAX) {
 		printable(name, sizeof(name), in->kind);
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "kind '%s' is too long",
 		         name);
