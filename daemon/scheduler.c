@@ -667,6 +667,7 @@ unpark(sched *s, struct waiter *w, int status, struct job *j, const char *msg,
 {
 	if (w->hpos != HEAP_NONE)
 		heap_remove(&s->waits, w->hpos);
+	w->job = NULL; /* not parked any more: sched_release */
 	w->status = status;
 	if (j != NULL)
 		snapshot(s, j, &w->snap, true);
@@ -1493,6 +1494,26 @@ sched_is_live(sched *s, uint64_t id)
 	bool yes = live(s, id) != NULL;
 	pthread_mutex_unlock(&s->mtx);
 	return yes;
+}
+
+bool
+sched_release(sched *s, struct waiter *w, int status, const char *msg)
+{
+	struct waiter *fire = NULL;
+	struct job *j;
+
+	pthread_mutex_lock(&s->mtx);
+	if ((j = w->job) != NULL) {
+		struct waiter **pp = &j->waiters;
+		while (*pp != w)
+			pp = &(*pp)->next;
+		*pp = w->next;
+		unpark(s, w, status, j, msg, &fire);
+		maybe_free(s, j);
+	}
+	pthread_mutex_unlock(&s->mtx);
+	fire_all(fire);
+	return fire != NULL;
 }
 
 int

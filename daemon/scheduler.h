@@ -135,6 +135,15 @@ int sched_wait(sched *s, uint64_t id, struct waiter *w);
  * reports progress) and parks w until it ended. JOBD_NOT_FOUND if not
  * live. */
 int sched_cancel(sched *s, uint64_t id, struct waiter *w);
+/*
+ * Takes back a parked waiter whose caller has gone (its connection closed):
+ * if w is still parked it is unparked and fired at once, on the calling
+ * thread, with `status` and `msg` (no sched lock is held while it fires),
+ * and true is returned; false if w has fired already or is firing now
+ * (its fire() runs, or ran, exactly once either way). The job itself is
+ * left alone: a Cancel already asked for goes on, a Submit still commits.
+ */
+bool sched_release(sched *s, struct waiter *w, int status, const char *msg);
 /* Live acknowledged jobs matching f (f->before and f->limit honoured),
  * newest first, as store_list returns them. */
 int sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
