@@ -5,8 +5,8 @@
  * early close; jobd puts its gate in front of it, daemon/ipcgate.c.) Raw
  * unix sockets, every wait bounded.
  *
- * The limits are the documented ones (docs/operations.md, "ipc://
- * addresses"; daemon/ipcgate.h).
+ * The limits are the gate's (daemon/ipcgate.h); a change there must change
+ * this file and the README.
  */
 #include <errno.h>
 #include <fcntl.h>
