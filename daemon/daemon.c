@@ -11,6 +11,11 @@
  * and only then is the socket closed, since until then replies may still be
  * on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2 may never return
  * from it (server.c), and by then there is nothing left to lose.
+ *
+ * The stop has two halves: daemon_drain() (everything up to the commit) and
+ * the close in daemon_stop(). main() runs the drain on a thread of its own
+ * and goes on taking signals meanwhile: a second SIGTERM calls
+ * daemon_hurry(), which ends the grace period at once.
  */
 #include "daemon.h"
 
@@ -36,6 +41,8 @@ struct jobd_daemon {
 	pool *p;
 	server *srv;
 	uint32_t grace_ms;
+	uint32_t workers;
+	bool drained;
 	struct auth auth; /* when cfg->auth_token_file is set */
 	const struct kinds_config *kinds;
 };
@@ -141,6 +148,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	d->grace_ms = cfg->grace_ms;
+	d->workers = cfg->workers;
 	d->kinds = &cfg->kinds;
 	if ((rv = load_security(d, cfg, &tls, err, errlen)) != JOBD_OK)
 		goto fail_security;
@@ -225,17 +233,52 @@ daemon_reload(jobd_daemon *d, char *err, size_t errlen)
 	return JOBD_OK;
 }
 
-int
-daemon_stop(jobd_daemon *d)
+void
+daemon_drain(jobd_daemon *d)
 {
-	if (d == NULL)
-		return JOBD_OK;
 	log_info("stopping: no new requests; running jobs have %u ms",
 	         d->grace_ms);
 	server_drain(d->srv);
 	sched_drain(d->s, d->grace_ms);
 	pool_stop(d->p);
 	writer_stop(d->w);
+	d->drained = true;
+}
+
+void
+daemon_hurry(jobd_daemon *d)
+{
+	sched_hurry(d->s);
+}
+
+void
+daemon_status(jobd_daemon *d)
+{
+	struct sched_stats st;
+
+	sched_stats(d->s, &st);
+	log_info(
+	    "status: %u of %u workers busy; jobs %llu queued (%llu of "
+	    "a kind not defined), %llu running, %llu succeeded, %llu "
+	    "failed, %llu cancelled; since start %llu submitted, %llu "
+	    "retried, %llu recovered",
+	    st.busy, d->workers, (unsigned long long) st.counts[JOB_QUEUED],
+	    (unsigned long long) st.waiting_kind,
+	    (unsigned long long) st.counts[JOB_RUNNING],
+	    (unsigned long long) st.counts[JOB_SUCCEEDED],
+	    (unsigned long long) st.counts[JOB_FAILED],
+	    (unsigned long long) st.counts[JOB_CANCELLED],
+	    (unsigned long long) st.submitted, (unsigned long long) st.retried,
+	    (unsigned long long) st.recovered);
+}
+
+int
+daemon_stop(jobd_daemon *d)
+{
+	if (d == NULL)
+		return JOBD_OK;
+	if (!d->drained)
+		daemon_drain(d);
 	if (server_stop_within(d->srv, DAEMON_CLOSE_MS) != JOBD_OK) {
 		/* the service and scheduler stay: nng may yet call in */
 		log_warn("stopped, but the socket did not close within %u ms "

@@ -48,8 +48,20 @@ int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
  * on use the new set; on an error (described in err) the set in use stays.
  * JOBD_OK or the error. */
 int daemon_reload(jobd_daemon *d, char *err, size_t errlen);
-/* Graceful stop: refuse new requests, answer parked ones, give running
- * jobs the grace period, commit everything, close. Accepts NULL. JOBD_OK;
+/* The first half of the graceful stop: refuses new requests, answers
+ * parked ones, gives running jobs the grace period (then stops them: they
+ * go back to queued), joins the workers and commits everything. Returns
+ * once every job is on disk. Call once, before daemon_stop. */
+void daemon_drain(jobd_daemon *d);
+/* Cuts the grace period short (a second SIGTERM): running jobs are asked
+ * to stop now and go back to queued. Any thread, any time before
+ * daemon_stop; during or before daemon_drain. */
+void daemon_hurry(jobd_daemon *d);
+/* Logs one line: workers busy, jobs per state, counters (SIGUSR1). Any
+ * thread, any time before daemon_stop. */
+void daemon_status(jobd_daemon *d);
+/* Graceful stop: daemon_drain() unless done already, then closes the
+ * socket and frees everything. Accepts NULL. JOBD_OK;
  * JOBD_DEADLINE_EXCEEDED if the socket did not close within
  * DAEMON_CLOSE_MS (an nng bug: see server.c): every job is on disk, but
  * nng is stuck, so the process must exit without nng_fini(). */

@@ -2,9 +2,16 @@
  * jobd: flags and environment, signals, and the daemon.
  *
  * Every flag has a JOBD_* environment equivalent; a flag wins over the
- * environment, which wins over the default. SIGINT, SIGTERM and SIGHUP are
- * blocked in every thread and taken by sigwait() here: the first two start
- * the graceful stop, SIGHUP reads the kinds again.
+ * environment, which wins over the default.
+ *
+ * Signals. Every signal an operator is likely to send is blocked in every
+ * thread and taken by sigwait() here, one at a time (the table is in
+ * usage() and docs/operations.md). The first SIGTERM, SIGINT or SIGQUIT
+ * starts the graceful stop, whose first half (daemon_drain: the grace
+ * period, the workers' join, the last commit) runs on a thread of its own,
+ * so that this loop goes on taking signals: a second one ends the grace
+ * period at once (daemon_hurry), SIGUSR1 still logs the status. The drain
+ * thread says it is over with SIGRTMIN, which only it sends.
  *
  * Before any thread starts, exec_init() starts the reaper of program kinds
  * (kinds/exec.h), which must be forked while jobd is one thread.
@@ -17,6 +24,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,8 +112,20 @@ usage(FILE *f)
 	    "\n"
 	    "Files jobd creates are its owner's alone (umask 077).\n"
 	    "\n"
-	    "Signals: SIGTERM or SIGINT stop jobd gracefully; SIGHUP reads\n"
-	    "the kinds again (a bad file keeps the kinds in use).\n"
+	    "Signals:\n"
+	    "  SIGTERM, SIGINT, SIGQUIT  stop gracefully: no new requests,\n"
+	    "                      running jobs get --grace, then are stopped\n"
+	    "                      and queued again; exit 0\n"
+	    "  the same again      during the grace period: running jobs are\n"
+	    "                      stopped at once and queued again; exit 0\n"
+	    "  SIGHUP              read the kinds again (a bad file keeps the\n"
+	    "                      kinds in use)\n"
+	    "  SIGUSR1             log one status line (workers, jobs per\n"
+	    "                      state, counters)\n"
+	    "  SIGUSR2             debug logging on, or back off\n"
+	    "  SIGPIPE             ignored\n"
+	    "SIGKILL, or a crash: the jobs that were running run again after\n"
+	    "the next start.\n"
 	    "\n"
 	    "Exit status: 0 after a clean stop, 1 if jobd could not start\n"
 	    "(a database, TLS, token or kind file it cannot use), 2 on a\n"
@@ -422,6 +442,105 @@ opts_free(struct opts *o)
 	free(o->plugins_env);
 }
 
+/* The signals main() takes; SIGRTMIN is the drain thread's "over". */
+static void
+signal_set(sigset_t *set)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGQUIT,
+	                           SIGHUP, SIGUSR1, SIGUSR2};
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+	sigaddset(set, SIGRTMIN);
+}
+
+/* The graceful stop's first half, on a thread of its own. */
+struct drainer {
+	jobd_daemon *d;
+	pthread_t main;
+	atomic_bool done;
+};
+
+static void *
+drain_main(void *arg)
+{
+	struct drainer *dr = arg;
+
+	daemon_drain(dr->d);
+	atomic_store(&dr->done, true);
+	pthread_kill(dr->main, SIGRTMIN);
+	return NULL;
+}
+
+/* SIGUSR2: debug logging on; again: back to `level` (info if that was
+ * debug). */
+static void
+toggle_debug(int level)
+{
+	if (!log_enabled(LOG_DEBUG)) {
+		log_set_level(LOG_DEBUG);
+		log_info("received SIGUSR2: debug logging on (SIGUSR2 again "
+		         "turns it off)");
+		return;
+	}
+	log_info("received SIGUSR2: debug logging off");
+	log_set_level(level == LOG_DEBUG ? LOG_INFO : level);
+}
+
+/* Takes signals until the graceful stop's first half is over (or, if no
+ * thread can be started for it, has run here). */
+static void
+take_signals(jobd_daemon *d, const sigset_t *set, int level)
+{
+	struct drainer dr = {.d = d, .main = pthread_self()};
+	bool stopping = false, hurried = false;
+	char err[4096];
+	pthread_t t;
+	int sig;
+
+	atomic_init(&dr.done, false);
+	for (;;) {
+		if (sigwait(set, &sig) != 0)
+			continue;
+		const char *name = sigabbrev_np(sig) ? sigabbrev_np(sig) : "?";
+		if (sig == SIGHUP && stopping) {
+			log_info(
+			    "received SIGHUP while stopping: the kinds are "
+			    "not read again");
+		} else if (sig == SIGHUP) {
+			log_info("received SIGHUP: reading the kinds again");
+			if (daemon_reload(d, err, sizeof(err)) != JOBD_OK)
+				log_error("the kinds in use stay: %s", err);
+		} else if (sig == SIGUSR1) {
+			daemon_status(d);
+		} else if (sig == SIGUSR2) {
+			toggle_debug(level);
+		} else if (sig == SIGRTMIN) {
+			if (stopping && atomic_load(&dr.done)) {
+				pthread_join(t, NULL);
+				return;
+			}
+		} else if (!stopping) {
+			log_info("received SIG%s: stopping gracefully (SIG%s "
+			         "again stops running jobs at once)",
+			         name, name);
+			stopping = true;
+			if (pthread_create(&t, NULL, drain_main, &dr) != 0) {
+				log_warn("no thread for the stop: a second "
+				         "signal cannot shorten it");
+				daemon_drain(d);
+				return;
+			}
+		} else if (!hurried) {
+			log_info("received SIG%s again: running jobs are "
+			         "stopped now and queued again",
+			         name);
+			hurried = true;
+			daemon_hurry(d);
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -429,7 +548,7 @@ main(int argc, char **argv)
 	jobd_daemon *d;
 	sigset_t set;
 	char err[4096];
-	int rv, sig;
+	int rv;
 
 	memset(&o, 0, sizeof(o));
 	if ((rv = parse(&o, argc, argv)) != 0) {
@@ -447,10 +566,7 @@ main(int argc, char **argv)
 	umask(077);
 
 	/* blocked before any thread starts, so every thread inherits it */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
+	signal_set(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -472,12 +588,7 @@ main(int argc, char **argv)
 		nng_fini();
 		return 1;
 	}
-	while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
-		log_info("received SIGHUP: reading the kinds again");
-		if (daemon_reload(d, err, sizeof(err)) != JOBD_OK)
-			log_error("the kinds in use stay: %s", err);
-	}
-	log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	take_signals(d, &set, o.level);
 	rv = daemon_stop(d);
 	opts_free(&o);
 	/* nng stuck in a close (server.c): the stop is complete all the same,

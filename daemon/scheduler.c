@@ -206,6 +206,7 @@ struct sched {
 	struct sched_stats st;
 	int64_t next_purge;
 	bool draining;
+	bool hurry; /* sched_hurry(): the grace period is cut short */
 	bool timer_stop;
 };
 
@@ -1944,6 +1945,15 @@ stop_running(sched *s)
 }
 
 void
+sched_hurry(sched *s)
+{
+	pthread_mutex_lock(&s->mtx);
+	s->hurry = true;
+	pthread_cond_broadcast(&s->idle_cv);
+	pthread_mutex_unlock(&s->mtx);
+}
+
+void
 sched_drain(sched *s, uint32_t grace_ms)
 {
 	struct waiter *fire = NULL;
@@ -1961,13 +1971,14 @@ sched_drain(sched *s, uint32_t grace_ms)
 
 	ts = clock_after(CLOCK_REALTIME, grace_ms);
 	pthread_mutex_lock(&s->mtx);
-	while (s->st.busy > 0) {
+	while (s->st.busy > 0 && !s->hurry) {
 		if (pthread_cond_timedwait(&s->idle_cv, &s->mtx, &ts) ==
 		    ETIMEDOUT)
 			break;
 	}
 	if (s->st.busy > 0) {
-		log_info("grace period over: stopping %u running jobs",
+		log_info("%s: stopping %u running jobs",
+		         s->hurry ? "no more grace" : "grace period over",
 		         s->st.busy);
 		stop_running(s);
 		while (s->st.busy > 0)

@@ -181,5 +181,9 @@ void sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
  * timer thread stopped, so that nothing reaches the writer afterwards.
  */
 void sched_drain(sched *s, uint32_t grace_ms);
+/* Cuts sched_drain's grace period short, whether it has begun or not:
+ * running jobs are asked to stop at once (they go back to queued). Any
+ * thread, until sched_destroy. */
+void sched_hurry(sched *s);
 
 #endif

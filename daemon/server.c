@@ -22,6 +22,12 @@
  * server_stop_within() gives the close a time limit and the daemon can exit
  * without it.
  *
+ * ipc:// addresses. nng 1.5.2's ipc listener stops accepting for good after
+ * one connection closed early, so jobd's gate (ipcgate.c) owns each
+ * ipc:// path and hands nng only connections that have sent their SP
+ * header; nng listens on a private path behind it. The gates close after
+ * the socket.
+ *
  * Lock order: server.mtx and work.mtx are leaves, never held together, and
  * never held across an nng call that may run a callback. stopper.mtx is
  * a leaf too.
@@ -40,6 +46,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ipcgate.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -74,6 +81,8 @@ struct server {
 	size_t nrecv;
 	bool draining;
 	bool closed;
+	ipcgate *gates[16]; /* one per ipc:// address; main takes 16 */
+	size_t ngates;
 };
 
 static void work_cb(void *arg);
@@ -284,10 +293,21 @@ listen_on(server *srv, const char *url, const struct server_config *cfg,
           char *err, size_t errlen)
 {
 	nng_listener l;
-	const char *what = "";
+	const char *what = "", *at = url;
+	char inner[IPCGATE_URL_MAX];
+	ipcgate *gate = NULL;
 	int rv;
 
-	if ((rv = nng_listener_create(&l, srv->sock, url)) != 0)
+	/* nng 1.5.2's ipc listener dies of one early close: clients reach it
+	 * through jobd's gate, nng listens on a private path */
+	if (strncmp(url, "ipc://", 6) == 0 && srv->ngates < 16) {
+		if ((rv = ipcgate_open(&gate, url, NNG_REP0_PEER, inner,
+		                       sizeof(inner), err, errlen)) != JOBD_OK)
+			return rv;
+		srv->gates[srv->ngates++] = gate;
+		at = inner;
+	}
+	if ((rv = nng_listener_create(&l, srv->sock, at)) != 0)
 		goto fail;
 	if (strncmp(url, "ipc://", 6) == 0)
 		nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
@@ -308,6 +328,8 @@ listen_on(server *srv, const char *url, const struct server_config *cfg,
 	}
 	if ((rv = nng_listener_start(l, 0)) != 0)
 		goto fail;
+	if (gate != NULL && (rv = ipcgate_start(gate, err, errlen)) != JOBD_OK)
+		return rv;
 	log_info("listening on %s%s", url, what);
 	return JOBD_OK;
 fail:
@@ -368,6 +390,8 @@ server_stop(server *srv)
 	srv->closed = true;
 	pthread_mutex_unlock(&srv->mtx);
 	nng_close(srv->sock); /* every aio completes with NNG_ECLOSED */
+	for (size_t i = 0; i < srv->ngates; i++)
+		ipcgate_close(srv->gates[i]);
 	for (struct work *w = srv->all, *next; w != NULL; w = next) {
 		next = w->next_all;
 		nng_aio_stop(w->aio);

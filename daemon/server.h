@@ -28,7 +28,8 @@ struct server_config {
 	const struct auth *auth;
 };
 
-/* Listens on every url; ipc sockets are made owner-only. */
+/* Listens on every url; ipc sockets are made owner-only, and reach nng
+ * through a gate (ipcgate.h), which refuses a path another process serves. */
 int server_start(server **sp, ProtobufCService *svc,
                  const struct server_config *cfg, char *err, size_t errlen);
 /* From now on every request is answered UNAVAILABLE. */

@@ -21,8 +21,10 @@
  * pid, which is the group's id, cannot be given to anyone else, so the
  * reaper never signals a group that is not ours.
  *
- * The reaper itself ignores SIGINT, SIGTERM, SIGHUP (a Ctrl-C at a terminal
- * reaches the whole foreground group, the reaper included) and SIGPIPE,
+ * The reaper itself ignores the signals jobd takes, SIGINT, SIGTERM,
+ * SIGQUIT, SIGHUP, SIGUSR1 and SIGUSR2 (a Ctrl-C or Ctrl-\ at a terminal
+ * reaches the whole foreground group, and `systemctl kill` the whole
+ * service, the reaper included), and SIGPIPE,
  * closes every descriptor but its end of the pipe, and leaves the working
  * directory for /.
  */
@@ -110,7 +112,8 @@ groups_apply(struct groups *g, const unsigned char *msg)
  * rather than run a program that might outlive jobd. */
 static void __attribute__((noreturn)) reaper_main(int rfd)
 {
-	static const int ignored[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+	static const int ignored[] = {SIGINT,  SIGTERM, SIGQUIT, SIGHUP,
+	                              SIGUSR1, SIGUSR2, SIGPIPE};
 	struct sigaction sa;
 	sigset_t none;
 	struct groups g = {NULL, 0, 0};

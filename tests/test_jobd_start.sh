@@ -171,4 +171,132 @@ if has_report "$dir"/run.log; then
 	bad "a sanitizer or valgrind report: $(cat "$dir"/run.log)"
 fi
 
+# Signals (docs/operations.md, "Signals and exit status"): each one an
+# operator may send, to a real jobd, and what it does.
+
+# sig_start NAME ARGS...: jobd on ipc://$dir/NAME.sock and $dir/NAME.db, its
+# pid in $pid; false (and a failure) if it never answers
+sig_start() {
+	local name=$1
+	shift
+	"${wrap[@]}" "$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
+		"$@" 2>>"$dir/$name.log" &
+	pid=$!
+	for _ in $(seq 1200); do
+		"$JOBCTL_BIN" --addr "ipc://$dir/$name.sock" ping >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	bad "jobd '$name' did not start: $(cat "$dir/$name.log")"
+	return 1
+}
+# logged NAME REGEX: true once NAME's log has a line matching REGEX (60 s)
+logged() {
+	for _ in $(seq 1200); do
+		grep -Eq -- "$2" "$dir/$1.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# gone PID SEC: true if PID exits within SEC seconds; its status in $st
+gone() {
+	for _ in $(seq $(($2 * 20))); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			wait "$1"
+			st=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+sj() { "$JOBCTL_BIN" --addr "ipc://$dir/sig.sock" "$@"; }
+
+# alive WHAT: true if jobd $pid still runs; a failure naming WHAT if not
+alive() {
+	kill -0 $pid 2>/dev/null && return 0
+	bad "jobd died of $1: $(tail -3 "$dir/sig.log")"
+	return 1
+}
+
+signals() {
+	sig_start sig --workers 1 --grace 60s || return
+	kill -USR1 $pid
+	logged sig "status: 0 of 1 workers busy; jobs 0 queued" && sj ping >/dev/null &&
+		ok "SIGUSR1 logs a status line; jobd serves on" ||
+		bad "SIGUSR1: $(tail -3 "$dir/sig.log")"
+	alive SIGUSR1 || return
+
+	kill -USR2 $pid
+	logged sig "debug logging on" && sj submit fail --retries 1 >/dev/null &&
+		logged sig "failed \(attempt 1 of 2\), retrying" &&
+		ok "SIGUSR2 turns debug logging on" || bad "SIGUSR2: $(tail -3 "$dir/sig.log")"
+	alive SIGUSR2 || return
+	kill -USR2 $pid
+	logged sig "debug logging off" && ok "SIGUSR2 again turns it off" ||
+		bad "SIGUSR2 again: $(tail -3 "$dir/sig.log")"
+
+	kill -HUP $pid
+	logged sig "kinds read again" && sj ping >/dev/null && ok "SIGHUP reads the kinds again" ||
+		bad "SIGHUP: $(tail -3 "$dir/sig.log")"
+	alive SIGHUP || return
+
+	# the reaper of program kinds ignores what a terminal or `systemctl
+	# kill` sends to the whole group
+	reaper=$(pgrep -P $pid | head -1)
+	if [[ -n $reaper ]]; then
+		kill -QUIT "$reaper"
+		kill -USR1 "$reaper"
+		kill -USR2 "$reaper"
+		sleep 0.2
+		kill -0 "$reaper" 2>/dev/null && ok "the reaper ignores SIGQUIT, SIGUSR1, SIGUSR2" ||
+			bad "the reaper died of SIGQUIT, SIGUSR1 or SIGUSR2"
+	else
+		bad "no reaper process under jobd $pid"
+	fi
+
+	# a second SIGTERM during the grace period: the running job is stopped
+	# at once and queued again
+	id=$(sj submit sleep ms=600000)
+	for _ in $(seq 1200); do
+		sj status "$id" 2>/dev/null | grep -q running && break
+		sleep 0.05
+	done
+	kill -TERM $pid
+	logged sig "received SIGTERM: stopping gracefully" && sleep 0.3 &&
+		kill -0 $pid 2>/dev/null && ok "SIGTERM: the running job has its grace period" ||
+		bad "SIGTERM with a running job: $(tail -3 "$dir/sig.log")"
+	kill -TERM $pid
+	if gone $pid 30; then
+		[[ $st == 0 ]] && grep -q "received SIGTERM again" "$dir/sig.log" &&
+			ok "a second SIGTERM stops at once, exit 0" ||
+			bad "second SIGTERM: exit $st: $(tail -3 "$dir/sig.log")"
+	else
+		bad "a second SIGTERM: jobd still runs after 30 s"
+		kill -9 $pid
+	fi
+	sig_start sig --workers 0 || return
+	sj status "$id" | grep -q queued && ok "its job is queued again after the restart" ||
+		bad "the job after the restart: $(sj status "$id" 2>&1)"
+	kill -TERM $pid
+	gone $pid 60 || kill -9 $pid
+}
+signals
+
+for s in QUIT INT; do
+	if sig_start "sig$s" --workers 1; then
+		kill -$s $pid
+		if gone $pid 60; then
+			[[ $st == 0 ]] && grep -q "received SIG$s: stopping gracefully" "$dir/sig$s.log" &&
+				grep -q "stopped" "$dir/sig$s.log" && ok "SIG$s stops gracefully, exit 0" ||
+				bad "SIG$s: exit $st: $(tail -3 "$dir/sig$s.log")"
+		else
+			bad "SIG$s: jobd still runs after 60 s"
+			kill -9 $pid
+		fi
+	fi
+done
+if has_report "$dir"/sig*.log; then
+	bad "a sanitizer or valgrind report: $(cat "$dir"/sig*.log)"
+fi
+
 finish
