@@ -22,12 +22,13 @@
  * hold a million queued jobs, so a job in memory is what scheduling and
  * the live queries need and no more, in one allocation, `struct job`: id,
  * priority, FIFO order, state, attempts, limits, times, its kind as the
- * id of the kind's name (registry.h), its place in the tables and heaps, its
- * waiters, and at its end (a flexible array) the idempotency key and the
- * params as NUL-terminated strings one after the other. A queued
- * `count n=1` job with a 32-character key is one 144-byte malloc chunk on
- * a 64-bit machine, plus its share of the two bucket arrays and the run
- * queue (8 to 16 bytes each, as they are between half full and full).
+ * id of the kind's name (registry.h), its place in the tables, the heaps
+ * and its list index (two words: idtree.h), its parked calls, and at its
+ * end (a flexible array) the idempotency key and the params as
+ * NUL-terminated strings one after the other. A queued `count n=1` job
+ * with a 32-character key is one 160-byte malloc chunk on a 64-bit
+ * machine, plus its share of the two bucket arrays and the run queue (8 to
+ * 16 bytes each, as they are between half full and full).
  * What a job needs once it runs, the progress atomics, stop flag,
  * deadline, result, error, start and end times, pending writes and the
  * params array the kind reads, is a second allocation, `struct jobrun`,
@@ -86,11 +87,36 @@
  * writer keeps the order it was given. Inserts and purges, one per job or
  * none, are submitted after mtx is released.
  *
- * Lock order: sched.mtx, then writer.mtx. writer_submit() calls done() at
- * once, on the caller's thread, once writer_stop() has begun, and
- * update_done() takes mtx: updates are made only while workers run or a
- * Cancel is served, all of which end (sched_drain, then the pool's join)
- * before the daemon stops the writer. Waiters are fired without mtx.
+ * Parked calls. A call waiting on a job (struct waiter) is on its job's
+ * queue (struct wq, doubly linked), on the list of parked Waits and
+ * Cancels (for sched_drain) and, with a deadline, in the deadline heap:
+ * parking it, its expiry and its release each cost O(log n), and no list
+ * is ever searched. When a job's insert or its end commits, its whole
+ * queue is detached from it in one step and carries what every call on it
+ * is answered with: one copy of the job (struct shot), shared, however
+ * many calls wait. The thread that detached it (the writer's completer)
+ * then unparks the calls FIRE_BATCH at a time, takes each one out of the
+ * heap, and fires each batch once mtx is released; a detached call whose
+ * deadline passes meanwhile is answered with the job's end, in its group.
+ * The timer and sched_drain likewise do at most FIRE_BATCH calls (and the
+ * timer MOVE_BATCH retries) per hold of mtx: no hold of the lock, which
+ * every request takes, grows with the number of parked calls. A waiter
+ * fires exactly once, always without mtx: on the thread that unparked it.
+ *
+ * List. Every listed job (acknowledged, its end not on disk) is in an
+ * index ordered by id, one per kind and state (struct kq's `live`), kept
+ * where a job's state or flags change: set_state, insert_done, the end's
+ * commit (update_done), table_remove and start-up loading. A page of List
+ * walks one index from `before` down, or merges the few that its filter
+ * lets through, and copies only the jobs on the page.
+ *
+ * Lock order: sched.mtx, then writer.mtx (then writer.dmtx, inside the
+ * writer). A writer op's done() (insert_done, update_done, purge_done,
+ * which take mtx) always runs on the writer's completer thread, never on
+ * the thread that submitted the op, which may hold mtx: an op refused
+ * because the writer is stopping goes to the completer too, and nothing
+ * waits for the completer while holding mtx. Waiters are fired without
+ * mtx.
  */
 #include "scheduler.h"
 
@@ -106,12 +132,15 @@
 
 #include "clock.h"
 #include "heap.h"
+#include "idtree.h"
 #include "log.h"
 
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define PURGE_EVERY_MS (10 * 60 * 1000)
 #define JOB_NOPOS      UINT32_MAX /* struct job's hpos: in no heap */
 #define JOB_MAX_PARAMS UINT8_MAX  /* struct job's nparams */
+#define FIRE_BATCH     256        /* parked calls unparked in one hold of mtx */
+#define MOVE_BATCH     1024       /* retries moved to the run queue in one */
 
 enum stop_reason { STOP_NONE = 0, STOP_CANCEL, STOP_TIMEOUT, STOP_SHUTDOWN };
 enum job_where { IN_NONE = 0, IN_RUNQ, IN_DELAYED };
@@ -147,7 +176,8 @@ struct job {
 	int64_t not_before; /* queued for a retry: not to start before this */
 	struct job *id_next;
 	struct job *key_next;
-	struct waiter *waiters;
+	struct idnode byid; /* in its kind's list index for its state */
+	struct wq *wq;      /* the calls parked on it, or NULL */
 	struct jobrun *run; /* NULL until it first runs or ends */
 	int32_t priority;
 	uint32_t hpos; /* in runq or delayed; JOB_NOPOS */
@@ -163,6 +193,11 @@ struct job {
 	char data[];   /* [key NUL] then name NUL value NUL, nparams times */
 };
 
+/* From a job's byid node to its id, for its index. */
+#define JOB_KEY_OFF                                                            \
+	((ptrdiff_t) offsetof(struct job, id) -                                \
+	 (ptrdiff_t) offsetof(struct job, byid))
+
 /* A writer op on behalf of a job. */
 struct jop {
 	struct writer_op op;
@@ -170,11 +205,34 @@ struct jop {
 	sched *s;
 };
 
-/* The queued jobs of one kind that may start now, and how many of that
- * kind run. */
+/*
+ * The calls parked on one job (its wq), or, once detached from it, a group
+ * of calls that one thread is firing (see "Parked calls" at the top).
+ */
+struct wq {
+	struct waiter *head;
+	struct job *job; /* NULL once detached */
+	/* detached: what its waiters fire with */
+	struct shot *shot;
+	const char *msg;
+	uint64_t existing_id;
+	int status;
+	int state;
+};
+
+/* A copy of a job for the replies of the calls parked on it: one per
+ * event, shared by them all. */
+struct shot {
+	atomic_uint refs;
+	struct jobrec rec;
+};
+
+/* One kind: its queued jobs that may start now, how many of it run, and
+ * its listed jobs (acknowledged, not ended) by state, ordered by id. */
 struct kq {
 	struct heap runq; /* best first */
 	uint32_t running;
+	struct idtree live[JOB_STATE_MAX + 1];
 };
 
 struct sched {
@@ -195,10 +253,11 @@ struct sched {
 
 	struct kq *kq; /* [kind id]: acknowledged queued jobs */
 	size_t nkq;
-	size_t nrunq;        /* jobs in every kq's runq */
-	kindset *ks;         /* the kinds now */
-	struct heap delayed; /* queued jobs waiting out a backoff */
-	struct heap waits;   /* parked waiters with a deadline */
+	size_t nrunq;          /* jobs in every kq's runq */
+	kindset *ks;           /* the kinds now */
+	struct heap delayed;   /* queued jobs waiting out a backoff */
+	struct heap waits;     /* parked waiters with a deadline */
+	struct waiter *parked; /* every parked WAIT_END waiter (drain) */
 
 	uint64_t next_id;
 	uint64_t seq;
@@ -334,6 +393,7 @@ job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
+	free(j->wq); /* empty: a job is freed with no call parked on it */
 	if (j->run != NULL) {
 		kindset_unref(j->run->ks);
 		free(j->run->result);
@@ -449,9 +509,14 @@ table_find_key(const sched *s, const char *key)
 	return j;
 }
 
+static void index_del(sched *s, struct job *j);
+static bool listed(const struct job *j);
+
 static void
 table_remove(sched *s, struct job *j)
 {
+	if (listed(j))
+		index_del(s, j);
 	struct job **pp = &s->ids[id_bucket(s, j->id)];
 	while (*pp != j)
 		pp = &(*pp)->id_next;
@@ -519,6 +584,8 @@ kq_of(sched *s, uint32_t kind)
 		for (size_t i = s->nkq; i < n; i++) {
 			memset(&v[i], 0, sizeof(v[i]));
 			heap_init(&v[i].runq, runq_less, job_setpos);
+			for (int st = 0; st <= JOB_STATE_MAX; st++)
+				idtree_init(&v[i].live[st], JOB_KEY_OFF);
 		}
 		s->kq = v;
 		s->nkq = n;
@@ -565,6 +632,36 @@ dequeue(sched *s, struct job *j)
 	j->where = IN_NONE;
 }
 
+/* ---- the list index ------------------------------------------------- */
+
+/* True if List shows j from memory: acknowledged, its end not on disk. */
+static bool
+listed(const struct job *j)
+{
+	return (j->flags & (JOB_COMMITTED | JOB_ENDED)) == JOB_COMMITTED;
+}
+
+static struct job *
+job_of_node(struct idnode *x)
+{
+	return (struct job *) (void *) ((char *) x -
+	                                offsetof(struct job, byid));
+}
+
+/* Puts j, listed now, in its index. Its kind's kq exists: every path that
+ * acknowledges a job made it first (fresh_alloc, load_link). Under mtx. */
+static void
+index_add(sched *s, struct job *j)
+{
+	idtree_insert(&s->kq[j->kind].live[j->state], &j->byid);
+}
+
+static void
+index_del(sched *s, struct job *j)
+{
+	idtree_remove(&s->kq[j->kind].live[j->state], &j->byid);
+}
+
 /* ---- state ----------------------------------------------------------- */
 
 static void
@@ -578,6 +675,11 @@ set_state(sched *s, struct job *j, int state)
 		s->nqueued--;
 	if (state == JOB_QUEUED)
 		s->nqueued++;
+	if (listed(j) && j->state != state) {
+		index_del(s, j);
+		j->state = (uint8_t) state;
+		index_add(s, j);
+	}
 	j->state = (uint8_t) state;
 }
 
@@ -660,77 +762,202 @@ snapshot(const sched *s, struct job *j, struct jobrec *out, bool result)
 
 /* ---- waiters --------------------------------------------------------- */
 
-/* Unparks w (under mtx) and appends it to *list, to be fired after the
- * lock is released. */
+/* A copy of j, result included, for the calls fired with it; NULL if out
+ * of memory (they fire with its id and state only). Under mtx. */
+static struct shot *
+shot_take(const sched *s, struct job *j)
+{
+	struct shot *sh = malloc(sizeof(*sh));
+	if (sh == NULL)
+		return NULL;
+	atomic_init(&sh->refs, 1);
+	snapshot(s, j, &sh->rec, true);
+	return sh;
+}
+
+static struct shot *
+shot_ref(struct shot *sh)
+{
+	if (sh != NULL)
+		atomic_fetch_add(&sh->refs, 1);
+	return sh;
+}
+
 static void
-unpark(sched *s, struct waiter *w, int status, struct job *j, const char *msg,
+shot_unref(struct shot *sh)
+{
+	if (sh != NULL && atomic_fetch_sub(&sh->refs, 1) == 1) {
+		jobrec_clear(&sh->rec);
+		free(sh);
+	}
+}
+
+/* Takes w off the list of parked WAIT_END waiters, if it is on it. */
+static void
+parked_unlink(struct waiter *w)
+{
+	if (w->apprev == NULL)
+		return;
+	if ((*w->apprev = w->anext) != NULL)
+		w->anext->apprev = w->apprev;
+	w->apprev = NULL;
+}
+
+/*
+ * Unparks w (under mtx): off its queue, the parked list and the deadline
+ * heap, O(log n), and onto *list, to be fired once the lock is released,
+ * with status and msg (valid until it has fired) and its job's id and
+ * state.
+ */
+static void
+unpark(sched *s, struct waiter *w, int status, const char *msg,
        struct waiter **list)
 {
+	struct wq *q = w->q;
+
+	w->state = q->job != NULL ? q->job->state : q->state;
+	if ((*w->pprev = w->next) != NULL)
+		w->next->pprev = w->pprev;
+	parked_unlink(w);
 	if (w->hpos != HEAP_NONE)
 		heap_remove(&s->waits, w->hpos);
-	w->job = NULL; /* not parked any more: sched_release */
+	w->q = NULL; /* not parked any more: sched_release */
 	w->status = status;
-	if (j != NULL)
-		snapshot(s, j, &w->snap, true);
-	else
-		memset(&w->snap, 0, sizeof(w->snap));
-	snprintf(w->msg, sizeof(w->msg), "%s", msg ? msg : "");
+	w->msg = msg;
+	w->shot = NULL;
 	w->next = *list;
 	*list = w;
 }
 
+/* Fires the waiters of list, with no sched lock held. */
 static void
 fire_all(struct waiter *list)
 {
 	while (list != NULL) {
 		struct waiter *w = list;
-		struct jobrec snap = w->snap;
+		struct shot *sh = w->shot;
+		struct jobrec brief = {0};
+
 		list = w->next;
-		uint64_t existing = w->existing ? snap.id : 0;
-		if (w->status == JOBD_ALREADY_EXISTS)
-			existing = w->snap.id;
-		w->fire(w, w->status, &snap, existing, w->msg);
-		jobrec_clear(&snap);
+		brief.id = w->id;
+		brief.state = w->state;
+		w->fire(w, w->status, sh != NULL ? &sh->rec : &brief,
+		        w->existing_id, w->msg != NULL ? w->msg : "");
+		shot_unref(sh);
 	}
 }
 
+/*
+ * Parks w on j: a Submit's (WAIT_COMMIT) on a pending job, whose queue
+ * exists (submit_new), so it cannot fail; a Wait's or Cancel's (WAIT_END)
+ * on an acknowledged one: JOBD_RESOURCE_EXHAUSTED when out of memory.
+ * O(log n). Under mtx.
+ */
 static int
 park(sched *s, struct job *j, struct waiter *w)
 {
-	w->job = j;
+	struct wq *q = j->wq;
+
+	if (q == NULL) {
+		/* kept until the job ends */
+		if ((q = calloc(1, sizeof(*q))) == NULL)
+			return JOBD_RESOURCE_EXHAUSTED;
+		q->job = j;
+		j->wq = q;
+	}
 	w->hpos = HEAP_NONE;
-	w->existing = false;
-	if (w->deadline != 0) {
+	if (w->until == WAIT_END && w->deadline != 0) {
 		if (heap_push(&s->waits, w) != 0)
 			return JOBD_RESOURCE_EXHAUSTED;
-		pthread_cond_signal(&s->timer_cv);
+		if (w->hpos == 0) /* the timer sleeps until a later one */
+			pthread_cond_signal(&s->timer_cv);
 	}
-	w->next = j->waiters;
-	j->waiters = w;
+	w->q = q;
+	w->id = j->id;
+	w->existing_id = 0;
+	w->shot = NULL;
+	w->msg = NULL;
+	if ((w->next = q->head) != NULL)
+		w->next->pprev = &w->next;
+	w->pprev = &q->head;
+	q->head = w;
+	w->apprev = NULL;
+	if (w->until == WAIT_END) {
+		if ((w->anext = s->parked) != NULL)
+			w->anext->apprev = &w->anext;
+		w->apprev = &s->parked;
+		s->parked = w;
+	}
 	return JOBD_OK;
 }
 
-/* Unparks every waiter of j waiting for `until` (or all if 0). */
-static void
-unpark_job(sched *s, struct job *j, int until, int status, const char *msg,
-           struct waiter **list)
+/*
+ * Detaches j's queue from it, whatever the number of calls on it, with
+ * what they fire with: status, msg, and (shot) one copy of j that they
+ * all share. Returns the queue, for take_some and fire_group, or NULL if
+ * no call was parked. Under mtx.
+ */
+static struct wq *
+detach(sched *s, struct job *j, int status, const char *msg, bool shot)
 {
-	struct waiter **pp = &j->waiters;
-	while (*pp != NULL) {
-		struct waiter *w = *pp;
-		if (until == 0 || w->until == until) {
-			*pp = w->next;
-			unpark(s, w, status, j, msg, list);
-		} else {
-			pp = &w->next;
-		}
+	struct wq *q = j->wq;
+
+	if (q == NULL)
+		return NULL;
+	j->wq = NULL;
+	if (q->head == NULL) {
+		free(q);
+		return NULL;
 	}
+	q->job = NULL;
+	q->status = status;
+	q->msg = msg;
+	q->state = status == JOBD_OK ? j->state : 0;
+	q->shot = shot ? shot_take(s, j) : NULL;
+	return q;
+}
+
+/* Unparks at most FIRE_BATCH calls of the detached queue q onto *list;
+ * true if some are left. Under mtx. */
+static bool
+take_some(sched *s, struct wq *q, struct waiter **list)
+{
+	struct waiter *w;
+
+	for (int n = 0; n < FIRE_BATCH && (w = q->head) != NULL; n++) {
+		unpark(s, w, q->status, q->msg, list);
+		w->shot = shot_ref(q->shot);
+		if (q->status != JOBD_OK) /* a failed insert: no job */
+			w->id = w->existing_id = q->existing_id;
+	}
+	return q->head != NULL;
+}
+
+/*
+ * Fires the calls of the detached queue q: `list`, taken already by
+ * take_some, then the rest, FIRE_BATCH per hold of mtx, each batch once the
+ * lock is released; then frees q. Only this thread frees q, and only once
+ * no waiter is left on it. Without mtx.
+ */
+static void
+fire_group(sched *s, struct wq *q, struct waiter *list, bool more)
+{
+	fire_all(list);
+	while (more) {
+		list = NULL;
+		pthread_mutex_lock(&s->mtx);
+		more = take_some(s, q, &list);
+		pthread_mutex_unlock(&s->mtx);
+		fire_all(list);
+	}
+	shot_unref(q->shot);
+	free(q);
 }
 
 static void
 maybe_free(sched *s, struct job *j)
 {
-	if ((j->flags & JOB_ENDED) && j->waiters == NULL &&
+	if ((j->flags & JOB_ENDED) && j->wq == NULL &&
 	    (j->run == NULL || j->run->pending_writes == 0)) {
 		table_remove(s, j);
 		job_free(j);
@@ -797,16 +1024,23 @@ update_done(struct writer_op *op)
 	sched *s = p->s;
 	struct job *j = p->job;
 	struct waiter *fire = NULL;
+	struct wq *q = NULL;
+	bool more = false;
 
 	pthread_mutex_lock(&s->mtx);
 	j->run->pending_writes--;
-	if (op->status == JOBD_OK && job_state_terminal(op->rec.state)) {
+	if (op->status == JOBD_OK && job_state_terminal(op->rec.state) &&
+	    listed(j)) {
+		/* its end is on disk: from now on the database answers */
+		index_del(s, j);
 		j->flags |= JOB_ENDED;
-		unpark_job(s, j, WAIT_END, JOBD_OK, NULL, &fire);
+		if ((q = detach(s, j, JOBD_OK, NULL, true)) != NULL)
+			more = take_some(s, q, &fire);
 	}
 	maybe_free(s, j);
 	pthread_mutex_unlock(&s->mtx);
-	fire_all(fire);
+	if (q != NULL)
+		fire_group(s, q, fire, more);
 	jobrec_clear(&op->rec);
 	free(p);
 }
@@ -818,26 +1052,31 @@ insert_done(struct writer_op *op)
 	sched *s = p->s;
 	struct job *j = p->job;
 	struct waiter *fire = NULL;
+	struct wq *q;
+	bool more = false;
 
 	pthread_mutex_lock(&s->mtx);
 	if (op->status == JOBD_OK) {
 		j->flags |= JOB_COMMITTED;
 		s->st.counts[JOB_QUEUED]++;
 		s->st.submitted++;
+		index_add(s, j);
 		if (!s->draining)
 			enqueue(s, j);
-		unpark_job(s, j, WAIT_COMMIT, JOBD_OK, NULL, &fire);
+		q = detach(s, j, JOBD_OK, NULL, true);
 	} else {
 		/* not acknowledged: it never existed */
 		s->nqueued--;
-		unpark_job(s, j, 0, op->status, op->errmsg, &fire);
-		for (struct waiter *w = fire; w != NULL; w = w->next)
-			w->snap.id = op->existing_id;
+		if ((q = detach(s, j, op->status, op->errmsg, false)) != NULL)
+			q->existing_id = op->existing_id;
 		table_remove(s, j);
 		job_free(j);
 	}
+	if (q != NULL)
+		more = take_some(s, q, &fire);
 	pthread_mutex_unlock(&s->mtx);
-	fire_all(fire);
+	if (q != NULL)
+		fire_group(s, q, fire, more); /* op->errmsg lives till then */
 	jobrec_clear(&op->rec); /* the input with it: the database has it */
 	free(p);
 }
@@ -851,14 +1090,11 @@ purge_done(struct writer_op *op)
 		 * whose end was not yet in it (they were counted when they
 		 * ended in memory) */
 		pthread_mutex_lock(&s->mtx);
-		for (int st = JOB_SUCCEEDED; st <= JOB_CANCELLED; st++)
+		for (int st = JOB_SUCCEEDED; st <= JOB_CANCELLED; st++) {
 			s->st.counts[st] = op->counts[st];
-		for (size_t b = 0; b < s->nbuckets; b++)
-			for (struct job *j = s->ids[b]; j; j = j->id_next)
-				if ((j->flags & JOB_COMMITTED) &&
-				    !(j->flags & JOB_ENDED) &&
-				    job_state_terminal(j->state))
-					s->st.counts[j->state]++;
+			for (size_t k = 0; k < s->nkq; k++)
+				s->st.counts[st] += s->kq[k].live[st].n;
+		}
 		pthread_mutex_unlock(&s->mtx);
 		if (op->purged > 0)
 			log_info("purged %llu finished jobs past retention",
@@ -869,28 +1105,42 @@ purge_done(struct writer_op *op)
 
 /* ---- timer thread ---------------------------------------------------- */
 
-static void
+/*
+ * What is due now, a bounded amount of it per hold of mtx: at most
+ * MOVE_BATCH retries back to the run queue and FIRE_BATCH deadlines.
+ * Returns true if more may be due (the thread goes on after releasing
+ * the lock). Under mtx.
+ */
+static bool
 timer_tick(sched *s, struct waiter **fire, struct writer_op **purge)
 {
 	int64_t wall = sched_wall_ms(), mono = sched_mono_ms();
 	struct job *j;
 	struct waiter *w;
+	bool more;
+	int n;
 
-	while ((j = heap_top(&s->delayed)) != NULL && j->not_before <= wall) {
+	for (n = 0; n < MOVE_BATCH && (j = heap_top(&s->delayed)) != NULL &&
+	            j->not_before <= wall;
+	     n++) {
 		heap_pop(&s->delayed);
 		j->where = IN_NONE;
 		if (!s->draining)
 			enqueue(s, j);
 	}
-	while ((w = heap_top(&s->waits)) != NULL && w->deadline <= mono) {
-		struct job *wj = w->job;
-		struct waiter **pp = &wj->waiters;
-		while (*pp != w)
-			pp = &(*pp)->next;
-		*pp = w->next;
-		unpark(s, w, JOBD_DEADLINE_EXCEEDED, wj, NULL, fire);
-		maybe_free(s, wj);
+	more = n == MOVE_BATCH;
+	for (n = 0; n < FIRE_BATCH && (w = heap_top(&s->waits)) != NULL &&
+	            w->deadline <= mono;
+	     n++) {
+		if (w->q->job == NULL) {
+			/* its job's end is on disk: it fires with that, in
+			 * its group (fire_group) */
+			heap_pop(&s->waits);
+			continue;
+		}
+		unpark(s, w, JOBD_DEADLINE_EXCEEDED, NULL, fire);
 	}
+	more = more || n == FIRE_BATCH;
 	if (mono >= s->next_purge) {
 		s->next_purge = mono + PURGE_EVERY_MS;
 		struct writer_op *op = calloc(1, sizeof(*op));
@@ -902,6 +1152,7 @@ timer_tick(sched *s, struct waiter **fire, struct writer_op **purge)
 			*purge = op;
 		}
 	}
+	return more;
 }
 
 static void *
@@ -913,8 +1164,8 @@ timer_main(void *arg)
 	while (!s->timer_stop) {
 		struct waiter *fire = NULL;
 		struct writer_op *purge = NULL;
-		timer_tick(s, &fire, &purge);
-		if (fire != NULL || purge != NULL) {
+		bool more = timer_tick(s, &fire, &purge);
+		if (fire != NULL || purge != NULL || more) {
 			pthread_mutex_unlock(&s->mtx);
 			fire_all(fire);
 			if (purge != NULL)
@@ -1019,11 +1270,12 @@ load_link(struct load_ctx *lc)
 	lc->next = NULL;
 	if (j == NULL)
 		return 0;
-	if (table_add(lc->s, j) != 0) {
+	if (kq_of(lc->s, j->kind) == NULL || table_add(lc->s, j) != 0) {
 		job_free(j);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	lc->s->nqueued++;
+	index_add(lc->s, j);
 	enqueue(lc->s, j);
 	return 0;
 }
@@ -1270,8 +1522,9 @@ rec_key(const struct jobrec *rec)
 }
 
 /* Under mtx: true if rec's key belongs to a live job (the same Submit
- * again: a client retry, a re-send); w is then parked on that job (or put
- * on *fire at once if it is committed) and rec is cleared. */
+ * again: a client retry, a re-send); w is then parked on that job if it is
+ * pending, or put on *fire at once with the job as it is, and rec is
+ * cleared. */
 static bool
 submit_existing(sched *s, struct jobrec *rec, struct waiter *w,
                 struct waiter **fire)
@@ -1281,12 +1534,20 @@ submit_existing(sched *s, struct jobrec *rec, struct waiter *w,
 
 	if (key == NULL || (j = table_find_key(s, key)) == NULL)
 		return false;
-	(void) park(s, j, w); /* w has no deadline: cannot fail */
-	w->existing = true;
+	w->until = WAIT_COMMIT;
 	if (j->flags & JOB_COMMITTED) {
-		j->waiters = w->next;
-		unpark(s, w, JOBD_OK, j, NULL, fire);
+		w->q = NULL;
+		w->id = j->id;
+		w->state = j->state;
+		w->status = JOBD_OK;
+		w->msg = NULL;
+		w->shot = shot_take(s, j);
+		w->next = *fire;
+		*fire = w;
+	} else {
+		(void) park(s, j, w); /* pending: cannot fail */
 	}
+	w->existing_id = j->id;
 	jobrec_clear(rec);
 	return true;
 }
@@ -1295,6 +1556,7 @@ submit_existing(sched *s, struct jobrec *rec, struct waiter *w,
 struct fresh {
 	struct job *j;
 	struct jop *p;
+	struct wq *q;
 };
 
 static void
@@ -1303,12 +1565,14 @@ fresh_free(struct fresh *f, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(f[i].j);
 		free(f[i].p);
+		free(f[i].q);
 	}
 	free(f);
 }
 
 /* Under mtx: for each job of b whose key no live job holds (new[i]), its
- * memory in f[i]; and room in the tables for them all. NULL if out of
+ * memory in f[i] (the job, its insert op, its queue of parked calls); room
+ * in the tables for them all, and their kinds' kq. NULL if out of
  * memory. */
 static struct fresh *
 fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
@@ -1323,7 +1587,9 @@ fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
 			continue;
 		if ((f[i].j = job_alloc(r->params, r->nparams, rec_key(r))) ==
 		        NULL ||
-		    (f[i].p = calloc(1, sizeof(*f[i].p))) == NULL) {
+		    (f[i].p = calloc(1, sizeof(*f[i].p))) == NULL ||
+		    (f[i].q = calloc(1, sizeof(*f[i].q))) == NULL ||
+		    kq_of(s, b[i].kind->id) == NULL) {
 			fresh_free(f, n);
 			return NULL;
 		}
@@ -1344,15 +1610,19 @@ submit_new(sched *s, struct fresh *f, struct jobrec *rec,
 	struct job *j = f->j;
 	struct jop *p = f->p;
 
+	j->wq = f->q;
+	j->wq->job = j;
 	f->j = NULL;
 	f->p = NULL;
+	f->q = NULL;
 	job_fill(j, rec, k->id);
 	j->id = s->next_id++;
 	j->created_at = sched_wall_ms();
 	table_link(s, j); /* fresh_alloc made room */
 	s->njobs++;
 	s->nqueued++;
-	(void) park(s, j, w); /* no deadline: cannot fail */
+	w->until = WAIT_COMMIT;
+	(void) park(s, j, w); /* its queue exists: cannot fail */
 	/* the op owns the whole record, input included, until the insert is
 	 * done; the job keeps only what it needs */
 	p->op.type = WOP_INSERT;
@@ -1501,19 +1771,14 @@ bool
 sched_release(sched *s, struct waiter *w, int status, const char *msg)
 {
 	struct waiter *fire = NULL;
-	struct job *j;
 
+	/* w may be in a detached group (its job's end is on disk): taking
+	 * it out of the group is the same O(1) unlink */
 	pthread_mutex_lock(&s->mtx);
-	if ((j = w->job) != NULL) {
-		struct waiter **pp = &j->waiters;
-		while (*pp != w)
-			pp = &(*pp)->next;
-		*pp = w->next;
-		unpark(s, w, status, j, msg, &fire);
-		maybe_free(s, j);
-	}
+	if (w->q != NULL)
+		unpark(s, w, status, msg, &fire);
 	pthread_mutex_unlock(&s->mtx);
-	fire_all(fire);
+	fire_all(fire); /* msg is the caller's: fired before returning */
 	return fire != NULL;
 }
 
@@ -1528,8 +1793,10 @@ sched_wait(sched *s, uint64_t id, struct waiter *w)
 		rv = JOBD_NOT_FOUND;
 	else if (s->draining)
 		rv = JOBD_UNAVAILABLE;
-	else
+	else {
+		w->until = WAIT_END;
 		rv = park(s, j, w);
+	}
 	pthread_mutex_unlock(&s->mtx);
 	return rv;
 }
@@ -1555,6 +1822,7 @@ sched_cancel(sched *s, uint64_t id, struct waiter *w)
 		rv = JOBD_RESOURCE_EXHAUSTED;
 		goto out;
 	}
+	w->until = WAIT_END;
 	if ((rv = park(s, j, w)) != JOBD_OK)
 		goto out;
 	if (j->state == JOB_QUEUED) {
@@ -1575,112 +1843,119 @@ out:
 	return rv;
 }
 
-static int
-cmp_job_id_desc(const void *a, const void *b)
-{
-	uint64_t x = (*(struct job *const *) a)->id;
-	uint64_t y = (*(struct job *const *) b)->id;
-	return x < y ? 1 : x > y ? -1 : 0;
-}
+/* One index that sched_list walks, at its next job. */
+struct lwalk {
+	struct idtree_walk w;
+	struct idnode *at;
+};
 
-/* Sifts down the min-heap by id v[0..n) from i. */
+/* Sifts down the max-heap h[0..n) of walks, by the id each is at. */
 static void
-idheap_down(struct job **v, size_t n, size_t i)
+lheap_down(struct lwalk *lw, size_t *h, size_t n, size_t i)
 {
 	for (;;) {
 		size_t c = 2 * i + 1;
 		if (c >= n)
 			return;
-		if (c + 1 < n && v[c + 1]->id < v[c]->id)
+		if (c + 1 < n && job_of_node(lw[h[c + 1]].at)->id >
+		                     job_of_node(lw[h[c]].at)->id)
 			c++;
-		if (v[i]->id <= v[c]->id)
+		if (job_of_node(lw[h[i]].at)->id > job_of_node(lw[h[c]].at)->id)
 			return;
-		struct job *t = v[i];
-		v[i] = v[c];
-		v[c] = t;
+		size_t t = h[i];
+		h[i] = h[c];
+		h[c] = t;
 		i = c;
 	}
 }
 
-static void
-idheap_up(struct job **v, size_t i)
-{
-	while (i > 0 && v[(i - 1) / 2]->id > v[i]->id) {
-		struct job *t = v[i];
-		v[i] = v[(i - 1) / 2];
-		v[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
-}
-
 /*
- * The newest f->limit matching jobs are chosen first, keeping the best ones
- * in a min-heap by id, and only those are copied: a page of 100 out of a
- * million queued jobs copies 100 records, not a million.
+ * A page costs in proportion to the page: the listed jobs of each kind and
+ * state are in an index ordered by id (struct kq's live), so the page is
+ * the first f->limit jobs below f->before of one index, or of a k-way
+ * merge of the indexes the filter lets through (one per kind, or per
+ * state, or all), newest first: O(k + page log(k n)). Only the jobs on the
+ * page are copied.
  */
 int
 sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
            size_t *n)
 {
-	struct job **v = NULL;
-	struct jobrec *recs = NULL;
-	size_t nv = 0, cap = 0;
 	size_t limit = f->limit ? f->limit : SIZE_MAX;
 	/* a name never seen has no jobs */
 	uint32_t fkind = f->kind ? kind_lookup(f->kind) : 0;
-	int rv = JOBD_OK;
+	struct lwalk *lw = NULL;
+	struct jobrec *recs = NULL;
+	struct job **v = NULL;
+	size_t *h = NULL, nw = 0, nv = 0, total = 0, k0, k1;
+	int s0, s1, rv = JOBD_OK;
 
 	*out = NULL;
 	*n = 0;
-	if (fkind == UINT32_MAX)
+	if (fkind == UINT32_MAX || f->state < 0 || f->state > JOB_STATE_MAX)
 		return JOBD_OK;
+	s0 = f->state ? f->state : 1;
+	s1 = f->state ? f->state : JOB_STATE_MAX;
 	pthread_mutex_lock(&s->mtx);
-	for (size_t b = 0; b < s->nbuckets && rv == JOBD_OK; b++) {
-		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next) {
-			if ((j->flags & (JOB_COMMITTED | JOB_ENDED)) !=
-			        JOB_COMMITTED ||
-			    (f->state && j->state != f->state) ||
-			    (f->kind && j->kind != fkind) ||
-			    (f->before && j->id >= f->before))
-				continue;
-			if (nv == limit) {
-				/* full: j replaces the oldest if newer */
-				if (j->id > v[0]->id) {
-					v[0] = j;
-					idheap_down(v, nv, 0);
-				}
-				continue;
+	k0 = f->kind ? fkind : 0;
+	k1 = f->kind ? fkind + 1 : s->nkq;
+	if (k1 > s->nkq)
+		k1 = s->nkq;
+	for (size_t k = k0; k < k1; k++)
+		for (int st = s0; st <= s1; st++)
+			if (s->kq[k].live[st].n > 0) {
+				nw++;
+				total += s->kq[k].live[st].n;
 			}
-			if (nv == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct job **nvv = realloc(v, nc * sizeof(*v));
-				if (nvv == NULL) {
-					rv = JOBD_RESOURCE_EXHAUSTED;
-					break;
-				}
-				v = nvv;
-				cap = nc;
-			}
-			v[nv] = j;
-			idheap_up(v, nv++);
-		}
-	}
-	if (rv == JOBD_OK && nv > 0 &&
-	    (recs = calloc(nv, sizeof(*recs))) == NULL)
+	if (total < limit)
+		limit = total;
+	if (limit == 0)
+		goto out;
+	lw = malloc(nw * sizeof(*lw));
+	h = malloc(nw * sizeof(*h));
+	v = malloc(limit * sizeof(*v));
+	if (lw == NULL || h == NULL || v == NULL) {
 		rv = JOBD_RESOURCE_EXHAUSTED;
-	if (rv == JOBD_OK) {
-		if (nv > 1)
-			qsort(v, nv, sizeof(*v), cmp_job_id_desc);
-		/* lists carry no results */
-		for (size_t i = 0; i < nv; i++)
-			snapshot(s, v[i], &recs[i], false);
+		goto out;
 	}
+	/* each index from its newest job below f->before; h: a max-heap of
+	 * the walks not at their end */
+	size_t nh = 0;
+	for (size_t k = k0, i = 0; k < k1; k++)
+		for (int st = s0; st <= s1; st++) {
+			const struct idtree *t = &s->kq[k].live[st];
+			if (t->n == 0)
+				continue;
+			idtree_walk_below(&lw[i].w, t, f->before);
+			if ((lw[i].at = idtree_walk_next(&lw[i].w)) != NULL)
+				h[nh++] = i;
+			i++;
+		}
+	for (size_t i = nh / 2; i-- > 0;)
+		lheap_down(lw, h, nh, i);
+	while (nv < limit && nh > 0) {
+		struct lwalk *top = &lw[h[0]];
+		v[nv++] = job_of_node(top->at);
+		if ((top->at = idtree_walk_next(&top->w)) == NULL)
+			h[0] = h[--nh];
+		lheap_down(lw, h, nh, 0);
+	}
+	if (nv > 0 && (recs = calloc(nv, sizeof(*recs))) == NULL) {
+		rv = JOBD_RESOURCE_EXHAUSTED;
+		goto out;
+	}
+	/* lists carry no results */
+	for (size_t i = 0; i < nv; i++)
+		snapshot(s, v[i], &recs[i], false);
+out:
 	pthread_mutex_unlock(&s->mtx);
+	free(lw);
+	free(h);
 	free(v);
 	if (rv != JOBD_OK)
 		return rv;
 	*out = recs;
-	*n = nv;
+	*n = recs != NULL ? nv : 0;
 	return JOBD_OK;
 }
 
@@ -1935,13 +2210,48 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 
 /* ---- shutdown -------------------------------------------------------- */
 
+/* Asks every running job to stop: they are in the running indexes (a
+ * running job is acknowledged and not ended). Under mtx. */
 static void
 stop_running(sched *s)
 {
-	for (size_t b = 0; b < s->nbuckets; b++)
-		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next)
-			if (j->state == JOB_RUNNING)
-				atomic_store(&j->run->stop, STOP_SHUTDOWN);
+	struct idtree_walk w;
+	struct idnode *x;
+
+	for (size_t k = 0; k < s->nkq; k++) {
+		idtree_walk_below(&w, &s->kq[k].live[JOB_RUNNING], 0);
+		while ((x = idtree_walk_next(&w)) != NULL)
+			atomic_store(&job_of_node(x)->run->stop, STOP_SHUTDOWN);
+	}
+}
+
+/* Answers the parked Waits and Cancels with UNAVAILABLE, FIRE_BATCH per
+ * hold of mtx, each batch once the lock is released. No call parks once
+ * `draining` is set. */
+static void
+drain_parked(sched *s)
+{
+	bool more;
+
+	do {
+		struct waiter *fire = NULL, *w;
+
+		pthread_mutex_lock(&s->mtx);
+		for (int n = 0; n < FIRE_BATCH && (w = s->parked) != NULL;
+		     n++) {
+			if (w->q->job == NULL) {
+				/* its job's end is on disk: it fires with
+				 * that, in its group (fire_group) */
+				parked_unlink(w);
+				continue;
+			}
+			unpark(s, w, JOBD_UNAVAILABLE, "jobd is shutting down",
+			       &fire);
+		}
+		more = s->parked != NULL;
+		pthread_mutex_unlock(&s->mtx);
+		fire_all(fire);
+	} while (more);
 }
 
 void
@@ -1956,18 +2266,13 @@ sched_hurry(sched *s)
 void
 sched_drain(sched *s, uint32_t grace_ms)
 {
-	struct waiter *fire = NULL;
 	struct timespec ts;
 
 	pthread_mutex_lock(&s->mtx);
 	s->draining = true;
 	pthread_cond_broadcast(&s->work_cv);
-	for (size_t b = 0; b < s->nbuckets; b++)
-		for (struct job *j = s->ids[b]; j != NULL; j = j->id_next)
-			unpark_job(s, j, WAIT_END, JOBD_UNAVAILABLE,
-			           "jobd is shutting down", &fire);
 	pthread_mutex_unlock(&s->mtx);
-	fire_all(fire);
+	drain_parked(s);
 
 	ts = clock_after(CLOCK_REALTIME, grace_ms);
 	pthread_mutex_lock(&s->mtx);

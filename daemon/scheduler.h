@@ -14,7 +14,8 @@
  *
  * Calls never block on a job or on the disk: a call that must wait parks a
  * `waiter`, and the waiter's fire() runs later on the writer's completer
- * thread or the timer thread. fire() runs without any sched lock held.
+ * thread or the timer thread (or on sched_release's or sched_drain's
+ * caller). fire() runs without any sched lock held.
  */
 
 #include <stdbool.h>
@@ -26,6 +27,8 @@
 
 typedef struct sched sched;
 struct job;
+struct wq;
+struct shot;
 
 enum waiter_until {
 	WAIT_COMMIT = 1, /* the job's Submit is on disk */
@@ -34,11 +37,18 @@ enum waiter_until {
 
 /*
  * A parked call. The caller allocates it and sets until, deadline, fire and
- * arg; fire() is called exactly once, then the waiter belongs to the caller
- * again. status: JOBD_OK (job is the job's state then, valid during the
- * call only), JOBD_DEADLINE_EXCEEDED (job is its current state),
- * JOBD_ALREADY_EXISTS (a Submit whose key turned out to be taken:
- * existing_id), JOBD_UNAVAILABLE (shutting down, or the insert failed: msg).
+ * arg (a Submit's waiter, WAIT_COMMIT, has no deadline: it is not read);
+ * fire() is called exactly once, then the waiter belongs to the caller
+ * again. status: JOBD_OK (job is the job's state then, result included,
+ * valid during the call only), JOBD_DEADLINE_EXCEEDED (job holds only its
+ * id and its current state), JOBD_ALREADY_EXISTS (a Submit whose key turned
+ * out to be taken: existing_id), JOBD_UNAVAILABLE (shutting down, or the
+ * insert failed: msg), or the status given to sched_release (job holds
+ * only id and state).
+ *
+ * Every park, expiry, release and unpark costs O(log n) under the
+ * scheduler's lock (n parked calls); no hold of the lock does more than a
+ * bounded number of them.
  */
 struct waiter {
 	int until;
@@ -47,13 +57,16 @@ struct waiter {
 	             uint64_t existing_id, const char *msg);
 	void *arg;
 	/* private */
-	struct waiter *next;
-	struct job *job;
-	size_t hpos;
+	struct waiter *next, **pprev;   /* its queue; then a list to fire */
+	struct waiter *anext, **apprev; /* every parked WAIT_END waiter */
+	struct wq *q;                   /* where it is parked; NULL after */
+	size_t hpos;                    /* in the deadline heap */
+	struct shot *shot; /* what it fires with; NULL: id and state */
+	const char *msg;   /* valid until it has fired */
+	uint64_t id;
+	uint64_t existing_id;
 	int status;
-	bool existing;
-	struct jobrec snap;
-	char msg[160];
+	int state;
 };
 
 struct sched_config {
@@ -145,7 +158,9 @@ int sched_cancel(sched *s, uint64_t id, struct waiter *w);
  */
 bool sched_release(sched *s, struct waiter *w, int status, const char *msg);
 /* Live acknowledged jobs matching f (f->before and f->limit honoured),
- * newest first, as store_list returns them. */
+ * newest first, as store_list returns them. A page costs O(k + page log n),
+ * k the kinds and states the filter lets through: never a walk of every
+ * live job. */
 int sched_list(sched *s, const struct store_filter *f, struct jobrec **out,
                size_t *n);
 void sched_stats(sched *s, struct sched_stats *st);

@@ -38,9 +38,16 @@
  * job is not written (mark_superseded): the later one carries every
  * mutable field, and both would commit together.
  *
- * Lock order: writer.mtx and writer.dmtx are leaves, never held together;
- * done() runs without either. `retry` and the failure state belong to the
- * writer thread.
+ * done() never runs on the thread that submitted the op, which may hold a
+ * lock that done() takes (the scheduler's): an op refused because the
+ * writer is stopping goes to the completer like any other, which
+ * writer_stop() joins last, once it has called everything it was handed.
+ *
+ * Lock order: writer.mtx, then writer.dmtx (a refused op is handed to the
+ * completer under mtx, so that completer_stop, which takes both, cannot
+ * miss it); the completer and the writer thread take dmtx alone. done()
+ * runs without either. `retry` and the failure state belong to the writer
+ * thread.
  */
 #include "writer.h"
 
@@ -458,14 +465,18 @@ writer_main(void *arg)
 	return NULL;
 }
 
-/* Lets the completer call what it was handed, then stops it. */
+/* Lets the completer call what it was handed, then stops it. Under mtx,
+ * so that an op refused meanwhile (refuse_stopping) is handed over before
+ * it, and completed. */
 static void
 completer_stop(writer *w)
 {
+	pthread_mutex_lock(&w->mtx);
 	pthread_mutex_lock(&w->dmtx);
 	w->dstop = true;
 	pthread_cond_signal(&w->dcv);
 	pthread_mutex_unlock(&w->dmtx);
+	pthread_mutex_unlock(&w->mtx);
 	pthread_join(w->completer, NULL);
 }
 
@@ -522,22 +533,31 @@ fail_store:
 	return rv;
 }
 
-void
-writer_submit(writer *w, struct writer_op *op)
+/* Under mtx, once stopping: the ops of `ops` (linked by next) fail with
+ * JOBD_UNAVAILABLE, and go to the completer, never done() here. */
+static void
+refuse_stopping(writer *w, struct writer_op *ops)
 {
-	pthread_mutex_lock(&w->mtx);
-	if (w->stopping) {
-		pthread_mutex_unlock(&w->mtx);
+	struct oplist l;
+	struct writer_op *op, *next;
+
+	oplist_init(&l);
+	for (op = ops; op != NULL; op = next) {
+		next = op->next;
 		op->status = JOBD_UNAVAILABLE;
 		snprintf(op->errmsg, sizeof(op->errmsg),
 		         "jobd is shutting down");
-		op->done(op);
-		return;
+		atomic_fetch_add(&w->backlog, 1);
+		oplist_push(&l, op);
 	}
-	atomic_fetch_add(&w->backlog, 1);
-	oplist_push(&w->q, op);
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mtx);
+	hand_over(w, &l);
+}
+
+void
+writer_submit(writer *w, struct writer_op *op)
+{
+	op->next = NULL;
+	writer_submit_group(w, op);
 }
 
 void
@@ -547,14 +567,8 @@ writer_submit_group(writer *w, struct writer_op *ops)
 
 	pthread_mutex_lock(&w->mtx);
 	if (w->stopping) {
+		refuse_stopping(w, ops);
 		pthread_mutex_unlock(&w->mtx);
-		for (op = ops; op != NULL; op = next) {
-			next = op->next;
-			op->status = JOBD_UNAVAILABLE;
-			snprintf(op->errmsg, sizeof(op->errmsg),
-			         "jobd is shutting down");
-			op->done(op);
-		}
 		return;
 	}
 	for (op = ops; op != NULL; op = next) {
@@ -586,6 +600,15 @@ writer_stop(writer *w)
 	free(w->cache);
 	free(w->ops);
 	free(w);
+}
+
+bool
+writer_stopping(writer *w)
+{
+	pthread_mutex_lock(&w->mtx);
+	bool yes = w->stopping;
+	pthread_mutex_unlock(&w->mtx);
+	return yes;
 }
 
 uint64_t

@@ -8,7 +8,9 @@
  * whatever is waiting when the previous commit returns, in one transaction.
  *
  * An op's done() is called on the writer's completer thread, in order, after
- * its batch committed (op->status JOBD_OK) or failed. A failed insert reports
+ * its batch committed (op->status JOBD_OK) or failed; never on the thread
+ * that submitted it, which may hold a lock that done() takes (lock order:
+ * a caller's locks, then writer.mtx, then writer.dmtx). A failed insert reports
  * the error (the job was not acknowledged); a failed update or purge is retried
  * until it succeeds or the writer stops, so no acknowledged state change is
  * dropped while the daemon lives. While the database cannot be written, the
@@ -49,16 +51,20 @@ typedef struct writer writer;
 
 /* Opens its own connection to `dbpath` and starts the thread. */
 int writer_start(writer **wp, const char *dbpath, char *err, size_t errlen);
-/* Queues op; its done() will be called exactly once, on the writer thread.
- * After writer_stop() has begun, done() is called at once with
- * JOBD_UNAVAILABLE. */
+/* Queues op; its done() will be called exactly once, on the completer
+ * thread. Once writer_stop() has begun, op fails with JOBD_UNAVAILABLE
+ * ("jobd is shutting down"), and done() is still called on the completer.
+ * Not to be called once writer_stop() may have returned. */
 void writer_submit(writer *w, struct writer_op *op);
 /* Queues the ops of the list `ops` (linked by next) so that they are
  * applied in one transaction: they all commit or all fail together. Each
  * op's done() is called as for writer_submit(). */
 void writer_submit_group(writer *w, struct writer_op *ops);
-/* Commits what is queued, stops the thread and closes. Accepts NULL. */
+/* Commits what is queued, stops the thread, then the completer once it has
+ * called every done() it was handed, and closes. Accepts NULL. */
 void writer_stop(writer *w);
+/* True once writer_stop() has begun (for tests). */
+bool writer_stopping(writer *w);
 /* Ops queued and not yet done (for Stats and tests). */
 uint64_t writer_backlog(writer *w);
 /* True while the last commit failed (disk full, read-only, ...). */
