@@ -4,7 +4,10 @@
  * Start: TLS files, token and kinds (read and checked first, so that a bad
  * one stops jobd before it touches the database) -> database (schema checked,
  * running jobs recovered, queued ones loaded) -> writer -> scheduler ->
- * workers -> listeners. Stop, in reverse:
+ * workers -> listeners. The database is locked before all this, by main()
+ * (dblock.h): a second jobd on it stops before it reads a byte of it, so
+ * nothing here (recovery, a migration, any write) can happen twice at once
+ * on one database. Stop, in reverse:
  * the front refuses new requests, the scheduler answers parked calls and
  * lets running jobs finish within the grace period (then stops them: they go
  * back to queued), the workers are joined, the writer commits what is left,
@@ -131,7 +134,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
              size_t errlen)
 {
 	struct sched_config sc = {cfg->workers, cfg->max_queue, cfg->backoff_ms,
-	                          cfg->retention_ms};
+	                          cfg->retention_ms, cfg->max_recoveries};
 	struct service_config svc = {cfg->db_path, cfg->workers,
 	                             cfg->max_queue};
 	struct server_config srvc;

@@ -20,6 +20,8 @@ struct daemon_config {
 	int64_t retention_ms; /* 0 = keep forever */
 	uint32_t backoff_ms;
 	uint32_t grace_ms;
+	/* a job found running at this many starts fails; 0 = no cap */
+	uint32_t max_recoveries;
 	/* PEM files for the tls+tcp:// addresses; NULL when not given. A
 	 * tls+tcp:// address needs cert and key; with ca, clients must present
 	 * a certificate signed by it. Given without a tls+tcp:// address, they
@@ -41,7 +43,9 @@ typedef struct jobd_daemon jobd_daemon;
 
 /* Loads the TLS files and the token (refusing any that cannot be read or
  * used), opens the database (refusing a foreign or corrupt one), recovers
- * jobs left running, starts the writer, workers and listeners. */
+ * jobs left running, starts the writer, workers and listeners. The caller
+ * holds the database's lock (dblock_take) from before anything touches the
+ * database until after daemon_stop. */
 int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
                  size_t errlen);
 /* Reads the kinds again (SIGHUP): on success, jobs that start from now

@@ -13,6 +13,11 @@
  * period at once (daemon_hurry), SIGUSR1 still logs the status. The drain
  * thread says it is over with SIGRTMIN, which only it sends.
  *
+ * Before anything else touches the database or what lies beside it (the
+ * run directory that exec_init() sweeps, then the database itself), jobd
+ * locks the database (storage/dblock.h) and holds the lock until it exits:
+ * a second jobd on the same database stops there, having changed nothing.
+ *
  * Before any thread starts, exec_init() starts the reaper of program kinds
  * (kinds/exec.h), which must be forked while jobd is one thread.
  *
@@ -35,6 +40,7 @@
 #include <nng/nng.h>
 
 #include "daemon.h"
+#include "dblock.h"
 #include "exec.h"
 #include "jobd_status.h"
 #include "log.h"
@@ -74,6 +80,10 @@ usage(FILE *f)
 	    "  --grace DUR         on SIGINT/SIGTERM, how long running jobs\n"
 	    "                      may go on before they are stopped and\n"
 	    "                      re-queued (JOBD_GRACE; 10s)\n"
+	    "  --max-recoveries N  a job found running at N starts, each\n"
+	    "                      after jobd stopped uncleanly while it ran,\n"
+	    "                      fails instead of running again; 0 = no\n"
+	    "                      cap (JOBD_MAX_RECOVERIES; 3)\n"
 	    "  --log-level LEVEL   error, warn, info or debug\n"
 	    "                      (JOBD_LOG_LEVEL; info)\n"
 	    "  --tls-cert FILE     PEM certificate (chain) of the tls+tcp://\n"
@@ -251,6 +261,11 @@ set_opt(struct opts *o, int opt, const char *v)
 			return bad("a duration up to 1h", v);
 		o->cfg.grace_ms = (uint32_t) ms;
 		return 0;
+	case 'M':
+		if (parse_u64(v, UINT32_MAX, &n) != 0)
+			return bad("a number, 0 for no cap", v);
+		o->cfg.max_recoveries = (uint32_t) n;
+		return 0;
 	case 'L':
 		if ((o->level = log_parse_level(v)) < 0)
 			return bad("error, warn, info or debug", v);
@@ -286,6 +301,7 @@ static const struct option longopts[] = {
     {"retention", required_argument, NULL, 'r'},
     {"backoff", required_argument, NULL, 'b'},
     {"grace", required_argument, NULL, 'g'},
+    {"max-recoveries", required_argument, NULL, 'M'},
     {"log-level", required_argument, NULL, 'L'},
     {"tls-cert", required_argument, NULL, 'C'},
     {"tls-key", required_argument, NULL, 'K'},
@@ -310,6 +326,7 @@ static const struct {
     {"JOBD_RETENTION", 'r'},
     {"JOBD_BACKOFF", 'b'},
     {"JOBD_GRACE", 'g'},
+    {"JOBD_MAX_RECOVERIES", 'M'},
     {"JOBD_LOG_LEVEL", 'L'},
     {"JOBD_TLS_CERT", 'C'},
     {"JOBD_TLS_KEY", 'K'},
@@ -353,6 +370,7 @@ parse(struct opts *o, int argc, char **argv)
 	o->cfg.retention_ms = 7LL * 86400000;
 	o->cfg.backoff_ms = 1000;
 	o->cfg.grace_ms = 10000;
+	o->cfg.max_recoveries = 3;
 	o->level = LOG_INFO;
 
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
@@ -546,6 +564,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	jobd_daemon *d;
+	dblock *lock;
 	sigset_t set;
 	char err[4096];
 	int rv;
@@ -570,6 +589,12 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* before anything is changed, beside the database or in it */
+	if (dblock_take(&lock, o.cfg.db_path, err, sizeof(err)) != JOBD_OK) {
+		log_error("cannot start: %s", err);
+		opts_free(&o);
+		return 1;
+	}
 	/* forks the reaper: while jobd is one thread */
 	char runs[4096];
 	if (o.run_dir == NULL) {
@@ -578,12 +603,14 @@ main(int argc, char **argv)
 	}
 	if (exec_init(o.run_dir, err, sizeof(err)) != JOBD_OK) {
 		log_error("cannot start: %s", err);
+		dblock_discard(lock);
 		opts_free(&o);
 		return 1;
 	}
 	if (daemon_start(&d, &o.cfg, err, sizeof(err)) != 0) {
 		log_error("cannot start: %s", err);
 		exec_fini();
+		dblock_discard(lock); /* no database left behind if unused */
 		opts_free(&o);
 		nng_fini();
 		return 1;
@@ -595,8 +622,9 @@ main(int argc, char **argv)
 	 * but nng_fini() would hang too, and a leak checker at exit would
 	 * count what nng still holds; so out at once */
 	if (rv != JOBD_OK)
-		_exit(0);
+		_exit(0); /* the lock goes with the process */
 	exec_fini();
+	dblock_release(lock); /* every connection to the database is closed */
 	nng_fini(); /* nng's own threads and caches, for leak checkers */
 	return 0;
 }

@@ -13,6 +13,15 @@
  * at its first input and kept. A read that fails is the attempt's failure,
  * "cannot read the job's input: why" (retried while attempts remain, as
  * any failure), and the connection is opened afresh for the next one.
+ *
+ * The read is checked against the input checksum (store.c), which covers
+ * the job's id, kind and params as well as the input: the worker checks
+ * exactly what it is about to run. A job with no input is read for its
+ * checksum too if its kind and params came from the disk (loaded at
+ * start); one submitted since has nothing from the disk to check. Damage
+ * fails the job at once, before its kind sees it and without a retry,
+ * since a retry reads the same bytes: "the stored input of job N is
+ * damaged (checksum mismatch): not run". Never a result from damaged data.
  */
 #include "pool.h"
 
@@ -55,10 +64,11 @@ struct pool {
 	kick *kick; /* while programs run: kick.c */
 };
 
-/* Job `id`'s input into *buf (malloc'd) and *len, through wk's own
- * connection. JOBD_OK, or an error described in err. */
+/* Job w's input into *buf (malloc'd) and *len, through wk's own
+ * connection, checked against its checksum. JOBD_OK; JOBD_DATA_LOSS if what
+ * is stored is damaged; or another error; err says why. */
 static int
-read_input(struct worker *wk, uint64_t id, size_t want, uint8_t **buf,
+read_input(struct worker *wk, const struct sched_work *w, uint8_t **buf,
            size_t *len, char *err, size_t errlen)
 {
 	const char *path = sched_db_path(wk->p->s);
@@ -73,11 +83,16 @@ read_input(struct worker *wk, uint64_t id, size_t want, uint8_t **buf,
 		    JOBD_OK)
 			return rv;
 	}
-	if ((rv = store_get_input(wk->db, id, buf, len)) != JOBD_OK) {
+	if ((rv = store_get_input(wk->db, w->id, w->kind->k->name, w->params,
+	                          w->nparams, buf, len)) != JOBD_OK) {
 		snprintf(err, errlen, "%s", store_errmsg(wk->db));
-	} else if (*len != want) {
-		snprintf(err, errlen, "%zu bytes in the database, not %zu",
-		         *len, want);
+	} else if (*len != w->input_len) {
+		/* a row without a checksum (schema version 1) */
+		snprintf(
+		    err, errlen,
+		    "the stored input of job %llu is damaged (%zu bytes in "
+		    "the database, not %zu)",
+		    (unsigned long long) w->id, *len, w->input_len);
 		rv = JOBD_DATA_LOSS;
 	}
 	if (rv != JOBD_OK) {
@@ -98,27 +113,34 @@ run_one(struct worker *wk, struct job *j)
 	struct jobd_job r;
 	uint8_t *input = NULL;
 	size_t input_len = 0;
-	char err[600];
+	char err[600], msg[700];
+	int rv;
 
 	sched_job_work(j, &w);
+	/* first, so that damage is called damage, whatever else it breaks */
+	if ((w.input_len > 0 || w.loaded) &&
+	    (rv = read_input(wk, &w, &input, &input_len, err, sizeof(err))) !=
+	        JOBD_OK) {
+		bool damaged = rv == JOBD_DATA_LOSS;
+		if (damaged)
+			snprintf(msg, sizeof(msg), "%s: not run", err);
+		else
+			snprintf(msg, sizeof(msg),
+			         "cannot read the job's input: %s", err);
+		log_error("job %llu: %s", (unsigned long long) w.id, msg);
+		sched_finish(s, j,
+		             damaged ? JOBD_RUN_FAILED_FINAL : JOBD_RUN_FAILED,
+		             NULL, 0, msg);
+		return;
+	}
 	/* its kind may have changed since Submit (a reload) */
 	if (kind_validate(w.kind->k, w.params, w.nparams, w.input_len, err,
 	                  sizeof(err)) != JOBD_OK) {
-		char msg[700];
 		snprintf(msg, sizeof(msg),
 		         "kind '%s' as defined now refuses this job: %s",
 		         w.kind->k->name, err);
+		free(input);
 		sched_finish(s, j, JOBD_RUN_FAILED_FINAL, NULL, 0, msg);
-		return;
-	}
-	if (w.input_len > 0 &&
-	    read_input(wk, w.id, w.input_len, &input, &input_len, err,
-	               sizeof(err)) != JOBD_OK) {
-		char msg[700];
-		snprintf(msg, sizeof(msg), "cannot read the job's input: %s",
-		         err);
-		log_error("job %llu: %s", (unsigned long long) w.id, msg);
-		sched_finish(s, j, JOBD_RUN_FAILED, NULL, 0, msg);
 		return;
 	}
 	memset(&r, 0, offsetof(struct jobd_job, error));

@@ -16,7 +16,9 @@
  * (Submit's reply) and a terminal state (Wait's and Cancel's replies). What
  * need not: the move to running, progress, and a retry's re-queue; after a
  * crash, recovery turns `running` back into `queued`, so every acknowledged
- * job runs at least once more.
+ * job runs at least once more; but a job found `running` at
+ * cfg.max_recoveries starts is failed instead (store_recover): it may be
+ * what brings jobd down.
  *
  * Memory: what is kept of a job, and what is left on disk. A daemon may
  * hold a million queued jobs, so a job in memory is what scheduling and
@@ -41,10 +43,13 @@
  * on the database has them, and the worker that takes the job reads them
  * through its own connection (pool.c; a job joins the run queue only once
  * its insert committed, so the row is there to read). A read that fails
- * (an I/O error, a row that lost its input) is a failed attempt with an
- * error that says so ("cannot read the job's input: ..."): the job is
- * retried after the backoff while attempts remain, and then ends `failed`
- * like any failure, never silently dropped.
+ * (an I/O error) is a failed attempt with an error that says so ("cannot
+ * read the job's input: ..."): the job is retried after the backoff while
+ * attempts remain, and then ends `failed` like any failure, never silently
+ * dropped. An input that does not match its checksum fails the job at
+ * once (pool.c). A job loaded at start is marked JOB_LOADED: its kind and
+ * params came from the disk, and the worker checks them against the
+ * checksum even when it has no input to read.
  *
  * Start-up loads of each queued job only the columns that make it up
  * (store_scan_brief: no input, no result, nothing allocated per row but the
@@ -148,6 +153,7 @@ enum job_flags {
 	JOB_COMMITTED = 1, /* its insert is on disk */
 	JOB_ENDED = 2,     /* its terminal state is on disk */
 	JOB_HAS_KEY = 4,   /* data starts with the idempotency key */
+	JOB_LOADED = 8,    /* its kind and params were read from the disk */
 };
 
 /* What a job has once it has run, or ended without running. */
@@ -1310,7 +1316,7 @@ load_one(const struct jobrec *r, void *arg)
 	job_fill(j, r, lc->kind_id);
 	j->id = r->id;
 	j->created_at = r->created_at;
-	j->flags |= JOB_COMMITTED;
+	j->flags |= JOB_COMMITTED | JOB_LOADED;
 	if (r->error != NULL || r->started_at != 0 || r->finished_at != 0 ||
 	    r->progress_done != 0 || r->progress_total != 0) {
 		/* an earlier attempt's traces, shown as they were */
@@ -1385,8 +1391,9 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 	int rv;
 
 	if ((rv = store_id_range(db, JOB_QUEUED, &lo, &hi)) != JOBD_OK) {
-		snprintf(err, errlen, "cannot load queued jobs: %s",
-		         store_errmsg(db));
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': %s",
+		         store_path(db), store_errmsg(db));
 		return rv;
 	}
 	pthread_mutex_lock(&s->mtx);
@@ -1407,7 +1414,9 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 		rv = store_scan_brief(db, JOB_QUEUED, 0, mid, load_one, lc);
 	rv = load_chain(lc, NULL, rv); /* links the last job, or frees it */
 	if (rv != JOBD_OK)
-		snprintf(err, errlen, "cannot load queued jobs: %s",
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': %s",
+		         store_path(db),
 		         rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
 		                                       : store_errmsg(db));
 	pthread_mutex_unlock(&s->mtx);
@@ -1415,7 +1424,9 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 		return rv;
 	pthread_join(helper, NULL);
 	if (rv == JOBD_OK && hl->rv != JOBD_OK) {
-		snprintf(err, errlen, "cannot load queued jobs: %s", hl->err);
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': %s",
+		         store_path(db), hl->err);
 		rv = hl->rv;
 	}
 	/* links the helper's jobs, or frees them if anything failed */
@@ -1423,7 +1434,10 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 	int crv = load_chain(lc, hl->head, rv);
 	pthread_mutex_unlock(&s->mtx);
 	if (rv == JOBD_OK && crv != JOBD_OK) {
-		snprintf(err, errlen, "cannot load queued jobs: out of memory");
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': out of "
+		         "memory",
+		         store_path(db));
 		rv = crv;
 	}
 	return rv;
@@ -1433,7 +1447,7 @@ int
 sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 {
 	struct load_ctx lc, hl;
-	uint64_t max_id;
+	uint64_t max_id, failed;
 	int rv;
 
 	memset(&lc, 0, sizeof(lc));
@@ -1443,15 +1457,24 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 	hl.chain = true;
 	hl.tail = &hl.head;
 	*recovered = 0;
-	if ((rv = store_recover(db, recovered)) != JOBD_OK ||
+	if ((rv = store_recover(db, s->cfg.max_recoveries, sched_wall_ms(),
+	                        recovered, &failed)) != JOBD_OK ||
 	    (rv = store_max_id(db, &max_id)) != JOBD_OK ||
 	    (rv = store_counts(db, s->st.counts)) != JOBD_OK) {
-		snprintf(err, errlen, "%s", store_errmsg(db));
+		snprintf(err, errlen,
+		         "cannot load the jobs of database '%s': %s",
+		         store_path(db), store_errmsg(db));
 		return rv;
 	}
+	if (failed > 0)
+		log_error("%llu jobs left running by an unclean stop have "
+		          "reached --max-recoveries %u: failed, not run again",
+		          (unsigned long long) failed, s->cfg.max_recoveries);
 	free(s->db_path);
 	if ((s->db_path = strdup(store_path(db))) == NULL) {
-		snprintf(err, errlen, "cannot load queued jobs: out of memory");
+		snprintf(err, errlen,
+		         "cannot load the jobs of database '%s': out of memory",
+		         store_path(db));
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	pthread_mutex_lock(&s->mtx);
@@ -2102,6 +2125,7 @@ sched_job_work(const struct job *j, struct sched_work *out)
 	out->params = j->run->params;
 	out->nparams = j->run->nparams;
 	out->input_len = j->input_len;
+	out->loaded = (j->flags & JOB_LOADED) != 0;
 	out->progress_arg = j->run;
 }
 

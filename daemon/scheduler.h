@@ -74,6 +74,9 @@ struct sched_config {
 	uint64_t max_queue;   /* queued jobs; 0 = unlimited */
 	uint32_t backoff_ms;  /* first retry delay; doubles, capped */
 	int64_t retention_ms; /* finished jobs older than this are purged */
+	/* a job found running at this many starts (each after an unclean
+	 * stop while it ran) fails instead of running again; 0 = no cap */
+	uint32_t max_recoveries;
 };
 
 struct sched_stats {
@@ -92,10 +95,11 @@ int64_t sched_wall_ms(void);
 /* Creates the scheduler and its timer thread. */
 int sched_create(sched **sp, writer *w, const struct sched_config *cfg);
 /*
- * Start-up, before any call: re-queues jobs left running by a crash and
- * loads the queued ones from `db` into memory (without their inputs),
- * whatever their kind: a job of a kind not defined waits for it. Call
- * sched_set_kinds first. *recovered = jobs re-queued.
+ * Start-up, before any call: re-queues jobs left running by a crash (or
+ * fails those that reached cfg.max_recoveries) and loads the queued ones
+ * from `db` into memory (without their inputs), whatever their kind: a job
+ * of a kind not defined waits for it. Call sched_set_kinds first.
+ * *recovered = jobs re-queued. A refusal's message names the database.
  */
 int sched_load(sched *s, store *db, uint64_t *recovered, char *err,
                size_t errlen);
@@ -175,7 +179,9 @@ struct sched_work {
 	const struct kind_def *kind;    /* as defined when it started */
 	const struct job_param *params; /* validated */
 	size_t nparams;
-	size_t input_len;   /* the bytes are in the database: store_get_input */
+	size_t input_len; /* the bytes are in the database: store_get_input */
+	bool loaded; /* kind and params were read from the database at start:
+	                the input checksum checks them even without input */
 	void *progress_arg; /* for sched_progress */
 };
 void sched_job_work(const struct job *j, struct sched_work *out);

@@ -13,8 +13,11 @@
  * the time of a scan.
  *
  * Opening. A file we are given may be anything: a new file, a jobd database,
- * another program's SQLite database, a newer jobd's database, a text file. We
- * look before we touch: the first thing store_open() runs is a read of
+ * another program's SQLite database, a newer jobd's database, a text file, a
+ * device. We look before we touch: a path that is not a regular file (a
+ * device, a FIFO, a directory, a socket) is refused before SQLite opens it
+ * (it would create -wal and -shm files beside it), and the first thing
+ * store_open() runs on a file is a read of
  * PRAGMA user_version and of the number of objects in sqlite_schema, which
  * fails with SQLITE_NOTADB on a file that is not a database. Only when that
  * read says the file is ours (or empty) does anything write to it: setting
@@ -39,13 +42,17 @@
  * (SQLITE_DBCONFIG_TRUSTED_SCHEMA off) and SQL cannot corrupt the file on
  * purpose (SQLITE_DBCONFIG_DEFENSIVE).
  *
- * Schema (version 1). One STRICT table `jobs`, one row per job, with a
- * column for every field of struct jobrec. The state is stored as its name
- * ('queued', 'running', ...) so the file reads well in the sqlite3 shell.
- * The big blobs, result and input, are the last columns: SQLite keeps the
- * tail of a long row in overflow pages, and what lists and scans read is
- * then all in the row's first page. An empty input or result is NULL, and
- * so is an empty idempotency key (the wire's "no key"). Indexes:
+ * Schema (version 2). One STRICT table `jobs`, one row per job, with a
+ * column for every field of struct jobrec and the two checksums. The state
+ * is stored as its name ('queued', 'running', ...) so the file reads well
+ * in the sqlite3 shell. The big blobs, result and input, are the last
+ * columns: SQLite keeps the tail of a long row in overflow pages, and what
+ * lists and scans read (the checksums too) is then all in the row's first
+ * page. An empty input or result is NULL, and so is an empty idempotency
+ * key (the wire's "no key"). `recoveries` counts the starts of jobd that
+ * found the job `running`, each after jobd stopped uncleanly while it ran
+ * (store_recover(): at the cap the job is failed instead of re-queued, so
+ * that a job that crashes jobd is not run again at every start). Indexes:
  *
  *   jobs_state (state)             list by state newest first, scan by state
  *                                  oldest first, recover, counts
@@ -72,6 +79,29 @@
  * state name we do not know, or a number out of its field's range, is
  * JOBD_DATA_LOSS naming the job.
  *
+ * Checksums. SQLite does not checksum its pages, so a damaged file can
+ * hand back wrong bytes without an error. Each row carries two CRC-32C
+ * (crc32c.c), written with the row and checked wherever a blob is read:
+ *
+ *   input_crc   the job's id (8 bytes, little-endian), its kind name and a
+ *               NUL, its params blob, its input bytes: all that makes the
+ *               result, written at insert
+ *   result_crc  the job's id and the result bytes, written with the result
+ *
+ * The id makes a row's blobs that turn up in another row a mismatch too.
+ * The input checksum is checked against the kind and params a worker is
+ * about to run (store_get_input(), from the params in memory), or those of
+ * the row (store_get(STORE_INPUT), store_scan()); the result checksum by
+ * every read that returns the result (store_get(), store_scan()). A
+ * mismatch is JOBD_DATA_LOSS, "the stored result of job N is damaged
+ * (checksum mismatch)", and the bytes are not returned. A checksum is 32
+ * bits: random damage goes unseen once in 2^32. Rows of schema version 1
+ * have no checksums (NULL) and are read unchecked; a result written to
+ * such a row since gets its checksum. A row with an input checksum and no
+ * result checksum is damaged, as is a checksum out of 0..2^32-1; like a
+ * mismatch, this fails the read of a blob, not a list or the start-up
+ * load, which read none: a damaged checksum costs its job, not jobd.
+ *
  * Changing the schema. The schema's version is PRAGMA user_version; version
  * N is what store_migrations[0..N-1] build, and STORE_VERSION is the length
  * of that table. To change the schema:
@@ -82,10 +112,15 @@
  *      field are at every old version and are brought up to date by running
  *      the steps after theirs, in order.
  *   3. Update the statements in store_sql and the column numbers (COL_*).
- *   4. Add a test that opens a database of version N-1 (built by running
+ *   4. Append to store_probes the probe of version N-1: a SELECT of every
+ *      column that version's table has.
+ *   5. Add a test that opens a database of version N-1 (built by running
  *      only the old steps) and finds the data intact.
  * store_open() runs the missing steps and sets user_version in one
  * transaction, so a crash leaves the old version or the new, never half.
+ * Before that, and before anything is written, it prepares the probe of
+ * the version the file claims: a file that says it is ours but lacks our
+ * table is refused untouched.
  * A database whose version is higher than STORE_VERSION belongs to a newer
  * jobd and is refused, not downgraded.
  *
@@ -106,8 +141,8 @@
  * is over and the next store_begin() works; store_rollback() without a
  * transaction (SQLite ends some on an I/O error by itself) is a success.
  * Calls made outside store_begin()/store_commit() are each a transaction of
- * their own; store_recover() and store_purge() are single statements, so
- * each is atomic either way.
+ * their own; store_purge() is a single statement and store_recover() a
+ * savepoint, so each is atomic either way.
  */
 
 #include <assert.h>
@@ -122,6 +157,7 @@
 
 #include <sqlite3.h>
 
+#include "crc32c.h"
 #include "store.h"
 
 #if SQLITE_VERSION_NUMBER < 3037000
@@ -164,9 +200,70 @@ static const char *const store_migrations[] = {
     "CREATE INDEX jobs_state_kind ON jobs (state, kind);"
     "CREATE INDEX jobs_finished ON jobs (finished_at)"
     " WHERE state = 'succeeded' OR state = 'failed' OR state = 'cancelled';",
+
+    /* 1 -> 2: checksums of the input and the result, and the count of
+     * unclean stops a job was running at. The table is built anew rather
+     * than altered, since ADD COLUMN would put the new columns after the
+     * blobs, in their overflow pages: every read of a checksum would then
+     * walk the whole input. Rows of version 1 have no checksums (NULL). */
+    "CREATE TABLE jobs2 ("
+    " id INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " params BLOB NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state = 'queued' OR state = 'running'"
+    "  OR state = 'succeeded' OR state = 'failed' OR state = 'cancelled'),"
+    " attempts INTEGER NOT NULL,"
+    " max_attempts INTEGER NOT NULL,"
+    " timeout_ms INTEGER NOT NULL,"
+    " progress_done INTEGER NOT NULL,"
+    " progress_total INTEGER NOT NULL,"
+    " error TEXT,"
+    " idem_key TEXT UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " recoveries INTEGER NOT NULL DEFAULT 0,"
+    " input_crc INTEGER,"
+    " result_crc INTEGER,"
+    " result BLOB,"
+    " input BLOB"
+    ") STRICT;"
+    "INSERT INTO jobs2 (id, kind, params, priority, state, attempts,"
+    " max_attempts, timeout_ms, progress_done, progress_total, error,"
+    " idem_key, created_at, started_at, finished_at, not_before, result,"
+    " input)"
+    " SELECT id, kind, params, priority, state, attempts, max_attempts,"
+    " timeout_ms, progress_done, progress_total, error, idem_key,"
+    " created_at, started_at, finished_at, not_before, result, input"
+    " FROM jobs ORDER BY id;"
+    "DROP TABLE jobs;"
+    "ALTER TABLE jobs2 RENAME TO jobs;"
+    "CREATE INDEX jobs_state ON jobs (state);"
+    "CREATE INDEX jobs_kind ON jobs (kind);"
+    "CREATE INDEX jobs_state_kind ON jobs (state, kind);"
+    "CREATE INDEX jobs_finished ON jobs (finished_at)"
+    " WHERE state = 'succeeded' OR state = 'failed' OR state = 'cancelled';",
 };
 #define STORE_VERSION                                                          \
 	((int) (sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+/*
+ * The probes: entry N-1 prepares only on a database of version N, for the
+ * versions before STORE_VERSION (whose own check is preparing store_sql).
+ * Append only.
+ */
+static const char *const store_probes[] = {
+    /* 1 */
+    "SELECT id, kind, params, priority, state, attempts, max_attempts,"
+    " timeout_ms, progress_done, progress_total, error, idem_key,"
+    " created_at, started_at, finished_at, not_before, result, input"
+    " FROM jobs",
+};
+_Static_assert(sizeof(store_probes) / sizeof(store_probes[0]) ==
+                   STORE_VERSION - 1,
+               "one probe for each version before STORE_VERSION");
 
 /*
  * The statements. Every statement that reads jobs returns the columns of
@@ -189,6 +286,7 @@ enum store_stmt {
 	STMT_SCAN_BRIEF,
 	STMT_ID_RANGE,
 	STMT_INPUT,
+	STMT_RECOVER_CAP,
 	STMT_RECOVER,
 	STMT_PURGE,
 	STMT_COUNTS,
@@ -214,6 +312,9 @@ enum store_col {
 	COL_STARTED_AT,
 	COL_FINISHED_AT,
 	COL_NOT_BEFORE,
+	COL_RECOVERIES,
+	COL_INPUT_CRC,
+	COL_RESULT_CRC,
 	COL_INPUT_LEN,
 	COL_INPUT,
 	COL_RESULT,
@@ -222,7 +323,8 @@ enum store_col {
 #define STORE_COLS                                                             \
 	"id, kind, params, priority, state, attempts, max_attempts, "          \
 	"timeout_ms, progress_done, progress_total, error, idem_key, "         \
-	"created_at, started_at, finished_at, not_before, length(input)"
+	"created_at, started_at, finished_at, not_before, recoveries, "        \
+	"input_crc, result_crc, length(input)"
 
 /* Lists: ?1 state, ?2 kind, ?3 the highest id wanted, ?4 the limit. */
 #define STORE_LIST(where)                                                      \
@@ -236,13 +338,14 @@ static const char *const store_sql[STMT_NUM] = {
     [STMT_INSERT] = "INSERT INTO jobs (id, kind, params, priority, state,"
                     " attempts, max_attempts, timeout_ms, progress_done,"
                     " progress_total, error, idem_key, created_at,"
-                    " started_at, finished_at, not_before, result, input)"
+                    " started_at, finished_at, not_before, result, input,"
+                    " recoveries, input_crc, result_crc)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-                    " ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                    " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     [STMT_UPDATE] = "UPDATE jobs SET state = ?2, attempts = ?3,"
                     " progress_done = ?4, progress_total = ?5, result = ?6,"
                     " error = ?7, started_at = ?8, finished_at = ?9,"
-                    " not_before = ?10 WHERE id = ?1",
+                    " not_before = ?10, result_crc = ?11 WHERE id = ?1",
     [STMT_GET] = "SELECT " STORE_COLS ", NULL, result FROM jobs WHERE id = ?1",
     [STMT_GET_INPUT] =
         "SELECT " STORE_COLS ", input, result FROM jobs WHERE id = ?1",
@@ -258,8 +361,16 @@ static const char *const store_sql[STMT_NUM] = {
                         " ORDER BY id",
     [STMT_ID_RANGE] = "SELECT (SELECT min(id) FROM jobs WHERE state = ?1),"
                       " (SELECT max(id) FROM jobs WHERE state = ?1)",
-    [STMT_INPUT] = "SELECT input FROM jobs WHERE id = ?1",
-    [STMT_RECOVER] = "UPDATE jobs SET state = 'queued', progress_done = 0,"
+    [STMT_INPUT] =
+        "SELECT input, input_crc, result_crc FROM jobs WHERE id = ?1",
+    /* ?1 the cap, ?2 now; the count in the message is the new one */
+    [STMT_RECOVER_CAP] =
+        "UPDATE jobs SET state = 'failed', recoveries = recoveries + 1,"
+        " finished_at = ?2, error = printf('jobd stopped uncleanly while"
+        " running this job %d times; not run again', recoveries + 1)"
+        " WHERE state = 'running' AND recoveries + 1 >= ?1",
+    [STMT_RECOVER] = "UPDATE jobs SET state = 'queued',"
+                     " recoveries = recoveries + 1, progress_done = 0,"
                      " progress_total = 0 WHERE state = 'running'",
     /* Left to itself the planner walks jobs_state: every terminal job. */
     [STMT_PURGE] = "DELETE FROM jobs INDEXED BY jobs_finished"
@@ -518,6 +629,92 @@ store_get32(const uint8_t *p)
 	       (uint32_t) p[3] << 24;
 }
 
+/* ---- checksums (see "Checksums" at the top) --------------------------- */
+
+/* The checksum of the job's id, where both checksums start. */
+static uint32_t
+store_crc_id(uint64_t id)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t) (id >> (8 * i));
+	return crc32c(0, b, sizeof(b));
+}
+
+/* crc continued over the params blob that params[0..n) encode to, without
+ * making the blob: the same bytes as store_params_encode() writes. */
+static uint32_t
+store_crc_params(uint32_t crc, const struct job_param *params, size_t n)
+{
+	uint8_t b[4];
+
+	store_put32(b, (uint32_t) n);
+	crc = crc32c(crc, b, 4);
+	for (size_t i = 0; i < n; i++) {
+		const char *f[2] = {params[i].name, params[i].value};
+		for (int j = 0; j < 2; j++) {
+			size_t l = strlen(f[j]);
+			store_put32(b, (uint32_t) l);
+			crc = crc32c(crc, b, 4);
+			crc = crc32c(crc, f[j], l);
+		}
+	}
+	return crc;
+}
+
+/* The input checksum from the params blob. */
+static uint32_t
+store_input_crc(uint64_t id, const char *kind, const uint8_t *params,
+                size_t plen, const uint8_t *input, size_t ilen)
+{
+	uint32_t crc = store_crc_id(id);
+
+	crc = crc32c(crc, kind, strlen(kind) + 1);
+	crc = crc32c(crc, params, plen);
+	return crc32c(crc, input, ilen);
+}
+
+static uint32_t
+store_result_crc(uint64_t id, const uint8_t *result, size_t len)
+{
+	return crc32c(store_crc_id(id), result, len);
+}
+
+/* A checksum column: 0 and *v its value, or *v = -1 for NULL (a row of
+ * schema version 1); -1 if it holds anything else. */
+static int
+store_col_crc(sqlite3_stmt *st, int col, int64_t *v)
+{
+	*v = -1;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	if (sqlite3_column_type(st, col) != SQLITE_INTEGER)
+		return -1;
+	*v = sqlite3_column_int64(st, col);
+	return *v >= 0 && *v <= UINT32_MAX ? 0 : -1;
+}
+
+/* Both checksum columns of a row: each in range, and a result checksum
+ * wherever there is an input checksum (a row is inserted with both; one of
+ * schema version 1 has neither, and gets a result checksum when its result
+ * is written). On failure *why says what is wrong. */
+static int
+store_col_crcs(sqlite3_stmt *st, int icol, int rcol, int64_t *in, int64_t *res,
+               const char **why)
+{
+	if (store_col_crc(st, icol, in) != 0 ||
+	    store_col_crc(st, rcol, res) != 0) {
+		*why = "checksum out of range";
+		return -1;
+	}
+	if (*in >= 0 && *res < 0) {
+		*why = "result checksum missing";
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * Encodes the params of `r` into a new blob (see the top of the file).
  * JOBD_INVALID_ARGUMENT for a param without a name or value, or params too
@@ -774,6 +971,11 @@ store_row_view(store *s, sqlite3_stmt *st, struct jobrec *r)
 		goto fail;
 	}
 	r->timeout_ms = (uint32_t) v;
+	if (store_col_int(st, COL_RECOVERIES, 0, UINT32_MAX, &v) != 0) {
+		why = "recoveries out of range";
+		goto fail;
+	}
+	r->recoveries = (uint32_t) v;
 	/* uint64 progress is stored as its int64 bit pattern. */
 	r->progress_done =
 	    (uint64_t) sqlite3_column_int64(st, COL_PROGRESS_DONE);
@@ -807,13 +1009,57 @@ fail:
 	                    id);
 }
 
+/* What a statement reads besides the columns of STORE_COLS, for
+ * store_row() to check against the checksums. */
+enum store_sel {
+	SEL_INPUT = 1,
+	SEL_RESULT = 2,
+};
+
+/*
+ * Checks the blobs the statement read (sel) against the row's checksums;
+ * r is the row as store_row() read it. A row without checksums is taken as
+ * it is. JOBD_DATA_LOSS on a mismatch.
+ */
+static int
+store_row_verify(store *s, sqlite3_stmt *st, const struct jobrec *r, int sel)
+{
+	int64_t in, res;
+	const char *why;
+
+	if (sel == 0)
+		return JOBD_OK;
+	if (store_col_crcs(st, COL_INPUT_CRC, COL_RESULT_CRC, &in, &res,
+	                   &why) != 0)
+		return store_seterr(s, JOBD_DATA_LOSS,
+		                    "cannot read job %" PRIu64
+		                    ": corrupt record (%s)",
+		                    r->id, why);
+	if ((sel & SEL_RESULT) && res >= 0 &&
+	    store_result_crc(r->id, r->result, r->result_len) != (uint32_t) res)
+		return store_seterr(s, JOBD_DATA_LOSS,
+		                    "the stored result of job %" PRIu64
+		                    " is damaged (checksum mismatch)",
+		                    r->id);
+	if ((sel & SEL_INPUT) && in >= 0 &&
+	    store_input_crc(r->id, r->kind, sqlite3_column_blob(st, COL_PARAMS),
+	                    (size_t) sqlite3_column_bytes(st, COL_PARAMS),
+	                    r->input, r->input_len) != (uint32_t) in)
+		return store_seterr(s, JOBD_DATA_LOSS,
+		                    "the stored input of job %" PRIu64
+		                    " is damaged (checksum mismatch)",
+		                    r->id);
+	return JOBD_OK;
+}
+
 /*
  * Reads the current row of a job statement into *r, which it overwrites and
  * which owns its memory afterwards (input and result too, where the
- * statement selects them). On failure *r is left cleared.
+ * statement selects them: sel), and checks what it read against the row's
+ * checksums. On failure *r is left cleared.
  */
 static int
-store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
+store_row(store *s, sqlite3_stmt *st, struct jobrec *r, int sel)
 {
 	struct jobrec v;
 	int rv;
@@ -829,6 +1075,8 @@ store_row(store *s, sqlite3_stmt *st, struct jobrec *r)
 		rv = store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
 		                  "cannot read job %" PRIu64 ": out of memory",
 		                  v.id);
+	} else if ((rv = store_row_verify(s, st, r, sel)) != JOBD_OK) {
+		jobrec_clear(r);
 	}
 	store_scratch_trim(s);
 	return rv;
@@ -958,6 +1206,29 @@ store_prepare(store *s)
 	return JOBD_OK;
 }
 
+/* Checks that a database of an older version than ours has that version's
+ * table (store_probes), before anything writes to it. */
+static int
+store_probe(store *s, int version)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (version < 1 || version >= STORE_VERSION)
+		return JOBD_OK;
+	rc =
+	    sqlite3_prepare_v2(s->db, store_probes[version - 1], -1, &st, NULL);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ERROR) {
+		store_fail(s, rc, "database '%s' is not a jobd database",
+		           s->path);
+		return JOBD_FAILED_PRECONDITION;
+	}
+	if (rc != SQLITE_OK)
+		return store_fail(s, rc, "cannot read database '%s'", s->path);
+	return JOBD_OK;
+}
+
 /* Sets the connection's pragmas; the first write to the file. */
 static int
 store_pragmas(store *s)
@@ -992,6 +1263,32 @@ out:
 	return rv;
 }
 
+/* What a file that is not a regular file is, for messages. */
+static const char *
+store_file_type(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	                     : "not a regular file";
+}
+
+int
+store_check_file(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	/* missing: it is made; unreachable: the open says why */
+	if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+		return JOBD_OK;
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "database '%s' is %s, not a regular file",
+		         path, store_file_type(st.st_mode));
+	return JOBD_FAILED_PRECONDITION;
+}
+
 /* store_open() and store_open_readonly(). */
 static int
 store_open_mode(store **sp, const char *path, bool readonly, char *err,
@@ -1004,6 +1301,9 @@ store_open_mode(store **sp, const char *path, bool readonly, char *err,
 	int rv, rc, version, flags;
 
 	*sp = NULL;
+	/* before SQLite opens it, and makes its -wal and -shm beside it */
+	if ((rv = store_check_file(path, err, errlen)) != JOBD_OK)
+		return rv;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->path = strdup(path)) == NULL) {
 		if (err != NULL && errlen > 0)
@@ -1054,6 +1354,8 @@ store_open_mode(store **sp, const char *path, bool readonly, char *err,
 		goto fail;
 	}
 	if (version == STORE_VERSION && (rv = store_prepare(s)) != JOBD_OK)
+		goto fail;
+	if ((rv = store_probe(s, version)) != JOBD_OK)
 		goto fail;
 	if (!readonly && (rv = store_pragmas(s)) != JOBD_OK)
 		goto fail;
@@ -1234,6 +1536,14 @@ store_insert(store *s, const struct jobrec *r)
 	    (rc = sqlite3_bind_int64(st, 16, r->not_before)) != 0 ||
 	    (rc = store_bind_blob(st, 17, r->result, r->result_len)) != 0 ||
 	    (rc = store_bind_blob(st, 18, r->input, r->input_len)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 19, r->recoveries)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 20,
+	                             store_input_crc(r->id, r->kind, params,
+	                                             plen, r->input,
+	                                             r->input_len))) != 0 ||
+	    (rc = sqlite3_bind_int64(
+	         st, 21, store_result_crc(r->id, r->result, r->result_len))) !=
+	        0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE) {
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 			rv = store_seterr(
@@ -1274,6 +1584,9 @@ store_update(store *s, const struct jobrec *r)
 	    (rc = sqlite3_bind_int64(st, 8, r->started_at)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 9, r->finished_at)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 10, r->not_before)) != 0 ||
+	    (rc = sqlite3_bind_int64(
+	         st, 11, store_result_crc(r->id, r->result, r->result_len))) !=
+	        0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE)
 		rv = store_fail(s, rc, "cannot update job %" PRIu64, r->id);
 	else if (sqlite3_changes64(s->db) == 0)
@@ -1305,7 +1618,9 @@ store_get(store *s, uint64_t id, int flags, struct jobrec *out)
 		else
 			rv = store_fail(s, rc, "cannot get job %" PRIu64, id);
 	} else {
-		rv = store_row(s, st, out);
+		rv = store_row(s, st, out,
+		               SEL_RESULT |
+		                   ((flags & STORE_INPUT) ? SEL_INPUT : 0));
 	}
 	store_done(st);
 	return rv;
@@ -1388,7 +1703,7 @@ store_list(store *s, const struct store_filter *f, struct jobrec **out,
 			recs = nr;
 			cap = ncap;
 		}
-		if ((rv = store_row(s, st, &recs[nrecs])) != JOBD_OK)
+		if ((rv = store_row(s, st, &recs[nrecs], 0)) != JOBD_OK)
 			goto out;
 		nrecs++;
 	}
@@ -1435,7 +1750,8 @@ store_scan_with(store *s, int which, int state, uint64_t from, uint64_t to,
 		goto out;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rv = brief ? store_row_view(s, st, &r) : store_row(s, st, &r);
+		rv = brief ? store_row_view(s, st, &r)
+		           : store_row(s, st, &r, SEL_INPUT | SEL_RESULT);
 		if (rv != JOBD_OK)
 			goto out;
 		rv = fn(&r, arg);
@@ -1493,9 +1809,13 @@ store_id_range(store *s, int state, uint64_t *lo, uint64_t *hi)
 }
 
 int
-store_get_input(store *s, uint64_t id, uint8_t **buf, size_t *len)
+store_get_input(store *s, uint64_t id, const char *kind,
+                const struct job_param *params, size_t nparams, uint8_t **buf,
+                size_t *len)
 {
 	sqlite3_stmt *st = s->stmt[STMT_INPUT];
+	int64_t in, res;
+	const char *why;
 	int rc, rv = JOBD_OK;
 
 	*buf = NULL;
@@ -1516,25 +1836,73 @@ store_get_input(store *s, uint64_t id, uint8_t **buf, size_t *len)
 		else
 			rv = store_fail(
 			    s, rc, "cannot read the input of job %" PRIu64, id);
+	} else if (store_col_crcs(st, 1, 2, &in, &res, &why) != 0) {
+		rv = store_seterr(s, JOBD_DATA_LOSS,
+		                  "cannot read the input of job %" PRIu64
+		                  ": corrupt record (%s)",
+		                  id, why);
 	} else if (store_col_blob(st, 0, buf, len) != 0) {
 		rv = store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
 		                  "cannot read the input of job %" PRIu64
 		                  ": out of memory",
 		                  id);
+	} else if (in >= 0) {
+		uint32_t crc = store_crc_id(id);
+		crc = crc32c(crc, kind, strlen(kind) + 1);
+		crc = store_crc_params(crc, params, nparams);
+		if (crc32c(crc, *buf, *len) != (uint32_t) in)
+			rv = store_seterr(s, JOBD_DATA_LOSS,
+			                  "the stored input of job %" PRIu64
+			                  " is damaged (checksum mismatch)",
+			                  id);
+	}
+	if (rv != JOBD_OK) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
 	}
 	store_done(st);
 	return rv;
 }
 
 int
-store_recover(store *s, uint64_t *n)
+store_recover(store *s, uint32_t max_recoveries, int64_t now,
+              uint64_t *requeued, uint64_t *failed)
 {
-	int rv;
+	sqlite3_stmt *cap = s->stmt[STMT_RECOVER_CAP];
+	int rc, rv = JOBD_OK;
 
-	*n = 0;
-	if ((rv = store_exec(s, STMT_RECOVER, "recover running jobs")) ==
+	*requeued = *failed = 0;
+	/* atomic inside a transaction or out of one */
+	if ((rc = sqlite3_exec(s->db, "SAVEPOINT recover", NULL, NULL, NULL)) !=
+	    SQLITE_OK)
+		return store_fail(s, rc, "cannot recover running jobs");
+	if (max_recoveries > 0) {
+		if ((rc = sqlite3_bind_int64(cap, 1, max_recoveries)) != 0 ||
+		    (rc = sqlite3_bind_int64(cap, 2, now)) != 0 ||
+		    (rc = sqlite3_step(cap)) != SQLITE_DONE)
+			rv = store_fail(s, rc, "cannot recover running jobs");
+		else
+			*failed = (uint64_t) sqlite3_changes64(s->db);
+		store_done(cap);
+		if (rv != JOBD_OK)
+			goto fail;
+	}
+	if ((rv = store_exec(s, STMT_RECOVER, "recover running jobs")) !=
 	    JOBD_OK)
-		*n = (uint64_t) sqlite3_changes64(s->db);
+		goto fail;
+	*requeued = (uint64_t) sqlite3_changes64(s->db);
+	if ((rc = sqlite3_exec(s->db, "RELEASE recover", NULL, NULL, NULL)) !=
+	    SQLITE_OK) {
+		rv = store_fail(s, rc, "cannot recover running jobs");
+		goto fail;
+	}
+	return JOBD_OK;
+
+fail:
+	sqlite3_exec(s->db, "ROLLBACK TO recover; RELEASE recover", NULL, NULL,
+	             NULL);
+	*requeued = *failed = 0;
 	return rv;
 }
 

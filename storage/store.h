@@ -12,6 +12,12 @@
  * returned has reached the disk. The schema is versioned with
  * PRAGMA user_version; see store.c for the procedure to change it.
  *
+ * A job's input and result are stored with checksums (CRC-32C), checked
+ * wherever they are read back: a mismatch is JOBD_DATA_LOSS, "the stored
+ * input (result) of job N is damaged (checksum mismatch)", never the
+ * damaged bytes. Rows written before schema version 2 have none and are
+ * read unchecked.
+ *
  * Every function returns a jobd_status code (JOBD_OK on success). SQLite
  * errors are converted here: a full disk, a read-only or unreachable file
  * become JOBD_UNAVAILABLE, a corrupt file JOBD_DATA_LOSS, a foreign or newer
@@ -72,8 +78,10 @@ struct jobrec {
 	int64_t created_at;
 	int64_t started_at;
 	int64_t finished_at;
-	int64_t not_before; /* queued for a retry: not to start before this */
-	int waiting;        /* not stored: a live queued job's enum job_wait */
+	int64_t not_before;  /* queued for a retry: not to start before this */
+	uint32_t recoveries; /* starts of jobd that found it running: see
+	                        store_recover(); insert writes it, update not */
+	int waiting;         /* not stored: a live queued job's enum job_wait */
 };
 
 /* Why a queued job does not start when a worker is free. */
@@ -96,14 +104,19 @@ typedef struct store store;
  * up to date. A file that is not a SQLite database, is corrupt, or is a
  * SQLite database of some other program (tables that are not jobd's, or a
  * user_version this build does not know) is refused with a message naming
- * the file, and never modified. On failure *sp is NULL and `err` holds the
- * message.
+ * the file, and never modified; so is a path that is not a regular file (a
+ * device, a FIFO, a directory), before anything is created beside it. On
+ * failure *sp is NULL and `err` holds the message.
  */
 int store_open(store **sp, const char *path, char *err, size_t errlen);
 /* Opens an existing database of this jobd's schema version for reading
  * only: no row is written through it (calls that write fail with
  * JOBD_UNAVAILABLE), and a read-only file or filesystem is no obstacle. */
 int store_open_readonly(store **sp, const char *path, char *err, size_t errlen);
+/* JOBD_OK if `path` is a regular file or does not exist; else
+ * JOBD_FAILED_PRECONDITION and "database 'x' is a character device, not a
+ * regular file" (a directory, a FIFO, ...) in err. Opens nothing. */
+int store_check_file(const char *path, char *err, size_t errlen);
 /* Finalizes the statements and closes the connection. Accepts NULL. */
 void store_close(store *s);
 /* The path the store was opened with. */
@@ -131,12 +144,19 @@ int store_insert(store *s, const struct jobrec *r);
 int store_update(store *s, const struct jobrec *r);
 /* Reads job `id` into *out (which the caller clears). Flags: STORE_INPUT to
  * read the input bytes too (otherwise input is NULL but input_len is set).
- * JOBD_NOT_FOUND if there is no such job. */
+ * JOBD_NOT_FOUND if there is no such job; JOBD_DATA_LOSS if the result (or
+ * the input, when read) does not match its checksum. */
 #define STORE_INPUT 1
 int store_get(store *s, uint64_t id, int flags, struct jobrec *out);
 /* The input bytes of job `id` into *buf (malloc'd, the caller's; NULL when
- * there are none) and *len. JOBD_NOT_FOUND if there is no such job. */
-int store_get_input(store *s, uint64_t id, uint8_t **buf, size_t *len);
+ * there are none) and *len, checked against the input checksum, which
+ * covers the job's id, kind and params too: kind and params are the ones
+ * it is to run with. JOBD_NOT_FOUND if there is no such job;
+ * JOBD_DATA_LOSS, *buf NULL, if they do not match the checksum ("the
+ * stored input of job N is damaged (checksum mismatch)"). */
+int store_get_input(store *s, uint64_t id, const char *kind,
+                    const struct job_param *params, size_t nparams,
+                    uint8_t **buf, size_t *len);
 /* The id of the job with idempotency key `key`; JOBD_NOT_FOUND if none. */
 int store_find_key(store *s, const char *key, uint64_t *id);
 
@@ -168,9 +188,13 @@ int store_scan_brief(store *s, int state, uint64_t from, uint64_t to,
 /* The lowest and highest id of the jobs in `state`; both 0 if none. */
 int store_id_range(store *s, int state, uint64_t *lo, uint64_t *hi);
 
-/* Crash recovery, in one transaction: every job left `running` goes back to
- * `queued` (its attempt stays counted). *n = how many. */
-int store_recover(store *s, uint64_t *n);
+/* Crash recovery, atomic: every job left `running` has its recoveries
+ * counted up; one that reaches max_recoveries (0 = no cap) ends `failed`
+ * at `now` (Unix ms) with the error "jobd stopped uncleanly while running
+ * this job N times; not run again" (*failed = how many), every other goes
+ * back to `queued` (its attempt stays counted; *requeued = how many). */
+int store_recover(store *s, uint32_t max_recoveries, int64_t now,
+                  uint64_t *requeued, uint64_t *failed);
 /* Deletes terminal jobs that finished before `before` (Unix ms). *n = how
  * many. */
 int store_purge(store *s, int64_t before, uint64_t *n);

@@ -480,7 +480,7 @@ teardown(void)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct sched_config sc = {1, MAX_QUEUE, 1000, 0};
+	struct sched_config sc = {1, MAX_QUEUE, 1000, 0, 0};
 	struct service_config svc = {NULL, 1, MAX_QUEUE};
 	const char *base = getenv("JOBD_FUZZ_TMP");
 	char err[256];

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# jobd's command line and start-up: flags, --help, and databases it must
-# refuse without touching them. Needs JOBD_BIN and JOBCTL_BIN.
+# jobd's command line and start-up: flags, --help, databases it must
+# refuse without touching them (files that are not regular files among
+# them), refusals that name the file, and one jobd per database. Needs
+# JOBD_BIN and JOBCTL_BIN.
 set -u
 : "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
 dir=$(mktemp -d /tmp/jobd-start-XXXXXX)
@@ -55,8 +57,16 @@ expect "corrupt file refused" 1 "database '$dir/junk.db' is corrupt or not a SQL
 
 expect "unopenable path" 1 "cannot open database '$dir/no/such/dir.db'" -- --db "$dir/no/such/dir.db"
 
+# not a regular file: refused before anything is made beside it (no -wal,
+# -shm, .runs)
 mkdir "$dir/dir.db"
-expect "directory refused" 1 "cannot open database '$dir/dir.db': .*\(Is a directory\)" -- --db "$dir/dir.db"
+expect "directory refused" 1 "database '$dir/dir.db' is a directory, not a regular file" -- --db "$dir/dir.db"
+mkfifo "$dir/fifo.db"
+expect "FIFO refused" 1 "database '$dir/fifo.db' is a FIFO, not a regular file" -- --db "$dir/fifo.db"
+expect "device refused" 1 "database '/dev/null' is a character device, not a regular file" -- --db /dev/null
+left=$(ls -d "$dir"/dir.db?* "$dir"/fifo.db?* /dev/null?* 2>/dev/null)
+[[ -z $left && -p $dir/fifo.db && -z $(ls -A "$dir/dir.db") ]] &&
+	ok "nothing made beside them" || bad "made beside them: $left"
 
 # a jobd database with jobs in it, made by jobd, for the cases below
 "$JOBD_BIN" --listen "ipc://$dir/mk.sock" --db "$dir/good.db" --workers 1 2>"$dir/mk.log" &
@@ -104,6 +114,15 @@ else
 	echo "skip foreign WAL: no sqlite3"
 fi
 
+# pages damaged behind the header and the schema: SQLite opens the file,
+# and the first read of jobs finds the damage; the refusal names the file
+cp "$dir/good.db" "$dir/damaged.db"
+pages=$(($(stat -c %s "$dir/good.db") / 4096))
+head -c $(((pages - 1) * 4096)) /dev/zero | tr '\0' '\377' |
+	dd of="$dir/damaged.db" bs=4096 seek=1 conv=notrunc status=none
+expect "damaged pages refused, the file named" 1 \
+	"cannot load the (queued )?jobs of database '$dir/damaged.db': .*malformed" -- --db "$dir/damaged.db"
+
 # a WAL of junk (a torn write) holds nothing committed: this is crash
 # recovery, and jobd starts with every job
 cp "$dir/good.db" "$dir/torn.db"
@@ -132,7 +151,7 @@ if [[ $(id -u) != 0 || ${#as[@]} -gt 0 ]]; then
 	chmod 000 "$dir/unreadable.db"
 	before=$(sums "$dir/unreadable.db")
 	jobd=("${as[@]}" "${wrap[@]}" "$JOBD_BIN")
-	expect "unreadable file refused" 1 "cannot open database '$dir/unreadable.db': .*\(Permission denied\)" -- --db "$dir/unreadable.db"
+	expect "unreadable file refused" 1 "cannot open database '$dir/unreadable.db': .*Permission denied" -- --db "$dir/unreadable.db"
 	cp "$dir/good.db" "$dir/readonly.db"
 	chmod 444 "$dir/readonly.db"
 	before2=$(sums "$dir/readonly.db")
@@ -298,5 +317,44 @@ done
 if has_report "$dir"/sig*.log; then
 	bad "a sanitizer or valgrind report: $(cat "$dir"/sig*.log)"
 fi
+
+# one jobd per database: a second one on the same file, by any path,
+# stops before it changes anything, and names the first; the first's
+# running job is not taken for one left by a crash
+start one --workers 1
+apid=${pids[-1]}
+one=(--addr "ipc://$dir/one.sock")
+id=$("$JOBCTL_BIN" "${one[@]}" submit sleep ms=2500)
+for _ in $(seq 200); do
+	"$JOBCTL_BIN" "${one[@]}" status "$id" 2>/dev/null | grep -q running && break
+	sleep 0.05
+done
+sums_before=$(sums "$dir/one.db" "$dir/one.db-wal")
+expect "second jobd refused, the first named" 1 \
+	"database '$dir/one.db' is locked by another process \(pid $apid[,)].*a database serves one jobd at a time" -- --db "$dir/one.db"
+ln -s one.db "$dir/alias.db"
+expect "second jobd by another path refused" 1 \
+	"database '$dir/alias.db' is locked by another process \(pid $apid[,)]" -- --db "$dir/alias.db"
+"$JOBCTL_BIN" "${one[@]}" ping >/dev/null && ok "the first jobd still serves" ||
+	bad "the first jobd does not answer"
+[[ $(sums "$dir/one.db" "$dir/one.db-wal") == "$sums_before" ]] && ok "the second jobd wrote nothing" ||
+	bad "the database changed under the refused jobd"
+"$JOBCTL_BIN" "${one[@]}" status --json "$id" >"$dir/out"
+grep -q '"state":"running".*"attempts":1,' "$dir/out" && ok "its running job runs on, attempt 1" ||
+	bad "the running job: $(cat "$dir/out")"
+"$JOBCTL_BIN" "${one[@]}" wait "$id" >/dev/null
+"$JOBCTL_BIN" "${one[@]}" status --json "$id" >"$dir/out"
+grep -q '"state":"succeeded".*"attempts":1,' "$dir/out" && ! grep -q "recovered" "$dir/one.log" &&
+	ok "it ends once, not re-queued" || bad "the job: $(cat "$dir/out" "$dir/one.log")"
+stop_daemons
+# the lock goes with the process: at a clean stop, and at SIGKILL
+start one --workers 1
+ok "a jobd starts once the first stopped"
+kill -9 "${pids[-1]}"
+wait "${pids[-1]}" 2>/dev/null
+pids=()
+start one --workers 1
+ok "a jobd starts at once after one was killed"
+stop_daemons
 
 finish

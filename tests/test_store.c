@@ -18,7 +18,11 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
+#include "crc32c.h"
+#include "dblock.h"
 #include "store.h"
 #include "test.h"
 
@@ -329,7 +333,7 @@ test_open_create(void)
 	store_close(NULL);
 
 	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
-	CHECK_EQ_STR(buf, "1");
+	CHECK_EQ_STR(buf, "2");
 	raw_query(path, "PRAGMA journal_mode", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "wal");
 	raw_query(path,
@@ -345,7 +349,7 @@ test_open_create(void)
 	s = open_ok(path);
 	store_close(s);
 	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
-	CHECK_EQ_STR(buf, "1");
+	CHECK_EQ_STR(buf, "2");
 }
 
 static void
@@ -362,14 +366,6 @@ test_open_unreachable(void)
 
 	/* with the system's reason */
 	CHECK(strstr(err, "(No such file or directory)") != NULL);
-
-	/* A directory is not a database file either. */
-	CHECK_EQ_INT(store_open(&s, test_dir, err, sizeof(err)),
-	             JOBD_UNAVAILABLE);
-	CHECK(s == NULL);
-	if (strstr(err, "(Is a directory)") == NULL)
-		fprintf(stderr, "unexpected message: %s\n", err);
-	CHECK(strstr(err, "(Is a directory)") != NULL);
 }
 
 /* The readers' connection: reads, and writes nothing to the file. */
@@ -395,7 +391,7 @@ test_open_readonly(void)
 	spit(path, "", 0);
 	CHECK_EQ_INT(store_open_readonly(&s, path, err, sizeof(err)),
 	             JOBD_FAILED_PRECONDITION);
-	CHECK(strstr(err, "has schema version 0, not 1") != NULL);
+	CHECK(strstr(err, "has schema version 0, not 2") != NULL);
 	CHECK_EQ_INT(file_size(path), 0);
 
 	/* a jobd database, its file read-only: read, not written */
@@ -802,7 +798,7 @@ test_recover(void)
 {
 	char path[256];
 	struct jobrec r, got;
-	uint64_t n = 99;
+	uint64_t n = 99, failed = 99;
 	store *s;
 
 	s = open_ok(tpath(path, sizeof(path), "recover.db"));
@@ -817,8 +813,9 @@ test_recover(void)
 	r = small_job(5, JOB_QUEUED, "k");
 	REQUIRE(store_insert(s, &r) == JOBD_OK);
 
-	CHECK_EQ_INT(store_recover(s, &n), JOBD_OK);
+	CHECK_EQ_INT(store_recover(s, 0, 1, &n, &failed), JOBD_OK);
 	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(failed, 0);
 	for (uint64_t id = 1; id <= 2; id++) {
 		REQUIRE(store_get(s, id, 0, &got) == JOBD_OK);
 		CHECK_EQ_INT(got.state, JOB_QUEUED);
@@ -833,7 +830,7 @@ test_recover(void)
 	CHECK_EQ_INT(got.progress_done, 5);
 	jobrec_clear(&got);
 
-	CHECK_EQ_INT(store_recover(s, &n), JOBD_OK);
+	CHECK_EQ_INT(store_recover(s, 0, 1, &n, &failed), JOBD_OK);
 	CHECK_EQ_INT(n, 0);
 	store_close(s);
 }
@@ -1068,9 +1065,9 @@ test_newer_version(void)
 	char path[256];
 
 	tpath(path, sizeof(path), "newer.db");
-	raw_exec(path, "PRAGMA user_version = 2;");
+	raw_exec(path, "PRAGMA user_version = 3;");
 	check_refused(path, JOBD_FAILED_PRECONDITION,
-	              "has schema version 2, newer than this jobd (1)");
+	              "has schema version 3, newer than this jobd (2)");
 
 	/* Not a version at all. */
 	tpath(path, sizeof(path), "negative.db");
@@ -1084,7 +1081,7 @@ test_newer_version(void)
 	raw_exec(path, "PRAGMA journal_mode = DELETE; PRAGMA user_version = "
 	               "7;");
 	check_refused(path, JOBD_FAILED_PRECONDITION,
-	              "has schema version 7, newer than this jobd (1)");
+	              "has schema version 7, newer than this jobd (2)");
 }
 
 static void
@@ -1248,16 +1245,19 @@ test_scan_brief(void)
 	    JOBD_OK);
 	CHECK_EQ_INT(seen.n, 0);
 
-	/* the input, read alone */
-	CHECK_EQ_INT(store_get_input(s, 5, &buf, &len), JOBD_OK);
+	/* the input, read alone, with the kind and params it is run with */
+	CHECK_EQ_INT(store_get_input(s, 5, "sleep", p, 2, &buf, &len), JOBD_OK);
 	CHECK(len == sizeof(in) && buf != NULL && memcmp(buf, in, len) == 0);
 	free(buf);
-	CHECK_EQ_INT(store_get_input(s, 4, &buf, &len), JOBD_OK);
+	CHECK_EQ_INT(store_get_input(s, 4, "sleep", NULL, 0, &buf, &len),
+	             JOBD_OK);
 	CHECK(len == 0 && buf == NULL);
-	CHECK_EQ_INT(store_get_input(s, 42, &buf, &len), JOBD_NOT_FOUND);
-	CHECK(strstr(store_errmsg(s), "no such job") != NULL);
-	CHECK_EQ_INT(store_get_input(s, UINT64_MAX, &buf, &len),
+	CHECK_EQ_INT(store_get_input(s, 42, "sleep", NULL, 0, &buf, &len),
 	             JOBD_NOT_FOUND);
+	CHECK(strstr(store_errmsg(s), "no such job") != NULL);
+	CHECK_EQ_INT(
+	    store_get_input(s, UINT64_MAX, "sleep", NULL, 0, &buf, &len),
+	    JOBD_NOT_FOUND);
 	CHECK_EQ_STR(store_path(s), path);
 	store_close(s);
 }
@@ -1536,7 +1536,7 @@ test_busy_wait(void)
 		        db,
 		        "BEGIN IMMEDIATE; INSERT INTO jobs VALUES (7, 'k',"
 		        " x'00000000', 0, 'queued', 0, 1, 0, 0, 0, NULL, NULL,"
-		        " 0, 0, 0, 0, NULL, NULL)",
+		        " 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL)",
 		        NULL, NULL, NULL) == SQLITE_OK;
 		(void) !write(fds[1], "x", 1);
 		usleep(300 * 1000);
@@ -1560,6 +1560,550 @@ test_busy_wait(void)
 	store_close(s);
 }
 
+/* ---- checksums ---------------------------------------------------------- */
+
+/* CRC-32C against the published values (RFC 3720, B.4, and the common
+ * "123456789"), and the 8-byte loop against the byte loop. */
+static void
+test_crc32c(void)
+{
+	uint8_t b[32], big[1000];
+	uint32_t c = 0;
+
+	CHECK_EQ_INT(crc32c(0, "123456789", 9), 0xE3069283u);
+	CHECK_EQ_INT(crc32c(0, NULL, 0), 0);
+	memset(b, 0, sizeof(b));
+	CHECK_EQ_INT(crc32c(0, b, sizeof(b)), 0x8A9136AAu);
+	memset(b, 0xff, sizeof(b));
+	CHECK_EQ_INT(crc32c(0, b, sizeof(b)), 0x62A8AB43u);
+	for (size_t i = 0; i < sizeof(b); i++)
+		b[i] = (uint8_t) i;
+	CHECK_EQ_INT(crc32c(0, b, sizeof(b)), 0x46DD794Eu);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t) (i * 131 + 7);
+	for (size_t i = 0; i < sizeof(big); i++)
+		c = crc32c(c, big + i, 1);
+	CHECK_EQ_INT(crc32c(0, big, sizeof(big)), c);
+	/* unaligned starts and odd lengths, in two parts */
+	for (size_t off = 0; off < 9; off++)
+		CHECK_EQ_INT(crc32c(crc32c(0, big + off, 13), big + off + 13,
+		                    sizeof(big) - off - 13),
+		             crc32c(0, big + off, sizeof(big) - off));
+}
+
+/* A store_scan callback that counts the rows in *(size_t *) arg. */
+static int
+scan_count(const struct jobrec *r, void *arg)
+{
+	(void) r;
+	(*(size_t *) arg)++;
+	return 0;
+}
+
+/* An integer read on its own connection; -1 for NULL. */
+static long long
+raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -2;
+
+	REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_type(st, 0) == SQLITE_NULL
+		        ? -1
+		        : sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* The store's message, expected to contain `want`. */
+static void
+check_msg(store *s, const char *want)
+{
+	if (strstr(store_errmsg(s), want) == NULL)
+		fprintf(stderr, "unexpected message: %s\n", store_errmsg(s));
+	CHECK(strstr(store_errmsg(s), want) != NULL);
+}
+
+/*
+ * Each row carries the checksums of its input (with id, kind and params)
+ * and of its result, and every read of a blob checks it: a change behind
+ * the store's back is DATA_LOSS that says which, and the bytes are not
+ * handed out. Lists, which read no blobs, go on.
+ */
+static void
+test_checksums(void)
+{
+	char path[256], sql[256];
+	struct jobrec r, got, *v = NULL;
+	struct store_filter f = {0};
+	uint8_t *buf = (uint8_t *) 1;
+	size_t len = 99, n;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "crc.db"));
+	for (uint64_t id = 1; id <= 4; id++) {
+		r = full_job(id);
+		r.idem_key = NULL;
+		r.state = JOB_SUCCEEDED;
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	r = small_job(5, JOB_QUEUED, "count"); /* nothing but its id and kind */
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	CHECK(raw_int(path, "SELECT input_crc FROM jobs WHERE id = 1") >= 0);
+	CHECK(raw_int(path, "SELECT result_crc FROM jobs WHERE id = 5") >= 0);
+	/* the id is covered: the same content, another checksum */
+	CHECK(raw_int(path, "SELECT count(DISTINCT input_crc) FROM jobs"
+	                    " WHERE id <= 4") == 4);
+
+	/* intact: everything reads, the input with the params it runs with */
+	r = full_job(1);
+	CHECK_EQ_INT(store_get(s, 1, STORE_INPUT, &got), JOBD_OK);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(
+	    store_get_input(s, 1, r.kind, r.params, r.nparams, &buf, &len),
+	    JOBD_OK);
+	CHECK(len == sizeof(bin_input) && memcmp(buf, bin_input, len) == 0);
+	free(buf);
+	CHECK_EQ_INT(store_get_input(s, 5, "count", NULL, 0, &buf, &len),
+	             JOBD_OK);
+	CHECK(buf == NULL && len == 0);
+
+	/* ... but not with other params, another kind, another job's id */
+	r.params[1].value = "a=b=d";
+	CHECK_EQ_INT(
+	    store_get_input(s, 1, r.kind, r.params, r.nparams, &buf, &len),
+	    JOBD_DATA_LOSS);
+	CHECK(buf == NULL && len == 0);
+	CHECK_EQ_STR(store_errmsg(s), "the stored input of job 1 is damaged "
+	                              "(checksum mismatch)");
+	r.params[1].value = "a=b=c";
+	CHECK_EQ_INT(
+	    store_get_input(s, 1, "sha257", r.params, r.nparams, &buf, &len),
+	    JOBD_DATA_LOSS);
+	CHECK_EQ_INT(store_get_input(s, 5, "count", r.params, 1, &buf, &len),
+	             JOBD_DATA_LOSS);
+
+	/* one byte of the input changed in the file */
+	raw_exec(path, "UPDATE jobs SET input = CAST(x'01' || substr(input, 2)"
+	               " AS BLOB) WHERE id = 1");
+	CHECK_EQ_INT(
+	    store_get_input(s, 1, r.kind, r.params, r.nparams, &buf, &len),
+	    JOBD_DATA_LOSS);
+	CHECK(buf == NULL);
+	CHECK_EQ_INT(store_get(s, 1, STORE_INPUT, &got), JOBD_DATA_LOSS);
+	check_msg(s, "the stored input of job 1 is damaged");
+	CHECK(got.input == NULL && got.kind == NULL);
+	CHECK_EQ_INT(store_get(s, 1, 0, &got), JOBD_OK); /* result intact */
+	jobrec_clear(&got);
+
+	/* a param changed in the file: the row's own params fail too */
+	raw_exec(path, "UPDATE jobs SET params = CAST(replace(params, 'a=b=c',"
+	               " 'a=b=d') AS BLOB) WHERE id = 2");
+	CHECK_EQ_INT(store_get(s, 2, STORE_INPUT, &got), JOBD_DATA_LOSS);
+	check_msg(s, "the stored input of job 2 is damaged");
+
+	/* the result changed, or another job's result moved in */
+	raw_exec(path, "UPDATE jobs SET result = x'00' WHERE id = 3");
+	CHECK_EQ_INT(store_get(s, 3, 0, &got), JOBD_DATA_LOSS);
+	CHECK_EQ_STR(store_errmsg(s), "the stored result of job 3 is damaged "
+	                              "(checksum mismatch)");
+	CHECK(got.result == NULL && got.kind == NULL);
+	raw_exec(path, "UPDATE jobs SET (result, result_crc) = (SELECT result,"
+	               " result_crc FROM jobs WHERE id = 1) WHERE id = 4");
+	CHECK_EQ_INT(store_get(s, 4, 0, &got), JOBD_DATA_LOSS);
+	check_msg(s, "the stored result of job 4 is damaged");
+	CHECK_EQ_INT(store_scan(s, JOB_SUCCEEDED, scan_count, &n),
+	             JOBD_DATA_LOSS);
+
+	/* lists read no blob */
+	CHECK_EQ_INT(store_list(s, &f, &v, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 5);
+	for (size_t i = 0; i < n; i++)
+		jobrec_clear(&v[i]);
+	free(v);
+
+	/* a new result is written with its checksum */
+	REQUIRE(store_get(s, 1, 0, &got) == JOBD_OK);
+	got.result[0] ^= 1;
+	got.input_len = 0; /* not read; and update does not write it */
+	CHECK_EQ_INT(store_update(s, &got), JOBD_OK);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_get(s, 1, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+
+	/* a checksum out of range, or the result's missing beside the
+	 * input's: the record is damaged where a blob is read; a list (and
+	 * the load at start) goes on */
+	raw_exec(path, "UPDATE jobs SET result_crc = -1 WHERE id = 5");
+	CHECK_EQ_INT(store_get(s, 5, 0, &got), JOBD_DATA_LOSS);
+	check_msg(s,
+	          "cannot read job 5: corrupt record (checksum out of range)");
+	raw_exec(path, "UPDATE jobs SET result_crc = 4294967296 WHERE id = 5");
+	CHECK_EQ_INT(store_get_input(s, 5, "count", NULL, 0, &buf, &len),
+	             JOBD_DATA_LOSS);
+	check_msg(s, "corrupt record (checksum out of range)");
+	raw_exec(path, "UPDATE jobs SET result_crc = NULL WHERE id = 5");
+	CHECK_EQ_INT(store_get(s, 5, 0, &got), JOBD_DATA_LOSS);
+	check_msg(s, "corrupt record (result checksum missing)");
+	CHECK_EQ_INT(store_list(s, &f, &v, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 5);
+	for (size_t i = 0; i < n; i++)
+		jobrec_clear(&v[i]);
+	free(v);
+	n = 0;
+	CHECK_EQ_INT(
+	    store_scan_brief(s, JOB_QUEUED, 0, UINT64_MAX, scan_count, &n),
+	    JOBD_OK);
+	CHECK_EQ_INT(n, 1);
+
+	/* without checksums (a row of schema version 1): taken as it is */
+	raw_exec(path, "UPDATE jobs SET input_crc = NULL, result_crc = NULL");
+	for (uint64_t id = 1; id <= 5; id++) {
+		CHECK_EQ_INT(store_get(s, id, STORE_INPUT, &got), JOBD_OK);
+		jobrec_clear(&got);
+	}
+	snprintf(sql, sizeof(sql),
+	         "SELECT count(*) FROM jobs WHERE"
+	         " input_crc IS NULL");
+	CHECK(raw_int(path, sql) == 5);
+	store_close(s);
+}
+
+/* A database of schema version 1, as jobd 1 left it, is brought to
+ * version 2 with every row intact, read unchecked; the new columns come
+ * before the blobs; what is written since is checked. */
+static void
+test_migrate_v1(void)
+{
+	char path[256], buf[512];
+	struct jobrec got, r;
+	uint64_t counts[JOB_STATE_MAX + 1];
+	store *s;
+
+	tpath(path, sizeof(path), "v1.db");
+	/* store_migrations[0] as shipped, and two rows */
+	raw_exec(path,
+	         "CREATE TABLE jobs ("
+	         " id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+	         " params BLOB NOT NULL, priority INTEGER NOT NULL,"
+	         " state TEXT NOT NULL CHECK (state = 'queued' OR state ="
+	         " 'running' OR state = 'succeeded' OR state = 'failed' OR"
+	         " state = 'cancelled'),"
+	         " attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,"
+	         " timeout_ms INTEGER NOT NULL, progress_done INTEGER NOT NULL,"
+	         " progress_total INTEGER NOT NULL, error TEXT,"
+	         " idem_key TEXT UNIQUE, created_at INTEGER NOT NULL,"
+	         " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,"
+	         " not_before INTEGER NOT NULL, result BLOB, input BLOB"
+	         ") STRICT;"
+	         "CREATE INDEX jobs_state ON jobs (state);"
+	         "CREATE INDEX jobs_kind ON jobs (kind);"
+	         "CREATE INDEX jobs_state_kind ON jobs (state, kind);"
+	         "CREATE INDEX jobs_finished ON jobs (finished_at)"
+	         " WHERE state = 'succeeded' OR state = 'failed' OR state ="
+	         " 'cancelled';"
+	         "INSERT INTO jobs VALUES (3, 'sha256', x'010000000600000072"
+	         "6f756e64730100000037', 5, 'succeeded', 1, 2, 0, 1, 1,"
+	         " NULL, 'key-3', 10, 11, 12, 0, x'c0ffee', x'0102030405');"
+	         "INSERT INTO jobs VALUES (4, 'sleep', x'00000000', 0,"
+	         " 'running', 1, 1, 0, 0, 0, 'e', NULL, 20, 21, 0, 0, NULL,"
+	         " NULL);"
+	         "PRAGMA user_version = 1;");
+	s = open_ok(path);
+	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "2");
+	raw_query(path,
+	          "SELECT group_concat(name, ',') FROM pragma_table_info("
+	          "'jobs')",
+	          buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "id,kind,params,priority,state,attempts,max_attempts,"
+	                  "timeout_ms,progress_done,progress_total,error,"
+	                  "idem_key,created_at,started_at,finished_at,"
+	                  "not_before,recoveries,input_crc,result_crc,result,"
+	                  "input");
+	raw_query(path,
+	          "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+	          "sqlite_schema WHERE type = 'index' AND name LIKE 'jobs_%' "
+	          "ORDER BY name)",
+	          buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "jobs_finished,jobs_kind,jobs_state,jobs_state_kind");
+	CHECK(raw_int(path, "SELECT count(*) FROM jobs WHERE input_crc IS NULL"
+	                    " AND result_crc IS NULL AND recoveries = 0") == 2);
+
+	REQUIRE(store_get(s, 3, STORE_INPUT, &got) == JOBD_OK);
+	CHECK_EQ_STR(got.kind, "sha256");
+	CHECK(got.nparams == 1 && strcmp(got.params[0].name, "rounds") == 0 &&
+	      strcmp(got.params[0].value, "7") == 0);
+	CHECK(got.input_len == 5 && memcmp(got.input, "\1\2\3\4\5", 5) == 0);
+	CHECK(got.result_len == 3 &&
+	      memcmp(got.result, "\xc0\xff\xee", 3) == 0);
+	CHECK(got.priority == 5 && got.state == JOB_SUCCEEDED &&
+	      got.attempts == 1 && got.max_attempts == 2);
+	CHECK_EQ_STR(got.idem_key, "key-3");
+	CHECK(got.created_at == 10 && got.started_at == 11 &&
+	      got.finished_at == 12 && got.recoveries == 0);
+	jobrec_clear(&got);
+	/* read unchecked: whatever the old row holds */
+	raw_exec(path, "UPDATE jobs SET result = x'bad0' WHERE id = 3");
+	CHECK_EQ_INT(store_get(s, 3, 0, &got), JOBD_OK);
+	jobrec_clear(&got);
+	/* the key is still unique */
+	r = small_job(9, JOB_QUEUED, "k");
+	r.idem_key = "key-3";
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_ALREADY_EXISTS);
+	CHECK_EQ_INT(store_counts(s, counts), JOBD_OK);
+	CHECK(counts[JOB_SUCCEEDED] == 1 && counts[JOB_RUNNING] == 1);
+
+	/* a result written since is checked */
+	REQUIRE(store_get(s, 4, 0, &got) == JOBD_OK);
+	got.state = JOB_SUCCEEDED;
+	got.result = (uint8_t *) strdup("done");
+	got.result_len = 4;
+	CHECK_EQ_INT(store_update(s, &got), JOBD_OK);
+	jobrec_clear(&got);
+	CHECK(raw_int(path, "SELECT input_crc FROM jobs WHERE id = 4") == -1);
+	CHECK(raw_int(path, "SELECT result_crc FROM jobs WHERE id = 4") >= 0);
+	CHECK_EQ_INT(store_get(s, 4, STORE_INPUT, &got), JOBD_OK);
+	jobrec_clear(&got);
+	raw_exec(path, "UPDATE jobs SET result = x'646f6e61' WHERE id = 4");
+	CHECK_EQ_INT(store_get(s, 4, 0, &got), JOBD_DATA_LOSS);
+	CHECK_EQ_INT(store_check(s), JOBD_OK);
+	store_close(s);
+}
+
+/* ---- recovery with a cap ------------------------------------------------- */
+
+/* Every running job's recoveries counted; those reaching the cap failed,
+ * with the count in the message, the rest queued; a cap of 0 fails none. */
+static void
+test_recover_cap(void)
+{
+	char path[256];
+	struct jobrec r, got;
+	uint64_t requeued = 99, failed = 99;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "cap.db"));
+	for (uint64_t id = 1; id <= 4; id++) {
+		r = small_job(id, id <= 3 ? JOB_RUNNING : JOB_QUEUED, "k");
+		r.recoveries = (uint32_t) id - 1; /* 0, 1, 2; queued 3 */
+		r.attempts = 1;
+		r.max_attempts = 5;
+		r.progress_done = 7;
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+	}
+	CHECK_EQ_INT(store_recover(s, 3, 123456, &requeued, &failed), JOBD_OK);
+	CHECK_EQ_INT(requeued, 2);
+	CHECK_EQ_INT(failed, 1);
+	for (uint64_t id = 1; id <= 2; id++) {
+		REQUIRE(store_get(s, id, 0, &got) == JOBD_OK);
+		CHECK_EQ_INT(got.state, JOB_QUEUED);
+		CHECK_EQ_INT(got.recoveries, id);
+		CHECK_EQ_INT(got.progress_done, 0);
+		CHECK(got.error == NULL && got.finished_at == 0);
+		jobrec_clear(&got);
+	}
+	REQUIRE(store_get(s, 3, 0, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.state, JOB_FAILED);
+	CHECK_EQ_INT(got.recoveries, 3);
+	CHECK_EQ_INT(got.finished_at, 123456);
+	CHECK_EQ_INT(got.attempts, 1);
+	CHECK_EQ_STR(got.error, "jobd stopped uncleanly while running this "
+	                        "job 3 times; not run again");
+	jobrec_clear(&got);
+	REQUIRE(store_get(s, 4, 0, &got) ==
+	        JOBD_OK); /* not running: as it was */
+	CHECK(got.state == JOB_QUEUED && got.recoveries == 3);
+	jobrec_clear(&got);
+
+	/* a cap lowered since: the count in the message is the real one */
+	raw_exec(path, "UPDATE jobs SET state = 'running' WHERE id <= 2");
+	CHECK_EQ_INT(store_recover(s, 1, 5, &requeued, &failed), JOBD_OK);
+	CHECK(requeued == 0 && failed == 2);
+	REQUIRE(store_get(s, 2, 0, &got) == JOBD_OK);
+	CHECK_EQ_STR(got.error, "jobd stopped uncleanly while running this "
+	                        "job 3 times; not run again");
+	jobrec_clear(&got);
+
+	/* no cap */
+	raw_exec(path, "UPDATE jobs SET state = 'running', recoveries = 1000");
+	CHECK_EQ_INT(store_recover(s, 0, 5, &requeued, &failed), JOBD_OK);
+	CHECK(requeued == 4 && failed == 0);
+	CHECK(raw_int(path, "SELECT min(recoveries) FROM jobs") == 1001);
+
+	/* inside a transaction too, and rolled back with it */
+	raw_exec(path, "UPDATE jobs SET state = 'running'");
+	REQUIRE(store_begin(s) == JOBD_OK);
+	CHECK_EQ_INT(store_recover(s, 2000, 5, &requeued, &failed), JOBD_OK);
+	CHECK(requeued == 4 && failed == 0);
+	CHECK_EQ_INT(store_rollback(s), JOBD_OK);
+	CHECK(raw_int(path, "SELECT count(*) FROM jobs WHERE state ="
+	                    " 'running' AND recoveries = 1001") == 4);
+	store_close(s);
+}
+
+/* ---- files that are not databases, and the lock -------------------------- */
+
+/* Nothing beside `path` whose name starts with it. */
+static void
+check_nothing_beside(const char *path)
+{
+	static const char *const ext[] = {"-wal", "-shm", "-journal", ".runs"};
+	char p[400];
+
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, ext[i]);
+		if (exists(p))
+			fprintf(stderr, "made beside it: %s\n", p);
+		CHECK(!exists(p));
+	}
+}
+
+/* A device, a FIFO, a directory, a socket: refused by store_open and by
+ * the lock, before anything is opened or made beside them. */
+static void
+test_not_regular(void)
+{
+	char fifo[256], sock[256], dir[256], err[512];
+	static const struct {
+		const char *path, *what;
+	} cases[] = {
+	    {"/dev/null", "is a character device, not a regular file"},
+	    {NULL, "is a FIFO, not a regular file"},
+	    {NULL, "is a socket, not a regular file"},
+	    {NULL, "is a directory, not a regular file"},
+	};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *paths[4];
+	dblock *l = (dblock *) 1;
+	store *s = (store *) 1;
+	int fd;
+
+	REQUIRE(mkfifo(tpath(fifo, sizeof(fifo), "fifo.db"), 0600) == 0);
+	tpath(sock, sizeof(sock), "sock.db");
+	REQUIRE(strlen(sock) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	REQUIRE((fd = socket(AF_UNIX, SOCK_STREAM, 0)) >= 0);
+	REQUIRE(bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+	REQUIRE(mkdir(tpath(dir, sizeof(dir), "dir.db"), 0700) == 0);
+	paths[0] = cases[0].path;
+	paths[1] = fifo;
+	paths[2] = sock;
+	paths[3] = dir;
+	for (size_t i = 0; i < 4; i++) {
+		CHECK_EQ_INT(store_open(&s, paths[i], err, sizeof(err)),
+		             JOBD_FAILED_PRECONDITION);
+		CHECK(s == NULL);
+		CHECK(strstr(err, paths[i]) != NULL &&
+		      strstr(err, cases[i].what) != NULL);
+		CHECK_EQ_INT(
+		    store_open_readonly(&s, paths[i], err, sizeof(err)),
+		    JOBD_FAILED_PRECONDITION);
+		CHECK_EQ_INT(dblock_take(&l, paths[i], err, sizeof(err)),
+		             JOBD_FAILED_PRECONDITION);
+		CHECK(l == NULL);
+		if (strstr(err, cases[i].what) == NULL)
+			fprintf(stderr, "unexpected message: %s\n", err);
+		CHECK(strstr(err, paths[i]) != NULL &&
+		      strstr(err, cases[i].what) != NULL);
+		check_nothing_beside(paths[i]);
+	}
+	close(fd);
+}
+
+/* The lock: one holder per file, by any path to it; the other is told the
+ * holder's pid; it goes when the holder closes it or dies; a file the
+ * lock made and nothing wrote is removed by a refused start. */
+static void
+test_dblock(void)
+{
+	char path[256], alias[256], other[256], err[512], want[128];
+	dblock *l = NULL, *l2 = (dblock *) 1;
+	int fds[2], status;
+	pid_t pid;
+	char c;
+
+	tpath(path, sizeof(path), "locked.db");
+	tpath(alias, sizeof(alias), "alias.db");
+	REQUIRE(symlink("locked.db", alias) == 0);
+	CHECK_EQ_INT(dblock_take(&l, path, err, sizeof(err)), JOBD_OK);
+	CHECK(l != NULL && exists(path) && file_size(path) == 0);
+	/* our own name, which valgrind changes */
+	FILE *f = fopen("/proc/self/comm", "r");
+	char comm[32] = "";
+	REQUIRE(f != NULL && fgets(comm, sizeof(comm), f) != NULL);
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	snprintf(want, sizeof(want),
+	         "is locked by another process (pid %ld, '%s'): a database "
+	         "serves one jobd at a time",
+	         (long) getpid(), comm);
+	for (int i = 0; i < 2; i++) {
+		const char *p = i == 0 ? path : alias;
+		CHECK_EQ_INT(dblock_take(&l2, p, err, sizeof(err)),
+		             JOBD_FAILED_PRECONDITION);
+		CHECK(l2 == NULL);
+		if (strstr(err, want) == NULL)
+			fprintf(stderr, "unexpected message: %s\n", err);
+		CHECK(strstr(err, want) != NULL && strstr(err, p) != NULL);
+	}
+	/* a refused start removes the empty file it made... */
+	dblock_discard(l);
+	CHECK(!exists(path));
+	/* ...but not one that was there */
+	spit(path, "", 0);
+	REQUIRE(dblock_take(&l, path, err, sizeof(err)) == JOBD_OK);
+	dblock_discard(l);
+	CHECK(exists(path));
+	/* nor one something wrote to */
+	tpath(other, sizeof(other), "written.db");
+	REQUIRE(dblock_take(&l, other, err, sizeof(err)) == JOBD_OK);
+	store_close(open_ok(other));
+	dblock_discard(l);
+	CHECK(exists(other) && file_size(other) > 0);
+	REQUIRE(dblock_take(&l, other, err, sizeof(err)) == JOBD_OK);
+	dblock_release(l);
+
+	/* held by another process: named; free again once it is killed */
+	REQUIRE(pipe(fds) == 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		dblock *cl;
+		char e[256];
+		if (dblock_take(&cl, path, e, sizeof(e)) != JOBD_OK)
+			_exit(1);
+		(void) !write(fds[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	REQUIRE(pid > 0);
+	REQUIRE(read(fds[0], &c, 1) == 1);
+	snprintf(want, sizeof(want), "is locked by another process (pid %ld,",
+	         (long) pid);
+	CHECK_EQ_INT(dblock_take(&l, path, err, sizeof(err)),
+	             JOBD_FAILED_PRECONDITION);
+	CHECK(strstr(err, want) != NULL);
+	kill(pid, SIGKILL);
+	REQUIRE(waitpid(pid, &status, 0) == pid);
+	CHECK_EQ_INT(dblock_take(&l, path, err, sizeof(err)), JOBD_OK);
+	dblock_release(l);
+	close(fds[0]);
+	close(fds[1]);
+
+	/* a directory that is not there */
+	tpath(other, sizeof(other), "no/such/dir/x.db");
+	CHECK_EQ_INT(dblock_take(&l, other, err, sizeof(err)),
+	             JOBD_UNAVAILABLE);
+	CHECK(strstr(err, "cannot open database '") == err &&
+	      strstr(err, "No such file or directory") != NULL);
+	dblock_release(NULL);
+	dblock_discard(NULL);
+}
+
 TEST_MAIN({"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
           {"open_create", test_open_create},
           {"open_unreachable", test_open_unreachable},
@@ -1578,4 +2122,7 @@ TEST_MAIN({"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
           {"transactions", test_transactions},
           {"failed_commit", test_failed_commit},
           {"commit_left_open", test_commit_left_open},
-          {"busy_wait", test_busy_wait})
+          {"busy_wait", test_busy_wait}, {"crc32c", test_crc32c},
+          {"checksums", test_checksums}, {"migrate_v1", test_migrate_v1},
+          {"recover_cap", test_recover_cap}, {"not_regular", test_not_regular},
+          {"dblock", test_dblock})
