@@ -31,7 +31,8 @@ struct env {
 static void
 env_start(struct env *e, uint32_t workers)
 {
-	struct sched_config cfg = {workers, 0, 20, 0};
+	struct sched_config cfg = {
+	    .workers = workers, .backoff_ms = 20, .max_recoveries = 3};
 	char err[256];
 	uint64_t rec;
 	store *db;
