@@ -264,7 +264,7 @@ fi
 
 # the concurrency limit: one snooze at a time, other kinds go by
 ids=()
-for _ in 1 2 3; do ids+=("$("$JOBCTL_BIN" submit snooze s=0.6)"); done
+for _ in 1 2 3; do ids+=("$("$JOBCTL_BIN" submit snooze s=2)"); done
 until_true 5 is_state "${ids[0]}" running || bad "the first snooze did not start"
 run "a waiting job says why" 0 "waiting: kind 'snooze' runs as many jobs as its concurrency limit" "" -- status "${ids[1]}"
 run "other kinds are not held up" 0 "^5$" "" -- submit count n=5 --wait
