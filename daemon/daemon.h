@@ -20,6 +20,7 @@ struct daemon_config {
 	int64_t retention_ms; /* 0 = keep forever */
 	uint32_t backoff_ms;
 	uint32_t grace_ms;
+	uint32_t max_connections; /* 0: from the open-file limit */
 	/* PEM files for the tls+tcp:// addresses; NULL when not given. A
 	 * tls+tcp:// address needs cert and key; with ca, clients must present
 	 * a certificate signed by it. Given without a tls+tcp:// address, they

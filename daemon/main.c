@@ -66,6 +66,11 @@ usage(FILE *f)
 	    "  --grace DUR         on SIGINT/SIGTERM, how long running jobs\n"
 	    "                      may go on before they are stopped and\n"
 	    "                      re-queued (JOBD_GRACE; 10s)\n"
+	    "  --max-connections N client connections open at once; more\n"
+	    "                      are closed at once; kept below the\n"
+	    "                      open-file limit (JOBD_MAX_CONNECTIONS;\n"
+	    "                      0: half the open-file limit, at most\n"
+	    "                      1024)\n"
 	    "  --log-level LEVEL   error, warn, info or debug\n"
 	    "                      (JOBD_LOG_LEVEL; info)\n"
 	    "  --tls-cert FILE     PEM certificate (chain) of the tls+tcp://\n"
@@ -231,6 +236,11 @@ set_opt(struct opts *o, int opt, const char *v)
 			return bad("a duration up to 1h", v);
 		o->cfg.grace_ms = (uint32_t) ms;
 		return 0;
+	case 'M':
+		if (parse_u64(v, 1000000, &n) != 0)
+			return bad("a number from 0 to 1000000", v);
+		o->cfg.max_connections = (uint32_t) n;
+		return 0;
 	case 'L':
 		if ((o->level = log_parse_level(v)) < 0)
 			return bad("error, warn, info or debug", v);
@@ -266,6 +276,7 @@ static const struct option longopts[] = {
     {"retention", required_argument, NULL, 'r'},
     {"backoff", required_argument, NULL, 'b'},
     {"grace", required_argument, NULL, 'g'},
+    {"max-connections", required_argument, NULL, 'M'},
     {"log-level", required_argument, NULL, 'L'},
     {"tls-cert", required_argument, NULL, 'C'},
     {"tls-key", required_argument, NULL, 'K'},
@@ -290,6 +301,7 @@ static const struct {
     {"JOBD_RETENTION", 'r'},
     {"JOBD_BACKOFF", 'b'},
     {"JOBD_GRACE", 'g'},
+    {"JOBD_MAX_CONNECTIONS", 'M'},
     {"JOBD_LOG_LEVEL", 'L'},
     {"JOBD_TLS_CERT", 'C'},
     {"JOBD_TLS_KEY", 'K'},
