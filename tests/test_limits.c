@@ -460,7 +460,8 @@ parker_close(struct parker *p)
 
 /* A request of 2 MiB is served; one byte more is RESOURCE_EXHAUSTED; a
  * message over 2 MiB and its SP header nng drops at the transport, closing
- * the connection, and no reply comes. */
+ * the connection, and no reply comes; the client library sends none over
+ * 2 MiB. */
 static void
 test_request_size(void)
 {
@@ -487,6 +488,16 @@ test_request_size(void)
 	check_serves(c);
 
 	CHECK(dropped_at_transport(d.url + strlen("ipc://"), MAX_MESSAGE + 1));
+	check_serves(c);
+
+	/* the client library does not send what jobd would refuse */
+	uint8_t *in = calloc(1, MAX_REQUEST);
+	REQUIRE(in != NULL);
+	CHECK_EQ_INT(
+	    submit(c, "sha256", NULL, NULL, 0, in, MAX_REQUEST, NULL, 0, NULL),
+	    JOBD_RESOURCE_EXHAUSTED);
+	check_msg("larger than jobd's limit of 2097152; not sent");
+	free(in);
 	check_serves(c);
 	jd_down(&d, c);
 }
