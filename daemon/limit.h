@@ -62,8 +62,9 @@ enum limit_kind {
 	X(PARKED_CALLS, "parked_calls", 32768, LIMIT_ROOM,                     \
 	  "Submits, SubmitBatches and Cancels waiting")                        \
 	X(CONN_UNSENT, "conn_unsent_replies", 64, LIMIT_FRONT,                 \
-	  "replies of one connection that its client has not taken yet; "      \
-	  "past it, its further requests are dropped unanswered")              \
+	  "replies of one connection, made as its requests came, that its "    \
+	  "client has not taken yet; past it, its further requests are "       \
+	  "dropped unanswered")                                                \
 	X(REPLY_MS, "reply_ms", 10000, LIMIT_FRONT,                            \
 	  "milliseconds a reply waits for its client to take it; then it is "  \
 	  "dropped (Stats: dropped_replies)")                                  \
@@ -102,6 +103,10 @@ enum limit_kind {
 	X(BATCH_JOBS, "batch_jobs", 1000, LIMIT_COUNT, "jobs in a batch")      \
 	X(GET_IDS, "get_ids", 1000, LIMIT_COUNT, "ids")                        \
 	X(LIST_LIMIT, "list_limit", 1000, LIMIT_VALUE, "jobs in a List page")  \
+	X(REPLY_BYTES, "reply_bytes", 16 << 20, LIMIT_VALUE,                   \
+	  "bytes of a Get's or a List's reply (RESOURCE_EXHAUSTED for a Get; "  \
+	  "a shorter page for a List); the C client library takes replies up " \
+	  "to this size")                                                      \
 	X(PING_PAYLOAD, "ping_payload_bytes", 65536, LIMIT_BYTES,              \
 	  "a Ping's payload")
 /* clang-format on */

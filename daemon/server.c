@@ -37,9 +37,11 @@
  *     (work_reserve), within the connection's limit and an overall one,
  *     Waits apart from the others, so that no client's Waits can take the
  *     room that Submits and Cancels need;
- *   - unsent replies: a connection with LIMIT_CONN_UNSENT replies its
- *     client has not taken gets its further requests dropped unanswered
- *     (one log line for the connection). It is not closed: nng's REQ
+ *   - unsent replies: a connection with LIMIT_CONN_UNSENT replies made at
+ *     dispatch that its client has not taken gets its further requests
+ *     dropped unanswered (one log line for the connection). Replies of
+ *     parked calls do not count: conn_parked_calls bounds them, and a
+ *     client that reads gets them in bursts. It is not closed: nng's REQ
  *     re-sends every request in flight on its next connection, so a
  *     client that was only slow would see its calls made twice; dropped,
  *     a request costs a read, and the client's own deadline tells it.
@@ -108,17 +110,18 @@ struct work {
 	int pins;       /* the dispatch, a release: a reply waits */
 	bool has_reply; /* the call is answered */
 	nng_msg *pending;
+	bool counted; /* its reply counts in conn->unsent */
 	/* under srv->mtx */
 	struct work *next_all;
 	struct work *next_idle;
 };
 
 struct conn {
-	uint32_t id;       /* nng's pipe id */
-	struct conn *next; /* in its bucket, under srv->cmtx */
-	atomic_uint refs;  /* the table's, and one per work serving it */
-	atomic_uint unsent;
-	atomic_bool told; /* its unsent replies were logged */
+	uint32_t id;        /* nng's pipe id */
+	struct conn *next;  /* in its bucket, under srv->cmtx */
+	atomic_uint refs;   /* the table's, and one per work serving it */
+	atomic_uint unsent; /* replies made at dispatch, not yet sent */
+	atomic_bool told;   /* its unsent replies were logged */
 	pthread_mutex_t mtx;
 	/* under mtx */
 	bool closed;
@@ -404,14 +407,19 @@ work_done(struct work *w)
 		start_recv(w);
 }
 
+/* Sends m (NULL: none could be made, the request is dropped). A reply made
+ * at dispatch is `counted` against the connection's unsent replies; one of
+ * a parked call is not: there are at most conn_parked_calls of those, and
+ * a client that reads gets them in bursts (many Waits ending at once). */
 static void
-start_send(struct work *w, nng_msg *m)
+start_send(struct work *w, nng_msg *m, bool counted)
 {
 	if (m == NULL) {
 		work_done(w);
 		return;
 	}
-	atomic_fetch_add(&w->conn->unsent, 1);
+	if ((w->counted = counted))
+		atomic_fetch_add(&w->conn->unsent, 1);
 	w->state = W_SEND;
 	nng_aio_set_msg(w->aio, m);
 	nng_aio_set_timeout(w->aio, LIMIT_REPLY_MS);
@@ -453,7 +461,7 @@ work_send(struct rpc_call *c, uint8_t *buf, size_t len)
 	pthread_mutex_unlock(&w->mtx);
 	pthread_mutex_unlock(&cn->mtx);
 	if (now)
-		start_send(w, m);
+		start_send(w, m, false);
 }
 
 /* Drops a pin; the last one sends a reply that waited for it. */
@@ -471,7 +479,7 @@ work_unpin(struct work *w)
 	}
 	pthread_mutex_unlock(&w->mtx);
 	if (send)
-		start_send(w, m);
+		start_send(w, m, false);
 }
 
 /* rpc_transport.reserve: room for the call to park. */
@@ -609,7 +617,7 @@ after_dispatch(struct work *w)
 		rpc_release(&w->call);
 		work_unpin(w);
 	} else if (send) {
-		start_send(w, m);
+		start_send(w, m, true);
 	}
 }
 
@@ -666,7 +674,8 @@ on_sent(struct work *w, int rv)
 		if (rv == NNG_ETIMEDOUT)
 			atomic_fetch_add(&w->srv->dropped, 1);
 	}
-	atomic_fetch_sub(&w->conn->unsent, 1);
+	if (w->counted)
+		atomic_fetch_sub(&w->conn->unsent, 1);
 	work_done(w);
 }
 

@@ -213,6 +213,23 @@ pbjob_fini(struct pbjob *p)
 	free(p->ptrs);
 }
 
+/* The bytes job m takes in a reply (its field's tag and length included). */
+static size_t
+job_size(const Jobd__V1__Job *m)
+{
+	return protobuf_c_message_get_packed_size(&m->base) + 16;
+}
+
+/* Answers c: its reply would be `size` bytes or more. */
+static void
+reply_too_large(struct rpc_call *c, size_t size)
+{
+	rpc_fail(c, JOBD_RESOURCE_EXHAUSTED,
+	         "the reply would be more than %zu bytes, past the limit "
+	         "reply_bytes of %u; ask for fewer",
+	         size - 1, (unsigned) LIMIT_REPLY_BYTES);
+}
+
 /* Answers c with a reply message whose only field is one Job. */
 static void
 reply_job(struct rpc_call *c, ProtobufCMessage *reply, Jobd__V1__Job **slot,
@@ -820,11 +837,12 @@ svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
 	struct pbjob *pj;
 	Jobd__V1__Job **jobs;
 	uint64_t *missing;
-	size_t n = in->n_ids, nj = 0, nm = 0, i;
+	size_t n = in->n_ids, nj = 0, nm = 0, i, size = 0;
 	int rv = JOBD_OK;
 
 	(void) closure;
-	/* n is at most LIMIT_GET_IDS: rpc's wire check */
+	/* n is at most LIMIT_GET_IDS: rpc's wire check; the reply's size is
+	 * counted as the jobs are read, which stop past LIMIT_REPLY_BYTES */
 	recs = calloc(n + 1, sizeof(*recs));
 	pj = calloc(n + 1, sizeof(*pj));
 	jobs = calloc(n + 1, sizeof(*jobs));
@@ -848,7 +866,12 @@ svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
 		}
 		if (rv == JOBD_OK) {
 			jobs[nj] = &pj[nj].msg;
+			size += job_size(jobs[nj]);
 			nj++;
+			if (size > LIMIT_REPLY_BYTES) {
+				reply_too_large(c, size);
+				rv = JOBD_RESOURCE_EXHAUSTED;
+			}
 		}
 	}
 	if (rv == JOBD_OK) {
@@ -1027,10 +1050,11 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	Jobd__V1__ListReply rep = JOBD__V1__LIST_REPLY__INIT;
 	struct store_filter f = {0};
 	struct jobrec *mem = NULL, *dbv = NULL, *all = NULL;
-	size_t nmem = 0, ndb = 0, nall = 0, i;
+	size_t nmem = 0, ndb = 0, nall = 0, i, built = 0, size = 0;
 	struct pbjob *pj = NULL;
 	Jobd__V1__Job **jobs = NULL;
 	uint64_t floor = 0;
+	bool cut = false;
 	store *db;
 	int rv;
 
@@ -1101,23 +1125,30 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < nall; i++) {
-		free(all[i].result);
-		all[i].result = NULL;
-		all[i].result_len = 0;
-		if (pbjob_init(&pj[i], &all[i]) != JOBD_OK) {
+	for (; built < nall; built++) {
+		free(all[built].result);
+		all[built].result = NULL;
+		all[built].result_len = 0;
+		if (pbjob_init(&pj[built], &all[built]) != JOBD_OK) {
 			rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
-			nall = i;
 			goto out;
 		}
-		jobs[i] = &pj[i].msg;
+		jobs[built] = &pj[built].msg;
+		/* a page ends before LIMIT_REPLY_BYTES (with one job at
+		 * least); the next one resumes after its last job */
+		size += job_size(jobs[built]);
+		if (built > 0 && size > LIMIT_REPLY_BYTES) {
+			pbjob_fini(&pj[built]);
+			cut = true;
+			break;
+		}
 	}
-	rep.n_jobs = nall;
+	rep.n_jobs = built;
 	rep.jobs = jobs;
-	rep.next_cursor = nall == f.limit ? all[nall - 1].id : floor;
+	rep.next_cursor = cut || nall == f.limit ? all[built - 1].id : floor;
 	rpc_closure(&rep.base, c);
 out:
-	for (i = 0; pj != NULL && i < nall; i++)
+	for (i = 0; pj != NULL && i < built; i++)
 		pbjob_fini(&pj[i]);
 	free(pj);
 	free(jobs);

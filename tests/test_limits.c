@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -1152,6 +1153,79 @@ test_max_connections(void)
 	jd_down(&d, c);
 }
 
+/* A kind whose one parameter takes 64 KiB, for large replies; its jobs
+ * never run (no workers). */
+static const char big_kind[] = "[kind]\n"
+                               "description = holds a long text\n"
+                               "program = /bin/true\n"
+                               "args = {text}\n"
+                               "input = no\n"
+                               "\n"
+                               "[param text]\n"
+                               "type = string\n"
+                               "required = yes\n"
+                               "max = 65536\n";
+
+/* Replies: a Get whose reply would pass 16 MiB is refused, saying so; a
+ * List page stops short of it, and its cursor leads to the rest. */
+static void
+test_reply_size(void)
+{
+	static uint64_t ids[MAX_IDS];
+	Jobd__V1__ListRequest lreq = JOBD__V1__LIST_REQUEST__INIT;
+	Jobd__V1__ListReply *lrep = NULL;
+	Jobd__V1__GetReply *g = NULL;
+	char kinds[128], file[160];
+	const char *argv[] = {"--workers", "0", "--kinds-dir", kinds, NULL};
+	size_t listed = 0, pages = 0;
+	jobd_client *c = NULL;
+	struct jd d;
+	FILE *f;
+
+	REQUIRE(jd_init(&d) == 0);
+	snprintf(kinds, sizeof(kinds), "%s/kinds", d.dir);
+	snprintf(file, sizeof(file), "%s/big.kind", kinds);
+	REQUIRE(mkdir(kinds, 0700) == 0);
+	REQUIRE((f = fopen(file, "w")) != NULL);
+	fputs(big_kind, f);
+	fclose(f);
+	if (jd_start(&d, argv) != 0)
+		jd_dump_log(&d);
+	REQUIRE(d.pid > 0 && (c = jd_connect(&d)) != NULL);
+
+	char *text = repeat('t', 65536);
+	REQUIRE(text != NULL);
+	for (int i = 0; i < 300; i++) {
+		char *n = "text";
+		REQUIRE(submit(c, "big", &n, &text, 1, NULL, 0, NULL, 0,
+		               &ids[i]) == JOBD_OK);
+	}
+	free(text);
+	for (size_t i = 300; i < MAX_IDS; i++)
+		ids[i] = ids[0];
+	REQUIRE(jobd_get(c, ids, 200, &g) == JOBD_OK);
+	CHECK_EQ_INT(g->n_jobs, 200);
+	jobd__v1__get_reply__free_unpacked(g, NULL);
+	CHECK_EQ_INT(jobd_get(c, ids, 300, &g), JOBD_RESOURCE_EXHAUSTED);
+	check_msg("past the limit reply_bytes of 16777216; ask for fewer");
+
+	lreq.limit = MAX_LIST;
+	do {
+		REQUIRE(jobd_list(c, &lreq, &lrep) == JOBD_OK);
+		if (pages++ == 0) {
+			CHECK(lrep->n_jobs > 0 && lrep->n_jobs < 300);
+			CHECK(lrep->next_cursor != 0);
+		}
+		listed += lrep->n_jobs;
+		lreq.cursor = lrep->next_cursor;
+		jobd__v1__list_reply__free_unpacked(lrep, NULL);
+	} while (lreq.cursor != 0 && pages < 10);
+	CHECK_EQ_INT(listed, 300);
+	CHECK(pages >= 2);
+	check_serves(c);
+	jd_down(&d, c);
+}
+
 TEST_MAIN(
     {"request_size", test_request_size}, {"param_count", test_param_count},
     {"param_length", test_param_length}, {"input_size", test_input_size},
@@ -1162,4 +1236,4 @@ TEST_MAIN(
     {"unknown_kind", test_unknown_kind}, {"batch_jobs", test_batch_jobs},
     {"metadata", test_metadata}, {"ping_payload", test_ping_payload},
     {"conn_parked", test_conn_parked}, {"unsent_replies", test_unsent_replies},
-    {"max_connections", test_max_connections})
+    {"max_connections", test_max_connections}, {"reply_size", test_reply_size})
