@@ -1703,11 +1703,15 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		       ",\"cancelled\":%" PRIu64 ",\"submitted\":%" PRIu64
 		       ",\"retried\":%" PRIu64 ",\"recovered\":%" PRIu64
 		       ",\"max_queue\":%" PRIu64 ",\"uptime_ms\":%" PRId64
-		       ",\"waiting_kind\":%" PRIu64 ",\"version\":",
+		       ",\"waiting_kind\":%" PRIu64 ",\"connections\":%" PRIu32
+		       ",\"parked_calls\":%" PRIu64
+		       ",\"dropped_replies\":%" PRIu64
+		       ",\"refused_calls\":%" PRIu64 ",\"version\":",
 		       s->workers, s->busy_workers, s->queued, s->running,
 		       s->succeeded, s->failed, s->cancelled, s->submitted,
 		       s->retried, s->recovered, s->max_queue, s->uptime_ms,
-		       s->waiting_kind);
+		       s->waiting_kind, s->connections, s->parked_calls,
+		       s->dropped_replies, s->refused_calls);
 		json_str(s->version != NULL ? s->version : "");
 		fputs("}\n", stdout);
 	} else {
@@ -1727,6 +1731,10 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		else
 			printf("max_queue: %" PRIu64 "\n", s->max_queue);
 		printf("waiting for a kind: %" PRIu64 "\n", s->waiting_kind);
+		printf("connections: %" PRIu32 "\n", s->connections);
+		printf("parked calls: %" PRIu64 "\n", s->parked_calls);
+		printf("dropped replies: %" PRIu64 "\n", s->dropped_replies);
+		printf("refused calls: %" PRIu64 "\n", s->refused_calls);
 		printf("uptime: %s\n", up);
 		printf("version: %s\n", tx(s->version));
 	}

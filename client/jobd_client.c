@@ -58,6 +58,9 @@
 #define CLIENT_RECV_MAX     (16u << 20) /* largest reply accepted */
 #define CLIENT_MAX_METADATA 64u         /* entries set with set_metadata */
 #define CLIENT_MAX_PEM      (1u << 20)  /* largest TLS file read */
+/* jobd's largest request (request_bytes in daemon/limit.h): a larger one
+ * would be refused, or its connection closed, so it is not sent */
+#define CLIENT_MAX_REQUEST (2u << 20)
 
 struct meta {
 	char *key;
@@ -582,6 +585,13 @@ make_request(jobd_client *c, const char *method, const ProtobufCMessage *req,
 	env.body.len = blen;
 	env.deadline_ms = *deadline;
 	elen = jobd__v1__request__get_packed_size(&env);
+	if (elen > CLIENT_MAX_REQUEST) {
+		st = set_err(JOBD_RESOURCE_EXHAUSTED,
+		             "%s request of %zu bytes is larger than jobd's "
+		             "limit of %u; not sent",
+		             method, elen, CLIENT_MAX_REQUEST);
+		goto done;
+	}
 	if (nng_msg_alloc(&msg, elen) != 0) {
 		st = set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		goto done;

@@ -186,6 +186,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	srvc.tls = tls;
 	srvc.tls_client_certs = cfg->tls_ca != NULL;
 	srvc.auth = cfg->auth_token_file != NULL ? &d->auth : NULL;
+	srvc.max_connections = cfg->max_connections;
 	if ((rv = server_start(&d->srv, service_base(d->sv), &srvc, err,
 	                       errlen)) != JOBD_OK)
 		goto fail_server;

@@ -22,6 +22,7 @@ struct daemon_config {
 	uint32_t grace_ms;
 	/* a job found running at this many starts fails; 0 = no cap */
 	uint32_t max_recoveries;
+	uint32_t max_connections; /* 0: from the open-file limit */
 	/* PEM files for the tls+tcp:// addresses; NULL when not given. A
 	 * tls+tcp:// address needs cert and key; with ca, clients must present
 	 * a certificate signed by it. Given without a tls+tcp:// address, they

@@ -84,6 +84,11 @@ usage(FILE *f)
 	    "                      after jobd stopped uncleanly while it ran,\n"
 	    "                      fails instead of running again; 0 = no\n"
 	    "                      cap (JOBD_MAX_RECOVERIES; 3)\n"
+	    "  --max-connections N client connections open at once; more\n"
+	    "                      are closed at once; kept below the\n"
+	    "                      open-file limit (JOBD_MAX_CONNECTIONS;\n"
+	    "                      0: half the open-file limit, at most\n"
+	    "                      1024)\n"
 	    "  --log-level LEVEL   error, warn, info or debug\n"
 	    "                      (JOBD_LOG_LEVEL; info)\n"
 	    "  --tls-cert FILE     PEM certificate (chain) of the tls+tcp://\n"
@@ -266,6 +271,11 @@ set_opt(struct opts *o, int opt, const char *v)
 			return bad("a number, 0 for no cap", v);
 		o->cfg.max_recoveries = (uint32_t) n;
 		return 0;
+	case 'N':
+		if (parse_u64(v, 1000000, &n) != 0)
+			return bad("a number from 0 to 1000000", v);
+		o->cfg.max_connections = (uint32_t) n;
+		return 0;
 	case 'L':
 		if ((o->level = log_parse_level(v)) < 0)
 			return bad("error, warn, info or debug", v);
@@ -302,6 +312,7 @@ static const struct option longopts[] = {
     {"backoff", required_argument, NULL, 'b'},
     {"grace", required_argument, NULL, 'g'},
     {"max-recoveries", required_argument, NULL, 'M'},
+    {"max-connections", required_argument, NULL, 'N'},
     {"log-level", required_argument, NULL, 'L'},
     {"tls-cert", required_argument, NULL, 'C'},
     {"tls-key", required_argument, NULL, 'K'},
@@ -327,6 +338,7 @@ static const struct {
     {"JOBD_BACKOFF", 'b'},
     {"JOBD_GRACE", 'g'},
     {"JOBD_MAX_RECOVERIES", 'M'},
+    {"JOBD_MAX_CONNECTIONS", 'N'},
     {"JOBD_LOG_LEVEL", 'L'},
     {"JOBD_TLS_CERT", 'C'},
     {"JOBD_TLS_KEY", 'K'},

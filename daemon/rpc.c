@@ -10,16 +10,30 @@
  * Method names are accepted in the short form ("Submit") and in gRPC's full
  * form ("/jobd.v1.Jobs/Submit").
  *
+ * Before protobuf-c decodes the envelope, and again before it decodes the
+ * body, wire_check() walks the bytes against the same descriptor and
+ * refuses what would cost more than its bound (wire.c): a request's memory
+ * and work are bounded before they are spent.
+ *
  * With a token configured (c->auth), the token is checked right after the
  * envelope is decoded, before the method is even looked up: a request
  * without it learns nothing but UNAUTHENTICATED. No method is exempt, Ping
  * included. The refusal is logged at debug level, without the value sent.
+ *
+ * Parked calls: rpc_park() records how a handler takes its call back,
+ * under one park lock, a leaf held for a few instructions; rpc_unpark()
+ * clears it just before the answer, so that rpc_release() either finds the
+ * call parked, holds it (ops->hold, under the lock) and releases it, or
+ * finds nothing. A handler's state therefore lives until both its answer
+ * and any release that held it are done.
  */
 #include "rpc.h"
 
 #include "clock.h"
 #include "log.h"
+#include "wire.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,11 +59,14 @@ rpc_encode_error(int code, const char *msg, size_t *len)
 	return encode(&resp, len);
 }
 
+static pthread_mutex_t park_mtx = PTHREAD_MUTEX_INITIALIZER;
+
 static void
 send_error(struct rpc_call *c, int code, const char *msg)
 {
 	size_t len = 0;
 	uint8_t *buf = rpc_encode_error(code, msg, &len);
+	c->code = buf != NULL ? code : JOBD_RESOURCE_EXHAUSTED;
 	c->send(c, buf, buf ? len : 0);
 }
 
@@ -79,6 +96,7 @@ rpc_closure(const ProtobufCMessage *reply, void *arg)
 		send_error(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	c->code = JOBD_OK;
 	c->send(c, buf, len);
 }
 
@@ -104,6 +122,59 @@ rpc_metadata(const struct rpc_call *c, const char *key)
 			return e->value;
 	}
 	return NULL;
+}
+
+int
+rpc_park_room(struct rpc_call *c, int kind)
+{
+	if (c->ops == NULL || c->ops->reserve == NULL)
+		return JOBD_OK;
+	if (c->ops->reserve(c, kind, c->msg, sizeof(c->msg)) == JOBD_OK)
+		return JOBD_OK;
+	c->code = JOBD_RESOURCE_EXHAUSTED;
+	return JOBD_RESOURCE_EXHAUSTED;
+}
+
+void
+rpc_park(struct rpc_call *c, const struct rpc_park_ops *ops, void *arg)
+{
+	pthread_mutex_lock(&park_mtx);
+	c->park_ops = ops;
+	c->park_arg = arg;
+	pthread_mutex_unlock(&park_mtx);
+}
+
+void
+rpc_unpark(struct rpc_call *c)
+{
+	pthread_mutex_lock(&park_mtx);
+	c->park_ops = NULL;
+	c->park_arg = NULL;
+	pthread_mutex_unlock(&park_mtx);
+}
+
+void
+rpc_release(struct rpc_call *c)
+{
+	const struct rpc_park_ops *ops;
+	void *arg;
+
+	pthread_mutex_lock(&park_mtx);
+	ops = c->park_ops;
+	arg = c->park_arg;
+	if (ops != NULL)
+		ops->hold(arg);
+	pthread_mutex_unlock(&park_mtx);
+	if (ops != NULL)
+		ops->release(arg);
+}
+
+void
+rpc_front_stats(struct rpc_call *c, struct rpc_front_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (c->ops != NULL && c->ops->stats != NULL)
+		c->ops->stats(c, st);
 }
 
 /* "Submit" or "/jobd.v1.Jobs/Submit" -> the method, or NULL. */
@@ -162,20 +233,30 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 	Jobd__V1__Request *req;
 	ProtobufCMessage *in;
 	const char *why;
-	char name[80], msg[200];
+	char name[80], msg[256];
+	int rv;
 
 	c->code = JOBD_OK;
 	c->msg[0] = '\0';
 	c->req = NULL;
 	c->deadline = 0;
+	c->park_ops = NULL; /* not shared yet: the transport's call is new */
+	c->park_arg = NULL;
 	if (len > RPC_MAX_REQUEST) {
 		snprintf(msg, sizeof(msg),
 		         "request of %zu bytes is larger than the limit of %u",
-		         len, RPC_MAX_REQUEST);
+		         len, (unsigned) RPC_MAX_REQUEST);
 		send_error(c, JOBD_RESOURCE_EXHAUSTED, msg);
 		return;
 	}
-	if ((req = jobd__v1__request__unpack(NULL, len, buf)) == NULL) {
+	rv = wire_check(&jobd__v1__request__descriptor, buf, len, LIMIT_NESTING,
+	                msg, sizeof(msg));
+	if (rv == WIRE_REFUSED) {
+		send_error(c, JOBD_INVALID_ARGUMENT, msg);
+		return;
+	}
+	if (rv != WIRE_OK ||
+	    (req = jobd__v1__request__unpack(NULL, len, buf)) == NULL) {
 		send_error(c, JOBD_INVALID_ARGUMENT,
 		           "malformed request: not a jobd.v1.Request envelope");
 		return;
@@ -196,12 +277,20 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 	if (req->deadline_ms > RPC_MAX_DEADLINE_MS) {
 		snprintf(msg, sizeof(msg),
 		         "deadline of %u ms is beyond the limit of %u ms",
-		         req->deadline_ms, RPC_MAX_DEADLINE_MS);
+		         req->deadline_ms, (unsigned) RPC_MAX_DEADLINE_MS);
 		send_error(c, JOBD_INVALID_ARGUMENT, msg);
 		goto out;
 	}
-	in = protobuf_c_message_unpack(m->input, NULL, req->body.len,
-	                               req->body.data);
+	/* the body is one level below the envelope */
+	rv = wire_check(m->input, req->body.data, req->body.len,
+	                LIMIT_NESTING - 1, msg, sizeof(msg));
+	if (rv == WIRE_REFUSED) {
+		send_error(c, JOBD_INVALID_ARGUMENT, msg);
+		goto out;
+	}
+	in = rv != WIRE_OK ? NULL
+	                   : protobuf_c_message_unpack(
+	                         m->input, NULL, req->body.len, req->body.data);
 	if (in == NULL) {
 		snprintf(msg, sizeof(msg), "malformed body for %s: not a %s",
 		         m->name, m->input->name);

@@ -4,7 +4,9 @@
 /*
  * server: the front. An nng REP socket listening on one or more addresses,
  * serving many requests at once through nng contexts (the pattern of nng's
- * demo/async/server.c), each request handed to rpc_dispatch().
+ * demo/async/server.c), each request handed to rpc_dispatch(), with a
+ * record of each client connection: its parked calls and unsent replies are
+ * bounded (limit.h), and its parked calls are taken back when it closes.
  */
 
 #include <protobuf-c/protobuf-c.h>
@@ -26,10 +28,14 @@ struct server_config {
 	bool tls_client_certs; /* tls requires client certificates (for logs) */
 	/* when not NULL, every request must carry this token */
 	const struct auth *auth;
+	/* connections open at once; 0: the default (limit.h), and always
+	 * below the open-file limit */
+	unsigned max_connections;
 };
 
-/* Listens on every url; ipc sockets are made owner-only, and reach nng
- * through a gate (ipcgate.h), which refuses a path another process serves. */
+/* Raises the soft open-file limit to the hard one, and listens on every
+ * url; ipc sockets are made owner-only, and reach nng through a gate
+ * (ipcgate.h), which refuses a path another process serves. */
 int server_start(server **sp, ProtobufCService *svc,
                  const struct server_config *cfg, char *err, size_t errlen);
 /* From now on every request is answered UNAVAILABLE. */

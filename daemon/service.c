@@ -9,6 +9,17 @@
  * the waiter's fire() answers later, from the writer's completer or the
  * timer thread. SubmitBatch parks one waiter per job.
  *
+ * A handler asks the transport for room before it parks (rpc_park_room:
+ * the limits per connection and overall are the front's), after its
+ * request's own checks, and for Wait and Cancel after the id is known to
+ * be a live job: an id that does not exist is NOT_FOUND whatever the room.
+ * A parked call can be taken back (rpc_park): when its client's connection
+ * closes, the release calls sched_release() on its waiters, which answer
+ * at once (to no one) unless they are firing already. Its state (`parked`,
+ * `batch`) is counted: the answer holds it, and so does a release while it
+ * runs; the last one frees it, so a release never touches freed memory
+ * however it races with the waiter's fire().
+ *
  * Reads use a small pool of connections of their own (SQLite's rule: one
  * connection, one thread at a time); the writer thread has its own. They
  * are opened read-only, so a database whose file or filesystem can no
@@ -24,17 +35,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "limit.h"
 #include "log.h"
 #include "rpc.h"
 
-#define MAX_PARAMS        64
-#define MAX_KEY_LEN       128
-#define MAX_ATTEMPTS      100
-#define MAX_GET_IDS       1000
-#define MAX_BATCH         1000
 #define DEFAULT_LIST      100
-#define MAX_LIST          1000
 #define CANCEL_DEFAULT_MS 30000
+#define GONE              "the client's connection closed"
 #define READERS_KEPT      8
 
 struct service {
@@ -53,6 +60,7 @@ struct parked {
 	struct waiter w;
 	struct rpc_call *call;
 	service *sv;
+	atomic_uint refs; /* the answer's, and a release's while it runs */
 	/* WAIT_END: answers with the ended job (Wait, Cancel) */
 	void (*reply)(struct rpc_call *c, const struct jobrec *job);
 	bool stopping; /* Cancel: the job was asked to stop */
@@ -205,6 +213,23 @@ pbjob_fini(struct pbjob *p)
 	free(p->ptrs);
 }
 
+/* The bytes job m takes in a reply (its field's tag and length included). */
+static size_t
+job_size(const Jobd__V1__Job *m)
+{
+	return protobuf_c_message_get_packed_size(&m->base) + 16;
+}
+
+/* Answers c: its reply would be `size` bytes or more. */
+static void
+reply_too_large(struct rpc_call *c, size_t size)
+{
+	rpc_fail(c, JOBD_RESOURCE_EXHAUSTED,
+	         "the reply would be more than %zu bytes, past the limit "
+	         "reply_bytes of %u; ask for fewer",
+	         size - 1, (unsigned) LIMIT_REPLY_BYTES);
+}
+
 /* Answers c with a reply message whose only field is one Job. */
 static void
 reply_job(struct rpc_call *c, ProtobufCMessage *reply, Jobd__V1__Job **slot,
@@ -259,17 +284,14 @@ printable(char *dst, size_t dstlen, const char *src)
 	dst[i] = '\0';
 }
 
+/* A parked call's state, held by its answer; NULL (c answered) when out
+ * of memory. */
 static struct parked *
 parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
            void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
                         const char *))
 {
 	struct parked *p;
-	if (!c->can_park) {
-		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED,
-		         "too many calls are waiting; try again later");
-		return NULL;
-	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
@@ -279,8 +301,33 @@ parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
 	p->w.fire = fire;
 	p->call = c;
 	p->sv = sv;
+	atomic_init(&p->refs, 1);
 	return p;
 }
+
+static void
+parked_unref(struct parked *p)
+{
+	if (atomic_fetch_sub(&p->refs, 1) == 1)
+		free(p);
+}
+
+static void
+parked_hold(void *arg)
+{
+	atomic_fetch_add(&((struct parked *) arg)->refs, 1);
+}
+
+/* The client has gone: the waiter fires now, unless it is firing. */
+static void
+parked_release(void *arg)
+{
+	struct parked *p = arg;
+	sched_release(p->sv->s, &p->w, JOBD_CANCELLED, GONE);
+	parked_unref(p);
+}
+
+static const struct rpc_park_ops parked_ops = {parked_hold, parked_release};
 
 /* ---- Submit ---------------------------------------------------------- */
 
@@ -292,6 +339,7 @@ submit_fire(struct waiter *w, int status, const struct jobrec *job,
 	struct rpc_call *c = p->call;
 	struct jobrec r = {0};
 
+	rpc_unpark(c);
 	if (status == JOBD_OK) {
 		reply_submit(c, job, existing_id != 0);
 	} else if (status == JOBD_ALREADY_EXISTS) {
@@ -305,10 +353,12 @@ submit_fire(struct waiter *w, int status, const struct jobrec *job,
 			    "idempotency key in use by job %llu; try again",
 			    (unsigned long long) existing_id);
 		jobrec_clear(&r);
+	} else if (status == JOBD_CANCELLED) {
+		rpc_fail(c, status, "%s", msg); /* released: the job goes on */
 	} else {
 		rpc_fail(c, status, "job not accepted: %s", msg);
 	}
-	free(p);
+	parked_unref(p);
 }
 
 /* Copies the request's parameters into rec. */
@@ -334,7 +384,7 @@ static bool
 key_ok(const char *key)
 {
 	size_t n = strlen(key);
-	if (n > MAX_KEY_LEN)
+	if (n > LIMIT_KEY_BYTES)
 		return false;
 	for (; *key; key++)
 		if (*key < 0x21 || *key > 0x7e)
@@ -348,7 +398,7 @@ check_submit(const kindset *ks, const Jobd__V1__SubmitRequest *in, char *err,
              size_t errlen)
 {
 	const struct kind_def *k;
-	struct job_param params[MAX_PARAMS];
+	struct job_param params[LIMIT_PARAMS];
 	char name[80];
 
 	if ((k = kindset_find(ks, in->kind)) == NULL) {
@@ -357,9 +407,9 @@ check_submit(const kindset *ks, const Jobd__V1__SubmitRequest *in, char *err,
 		         "unknown kind '%s' (jobctl kinds lists them)", name);
 		return NULL;
 	}
-	if (in->n_params > MAX_PARAMS) {
-		snprintf(err, errlen, "too many parameters: %zu, at most %d",
-		         in->n_params, MAX_PARAMS);
+	/* rpc's wire check bounds it already; params[] depends on it */
+	if (in->n_params > LIMIT_PARAMS) {
+		limit_msg(err, errlen, LIM_PARAMS, "", in->n_params);
 		return NULL;
 	}
 	for (size_t i = 0; i < in->n_params; i++) {
@@ -369,16 +419,16 @@ check_submit(const kindset *ks, const Jobd__V1__SubmitRequest *in, char *err,
 	if (kind_validate(k->k, params, in->n_params, in->input.len, err,
 	                  errlen) != JOBD_OK)
 		return NULL;
-	if (in->max_attempts > MAX_ATTEMPTS) {
+	if (in->max_attempts > LIMIT_ATTEMPTS) {
 		snprintf(err, errlen, "max_attempts must be at most %d, not %u",
-		         MAX_ATTEMPTS, in->max_attempts);
+		         LIMIT_ATTEMPTS, in->max_attempts);
 		return NULL;
 	}
 	if (in->idempotency_key[0] != '\0' && !key_ok(in->idempotency_key)) {
 		snprintf(err, errlen,
 		         "idempotency key must be 1 to %d printable ASCII "
 		         "characters without spaces",
-		         MAX_KEY_LEN);
+		         LIMIT_KEY_BYTES);
 		return NULL;
 	}
 	return k;
@@ -461,6 +511,10 @@ submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
 		if (rv != JOBD_NOT_FOUND)
 			return;
 	}
+	if (rpc_park_room(c, RPC_PARK_CALL) != JOBD_OK) {
+		rpc_closure(NULL, c);
+		return;
+	}
 	if (make_rec(&rec, in, k) != JOBD_OK) {
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
@@ -469,10 +523,12 @@ submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
 		jobrec_clear(&rec);
 		return;
 	}
+	rpc_park(c, &parked_ops, p);
 	rv = sched_submit(sv->s, &rec, k, &p->w, err, sizeof(err));
 	if (rv != JOBD_OK) {
+		rpc_unpark(c);
 		jobrec_clear(&rec);
-		free(p);
+		parked_unref(p);
 		rpc_fail(c, rv, "%s", err);
 	}
 	/* else p belongs to the scheduler, and may already have fired */
@@ -516,6 +572,7 @@ struct batch {
 	struct rpc_call *call;
 	service *sv;
 	atomic_size_t left;
+	atomic_uint refs;    /* the answer's, and a release's while it runs */
 	pthread_mutex_t mtx; /* guards code and msg */
 	int code;            /* the first failure, JOBD_OK if none */
 	char msg[300];
@@ -531,6 +588,34 @@ batch_free(struct batch *b)
 	pthread_mutex_destroy(&b->mtx);
 	free(b);
 }
+
+static void
+batch_unref(struct batch *b)
+{
+	if (atomic_fetch_sub(&b->refs, 1) == 1)
+		batch_free(b);
+}
+
+static void
+batch_hold(void *arg)
+{
+	atomic_fetch_add(&((struct batch *) arg)->refs, 1);
+}
+
+/* The client has gone: every waiter of the batch fires now, unless it has
+ * fired or is firing; the last one answers. */
+static void
+batch_release(void *arg)
+{
+	struct batch *b = arg;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->jobs[i].w.fire != NULL)
+			sched_release(b->sv->s, &b->jobs[i].w, JOBD_CANCELLED,
+			              GONE);
+	batch_unref(b);
+}
+
+static const struct rpc_park_ops batch_ops = {batch_hold, batch_release};
 
 static void batch_failed(struct batch *b, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -557,6 +642,7 @@ batch_reply(struct batch *b)
 	struct pbjob *pj = NULL;
 	size_t i, made = 0;
 
+	rpc_unpark(b->call);
 	if (b->code != JOBD_OK) {
 		rpc_fail(b->call, b->code, "%s", b->msg);
 		goto out;
@@ -591,7 +677,7 @@ out:
 	free(pj);
 	free(ptrs);
 	free(subs);
-	batch_free(b);
+	batch_unref(b);
 }
 
 /* One job of the batch is answered; the last one answers the call. */
@@ -650,14 +736,11 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	int rv;
 
 	(void) closure;
-	if (n == 0 || n > MAX_BATCH) {
+	/* more than LIMIT_BATCH_JOBS: refused by rpc's wire check */
+	if (n == 0 || n > LIMIT_BATCH_JOBS) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		         "a batch holds 1 to %d jobs, not %zu", MAX_BATCH, n);
-		return;
-	}
-	if (!c->can_park) {
-		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED,
-		         "too many calls are waiting; try again later");
+		         "a batch holds 1 to %d jobs, not %zu",
+		         LIMIT_BATCH_JOBS, n);
 		return;
 	}
 	b = calloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
@@ -674,6 +757,7 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	b->call = c;
 	b->sv = sv;
 	b->n = n;
+	atomic_init(&b->refs, 1);
 	pthread_mutex_init(&b->mtx, NULL);
 	for (i = 0; i < n; i++) {
 		const Jobd__V1__SubmitRequest *r = in->jobs[i];
@@ -714,11 +798,17 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 		batch_reply(b);
 		goto out;
 	}
+	if (rpc_park_room(c, RPC_PARK_CALL) != JOBD_OK) {
+		rpc_closure(NULL, c);
+		goto fail;
+	}
 	/* one count for each parked job, and one for this call, so that the
 	 * reply cannot go out before the handler is done with b */
 	atomic_store(&b->left, nb + 1);
+	rpc_park(c, &batch_ops, b);
 	rv = sched_submit_batch(sv->s, bs, nb, err, sizeof(err));
 	if (rv != JOBD_OK) {
+		rpc_unpark(c);
 		rpc_fail(c, rv, "%s", err);
 		goto fail;
 	}
@@ -747,15 +837,12 @@ svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
 	struct pbjob *pj;
 	Jobd__V1__Job **jobs;
 	uint64_t *missing;
-	size_t n = in->n_ids, nj = 0, nm = 0, i;
+	size_t n = in->n_ids, nj = 0, nm = 0, i, size = 0;
 	int rv = JOBD_OK;
 
 	(void) closure;
-	if (n > MAX_GET_IDS) {
-		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		         "too many ids: %zu, at most %d", n, MAX_GET_IDS);
-		return;
-	}
+	/* n is at most LIMIT_GET_IDS: rpc's wire check; the reply's size is
+	 * counted as the jobs are read, which stop past LIMIT_REPLY_BYTES */
 	recs = calloc(n + 1, sizeof(*recs));
 	pj = calloc(n + 1, sizeof(*pj));
 	jobs = calloc(n + 1, sizeof(*jobs));
@@ -779,7 +866,12 @@ svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
 		}
 		if (rv == JOBD_OK) {
 			jobs[nj] = &pj[nj].msg;
+			size += job_size(jobs[nj]);
 			nj++;
+			if (size > LIMIT_REPLY_BYTES) {
+				reply_too_large(c, size);
+				rv = JOBD_RESOURCE_EXHAUSTED;
+			}
 		}
 	}
 	if (rv == JOBD_OK) {
@@ -809,6 +901,7 @@ end_fire(struct waiter *w, int status, const struct jobrec *job,
 {
 	struct parked *p = (struct parked *) w;
 	(void) existing_id;
+	rpc_unpark(p->call);
 	if (status == JOBD_OK)
 		p->reply(p->call, job);
 	else if (status == JOBD_DEADLINE_EXCEEDED)
@@ -819,17 +912,18 @@ end_fire(struct waiter *w, int status, const struct jobrec *job,
 		         job_state_name(job->state));
 	else
 		rpc_fail(p->call, status, "%s", msg);
-	free(p);
+	parked_unref(p);
 }
 
 /*
- * Parks c on job `id` until it ends (`park` is sched_wait or sched_cancel),
- * then answers with `reply`. A job that is not live has ended already, or
- * never was: the database answers.
+ * Parks c on job `id` until it ends (`park` is sched_wait or sched_cancel,
+ * with room of `kind`), then answers with `reply`. A job that is not live
+ * has ended already, or never was: the database answers, whatever the
+ * room.
  */
 static void
 until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
-          int (*park)(sched *, uint64_t, struct waiter *),
+          int kind, int (*park)(sched *, uint64_t, struct waiter *),
           void (*reply)(struct rpc_call *, const struct jobrec *),
           const char *verb)
 {
@@ -837,13 +931,22 @@ until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
 	struct parked *p;
 	int rv;
 
+	if (rpc_park_room(c, kind) != JOBD_OK) {
+		if (sched_is_live(sv->s, id)) {
+			rpc_closure(NULL, c); /* RESOURCE_EXHAUSTED */
+			return;
+		}
+		goto not_live;
+	}
 	if ((p = parked_new(sv, c, WAIT_END, deadline, end_fire)) == NULL)
 		return;
 	p->reply = reply;
 	p->stopping = park == sched_cancel;
+	rpc_park(c, &parked_ops, p);
 	if ((rv = park(sv->s, id, &p->w)) == JOBD_OK)
 		return; /* parked; p may already have fired */
-	free(p);
+	rpc_unpark(c);
+	parked_unref(p);
 	if (rv != JOBD_NOT_FOUND) {
 		rpc_fail(c, rv, "cannot %s job %llu: %s", verb,
 		         (unsigned long long) id,
@@ -851,6 +954,7 @@ until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
 		                                : "out of memory");
 		return;
 	}
+not_live:
 	rv = find_job(sv, c, id, &r);
 	if (rv == JOBD_OK)
 		reply(c, &r);
@@ -866,8 +970,8 @@ svc_wait(Jobd__V1__Jobs_Service *base, const Jobd__V1__WaitRequest *in,
 {
 	struct rpc_call *c = arg;
 	(void) closure;
-	until_end((service *) base, c, in->id, c->deadline, sched_wait,
-	          reply_wait, "wait for");
+	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_WAIT,
+	          sched_wait, reply_wait, "wait for");
 }
 
 static void
@@ -879,8 +983,8 @@ svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
 	(void) closure;
 	if (deadline == 0)
 		deadline = sched_mono_ms() + CANCEL_DEFAULT_MS;
-	until_end((service *) base, c, in->id, deadline, sched_cancel,
-	          reply_cancel, "cancel");
+	until_end((service *) base, c, in->id, deadline, RPC_PARK_CALL,
+	          sched_cancel, reply_cancel, "cancel");
 }
 
 /* ---- List ------------------------------------------------------------ */
@@ -946,11 +1050,11 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	Jobd__V1__ListReply rep = JOBD__V1__LIST_REPLY__INIT;
 	struct store_filter f = {0};
 	struct jobrec *mem = NULL, *dbv = NULL, *all = NULL;
-	size_t nmem = 0, ndb = 0, nall = 0, i;
+	size_t nmem = 0, ndb = 0, nall = 0, i, built = 0, size = 0;
 	struct pbjob *pj = NULL;
 	Jobd__V1__Job **jobs = NULL;
 	uint64_t floor = 0;
-	char name[80];
+	bool cut = false;
 	store *db;
 	int rv;
 
@@ -960,18 +1064,13 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 		         (int) in->state);
 		return;
 	}
-	if (in->limit > MAX_LIST) {
+	if (in->limit > LIMIT_LIST_LIMIT) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
-		         "limit must be at most %d, not %u", MAX_LIST,
+		         "limit must be at most %d, not %u", LIMIT_LIST_LIMIT,
 		         in->limit);
 		return;
 	}
-	if (strlen(in->kind) > JOBD_KIND_NAME_MAX) {
-		printable(name, sizeof(name), in->kind);
-		rpc_fail(c, JOBD_INVALID_ARGUMENT, "kind '%s' is too long",
-		         name);
-		return;
-	}
+	/* the kind's length: rpc's wire check (LIMIT_KIND_BYTES) */
 	f.state = (int) in->state;
 	f.kind = in->kind[0] ? in->kind : NULL;
 	f.before = in->cursor;
@@ -1026,23 +1125,30 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	for (i = 0; i < nall; i++) {
-		free(all[i].result);
-		all[i].result = NULL;
-		all[i].result_len = 0;
-		if (pbjob_init(&pj[i], &all[i]) != JOBD_OK) {
+	for (; built < nall; built++) {
+		free(all[built].result);
+		all[built].result = NULL;
+		all[built].result_len = 0;
+		if (pbjob_init(&pj[built], &all[built]) != JOBD_OK) {
 			rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
-			nall = i;
 			goto out;
 		}
-		jobs[i] = &pj[i].msg;
+		jobs[built] = &pj[built].msg;
+		/* a page ends before LIMIT_REPLY_BYTES (with one job at
+		 * least); the next one resumes after its last job */
+		size += job_size(jobs[built]);
+		if (built > 0 && size > LIMIT_REPLY_BYTES) {
+			pbjob_fini(&pj[built]);
+			cut = true;
+			break;
+		}
 	}
-	rep.n_jobs = nall;
+	rep.n_jobs = built;
 	rep.jobs = jobs;
-	rep.next_cursor = nall == f.limit ? all[nall - 1].id : floor;
+	rep.next_cursor = cut || nall == f.limit ? all[built - 1].id : floor;
 	rpc_closure(&rep.base, c);
 out:
-	for (i = 0; pj != NULL && i < nall; i++)
+	for (i = 0; pj != NULL && i < built; i++)
 		pbjob_fini(&pj[i]);
 	free(pj);
 	free(jobs);
@@ -1059,11 +1165,13 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 {
 	service *sv = (service *) base;
 	Jobd__V1__StatsReply rep = JOBD__V1__STATS_REPLY__INIT;
+	struct rpc_front_stats fs;
 	struct sched_stats st;
 
 	(void) in;
 	(void) closure;
 	sched_stats(sv->s, &st);
+	rpc_front_stats(arg, &fs);
 	rep.workers = sv->cfg.workers;
 	rep.busy_workers = st.busy;
 	rep.queued = st.counts[JOB_QUEUED];
@@ -1077,6 +1185,10 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 	rep.retried = st.retried;
 	rep.recovered = st.recovered;
 	rep.waiting_kind = st.waiting_kind;
+	rep.connections = fs.connections;
+	rep.parked_calls = fs.parked;
+	rep.dropped_replies = fs.dropped_replies;
+	rep.refused_calls = fs.refused;
 	rep.version = JOBD_VERSION;
 	rpc_closure(&rep.base, arg);
 }

@@ -152,7 +152,6 @@ dispatch(struct fcall *f, const uint8_t *buf, size_t len)
 {
 	memset(f, 0, sizeof(*f));
 	f->call.send = on_send;
-	f->call.can_park = true;
 	f->call.method = NO_METHOD;
 	rpc_dispatch(fz.svc, &f->call, buf, len);
 }

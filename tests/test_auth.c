@@ -232,7 +232,6 @@ dispatch(const struct auth *a, const char *method, const char *const *kv,
 
 	memset(&s, 0, sizeof(s));
 	s.call.send = capture;
-	s.call.can_park = true;
 	s.call.auth = a;
 	rpc_dispatch(&fake.base, &s.call, buf, len);
 	free(buf);

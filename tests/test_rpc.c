@@ -1,15 +1,22 @@
 /*
  * Tests of the envelope codec and the dispatch through the generated service
  * descriptor, against a service of test handlers (the real handlers are
- * exercised end to end by test_daemon).
+ * exercised end to end by test_daemon), of the wire check that comes before
+ * any decoding (wire.c), and of parking (rpc_park, rpc_release).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "auth.h"
 #include "capture.h"
 #include "jobd.pb-c.h"
 #include "rpc.h"
 #include "test.h"
+#include "wire.h"
+#include "wirebuf.h"
 
 /* ---- test handlers ---- */
 
@@ -108,7 +115,6 @@ call(struct sent *s, const uint8_t *buf, size_t len)
 {
 	memset(s, 0, sizeof(*s));
 	s->call.send = capture;
-	s->call.can_park = true;
 	rpc_dispatch(&fake.base, &s->call, buf, len);
 }
 
@@ -321,6 +327,335 @@ test_status_names(void)
 	CHECK_EQ_INT(JOBD__V1__CODE__UNAUTHENTICATED, JOBD_UNAUTHENTICATED);
 }
 
+/* ---- the wire check ---- */
+
+/* An envelope for `method` whose metadata is one authorization entry of
+ * the n bytes of value (NULL: none), with body `body` (NULL: empty). */
+static void
+raw_envelope(struct wbuf *b, const char *method, const char *value, size_t n,
+             const struct wbuf *body)
+{
+	struct wbuf e = {0};
+
+	wb_str(b, 1, method, strlen(method));
+	wb_str(b, 2, body != NULL ? body->p : NULL, body != NULL ? body->n : 0);
+	if (value != NULL) {
+		wb_str(&e, 1, "authorization", strlen("authorization"));
+		wb_str(&e, 2, value, n);
+		wb_str(b, 4, e.p, e.n);
+	}
+	wb_free(&e);
+}
+
+static void
+call_raw(struct sent *s, const struct auth *a, const struct wbuf *b)
+{
+	memset(s, 0, sizeof(*s));
+	s->call.send = capture;
+	s->call.auth = a;
+	rpc_dispatch(&fake.base, &s->call, b->p, b->n);
+}
+
+/* "Bearer TOKEN\0junk" is not the token: protobuf-c would decode it as
+ * "Bearer TOKEN". Refused before auth, and the handler never runs. */
+static void
+test_nul_token(void)
+{
+	char dir[] = "/tmp/jobd-rpc-XXXXXX", path[64], err[256];
+	static const char good[] = "Bearer tok-123";
+	static const char bad[] = "Bearer tok-123\0junk";
+	struct auth a;
+	struct wbuf b = {0};
+	struct sent s;
+	FILE *f;
+	int before = ncalls;
+
+	REQUIRE(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/token", dir);
+	REQUIRE((f = fopen(path, "w")) != NULL);
+	fputs("tok-123\n", f);
+	fclose(f);
+	chmod(path, 0600);
+	REQUIRE(auth_load(&a, path, err, sizeof(err)) == 0);
+	unlink(path);
+	rmdir(dir);
+
+	raw_envelope(&b, "Ping", good, sizeof(good) - 1, NULL);
+	REQUIRE(!b.oom);
+	call_raw(&s, &a, &b);
+	REQUIRE(s.resp != NULL);
+	CHECK_EQ_INT(s.resp->code, JOBD_OK);
+	CHECK_EQ_INT(ncalls, before + 1);
+	sent_fini(&s);
+	wb_free(&b);
+
+	raw_envelope(&b, "Ping", bad, sizeof(bad) - 1, NULL);
+	REQUIRE(!b.oom);
+	call_raw(&s, &a, &b);
+	CHECK_EQ_INT(s.nsent, 1);
+	REQUIRE(s.resp != NULL);
+	CHECK((int) s.resp->code != JOBD_OK);
+	CHECK_EQ_INT(s.resp->code, JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(s.resp->message, "field 'value' of "
+	                              "jobd.v1.Request.MetadataEntry holds a "
+	                              "NUL byte") != NULL);
+	CHECK_EQ_INT(ncalls, before + 1);
+	sent_fini(&s);
+	wb_free(&b);
+}
+
+/* A NUL byte in any string, the body's included: refused before the
+ * handler; bytes fields may hold any byte. */
+static void
+test_nul_in_body(void)
+{
+	static const char kind[] = "bogus\0x";
+	struct wbuf body = {0}, b = {0};
+	struct sent s;
+	int before = ncalls;
+
+	wb_str(&body, 1, kind, sizeof(kind) - 1);
+	raw_envelope(&b, "Submit", NULL, 0, &body);
+	REQUIRE(!b.oom && !body.oom);
+	call_raw(&s, NULL, &b);
+	REQUIRE(s.resp != NULL);
+	CHECK_EQ_INT(s.resp->code, JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(s.resp->message, "field 'kind' of jobd.v1.SubmitRequest "
+	                              "holds a NUL byte") != NULL);
+	CHECK_EQ_INT(ncalls, before);
+	sent_fini(&s);
+	wb_free(&b);
+	wb_free(&body);
+
+	wb_str(&body, 1, "p\0ng", 5); /* PingRequest.payload: bytes */
+	raw_envelope(&b, "Ping", NULL, 0, &body);
+	REQUIRE(!b.oom && !body.oom);
+	call_raw(&s, NULL, &b);
+	REQUIRE(s.resp != NULL);
+	CHECK_EQ_INT(s.resp->code, JOBD_OK);
+	CHECK_EQ_INT(ncalls, before + 1);
+	sent_fini(&s);
+	wb_free(&b);
+	wb_free(&body);
+}
+
+/* Unknown fields and repeats of a singular field: 64 in one message are
+ * decoded, 65 refused. */
+static void
+test_extra_fields(void)
+{
+	struct wbuf b = {0};
+	struct sent s;
+
+	for (int extra = 64; extra <= 65; extra++) {
+		raw_envelope(&b, "Ping", NULL, 0, NULL);
+		for (int i = 0; i < extra; i++)
+			wb_varint_field(&b, 100 + (unsigned) (i % 2), 7);
+		REQUIRE(!b.oom);
+		call_raw(&s, NULL, &b);
+		REQUIRE(s.resp != NULL);
+		if (extra == 64) {
+			CHECK_EQ_INT(s.resp->code, JOBD_OK);
+		} else {
+			CHECK_EQ_INT(s.resp->code, JOBD_INVALID_ARGUMENT);
+			CHECK_EQ_STR(
+			    s.resp->message,
+			    "too many unknown or repeated fields in one "
+			    "message: 65, at most 64");
+		}
+		sent_fini(&s);
+		wb_free(&b);
+	}
+	/* the method 65 times: one field, 64 repeats of it */
+	for (int i = 0; i < 65; i++)
+		wb_str(&b, 1, "Ping", 4);
+	REQUIRE(!b.oom);
+	call_raw(&s, NULL, &b);
+	REQUIRE(s.resp != NULL);
+	CHECK_EQ_INT(s.resp->code, JOBD_OK);
+	sent_fini(&s);
+	wb_str(&b, 1, "Ping", 4);
+	REQUIRE(!b.oom);
+	call_raw(&s, NULL, &b);
+	REQUIRE(s.resp != NULL);
+	CHECK_EQ_INT(s.resp->code, JOBD_INVALID_ARGUMENT);
+	sent_fini(&s);
+	wb_free(&b);
+
+	/* a field of the wrong wire type is no envelope at all */
+	wb_str(&b, 3, "x", 1); /* deadline_ms is a varint */
+	REQUIRE(!b.oom);
+	call_raw(&s, NULL, &b);
+	REQUIRE(s.resp != NULL);
+	CHECK_EQ_INT(s.resp->code, JOBD_INVALID_ARGUMENT);
+	CHECK(strstr(s.resp->message, "envelope") != NULL);
+	sent_fini(&s);
+	wb_free(&b);
+}
+
+/* Get's ids are counted packed or not, before they are decoded. */
+static void
+test_count_ids(void)
+{
+	struct wbuf body = {0}, packed = {0}, b = {0};
+	struct sent s;
+
+	for (int n = 1000; n <= 1001; n++) {
+		for (int packing = 0; packing < 2; packing++) {
+			int before = ncalls;
+			for (int i = 0; i < n; i++) {
+				if (packing)
+					wb_varint(&packed, (uint64_t) i + 1);
+				else
+					wb_varint_field(&body, 1,
+					                (uint64_t) i + 1);
+			}
+			if (packing)
+				wb_str(&body, 1, packed.p, packed.n);
+			raw_envelope(&b, "Get", NULL, 0, &body);
+			REQUIRE(!b.oom && !body.oom && !packed.oom);
+			call_raw(&s, NULL, &b);
+			REQUIRE(s.resp != NULL);
+			if (n == 1000) {
+				CHECK_EQ_INT(s.resp->code, JOBD_OK);
+				CHECK_EQ_INT(ncalls, before + 1);
+			} else {
+				CHECK_EQ_INT(s.resp->code,
+				             JOBD_INVALID_ARGUMENT);
+				CHECK_EQ_STR(
+				    s.resp->message,
+				    "too many ids: 1001, at most 1000");
+				CHECK_EQ_INT(ncalls, before);
+			}
+			sent_fini(&s);
+			wb_free(&b);
+			wb_free(&body);
+			wb_free(&packed);
+		}
+	}
+}
+
+/* Every string, bytes, message and repeated field of every request has a
+ * bound in wire.c's table: a field added to jobd.proto without one fails
+ * here. */
+static void
+test_all_bounded(void)
+{
+	const ProtobufCServiceDescriptor *sd = fake.base.descriptor;
+	char err[200];
+
+	CHECK(
+	    wire_all_bounded(&jobd__v1__request__descriptor, err, sizeof(err)));
+	for (size_t i = 0; i < sd->n_methods; i++) {
+		if (!wire_all_bounded(sd->methods[i].input, err, sizeof(err)))
+			TEST_FAIL_("%s: %s", sd->methods[i].name, err);
+	}
+	/* and a message of replies is not: the check is real */
+	CHECK(!wire_all_bounded(&jobd__v1__job__descriptor, err, sizeof(err)));
+	CHECK(strstr(err, "has no bound") != NULL);
+}
+
+/* Nesting: a batch's job's parameter is three levels deep. */
+static void
+test_depth(void)
+{
+	struct wbuf entry = {0}, job = {0}, batch = {0};
+	char err[200];
+
+	wb_str(&entry, 1, "n", 1);
+	wb_str(&entry, 2, "1", 1);
+	wb_str(&job, 1, "count", 5);
+	wb_str(&job, 2, entry.p, entry.n);
+	wb_str(&batch, 1, job.p, job.n);
+	REQUIRE(!entry.oom && !job.oom && !batch.oom);
+	CHECK_EQ_INT(wire_check(&jobd__v1__submit_batch_request__descriptor,
+	                        batch.p, batch.n, 3, err, sizeof(err)),
+	             WIRE_OK);
+	CHECK_EQ_INT(wire_check(&jobd__v1__submit_batch_request__descriptor,
+	                        batch.p, batch.n, 2, err, sizeof(err)),
+	             WIRE_REFUSED);
+	CHECK_EQ_STR(err, "jobs[0]: params[0]: messages nested deeper than 2 "
+	                  "levels");
+	wb_free(&entry);
+	wb_free(&job);
+	wb_free(&batch);
+}
+
+/* ---- parking ---- */
+
+struct park_probe {
+	int holds, releases;
+};
+
+static void
+probe_hold(void *arg)
+{
+	((struct park_probe *) arg)->holds++;
+}
+
+static void
+probe_release(void *arg)
+{
+	((struct park_probe *) arg)->releases++;
+}
+
+static const struct rpc_park_ops probe_ops = {probe_hold, probe_release};
+
+/* rpc_release() reaches a parked call once it is held, and a call that
+ * was unparked (its answer on its way) not at all. */
+static void
+test_park_release(void)
+{
+	struct park_probe pr = {0, 0};
+	struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	rpc_release(&s.call); /* never parked */
+	rpc_park(&s.call, &probe_ops, &pr);
+	rpc_release(&s.call);
+	CHECK_EQ_INT(pr.holds, 1);
+	CHECK_EQ_INT(pr.releases, 1);
+	rpc_unpark(&s.call);
+	rpc_release(&s.call);
+	CHECK_EQ_INT(pr.holds, 1);
+	CHECK_EQ_INT(pr.releases, 1);
+}
+
+static int
+refuse_room(struct rpc_call *c, int kind, char *msg, size_t len)
+{
+	(void) c;
+	snprintf(msg, len, "no room for %s",
+	         kind == RPC_PARK_WAIT ? "a Wait" : "a call");
+	return JOBD_RESOURCE_EXHAUSTED;
+}
+
+/* The transport's refusal becomes the call's error, ready to send. */
+static void
+test_park_room(void)
+{
+	static const struct rpc_transport none = {NULL, NULL};
+	static const struct rpc_transport full = {refuse_room, NULL};
+	struct rpc_front_stats st;
+	struct sent s;
+
+	memset(&s, 0, sizeof(s));
+	s.call.send = capture;
+	CHECK_EQ_INT(rpc_park_room(&s.call, RPC_PARK_WAIT), JOBD_OK);
+	s.call.ops = &none;
+	CHECK_EQ_INT(rpc_park_room(&s.call, RPC_PARK_WAIT), JOBD_OK);
+	rpc_front_stats(&s.call, &st);
+	CHECK_EQ_INT(st.connections, 0);
+	s.call.ops = &full;
+	CHECK_EQ_INT(rpc_park_room(&s.call, RPC_PARK_WAIT),
+	             JOBD_RESOURCE_EXHAUSTED);
+	rpc_closure(NULL, &s.call);
+	REQUIRE(s.resp != NULL);
+	CHECK_EQ_INT(s.resp->code, JOBD_RESOURCE_EXHAUSTED);
+	CHECK_EQ_STR(s.resp->message, "no room for a Wait");
+	sent_fini(&s);
+}
+
 TEST_MAIN({"ping_by_name", test_ping_by_name},
           {"method_index_routes", test_method_index_routes},
           {"garbage", test_garbage}, {"unknown_method", test_unknown_method},
@@ -328,4 +663,8 @@ TEST_MAIN({"ping_by_name", test_ping_by_name},
           {"deadline_range", test_deadline_range},
           {"handler_error", test_handler_error},
           {"parked_reply", test_parked_reply},
-          {"status_names", test_status_names})
+          {"status_names", test_status_names}, {"nul_token", test_nul_token},
+          {"nul_in_body", test_nul_in_body},
+          {"extra_fields", test_extra_fields}, {"count_ids", test_count_ids},
+          {"all_bounded", test_all_bounded}, {"depth", test_depth},
+          {"park_release", test_park_release}, {"park_room", test_park_room})
