@@ -47,7 +47,7 @@
 #define REPLY_MS     10000      /* a reply waits this long to be taken */
 #define HANDSHAKE_MS 10000      /* to send the SP header (nng, ipc gate) */
 
-#define MAX_CONNECTIONS 8     /* the cap connection_cap sets */
+#define MAX_CONNECTIONS 8 /* the cap connection_cap sets */
 
 /* Sanitizers slow the daemon and this program down. */
 #if defined(__SANITIZE_THREAD__)
@@ -108,8 +108,8 @@ sleep_ms(int ms)
 
 struct target {
 	struct jd d;
-	char tcp[64];   /* tcp://127.0.0.1:PORT, served besides d.url */
-	jobd_client *c; /* a well-behaved client, on d.url */
+	char tcp[64];      /* tcp://127.0.0.1:PORT, served besides d.url */
+	jobd_client *c;    /* a well-behaved client, on d.url */
 	const char *token; /* sent by c and the sampler's client, if set */
 };
 
@@ -440,8 +440,8 @@ check_latency(const char *name, const char *call, double *v, size_t n)
 	double p99 = quantile(v, n, 0.99), max = n ? v[n - 1] : 0;
 
 	if (n < SAMPLES_MIN)
-		TEST_FAIL_("%s: only %zu %s calls made during the attack",
-		           name, n, call);
+		TEST_FAIL_("%s: only %zu %s calls made during the attack", name,
+		           n, call);
 	if (max > 1000.0 * slow())
 		TEST_FAIL_("%s: a %s took %.0f ms (bound: %d ms)", name, call,
 		           max, 1000 * slow());
@@ -590,8 +590,8 @@ parked_waits(void)
 		if (spraw_call(&f, "Wait", &wait.base, 0) == 0)
 			break; /* jobd stopped reading us: allowed */
 	drain(&f, &ta, SIZE_MAX, now_ms() + 5000 * slow(), 1000 * slow());
-	fprintf(stderr, "parked_waits: %zu Waits sent, %zu refused: %s\n",
-	        sent, ta.code[JOBD_RESOURCE_EXHAUSTED], ta.limit_msg);
+	fprintf(stderr, "parked_waits: %zu Waits sent, %zu refused: %s\n", sent,
+	        ta.code[JOBD_RESOURCE_EXHAUSTED], ta.limit_msg);
 	CHECK(ta.code[JOBD_RESOURCE_EXHAUSTED] > 0);
 	if (ta.code[JOBD_RESOURCE_EXHAUSTED] > 0 && !names_limit(ta.limit_msg))
 		TEST_FAIL_("the refusal '%s' does not name a limit",
@@ -601,7 +601,8 @@ parked_waits(void)
 		           ta.other_msg);
 
 	k = counters(t->c);
-	fprintf(stderr, "parked_waits: Stats: parked_calls %llu, refused %llu\n",
+	fprintf(stderr,
+	        "parked_waits: Stats: parked_calls %llu, refused %llu\n",
 	        (unsigned long long) k.parked_calls,
 	        (unsigned long long) k.refused_calls);
 	CHECK(k.ok && k.parked_calls >= 1 && k.parked_calls <= CONN_PARKED);
@@ -612,14 +613,16 @@ parked_waits(void)
 	CHECK_EQ_INT(jobd_wait(t->c, mine, 3000 * slow(), &wr), JOBD_OK);
 	if (wr != NULL) {
 		CHECK(wr->job != NULL &&
-		      wr->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED);
+		      wr->job->state ==
+		          JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED);
 		jobd__v1__wait_reply__free_unpacked(wr, NULL);
 	}
 	REQUIRE((mine = submit_long(t->c)) != 0);
 	CHECK_EQ_INT(jobd_cancel(t->c, mine, &cr), JOBD_OK);
 	if (cr != NULL) {
 		CHECK(cr->job != NULL &&
-		      cr->job->state == JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED);
+		      cr->job->state ==
+		          JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED);
 		jobd__v1__cancel_reply__free_unpacked(cr, NULL);
 	}
 
@@ -633,9 +636,10 @@ parked_waits(void)
 		sleep_ms(50);
 	} while (now_ms() < until);
 	if (!k.ok || k.parked_calls != 0)
-		TEST_FAIL_("parked_calls is still %llu %d ms after the flooding "
-		           "connection closed",
-		           (unsigned long long) k.parked_calls, 3000 * slow());
+		TEST_FAIL_(
+		    "parked_calls is still %llu %d ms after the flooding "
+		    "connection closed",
+		    (unsigned long long) k.parked_calls, 3000 * slow());
 	sampler_stop(sm);
 	target_down(t);
 }
@@ -687,8 +691,10 @@ mass_expiry(void)
 		}
 		total += sent[i];
 	}
-	fprintf(stderr, "mass_expiry: %zu Waits on %zu connections, sent in "
-	        "%lld ms\n", total, nconn, (long long) (now_ms() - t0));
+	fprintf(stderr,
+	        "mass_expiry: %zu Waits on %zu connections, sent in "
+	        "%lld ms\n",
+	        total, nconn, (long long) (now_ms() - t0));
 	/* other clients' Waits take no room from a Submit or a Cancel */
 	uint64_t mine = submit_long(t->c);
 	Jobd__V1__CancelReply *cr = NULL;
@@ -803,8 +809,10 @@ slow_reader(void)
 	while (pings == 48 && lists < 300 &&
 	       spraw_call(&a, "List", &list.base, 0) != 0)
 		lists++;
-	fprintf(stderr, "slow_reader: sent %zu big Pings and %zu Lists in "
-	        "%lld ms\n", pings, lists, (long long) (now_ms() - t0));
+	fprintf(stderr,
+	        "slow_reader: sent %zu big Pings and %zu Lists in "
+	        "%lld ms\n",
+	        pings, lists, (long long) (now_ms() - t0));
 
 	/* hold the connection, read nothing, until jobd gives up on it */
 	until = now_ms() + REPLY_MS + 5000 * slow();
@@ -860,8 +868,9 @@ half_messages(const char *url, struct spraw *conns, size_t n, uint64_t size,
 		    spraw_frame(&conns[i], size) != 0)
 			continue;
 		for (size_t done = 0; done < part;) {
-			size_t len = part - done < sizeof(zeros) ? part - done
-			                                        : sizeof(zeros);
+			size_t len = part - done < sizeof(zeros)
+			                 ? part - done
+			                 : sizeof(zeros);
 			size_t went = 0;
 			int rv = spraw_write(&conns[i], zeros, len, &went);
 			done += went;
@@ -906,8 +915,10 @@ half_messages_attack(void)
 	sent = half_messages(t->tcp, over, nover, 7u << 20, (7u << 20) - 4096);
 	sleep_ms(200);
 	grown = rss_kib(t->d.pid) - base;
-	fprintf(stderr, "half_messages: %zu announced 7 MiB and sent %zu KiB: "
-	        "jobd grew by %ld KiB\n", nover, sent >> 10, grown);
+	fprintf(stderr,
+	        "half_messages: %zu announced 7 MiB and sent %zu KiB: "
+	        "jobd grew by %ld KiB\n",
+	        nover, sent >> 10, grown);
 	if (!wrapped() && grown > slack * mem)
 		TEST_FAIL_("jobd grew by %ld KiB for %zu messages over the "
 		           "limit (bound %ld KiB)",
@@ -929,8 +940,10 @@ half_messages_attack(void)
 	                     MAX_REQUEST - (64 << 10));
 	sleep_ms(200);
 	grown = rss_kib(t->d.pid) - base;
-	fprintf(stderr, "half_messages: %zu announced 2 MiB and sent %zu KiB: "
-	        "jobd grew by %ld KiB\n", npart, sent >> 10, grown);
+	fprintf(stderr,
+	        "half_messages: %zu announced 2 MiB and sent %zu KiB: "
+	        "jobd grew by %ld KiB\n",
+	        npart, sent >> 10, grown);
 	if (!wrapped() && grown > ((long) npart * 2048 + slack) * mem)
 		TEST_FAIL_("jobd grew by %ld KiB for %zu half messages (bound "
 		           "%ld KiB)",
@@ -972,8 +985,8 @@ silent_connections(void)
 			nc++;
 	}
 	for (int i = 0; i < 4; i++)
-		if (spraw_connect(&conns[nc], i % 2 ? t->tcp : t->d.url, 1000) ==
-		    0) {
+		if (spraw_connect(&conns[nc], i % 2 ? t->tcp : t->d.url,
+		                  1000) == 0) {
 			spraw_write(&conns[nc], half, sizeof(half), NULL);
 			nc++;
 		}
@@ -989,8 +1002,10 @@ silent_connections(void)
 		spraw_close(&conns[i]);
 	}
 	sampler_stop(sm);
-	fprintf(stderr, "silent_connections: %zu of %zu closed by jobd, the "
-	        "last after %lld ms\n", closed, nc, (long long) last);
+	fprintf(stderr,
+	        "silent_connections: %zu of %zu closed by jobd, the "
+	        "last after %lld ms\n",
+	        closed, nc, (long long) last);
 	if (closed != nc)
 		TEST_FAIL_("%zu connections without a handshake still open "
 		           "after %lld ms",
@@ -1012,8 +1027,8 @@ nofile_limits(pid_t pid, char soft[32], char hard[32])
 	if ((f = fopen(path, "r")) == NULL)
 		return false;
 	while (!found && fgets(line, sizeof(line), f) != NULL)
-		found = sscanf(line, "Max open files %31s %31s", soft, hard) ==
-		        2;
+		found =
+		    sscanf(line, "Max open files %31s %31s", soft, hard) == 2;
 	fclose(f);
 	return found;
 }
@@ -1074,9 +1089,10 @@ connection_cap(void)
 	if (!wrapped()) { /* valgrind keeps some descriptors for itself */
 		REQUIRE(nofile_limits(t->d.pid, soft, hard));
 		if (strcmp(soft, hard) != 0)
-			TEST_FAIL_("jobd's soft open-file limit is %s, its hard "
-			           "limit %s",
-			           soft, hard);
+			TEST_FAIL_(
+			    "jobd's soft open-file limit is %s, its hard "
+			    "limit %s",
+			    soft, hard);
 	}
 	REQUIRE((sm = sampler_start("connection_cap", t, 1)) != NULL);
 	/* t->c and the sampler's client hold two of the N */
@@ -1182,8 +1198,9 @@ second_daemon_refused(struct target *t)
 	}
 	for (int i = 0; i < 100 * slow(); i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid) {
-			fprintf(stderr, "ipc_early_close: the second jobd "
-			                "exited %d:\n",
+			fprintf(stderr,
+			        "ipc_early_close: the second jobd "
+			        "exited %d:\n",
 			        WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 			char cmd[200];
 			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", log);
@@ -1232,7 +1249,8 @@ ipc_early_close(void)
 			sampler_abandon(sm);
 			target_down(t);
 			REQUIRE((t = target_up(NULL)) != NULL);
-			REQUIRE((sm = sampler_start("ipc_early_close", t, 1)) != NULL);
+			REQUIRE((sm = sampler_start("ipc_early_close", t, 1)) !=
+			        NULL);
 			break;
 		}
 	}
@@ -1243,7 +1261,6 @@ ipc_early_close(void)
 	sampler_stop(sm);
 	target_down(t);
 }
-
 
 /* ---- tokens ---------------------------------------------------------- */
 
@@ -1273,8 +1290,8 @@ metadata_entry(const char *key, const void *value, size_t vlen, size_t *len)
 
 	if (p == NULL)
 		return NULL;
-	elen = 1 + (klen < 128 ? 1 : 2) + klen + 1 + (vlen < 128 ? 1 : 2) +
-	       vlen;
+	elen =
+	    1 + (klen < 128 ? 1 : 2) + klen + 1 + (vlen < 128 ? 1 : 2) + vlen;
 	p[n++] = (4 << 3) | 2;
 	n += put_varint(p + n, elen);
 	p[n++] = (1 << 3) | 2;
@@ -1818,15 +1835,14 @@ static const struct bad_request {
     {"20000 metadata entries", md_many, ANY_ERROR, NULL},
     {"a metadata value of 1 MiB", md_long_value, ANY_ERROR, NULL},
     {"a metadata key of 64 KiB", md_long_key, ANY_ERROR, NULL},
-    {"a method name of 1 MiB", long_method,
-     CODE(JOBD_UNIMPLEMENTED) | INVALID, "method"},
+    {"a method name of 1 MiB", long_method, CODE(JOBD_UNIMPLEMENTED) | INVALID,
+     "method"},
     {"a deadline of 2^32-1 ms", huge_deadline, INVALID, "deadline"},
     {"an idempotency key of 1 MiB", long_key, INVALID, "idempotency key"},
     {"10000 parameters", many_params, INVALID, "too many parameters"},
     {"a parameter value of 1 MiB", long_value, INVALID, "parameter"},
     {"max_attempts 2^32-1", huge_attempts, INVALID, "max_attempts"},
-    {"1.5 MiB of input to a kind without input", big_input, INVALID,
-     "input"},
+    {"1.5 MiB of input to a kind without input", big_input, INVALID, "input"},
     {"List limit 2^32-1", huge_list, INVALID, "limit"},
     {"a List kind filter of 1 MiB", long_kind_filter, INVALID, "kind"},
     {"SubmitBatch of 100000 jobs", big_batch,
@@ -1875,7 +1891,8 @@ request_parts(void)
 			           strerror(errno));
 		} else {
 			int64_t ms = now_ms() - t0;
-			fprintf(stderr, "request_parts: %s: %s in %lld ms: %s\n",
+			fprintf(stderr,
+			        "request_parts: %s: %s in %lld ms: %s\n",
 			        b->name, jobd_status_name(r->code),
 			        (long long) ms, r->message);
 			if (r->code > 16 || !(b->allowed & CODE(r->code)))
@@ -1899,10 +1916,10 @@ request_parts(void)
 	target_down(t);
 }
 
-TEST_MAIN({"parked_waits", parked_waits}, /* issue item 1 */
-          {"mass_expiry", mass_expiry},   /* 2 */
-          {"slow_reader", slow_reader},   /* 3 */
-          {"half_messages", half_messages_attack},   /* 4 */
+TEST_MAIN({"parked_waits", parked_waits},             /* issue item 1 */
+          {"mass_expiry", mass_expiry},               /* 2 */
+          {"slow_reader", slow_reader},               /* 3 */
+          {"half_messages", half_messages_attack},    /* 4 */
           {"silent_connections", silent_connections}, /* 5 */
           {"connection_cap", connection_cap},         /* 5 */
           {"ipc_early_close", ipc_early_close},       /* 6 */
