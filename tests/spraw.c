@@ -282,8 +282,7 @@ spraw_call(struct spraw *s, const char *method, const ProtobufCMessage *body,
 }
 
 int
-spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp,
-           size_t max_len)
+spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp)
 {
 	uint8_t head[9], *buf;
 	size_t hl = s->ipc ? 9 : 8, off = s->ipc ? 1 : 0;
@@ -298,7 +297,7 @@ spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp,
 	}
 	for (int i = 0; i < 8; i++)
 		len = (len << 8) | head[off + i];
-	if (len < 4 || len > ((uint64_t) 64 << 20)) {
+	if (len < 4 || len > SPRAW_MAX_REPLY) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -313,10 +312,9 @@ spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp,
 	*id = ((uint32_t) buf[0] << 24 | (uint32_t) buf[1] << 16 |
 	       (uint32_t) buf[2] << 8 | buf[3]) &
 	      0x7fffffffu;
-	if (len - 4 <= max_len)
-		*resp = jobd__v1__response__unpack(NULL, len - 4, buf + 4);
+	*resp = jobd__v1__response__unpack(NULL, len - 4, buf + 4);
 	free(buf);
-	if (*resp == NULL && len - 4 <= max_len) {
+	if (*resp == NULL) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -333,7 +331,7 @@ spraw_roundtrip(struct spraw *s, const char *method,
 	if (want == 0)
 		return NULL;
 	for (;;) {
-		if (spraw_recv(s, &got, &r, SIZE_MAX) != 0)
+		if (spraw_recv(s, &got, &r) != 0)
 			return NULL;
 		if (got == want)
 			return r;

@@ -32,8 +32,9 @@
 
 #include "jobd.pb-c.h"
 
-#define SPRAW_REQ0 0x0030
-#define SPRAW_REP0 0x0031
+#define SPRAW_REQ0      0x0030
+#define SPRAW_REP0      0x0031
+#define SPRAW_MAX_REPLY (64u << 20)
 
 struct spraw {
 	int fd;           /* -1 when closed */
@@ -82,10 +83,9 @@ uint32_t spraw_call(struct spraw *s, const char *method,
                     const ProtobufCMessage *body, uint32_t deadline_ms);
 
 /* Reads one reply: *id its request id, *resp the decoded Response (caller
- * frees; NULL with errno EPROTO when it does not decode). A reply larger
- * than max_len is read and discarded. 0 or -1. */
-int spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp,
-               size_t max_len);
+ * frees). -1 with errno EPROTO when it is not one (or larger than
+ * SPRAW_MAX_REPLY). */
+int spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp);
 /* Sends a request and reads replies until its own (others are dropped);
  * the Response, NULL on failure or timeout. */
 Jobd__V1__Response *spraw_roundtrip(struct spraw *s, const char *method,
