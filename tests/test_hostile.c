@@ -1082,8 +1082,9 @@ served(struct spraw *s, const char *url)
 
 /*
  * Issue item 5, the connection cap: jobd raised its open-file limit to the
- * hard one; with --max-connections N, connections beyond N are refused,
- * its log says so once, and once some close new ones are served again.
+ * hard one; with --max-connections N, connections beyond N are refused
+ * (closed once their handshake is done), Stats counts no more than N, the
+ * log says so once, and once some close new ones are served again.
  */
 static void
 connection_cap(void)
@@ -1091,6 +1092,7 @@ connection_cap(void)
 	char cap[16], soft[32], hard[32];
 	const char *const args[] = {"--max-connections", cap, NULL};
 	struct spraw conns[MAX_CONNECTIONS + 4];
+	struct counters k;
 	size_t ok = 0, refused = 0;
 	struct target *t;
 	struct sampler *sm;
@@ -1114,8 +1116,12 @@ connection_cap(void)
 		else
 			refused++;
 	}
-	fprintf(stderr, "connection_cap: %zu served, %zu refused\n", ok,
-	        refused);
+	k = counters(t->c);
+	fprintf(stderr,
+	        "connection_cap: %zu served, %zu refused; Stats: %u "
+	        "connections\n",
+	        ok, refused, (unsigned) k.connections);
+	CHECK(k.ok && k.connections >= ok && k.connections <= MAX_CONNECTIONS);
 	/* 6 of the 12, or one fewer if a connection jobd_start() made is
 	 * still being closed */
 	CHECK(ok + 2 <= MAX_CONNECTIONS && ok + 3 >= MAX_CONNECTIONS);
