@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <mbedtls/sha256.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
@@ -310,13 +311,20 @@ test_raw_exchange(void)
 	jd_down(&d, c);
 }
 
-/* A message much larger than the gate's buffers, both ways. */
+/* Messages much larger than the gate's buffers, both ways: Pings of the
+ * largest payload jobd takes (64 KiB, four buffers), and a 1 MiB input
+ * whose SHA-256 jobd computes. */
 static void
 test_large(void)
 {
 	Jobd__V1__PingRequest ping = JOBD__V1__PING_REQUEST__INIT;
+	Jobd__V1__SubmitRequest sub = JOBD__V1__SUBMIT_REQUEST__INIT;
 	Jobd__V1__PingReply *pong = NULL;
-	size_t n = 1536 * 1024;
+	Jobd__V1__SubmitReply *sr = NULL;
+	Jobd__V1__WaitReply *wr = NULL;
+	size_t n = 1024 * 1024, np = 64 * 1024;
+	unsigned char digest[32];
+	char hex[65];
 	uint8_t *buf = malloc(n);
 	struct jd d;
 	jobd_client *c = jd_up(&d, args);
@@ -325,18 +333,32 @@ test_large(void)
 	for (size_t i = 0; i < n; i++)
 		buf[i] = (uint8_t) (i * 7 + i / 251);
 	ping.payload.data = buf;
-	ping.payload.len = n;
+	ping.payload.len = np;
 	for (int i = 0; i < 3; i++) {
 		CHECK_EQ_INT(jobd_call(c, "Ping", &ping.base,
 		                       &jobd__v1__ping_reply__descriptor,
 		                       (ProtobufCMessage **) &pong, 0),
 		             JOBD_OK);
-		CHECK(pong != NULL && pong->payload.len == n &&
-		      memcmp(pong->payload.data, buf, n) == 0);
+		CHECK(pong != NULL && pong->payload.len == np &&
+		      memcmp(pong->payload.data, buf, np) == 0);
 		if (pong != NULL)
 			jobd__v1__ping_reply__free_unpacked(pong, NULL);
 		pong = NULL;
 	}
+	sub.kind = "sha256";
+	sub.input.data = buf;
+	sub.input.len = n;
+	REQUIRE(jobd_submit(c, &sub, &sr) == JOBD_OK && sr != NULL &&
+	        sr->job != NULL);
+	CHECK_EQ_INT(jobd_wait(c, sr->job->id, 20000, &wr), JOBD_OK);
+	mbedtls_sha256_ret(buf, n, digest, 0);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	CHECK(wr != NULL && wr->job != NULL && wr->job->result.len == 64 &&
+	      memcmp(wr->job->result.data, hex, 64) == 0);
+	if (wr != NULL)
+		jobd__v1__wait_reply__free_unpacked(wr, NULL);
+	jobd__v1__submit_reply__free_unpacked(sr, NULL);
 	free(buf);
 	jd_down(&d, c);
 }
