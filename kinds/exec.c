@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -64,6 +65,9 @@
 #define EXEC_READ_CHUNK 65536
 
 static char *exec_run_dir; /* set by exec_init(), read-only afterwards */
+/* the soft RLIMIT_NOFILE at exec_init(), before jobd raised its own: what
+ * programs get (launch_req.nofile_soft); likewise read-only afterwards */
+static uint64_t exec_nofile_soft;
 
 static const char *
 errstr(int e)
@@ -92,6 +96,10 @@ exec_init(const char *run_dir, char *err, size_t errlen)
 		snprintf(err, errlen, "program kinds are already set up");
 		return JOBD_FAILED_PRECONDITION;
 	}
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    nofile.rlim_cur != RLIM_INFINITY)
+		exec_nofile_soft = (uint64_t) nofile.rlim_cur;
 	if (run_dir == NULL || run_dir[0] == '\0') {
 		run_dir = getenv("TMPDIR");
 		if (run_dir == NULL || run_dir[0] != '/')
@@ -736,6 +744,7 @@ exec_run(jobd_job *job, const struct jobd_host *host)
 	    .fd = {child[0], child[1], child[2], child[3]},
 	    .lim = &spec->lim,
 	    .reaper_fd = reaper_fd(),
+	    .nofile_soft = exec_nofile_soft,
 	};
 	if (launch_start(&req, &r->pid, err, sizeof(err)) != 0) {
 		rv = host->fail(job, "%s", err);

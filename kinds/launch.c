@@ -139,6 +139,22 @@ child_limit(int res, uint64_t v, uint64_t slack)
 	return setrlimit(res, &rl);
 }
 
+/* Lowers the soft limit to v, leaving the hard one. 0 = leave it. */
+static int
+child_soft(int res, uint64_t v)
+{
+	struct rlimit rl;
+
+	if (v == 0)
+		return 0;
+	if (getrlimit(res, &rl) != 0)
+		return -1;
+	if (rl.rlim_cur != RLIM_INFINITY && (uint64_t) rl.rlim_cur <= v)
+		return 0;
+	rl.rlim_cur = (rlim_t) v;
+	return setrlimit(res, &rl);
+}
+
 static void __attribute__((noreturn)) child_fail(int errfd, int step)
 {
 	struct launch_report rep = {step, errno};
@@ -181,7 +197,8 @@ launch_child(const struct launch_req *r, int errfd)
 		child_fail(errfd, STEP_LIMIT_CPU);
 	if (child_limit(RLIMIT_AS, lim->as_bytes, 0) != 0)
 		child_fail(errfd, STEP_LIMIT_AS);
-	if (child_limit(RLIMIT_NOFILE, lim->nofile, 0) != 0)
+	if (child_limit(RLIMIT_NOFILE, lim->nofile, 0) != 0 ||
+	    (lim->nofile == 0 && child_soft(RLIMIT_NOFILE, r->nofile_soft) != 0))
 		child_fail(errfd, STEP_LIMIT_NOFILE);
 	if (child_limit(RLIMIT_NPROC, lim->nproc, 0) != 0)
 		child_fail(errfd, STEP_LIMIT_NPROC);

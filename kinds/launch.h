@@ -8,6 +8,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "exec.h"
@@ -24,6 +25,10 @@ struct launch_req {
 	const struct exec_limits *lim;
 	int reaper_fd; /* -1: none; else the child registers its
 	                  group there before it execs */
+	/* when lim sets no RLIMIT_NOFILE: the soft limit the program gets
+	 * (jobd raises its own to the hard limit; programs get the one jobd
+	 * was started with); 0 = inherit */
+	uint64_t nofile_soft;
 };
 
 /*

@@ -86,6 +86,11 @@ kind argv "[kind]" "description = prints its arguments" \
 kind cat "[kind]" "description = its input back" "program = /bin/cat" \
 	"input = yes" "max_output = 2M"
 
+# the open-file limit a program gets: the one jobd was started with, not
+# the hard limit jobd raises its own to
+kind limits "[kind]" "description = its limits" "program = /bin/cat" \
+	"args = /proc/self/limits"
+
 # progress, in node: ten steps of 100 ms
 script progress.js <<'EOF'
 const fs = require('fs');
@@ -174,9 +179,20 @@ rc=$?
 ((rc == 1)) && grep -q "oops.kind:3: unknown key 'size'" "$dir/err" && [[ ! -e $dir/bad.db ]] &&
 	ok "a bad kind file stops jobd at start, before the database" || bad "start with a bad kind file: exit $rc: $(cat "$dir/err")"
 
+hard=$(ulimit -Hn)
+[[ $hard == unlimited || $hard -gt 512 ]] && ulimit -Sn 512
 start_kinds main --workers 3
 export JOBD_ADDR="ipc://$dir/main.sock"
 
+if [[ $(ulimit -Sn) == 512 ]]; then
+	"$JOBCTL_BIN" submit limits --wait >"$dir/limits" 2>/dev/null
+	grep -Eq "^Max open files +512 " "$dir/limits" &&
+		grep -q "open-file limit raised from 512 " "$dir/main.log" &&
+		ok "a program gets the open-file limit jobd was started with" ||
+		bad "open-file limit: $(grep 'open files' "$dir/limits"); $(grep open-file "$dir/main.log")"
+else
+	ok "open-file limit: skipped, the hard limit is 512 or less"
+fi
 run "kinds lists a program kind" 0 "from: program $kinds/argv.kind" "" -- kinds
 run "kinds --json" 0 '"name":"upper".*"origin":"program"' "" -- kinds --json
 
