@@ -7,14 +7,15 @@
  * and raw requests on a REQ socket of their own, for what the client
  * library would not send.
  *
- * $JOBD_WRAPPER, when set, is a command line that jobd runs under (words
- * split at spaces), e.g. valgrind with its options (-DJOBD_VALGRIND=ON sets
- * it). jd_fini() stops the daemon gracefully and fails the test if it did
- * not exit 0 or if its log holds a sanitizer's or valgrind's report, so an
- * error in the daemon fails the test that caused it even when no reply
- * showed it.
+ * $JOBD_WRAPPER, when set, is a command line that every jobd started here
+ * runs under (words split at spaces), e.g. valgrind with its options
+ * (-DJOBD_VALGRIND=ON sets it). jd_fini() stops the daemon gracefully and
+ * fails the test if it did not exit 0 or if its log holds a sanitizer's or
+ * valgrind's report, so an error in the daemon fails the test that caused
+ * it even when no reply showed it.
  */
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,18 @@ struct jd {
 	char db[128];
 	char url[128];
 	char log[128];
+	char token[128]; /* jobd requires it when not "" (jd_set_token) */
 	pid_t pid;
 };
+
+/* True when jobd and the tests run under $JOBD_WRAPPER (valgrind): much
+ * slower. */
+static inline bool
+jd_wrapped(void)
+{
+	const char *w = getenv("JOBD_WRAPPER");
+	return w != NULL && *w != '\0';
+}
 
 static inline int64_t
 h_now_ms(void)
@@ -76,30 +87,125 @@ jd_init(struct jd *d)
 	return jd_init_in(d, "jobd-it");
 }
 
-/* Starts jobd with extra arguments (NULL-terminated) and waits until it
- * answers Ping. 0 on success. */
+/* Makes d's jobd require `token`: writes it to <dir>/token (mode 0600),
+ * which jd_start() passes as --auth-token-file; the harness's clients of d
+ * (its probe, jd_connect) send it. Before jd_start; 0 or -1. */
 static inline int
-jd_start(struct jd *d, const char *const *extra)
+jd_set_token(struct jd *d, const char *token)
+{
+	char path[160];
+	size_t n = strlen(token);
+	bool ok;
+	int fd;
+
+	if (n >= sizeof(d->token))
+		return -1;
+	snprintf(path, sizeof(path), "%s/token", d->dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+		return -1;
+	ok = write(fd, token, n) == (ssize_t) n && write(fd, "\n", 1) == 1;
+	close(fd);
+	if (ok)
+		memcpy(d->token, token, n + 1);
+	return ok ? 0 : -1;
+}
+
+/* Forks and execs jobd with `args` (NULL-terminated, after the program's
+ * name) under $JOBD_WRAPPER, its stderr to `log` opened with `mode` ("a",
+ * "w"), its stdout to /dev/null; it dies with the test. Its pid, -1 on
+ * failure. */
+static inline pid_t
+jd_spawn(const char *const *args, const char *log, const char *mode)
 {
 	const char *bin = getenv("JOBD_BIN");
 	const char *wrap = getenv("JOBD_WRAPPER");
-	static char words[1024];
+	char words[1024];
 	const char *argv[64];
-	bool wrapped = false;
 	int n = 0;
+	pid_t pid;
 
 	if (bin == NULL) {
 		fprintf(stderr, "JOBD_BIN is not set\n");
 		return -1;
 	}
-	if (wrap != NULL && *wrap != '\0') {
+	if (jd_wrapped()) {
 		snprintf(words, sizeof(words), "%s", wrap);
 		for (char *w = strtok(words, " "); w != NULL && n < 32;
 		     w = strtok(NULL, " "))
 			argv[n++] = w;
-		wrapped = n > 0;
 	}
 	argv[n++] = bin;
+	for (; args != NULL && *args != NULL && n < 63; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+
+	static int fini_at_exit;
+	if (!fini_at_exit++)
+		atexit(nng_fini); /* nng's threads, for leak checkers */
+	fflush(NULL);
+	if ((pid = fork()) != 0)
+		return pid;
+	/* dies with the test, and keeps none of its output pipes: a crashed
+	 * test must not leave a daemon holding ctest's pipe */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (freopen(log, mode, stderr) == NULL ||
+	    freopen("/dev/null", "w", stdout) == NULL)
+		_exit(126);
+	execvp(argv[0], (char *const *) argv);
+	_exit(127);
+}
+
+/* Runs jobd with `args` (NULL-terminated: its whole command line, no
+ * --listen or --db added) as jd_spawn(), its stderr to `log` (truncated),
+ * and waits up to ms for it to exit: its wait status, or -1 if it did not
+ * (then it is killed). */
+static inline int
+jd_run(const char *const *args, const char *log, int ms)
+{
+	pid_t pid = jd_spawn(args, log, "w");
+	int st;
+
+	if (pid < 0)
+		return -1;
+	for (int64_t end = h_now_ms() + ms; h_now_ms() < end;) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* A client of d's jobd, with its token if it has one; NULL (saying why on
+ * stderr) on failure. */
+static inline jobd_client *
+jd_connect(struct jd *d)
+{
+	jobd_client *c = NULL;
+	if (jobd_client_open(&c, d->url) != JOBD_OK) {
+		fprintf(stderr, "connect: %s\n", jobd_client_errmsg());
+		return NULL;
+	}
+	if (d->token[0] != '\0' &&
+	    jobd_client_set_token(c, d->token) != JOBD_OK) {
+		fprintf(stderr, "token: %s\n", jobd_client_errmsg());
+		jobd_client_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Starts jobd on d (--listen d->url --db d->db --grace 200ms, and
+ * --auth-token-file if jd_set_token() was called) with extra arguments
+ * (NULL-terminated) and waits until it answers Ping. 0 on success. */
+static inline int
+jd_start(struct jd *d, const char *const *extra)
+{
+	char token_file[160];
+	const char *argv[64];
+	int n = 0;
+
 	argv[n++] = "--listen";
 	argv[n++] = d->url;
 	argv[n++] = "--db";
@@ -107,31 +213,24 @@ jd_start(struct jd *d, const char *const *extra)
 	/* so that jd_fini's graceful stop is quick; `extra` may override */
 	argv[n++] = "--grace";
 	argv[n++] = "200ms";
-	for (; extra != NULL && *extra != NULL && n < 62; extra++)
+	if (d->token[0] != '\0') {
+		snprintf(token_file, sizeof(token_file), "%s/token", d->dir);
+		argv[n++] = "--auth-token-file";
+		argv[n++] = token_file;
+	}
+	for (; extra != NULL && *extra != NULL && n < 63; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
 
-	static int fini_at_exit;
-	if (!fini_at_exit++)
-		atexit(nng_fini); /* nng's threads, for leak checkers */
-	fflush(NULL);
-	if ((d->pid = fork()) < 0)
+	if ((d->pid = jd_spawn(argv, d->log, "a")) < 0)
 		return -1;
-	if (d->pid == 0) {
-		/* dies with the test, and keeps none of its output pipes: a
-		 * crashed test must not leave a daemon holding ctest's pipe */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen(d->log, "a", stderr) == NULL ||
-		    freopen("/dev/null", "w", stdout) == NULL)
-			_exit(126);
-		execvp(argv[0], (char *const *) argv);
-		_exit(127);
-	}
 	/* 5 s, or 60 s under a wrapper such as valgrind */
-	for (int i = 0; i < (wrapped ? 6000 : 500); i++) {
+	for (int i = 0; i < (jd_wrapped() ? 6000 : 500); i++) {
 		jobd_client *c;
 		Jobd__V1__PingReply *pong;
 		if (jobd_client_open(&c, d->url) == JOBD_OK) {
+			if (d->token[0] != '\0')
+				jobd_client_set_token(c, d->token);
 			jobd_client_set_timeout(c, 1000);
 			int rv = jobd_ping(c, &pong);
 			if (rv == JOBD_OK)
@@ -163,13 +262,38 @@ jd_kill(struct jd *d, int sig)
 	return st;
 }
 
+/* Copies the file at path (a log) to stderr. */
+static inline void
+jd_dump_file(const char *path)
+{
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", path);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log)\n");
+}
+
 static inline void
 jd_dump_log(const struct jd *d)
 {
-	char cmd[200];
-	snprintf(cmd, sizeof(cmd), "cat '%s' >&2", d->log);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(no log)\n");
+	jd_dump_file(d->log);
+}
+
+/* How many lines of the file at path (a log) hold `what`; -1 if it cannot
+ * be read. */
+static inline int
+jd_count_lines(const char *path, const char *what)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, what) != NULL)
+			n++;
+	fclose(f);
+	return n;
 }
 
 /* Sends SIGTERM and waits up to 60 s for the daemon to exit, then SIGKILL.
@@ -256,16 +380,6 @@ jd_fini(struct jd *d)
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", d->dir);
 	}
-}
-
-/* A client of d; NULL (saying why on stderr) on failure. */
-static inline jobd_client *
-jd_connect(struct jd *d)
-{
-	jobd_client *c = NULL;
-	if (jobd_client_open(&c, d->url) != JOBD_OK)
-		fprintf(stderr, "connect: %s\n", jobd_client_errmsg());
-	return c;
 }
 
 /* A fresh daemon with `args`, and a client of it; NULL on failure. */

@@ -134,9 +134,8 @@ spraw_write(struct spraw *s, const void *buf, size_t len, size_t *sent)
 	return rv;
 }
 
-/* Reads exactly len bytes; -1 on error, timeout (EAGAIN) or end (EPIPE). */
-static int
-read_full(struct spraw *s, void *buf, size_t len)
+int
+spraw_read(struct spraw *s, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 	size_t done = 0;
@@ -154,19 +153,27 @@ read_full(struct spraw *s, void *buf, size_t len)
 	return 0;
 }
 
+void
+spraw_header(uint16_t proto, uint8_t h[8])
+{
+	static const uint8_t sp[4] = {0, 'S', 'P', 0};
+	memcpy(h, sp, 4);
+	h[4] = (uint8_t) (proto >> 8);
+	h[5] = (uint8_t) proto;
+	h[6] = h[7] = 0;
+}
+
 int
 spraw_handshake(struct spraw *s)
 {
-	uint8_t hello[8] = {0, 'S', 'P', 0, SPRAW_REQ0 >> 8, SPRAW_REQ0 & 0xff,
-	                    0, 0};
-	uint8_t peer[8];
+	uint8_t hello[8], want[8], peer[8];
 
+	spraw_header(SPRAW_REQ0, hello);
+	spraw_header(SPRAW_REP0, want);
 	if (spraw_write(s, hello, sizeof(hello), NULL) != 0 ||
-	    read_full(s, peer, sizeof(peer)) != 0)
+	    spraw_read(s, peer, sizeof(peer)) != 0)
 		return -1;
-	if (peer[0] != 0 || peer[1] != 'S' || peer[2] != 'P' || peer[3] != 0 ||
-	    ((peer[4] << 8) | peer[5]) != SPRAW_REP0 || peer[6] != 0 ||
-	    peer[7] != 0) {
+	if (memcmp(peer, want, sizeof(peer)) != 0) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -200,27 +207,38 @@ spraw_frame(struct spraw *s, uint64_t len)
 	return spraw_write(s, head, n, NULL);
 }
 
+uint8_t *
+spraw_message(const struct spraw *s, uint32_t id, const void *body, size_t len,
+              size_t *n)
+{
+	uint8_t *buf = malloc(len + 13);
+	size_t k = 0;
+
+	if (buf == NULL)
+		return NULL;
+	if (s->ipc)
+		buf[k++] = 1; /* a message */
+	for (int i = 0; i < 8; i++)
+		buf[k++] = (uint8_t) ((uint64_t) (len + 4) >> (56 - 8 * i));
+	id |= 0x80000000u;
+	for (int i = 0; i < 4; i++)
+		buf[k++] = (uint8_t) (id >> (24 - 8 * i));
+	if (len > 0)
+		memcpy(buf + k, body, len);
+	*n = k + len;
+	return buf;
+}
+
 int
 spraw_send(struct spraw *s, uint32_t id, const void *body, size_t len)
 {
-	uint8_t *buf = malloc(len + 13);
-	size_t n = 0;
+	size_t n;
+	uint8_t *buf = spraw_message(s, id, body, len, &n);
 	int rv;
 
 	if (buf == NULL)
 		return -1;
-	if (s->ipc)
-		buf[n++] = 1;
-	for (int i = 0; i < 8; i++)
-		buf[n++] = (uint8_t) ((uint64_t) (len + 4) >> (56 - 8 * i));
-	id |= 0x80000000u;
-	buf[n++] = (uint8_t) (id >> 24);
-	buf[n++] = (uint8_t) (id >> 16);
-	buf[n++] = (uint8_t) (id >> 8);
-	buf[n++] = (uint8_t) id;
-	if (len > 0)
-		memcpy(buf + n, body, len);
-	rv = spraw_write(s, buf, n + len, NULL);
+	rv = spraw_write(s, buf, n, NULL);
 	free(buf);
 	return rv;
 }
@@ -241,13 +259,12 @@ spraw_pack(const Jobd__V1__Request *req, const void *extra, size_t elen,
 	return buf;
 }
 
-uint32_t
-spraw_send_request(struct spraw *s, const Jobd__V1__Request *req,
-                   const void *extra, size_t elen)
+/* Sends packed request buf (NULL: none, out of memory), which it frees,
+ * under a fresh request id; the id, 0 on failure. */
+static uint32_t
+send_fresh(struct spraw *s, uint8_t *buf, size_t len)
 {
 	uint32_t id = s->next_id++ & 0x7fffffffu;
-	size_t len;
-	uint8_t *buf = spraw_pack(req, extra, elen, &len);
 	int rv;
 
 	if (buf == NULL)
@@ -260,25 +277,45 @@ spraw_send_request(struct spraw *s, const Jobd__V1__Request *req,
 }
 
 uint32_t
+spraw_send_request(struct spraw *s, const Jobd__V1__Request *req,
+                   const void *extra, size_t elen)
+{
+	size_t len = 0;
+	uint8_t *buf = spraw_pack(req, extra, elen, &len);
+	return send_fresh(s, buf, len);
+}
+
+uint8_t *
+spraw_envelope(const Jobd__V1__Request *req, const ProtobufCMessage *body,
+               size_t *len)
+{
+	Jobd__V1__Request r = *req;
+	uint8_t *b = NULL, *out;
+
+	if (body != NULL) {
+		b = malloc(protobuf_c_message_get_packed_size(body) + 1);
+		if (b == NULL)
+			return NULL;
+		r.body.len = protobuf_c_message_pack(body, b);
+		r.body.data = b;
+	}
+	out = spraw_pack(&r, NULL, 0, len);
+	free(b);
+	return out;
+}
+
+uint32_t
 spraw_call(struct spraw *s, const char *method, const ProtobufCMessage *body,
            uint32_t deadline_ms)
 {
 	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
-	uint8_t *b = NULL;
-	uint32_t id;
+	size_t len = 0;
+	uint8_t *buf;
 
 	req.method = (char *) method;
 	req.deadline_ms = deadline_ms;
-	if (body != NULL) {
-		b = malloc(protobuf_c_message_get_packed_size(body) + 1);
-		if (b == NULL)
-			return 0;
-		req.body.len = protobuf_c_message_pack(body, b);
-		req.body.data = b;
-	}
-	id = spraw_send_request(s, &req, NULL, 0);
-	free(b);
-	return id;
+	buf = spraw_envelope(&req, body, &len);
+	return send_fresh(s, buf, len);
 }
 
 int
@@ -289,7 +326,7 @@ spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp)
 	uint64_t len = 0;
 
 	*resp = NULL;
-	if (read_full(s, head, hl) != 0)
+	if (spraw_read(s, head, hl) != 0)
 		return -1;
 	if (s->ipc && head[0] != 1) {
 		errno = EPROTO;
@@ -303,10 +340,15 @@ spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp)
 	}
 	if ((buf = malloc(len)) == NULL)
 		return -1;
-	if (read_full(s, buf, len) != 0) {
+	if (spraw_read(s, buf, len) != 0) {
 		int e = errno;
 		free(buf);
 		errno = e;
+		return -1;
+	}
+	if (!(buf[0] & 0x80)) {
+		free(buf);
+		errno = EPROTO;
 		return -1;
 	}
 	*id = ((uint32_t) buf[0] << 24 | (uint32_t) buf[1] << 16 |

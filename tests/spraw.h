@@ -45,6 +45,8 @@ struct spraw {
 /* Connects to url (tcp://127.0.0.1:PORT or ipc:///path) with send and
  * receive timeouts of timeout_ms; sends nothing. 0 or -1. */
 int spraw_connect(struct spraw *s, const char *url, int timeout_ms);
+/* The 8-byte SP header of protocol `proto` (SPRAW_REQ0, SPRAW_REP0) in h. */
+void spraw_header(uint16_t proto, uint8_t h[8]);
 /* Sends the REQ header and reads the peer's, which must be REP's. */
 int spraw_handshake(struct spraw *s);
 /* spraw_connect() and spraw_handshake(); on failure s is closed. */
@@ -62,10 +64,18 @@ void spraw_set_send_timeout(struct spraw *s, int timeout_ms);
 /* Writes all of buf; -1 as soon as a write fails or times out, with
  * *sent (if not NULL) the bytes that went. */
 int spraw_write(struct spraw *s, const void *buf, size_t len, size_t *sent);
+/* Reads exactly len bytes; -1 on error, timeout (EAGAIN) or the end
+ * (EPIPE). */
+int spraw_read(struct spraw *s, void *buf, size_t len);
 /* Writes the framing of a message of `len` bytes (REQ header included):
  * what follows must be its bytes, or less of them. */
 int spraw_frame(struct spraw *s, uint64_t len);
-/* Sends one message: the frame, request id `id` and body. */
+/* One message as it goes on s's wire: the frame, request id `id` (its
+ * high bit set) and body; *n its length. Caller frees; NULL when out of
+ * memory. */
+uint8_t *spraw_message(const struct spraw *s, uint32_t id, const void *body,
+                       size_t len, size_t *n);
+/* Sends one message (spraw_message) in one write. */
 int spraw_send(struct spraw *s, uint32_t id, const void *body, size_t len);
 
 /* Packs req (caller frees); NULL when out of memory. extra, when not NULL,
@@ -73,6 +83,10 @@ int spraw_send(struct spraw *s, uint32_t id, const void *body, size_t len);
  * occurrences): for bytes protobuf-c would not write itself. */
 uint8_t *spraw_pack(const Jobd__V1__Request *req, const void *extra,
                     size_t elen, size_t *len);
+/* Packs req with its body replaced by `body` packed (NULL: req's own
+ * body): an envelope. Caller frees; NULL when out of memory. */
+uint8_t *spraw_envelope(const Jobd__V1__Request *req,
+                        const ProtobufCMessage *body, size_t *len);
 /* Sends req (plus `extra`, as spraw_pack) under a fresh request id, which
  * it returns; 0 on failure. */
 uint32_t spraw_send_request(struct spraw *s, const Jobd__V1__Request *req,
@@ -82,9 +96,9 @@ uint32_t spraw_send_request(struct spraw *s, const Jobd__V1__Request *req,
 uint32_t spraw_call(struct spraw *s, const char *method,
                     const ProtobufCMessage *body, uint32_t deadline_ms);
 
-/* Reads one reply: *id its request id, *resp the decoded Response (caller
- * frees). -1 with errno EPROTO when it is not one (or larger than
- * SPRAW_MAX_REPLY). */
+/* Reads one reply: *id its request id (without the high bit, which must
+ * be set), *resp the decoded Response (caller frees). -1 with errno EPROTO
+ * when it is not one (or larger than SPRAW_MAX_REPLY). */
 int spraw_recv(struct spraw *s, uint32_t *id, Jobd__V1__Response **resp);
 /* Sends a request and reads replies until its own (others are dropped);
  * the Response, NULL on failure or timeout. */

@@ -25,7 +25,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,27 +64,19 @@
 #define SAN_SLOW 1
 #endif
 
-/* Under valgrind ($JOBD_WRAPPER set: it runs this program and jobd). */
-static bool
-wrapped(void)
-{
-	const char *w = getenv("JOBD_WRAPPER");
-	return w != NULL && *w != '\0';
-}
-
-/* How much slower than a plain build this run is: bounds are multiplied by
- * it. */
+/* How much slower than a plain build this run is (valgrind runs this
+ * program and jobd under $JOBD_WRAPPER): bounds are multiplied by it. */
 static int
 slow(void)
 {
-	return wrapped() ? 10 : SAN_SLOW;
+	return jd_wrapped() ? 10 : SAN_SLOW;
 }
 
 /* n, or less under valgrind (at least 1). */
 static size_t
 scaled(size_t n)
 {
-	if (wrapped())
+	if (jd_wrapped())
 		n /= 8;
 	return n > 0 ? n : 1;
 }
@@ -108,9 +99,8 @@ sleep_ms(int ms)
 
 struct target {
 	struct jd d;
-	char tcp[64];      /* tcp://127.0.0.1:PORT, served besides d.url */
-	jobd_client *c;    /* a well-behaved client, on d.url */
-	const char *token; /* sent by c and the sampler's client, if set */
+	char tcp[64];   /* tcp://127.0.0.1:PORT, served besides d.url */
+	jobd_client *c; /* a well-behaved client, on d.url */
 };
 
 /* A loopback port that was free a moment ago; -1 if none. */
@@ -129,23 +119,6 @@ free_port(void)
 		port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
-}
-
-/* Lines of the file at path that contain `what`. */
-static int
-lines_with(const char *path, const char *what)
-{
-	char line[1024];
-	int n = 0;
-	FILE *f = fopen(path, "r");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, what) != NULL)
-			n++;
-	fclose(f);
-	return n;
 }
 
 static struct sampler *live_sampler;
@@ -219,10 +192,11 @@ target_down(struct target *t)
 }
 
 /* Starts jobd with `extra` (NULL-terminated) on ipc:// and a free tcp://
- * port (another port if that one was taken meanwhile), with a client of it
- * (t->c); NULL on failure. */
+ * port (another port if that one was taken meanwhile), requiring `token`
+ * if not NULL, with a client of it (t->c, sending the token); NULL on
+ * failure. */
 static struct target *
-target_up(const char *const *extra)
+target_start(const char *const *extra, const char *token)
 {
 	const char *argv[32];
 	struct target *t;
@@ -238,7 +212,8 @@ target_up(const char *const *extra)
 		     i++)
 			argv[n++] = extra[i];
 		argv[n] = NULL;
-		if (jd_start(&t->d, argv) == 0) {
+		if ((token == NULL || jd_set_token(&t->d, token) == 0) &&
+		    jd_start(&t->d, argv) == 0) {
 			hook_exit();
 			if ((t->c = jd_connect(&t->d)) == NULL)
 				return NULL;
@@ -246,13 +221,20 @@ target_up(const char *const *extra)
 			return t;
 		}
 		/* another program may have taken the port meanwhile */
-		bool taken = lines_with(t->d.log, "cannot listen on 'tcp") > 0;
+		bool taken =
+		    jd_count_lines(t->d.log, "cannot listen on 'tcp") > 0;
 		jd_dump_log(&t->d);
 		target_down(t);
 		if (!taken)
 			break;
 	}
 	return NULL;
+}
+
+static struct target *
+target_up(const char *const *extra)
+{
+	return target_start(extra, NULL);
 }
 
 /* Submits `kind` with one parameter; the job's id, 0 on failure. */
@@ -420,8 +402,6 @@ sampler_start(const char *name, struct target *t, uint64_t job)
 	if (s->get_ms == NULL || s->ping_ms == NULL ||
 	    (s->c = jd_connect(&t->d)) == NULL)
 		goto fail;
-	if (t->token != NULL)
-		jobd_client_set_token(s->c, t->token);
 	/* a call frozen for longer than this counts as not answered */
 	jobd_client_set_timeout(s->c, 3000 * slow());
 	if (pthread_create(&s->thread, NULL, sampler_main, s) != 0)
@@ -948,7 +928,7 @@ half_messages(void)
 	        "half_messages: %zu announced 7 MiB and sent %zu KiB: "
 	        "jobd grew by %ld KiB\n",
 	        nover, sent >> 10, grown);
-	if (!wrapped() && grown > slack * mem)
+	if (!jd_wrapped() && grown > slack * mem)
 		TEST_FAIL_("jobd grew by %ld KiB for %zu messages over the "
 		           "limit (bound %ld KiB)",
 		           grown, nover, slack * mem);
@@ -973,7 +953,7 @@ half_messages(void)
 	        "half_messages: %zu announced 2 MiB and sent %zu KiB: "
 	        "jobd grew by %ld KiB\n",
 	        npart, sent >> 10, grown);
-	if (!wrapped() && grown > ((long) npart * 2048 + slack) * mem)
+	if (!jd_wrapped() && grown > ((long) npart * 2048 + slack) * mem)
 		TEST_FAIL_("jobd grew by %ld KiB for %zu half messages (bound "
 		           "%ld KiB)",
 		           grown, npart, ((long) npart * 2048 + slack) * mem);
@@ -1100,7 +1080,7 @@ connection_cap(void)
 
 	snprintf(cap, sizeof(cap), "%d", MAX_CONNECTIONS);
 	REQUIRE((t = target_up(args)) != NULL);
-	if (!wrapped()) { /* valgrind keeps some descriptors for itself */
+	if (!jd_wrapped()) { /* valgrind keeps some descriptors for itself */
 		REQUIRE(nofile_limits(t->d.pid, soft, hard));
 		if (strcmp(soft, hard) != 0)
 			TEST_FAIL_(
@@ -1125,7 +1105,7 @@ connection_cap(void)
 	/* 6 of the 12, or one fewer if a connection jobd_start() made is
 	 * still being closed */
 	CHECK(ok + 2 <= MAX_CONNECTIONS && ok + 3 >= MAX_CONNECTIONS);
-	lines = lines_with(t->d.log, "--max-connections");
+	lines = jd_count_lines(t->d.log, "--max-connections");
 	if (lines != 1)
 		TEST_FAIL_("jobd's log has %d lines about the connection cap "
 		           "(saying --max-connections), not 1",
@@ -1197,43 +1177,21 @@ static bool
 second_daemon_refused(struct target *t)
 {
 	char db[160], log[160];
-	int st = 0;
-	pid_t pid;
+	const char *const argv[] = {"--listen", t->d.url, "--db", db, NULL};
+	int st;
 
 	snprintf(db, sizeof(db), "%s/second.db", t->d.dir);
 	snprintf(log, sizeof(log), "%s/second.log", t->d.dir);
-	fflush(NULL);
-	if ((pid = fork()) < 0)
+	if ((st = jd_run(argv, log, 10000 * slow())) == -1) {
+		fprintf(stderr,
+		        "ipc_early_close: a second jobd on %s is running\n",
+		        t->d.url);
 		return false;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen(log, "w", stderr) == NULL ||
-		    freopen("/dev/null", "w", stdout) == NULL)
-			_exit(126);
-		execl(getenv("JOBD_BIN"), "jobd", "--listen", t->d.url, "--db",
-		      db, (char *) NULL);
-		_exit(127);
 	}
-	for (int i = 0; i < 100 * slow(); i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			fprintf(stderr,
-			        "ipc_early_close: the second jobd "
-			        "exited %d:\n",
-			        WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-			char cmd[200];
-			snprintf(cmd, sizeof(cmd), "cat '%s' >&2", log);
-			if (system(cmd) != 0)
-				fprintf(stderr, "(no log)\n");
-			return WIFEXITED(st) && WEXITSTATUS(st) != 0 &&
-			       WEXITSTATUS(st) < 126;
-		}
-		sleep_ms(100);
-	}
-	fprintf(stderr, "ipc_early_close: a second jobd on %s is running\n",
-	        t->d.url);
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return false;
+	fprintf(stderr, "ipc_early_close: the second jobd exited %d:\n",
+	        WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	jd_dump_file(log);
+	return WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) < 126;
 }
 
 /*
@@ -1351,94 +1309,11 @@ ping_authorized(const char *url, const void *value, size_t vlen)
 	return code;
 }
 
-/*
- * jd_start() for a daemon with --auth-token-file: jd_start waits for a
- * Ping answered OK, which such a daemon gives only with the token. The
- * same command line under the same wrapper; ready once a Ping with the
- * token is answered.
- */
-static int
-start_with_token(struct jd *d, const char *token_file, const char *token,
-                 const char *tcp)
-{
-	const char *bin = getenv("JOBD_BIN"), *wrap = getenv("JOBD_WRAPPER");
-	char words[1024], value[128];
-	const char *argv[48];
-	int n = 0;
-
-	if (bin == NULL)
-		return -1;
-	if (wrap != NULL) {
-		snprintf(words, sizeof(words), "%s", wrap);
-		for (char *w = strtok(words, " "); w != NULL && n < 32;
-		     w = strtok(NULL, " "))
-			argv[n++] = w;
-	}
-	argv[n++] = bin;
-	argv[n++] = "--listen";
-	argv[n++] = d->url;
-	argv[n++] = "--listen";
-	argv[n++] = tcp;
-	argv[n++] = "--db";
-	argv[n++] = d->db;
-	argv[n++] = "--grace";
-	argv[n++] = "200ms";
-	argv[n++] = "--auth-token-file";
-	argv[n++] = token_file;
-	argv[n] = NULL;
-	fflush(NULL);
-	if ((d->pid = fork()) < 0)
-		return -1;
-	if (d->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen(d->log, "a", stderr) == NULL ||
-		    freopen("/dev/null", "w", stdout) == NULL)
-			_exit(126);
-		execvp(argv[0], (char *const *) argv);
-		_exit(127);
-	}
-	snprintf(value, sizeof(value), "Bearer %s", token);
-	for (int i = 0; i < 100 * slow(); i++) {
-		int st;
-		if (ping_authorized(d->url, value, strlen(value)) == 0)
-			return 0;
-		if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-			d->pid = 0;
-			return -1;
-		}
-		sleep_ms(50);
-	}
-	return -1;
-}
-
 /* target_up() for a daemon that requires TOKEN; t->c sends it. */
 static struct target *
 target_up_token(void)
 {
-	struct target *t = target_new();
-	char path[160];
-	bool written;
-	int fd;
-
-	if (t == NULL)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/token", t->d.dir);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
-		return NULL;
-	written = write(fd, TOKEN "\n", strlen(TOKEN) + 1) ==
-	          (ssize_t) strlen(TOKEN) + 1;
-	close(fd);
-	if (!written || start_with_token(&t->d, path, TOKEN, t->tcp) != 0) {
-		jd_dump_log(&t->d);
-		return NULL;
-	}
-	hook_exit();
-	t->token = TOKEN;
-	if ((t->c = jd_connect(&t->d)) == NULL)
-		return NULL;
-	jobd_client_set_timeout(t->c, 3000 * slow());
-	jobd_client_set_token(t->c, TOKEN);
-	return t;
+	return target_start(NULL, TOKEN);
 }
 
 /*
@@ -1487,22 +1362,12 @@ envelope(const char *method, const ProtobufCMessage *body, uint32_t deadline,
          Jobd__V1__Request__MetadataEntry **md, size_t n, size_t *len)
 {
 	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
-	uint8_t *b = NULL, *out;
 
 	req.method = (char *) method;
 	req.deadline_ms = deadline;
 	req.metadata = md;
 	req.n_metadata = n;
-	if (body != NULL) {
-		b = malloc(protobuf_c_message_get_packed_size(body) + 1);
-		if (b == NULL)
-			return NULL;
-		req.body.len = protobuf_c_message_pack(body, b);
-		req.body.data = b;
-	}
-	out = spraw_pack(&req, NULL, 0, len);
-	free(b);
-	return out;
+	return spraw_envelope(&req, body, len);
 }
 
 /* A string of n copies of ch (caller frees). */

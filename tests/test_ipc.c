@@ -3,25 +3,22 @@
  * and against a second server on the same path: jobd must go on accepting.
  * (nng 1.5.2's own ipc listener stops accepting for good after a single
  * early close; jobd puts its gate in front of it, daemon/ipcgate.c.) Raw
- * unix sockets, every wait bounded.
+ * unix sockets (tests/spraw.h), every wait bounded.
  *
  * The limits are the gate's (daemon/ipcgate.h); a change there must change
  * this file and the README.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include <mbedtls/sha256.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 
 #include "harness.h"
+#include "spraw.h"
 #include "test.h"
 
 #define HANDSHAKE_MS   10000 /* to send the SP header */
@@ -29,15 +26,12 @@
 #define ROUNDS         5     /* of each kind of early close */
 
 static const char *const args[] = {"--workers", "1", NULL};
-static const uint8_t req_head[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
-static const uint8_t rep_head[8] = {0, 'S', 'P', 0, 0, 0x31, 0, 0};
 
 /* Waits are ten times longer under a wrapper such as valgrind. */
 static int
 slow(int ms)
 {
-	const char *w = getenv("JOBD_WRAPPER");
-	return w != NULL && *w != '\0' ? ms * 10 : ms;
+	return jd_wrapped() ? ms * 10 : ms;
 }
 
 static const char *
@@ -46,72 +40,12 @@ path_of(const struct jd *d)
 	return d->url + strlen("ipc://");
 }
 
-/* A unix socket connected to path, with receive and send timeouts; -1 if
- * it cannot connect. */
+/* A raw connection to url (no header sent yet), with receive and send
+ * timeouts; -1 if it cannot connect. */
 static int
-uconnect(const char *path)
+uconnect(struct spraw *s, const char *url)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = slow(5000) / 1000};
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
-		close(fd);
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	return fd;
-}
-
-static bool
-send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t) n;
-	}
-	return true;
-}
-
-static bool
-recv_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = recv(fd, p, len, 0);
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t) n;
-	}
-	return true;
-}
-
-/* Whether the other side closes fd within ms (reads and drops anything
- * before the end of file). */
-static bool
-closed_within(int fd, int ms)
-{
-	int64_t end = h_now_ms() + ms;
-	struct pollfd p = {.fd = fd, .events = POLLIN};
-	uint8_t buf[256];
-
-	while (h_now_ms() < end) {
-		if (poll(&p, 1, (int) (end - h_now_ms())) <= 0)
-			continue;
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return true;
-	}
-	return false;
+	return spraw_connect(s, url, slow(5000));
 }
 
 /* A client of the client library that did not exist before gets Ping
@@ -152,52 +86,53 @@ static const char *const early_names[] = {
     "header and reply, close", "half a request, then close",
 };
 
-/* Does one early close of kind `how` on path; false if something that
+/* Does one early close of kind `how` on url; false if something that
  * must hold did not (the connection was not closed by jobd, say). */
 static bool
-early_close(const char *path, enum early how)
+early_close(const char *url, enum early how)
 {
-	static const struct linger lin = {1, 0};
 	static const uint8_t garbage[8] = "GET / HT";
 	static const uint8_t half_req[5] = {1, 0, 0, 0, 0};
-	uint8_t head[8];
+	uint8_t req_head[8], rep_head[8], head[8];
 	bool ok = true;
-	int fd = uconnect(path);
+	struct spraw s;
 
-	if (fd < 0)
+	if (uconnect(&s, url) != 0)
 		return false;
+	spraw_header(SPRAW_REQ0, req_head);
+	spraw_header(SPRAW_REP0, rep_head);
 	switch (how) {
 	case E_CLOSE:
 	case E_EARLY_COUNT:
 		break;
 	case E_RESET:
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof(lin));
+		spraw_reset(&s);
 		break;
 	case E_HALF:
-		ok = send_all(fd, req_head, 3);
+		ok = spraw_write(&s, req_head, 3, NULL) == 0;
 		break;
 	case E_GARBAGE:
-		ok = send_all(fd, garbage, sizeof(garbage)) &&
-		     closed_within(fd, slow(5000));
+		ok = spraw_write(&s, garbage, sizeof(garbage), NULL) == 0 &&
+		     spraw_wait_closed(&s, slow(5000));
 		break;
 	case E_WRONG:
-		ok = send_all(fd, rep_head, sizeof(rep_head)) &&
-		     closed_within(fd, slow(5000));
+		ok = spraw_write(&s, rep_head, sizeof(rep_head), NULL) == 0 &&
+		     spraw_wait_closed(&s, slow(5000));
 		break;
 	case E_HEAD_CLOSE:
-		ok = send_all(fd, req_head, sizeof(req_head));
+		ok = spraw_write(&s, req_head, sizeof(req_head), NULL) == 0;
 		break;
 	case E_HEAD_REPLY:
-		ok = send_all(fd, req_head, sizeof(req_head)) &&
-		     recv_all(fd, head, sizeof(head)) &&
+		ok = spraw_write(&s, req_head, sizeof(req_head), NULL) == 0 &&
+		     spraw_read(&s, head, sizeof(head)) == 0 &&
 		     memcmp(head, rep_head, sizeof(head)) == 0;
 		break;
 	case E_SEND_CLOSE:
-		ok = send_all(fd, req_head, sizeof(req_head)) &&
-		     send_all(fd, half_req, sizeof(half_req));
+		ok = spraw_write(&s, req_head, sizeof(req_head), NULL) == 0 &&
+		     spraw_write(&s, half_req, sizeof(half_req), NULL) == 0;
 		break;
 	}
-	close(fd);
+	spraw_close(&s);
 	return ok;
 }
 
@@ -211,7 +146,7 @@ test_early_closes(void)
 	REQUIRE(c != NULL);
 	for (int how = 0; how < E_EARLY_COUNT; how++)
 		for (int i = 0; i < ROUNDS; i++) {
-			if (!early_close(path_of(&d), (enum early) how))
+			if (!early_close(d.url, (enum early) how))
 				TEST_FAIL_("%s (round %d): not as expected",
 				           early_names[how], i);
 			if (!fresh_ping(d.url)) {
@@ -241,7 +176,7 @@ test_burst(void)
 	int failed = 0;
 	REQUIRE(c != NULL);
 	for (int i = 0; i < 400; i++)
-		if (!early_close(path_of(&d), (enum early)(i % E_EARLY_COUNT)))
+		if (!early_close(d.url, (enum early)(i % E_EARLY_COUNT)))
 			failed++;
 	CHECK_EQ_INT(failed, 0);
 	CHECK(fresh_ping(d.url));
@@ -257,48 +192,35 @@ test_raw_exchange(void)
 	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
 	Jobd__V1__Response *resp = NULL;
 	Jobd__V1__PingReply *pong = NULL;
-	uint8_t head[8], body[256], frame[9 + 4 + 256], rhead[9], rbody[512];
+	uint8_t req_head[8], rep_head[8], head[8], *body, *msg;
 	size_t blen, n;
-	uint64_t len = 0;
+	uint32_t id = 0;
+	struct spraw s;
 	struct jd d;
 	jobd_client *c = jd_up(&d, args);
-	int fd = -1;
 
 	REQUIRE(c != NULL);
 	ping.payload.data = (uint8_t *) "hello";
 	ping.payload.len = 5;
 	req.method = "Ping";
-	req.body.len = jobd__v1__ping_request__pack(&ping, body);
-	req.body.data = body;
-	REQUIRE(jobd__v1__request__get_packed_size(&req) <= 256);
-	blen = jobd__v1__request__pack(&req, frame + 13);
+	REQUIRE((body = spraw_envelope(&req, &ping.base, &blen)) != NULL);
+	REQUIRE(uconnect(&s, d.url) == 0);
 	/* ipc framing: type 1, a 64-bit length; then REQ's request id */
-	n = blen + 4;
-	frame[0] = 1;
-	for (int i = 0; i < 8; i++)
-		frame[1 + i] = (uint8_t) (n >> (56 - 8 * i));
-	frame[9] = 0x80, frame[10] = 0, frame[11] = 0, frame[12] = 7;
+	REQUIRE((msg = spraw_message(&s, 7, body, blen, &n)) != NULL);
+	spraw_header(SPRAW_REQ0, req_head);
+	spraw_header(SPRAW_REP0, rep_head);
 
-	fd = uconnect(path_of(&d));
-	REQUIRE(fd >= 0);
-	REQUIRE(send_all(fd, req_head, 3));
+	REQUIRE(spraw_write(&s, req_head, 3, NULL) == 0);
 	usleep(20000);
-	REQUIRE(send_all(fd, req_head + 3, 5));
-	REQUIRE(recv_all(fd, head, 8));
+	REQUIRE(spraw_write(&s, req_head + 3, 5, NULL) == 0);
+	REQUIRE(spraw_read(&s, head, 8) == 0);
 	CHECK(memcmp(head, rep_head, 8) == 0);
-	REQUIRE(send_all(fd, frame, 5));
+	REQUIRE(spraw_write(&s, msg, 5, NULL) == 0);
 	usleep(20000);
-	REQUIRE(send_all(fd, frame + 5, 9 + n - 5));
-	REQUIRE(recv_all(fd, rhead, 9));
-	CHECK_EQ_INT(rhead[0], 1);
-	for (int i = 1; i < 9; i++)
-		len = len << 8 | rhead[i];
-	REQUIRE(len >= 4 && len <= sizeof(rbody));
-	REQUIRE(recv_all(fd, rbody, (size_t) len));
-	CHECK(rbody[0] == 0x80 && rbody[1] == 0 && rbody[2] == 0 &&
-	      rbody[3] == 7);
-	resp = jobd__v1__response__unpack(NULL, (size_t) len - 4, rbody + 4);
-	REQUIRE(resp != NULL);
+	REQUIRE(spraw_write(&s, msg + 5, n - 5, NULL) == 0);
+	/* the reply's frame and request id (high bit set) checked there */
+	REQUIRE(spraw_recv(&s, &id, &resp) == 0);
+	CHECK_EQ_INT(id, 7);
 	CHECK_EQ_INT(resp->code, JOBD_OK);
 	pong =
 	    jobd__v1__ping_reply__unpack(NULL, resp->body.len, resp->body.data);
@@ -307,7 +229,9 @@ test_raw_exchange(void)
 	if (pong != NULL)
 		jobd__v1__ping_reply__free_unpacked(pong, NULL);
 	jobd__v1__response__free_unpacked(resp, NULL);
-	close(fd);
+	free(msg);
+	free(body);
+	spraw_close(&s);
 	jd_down(&d, c);
 }
 
@@ -370,88 +294,27 @@ static void
 test_silent(void)
 {
 	enum { N = MAX_HANDSHAKES + 8 };
-	int fds[N];
+	struct spraw conns[N];
 	struct jd d;
 	jobd_client *c = jd_up(&d, args);
 	int evicted = 0;
 
 	REQUIRE(c != NULL);
 	for (int i = 0; i < N; i++)
-		fds[i] = uconnect(path_of(&d));
+		uconnect(&conns[i], d.url);
 	for (int i = 0; i < N; i++)
-		REQUIRE(fds[i] >= 0);
+		REQUIRE(conns[i].fd >= 0);
 	CHECK(fresh_ping(d.url));
 	/* the first 8 made room for the last 8 */
 	for (int i = 0; i < 8; i++)
-		evicted += closed_within(fds[i], slow(5000));
+		evicted += spraw_wait_closed(&conns[i], slow(5000));
 	CHECK_EQ_INT(evicted, 8);
 	/* and the newest is closed once its time is up */
-	CHECK(closed_within(fds[N - 1], HANDSHAKE_MS + slow(20000)));
+	CHECK(spraw_wait_closed(&conns[N - 1], HANDSHAKE_MS + slow(20000)));
 	for (int i = 0; i < N; i++)
-		close(fds[i]);
+		spraw_close(&conns[i]);
 	CHECK(fresh_ping(d.url));
 	jd_down(&d, c);
-}
-
-/* Runs jobd with argv (wrapped as the harness does), its stderr to log;
- * its wait status, or -1 if it did not exit within ms (then killed). */
-static int
-run_jobd(const char *const *extra, const char *log, int ms)
-{
-	const char *bin = getenv("JOBD_BIN");
-	const char *wrap = getenv("JOBD_WRAPPER");
-	char words[1024];
-	const char *argv[64];
-	int n = 0, st;
-	pid_t pid;
-
-	if (bin == NULL)
-		return -1;
-	if (wrap != NULL) {
-		snprintf(words, sizeof(words), "%s", wrap);
-		for (char *w = strtok(words, " "); w != NULL && n < 32;
-		     w = strtok(NULL, " "))
-			argv[n++] = w;
-	}
-	argv[n++] = bin;
-	while (*extra != NULL && n < 63)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
-	fflush(NULL);
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (freopen(log, "w", stderr) == NULL ||
-		    freopen("/dev/null", "w", stdout) == NULL)
-			_exit(126);
-		execvp(argv[0], (char *const *) argv);
-		_exit(127);
-	}
-	for (int64_t end = h_now_ms() + ms; h_now_ms() < end;) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return st;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
-/* Whether file holds text. */
-static bool
-file_has(const char *file, const char *text)
-{
-	char buf[8192];
-	FILE *f = fopen(file, "r");
-	size_t n;
-
-	if (f == NULL)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, text) != NULL;
 }
 
 /* A second jobd on the same path (another database) refuses to start and
@@ -468,11 +331,11 @@ test_second_jobd(void)
 	snprintf(log, sizeof(log), "%s/second.log", d.dir);
 	const char *const second[] = {"--listen", d.url, "--db", db, NULL};
 	for (int i = 0; i < 3; i++) {
-		int st = run_jobd(second, log, slow(10000));
+		int st = jd_run(second, log, slow(10000));
 		CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1);
 		snprintf(want, sizeof(want), "another process serves '%s'",
 		         path_of(&d));
-		if (!file_has(log, want))
+		if (jd_count_lines(log, want) <= 0)
 			TEST_FAIL_("the second jobd's log does not say '%s'",
 			           want);
 		CHECK(fresh_ping(d.url));
@@ -518,10 +381,10 @@ test_not_a_socket(void)
 	fputs("precious\n", f);
 	fclose(f);
 	const char *const argv[] = {"--listen", d.url, "--db", db, NULL};
-	int st = run_jobd(argv, log, slow(10000));
+	int st = jd_run(argv, log, slow(10000));
 	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1);
-	CHECK(file_has(log, "exists and is not a socket"));
-	CHECK(file_has(path_of(&d), "precious"));
+	CHECK(jd_count_lines(log, "exists and is not a socket") > 0);
+	CHECK(jd_count_lines(path_of(&d), "precious") > 0);
 	jd_fini(&d);
 }
 
@@ -592,9 +455,9 @@ test_other_server(void)
 	CHECK(echo_answers(url));
 	const char *const argv[] = {"--listen", url, "--db", db, NULL};
 	for (int i = 0; i < 3; i++) {
-		int st = run_jobd(argv, log, slow(10000));
+		int st = jd_run(argv, log, slow(10000));
 		CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 1);
-		CHECK(file_has(log, "another process serves"));
+		CHECK(jd_count_lines(log, "another process serves") > 0);
 		CHECK(echo_answers(url));
 	}
 	atomic_store(&e.stop, true);

@@ -17,12 +17,10 @@
  */
 #include <errno.h>
 #include <stdbool.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
 
 #include "harness.h"
+#include "spraw.h"
 #include "test.h"
 #include "wirebuf.h"
 
@@ -190,100 +188,42 @@ out:
 }
 
 /*
- * A plain Unix socket connected to nng's ipc transport at `path`, past the
- * SP handshake as a REQ peer (10 s time limits on both directions); -1 if
- * it cannot be had. Not an nng REQ socket: nng 1.5.2's nng_close() can
- * hang in the sender after the peer dropped a message of its (seen under
- * TSan and ASan in CI), and a REQ socket reads its replies.
+ * A raw SP connection (tests/spraw.h) to url, past the handshake as a REQ
+ * peer, with 10 s time limits on both directions; -1 if it cannot be had.
+ * Not an nng REQ socket: nng 1.5.2's nng_close() can hang in the sender
+ * after the peer dropped a message of its (seen under TSan and ASan in
+ * CI), and a REQ socket reads its replies.
  */
 static int
-sp_connect(const char *path)
+sp_connect(struct spraw *s, const char *url)
 {
-	/* SP header: 0, 'S', 'P', 0, protocol (req0 = 0x30), reserved */
-	static const uint8_t hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct timeval tv = {10, 0};
-	uint8_t peer[8];
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -1;
-	memcpy(sa.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
-	    write(fd, hello, sizeof(hello)) != sizeof(hello) ||
-	    recv(fd, peer, sizeof(peer), MSG_WAITALL) != sizeof(peer)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static bool
-send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t) n;
-	}
-	return true;
-}
-
-/* A message's frame on nng's ipc transport: type 1, then its length, 8
- * bytes big-endian. */
-static void
-frame_head(uint8_t head[9], uint64_t size)
-{
-	head[0] = 1;
-	for (int i = 0; i < 8; i++)
-		head[1 + i] = (uint8_t) (size >> (56 - 8 * i));
-}
-
-/* Sends request `body` on fd as a REQ peer would: the frame, the request
- * id (its high bit set: the last hop), the body. */
-static bool
-sp_send(int fd, uint32_t id, const uint8_t *body, size_t len)
-{
-	uint8_t head[13];
-	frame_head(head, (uint64_t) len + 4);
-	id |= 0x80000000u;
-	for (int i = 0; i < 4; i++)
-		head[9 + i] = (uint8_t) (id >> (24 - 8 * i));
-	return send_all(fd, head, sizeof(head)) && send_all(fd, body, len);
+	return spraw_open(s, url, 10000);
 }
 
 /*
- * Announces a message of `size` bytes on nng's ipc transport at `path` and
- * starts sending it; true when jobd closes the connection without a reply.
+ * Announces a message of `size` bytes on url and starts sending it; true
+ * when jobd closes the connection without a reply.
  */
 static bool
-dropped_at_transport(const char *path, uint64_t size)
+dropped_at_transport(const char *url, uint64_t size)
 {
-	uint8_t head[9], buf[4096] = {0};
+	uint8_t buf[4096] = {0};
 	bool closed = false;
-	int fd;
+	struct spraw s;
 
-	if ((fd = sp_connect(path)) < 0)
+	if (sp_connect(&s, url) != 0)
 		return false;
-	frame_head(head, size);
-	if (write(fd, head, sizeof(head)) != sizeof(head))
+	if (spraw_frame(&s, size) != 0)
 		goto out;
 	/* a little of the body; jobd may already have closed */
 	for (int i = 0; i < 64; i++)
-		if (send(fd, buf, sizeof(buf), MSG_NOSIGNAL) < 0)
+		if (spraw_write(&s, buf, sizeof(buf), NULL) != 0)
 			break;
 	/* then nothing comes back but the end of the connection */
-	closed = recv(fd, buf, sizeof(buf), 0) == 0 || errno == ECONNRESET ||
-	         errno == EPIPE;
+	closed = spraw_read(&s, buf, 1) != 0 &&
+	         (errno == EPIPE || errno == ECONNRESET);
 out:
-	close(fd);
+	spraw_close(&s);
 	return closed;
 }
 
@@ -293,18 +233,8 @@ static uint8_t *
 pack_request(const char *method, const ProtobufCMessage *body, size_t *len)
 {
 	Jobd__V1__Request req = JOBD__V1__REQUEST__INIT;
-	uint8_t *b, *out = NULL;
-
-	if ((b = malloc(protobuf_c_message_get_packed_size(body) + 1)) == NULL)
-		return NULL;
 	req.method = (char *) method;
-	req.body.len = protobuf_c_message_pack(body, b);
-	req.body.data = b;
-	*len = jobd__v1__request__get_packed_size(&req);
-	if ((out = malloc(*len + 1)) != NULL)
-		jobd__v1__request__pack(&req, out);
-	free(b);
-	return out;
+	return spraw_envelope(&req, body, len);
 }
 
 /* The code of the reply to raw request buf, its message copied to msg. */
@@ -322,23 +252,6 @@ raw_code(const char *url, const uint8_t *buf, size_t len, char *msg,
 	snprintf(msg, msglen, "%s", r->message);
 	jobd__v1__response__free_unpacked(r, NULL);
 	return code;
-}
-
-/* Lines of the daemon's log that hold `what`. */
-static int
-log_count(const struct jd *d, const char *what)
-{
-	char line[1024];
-	int n = 0;
-	FILE *f = fopen(d->log, "r");
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, what) != NULL)
-			n++;
-	fclose(f);
-	return n;
 }
 
 /* The daemon's Stats (caller frees), or NULL. */
@@ -488,7 +401,7 @@ test_request_size(void)
 	jobd__v1__response__free_unpacked(r, NULL);
 	check_serves(c);
 
-	CHECK(dropped_at_transport(d.url + strlen("ipc://"), MAX_MESSAGE + 1));
+	CHECK(dropped_at_transport(d.url, MAX_MESSAGE + 1));
 	check_serves(c);
 
 	/* the client library does not send what jobd would refuse */
@@ -1076,8 +989,9 @@ test_unsent_replies(void)
 	Jobd__V1__StatsReply *st;
 	uint8_t *payload = calloc(1, MAX_PING), *req;
 	size_t len;
-	int sent = 0, served = 0, fd;
+	int sent = 0, served = 0;
 	bool both = false;
+	struct spraw raw;
 	struct jd d;
 	jobd_client *c = jd_up(&d, args);
 	REQUIRE(c != NULL && payload != NULL);
@@ -1085,11 +999,11 @@ test_unsent_replies(void)
 	ping.payload.data = payload;
 	ping.payload.len = MAX_PING;
 	REQUIRE((req = pack_request("Ping", &ping.base, &len)) != NULL);
-	REQUIRE((fd = sp_connect(d.url + strlen("ipc://"))) >= 0);
+	REQUIRE(sp_connect(&raw, d.url) == 0);
 	/* jobd reads them all, whether it answers them or not: a send that
 	 * times out (10 s) means it stopped reading */
 	while (sent < 4 * MAX_UNSENT + 64 &&
-	       sp_send(fd, (uint32_t) sent + 1, req, len))
+	       spraw_send(&raw, (uint32_t) sent + 1, req, len) == 0)
 		sent++;
 	CHECK_EQ_INT(sent, 4 * MAX_UNSENT + 64);
 
@@ -1106,8 +1020,8 @@ test_unsent_replies(void)
 			usleep(100000);
 	}
 	CHECK(both);
-	CHECK_EQ_INT(log_count(&d, "does not take its replies"), 1);
-	close(fd);
+	CHECK_EQ_INT(jd_count_lines(d.log, "does not take its replies"), 1);
+	spraw_close(&raw);
 	free(req);
 	free(payload);
 	check_serves(c);
@@ -1137,7 +1051,7 @@ test_max_connections(void)
 			CHECK(jobd_ping(c3, &pong) != JOBD_OK);
 	}
 	CHECK(stats_become(c, 0, 2, 5000));
-	CHECK_EQ_INT(log_count(&d, "connection limit reached"), 1);
+	CHECK_EQ_INT(jd_count_lines(d.log, "connection limit reached"), 1);
 
 	jobd_client_close(c2);
 	if (c3 != NULL) {
@@ -1147,8 +1061,8 @@ test_max_connections(void)
 			jobd__v1__ping_reply__free_unpacked(pong, NULL);
 		jobd_client_close(c3);
 	}
-	CHECK_EQ_INT(log_count(&d, "connection limit reached"), 1);
-	CHECK_EQ_INT(log_count(&d, "below the limit again"), 1);
+	CHECK_EQ_INT(jd_count_lines(d.log, "connection limit reached"), 1);
+	CHECK_EQ_INT(jd_count_lines(d.log, "below the limit again"), 1);
 	check_serves(c);
 	jd_down(&d, c);
 }

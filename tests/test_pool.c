@@ -12,20 +12,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pool.h"
-#include "scheduler.h"
-#include "store.h"
+#include "schedenv.h"
 #include "test.h"
-#include "writer.h"
-
-struct env {
-	char dir[64];
-	char db[96];
-	writer *w;
-	sched *s;
-	pool *p;
-	kindset *ks; /* the built-in kinds */
-};
 
 /* A waiter the test can block on. */
 struct twait {
@@ -91,43 +79,10 @@ twait_free(struct twait *t)
 	free(t);
 }
 
-/* A new directory for e's database, not created yet. */
-static void
-env_dir(struct env *e)
-{
-	memset(e, 0, sizeof(*e));
-	snprintf(e->dir, sizeof(e->dir), "/tmp/jobd-test-pool-XXXXXX");
-	REQUIRE(mkdtemp(e->dir) != NULL);
-	snprintf(e->db, sizeof(e->db), "%s/jobd.db", e->dir);
-}
-
-/* Starts on the database in e->db (made if missing); *recovered as
- * sched_load tells. */
-static void
-env_open(struct env *e, const struct sched_config *cfg, uint64_t *recovered)
-{
-	char err[256];
-	store *db;
-	uint64_t rec;
-
-	REQUIRE(store_open(&db, e->db, err, sizeof(err)) == JOBD_OK);
-	REQUIRE(writer_start(&e->w, e->db, err, sizeof(err)) == JOBD_OK);
-	REQUIRE(sched_create(&e->s, e->w, cfg) == JOBD_OK);
-	REQUIRE(kindset_load(&e->ks, NULL, err, sizeof(err)) == JOBD_OK);
-	sched_set_kinds(e->s, e->ks);
-	REQUIRE(sched_load(e->s, db, &rec, err, sizeof(err)) == JOBD_OK);
-	store_close(db);
-	if (recovered != NULL)
-		*recovered = rec;
-	if (cfg->workers > 0)
-		REQUIRE(pool_start(&e->p, e->s, cfg->workers, err,
-		                   sizeof(err)) == JOBD_OK);
-}
-
 static void
 env_start_cfg(struct env *e, const struct sched_config *cfg)
 {
-	env_dir(e);
+	env_dir(e, "jobd-test-pool");
 	env_open(e, cfg, NULL);
 }
 
@@ -136,34 +91,6 @@ env_start(struct env *e, uint32_t workers, uint64_t max_queue)
 {
 	struct sched_config cfg = {workers, max_queue, 20, 0, 0};
 	env_start_cfg(e, &cfg);
-}
-
-static void
-env_stop(struct env *e)
-{
-	char cmd[128];
-	sched_drain(e->s, 0);
-	pool_stop(e->p);
-	writer_stop(e->w);
-	sched_destroy(e->s);
-	kindset_unref(e->ks);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-	CHECK(system(cmd) == 0);
-}
-
-/* A record of kind with one parameter, for submit_rec. */
-static struct jobrec
-rec_of(const char *kind, const char *pname, const char *pval,
-       uint32_t max_attempts)
-{
-	struct jobrec r = {0};
-	r.kind = strdup(kind);
-	r.params = calloc(1, sizeof(*r.params));
-	r.params[0].name = strdup(pname);
-	r.params[0].value = strdup(pval);
-	r.nparams = 1;
-	r.max_attempts = max_attempts;
-	return r;
 }
 
 /* Submits r (cleared) and waits for its commit; the id, 0 on failure. */
@@ -188,7 +115,7 @@ static uint64_t
 submit(struct env *e, const char *kind, const char *pname, const char *pval,
        int32_t prio, uint32_t max_attempts, uint32_t timeout_ms)
 {
-	struct jobrec r = rec_of(kind, pname, pval, max_attempts);
+	struct jobrec r = env_rec(kind, pname, pval, max_attempts);
 	r.priority = prio;
 	r.timeout_ms = timeout_ms;
 	return submit_rec(e, &r);
@@ -199,7 +126,7 @@ static uint64_t
 submit_input(struct env *e, const char *kind, const char *pname,
              const char *pval, const char *input, uint32_t max_attempts)
 {
-	struct jobrec r = rec_of(kind, pname, pval, max_attempts);
+	struct jobrec r = env_rec(kind, pname, pval, max_attempts);
 	r.input = (uint8_t *) strdup(input);
 	r.input_len = strlen(input);
 	return submit_rec(e, &r);
@@ -613,7 +540,7 @@ test_load(void)
 	size_t n;
 	store *db;
 
-	env_dir(&e);
+	env_dir(&e, "jobd-test-pool");
 	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(store_begin(db) == JOBD_OK);
 	for (uint64_t id = 1; id <= N; id++) {

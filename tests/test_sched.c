@@ -13,58 +13,18 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "pool.h"
-#include "scheduler.h"
-#include "store.h"
+#include "schedenv.h"
 #include "test.h"
-#include "writer.h"
-
-struct env {
-	char dir[64];
-	char db[96];
-	writer *w;
-	sched *s;
-	pool *p;
-	kindset *ks;
-};
 
 static void
 env_start(struct env *e, uint32_t workers)
 {
 	struct sched_config cfg = {
 	    .workers = workers, .backoff_ms = 20, .max_recoveries = 3};
-	char err[256];
-	uint64_t rec;
-	store *db;
 
 	log_set_level(LOG_WARN); /* failing jobs are logged */
-	memset(e, 0, sizeof(*e));
-	snprintf(e->dir, sizeof(e->dir), "/tmp/jobd-test-sched-XXXXXX");
-	REQUIRE(mkdtemp(e->dir) != NULL);
-	snprintf(e->db, sizeof(e->db), "%s/jobd.db", e->dir);
-	REQUIRE(store_open(&db, e->db, err, sizeof(err)) == JOBD_OK);
-	REQUIRE(writer_start(&e->w, e->db, err, sizeof(err)) == JOBD_OK);
-	REQUIRE(sched_create(&e->s, e->w, &cfg) == JOBD_OK);
-	REQUIRE(kindset_load(&e->ks, NULL, err, sizeof(err)) == JOBD_OK);
-	sched_set_kinds(e->s, e->ks);
-	REQUIRE(sched_load(e->s, db, &rec, err, sizeof(err)) == JOBD_OK);
-	store_close(db);
-	if (workers > 0)
-		REQUIRE(pool_start(&e->p, e->s, workers, err, sizeof(err)) ==
-		        JOBD_OK);
-}
-
-static void
-env_stop(struct env *e)
-{
-	char cmd[128];
-	sched_drain(e->s, 0);
-	pool_stop(e->p);
-	writer_stop(e->w);
-	sched_destroy(e->s);
-	kindset_unref(e->ks);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-	CHECK(system(cmd) == 0);
+	env_dir(e, "jobd-test-sched");
+	env_open(e, &cfg, NULL);
 }
 
 /* ---- waiters that count --------------------------------------------- */
@@ -119,17 +79,11 @@ static uint64_t
 submit(struct env *e, const char *kind, const char *pname, const char *pval,
        uint32_t max_attempts)
 {
-	struct jobrec r = {0};
+	struct jobrec r = env_rec(kind, pname, pval, max_attempts);
 	struct tw t;
 	char err[256];
 	int base = atomic_load(&nfired);
 
-	r.kind = strdup(kind);
-	r.params = calloc(1, sizeof(*r.params));
-	r.params[0].name = strdup(pname);
-	r.params[0].value = strdup(pval);
-	r.nparams = 1;
-	r.max_attempts = max_attempts;
 	tw_init(&t, WAIT_COMMIT, 0);
 	if (sched_submit(e->s, &r, kindset_find(e->ks, kind), &t.w, err,
 	                 sizeof(err)) != JOBD_OK ||

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -731,20 +732,27 @@ struct scan_seen {
 	int bad;
 };
 
+/* Records the job's id (the first 16) and whether it is `bad`; 77 at call
+ * stop_at, else 0. */
 static int
-scan_fn(const struct jobrec *r, void *arg)
+seen_add(struct scan_seen *seen, const struct jobrec *r, bool bad)
 {
-	struct scan_seen *seen = arg;
-
 	if (seen->n < 16)
 		seen->ids[seen->n] = r->id;
 	seen->n++;
-	/* Every scanned job has its input and its params. */
-	if (r->input_len != 8 || r->input == NULL ||
-	    memcmp(r->input, "in", 2) != 0 || r->nparams != 1 ||
-	    strcmp(r->params[0].value, "v") != 0 || r->state != JOB_QUEUED)
-		seen->bad++;
+	seen->bad += bad;
 	return seen->n == seen->stop_at ? 77 : 0;
+}
+
+/* Every scanned job has its input and its params. */
+static int
+scan_fn(const struct jobrec *r, void *arg)
+{
+	bool bad = r->input_len != 8 || r->input == NULL ||
+	           memcmp(r->input, "in", 2) != 0 || r->nparams != 1 ||
+	           strcmp(r->params[0].value, "v") != 0 ||
+	           r->state != JOB_QUEUED;
+	return seen_add(arg, r, bad);
 }
 
 static void
@@ -1155,32 +1163,21 @@ check_bad_params(store *s, const char *path, const char *blob, int line)
 	jobrec_clear(&got);
 }
 
-struct brief_seen {
-	uint64_t ids[16];
-	size_t n;
-	int bad;
-};
-
 /* A brief scan hands out views: no input, but its length; params, key and
  * error as stored. */
 static int
 brief_fn(const struct jobrec *r, void *arg)
 {
-	struct brief_seen *seen = arg;
-
-	if (seen->n < 16)
-		seen->ids[seen->n] = r->id;
-	seen->n++;
-	if (r->input != NULL || r->input_len != 8 || r->result != NULL ||
+	bool bad =
+	    r->input != NULL || r->input_len != 8 || r->result != NULL ||
 	    r->nparams != 2 || strcmp(r->params[0].name, "k") != 0 ||
 	    strcmp(r->params[0].value, "v") != 0 ||
 	    strcmp(r->params[1].name, "long") != 0 ||
 	    strlen(r->params[1].value) != 300 || r->state != JOB_QUEUED ||
 	    strcmp(r->kind, "sleep") != 0 || r->idem_key == NULL ||
 	    (unsigned long long) strtoull(r->idem_key + 4, NULL, 10) != r->id ||
-	    (r->id == 7) != (r->error != NULL && strcmp(r->error, "e") == 0))
-		seen->bad++;
-	return 0;
+	    (r->id == 7) != (r->error != NULL && strcmp(r->error, "e") == 0);
+	return seen_add(arg, r, bad);
 }
 
 static void
@@ -1189,7 +1186,7 @@ test_scan_brief(void)
 	char path[256], key[32], big[301];
 	static const uint64_t order[] = {5, 3, 9, 1, 7};
 	struct job_param p[2] = {{"k", "v"}, {"long", big}};
-	struct brief_seen seen;
+	struct scan_seen seen;
 	uint8_t in[8] = {'i', 'n', 0, 1, 2, 3, 4, 5}, *buf;
 	struct jobrec r;
 	uint64_t lo, hi;
