@@ -184,14 +184,15 @@ hard=$(ulimit -Hn)
 start_kinds main --workers 3
 export JOBD_ADDR="ipc://$dir/main.sock"
 
-if [[ $(ulimit -Sn) == 512 ]]; then
+# (valgrind keeps descriptors of its own and fakes the limits it reports)
+if [[ $(ulimit -Sn) == 512 && -z $JOBD_WRAPPER ]]; then
 	"$JOBCTL_BIN" submit limits --wait >"$dir/limits" 2>/dev/null
 	grep -Eq "^Max open files +512 " "$dir/limits" &&
 		grep -q "open-file limit raised from 512 " "$dir/main.log" &&
 		ok "a program gets the open-file limit jobd was started with" ||
 		bad "open-file limit: $(grep 'open files' "$dir/limits"); $(grep open-file "$dir/main.log")"
 else
-	ok "open-file limit: skipped, the hard limit is 512 or less"
+	ok "open-file limit: skipped (the hard limit is 512 or less, or under a wrapper)"
 fi
 run "kinds lists a program kind" 0 "from: program $kinds/argv.kind" "" -- kinds
 run "kinds --json" 0 '"name":"upper".*"origin":"program"' "" -- kinds --json
