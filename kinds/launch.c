@@ -198,7 +198,8 @@ launch_child(const struct launch_req *r, int errfd)
 	if (child_limit(RLIMIT_AS, lim->as_bytes, 0) != 0)
 		child_fail(errfd, STEP_LIMIT_AS);
 	if (child_limit(RLIMIT_NOFILE, lim->nofile, 0) != 0 ||
-	    (lim->nofile == 0 && child_soft(RLIMIT_NOFILE, r->nofile_soft) != 0))
+	    (lim->nofile == 0 &&
+	     child_soft(RLIMIT_NOFILE, r->nofile_soft) != 0))
 		child_fail(errfd, STEP_LIMIT_NOFILE);
 	if (child_limit(RLIMIT_NPROC, lim->nproc, 0) != 0)
 		child_fail(errfd, STEP_LIMIT_NPROC);
