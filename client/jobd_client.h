@@ -106,6 +106,48 @@ int jobd_stats(jobd_client *c, Jobd__V1__StatsReply **reply);
 int jobd_kinds(jobd_client *c, Jobd__V1__KindsReply **reply);
 int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);
 
+/*
+ * Asynchronous calls: many calls in flight on one client (one connection),
+ * each on an nng context of its own, completed by a callback.
+ *
+ * jobd_call_async() encodes and sends `req` (which need not outlive the
+ * call) and returns at once. JOBD_OK: `done` will be called exactly once,
+ * on one of nng's threads, never on the calling thread. Any other code:
+ * the call was not started (the message says why) and `done` is never
+ * called.
+ *
+ * done(arg, status, reply, errmsg): status as for jobd_call(); reply the
+ * unpacked body (JOBD_OK only, otherwise NULL), owned by done, which frees
+ * it with protobuf_c_message_free_unpacked(reply, NULL) or the matching
+ * typed free; errmsg the message of a failed call ("" on success), valid
+ * during done only. done may start further asynchronous calls; it must not
+ * block (no synchronous calls, no waiting for other calls), since it holds
+ * one of nng's few callback threads meanwhile.
+ *
+ * jobd_client_close() with calls in flight cancels them: each done() is
+ * called (JOBD_CANCELLED, "the client was closed") before close returns.
+ * The caller bounds how many calls it keeps in flight; jobd answers
+ * RESOURCE_EXHAUSTED past its limits (1024 parked calls per connection).
+ */
+typedef void (*jobd_done_fn)(void *arg, int status, ProtobufCMessage *reply,
+                             const char *errmsg);
+
+int jobd_call_async(jobd_client *c, const char *method,
+                    const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *reply_desc,
+                    uint32_t deadline_ms, jobd_done_fn done, void *arg);
+/* reply is a Jobd__V1__SubmitReply. */
+int jobd_submit_async(jobd_client *c, const Jobd__V1__SubmitRequest *req,
+                      jobd_done_fn done, void *arg);
+/* reply is a Jobd__V1__WaitReply; deadline_ms as for jobd_wait(). */
+int jobd_wait_async(jobd_client *c, uint64_t id, uint32_t deadline_ms,
+                    jobd_done_fn done, void *arg);
+/* reply is a Jobd__V1__GetReply. */
+int jobd_get_async(jobd_client *c, const uint64_t *ids, size_t n,
+                   jobd_done_fn done, void *arg);
+/* reply is a Jobd__V1__PingReply. */
+int jobd_ping_async(jobd_client *c, jobd_done_fn done, void *arg);
+
 /* Writes a fresh random idempotency key (32 hex digits and a NUL) to buf. */
 void jobd_new_key(char buf[33]);
 
