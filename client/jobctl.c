@@ -1706,12 +1706,13 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		       ",\"waiting_kind\":%" PRIu64 ",\"connections\":%" PRIu32
 		       ",\"parked_calls\":%" PRIu64
 		       ",\"dropped_replies\":%" PRIu64
-		       ",\"refused_calls\":%" PRIu64 ",\"version\":",
+		       ",\"refused_calls\":%" PRIu64 ",\"commits\":%" PRIu64
+		       ",\"version\":",
 		       s->workers, s->busy_workers, s->queued, s->running,
 		       s->succeeded, s->failed, s->cancelled, s->submitted,
 		       s->retried, s->recovered, s->max_queue, s->uptime_ms,
 		       s->waiting_kind, s->connections, s->parked_calls,
-		       s->dropped_replies, s->refused_calls);
+		       s->dropped_replies, s->refused_calls, s->commits);
 		json_str(s->version != NULL ? s->version : "");
 		fputs("}\n", stdout);
 	} else {
@@ -1735,6 +1736,7 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		printf("parked calls: %" PRIu64 "\n", s->parked_calls);
 		printf("dropped replies: %" PRIu64 "\n", s->dropped_replies);
 		printf("refused calls: %" PRIu64 "\n", s->refused_calls);
+		printf("commits: %" PRIu64 "\n", s->commits);
 		printf("uptime: %s\n", up);
 		printf("version: %s\n", tx(s->version));
 	}

@@ -161,6 +161,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		goto fail_db;
 	if ((rv = writer_start(&d->w, cfg->db_path, err, errlen)) != JOBD_OK)
 		goto fail_writer;
+	writer_set_hold(d->w, (int) cfg->commit_hold_ms);
 	if ((rv = sched_create(&d->s, d->w, &sc)) != JOBD_OK) {
 		snprintf(err, errlen, "cannot start the scheduler");
 		goto fail_sched;

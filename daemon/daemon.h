@@ -23,6 +23,8 @@ struct daemon_config {
 	/* a job found running at this many starts fails; 0 = no cap */
 	uint32_t max_recoveries;
 	uint32_t max_connections; /* 0: from the open-file limit */
+	/* the longest a change nobody waits for waits for the next commit */
+	uint32_t commit_hold_ms;
 	/* PEM files for the tls+tcp:// addresses; NULL when not given. A
 	 * tls+tcp:// address needs cert and key; with ca, clients must present
 	 * a certificate signed by it. Given without a tls+tcp:// address, they

@@ -44,6 +44,7 @@
 #include "exec.h"
 #include "jobd_status.h"
 #include "log.h"
+#include "writer.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7077"
 #define DEFAULT_DB     "./jobd.db"
@@ -84,6 +85,11 @@ usage(FILE *f)
 	    "                      after jobd stopped uncleanly while it ran,\n"
 	    "                      fails instead of running again; 0 = no\n"
 	    "                      cap (JOBD_MAX_RECOVERIES; 3)\n"
+	    "  --commit-hold DUR   the longest a change no call waits for\n"
+	    "                      (a job's start, the end of a job nobody\n"
+	    "                      waits for) waits to share the next commit\n"
+	    "                      with one a call waits for; 0 = never, at\n"
+	    "                      most 1s (JOBD_COMMIT_HOLD; 10ms)\n"
 	    "  --max-connections N client connections open at once; more\n"
 	    "                      are closed at once; kept below the\n"
 	    "                      open-file limit (JOBD_MAX_CONNECTIONS;\n"
@@ -271,6 +277,11 @@ set_opt(struct opts *o, int opt, const char *v)
 			return bad("a number, 0 for no cap", v);
 		o->cfg.max_recoveries = (uint32_t) n;
 		return 0;
+	case 'H':
+		if (parse_duration(v, &ms) != 0 || ms > 1000)
+			return bad("a duration up to 1s", v);
+		o->cfg.commit_hold_ms = (uint32_t) ms;
+		return 0;
 	case 'N':
 		if (parse_u64(v, 1000000, &n) != 0)
 			return bad("a number from 0 to 1000000", v);
@@ -312,6 +323,7 @@ static const struct option longopts[] = {
     {"backoff", required_argument, NULL, 'b'},
     {"grace", required_argument, NULL, 'g'},
     {"max-recoveries", required_argument, NULL, 'M'},
+    {"commit-hold", required_argument, NULL, 'H'},
     {"max-connections", required_argument, NULL, 'N'},
     {"log-level", required_argument, NULL, 'L'},
     {"tls-cert", required_argument, NULL, 'C'},
@@ -338,6 +350,7 @@ static const struct {
     {"JOBD_BACKOFF", 'b'},
     {"JOBD_GRACE", 'g'},
     {"JOBD_MAX_RECOVERIES", 'M'},
+    {"JOBD_COMMIT_HOLD", 'H'},
     {"JOBD_MAX_CONNECTIONS", 'N'},
     {"JOBD_LOG_LEVEL", 'L'},
     {"JOBD_TLS_CERT", 'C'},
@@ -383,6 +396,7 @@ parse(struct opts *o, int argc, char **argv)
 	o->cfg.backoff_ms = 1000;
 	o->cfg.grace_ms = 10000;
 	o->cfg.max_recoveries = 3;
+	o->cfg.commit_hold_ms = WRITER_HOLD_MS;
 	o->level = LOG_INFO;
 
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {

@@ -893,6 +893,9 @@ park(sched *s, struct job *j, struct waiter *w)
 			w->anext->apprev = &w->anext;
 		w->apprev = &s->parked;
 		s->parked = w;
+		/* its end may be held in the writer: somebody waits now */
+		if (job_state_terminal(j->state))
+			writer_hurry(s->w);
 	}
 	return JOBD_OK;
 }
@@ -1008,6 +1011,10 @@ update_op(sched *s, struct job *j)
 	}
 	p->op.type = WOP_UPDATE;
 	p->op.done = update_done;
+	/* an end a Wait or Cancel is parked on is committed at once; any
+	 * other update may wait for the next commit (writer.h) */
+	p->op.awaited = job_state_terminal(j->state) && j->wq != NULL &&
+	                j->wq->head != NULL;
 	p->job = j;
 	p->s = s;
 	run->pending_writes++;
@@ -2003,6 +2010,7 @@ sched_stats(sched *s, struct sched_stats *st)
 	*st = s->st;
 	st->waiting_kind = count_missing(s);
 	pthread_mutex_unlock(&s->mtx);
+	st->commits = writer_commits(s->w);
 }
 
 /* Logs one line per kind that queued jobs wait for. Under mtx. */

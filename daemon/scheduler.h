@@ -85,6 +85,7 @@ struct sched_stats {
 	uint64_t retried;
 	uint64_t recovered;
 	uint64_t waiting_kind; /* queued, ready, of a kind not defined now */
+	uint64_t commits;      /* the writer's, since start */
 	uint32_t busy;
 };
 

@@ -1189,6 +1189,7 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 	rep.parked_calls = fs.parked;
 	rep.dropped_replies = fs.dropped_replies;
 	rep.refused_calls = fs.refused;
+	rep.commits = st.commits;
 	rep.version = JOBD_VERSION;
 	rpc_closure(&rep.base, arg);
 }

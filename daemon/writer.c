@@ -8,6 +8,21 @@
  * waiting, not by a timer: one submitter gets one fsync per job, a thousand
  * concurrent submitters share each one.
  *
+ * Holding what nobody waits for. A batch is begun at once only if
+ * somebody waits for one of its ops (`hurry`: an insert, an op marked
+ * awaited, or writer_hurry()). Otherwise the queue is held: until such an
+ * op arrives, WRITER_HOLD_MS after the first held op, or WRITER_HOLD_OPS
+ * ops, whichever comes first. Without it, a worker's "running" and "ended"
+ * updates, which come a few microseconds after a Submit's commit, began
+ * a commit of their own, and the clients' next Submits, arriving a round
+ * trip later, waited for it: two fsyncs per client cycle instead of one
+ * (measured: see docs/performance.md). Held, a short job's two updates also
+ * share a batch, where the first is superseded (below). The cost: the end
+ * of a job nobody waits for reaches the disk up to WRITER_HOLD_MS later,
+ * which a crash turns into one more run of that job (at least once, as
+ * before; nothing acknowledged waits for it). Stopping and failing never
+ * hold.
+ *
  * When the disk fails. A failed batch (disk full, read-only filesystem, I/O
  * error) is rolled back. Its inserts fail back to their submitters (never
  * acknowledged); its updates and purges go to `retry`, ahead of everything
@@ -65,6 +80,7 @@
 
 #define WRITER_BATCH    8192
 #define WRITER_RETRY_MS 500
+#define WRITER_HOLD_OPS 1024 /* the most changes held */
 
 /* A list of ops with its tail, for appending. */
 struct oplist {
@@ -79,7 +95,11 @@ struct writer {
 	pthread_mutex_t mtx;
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	struct oplist q;   /* submitted, not yet taken */
+	bool hurry;        /* somebody waits for an op of q */
+	int64_t q_since;   /* CLOCK_MONOTONIC ms: q's oldest op came */
+	int hold_ms;       /* writer_set_hold(): --commit-hold */
 	int stopping;
+	atomic_uint_fast64_t commits;
 	atomic_uint_fast64_t backlog;
 	atomic_int failing;
 	/* ops whose outcome is known, for the completer thread */
@@ -317,6 +337,7 @@ run_batch(writer *w, struct writer_op *batch)
 	size_t n = 0;
 	int rv;
 
+	atomic_fetch_add(&w->commits, 1);
 	if ((rv = store_begin(w->db)) == JOBD_OK) {
 		mark_superseded(w, batch);
 		for (op = batch; op != NULL && rv == JOBD_OK; op = op->next) {
@@ -362,6 +383,7 @@ hold_new(writer *w, struct oplist *refused)
 	struct writer_op *op;
 	while ((op = oplist_pop(&w->q)) != NULL)
 		oplist_push(op->type == WOP_INSERT ? refused : &w->retry, op);
+	w->hurry = false;
 }
 
 /* Under mtx: the next batch, the oldest ops first: retried, then new. */
@@ -382,6 +404,9 @@ take_batch(writer *w)
 		oplist_push(&b, op);
 		n++;
 	}
+	/* what is left (a full batch) may hold an awaited op: not held */
+	if (w->q.head == NULL)
+		w->hurry = false;
 	return b.head;
 }
 
@@ -439,10 +464,20 @@ writer_main(void *arg)
 				pthread_cond_timedwait(&w->cv, &w->mtx, &ts);
 				continue;
 			}
-			if (w->q.head != NULL || w->retry.head != NULL ||
-			    stopping)
+			if (stopping || w->retry.head != NULL || w->hurry ||
+			    w->q.n >= WRITER_HOLD_OPS)
 				break;
-			pthread_cond_wait(&w->cv, &w->mtx);
+			if (w->q.head == NULL) {
+				pthread_cond_wait(&w->cv, &w->mtx);
+				continue;
+			}
+			/* held: nobody waits for any of it yet */
+			int64_t until = w->q_since + w->hold_ms;
+			if (clock_ms(CLOCK_MONOTONIC) >= until)
+				break;
+			struct timespec ts = {until / 1000,
+			                      (until % 1000) * 1000000L};
+			pthread_cond_timedwait(&w->cv, &w->mtx, &ts);
 		}
 		if (due)
 			batch = take_batch(w);
@@ -500,6 +535,7 @@ writer_start(writer **wp, const char *dbpath, char *err, size_t errlen)
 	pthread_cond_init(&w->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	oplist_init(&w->q);
+	w->hold_ms = WRITER_HOLD_MS;
 	oplist_init(&w->retry);
 	oplist_init(&w->dq);
 	pthread_mutex_init(&w->dmtx, NULL);
@@ -564,6 +600,7 @@ void
 writer_submit_group(writer *w, struct writer_op *ops)
 {
 	struct writer_op *op, *next;
+	bool awaited = false;
 
 	pthread_mutex_lock(&w->mtx);
 	if (w->stopping) {
@@ -571,13 +608,34 @@ writer_submit_group(writer *w, struct writer_op *ops)
 		pthread_mutex_unlock(&w->mtx);
 		return;
 	}
+	/* the writer is told when the hold begins and when it must end */
+	bool wake = w->q.head == NULL && w->retry.head == NULL;
+	if (w->q.head == NULL)
+		w->q_since = clock_ms(CLOCK_MONOTONIC);
 	for (op = ops; op != NULL; op = next) {
 		next = op->next;
 		op->with_next = next != NULL;
+		awaited = awaited || op->awaited || op->type == WOP_INSERT;
 		atomic_fetch_add(&w->backlog, 1);
 		oplist_push(&w->q, op);
 	}
-	pthread_cond_signal(&w->cv);
+	if (awaited) {
+		w->hurry = true;
+		wake = true;
+	}
+	if (wake || w->q.n >= WRITER_HOLD_OPS)
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mtx);
+}
+
+void
+writer_hurry(writer *w)
+{
+	pthread_mutex_lock(&w->mtx);
+	if (w->q.head != NULL && !w->hurry) {
+		w->hurry = true;
+		pthread_cond_signal(&w->cv);
+	}
 	pthread_mutex_unlock(&w->mtx);
 }
 
@@ -609,6 +667,20 @@ writer_stopping(writer *w)
 	bool yes = w->stopping;
 	pthread_mutex_unlock(&w->mtx);
 	return yes;
+}
+
+void
+writer_set_hold(writer *w, int ms)
+{
+	pthread_mutex_lock(&w->mtx);
+	w->hold_ms = ms;
+	pthread_mutex_unlock(&w->mtx);
+}
+
+uint64_t
+writer_commits(writer *w)
+{
+	return atomic_load(&w->commits);
 }
 
 uint64_t

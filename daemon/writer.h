@@ -7,6 +7,15 @@
  * is on its way to the disk share the next one (group commit): a batch is
  * whatever is waiting when the previous commit returns, in one transaction.
  *
+ * A commit nobody waits for never delays one that somebody does: changes
+ * that no caller waits for (a job's move to running, the end of a job no
+ * Wait or Cancel is parked on, a retry's re-queue, a purge) are held until
+ * a change somebody waits for arrives (an insert: a Submit's reply; an
+ * update marked `awaited`: a parked Wait's or Cancel's; see writer_hurry)
+ * and join its commit; held at most WRITER_HOLD_MS, or until
+ * WRITER_HOLD_OPS of them wait. So a client's Submit costs one fsync, not
+ * the fsync of the ends before it as well.
+ *
  * An op's done() is called on the writer's completer thread, in order, after
  * its batch committed (op->status JOBD_OK) or failed; never on the thread
  * that submitted it, which may hold a lock that done() takes (lock order:
@@ -24,6 +33,10 @@
 
 #include "store.h"
 
+/* The longest a change nobody waits for is held, by default (jobd
+ * --commit-hold). */
+#define WRITER_HOLD_MS 10
+
 enum writer_op_type {
 	WOP_INSERT = 1, /* a new job: rec */
 	WOP_UPDATE = 2, /* the mutable fields of rec */
@@ -40,6 +53,8 @@ struct writer_op {
 	uint64_t existing_id; /* out: WOP_INSERT whose key was taken */
 	uint64_t purged;      /* out: WOP_PURGE: jobs deleted */
 	uint64_t counts[JOB_STATE_MAX + 1]; /* out: WOP_PURGE: jobs left */
+	bool awaited;    /* somebody waits for this commit: committed at
+	                    once (an insert always is) */
 	bool superseded; /* private: not written, a later op has it */
 	bool with_next;  /* writer_submit_group: the next op is in the
 	                    same transaction */
@@ -60,11 +75,19 @@ void writer_submit(writer *w, struct writer_op *op);
  * applied in one transaction: they all commit or all fail together. Each
  * op's done() is called as for writer_submit(). */
 void writer_submit_group(writer *w, struct writer_op *ops);
+/* Somebody now waits for an op already queued (a Wait parked on a job
+ * whose end is on its way): what is queued is committed at once. */
+void writer_hurry(writer *w);
 /* Commits what is queued, stops the thread, then the completer once it has
  * called every done() it was handed, and closes. Accepts NULL. */
 void writer_stop(writer *w);
 /* True once writer_stop() has begun (for tests). */
 bool writer_stopping(writer *w);
+/* How long ops nobody waits for may be held, in ms (WRITER_HOLD_MS until
+ * set); 0: never held. */
+void writer_set_hold(writer *w, int ms);
+/* Commits run since the start, each one fsync (for Stats and tests). */
+uint64_t writer_commits(writer *w);
 /* Ops queued and not yet done (for Stats and tests). */
 uint64_t writer_backlog(writer *w);
 /* True while the last commit failed (disk full, read-only, ...). */

@@ -804,8 +804,69 @@ test_submit_batch(void)
 	jd_down(&d, c);
 }
 
+/* Stats.commits, or UINT64_MAX if it cannot be read. */
+static uint64_t
+commits_of(jobd_client *c)
+{
+	Jobd__V1__StatsReply *sr;
+	if (jobd_stats(c, &sr) != JOBD_OK)
+		return UINT64_MAX;
+	uint64_t n = sr->commits;
+	jobd__v1__stats_reply__free_unpacked(sr, NULL);
+	return n;
+}
+
+/*
+ * --commit-hold: the end of a job nobody waits for is held (Get shows it
+ * from memory, it is not committed), a Wait that comes meanwhile has it
+ * committed at once (answered well inside a deadline shorter than the
+ * hold), and a graceful stop commits what is held.
+ */
+static void
+test_commit_hold(void)
+{
+	static const char *const hold[] = {"--commit-hold", "1s", NULL};
+	struct jd d;
+	jobd_client *c = jd_up(&d, hold);
+	REQUIRE(c != NULL);
+
+	uint64_t id = SUBMIT(c, "count", "n=1");
+	REQUIRE(id != 0);
+	uint64_t c0 = commits_of(c);
+	REQUIRE(await_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED));
+	/* the Wait's deadline is half the hold: only a hurried commit
+	 * answers it with the job */
+	Jobd__V1__WaitReply *w = NULL;
+	CHECK_EQ_INT(jobd_wait(c, id, 500, &w), JOBD_OK);
+	if (w != NULL) {
+		CHECK_EQ_INT(w->job->state,
+		             JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED);
+		jobd__v1__wait_reply__free_unpacked(w, NULL);
+	}
+	CHECK(commits_of(c) > c0);
+
+	/* ended, held, then a graceful stop: on disk after the restart */
+	uint64_t id2 = SUBMIT(c, "count", "n=1");
+	REQUIRE(await_state(c, id2, JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED));
+	jobd_client_close(c);
+	int st = jd_kill(&d, SIGTERM);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	REQUIRE(jd_start(&d, hold) == 0);
+	c = jd_connect(&d);
+	REQUIRE(c != NULL);
+	Jobd__V1__GetReply *g;
+	REQUIRE(jobd_get(c, &id2, 1, &g) == JOBD_OK);
+	REQUIRE(g->n_jobs == 1);
+	CHECK_EQ_INT(g->jobs[0]->state,
+	             JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED);
+	CHECK_EQ_INT(g->jobs[0]->attempts, 1); /* not run again */
+	jobd__v1__get_reply__free_unpacked(g, NULL);
+	jd_down(&d, c);
+}
+
 TEST_MAIN({"seed_experiment", test_seed_experiment},
-          {"every_kind", test_every_kind}, {"cancel", test_cancel},
+          {"commit_hold", test_commit_hold}, {"every_kind", test_every_kind},
+          {"cancel", test_cancel},
           {"timeout_and_retry", test_timeout_and_retry},
           {"idempotency", test_idempotency},
           {"kill9_recovery", test_kill9_recovery},

@@ -188,5 +188,61 @@ test_refused_on_completer(void)
 	env_clean(&e);
 }
 
+/*
+ * An op nobody waits for is held until one somebody waits for comes, and
+ * both share one commit; writer_hurry() ends a hold at once; a hold ends
+ * by itself; stopping commits what is held. The hold is set to 60 s where
+ * the test must see it hold, so that no timing decides the outcome.
+ */
+static void
+test_held_until_awaited(void)
+{
+	struct env e;
+	struct probe lazy, eager, lone, last;
+
+	env_start(&e);
+	writer_set_hold(e.w, 60000);
+	uint64_t c0 = writer_commits(e.w);
+	probe_init(&lazy, false);
+	probe_init(&eager, false);
+	eager.op.awaited = true;
+	writer_submit(e.w, &lazy.op);
+	usleep(50 * 1000);
+	CHECK_EQ_INT(atomic_load(&lazy.done), 0); /* held */
+	CHECK(writer_commits(e.w) == c0);
+	writer_submit(e.w, &eager.op);
+	AWAIT(atomic_load(&lazy.done) == 1 && atomic_load(&eager.done) == 1);
+	CHECK_EQ_INT(atomic_load(&lazy.done), 1);
+	CHECK_EQ_INT(atomic_load(&eager.done), 1);
+	CHECK(writer_commits(e.w) == c0 + 1); /* one commit for both */
+
+	/* somebody comes to wait for a held op */
+	probe_init(&lone, false);
+	writer_submit(e.w, &lone.op);
+	usleep(20 * 1000);
+	CHECK_EQ_INT(atomic_load(&lone.done), 0);
+	writer_hurry(e.w);
+	AWAIT(atomic_load(&lone.done) == 1);
+	CHECK_EQ_INT(atomic_load(&lone.done), 1);
+	CHECK(writer_commits(e.w) == c0 + 2);
+
+	/* a hold ends by itself */
+	writer_set_hold(e.w, 20);
+	probe_init(&lone, false);
+	writer_submit(e.w, &lone.op);
+	AWAIT(atomic_load(&lone.done) == 1);
+	CHECK_EQ_INT(atomic_load(&lone.done), 1);
+
+	/* stopping commits what is held */
+	writer_set_hold(e.w, 60000);
+	probe_init(&last, false);
+	writer_submit(e.w, &last.op);
+	writer_stop(e.w);
+	CHECK_EQ_INT(atomic_load(&last.done), 1);
+	CHECK_EQ_INT(last.op.status, JOBD_OK);
+	env_clean(&e);
+}
+
 TEST_MAIN({"done_on_completer", test_done_on_completer},
+          {"held_until_awaited", test_held_until_awaited},
           {"refused_on_completer", test_refused_on_completer})
