@@ -577,6 +577,7 @@ gate_main(void *arg)
 	ipcgate *g = arg;
 	struct epoll_event evs[64];
 	int n, timeout = -1;
+	pthread_setname_np(pthread_self(), "jobd:ipcgate"); /* top -H */
 
 	while (!atomic_load(&g->stop)) {
 		n = epoll_wait(g->ep, evs, 64, timeout);

@@ -60,6 +60,7 @@ kicker_main(void *arg)
 	struct timespec ts = {0, KICK_US * 1000L};
 	cpu_set_t set;
 	int rv;
+	pthread_setname_np(pthread_self(), "jobd:kick"); /* top -H */
 
 	CPU_ZERO(&set);
 	CPU_SET(t->cpu, &set);

@@ -509,6 +509,7 @@ static void *
 drain_main(void *arg)
 {
 	struct drainer *dr = arg;
+	pthread_setname_np(pthread_self(), "jobd:drain"); /* top -H */
 
 	daemon_drain(dr->d);
 	atomic_store(&dr->done, true);

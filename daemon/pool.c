@@ -188,6 +188,7 @@ worker_main(void *arg)
 	struct worker *wk = arg;
 	pool *p = wk->p;
 	struct job *j;
+	pthread_setname_np(pthread_self(), "jobd:worker"); /* top -H */
 
 	lower_priority();
 	while ((j = sched_take(p->s)) != NULL)

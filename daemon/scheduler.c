@@ -1172,6 +1172,7 @@ static void *
 timer_main(void *arg)
 {
 	sched *s = arg;
+	pthread_setname_np(pthread_self(), "jobd:timer"); /* top -H */
 
 	pthread_mutex_lock(&s->mtx);
 	while (!s->timer_stop) {
@@ -1352,6 +1353,7 @@ load_helper(void *arg)
 {
 	struct load_ctx *lc = arg;
 	store *db;
+	pthread_setname_np(pthread_self(), "jobd:load"); /* top -H */
 
 	if ((lc->rv = store_open_readonly(&db, lc->s->db_path, lc->err,
 	                                  sizeof(lc->err))) != JOBD_OK)

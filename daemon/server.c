@@ -903,6 +903,7 @@ stopper_main(void *arg)
 {
 	struct stopper *st = arg;
 	bool abandoned;
+	pthread_setname_np(pthread_self(), "jobd:stopper"); /* top -H */
 
 	server_stop(st->srv);
 	pthread_mutex_lock(&st->mtx);

@@ -179,6 +179,7 @@ completer_main(void *arg)
 {
 	writer *w = arg;
 	struct writer_op *op, *next;
+	pthread_setname_np(pthread_self(), "jobd:complete"); /* top -H */
 
 	pthread_mutex_lock(&w->dmtx);
 	for (;;) {
@@ -442,6 +443,7 @@ static void *
 writer_main(void *arg)
 {
 	writer *w = arg;
+	pthread_setname_np(pthread_self(), "jobd:writer"); /* top -H */
 
 	for (;;) {
 		struct oplist refused;
