@@ -92,6 +92,16 @@ void bench_kind_req_init(struct bench_count_req *r, const char *kind);
 int bench_subdir(const struct bench *b, const char *name, char *out,
                  size_t len);
 
+/* Where the data directory is made: --dir, $TMPDIR or /var/tmp. */
+const char *bench_parent_dir(const struct bench_opts *o);
+/* Starts a jobd of the phase's own on DATADIR/name with the NULL-terminated
+ * `extra` arguments, unless --addr was given (then *p is not running);
+ * *url is where to reach the daemon either way. 0, or -1 having said why. */
+int bench_jobd(struct bench *b, struct jobdproc *p, const char *name,
+               const char *const *extra, const char **url);
+/* Opens a client of `url` into *c; 0, or -1 having said why. */
+int bench_client(const char *url, jobd_client **c);
+
 /* The workloads: 0 when it ran, -1 when it could not (said why). */
 int wl_latency(struct bench *b);
 int wl_throughput(struct bench *b);

@@ -34,36 +34,6 @@
 #define STALL_MS     60000u           /* no job succeeded for this long */
 #define US(ns)       ((double) (ns) / 1e3)
 
-/* Starts our own jobd on DATADIR/name unless --addr was given; *url is
- * where to reach the daemon either way. */
-static int
-own_jobd(struct bench *b, struct jobdproc *p, const char *name,
-         const char *const *extra, const char **url)
-{
-	char dir[PATH_MAX];
-
-	memset(p, 0, sizeof(*p));
-	if (b->o.addr != NULL) {
-		*url = b->o.addr;
-		return (0);
-	}
-	if (bench_subdir(b, name, dir, sizeof(dir)) != 0 ||
-	    jobdproc_start(p, b->o.jobd, dir, extra) != 0)
-		return (-1);
-	*url = p->url;
-	return (0);
-}
-
-static int
-open_client(const char *url, jobd_client **c)
-{
-	if (jobd_client_open(c, url) != JOBD_OK) {
-		bench_errorf("%s", jobd_client_errmsg());
-		return (-1);
-	}
-	return (0);
-}
-
 /* Submits `req` and puts its id in *id. */
 static int
 submit(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *id)
@@ -314,9 +284,9 @@ wl_latency(struct bench *b)
 
 	if (programs && bench_kinds_dir(b, kinds, sizeof(kinds)) != 0)
 		return (-1);
-	if (own_jobd(b, &p, "latency", extra, &url) != 0)
+	if (bench_jobd(b, &p, "latency", extra, &url) != 0)
 		return (-1);
-	if (open_client(url, &c) != 0)
+	if (bench_client(url, &c) != 0)
 		goto out;
 	if ((idle = calloc(n, sizeof(*idle))) == NULL ||
 	    (busy = calloc(n, sizeof(*busy))) == NULL ||
@@ -456,10 +426,10 @@ throughput_phase(struct bench *b, uint32_t batch)
 	char call[32], label[64];
 	int ret = -1;
 
-	if (own_jobd(b, &p, batch > 0 ? "throughput-batch" : "throughput",
-	             extra, &url) != 0)
+	if (bench_jobd(b, &p, batch > 0 ? "throughput-batch" : "throughput",
+	               extra, &url) != 0)
 		return (-1);
-	if (open_client(url, &c) != 0 || load_stats(c, &st) != 0)
+	if (bench_client(url, &c) != 0 || load_stats(c, &st) != 0)
 		goto out;
 	base = st->succeeded;
 	jobd__v1__stats_reply__free_unpacked(st, NULL);

@@ -328,12 +328,8 @@ parse(struct bench *b, int argc, char **argv, bool which[NWORKLOADS], bool *all)
 static int
 make_datadir(struct bench *b)
 {
-	const char *parent = b->o.dir;
+	const char *parent = bench_parent_dir(&b->o);
 
-	if (parent == NULL)
-		parent = getenv("TMPDIR");
-	if (parent == NULL || *parent == '\0')
-		parent = "/var/tmp";
 	if ((size_t) snprintf(b->datadir, sizeof(b->datadir),
 	                      "%s/jobd-bench-XXXXXX",
 	                      parent) >= sizeof(b->datadir) - 64) {
