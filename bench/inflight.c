@@ -37,13 +37,13 @@
 #include "bounds.h"
 #include "load.h"
 
-#define CALL_MS      60000u /* a Submit's deadline: sanitizer builds are slow */
-#define WAIT_MS      60000u /* a Wait's deadline */
-#define STALL_MS     60000u /* no call answered for this long: failed */
-#define POLL_MS      100
-#define P50_SLACK_NS 500000 /* submit-wait's p50 bound: rtt + 2 fsync + this   \
-	                     */
-#define US(ns) ((double) (ns) / 1e3)
+#define CALL_MS  60000u /* a Submit's deadline: sanitizer builds are slow */
+#define WAIT_MS  60000u /* a Wait's deadline */
+#define STALL_MS 60000u /* no call answered for this long: failed */
+#define POLL_MS  100
+/* submit-wait's per-job p50 bound: rtt + 2 fsync + this */
+#define P50_SLACK_NS 500000
+#define US(ns)       ((double) (ns) / 1e3)
 
 struct flight;
 
