@@ -3,9 +3,10 @@
 
 /*
  * jobd-bench: what the workloads share. main.c parses the options and runs
- * the workloads (front.c, exec.c, own.c) in a fixed order; each measures with
- * the client library (load.c generates the load) against a jobd of its own
- * (jobdproc.h) or --addr, and hands its figures to the report (report.h).
+ * the workloads (front.c, inflight.c, exec.c, own.c) in a fixed order; each
+ * measures with the client library (load.c generates the load) against a jobd
+ * of its own (jobdproc.h) or --addr, and hands its figures to the report
+ * (report.h).
  */
 
 #include <limits.h>
@@ -19,19 +20,20 @@
 
 /* The options, after --quick and the defaults are applied. */
 struct bench_opts {
-	const char *jobd; /* the jobd to start */
-	const char *addr; /* --addr: a running jobd; NULL: our own */
-	const char *dir;  /* --dir: where the data directory is made */
-	const char *json; /* --json FILE, or NULL */
-	bool keep;        /* --keep: leave the data directory */
-	bool quick;       /* --quick */
-	uint32_t samples; /* latency: Gets per phase */
-	uint64_t jobs;    /* throughput: jobs per phase */
-	uint32_t clients; /* client threads */
-	uint32_t batch;   /* jobs per SubmitBatch call */
-	uint32_t job_ms;  /* speedup: the length of one job */
-	uint64_t queued;  /* memory: jobs queued */
-	uint64_t rjobs;   /* restart: jobs in the database */
+	const char *jobd;  /* the jobd to start */
+	const char *addr;  /* --addr: a running jobd; NULL: our own */
+	const char *dir;   /* --dir: where the data directory is made */
+	const char *json;  /* --json FILE, or NULL */
+	bool keep;         /* --keep: leave the data directory */
+	bool quick;        /* --quick */
+	uint32_t samples;  /* latency: Gets per phase */
+	uint64_t jobs;     /* throughput, inflight: jobs per phase */
+	uint32_t clients;  /* client threads */
+	uint32_t inflight; /* inflight: calls in flight on one client */
+	uint32_t batch;    /* jobs per SubmitBatch call */
+	uint32_t job_ms;   /* speedup: the length of one job */
+	uint64_t queued;   /* memory: jobs queued */
+	uint64_t rjobs;    /* restart: jobs in the database */
 };
 
 struct bench {
@@ -92,9 +94,20 @@ void bench_kind_req_init(struct bench_count_req *r, const char *kind);
 int bench_subdir(const struct bench *b, const char *name, char *out,
                  size_t len);
 
+/* Where the data directory is made: --dir, $TMPDIR or /var/tmp. */
+const char *bench_parent_dir(const struct bench_opts *o);
+/* Starts a jobd of the phase's own on DATADIR/name with the NULL-terminated
+ * `extra` arguments, unless --addr was given (then *p is not running);
+ * *url is where to reach the daemon either way. 0, or -1 having said why. */
+int bench_jobd(struct bench *b, struct jobdproc *p, const char *name,
+               const char *const *extra, const char **url);
+/* Opens a client of `url` into *c; 0, or -1 having said why. */
+int bench_client(const char *url, jobd_client **c);
+
 /* The workloads: 0 when it ran, -1 when it could not (said why). */
 int wl_latency(struct bench *b);
 int wl_throughput(struct bench *b);
+int wl_inflight(struct bench *b);
 int wl_exec(struct bench *b);
 int wl_speedup(struct bench *b);
 int wl_memory(struct bench *b);

@@ -51,6 +51,10 @@ static const struct workload workloads[] = {
     {"throughput", wl_throughput, false,
      "tiny jobs from concurrent clients until all\n"
      "                 succeeded: one Submit per job, then SubmitBatch"},
+    {"inflight", wl_inflight, false,
+     "tiny jobs from one client with --inflight calls in\n"
+     "                 flight: Submits until all succeeded, then Submit\n"
+     "                 then Wait per job"},
     {"exec", wl_exec, true,
      "tiny program jobs (/bin/true) until all succeeded,\n"
      "                 against posix_spawn+waitpid in as many threads;\n"
@@ -65,17 +69,19 @@ static const struct workload workloads[] = {
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
 /* Defaults, and --quick's. */
-#define D_SAMPLES 2000u
-#define Q_SAMPLES 200u
-#define D_JOBS    10000u
-#define Q_JOBS    2000u
-#define D_CLIENTS 8u
-#define D_BATCH   100u
-#define D_JOB_MS  500u
-#define Q_JOB_MS  50u
-#define D_QUEUED  1000000u
-#define Q_QUEUED  20000u
-#define MAX_COUNT 1000000000ull /* the most jobs a run may ask for */
+#define D_SAMPLES    2000u
+#define Q_SAMPLES    200u
+#define D_JOBS       10000u
+#define Q_JOBS       2000u
+#define D_CLIENTS    8u
+#define D_INFLIGHT   32u
+#define MAX_INFLIGHT 1024u /* jobd's calls waiting per connection */
+#define D_BATCH      100u
+#define D_JOB_MS     500u
+#define Q_JOB_MS     50u
+#define D_QUEUED     1000000u
+#define Q_QUEUED     20000u
+#define MAX_COUNT    1000000000ull /* the most jobs a run may ask for */
 
 static void
 usage(FILE *f)
@@ -109,7 +115,8 @@ help(void)
 	    "                     ipc://; no token, no TLS)\n"
 	    "  --dir DIR          make the data directory in DIR ($TMPDIR, or\n"
 	    "                     /var/tmp); not on tmpfs, where fsync is "
-	    "free\n"
+	    "free.\n"
+	    "                     With --addr, where the fsync is timed\n"
 	    "  --keep             keep the data directory: each daemon's\n"
 	    "                     jobd.db and jobd.log\n"
 	    "  --json FILE        also write the figures, the machine and the\n"
@@ -117,8 +124,11 @@ help(void)
 	    "  --quick            small sizes, seconds per workload (for CI);\n"
 	    "                     options given explicitly win\n"
 	    "  --samples N        latency: Gets timed idle and busy (%u; %u)\n"
-	    "  --jobs N           throughput, exec: jobs per phase (%u; %u)\n"
+	    "  --jobs N           throughput, inflight, exec: jobs per phase\n"
+	    "                     (%u; %u)\n"
 	    "  --clients N        client threads, a connection each (%u)\n"
+	    "  --inflight N       inflight: calls in flight on its one\n"
+	    "                     client, 1 to %u (%u)\n"
 	    "  --batch N          jobs per SubmitBatch call, 1 to %u (%u)\n"
 	    "  --job-ms MS        speedup: the length of one job (%u; %u)\n"
 	    "  --queued N         memory, exec: jobs queued (%u; %u)\n"
@@ -128,14 +138,18 @@ help(void)
 	    "\n"
 	    "Figures are measured with CLOCK_MONOTONIC around each call, by\n"
 	    "the C client library, on this machine. Progress goes to stderr.\n"
+	    "Each throughput and inflight phase first measures the machine's\n"
+	    "bounds: the round trip (Pings on one connection) and the fsync\n"
+	    "(4 KiB appended to a file beside the database, then fdatasync),\n"
+	    "and prints the ceiling they give beside its figures.\n"
 	    "\n"
 	    "Exit status: 0 when every workload ran, 1 when one could not\n"
 	    "(jobd did not start or did not exit 0 after SIGTERM, a call or a\n"
 	    "job failed), 2 on a usage error. Whether a target was met does\n"
 	    "not change it.\n",
 	    JOBD_BENCH_JOBD, D_SAMPLES, Q_SAMPLES, D_JOBS, Q_JOBS, D_CLIENTS,
-	    BENCH_BATCH_MAX, D_BATCH, D_JOB_MS, Q_JOB_MS, D_QUEUED, Q_QUEUED,
-	    D_QUEUED, Q_QUEUED);
+	    MAX_INFLIGHT, D_INFLIGHT, BENCH_BATCH_MAX, D_BATCH, D_JOB_MS,
+	    Q_JOB_MS, D_QUEUED, Q_QUEUED, D_QUEUED, Q_QUEUED);
 }
 
 static int usage_error(const char *fmt, ...)
@@ -183,6 +197,7 @@ enum {
 	OPT_SAMPLES,
 	OPT_JOBS,
 	OPT_CLIENTS,
+	OPT_INFLIGHT,
 	OPT_BATCH,
 	OPT_JOB_MS,
 	OPT_QUEUED,
@@ -200,6 +215,7 @@ static const struct option longopts[] = {
     {"samples", required_argument, NULL, OPT_SAMPLES},
     {"jobs", required_argument, NULL, OPT_JOBS},
     {"clients", required_argument, NULL, OPT_CLIENTS},
+    {"inflight", required_argument, NULL, OPT_INFLIGHT},
     {"batch", required_argument, NULL, OPT_BATCH},
     {"job-ms", required_argument, NULL, OPT_JOB_MS},
     {"queued", required_argument, NULL, OPT_QUEUED},
@@ -222,6 +238,8 @@ static struct numopt numopts[] = {
     {OPT_SAMPLES, "samples", 1, 10000000, D_SAMPLES, Q_SAMPLES, false, 0},
     {OPT_JOBS, "jobs", 1, MAX_COUNT, D_JOBS, Q_JOBS, false, 0},
     {OPT_CLIENTS, "clients", 1, 256, D_CLIENTS, D_CLIENTS, false, 0},
+    {OPT_INFLIGHT, "inflight", 1, MAX_INFLIGHT, D_INFLIGHT, D_INFLIGHT, false,
+     0},
     {OPT_BATCH, "batch", 1, BENCH_BATCH_MAX, D_BATCH, D_BATCH, false, 0},
     {OPT_JOB_MS, "job-ms", 1, 600000, D_JOB_MS, Q_JOB_MS, false, 0},
     {OPT_QUEUED, "queued", 1, MAX_COUNT, D_QUEUED, Q_QUEUED, false, 0},
@@ -301,10 +319,11 @@ parse(struct bench *b, int argc, char **argv, bool which[NWORKLOADS], bool *all)
 	o->samples = (uint32_t) numopts[0].v;
 	o->jobs = numopts[1].v;
 	o->clients = (uint32_t) numopts[2].v;
-	o->batch = (uint32_t) numopts[3].v;
-	o->job_ms = (uint32_t) numopts[4].v;
-	o->queued = numopts[5].v;
-	o->rjobs = numopts[6].v;
+	o->inflight = (uint32_t) numopts[3].v;
+	o->batch = (uint32_t) numopts[4].v;
+	o->job_ms = (uint32_t) numopts[5].v;
+	o->queued = numopts[6].v;
+	o->rjobs = numopts[7].v;
 
 	*all = optind == argc;
 	for (int a = optind; a < argc; a++) {
@@ -328,12 +347,8 @@ parse(struct bench *b, int argc, char **argv, bool which[NWORKLOADS], bool *all)
 static int
 make_datadir(struct bench *b)
 {
-	const char *parent = b->o.dir;
+	const char *parent = bench_parent_dir(&b->o);
 
-	if (parent == NULL)
-		parent = getenv("TMPDIR");
-	if (parent == NULL || *parent == '\0')
-		parent = "/var/tmp";
 	if ((size_t) snprintf(b->datadir, sizeof(b->datadir),
 	                      "%s/jobd-bench-XXXXXX",
 	                      parent) >= sizeof(b->datadir) - 64) {

@@ -1,8 +1,8 @@
 /*
  * report: the table on stdout and the JSON file.
  *
- * Figures are kept in fixed arrays (a run has five workloads of at most a
- * dozen figures); each is printed as a row the moment it is added, so a
+ * Figures are kept in fixed arrays (a run has seven workloads of at most
+ * two dozen figures); each is printed as a row the moment it is added, so a
  * long run shows its figures as they come. The machine is read once, at
  * report_create(): the CPU model from /proc/cpuinfo, the online CPUs, the
  * kernel from uname(), and the data directory's filesystem from
@@ -28,7 +28,7 @@
 #endif
 
 #define MAX_WORKLOADS 8
-#define MAX_FIGURES   16
+#define MAX_FIGURES   32
 #define MAX_OPTIONS   24
 #define TMPFS_MAGIC_  0x01021994
 

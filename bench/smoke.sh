@@ -14,9 +14,14 @@ fail() {
 }
 
 # the command line: --help on stdout with 0, a usage error is 2
-"$bench" --help | grep -q '^usage: jobd-bench' || fail "--help"
+help=$("$bench" --help) || fail "--help did not exit 0"
+grep -q '^usage: jobd-bench' <<<"$help" || fail "--help"
+grep -q '^  inflight ' <<<"$help" || fail "--help does not list inflight"
+grep -q '^  --inflight N ' <<<"$help" || fail "--help does not list --inflight"
 "$bench" --batch 0 2>/dev/null
 [ $? -eq 2 ] || fail "--batch 0 is not a usage error (2)"
+"$bench" --inflight 0 2>/dev/null
+[ $? -eq 2 ] || fail "--inflight 0 is not a usage error (2)"
 "$bench" nosuch 2>/dev/null
 [ $? -eq 2 ] || fail "an unknown workload is not a usage error (2)"
 
@@ -26,20 +31,37 @@ rc=$?
 [ -s "$json" ] || fail "no JSON written"
 ls -d "$dir"/jobd-bench-* >/dev/null 2>&1 && fail "data directory left behind"
 
-for w in latency throughput exec speedup memory restart; do
-	grep -q "\"$w\": {" "$json" || fail "no workload '$w' in the JSON"
-done
-# one line per figure: "name": {"label": ..., "value": NUMBER, ...
-for f in idle_p50_us idle_p99_us busy_p99_us busy_idle_p99_ratio \
-	submit_jobs_per_s submit_p99_us batch_jobs_per_s batch_call_p99_us \
-	prog_p99_us prog_idle_p99_ratio jobs_per_s floor_spawns_per_s \
-	floor_ratio queued_jobs queued_jobs_per_s queued_floor_ratio \
-	wall_1_s wall_n_s ratio bytes_per_job submit_s ping_ms \
-	first_running_ms; do
-	grep -Eq "\"$f\": \\{\"label\": \"[^\"]*\", \"value\": -?[0-9]" "$json" ||
-		fail "no figure '$f' with a value in the JSON"
+# the figures each workload must have, with a value, within its own
+# block of the JSON ("name": {"label": ..., "value": NUMBER, ...)
+declare -A figures=(
+	[latency]="idle_p50_us idle_p99_us busy_p99_us busy_idle_p99_ratio
+		prog_p99_us prog_idle_p99_ratio"
+	[throughput]="submit_rtt_p50_us submit_rtt_p99_us submit_fsync_p50_us
+		submit_fsync_p99_us submit_ceiling_jobs_per_s submit_jobs_per_s
+		submit_p99_us batch_rtt_p50_us batch_fsync_p50_us
+		batch_ceiling_jobs_per_s batch_jobs_per_s batch_call_p99_us"
+	[inflight]="submit_rtt_p50_us submit_rtt_p99_us submit_fsync_p50_us
+		submit_fsync_p99_us submit_ceiling_jobs_per_s submit_jobs_per_s
+		submit_calls_jobs_per_s submit_p50_us submit_p99_us
+		wait_rtt_p50_us wait_fsync_p50_us wait_ceiling_jobs_per_s
+		wait_jobs_per_s wait_p50_us wait_p99_us"
+	[exec]="jobs_per_s floor_spawns_per_s floor_ratio queued_jobs
+		queued_jobs_per_s queued_floor_ratio"
+	[speedup]="wall_1_s wall_n_s ratio"
+	[memory]="bytes_per_job submit_s"
+	[restart]="ping_ms first_running_ms"
+)
+for w in latency throughput inflight exec speedup memory restart; do
+	grep -q "^    \"$w\": {" "$json" || fail "no workload '$w' in the JSON"
+	block=$(awk -v w="    \"$w\": {" \
+		'index($0, w) == 1 { on = 1; next } on && /^    }/ { exit } on' \
+		"$json")
+	for f in ${figures[$w]}; do
+		grep -Eq "\"$f\": \\{\"label\": \"[^\"]*\", \"value\": -?[0-9]" \
+			<<<"$block" || fail "no figure '$f' with a value in '$w'"
+	done
 done
 n=$(grep -c '"status": "ok"' "$json")
-[ "$n" -eq 6 ] || fail "$n of 6 workloads ok"
+[ "$n" -eq 7 ] || fail "$n of 7 workloads ok"
 grep -q '"online_cpus": [0-9]' "$json" || fail "no machine in the JSON"
 echo "bench_smoke: ok"

@@ -1,6 +1,6 @@
 /*
- * util: clocks, messages, percentiles and the tiny job's request, for every
- * workload.
+ * util: clocks, messages, percentiles, the tiny job's request, and a
+ * phase's jobd and client, for every workload.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -121,6 +121,46 @@ bench_subdir(const struct bench *b, const char *name, char *out, size_t len)
 	}
 	if (mkdir(out, 0700) != 0 && errno != EEXIST) {
 		bench_errorf("cannot make '%s': %s", out, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+const char *
+bench_parent_dir(const struct bench_opts *o)
+{
+	const char *parent = o->dir;
+
+	if (parent == NULL)
+		parent = getenv("TMPDIR");
+	if (parent == NULL || *parent == '\0')
+		parent = "/var/tmp";
+	return (parent);
+}
+
+int
+bench_jobd(struct bench *b, struct jobdproc *p, const char *name,
+           const char *const *extra, const char **url)
+{
+	char dir[PATH_MAX];
+
+	memset(p, 0, sizeof(*p));
+	if (b->o.addr != NULL) {
+		*url = b->o.addr;
+		return (0);
+	}
+	if (bench_subdir(b, name, dir, sizeof(dir)) != 0 ||
+	    jobdproc_start(p, b->o.jobd, dir, extra) != 0)
+		return (-1);
+	*url = p->url;
+	return (0);
+}
+
+int
+bench_client(const char *url, jobd_client **c)
+{
+	if (jobd_client_open(c, url) != JOBD_OK) {
+		bench_errorf("%s", jobd_client_errmsg());
 		return (-1);
 	}
 	return (0);

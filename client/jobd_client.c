@@ -29,15 +29,41 @@
  * Errors: every failure returns a jobd_status and leaves a message in a
  * thread-local buffer, read with jobd_client_errmsg().
  *
+ * Asynchronous calls (jobd_call_async) build the same envelope and read the
+ * same Response as jobd_call (make_request, read_response), on a `struct
+ * acall`: one context, one aio and what the completion needs. Its aio's
+ * callback runs twice, on nng's threads: when the request went out (it
+ * posts the receive on the same aio) and when the reply came or the call
+ * failed (it decodes, calls done, and puts the acall on the client's idle
+ * list). A later call takes an idle acall, context and aio included, so
+ * that a client with N calls in flight allocates N of them once. A REQ
+ * context may send again once a call on it ended: the new request has a new
+ * id, and a late reply to the old one finds no context waiting for it. An
+ * aio cannot be freed from its own callback; idle acalls are freed by
+ * jobd_client_close(), after the last callback, so that when close returns
+ * nothing of the client is left for nng's threads (a program may call
+ * nng_fini() next).
+ *
+ * Closing with calls in flight: close marks the client closing, cancels the
+ * aio of every call in flight, and waits until each has called its done.
+ * A callback that finds the client closing posts no receive and reports
+ * JOBD_CANCELLED; a call started while closing (from a done) is refused.
+ *
  * Locking: `mtx` guards `timeout_ms` and the metadata, which a call reads
- * while it builds its envelope; nothing else in the client changes after
- * open.
+ * while it builds its envelope. `amtx` guards the asynchronous calls: the
+ * list in flight, the idle list and `closing`'s changes. A call is sent,
+ * and its receive posted, under `amtx`, so that close's cancel cannot fall
+ * between a check of `closing` and the operation it would cancel. Both are
+ * leaves: no nng function called under them runs a callback of ours or
+ * waits for one (nng dispatches completions to its task threads), and
+ * neither is held while done() runs.
  */
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +93,25 @@ struct meta {
 	char *value;
 };
 
+/* The name of a call's method as kept for its messages. */
+#define ACALL_METHOD_MAX 32u
+
+/* One asynchronous call; idle between calls, its context and aio kept. */
+struct acall {
+	struct acall *prev; /* in c->calls (in flight) or c->idle (next) */
+	struct acall *next;
+	jobd_client *c;
+	nng_aio *aio; /* its callback: acall_cb */
+	nng_ctx ctx;
+	bool sent; /* the request went out: the next completion is the reply */
+	jobd_done_fn done;
+	void *arg;
+	const ProtobufCMessageDescriptor *reply_desc;
+	nng_time end;      /* when the reply is due, the margin included */
+	uint32_t deadline; /* the deadline sent, for messages */
+	char method[ACALL_METHOD_MAX];
+};
+
 struct jobd_client {
 	nng_socket sock;
 	char *url;
@@ -74,6 +119,11 @@ struct jobd_client {
 	uint32_t timeout_ms;
 	struct meta *meta;
 	size_t nmeta;
+	nng_mtx *amtx;
+	nng_cv *acv;         /* close waits here for calls to end */
+	struct acall *calls; /* in flight: done not yet returned */
+	struct acall *idle;  /* ended, for reuse; freed by close */
+	atomic_bool closing; /* set under amtx; read by callbacks */
 };
 
 static _Thread_local char errbuf[512];
@@ -420,6 +470,11 @@ jobd_client_open_tls(jobd_client **cp, const char *url,
 		goto fail_url;
 	if (nng_mtx_alloc(&c->mtx) != 0)
 		goto fail_mtx;
+	if (nng_mtx_alloc(&c->amtx) != 0)
+		goto fail_amtx;
+	if (nng_cv_alloc(&c->acv, c->amtx) != 0)
+		goto fail_acv;
+	atomic_init(&c->closing, false);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		st = set_err(JOBD_INTERNAL, "cannot open a REQ socket: %s",
 		             nng_strerror(rv));
@@ -441,6 +496,10 @@ jobd_client_open_tls(jobd_client **cp, const char *url,
 fail_dial:
 	nng_close(c->sock);
 fail_sock:
+	nng_cv_free(c->acv);
+fail_acv:
+	nng_mtx_free(c->amtx);
+fail_amtx:
 	nng_mtx_free(c->mtx);
 fail_mtx:
 	free(c->url);
@@ -452,12 +511,45 @@ fail_alloc:
 	return (st);
 }
 
+/*
+ * Cancels the asynchronous calls in flight and waits until each has called
+ * its done (a done may be running now, on another thread); then frees the
+ * idle acalls. A callback touches the client last under amtx, while it
+ * moves its acall to the idle list; nng_aio_free() waits for the rest of
+ * the callback to return.
+ */
+static void
+calls_end(jobd_client *c)
+{
+	struct acall *a;
+	struct acall *next;
+
+	nng_mtx_lock(c->amtx);
+	atomic_store(&c->closing, true);
+	for (a = c->calls; a != NULL; a = a->next)
+		nng_aio_cancel(a->aio);
+	while (c->calls != NULL)
+		nng_cv_wait(c->acv);
+	a = c->idle;
+	c->idle = NULL;
+	nng_mtx_unlock(c->amtx);
+	for (; a != NULL; a = next) {
+		next = a->next;
+		nng_aio_free(a->aio);
+		nng_ctx_close(a->ctx);
+		free(a);
+	}
+}
+
 void
 jobd_client_close(jobd_client *c)
 {
 	if (c == NULL)
 		return;
+	calls_end(c);
 	nng_close(c->sock);
+	nng_cv_free(c->acv);
+	nng_mtx_free(c->amtx);
 	nng_mtx_free(c->mtx);
 	meta_free(c->meta, c->nmeta);
 	free(c->url);
@@ -606,6 +698,25 @@ done:
 	return (st);
 }
 
+/* How long a call with `deadline` waits for its reply in all: the deadline
+ * and a margin. */
+static nng_duration
+call_budget(uint32_t deadline)
+{
+	if ((uint64_t) deadline + CLIENT_MARGIN_MS > INT32_MAX)
+		return (INT32_MAX);
+	return ((nng_duration) (deadline + CLIENT_MARGIN_MS));
+}
+
+/* The timeout of a receive that must end by `end`. */
+static nng_duration
+time_left(nng_time end)
+{
+	nng_time now = nng_clock();
+
+	return (now < end ? (nng_duration) (end - now) : 0);
+}
+
 /*
  * Sends *msgp on a context of its own and waits for the reply, at most the
  * deadline plus a margin. Takes the message; on success *msgp is the reply.
@@ -616,16 +727,9 @@ exchange(jobd_client *c, nng_msg **msgp, uint32_t deadline)
 	nng_ctx ctx;
 	nng_aio *aio;
 	nng_msg *msg;
-	nng_duration budget;
-	nng_time end;
-	nng_time now;
+	nng_duration budget = call_budget(deadline);
+	nng_time end = nng_clock() + (nng_time) budget;
 	int rv;
-
-	if ((uint64_t) deadline + CLIENT_MARGIN_MS > INT32_MAX)
-		budget = INT32_MAX;
-	else
-		budget = (nng_duration) (deadline + CLIENT_MARGIN_MS);
-	end = nng_clock() + (nng_time) budget;
 
 	if ((rv = nng_ctx_open(&ctx, c->sock)) != 0) {
 		nng_msg_free(*msgp);
@@ -655,8 +759,7 @@ exchange(jobd_client *c, nng_msg **msgp, uint32_t deadline)
 		goto fail;
 	}
 
-	now = nng_clock();
-	nng_aio_set_timeout(aio, now < end ? (nng_duration) (end - now) : 0);
+	nng_aio_set_timeout(aio, time_left(end));
 	nng_ctx_recv(ctx, aio);
 	nng_aio_wait(aio);
 	if ((rv = nng_aio_result(aio)) != 0)
@@ -864,6 +967,222 @@ jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply)
 
 	TYPED_CALL(c, "Ping", &req.base, Jobd__V1__PingReply,
 	           &jobd__v1__ping_reply__descriptor, reply, 0);
+}
+
+/* Unlinks a from c->calls. Under c->amtx. */
+static void
+calls_remove(jobd_client *c, struct acall *a)
+{
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		c->calls = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	a->prev = NULL;
+	a->next = NULL;
+}
+
+/*
+ * The last completion of a: decodes the reply (rv 0) or names the error,
+ * calls done, and puts a on the idle list. After that a belongs to the
+ * next call, and this callback touches nothing of the client again.
+ */
+static void
+acall_end(struct acall *a, int rv)
+{
+	jobd_client *c = a->c;
+	ProtobufCMessage *reply = NULL;
+	char msg[sizeof(errbuf)];
+	nng_msg *m = nng_aio_get_msg(a->aio);
+	int st;
+
+	/* the reply; or, after a failed send, the request given back */
+	nng_aio_set_msg(a->aio, NULL);
+	if (rv == 0)
+		st = read_response(c, a->method, m, a->reply_desc, &reply);
+	else if (atomic_load(&c->closing))
+		st = set_err(JOBD_CANCELLED, "the client was closed");
+	else
+		st = net_err(c, rv, a->deadline);
+	if (m != NULL)
+		nng_msg_free(m);
+	/* errbuf is this thread's: a call that done starts may reuse it */
+	if (st != JOBD_OK)
+		memcpy(msg, errbuf, sizeof(msg));
+	else
+		msg[0] = '\0';
+	a->done(a->arg, st, reply, msg);
+
+	nng_mtx_lock(c->amtx);
+	calls_remove(c, a);
+	a->next = c->idle;
+	c->idle = a;
+	if (c->calls == NULL && atomic_load(&c->closing))
+		nng_cv_wake(c->acv);
+	nng_mtx_unlock(c->amtx);
+}
+
+/* The aio callback of an asynchronous call, on one of nng's threads. */
+static void
+acall_cb(void *arg)
+{
+	struct acall *a = arg;
+	jobd_client *c = a->c;
+	int rv = nng_aio_result(a->aio);
+
+	if (a->sent || rv != 0) {
+		acall_end(a, rv);
+		return;
+	}
+	/* sent: now the reply, on the same aio, unless close came first */
+	a->sent = true;
+	nng_mtx_lock(c->amtx);
+	if (!atomic_load(&c->closing)) {
+		nng_aio_set_timeout(a->aio, time_left(a->end));
+		nng_ctx_recv(a->ctx, a->aio);
+		nng_mtx_unlock(c->amtx);
+		return;
+	}
+	nng_mtx_unlock(c->amtx);
+	acall_end(a, NNG_ECANCELED);
+}
+
+/* An idle acall of c, or a new one, in *ap. */
+static int
+acall_get(jobd_client *c, struct acall **ap)
+{
+	struct acall *a;
+	int rv;
+
+	nng_mtx_lock(c->amtx);
+	if ((a = c->idle) != NULL)
+		c->idle = a->next;
+	nng_mtx_unlock(c->amtx);
+	if (a != NULL) {
+		a->next = NULL;
+		*ap = a;
+		return (JOBD_OK);
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return (set_err(JOBD_RESOURCE_EXHAUSTED, "out of memory"));
+	a->c = c;
+	if ((rv = nng_aio_alloc(&a->aio, acall_cb, a)) != 0) {
+		free(a);
+		return (net_err(c, rv, 0));
+	}
+	if ((rv = nng_ctx_open(&a->ctx, c->sock)) != 0) {
+		nng_aio_free(a->aio);
+		free(a);
+		return (net_err(c, rv, 0));
+	}
+	*ap = a;
+	return (JOBD_OK);
+}
+
+int
+jobd_call_async(jobd_client *c, const char *method, const ProtobufCMessage *req,
+                const ProtobufCMessageDescriptor *reply_desc,
+                uint32_t deadline_ms, jobd_done_fn done, void *arg)
+{
+	struct acall *a = NULL;
+	nng_msg *msg = NULL;
+	uint32_t deadline = 0;
+	nng_duration budget;
+	int st;
+
+	if (c == NULL || method == NULL || *method == '\0' || req == NULL ||
+	    req->descriptor == NULL || reply_desc == NULL || done == NULL)
+		return (set_err(JOBD_INVALID_ARGUMENT,
+		                "jobd_call_async needs a client, a method, a "
+		                "request, a reply descriptor and a done "
+		                "function"));
+	if (atomic_load(&c->closing))
+		return (set_err(JOBD_CANCELLED, "the client was closed"));
+	if ((st = make_request(c, method, req, deadline_ms, &deadline, &msg)) !=
+	    JOBD_OK)
+		return (st);
+	if ((st = acall_get(c, &a)) != JOBD_OK) {
+		nng_msg_free(msg);
+		return (st);
+	}
+	budget = call_budget(deadline);
+	a->sent = false;
+	a->done = done;
+	a->arg = arg;
+	a->reply_desc = reply_desc;
+	a->deadline = deadline;
+	a->end = nng_clock() + (nng_time) budget;
+	snprintf(a->method, sizeof(a->method), "%s", method);
+	nng_aio_set_msg(a->aio, msg);
+	nng_aio_set_timeout(a->aio, budget);
+
+	nng_mtx_lock(c->amtx);
+	if (atomic_load(&c->closing)) {
+		/* a done starting a call while close waits for it */
+		a->next = c->idle;
+		c->idle = a;
+		nng_mtx_unlock(c->amtx);
+		nng_aio_set_msg(a->aio, NULL);
+		nng_msg_free(msg);
+		return (set_err(JOBD_CANCELLED, "the client was closed"));
+	}
+	a->prev = NULL;
+	a->next = c->calls;
+	if (c->calls != NULL)
+		c->calls->prev = a;
+	c->calls = a;
+	nng_ctx_send(a->ctx, a->aio);
+	nng_mtx_unlock(c->amtx);
+	return (JOBD_OK);
+}
+
+int
+jobd_submit_async(jobd_client *c, const Jobd__V1__SubmitRequest *req,
+                  jobd_done_fn done, void *arg)
+{
+	if (req == NULL)
+		return (set_err(JOBD_INVALID_ARGUMENT, "no request"));
+	return (jobd_call_async(c, "Submit", &req->base,
+	                        &jobd__v1__submit_reply__descriptor, 0, done,
+	                        arg));
+}
+
+int
+jobd_wait_async(jobd_client *c, uint64_t id, uint32_t deadline_ms,
+                jobd_done_fn done, void *arg)
+{
+	Jobd__V1__WaitRequest req = JOBD__V1__WAIT_REQUEST__INIT;
+
+	req.id = id;
+	return (jobd_call_async(c, "Wait", &req.base,
+	                        &jobd__v1__wait_reply__descriptor, deadline_ms,
+	                        done, arg));
+}
+
+int
+jobd_get_async(jobd_client *c, const uint64_t *ids, size_t n, jobd_done_fn done,
+               void *arg)
+{
+	Jobd__V1__GetRequest req = JOBD__V1__GET_REQUEST__INIT;
+
+	if (ids == NULL && n > 0)
+		return (set_err(JOBD_INVALID_ARGUMENT, "no ids"));
+	req.n_ids = n;
+	req.ids = (uint64_t *) ids;
+	return (jobd_call_async(c, "Get", &req.base,
+	                        &jobd__v1__get_reply__descriptor, 0, done,
+	                        arg));
+}
+
+int
+jobd_ping_async(jobd_client *c, jobd_done_fn done, void *arg)
+{
+	Jobd__V1__PingRequest req = JOBD__V1__PING_REQUEST__INIT;
+
+	return (jobd_call_async(c, "Ping", &req.base,
+	                        &jobd__v1__ping_reply__descriptor, 0, done,
+	                        arg));
 }
 
 /* Fills buf with n random bytes; false if the kernel gave none. */

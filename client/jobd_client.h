@@ -4,8 +4,9 @@
 /*
  * libjobd_client: a small C client for jobd's wire contract (jobd.proto).
  *
- * A client holds one nng REQ socket dialed to the daemon. Each call opens its
- * own nng context, so one client may be used by several threads at once.
+ * A client holds one nng REQ socket dialed to the daemon. Each call runs on
+ * an nng context of its own, so one client may be used by several threads
+ * at once, and may keep many asynchronous calls in flight.
  *
  * Every call returns a jobd_status code: JOBD_OK, the code the daemon
  * answered with, JOBD_UNAVAILABLE when the daemon cannot be reached, or
@@ -120,14 +121,23 @@ int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);
  * unpacked body (JOBD_OK only, otherwise NULL), owned by done, which frees
  * it with protobuf_c_message_free_unpacked(reply, NULL) or the matching
  * typed free; errmsg the message of a failed call ("" on success), valid
- * during done only. done may start further asynchronous calls; it must not
- * block (no synchronous calls, no waiting for other calls), since it holds
- * one of nng's few callback threads meanwhile.
+ * during done only (jobd_client_errmsg() there returns the same). done may
+ * start further asynchronous calls; it must not block (no synchronous
+ * calls, no waiting for other calls, no jobd_client_close()), since it
+ * holds one of nng's few callback threads meanwhile: the replies of one
+ * connection are often completed one after another on the same thread.
  *
- * jobd_client_close() with calls in flight cancels them: each done() is
- * called (JOBD_CANCELLED, "the client was closed") before close returns.
- * The caller bounds how many calls it keeps in flight; jobd answers
+ * jobd_client_close() with calls in flight cancels them: each done() not
+ * yet called is called (JOBD_CANCELLED, "the client was closed", unless
+ * its reply had already arrived) before close returns. A call started
+ * while the client closes (from a done) returns JOBD_CANCELLED. Close
+ * from one thread only, once no other thread starts calls.
+ *
+ * A client keeps the context and aio of each call that ended, for the
+ * next: as many as it ever had in flight at once, until it is closed. The
+ * caller bounds how many calls it keeps in flight; jobd answers
  * RESOURCE_EXHAUSTED past its limits (1024 parked calls per connection).
+ * Requests larger than jobd's limit are refused here, as by jobd_call().
  */
 typedef void (*jobd_done_fn)(void *arg, int status, ProtobufCMessage *reply,
                              const char *errmsg);

@@ -1,0 +1,46 @@
+#ifndef JOBD_BENCH_BOUNDS_H
+#define JOBD_BENCH_BOUNDS_H
+
+/*
+ * bounds: the machine's bounds for a durable call, measured in the run
+ * beside the figures they bound: the round trip to the jobd being measured
+ * (Pings on one connection) and the time of one fsync on the filesystem of
+ * its database (4 KiB appended to a file, then fdatasync). A client that
+ * waits for each durable answer cannot do better than one call per round
+ * trip plus one fsync; the ceilings of the workloads follow from that.
+ */
+
+#include <stdint.h>
+
+#include "bench.h"
+
+struct bounds {
+	uint64_t rtt_p50_ns, rtt_p99_ns;     /* Ping round trip */
+	uint64_t fsync_p50_ns, fsync_p99_ns; /* append 4 KiB + fdatasync */
+};
+
+/* The JSON names of one phase's rows (static strings). */
+struct bounds_names {
+	const char *rtt_p50, *rtt_p99, *fsync_p50, *fsync_p99, *ceiling;
+};
+
+/* The directory whose filesystem bounds the commits of the jobd `p`: its
+ * data directory, or with --addr (p not running) --dir's, $TMPDIR or
+ * /var/tmp. */
+const char *bounds_dir(const struct bench *b, const struct jobdproc *p);
+
+/* Measures the round trip on c (synchronous Pings after a warm-up) and the
+ * fsync in `dir` (a file of its own, removed after) into *out. 0, or -1
+ * having said why. */
+int bounds_measure(jobd_client *c, const char *dir, struct bounds *out);
+
+/* One round trip plus one fsync (the p50s), in seconds. */
+double bounds_cycle_s(const struct bounds *bd);
+
+/* Adds the rows of *bd, then the ceiling: `jobs` jobs per round trip plus
+ * one fsync, labelled "ceiling: WHAT / (rtt + fsync)". Returns the ceiling
+ * in jobs/s. */
+double bounds_report(report *r, const struct bounds_names *names,
+                     const struct bounds *bd, double jobs, const char *what);
+
+#endif
