@@ -21,9 +21,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define PING_WARMUP  100
@@ -174,5 +176,76 @@ bounds_report(report *r, const struct bounds_names *names,
 	snprintf(label, sizeof(label), "ceiling: %s / (rtt + fsync)", what);
 	report_add(r, names->ceiling, label, ceiling, "jobs/s", 0, REPORT_NONE,
 	           0);
+	return (ceiling);
+}
+
+/* utime + stime of process `pid` in ns, or -1. */
+static int64_t
+proc_cpu_ns(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	long tck = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+	if (tck <= 0 || (f = fopen(path, "r")) == NULL)
+		return (-1);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after "pid (comm) ": state is field 3, utime 14, stime 15 */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1,
+	                        " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	                        "%llu %llu",
+	                        &ut, &st) != 2)
+		return (-1);
+	return ((int64_t) ((ut + st) * (1000000000ull / (unsigned long) tck)));
+}
+
+void
+bounds_cpu_mark(const struct jobdproc *p, struct cpu_mark *m)
+{
+	struct rusage ru;
+
+	m->jobd_ns = p->pid > 0 ? proc_cpu_ns(p->pid) : -1;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		memset(&ru, 0, sizeof(ru));
+	m->self_ns =
+	    ((int64_t) ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+	    ((int64_t) ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+double
+bounds_cpu_report(report *r, const struct bounds_names *names,
+                  const struct cpu_mark *m0, const struct cpu_mark *m1,
+                  uint64_t jobs, long ncpu)
+{
+	char label[64];
+	double self = (double) (m1->self_ns - m0->self_ns) / (double) jobs;
+	double ceiling = 0;
+
+	if (jobs == 0)
+		return (0);
+	if (m0->jobd_ns >= 0 && m1->jobd_ns >= 0) {
+		double jobd =
+		    (double) (m1->jobd_ns - m0->jobd_ns) / (double) jobs;
+		report_add(r, names->cpu_jobd, "CPU per job, jobd", US(jobd),
+		           "us", 1, REPORT_NONE, 0);
+		report_add(r, names->cpu_bench, "CPU per job, jobd-bench",
+		           US(self), "us", 1, REPORT_NONE, 0);
+		if (jobd + self > 0) {
+			ceiling = (double) ncpu * 1e9 / (jobd + self);
+			snprintf(label, sizeof(label),
+			         "ceiling: %ld CPUs / CPU per job", ncpu);
+			report_add(r, names->cpu_ceiling, label, ceiling,
+			           "jobs/s", 0, REPORT_NONE, 0);
+		}
+	} else {
+		report_add(r, names->cpu_bench, "CPU per job, jobd-bench",
+		           US(self), "us", 1, REPORT_NONE, 0);
+	}
 	return (ceiling);
 }

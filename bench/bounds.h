@@ -22,7 +22,29 @@ struct bounds {
 /* The JSON names of one phase's rows (static strings). */
 struct bounds_names {
 	const char *rtt_p50, *rtt_p99, *fsync_p50, *fsync_p99, *ceiling;
+	const char *cpu_jobd, *cpu_bench, *cpu_ceiling;
 };
+
+/*
+ * The third bound, CPU: what one job cost the daemon and the benchmark in
+ * CPU time while the load ran, and from it the most jobs the machine's
+ * CPUs could do per second if they did nothing else. On a machine with
+ * few CPUs shared by both, this, not the round trip or the fsync, is
+ * often the bound that holds.
+ */
+struct cpu_mark {
+	int64_t jobd_ns; /* -1: not known (--addr) */
+	int64_t self_ns;
+};
+/* The CPU time used so far by jobd `p` (its /proc/PID/stat) and by this
+ * process (all its threads). */
+void bounds_cpu_mark(const struct jobdproc *p, struct cpu_mark *m);
+/* Adds the rows of the CPU used between m0 and m1 for `jobs` jobs: per
+ * job, jobd's and jobd-bench's, and the ceiling `ncpu` / their sum (only
+ * when jobd's is known). Returns the ceiling in jobs/s, 0 if not known. */
+double bounds_cpu_report(report *r, const struct bounds_names *names,
+                         const struct cpu_mark *m0, const struct cpu_mark *m1,
+                         uint64_t jobs, long ncpu);
 
 /* The directory whose filesystem bounds the commits of the jobd `p`: its
  * data directory, or with --addr (p not running) --dir's, $TMPDIR or

@@ -422,14 +422,19 @@ throughput_phase(struct bench *b, uint32_t batch)
 	};
 	static const struct bounds_names b_names[2] = {
 	    {"submit_rtt_p50_us", "submit_rtt_p99_us", "submit_fsync_p50_us",
-	     "submit_fsync_p99_us", "submit_ceiling_jobs_per_s"},
+	     "submit_fsync_p99_us", "submit_ceiling_jobs_per_s",
+	     "submit_cpu_jobd_us", "submit_cpu_bench_us",
+	     "submit_cpu_ceiling_jobs_per_s"},
 	    {"batch_rtt_p50_us", "batch_rtt_p99_us", "batch_fsync_p50_us",
-	     "batch_fsync_p99_us", "batch_ceiling_jobs_per_s"},
+	     "batch_fsync_p99_us", "batch_ceiling_jobs_per_s",
+	     "batch_cpu_jobd_us", "batch_cpu_bench_us",
+	     "batch_cpu_ceiling_jobs_per_s"},
 	};
 	static const char *const extra[] = {"--max-queue", "0", NULL};
 	const char *const *names = q_names[batch > 0];
 	struct load_result res = {0};
 	struct bounds bd;
+	struct cpu_mark cpu0, cpu1;
 	Jobd__V1__StatsReply *st;
 	struct jobdproc p;
 	const char *url;
@@ -458,9 +463,11 @@ throughput_phase(struct bench *b, uint32_t batch)
 	bench_progress("throughput", "%llu jobs, %u clients, %s",
 	               (unsigned long long) n, b->o.clients,
 	               batch > 0 ? "SubmitBatch" : "Submit");
+	bounds_cpu_mark(&p, &cpu0);
 	if (load_submit(url, n, batch, b->o.clients, true, &res) != 0 ||
 	    load_wait_succeeded(c, base + n, STALL_MS, &t_done) != 0)
 		goto out;
+	bounds_cpu_mark(&p, &cpu1);
 
 	/* 8 clients: 8 calls per round trip and fsync at best; the target of
 	 * single Submits is a share of that, a batch's stays absolute */
@@ -472,6 +479,8 @@ throughput_phase(struct bench *b, uint32_t batch)
 	double ceiling = bounds_report(
 	    b->rep, &b_names[batch > 0], &bd,
 	    (double) b->o.clients * (batch > 0 ? batch : 1), what);
+	bounds_cpu_report(b->rep, &b_names[batch > 0], &cpu0, &cpu1, n,
+	                  b->ncpu);
 	double all_s = (double) (t_done - res.t0) / 1e9;
 	double sub_s = (double) (res.t_end - res.t0) / 1e9;
 	snprintf(label, sizeof(label), "jobs/s, %s, until all succeeded", call);

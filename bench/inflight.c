@@ -299,7 +299,8 @@ struct phase_names {
 
 static const struct phase_names submit_names = {
     {"submit_rtt_p50_us", "submit_rtt_p99_us", "submit_fsync_p50_us",
-     "submit_fsync_p99_us", "submit_ceiling_jobs_per_s"},
+     "submit_fsync_p99_us", "submit_ceiling_jobs_per_s", "submit_cpu_jobd_us",
+     "submit_cpu_bench_us", "submit_cpu_ceiling_jobs_per_s"},
     "submit_jobs_per_s",
     "submit_calls_jobs_per_s",
     "submit_p50_us",
@@ -308,7 +309,8 @@ static const struct phase_names submit_names = {
 
 static const struct phase_names wait_names = {
     {"wait_rtt_p50_us", "wait_rtt_p99_us", "wait_fsync_p50_us",
-     "wait_fsync_p99_us", "wait_ceiling_jobs_per_s"},
+     "wait_fsync_p99_us", "wait_ceiling_jobs_per_s", "wait_cpu_jobd_us",
+     "wait_cpu_bench_us", "wait_cpu_ceiling_jobs_per_s"},
     "wait_jobs_per_s",
     NULL,
     "wait_p50_us",
@@ -324,6 +326,7 @@ phase(struct bench *b, bool wait)
 	struct flight f = {0};
 	Jobd__V1__StatsReply *st;
 	struct bounds bd;
+	struct cpu_mark cpu0, cpu1;
 	struct jobdproc p;
 	const char *url;
 	jobd_client *c = NULL;
@@ -350,16 +353,19 @@ phase(struct bench *b, bool wait)
 	bench_progress("inflight", "%llu jobs, %u in flight on one client, %s",
 	               (unsigned long long) n, k,
 	               wait ? "each Submit then Wait" : "Submit");
+	bounds_cpu_mark(&p, &cpu0);
 	if (fly(&c, &job.req, wait, n, k, &f, &t0) != 0)
 		goto out;
 	if (!wait && load_wait_succeeded(c, base + n, STALL_MS, &t_done) != 0)
 		goto out;
+	bounds_cpu_mark(&p, &cpu1);
 	if (wait)
 		t_done = f.t_last;
 
 	/* k calls in flight: k jobs per round trip and fsync at best */
 	snprintf(what, sizeof(what), "%u in flight", k);
 	bounds_report(b->rep, &nm->bounds, &bd, k, what);
+	bounds_cpu_report(b->rep, &nm->bounds, &cpu0, &cpu1, n, b->ncpu);
 	double all_s = (double) (t_done - t0) / 1e9;
 	double p50 = US(bench_percentile(f.lat, n, 50));
 	double p99 = US(bench_percentile(f.lat, n, 99));

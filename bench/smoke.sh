@@ -39,12 +39,16 @@ declare -A figures=(
 	[throughput]="submit_rtt_p50_us submit_rtt_p99_us submit_fsync_p50_us
 		submit_fsync_p99_us submit_ceiling_jobs_per_s submit_jobs_per_s
 		submit_p99_us batch_rtt_p50_us batch_fsync_p50_us
-		batch_ceiling_jobs_per_s batch_jobs_per_s batch_call_p99_us"
+		batch_ceiling_jobs_per_s batch_jobs_per_s batch_call_p99_us
+		submit_cpu_jobd_us submit_cpu_bench_us
+		submit_cpu_ceiling_jobs_per_s batch_cpu_ceiling_jobs_per_s"
 	[inflight]="submit_rtt_p50_us submit_rtt_p99_us submit_fsync_p50_us
 		submit_fsync_p99_us submit_ceiling_jobs_per_s submit_jobs_per_s
 		submit_calls_jobs_per_s submit_p50_us submit_p99_us
 		wait_rtt_p50_us wait_fsync_p50_us wait_ceiling_jobs_per_s
-		wait_jobs_per_s wait_p50_us wait_p99_us"
+		wait_jobs_per_s wait_p50_us wait_p99_us submit_cpu_jobd_us
+		submit_cpu_ceiling_jobs_per_s wait_cpu_jobd_us
+		wait_cpu_ceiling_jobs_per_s"
 	[exec]="jobs_per_s floor_spawns_per_s floor_ratio queued_jobs
 		queued_jobs_per_s queued_floor_ratio"
 	[speedup]="wall_1_s wall_n_s ratio"
