@@ -128,10 +128,12 @@ int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);
  * connection are often completed one after another on the same thread.
  *
  * jobd_client_close() with calls in flight cancels them: each done() not
- * yet called is called (JOBD_CANCELLED, "the client was closed", unless
- * its reply had already arrived) before close returns. A call started
- * while the client closes (from a done) returns JOBD_CANCELLED. Close
- * from one thread only, once no other thread starts calls.
+ * yet called is called before close returns, with JOBD_CANCELLED ("the
+ * client was closed"), or with the reply if it came within close's short
+ * drain (100 ms; see jobd_client.c), so that a Submit's done may still
+ * learn its job's id. A call started while the client closes (from a
+ * done) returns JOBD_CANCELLED. Close from one thread only, once no other
+ * thread starts calls; with calls in flight it takes up to the drain.
  *
  * A client keeps the context and aio of each call that ended, for the
  * next: as many as it ever had in flight at once, until it is closed. The
