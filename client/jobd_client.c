@@ -1139,11 +1139,12 @@ jobd_call_async(jobd_client *c, const char *method, const ProtobufCMessage *req,
 
 	nng_mtx_lock(c->amtx);
 	if (atomic_load(&c->closing)) {
-		/* a done starting a call while close waits for it */
+		/* a done starting a call while close waits for it; once on
+		 * the idle list, a is another call's */
+		nng_aio_set_msg(a->aio, NULL);
 		a->next = c->idle;
 		c->idle = a;
 		nng_mtx_unlock(c->amtx);
-		nng_aio_set_msg(a->aio, NULL);
 		nng_msg_free(msg);
 		return (set_err(JOBD_CANCELLED, "the client was closed"));
 	}
