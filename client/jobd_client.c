@@ -44,14 +44,22 @@
  * nothing of the client is left for nng's threads (a program may call
  * nng_fini() next).
  *
- * Closing with calls in flight: close marks the client closing, cancels the
- * aio of every call in flight, and waits until each has called its done.
- * A callback that finds the client closing posts no receive and reports
- * JOBD_CANCELLED; a call started while closing (from a done) is refused.
+ * Closing with calls in flight: close marks the client closing (a call
+ * started then, from a done, is refused), cancels the calls whose request
+ * has not gone out, and gives those whose request has up to
+ * CLIENT_DRAIN_MS to take their replies; then it cancels the rest and waits
+ * until every done has run. A call cancelled reports JOBD_CANCELLED; one
+ * whose reply came during the drain reports it. The drain is for nng
+ * 1.5.2: a message that arrives while its connection closes can leave the
+ * pipe's receive pending for good (the transport re-arms its read on an aio
+ * already closed), and nng_close() then never returns. Calls answered at
+ * once are answered within the drain; a parked call (a Wait) whose answer
+ * comes just as the socket closes still can hit it.
  *
  * Locking: `mtx` guards `timeout_ms` and the metadata, which a call reads
  * while it builds its envelope. `amtx` guards the asynchronous calls: the
- * list in flight, the idle list and `closing`'s changes. A call is sent,
+ * list in flight, the idle list, each call's `sent`, `cancelling` and
+ * `closing`'s changes. A call is sent,
  * and its receive posted, under `amtx`, so that close's cancel cannot fall
  * between a check of `closing` and the operation it would cancel. Both are
  * leaves: no nng function called under them runs a callback of ours or
@@ -81,6 +89,7 @@
 
 #define CLIENT_TIMEOUT_MS   10000u      /* default per-call timeout */
 #define CLIENT_MARGIN_MS    1000u       /* waited beyond the deadline sent */
+#define CLIENT_DRAIN_MS     100u        /* close: for replies already coming */
 #define CLIENT_RECV_MAX     (16u << 20) /* largest reply accepted */
 #define CLIENT_MAX_METADATA 64u         /* entries set with set_metadata */
 #define CLIENT_MAX_PEM      (1u << 20)  /* largest TLS file read */
@@ -103,7 +112,7 @@ struct acall {
 	jobd_client *c;
 	nng_aio *aio; /* its callback: acall_cb */
 	nng_ctx ctx;
-	bool sent; /* the request went out: the next completion is the reply */
+	bool sent; /* the request went out (under c->amtx) */
 	jobd_done_fn done;
 	void *arg;
 	const ProtobufCMessageDescriptor *reply_desc;
@@ -123,7 +132,8 @@ struct jobd_client {
 	nng_cv *acv;         /* close waits here for calls to end */
 	struct acall *calls; /* in flight: done not yet returned */
 	struct acall *idle;  /* ended, for reuse; freed by close */
-	atomic_bool closing; /* set under amtx; read by callbacks */
+	atomic_bool closing; /* no new calls; set under amtx */
+	bool cancelling;     /* close's drain is over: no new receives */
 };
 
 static _Thread_local char errbuf[512];
@@ -512,7 +522,9 @@ fail_alloc:
 }
 
 /*
- * Cancels the asynchronous calls in flight and waits until each has called
+ * Ends the asynchronous calls in flight: those not sent are cancelled at
+ * once, those sent get CLIENT_DRAIN_MS to take their replies (see the top
+ * of the file), then the rest are cancelled; waits until each has called
  * its done (a done may be running now, on another thread); then frees the
  * idle acalls. A callback touches the client last under amtx, while it
  * moves its acall to the idle list; nng_aio_free() waits for the rest of
@@ -521,11 +533,18 @@ fail_alloc:
 static void
 calls_end(jobd_client *c)
 {
+	nng_time drained = nng_clock() + CLIENT_DRAIN_MS;
 	struct acall *a;
 	struct acall *next;
 
 	nng_mtx_lock(c->amtx);
 	atomic_store(&c->closing, true);
+	for (a = c->calls; a != NULL; a = a->next)
+		if (!a->sent)
+			nng_aio_cancel(a->aio);
+	while (c->calls != NULL && nng_clock() < drained)
+		(void) nng_cv_until(c->acv, drained);
+	c->cancelling = true;
 	for (a = c->calls; a != NULL; a = a->next)
 		nng_aio_cancel(a->aio);
 	while (c->calls != NULL)
@@ -1035,10 +1054,11 @@ acall_cb(void *arg)
 		acall_end(a, rv);
 		return;
 	}
-	/* sent: now the reply, on the same aio, unless close came first */
-	a->sent = true;
+	/* sent: now the reply, on the same aio, unless close's drain is
+	 * over (during the drain, a reply on its way is still taken) */
 	nng_mtx_lock(c->amtx);
-	if (!atomic_load(&c->closing)) {
+	a->sent = true;
+	if (!c->cancelling) {
 		nng_aio_set_timeout(a->aio, time_left(a->end));
 		nng_ctx_recv(a->ctx, a->aio);
 		nng_mtx_unlock(c->amtx);
@@ -1119,11 +1139,12 @@ jobd_call_async(jobd_client *c, const char *method, const ProtobufCMessage *req,
 
 	nng_mtx_lock(c->amtx);
 	if (atomic_load(&c->closing)) {
-		/* a done starting a call while close waits for it */
+		/* a done starting a call while close waits for it; once on
+		 * the idle list, a is another call's */
+		nng_aio_set_msg(a->aio, NULL);
 		a->next = c->idle;
 		c->idle = a;
 		nng_mtx_unlock(c->amtx);
-		nng_aio_set_msg(a->aio, NULL);
 		nng_msg_free(msg);
 		return (set_err(JOBD_CANCELLED, "the client was closed"));
 	}

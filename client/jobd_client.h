@@ -113,9 +113,12 @@ int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);
  *
  * jobd_call_async() encodes and sends `req` (which need not outlive the
  * call) and returns at once. JOBD_OK: `done` will be called exactly once,
- * on one of nng's threads, never on the calling thread. Any other code:
- * the call was not started (the message says why) and `done` is never
- * called.
+ * on one of nng's threads, never on the calling thread and never from
+ * within jobd_call_async() (a call that a done starts may end later on
+ * that same nng thread). Any other code: the call was not started (the
+ * message, in jobd_client_errmsg(), says why) and `done` is never called.
+ * The dones of different calls may run at the same time on different
+ * threads.
  *
  * done(arg, status, reply, errmsg): status as for jobd_call(); reply the
  * unpacked body (JOBD_OK only, otherwise NULL), owned by done, which frees
@@ -128,16 +131,24 @@ int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);
  * connection are often completed one after another on the same thread.
  *
  * jobd_client_close() with calls in flight cancels them: each done() not
- * yet called is called (JOBD_CANCELLED, "the client was closed", unless
- * its reply had already arrived) before close returns. A call started
- * while the client closes (from a done) returns JOBD_CANCELLED. Close
- * from one thread only, once no other thread starts calls.
+ * yet called is called before close returns, with JOBD_CANCELLED ("the
+ * client was closed"), or with the reply if it came within close's short
+ * drain (100 ms; see jobd_client.c), so that a Submit's done may still
+ * learn its job's id. A call started while the client closes (from a
+ * done) returns JOBD_CANCELLED. Close from one thread only, once no other
+ * thread starts calls; with calls in flight it takes up to the drain.
  *
  * A client keeps the context and aio of each call that ended, for the
- * next: as many as it ever had in flight at once, until it is closed. The
- * caller bounds how many calls it keeps in flight; jobd answers
- * RESOURCE_EXHAUSTED past its limits (1024 parked calls per connection).
+ * next: as many as it ever had in flight at once, until it is closed.
  * Requests larger than jobd's limit are refused here, as by jobd_call().
+ *
+ * The caller bounds how many calls it keeps in flight, within jobd's
+ * limits per connection: at most 64 calls that jobd answers at once (all
+ * but the Submits, Waits and Cancels it parks; a Wait for a job that has
+ * ended is answered at once): past 64 such answers not yet taken
+ * (conn_unsent_replies), jobd drops the connection's further requests
+ * unanswered, and they end at their deadline. Parked calls: at most 1024
+ * (conn_parked_calls), then RESOURCE_EXHAUSTED.
  */
 typedef void (*jobd_done_fn)(void *arg, int status, ProtobufCMessage *reply,
                              const char *errmsg);
