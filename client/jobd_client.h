@@ -143,12 +143,14 @@ int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);
  * Requests larger than jobd's limit are refused here, as by jobd_call().
  *
  * The caller bounds how many calls it keeps in flight, within jobd's
- * limits per connection: at most 64 calls that jobd answers at once (all
- * but the Submits, Waits and Cancels it parks; a Wait for a job that has
- * ended is answered at once): past 64 such answers not yet taken
- * (conn_unsent_replies), jobd drops the connection's further requests
- * unanswered, and they end at their deadline. Parked calls: at most 1024
- * (conn_parked_calls), then RESOURCE_EXHAUSTED.
+ * limits per connection: at most 1024 calls parked (Submit, Wait, Cancel:
+ * conn_parked_calls), then RESOURCE_EXHAUSTED; and answers the client has
+ * not taken yet, at most 1024 of them or 4 MiB (conn_unsent_replies,
+ * conn_unsent_bytes), past which jobd drops the connection's further
+ * requests unanswered (they end at their deadline). A client that keeps
+ * up to 1024 calls in flight and takes its answers as they come (as this
+ * one does, on nng's threads) stays within them unless its replies are
+ * large (a List page is up to 16 MiB).
  */
 typedef void (*jobd_done_fn)(void *arg, int status, ProtobufCMessage *reply,
                              const char *errmsg);

@@ -61,10 +61,13 @@ enum limit_kind {
 	X(PARKED_WAITS, "parked_waits", 32768, LIMIT_ROOM, "Waits waiting")    \
 	X(PARKED_CALLS, "parked_calls", 32768, LIMIT_ROOM,                     \
 	  "Submits, SubmitBatches and Cancels waiting")                        \
-	X(CONN_UNSENT, "conn_unsent_replies", 64, LIMIT_FRONT,                 \
+	X(CONN_UNSENT, "conn_unsent_replies", 1024, LIMIT_FRONT,               \
 	  "replies of one connection, made as its requests came, that its "    \
 	  "client has not taken yet; past it, its further requests are "       \
 	  "dropped unanswered")                                                \
+	X(CONN_UNSENT_BYTES, "conn_unsent_bytes", 4 << 20, LIMIT_FRONT,        \
+	  "bytes of those replies; past it likewise (one reply larger than "   \
+	  "this still goes)")                                                  \
 	X(REPLY_MS, "reply_ms", 10000, LIMIT_FRONT,                            \
 	  "milliseconds a reply waits for its client to take it; then it is "  \
 	  "dropped (Stats: dropped_replies)")                                  \

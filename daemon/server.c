@@ -38,8 +38,13 @@
  *     Waits apart from the others, so that no client's Waits can take the
  *     room that Submits and Cancels need;
  *   - unsent replies: a connection with LIMIT_CONN_UNSENT replies made at
- *     dispatch that its client has not taken gets its further requests
- *     dropped unanswered (one log line for the connection). Replies of
+ *     dispatch that its client has not taken, or LIMIT_CONN_UNSENT_BYTES
+ *     of them, gets its further requests dropped unanswered (one log line
+ *     for the connection). The count is as high as the calls a client
+ *     may park, so that a client that keeps many calls in flight and
+ *     reads them all never meets it (replies leave one at a time, and a
+ *     burst of requests answered at once queues up behind the first); the
+ *     bytes bound the memory a client that does not read holds. Replies of
  *     parked calls do not count: conn_parked_calls bounds them, and a
  *     client that reads gets them in bursts. It is not closed: nng's REQ
  *     re-sends every request in flight on its next connection, so a
@@ -118,7 +123,8 @@ struct work {
 	int pins;       /* the dispatch, a release: a reply waits */
 	bool has_reply; /* the call is answered */
 	nng_msg *pending;
-	bool counted; /* its reply counts in conn->unsent */
+	bool counted;  /* its reply counts in conn->unsent */
+	size_t nbytes; /* ... and its bytes in conn->unsent_bytes */
 	/* under srv->mtx */
 	struct work *next_all;
 	struct work *next_idle;
@@ -129,7 +135,8 @@ struct conn {
 	struct conn *next;  /* in its bucket, under srv->cmtx */
 	atomic_uint refs;   /* the table's, and one per work serving it */
 	atomic_uint unsent; /* replies made at dispatch, not yet sent */
-	atomic_bool told;   /* its unsent replies were logged */
+	atomic_size_t unsent_bytes; /* and their bytes */
+	atomic_bool told;           /* its unsent replies were logged */
 	pthread_mutex_t mtx;
 	/* under mtx */
 	bool closed;
@@ -217,6 +224,7 @@ conn_open(server *srv, nng_pipe p)
 	cn->id = nng_pipe_id(p);
 	atomic_init(&cn->refs, 1);
 	atomic_init(&cn->unsent, 0);
+	atomic_init(&cn->unsent_bytes, 0);
 	atomic_init(&cn->told, false);
 	pthread_mutex_init(&cn->mtx, NULL);
 	pthread_mutex_lock(&srv->cmtx);
@@ -351,15 +359,19 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 static bool
 conn_over_unsent(server *srv, struct conn *cn)
 {
-	if (atomic_load(&cn->unsent) < LIMIT_CONN_UNSENT)
+	unsigned n = atomic_load(&cn->unsent);
+	size_t bytes = atomic_load(&cn->unsent_bytes);
+
+	if (n < LIMIT_CONN_UNSENT && bytes < LIMIT_CONN_UNSENT_BYTES)
 		return false;
 	atomic_fetch_add(&srv->refused, 1);
 	if (!atomic_exchange(&cn->told, true))
-		log_warn(
-		    "connection %u does not take its replies: %d are "
-		    "waiting for it, and its requests are dropped until it "
-		    "takes them (conn_unsent_replies)",
-		    (unsigned) cn->id, LIMIT_CONN_UNSENT);
+		log_warn("connection %u does not take its replies: %u of "
+		         "%zu bytes are waiting for it, and its requests are "
+		         "dropped until it takes them (%s)",
+		         (unsigned) cn->id, n, bytes,
+		         n >= LIMIT_CONN_UNSENT ? "conn_unsent_replies"
+		                                : "conn_unsent_bytes");
 	return true;
 }
 
@@ -428,8 +440,11 @@ start_send(struct work *w, nng_msg *m, bool counted)
 		work_done(w);
 		return;
 	}
-	if ((w->counted = counted))
+	if ((w->counted = counted)) {
+		w->nbytes = nng_msg_len(m);
 		atomic_fetch_add(&w->conn->unsent, 1);
+		atomic_fetch_add(&w->conn->unsent_bytes, w->nbytes);
+	}
 	w->state = W_SEND;
 	nng_aio_set_msg(w->aio, m);
 	nng_aio_set_timeout(w->aio, LIMIT_REPLY_MS);
@@ -684,8 +699,10 @@ on_sent(struct work *w, int rv)
 		if (rv == NNG_ETIMEDOUT)
 			atomic_fetch_add(&w->srv->dropped, 1);
 	}
-	if (w->counted)
+	if (w->counted) {
 		atomic_fetch_sub(&w->conn->unsent, 1);
+		atomic_fetch_sub(&w->conn->unsent_bytes, w->nbytes);
+	}
 	work_done(w);
 }
 

@@ -46,7 +46,8 @@
 #define MAX_PING        65536              /* bytes of a Ping's payload */
 #define MAX_DEADLINE    86400000u          /* ms, of an envelope's deadline */
 #define MAX_CONN_PARKED 1024               /* calls parked per connection */
-#define MAX_UNSENT      64                 /* replies unsent per connection */
+#define MAX_UNSENT      1024               /* replies unsent per connection */
+#define MAX_UNSENT_B    (4 << 20)          /* and their bytes */
 
 static const char *const args[] = {"--workers", "1", NULL};
 
@@ -978,9 +979,10 @@ test_conn_parked(void)
 /*
  * A client that sends requests of large replies and never reads one: the
  * others are answered all the while; its replies queue up to
- * conn_unsent_replies, then its requests are dropped (refused_calls, one
- * log line), and the replies it does not take are dropped after reply_ms
- * (dropped_replies).
+ * conn_unsent_bytes (64 Pings of 64 KiB), then its requests are dropped
+ * (refused_calls, one log line), and the replies it does not take are
+ * dropped after reply_ms (dropped_replies). Then one that sends small
+ * ones, past conn_unsent_replies.
  */
 static void
 test_unsent_replies(void)
@@ -1002,10 +1004,11 @@ test_unsent_replies(void)
 	REQUIRE(sp_connect(&raw, d.url) == 0);
 	/* jobd reads them all, whether it answers them or not: a send that
 	 * times out (10 s) means it stopped reading */
-	while (sent < 4 * MAX_UNSENT + 64 &&
+	const int nbig = 5 * (MAX_UNSENT_B / MAX_PING);
+	while (sent < nbig &&
 	       spraw_send(&raw, (uint32_t) sent + 1, req, len) == 0)
 		sent++;
-	CHECK_EQ_INT(sent, 4 * MAX_UNSENT + 64);
+	CHECK_EQ_INT(sent, nbig);
 
 	jobd_client_set_timeout(c, 5000);
 	while (served < 20 && pings(c))
