@@ -42,6 +42,7 @@ struct jobd_daemon {
 	sched *s;
 	service *sv;
 	pool *p;
+	runmark *marks; /* the workers' (runmark.h) */
 	server *srv;
 	uint32_t grace_ms;
 	uint32_t workers;
@@ -129,6 +130,35 @@ load_security(jobd_daemon *d, const struct daemon_config *cfg,
 	return JOBD_OK;
 }
 
+/*
+ * The marks of the jobs the workers of the jobd before were running when it
+ * died (runmark.h): those whose start had not reached the database are put
+ * back to `running` there, so that recovery counts them like the others;
+ * then the marks start anew, one slot per worker.
+ */
+static int
+recall_marks(jobd_daemon *d, store *db, const struct daemon_config *cfg,
+             char *err, size_t errlen)
+{
+	uint64_t *left, marked = 0;
+	size_t nleft;
+	int rv;
+
+	if ((rv = runmark_open(&d->marks, cfg->db_path, cfg->workers, &left,
+	                       &nleft, err, errlen)) != JOBD_OK)
+		return rv;
+	if (nleft > 0 &&
+	    store_mark_running(db, left, nleft, &marked) != JOBD_OK)
+		log_warn("cannot mark the jobs that were running: %s",
+		         store_errmsg(db));
+	if (marked > 0)
+		log_info("%llu jobs were running when jobd died before their "
+		         "start was written (%s.running): counted as running",
+		         (unsigned long long) marked, cfg->db_path);
+	free(left);
+	return JOBD_OK;
+}
+
 int
 daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
              size_t errlen)
@@ -159,6 +189,8 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		goto fail_db;
 	if ((rv = store_open(&db, cfg->db_path, err, errlen)) != JOBD_OK)
 		goto fail_db;
+	if ((rv = recall_marks(d, db, cfg, err, errlen)) != JOBD_OK)
+		goto fail_marks;
 	if ((rv = writer_start(&d->w, cfg->db_path, err, errlen)) != JOBD_OK)
 		goto fail_writer;
 	writer_set_hold(d->w, (int) cfg->commit_hold_ms);
@@ -179,8 +211,8 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		         (unsigned long long) recovered);
 	if ((rv = service_create(&d->sv, d->s, &svc, err, errlen)) != JOBD_OK)
 		goto fail_load;
-	if ((rv = pool_start(&d->p, d->s, cfg->workers, err, errlen)) !=
-	    JOBD_OK)
+	if ((rv = pool_start(&d->p, d->s, cfg->workers, d->marks, err,
+	                     errlen)) != JOBD_OK)
 		goto fail_pool;
 	srvc.urls = cfg->listen;
 	srvc.nurls = cfg->nlisten;
@@ -202,6 +234,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 fail_server:
 	sched_drain(d->s, 0);
 	pool_stop(d->p);
+	d->p = NULL;
 fail_pool:
 	service_destroy(d->sv);
 fail_load:
@@ -212,6 +245,8 @@ fail_load:
 fail_sched:
 	writer_stop(d->w);
 fail_writer:
+	runmark_close(d->marks);
+fail_marks:
 	store_close(db);
 fail_db:
 	kindset_unref(ks);
@@ -246,6 +281,8 @@ daemon_drain(jobd_daemon *d)
 	server_drain(d->srv);
 	sched_drain(d->s, d->grace_ms);
 	pool_stop(d->p);
+	runmark_close(d->marks); /* every slot clear: the file goes */
+	d->marks = NULL;
 	writer_stop(d->w);
 	d->drained = true;
 }

@@ -53,6 +53,7 @@
 
 struct worker {
 	pool *p;
+	uint32_t no; /* its slot in p->marks */
 	pthread_t thread;
 	store *db; /* for inputs; NULL until the first */
 };
@@ -61,6 +62,7 @@ struct pool {
 	sched *s;
 	uint32_t n;
 	struct worker *workers;
+	runmark *marks;
 	kick *kick; /* while programs run: kick.c */
 };
 
@@ -191,15 +193,21 @@ worker_main(void *arg)
 	pthread_setname_np(pthread_self(), "jobd:worker"); /* top -H */
 
 	lower_priority();
-	while ((j = sched_take(p->s)) != NULL)
+	while ((j = sched_take(p->s)) != NULL) {
+		/* from before its input is read until its outcome is handed
+		 * back: a job that takes jobd down with it is known */
+		runmark_set(p->marks, wk->no, sched_job_id(j));
 		run_one(wk, j);
+		runmark_set(p->marks, wk->no, 0);
+	}
 	store_close(wk->db);
 	wk->db = NULL;
 	return NULL;
 }
 
 int
-pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
+pool_start(pool **pp, sched *s, uint32_t workers, runmark *marks, char *err,
+           size_t errlen)
 {
 	pool *p;
 
@@ -212,6 +220,7 @@ pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	p->s = s;
+	p->marks = marks;
 	if (workers > 0 && kick_start(&p->kick, err, errlen) != JOBD_OK) {
 		free(p->workers);
 		free(p);
@@ -220,6 +229,7 @@ pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen)
 	for (; p->n < workers; p->n++) {
 		struct worker *wk = &p->workers[p->n];
 		wk->p = p;
+		wk->no = p->n;
 		int rv = pthread_create(&wk->thread, NULL, worker_main, wk);
 		if (rv != 0) {
 			snprintf(err, errlen, "cannot start worker %u: %s",

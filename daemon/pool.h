@@ -10,11 +10,15 @@
 
 #include <stdint.h>
 
+#include "runmark.h"
 #include "scheduler.h"
 
 typedef struct pool pool;
 
-int pool_start(pool **pp, sched *s, uint32_t workers, char *err, size_t errlen);
+/* Worker i marks slot i of `marks` (runmark.h; NULL: none) with the job
+ * it runs. */
+int pool_start(pool **pp, sched *s, uint32_t workers, runmark *marks, char *err,
+               size_t errlen);
 /* Joins the workers; call after sched_drain(). Accepts NULL. */
 void pool_stop(pool *p);
 

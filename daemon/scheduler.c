@@ -2126,6 +2126,12 @@ sched_take(sched *s)
 	return j;
 }
 
+uint64_t
+sched_job_id(const struct job *j)
+{
+	return j->id;
+}
+
 void
 sched_job_work(const struct job *j, struct sched_work *out)
 {

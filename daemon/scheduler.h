@@ -186,6 +186,8 @@ struct sched_work {
 	void *progress_arg; /* for sched_progress */
 };
 void sched_job_work(const struct job *j, struct sched_work *out);
+/* The id of a job a worker took (valid until sched_finish). */
+uint64_t sched_job_id(const struct job *j);
 /* The database the jobs were loaded from (sched_load), where a worker reads
  * a job's input with a connection of its own; NULL before sched_load. */
 const char *sched_db_path(sched *s);

@@ -286,6 +286,7 @@ enum store_stmt {
 	STMT_SCAN_BRIEF,
 	STMT_ID_RANGE,
 	STMT_INPUT,
+	STMT_MARK_RUNNING,
 	STMT_RECOVER_CAP,
 	STMT_RECOVER,
 	STMT_PURGE,
@@ -363,6 +364,8 @@ static const char *const store_sql[STMT_NUM] = {
                       " (SELECT max(id) FROM jobs WHERE state = ?1)",
     [STMT_INPUT] =
         "SELECT input, input_crc, result_crc FROM jobs WHERE id = ?1",
+    [STMT_MARK_RUNNING] = "UPDATE jobs SET state = 'running'"
+                          " WHERE id = ?1 AND state = 'queued'",
     /* ?1 the cap, ?2 now; the count in the message is the new one */
     [STMT_RECOVER_CAP] =
         "UPDATE jobs SET state = 'failed', recoveries = recoveries + 1,"
@@ -1862,6 +1865,26 @@ store_get_input(store *s, uint64_t id, const char *kind,
 		*len = 0;
 	}
 	store_done(st);
+	return rv;
+}
+
+int
+store_mark_running(store *s, const uint64_t *ids, size_t n, uint64_t *marked)
+{
+	sqlite3_stmt *st = s->stmt[STMT_MARK_RUNNING];
+	int rc, rv = JOBD_OK;
+
+	*marked = 0;
+	for (size_t i = 0; i < n && rv == JOBD_OK; i++) {
+		if (ids[i] > INT64_MAX)
+			continue; /* no job's id */
+		if ((rc = sqlite3_bind_int64(st, 1, (int64_t) ids[i])) != 0 ||
+		    (rc = sqlite3_step(st)) != SQLITE_DONE)
+			rv = store_fail(s, rc, "cannot mark running jobs");
+		else
+			*marked += (uint64_t) sqlite3_changes64(s->db);
+		store_done(st);
+	}
 	return rv;
 }
 

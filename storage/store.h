@@ -193,6 +193,12 @@ int store_id_range(store *s, int state, uint64_t *lo, uint64_t *hi);
  * at `now` (Unix ms) with the error "jobd stopped uncleanly while running
  * this job N times; not run again" (*failed = how many), every other goes
  * back to `queued` (its attempt stays counted; *requeued = how many). */
+/* Jobs that were running when jobd died (runmark.h) and that the database
+ * still has `queued` (their move to running had not been written) are put
+ * back to `running`, so that store_recover() counts them. *marked: how
+ * many. Ids of no job, or of jobs in any other state, are passed over. */
+int store_mark_running(store *s, const uint64_t *ids, size_t n,
+                       uint64_t *marked);
 int store_recover(store *s, uint32_t max_recoveries, int64_t now,
                   uint64_t *requeued, uint64_t *failed);
 /* Deletes terminal jobs that finished before `before` (Unix ms). *n = how

@@ -57,7 +57,7 @@ env_open(struct env *e, const struct sched_config *cfg, uint64_t *recovered)
 	if (recovered != NULL)
 		*recovered = rec;
 	if (cfg->workers > 0)
-		REQUIRE(pool_start(&e->p, e->s, cfg->workers, err,
+		REQUIRE(pool_start(&e->p, e->s, cfg->workers, NULL, err,
 		                   sizeof(err)) == JOBD_OK);
 }
 

@@ -151,6 +151,23 @@ JOBD_MAX_RECOVERIES=1 start cap1 --workers 1
 [[ $(field cap1 "$id" state) == failed ]] && ok "JOBD_MAX_RECOVERIES=1: failed after one" ||
 	bad "JOBD_MAX_RECOVERIES=1: $(ctl cap1 status "$id")"
 crash
+
+# a job that takes jobd down before its start reached the database (held
+# for the next commit, up to --commit-hold) is known from the workers'
+# marks (DB.running), and counted all the same
+JOBD_MAX_RECOVERIES=1 start caph --workers 1 --commit-hold 1s
+id=$(ctl caph submit sleep ms=600000)
+until_state caph "$id" running
+crash
+JOBD_MAX_RECOVERIES=1 start caph --workers 1 --commit-hold 1s
+[[ $(field caph "$id" state) == failed ]] && ok "a start not yet written: counted, from the marks" ||
+	bad "a start not yet written: $(ctl caph status "$id")"
+grep -q "1 jobs were running when jobd died before their start was written" "$dir/caph.log" &&
+	ok "the marks logged" || bad "marks log: $(cat "$dir/caph.log")"
+stop_daemons
+[[ ! -e $dir/caph.db.running ]] && ok "no marks left after a clean stop" ||
+	bad "marks left: $(ls -la "$dir"/caph.db*)"
+
 start cap0 --workers 1 --max-recoveries 0
 id=$(ctl cap0 submit sleep ms=600000)
 for n in 1 2 3 4; do

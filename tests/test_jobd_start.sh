@@ -320,8 +320,9 @@ fi
 
 # one jobd per database: a second one on the same file, by any path,
 # stops before it changes anything, and names the first; the first's
-# running job is not taken for one left by a crash
-start one --workers 1
+# running job is not taken for one left by a crash (its start is written
+# at once, --commit-hold 0, so that the file stays still from there on)
+start one --workers 1 --commit-hold 0
 apid=${pids[-1]}
 one=(--addr "ipc://$dir/one.sock")
 id=$("$JOBCTL_BIN" "${one[@]}" submit sleep ms=2500)

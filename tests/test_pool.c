@@ -450,7 +450,7 @@ test_input_from_database(void)
 	CHECK_EQ_STR(r.kind, "sha256");
 	CHECK(r.nparams == 1 && strcmp(r.params[0].value, "1") == 0);
 	jobrec_clear(&r);
-	REQUIRE(pool_start(&e.p, e.s, 1, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(pool_start(&e.p, e.s, 1, NULL, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
 	CHECK_EQ_INT(r.state, JOB_SUCCEEDED);
 	CHECK_EQ_INT(r.input_len, 3);
@@ -481,7 +481,7 @@ test_input_unreadable(void)
 	         "UPDATE jobs SET input = NULL WHERE id = %llu",
 	         (unsigned long long) id);
 	raw_exec(e.db, sql);
-	REQUIRE(pool_start(&e.p, e.s, 1, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(pool_start(&e.p, e.s, 1, NULL, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
 	CHECK_EQ_INT(r.state, JOB_FAILED);
 	CHECK_EQ_INT(r.attempts, 1);
