@@ -10,6 +10,7 @@
 #include "runmark.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ struct runmark {
 };
 
 /* The ids marked in the old file at `path`, if it is one of ours. */
-static int
+static void
 read_old(const char *path, uint64_t **left, size_t *nleft)
 {
 	char magic[RUNMARK_HEAD];
@@ -51,7 +52,7 @@ read_old(const char *path, uint64_t **left, size_t *nleft)
 			log_warn("cannot read '%s': %s; the jobs it marks as "
 			         "running are not known",
 			         path, strerror(errno));
-		return JOBD_OK;
+		return;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size < RUNMARK_HEAD || (st.st_size - RUNMARK_HEAD) % 8 != 0 ||
@@ -62,7 +63,7 @@ read_old(const char *path, uint64_t **left, size_t *nleft)
 		         "ignored",
 		         path);
 		close(fd);
-		return JOBD_OK;
+		return;
 	}
 	for (off_t off = RUNMARK_HEAD; off < st.st_size; off += 8) {
 		if (pread(fd, &id, sizeof(id), off) != (ssize_t) sizeof(id))
@@ -82,6 +83,40 @@ read_old(const char *path, uint64_t **left, size_t *nleft)
 	close(fd);
 	*left = v;
 	*nleft = n;
+}
+
+/* Makes r's file anew: its slots clear. JOBD_OK, or an error in err. */
+static int
+make_file(runmark *r, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	/* an old file is reused where the directory does not let it be
+	 * removed (a database directory made read-only, its files not) */
+	if ((fd = open(r->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	               0600)) < 0) {
+		snprintf(err, errlen, "cannot write '%s': %s", r->path,
+		         strerror(errno));
+		return JOBD_UNAVAILABLE;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "'%s' is not a regular file", r->path);
+		close(fd);
+		return JOBD_FAILED_PRECONDITION;
+	}
+	if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t) r->size) != 0 ||
+	    pwrite(fd, RUNMARK_MAGIC, RUNMARK_HEAD, 0) != RUNMARK_HEAD ||
+	    (r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	                   fd, 0)) == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map '%s': %s", r->path,
+		         strerror(errno));
+		r->map = NULL;
+		close(fd);
+		return JOBD_UNAVAILABLE;
+	}
+	close(fd);
+	r->ids = (_Atomic uint64_t *) ((char *) r->map + RUNMARK_HEAD);
 	return JOBD_OK;
 }
 
@@ -91,9 +126,11 @@ runmark_open(runmark **rp, const char *dbpath, uint32_t slots, uint64_t **left,
 {
 	runmark *r;
 	size_t len = strlen(dbpath) + sizeof(".running");
-	int fd;
+	char why[PATH_MAX + 128];
 
 	*rp = NULL;
+	*left = NULL;
+	*nleft = 0;
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->path = malloc(len)) == NULL) {
 		free(r);
@@ -101,51 +138,26 @@ runmark_open(runmark **rp, const char *dbpath, uint32_t slots, uint64_t **left,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	snprintf(r->path, len, "%s.running", dbpath);
-	(void) read_old(r->path, left, nleft);
-	/* anew: the old marks are the caller's now */
-	if (unlink(r->path) != 0 && errno != ENOENT) {
-		snprintf(err, errlen, "cannot remove '%s': %s", r->path,
-		         strerror(errno));
-		goto fail;
-	}
-	if (slots == 0) {
-		*rp = r;
-		return JOBD_OK;
-	}
+	read_old(r->path, left, nleft);
 	if (slots > RUNMARK_MAX)
 		slots = RUNMARK_MAX;
-	r->slots = slots;
 	r->size = RUNMARK_HEAD + (size_t) slots * 8;
-	if ((fd = open(r->path,
-	               O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	               0600)) < 0) {
-		snprintf(err, errlen, "cannot create '%s': %s", r->path,
-		         strerror(errno));
-		goto fail;
+	if (slots == 0) {
+		if (unlink(r->path) != 0 && errno != ENOENT)
+			log_warn("cannot remove '%s': %s", r->path,
+			         strerror(errno));
+	} else if (make_file(r, why, sizeof(why)) == JOBD_OK) {
+		r->slots = slots;
+	} else {
+		/* a hint: jobd runs without, as it did before there were
+		 * marks */
+		log_warn("%s; jobs are not marked as running: one that takes "
+		         "jobd down before its start is written is not counted "
+		         "towards --max-recoveries",
+		         why);
 	}
-	if (ftruncate(fd, (off_t) r->size) != 0 ||
-	    pwrite(fd, RUNMARK_MAGIC, RUNMARK_HEAD, 0) != RUNMARK_HEAD ||
-	    (r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	                   fd, 0)) == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map '%s': %s", r->path,
-		         strerror(errno));
-		r->map = NULL;
-		close(fd);
-		(void) unlink(r->path);
-		goto fail;
-	}
-	close(fd);
-	r->ids = (_Atomic uint64_t *) ((char *) r->map + RUNMARK_HEAD);
 	*rp = r;
 	return JOBD_OK;
-
-fail:
-	free(*left);
-	*left = NULL;
-	*nleft = 0;
-	free(r->path);
-	free(r);
-	return JOBD_UNAVAILABLE;
 }
 
 void
@@ -166,6 +178,8 @@ runmark_close(runmark *r)
 		clear = clear && atomic_load(&r->ids[i]) == 0;
 	if (r->map != NULL)
 		munmap(r->map, r->size);
+	/* where the directory does not let it go, it stays, every slot
+	 * clear, and the next start reuses it */
 	if (clear)
 		(void) unlink(r->path);
 	free(r->path);

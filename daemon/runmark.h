@@ -28,8 +28,9 @@ typedef struct runmark runmark;
 /*
  * Reads the marks a previous jobd left in DBPATH.running (ids in *left,
  * malloc'd, *nleft of them; NULL and 0 if none), then makes the file anew
- * with `slots` clear slots (none and no file for 0). JOBD_OK, or an error
- * with a message naming the file (it cannot be made or mapped).
+ * with `slots` clear slots (none and no file for 0). A file that cannot be
+ * made or mapped is logged, and jobd runs without marks: JOBD_OK all the
+ * same; JOBD_RESOURCE_EXHAUSTED only when out of memory.
  */
 int runmark_open(runmark **rp, const char *dbpath, uint32_t slots,
                  uint64_t **left, size_t *nleft, char *err, size_t errlen);

@@ -30,10 +30,11 @@
  *    row whose key no client sent: duplicate); after a clean stop no row is
  *    `running`. The rows left `running` are counted and remembered.
  *  - after the restart, once it answers: Stats.recovered equals the rows
- *    that were `running`; Stats.running and busy_workers are at most the
- *    workers, and so is List(state=running), which would also show a row
- *    left `running` that no worker runs; each job that was `running` is now
- *    queued, running on a worker, or ended.
+ *    that were `running`, and those `queued` that a worker's mark in
+ *    DB.running names (its start not yet written); Stats.running and
+ * busy_workers are at most the workers, and so is List(state=running), which
+ * would also show a row left `running` that no worker runs; each job that was
+ * `running` is now queued, running on a worker, or ended.
  *  - at the end: no more kills, the clients get their last Submit
  *    acknowledged, and every acknowledged job must reach its terminal state
  *    (succeeded; failed for `fail`) within FINAL_MS, seen through Get; then
@@ -413,7 +414,12 @@ struct scan {
 	int64_t running_attempts[MAX_RUNNING];
 	size_t nrunning;
 	uint64_t all_running; /* also those not remembered */
-	char first[300];      /* the first problem found */
+	/* the workers' marks (DB.running) of jobs the database has queued:
+	 * recovery counts them too (daemon/runmark.h) */
+	uint64_t marks[64];
+	size_t nmarks;
+	uint64_t marked_queued;
+	char first[300]; /* the first problem found */
 };
 
 static void scan_note(struct scan *sc, const char *fmt, ...)
@@ -521,6 +527,10 @@ scan_row(struct scan *sc, struct snap *sn, sqlite3_stmt *st, bool final)
 		}
 		sc->all_running++;
 	}
+	if (strcmp(state, "queued") == 0)
+		for (size_t i = 0; i < sc->nmarks; i++)
+			if (sc->marks[i] == id)
+				sc->marked_queued++;
 	bool ended = strcmp(state, "succeeded") == 0 ||
 	             strcmp(state, "failed") == 0 ||
 	             strcmp(state, "cancelled") == 0;
@@ -595,6 +605,25 @@ scan_row(struct scan *sc, struct snap *sn, sqlite3_stmt *st, bool final)
  * Reads the database of a daemon that is down, read-only. final: every
  * Submit has its answer by now, and every job has ended.
  */
+/* The ids the workers' marks file beside the database names (if any). */
+static void
+read_marks(const char *db, struct scan *sc)
+{
+	char path[PATH_MAX], magic[8];
+	uint64_t id;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.running", db);
+	if ((f = fopen(path, "rb")) == NULL)
+		return;
+	if (fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+	    memcmp(magic, "JOBDRUN1", 8) == 0)
+		while (sc->nmarks < 64 && fread(&id, sizeof(id), 1, f) == 1)
+			if (id != 0)
+				sc->marks[sc->nmarks++] = id;
+	fclose(f);
+}
+
 static int
 scan_db(const char *path, struct scan *sc, bool final)
 {
@@ -606,6 +635,7 @@ scan_db(const char *path, struct scan *sc, bool final)
 	int rc;
 
 	memset(sc, 0, sizeof(*sc));
+	read_marks(path, sc);
 	if (snap_take(&sn) != 0) {
 		snap_free(&sn);
 		return -1;
@@ -852,11 +882,13 @@ check_recovered(jobd_client **cp, const struct scan *sc, int round)
 		           jobd_client_errmsg());
 		return;
 	}
-	if (stats->recovered != sc->all_running)
+	if (stats->recovered != sc->all_running + sc->marked_queued)
 		TEST_FAIL_("round %d: jobd recovered %llu jobs, the database "
-		           "had %llu running",
+		           "had %llu running and %llu marked running by a "
+		           "worker",
 		           round, (unsigned long long) stats->recovered,
-		           (unsigned long long) sc->all_running);
+		           (unsigned long long) sc->all_running,
+		           (unsigned long long) sc->marked_queued);
 	if (stats->running > WORKERS || stats->busy_workers > WORKERS)
 		TEST_FAIL_("round %d: %llu running, %u busy, with %d workers",
 		           round, (unsigned long long) stats->running,
@@ -1141,8 +1173,8 @@ test_crash_under_load(void)
 		ends_lost =
 		    sc->ends_lost > ends_lost ? sc->ends_lost : ends_lost;
 		integrity = integrity && sc->integrity_ok;
-		recovered += sc->all_running;
-		if (clean && sc->all_running > 0)
+		recovered += sc->all_running + sc->marked_queued;
+		if (clean && sc->all_running + sc->marked_queued > 0)
 			TEST_FAIL_(
 			    "round %d: %llu jobs left running by a clean "
 			    "stop",
