@@ -610,9 +610,10 @@ writer_submit_group(writer *w, struct writer_op *ops)
 		pthread_mutex_unlock(&w->mtx);
 		return;
 	}
-	/* the writer is told when the hold begins and when it must end */
-	bool wake = w->q.head == NULL && w->retry.head == NULL;
-	if (w->q.head == NULL)
+	/* the writer is told when the hold begins and when it must end
+	 * (`retry` is the writer thread's own: not looked at here) */
+	bool wake = w->q.head == NULL;
+	if (wake)
 		w->q_since = clock_ms(CLOCK_MONOTONIC);
 	for (op = ops; op != NULL; op = next) {
 		next = op->next;
