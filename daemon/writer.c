@@ -18,7 +18,7 @@
  * trip later, waited for it: two fsyncs per client cycle instead of one
  * (measured: see docs/performance.md). Held, a short job's two updates also
  * share a batch, where the first is superseded (below). The cost: the end
- * of a job nobody waits for reaches the disk up to WRITER_HOLD_MS later,
+ * of a job nobody waits for reaches the disk up to --commit-hold later,
  * which a crash turns into one more run of that job (at least once, as
  * before; nothing acknowledged waits for it). Stopping and failing never
  * hold.
