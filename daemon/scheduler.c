@@ -49,11 +49,8 @@
  * dropped. An input that does not match its checksum fails the job at
  * once (pool.c). A job loaded at start is marked JOB_LOADED: its kind and
  * params came from the disk, and the worker checks them against the
- * checksum even when it has no input to read.
- *
- * Start-up loads of each queued job only the columns that make it up
- * (store_scan_brief: no input, no result, nothing allocated per row but the
- * job itself), into tables sized for them beforehand.
+ * checksum even when it has no input to read. The start-up load is
+ * schedload.c's; the types both files use are in sched_int.h.
  *
  * Kinds. The kinds come as a set (registry.h) that a reload replaces
  * (sched_set_kinds); a job names its kind by the id of the name, so a job
@@ -123,7 +120,7 @@
  * waits for the completer while holding mtx. Waiters are fired without
  * mtx.
  */
-#include "scheduler.h"
+#include "sched_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -142,138 +139,8 @@
 
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define PURGE_EVERY_MS (10 * 60 * 1000)
-#define JOB_NOPOS      UINT32_MAX /* struct job's hpos: in no heap */
-#define JOB_MAX_PARAMS UINT8_MAX  /* struct job's nparams */
-#define FIRE_BATCH     256        /* parked calls unparked in one hold of mtx */
-#define MOVE_BATCH     1024       /* retries moved to the run queue in one */
-
-enum stop_reason { STOP_NONE = 0, STOP_CANCEL, STOP_TIMEOUT, STOP_SHUTDOWN };
-enum job_where { IN_NONE = 0, IN_RUNQ, IN_DELAYED };
-enum job_flags {
-	JOB_COMMITTED = 1, /* its insert is on disk */
-	JOB_ENDED = 2,     /* its terminal state is on disk */
-	JOB_HAS_KEY = 4,   /* data starts with the idempotency key */
-	JOB_LOADED = 8,    /* its kind and params were read from the disk */
-};
-
-/* What a job has once it has run, or ended without running. */
-struct jobrun {
-	atomic_int stop;
-	atomic_uint_fast64_t done; /* progress; after a run, its last */
-	atomic_uint_fast64_t total;
-	int64_t deadline; /* running: CLOCK_MONOTONIC ms, 0 = none */
-	int64_t started_at;
-	int64_t finished_at;
-	uint8_t *result;
-	size_t result_len;
-	char *error;
-	uint32_t pending_writes;
-	uint32_t nparams;
-	kindset *ks;                /* running: the set its kind is from */
-	const struct kind_def *def; /* running: its kind, in ks */
-	struct job_param params[];  /* into the job's data, for the kind */
-};
-
-/* A live job: one allocation (see "Memory" at the top). */
-struct job {
-	uint64_t id;
-	uint64_t seq; /* FIFO order within a priority */
-	int64_t created_at;
-	int64_t not_before; /* queued for a retry: not to start before this */
-	struct job *id_next;
-	struct job *key_next;
-	struct idnode byid; /* in its kind's list index for its state */
-	struct wq *wq;      /* the calls parked on it, or NULL */
-	struct jobrun *run; /* NULL until it first runs or ends */
-	int32_t priority;
-	uint32_t hpos; /* in runq or delayed; JOB_NOPOS */
-	uint32_t attempts;
-	uint32_t max_attempts;
-	uint32_t timeout_ms;
-	uint32_t input_len; /* the bytes are in the database */
-	uint16_t kind;      /* the id of its kind's name: kind_intern() */
-	uint8_t nparams;
-	uint8_t state;
-	uint8_t where; /* enum job_where */
-	uint8_t flags; /* enum job_flags */
-	char data[];   /* [key NUL] then name NUL value NUL, nparams times */
-};
-
-/* From a job's byid node to its id, for its index. */
-#define JOB_KEY_OFF                                                            \
-	((ptrdiff_t) offsetof(struct job, id) -                                \
-	 (ptrdiff_t) offsetof(struct job, byid))
-
-/* A writer op on behalf of a job. */
-struct jop {
-	struct writer_op op;
-	struct job *job;
-	sched *s;
-};
-
-/*
- * The calls parked on one job (its wq), or, once detached from it, a group
- * of calls that one thread is firing (see "Parked calls" at the top).
- */
-struct wq {
-	struct waiter *head;
-	struct job *job; /* NULL once detached */
-	/* detached: what its waiters fire with */
-	struct shot *shot;
-	const char *msg;
-	uint64_t existing_id;
-	int status;
-	int state;
-};
-
-/* A copy of a job for the replies of the calls parked on it: one per
- * event, shared by them all. */
-struct shot {
-	atomic_uint refs;
-	struct jobrec rec;
-};
-
-/* One kind: its queued jobs that may start now, how many of it run, and
- * its listed jobs (acknowledged, not ended) by state, ordered by id. */
-struct kq {
-	struct heap runq; /* best first */
-	uint32_t running;
-	struct idtree live[JOB_STATE_MAX + 1];
-};
-
-struct sched {
-	pthread_mutex_t mtx;
-	pthread_cond_t work_cv;  /* workers: the run queue changed */
-	pthread_cond_t timer_cv; /* timer: an earlier deadline, or stop */
-	pthread_cond_t idle_cv;  /* drain: a running job ended */
-	pthread_t timer;
-	writer *w;
-	struct sched_config cfg;
-	char
-	    *db_path; /* where the jobs were loaded from: workers read inputs */
-
-	struct job **ids;  /* chained by id_next */
-	struct job **keys; /* chained by key_next */
-	size_t nbuckets;
-	size_t njobs;
-
-	struct kq *kq; /* [kind id]: acknowledged queued jobs */
-	size_t nkq;
-	size_t nrunq;          /* jobs in every kq's runq */
-	kindset *ks;           /* the kinds now */
-	struct heap delayed;   /* queued jobs waiting out a backoff */
-	struct heap waits;     /* parked waiters with a deadline */
-	struct waiter *parked; /* every parked WAIT_END waiter (drain) */
-
-	uint64_t next_id;
-	uint64_t seq;
-	uint64_t nqueued; /* queued, pending included: for max_queue */
-	struct sched_stats st;
-	int64_t next_purge;
-	bool draining;
-	bool hurry; /* sched_hurry(): the grace period is cut short */
-	bool timer_stop;
-};
+#define FIRE_BATCH     256  /* parked calls unparked in one hold of mtx */
+#define MOVE_BATCH     1024 /* retries moved to the run queue in one */
 
 int64_t
 sched_mono_ms(void)
@@ -320,7 +187,7 @@ job_params(struct job *j, struct job_param *v)
 
 /* A new job holding a copy of params and key (NULL or "": none), every
  * other field zero. NULL if out of memory. At most JOB_MAX_PARAMS. */
-static struct job *
+struct job *
 job_alloc(const struct job_param *params, size_t nparams, const char *key)
 {
 	size_t klen = key != NULL && *key ? strlen(key) + 1 : 0;
@@ -361,7 +228,7 @@ job_alloc(const struct job_param *params, size_t nparams, const char *key)
 /* The fields a queued j takes from a Submit's or the database's record r,
  * whose kind's name has id `kind` (r's input length fits 32 bits: checked
  * by batch_refusal or kind_validate). */
-static void
+void
 job_fill(struct job *j, const struct jobrec *r, uint32_t kind)
 {
 	j->not_before = r->not_before;
@@ -375,7 +242,7 @@ job_fill(struct job *j, const struct jobrec *r, uint32_t kind)
 }
 
 /* j's run part, made on first use; NULL if out of memory. Under mtx. */
-static struct jobrun *
+struct jobrun *
 job_run(struct job *j)
 {
 	struct jobrun *r;
@@ -394,7 +261,7 @@ job_run(struct job *j)
 	return r;
 }
 
-static void
+void
 job_free(struct job *j)
 {
 	if (j == NULL)
@@ -443,7 +310,7 @@ table_link(sched *s, struct job *j)
 
 /* Starts fetching the key bucket j will go in: a random place in a big
  * array, which costs a cache miss that loading can overlap. */
-static void
+void
 table_prefetch(const sched *s, const struct job *j)
 {
 	if (job_key(j) != NULL)
@@ -478,7 +345,7 @@ table_resize(sched *s, size_t n)
 }
 
 /* Room for n jobs without growing. */
-static int
+int
 table_reserve(sched *s, size_t n)
 {
 	size_t b = s->nbuckets ? s->nbuckets : 1024;
@@ -487,7 +354,7 @@ table_reserve(sched *s, size_t n)
 	return b == s->nbuckets ? 0 : table_resize(s, b);
 }
 
-static int
+int
 table_add(sched *s, struct job *j)
 {
 	if (s->njobs >= s->nbuckets && table_reserve(s, s->njobs) != 0)
@@ -577,7 +444,7 @@ wait_setpos(void *e, size_t pos)
 
 /* The run queue of kind id `kind`, made on first use; NULL when out of
  * memory. Under mtx. */
-static struct kq *
+struct kq *
 kq_of(sched *s, uint32_t kind)
 {
 	if (kind >= s->nkq) {
@@ -601,7 +468,7 @@ kq_of(sched *s, uint32_t kind)
 
 /* Puts an acknowledged queued job where it belongs: its kind's run queue,
  * or the delayed queue while its backoff lasts. */
-static void
+void
 enqueue(sched *s, struct job *j)
 {
 	if (j->not_before != 0 && j->not_before > sched_wall_ms()) {
@@ -656,7 +523,7 @@ job_of_node(struct idnode *x)
 
 /* Puts j, listed now, in its index. Its kind's kq exists: every path that
  * acknowledges a job made it first (fresh_alloc, load_link). Under mtx. */
-static void
+void
 index_add(sched *s, struct job *j)
 {
 	idtree_insert(&s->kq[j->kind].live[j->state], &j->byid);
@@ -1211,8 +1078,6 @@ timer_main(void *arg)
 
 /* ---- life ------------------------------------------------------------ */
 
-static void log_missing(const sched *s);
-
 int
 sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 {
@@ -1248,253 +1113,6 @@ sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 		return JOBD_INTERNAL;
 	}
 	*sp = s;
-	return JOBD_OK;
-}
-
-/*
- * Start-up reads the queued jobs in two threads when there are at least
- * this many: reading rows is most of the time, and each thread reads half
- * of the ids through a connection of its own (SQLite's rule). The helper
- * only builds its jobs; they are linked into the tables after it is joined,
- * in id order like the rest.
- */
-#define LOAD_SPLIT_MIN 10000
-
-struct load_ctx {
-	sched *s;
-	struct job *next; /* loaded, its key bucket prefetched, not linked */
-	/* the helper thread's part: it chains its jobs by id_next */
-	bool chain;
-	struct job *head;
-	struct job **tail;
-	uint64_t from;
-	int rv; /* the helper's outcome, with err */
-	char err[300];
-	char kind[JOBD_KIND_NAME_MAX + 1]; /* the last kind seen, and its id */
-	uint32_t kind_id;
-};
-
-/* Links and queues the job loaded last; 0 or JOBD_RESOURCE_EXHAUSTED.
- * Under mtx. */
-static int
-load_link(struct load_ctx *lc)
-{
-	struct job *j = lc->next;
-
-	lc->next = NULL;
-	if (j == NULL)
-		return 0;
-	if (kq_of(lc->s, j->kind) == NULL || table_add(lc->s, j) != 0) {
-		job_free(j);
-		return JOBD_RESOURCE_EXHAUSTED;
-	}
-	lc->s->nqueued++;
-	index_add(lc->s, j);
-	enqueue(lc->s, j);
-	return 0;
-}
-
-/* Takes j in: it is linked while the next one is read, its key bucket on
- * its way meanwhile (a random place in a big array: a cache miss). */
-static int
-load_take(struct load_ctx *lc, struct job *j)
-{
-	table_prefetch(lc->s, j);
-	int rv = load_link(lc);
-	lc->next = j;
-	return rv;
-}
-
-/* One queued job from the database (a view, valid during the call). */
-static int
-load_one(const struct jobrec *r, void *arg)
-{
-	struct load_ctx *lc = arg;
-	struct job *j;
-
-	/* Whatever its kind: one not defined now waits for it (see "Kinds"
-	 * above). Jobs come in runs of one kind: the last name's id is kept. */
-	if (lc->kind_id == UINT32_MAX || strcmp(lc->kind, r->kind) != 0) {
-		if ((lc->kind_id = kind_intern(r->kind)) == UINT32_MAX)
-			return JOBD_RESOURCE_EXHAUSTED;
-		snprintf(lc->kind, sizeof(lc->kind), "%s", r->kind);
-	}
-	if ((j = job_alloc(r->params, r->nparams, r->idem_key)) == NULL)
-		return JOBD_RESOURCE_EXHAUSTED;
-	job_fill(j, r, lc->kind_id);
-	j->id = r->id;
-	j->created_at = r->created_at;
-	j->flags |= JOB_COMMITTED | JOB_LOADED;
-	if (r->error != NULL || r->started_at != 0 || r->finished_at != 0 ||
-	    r->progress_done != 0 || r->progress_total != 0) {
-		/* an earlier attempt's traces, shown as they were */
-		struct jobrun *run = job_run(j);
-		if (run == NULL || (r->error != NULL &&
-		                    (run->error = strdup(r->error)) == NULL)) {
-			job_free(j);
-			return JOBD_RESOURCE_EXHAUSTED;
-		}
-		atomic_store(&run->done, r->progress_done);
-		atomic_store(&run->total, r->progress_total);
-		run->started_at = r->started_at;
-		run->finished_at = r->finished_at;
-	}
-	if (lc->chain) {
-		*lc->tail = j;
-		lc->tail = &j->id_next;
-		return 0;
-	}
-	return load_take(lc, j);
-}
-
-/* The helper thread: the queued jobs from lc->from on, chained. */
-static void *
-load_helper(void *arg)
-{
-	struct load_ctx *lc = arg;
-	store *db;
-	pthread_setname_np(pthread_self(), "jobd:load"); /* top -H */
-
-	if ((lc->rv = store_open_readonly(&db, lc->s->db_path, lc->err,
-	                                  sizeof(lc->err))) != JOBD_OK)
-		return NULL;
-	lc->rv = store_scan_brief(db, JOB_QUEUED, lc->from, UINT64_MAX,
-	                          load_one, lc);
-	if (lc->rv != JOBD_OK)
-		snprintf(lc->err, sizeof(lc->err), "%s",
-		         lc->rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
-		                                           : store_errmsg(db));
-	store_close(db);
-	return NULL;
-}
-
-/* Links the chain of jobs from head on (after lc's own); frees what it
- * does not link. Under mtx. */
-static int
-load_chain(struct load_ctx *lc, struct job *head, int rv)
-{
-	for (struct job *j = head, *next; j != NULL; j = next) {
-		next = j->id_next;
-		j->id_next = NULL;
-		if (rv == JOBD_OK)
-			rv = load_take(lc, j);
-		else
-			job_free(j);
-	}
-	if (rv == JOBD_OK)
-		rv = load_link(lc);
-	job_free(lc->next); /* not linked: something failed */
-	lc->next = NULL;
-	return rv;
-}
-
-/* Loads the queued jobs: the ids up to `mid` here, the rest (when split)
- * in hl's thread. */
-static int
-load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
-            char *err, size_t errlen)
-{
-	uint64_t lo, hi, mid = UINT64_MAX, nq;
-	pthread_t helper;
-	bool split = false;
-	int rv;
-
-	if ((rv = store_id_range(db, JOB_QUEUED, &lo, &hi)) != JOBD_OK) {
-		snprintf(err, errlen,
-		         "cannot load the queued jobs of database '%s': %s",
-		         store_path(db), store_errmsg(db));
-		return rv;
-	}
-	pthread_mutex_lock(&s->mtx);
-	nq = s->st.counts[JOB_QUEUED];
-	pthread_mutex_unlock(&s->mtx);
-	if (nq >= LOAD_SPLIT_MIN && hi > lo) {
-		mid = lo + (hi - lo) / 2;
-		hl->from = mid + 1;
-		split = pthread_create(&helper, NULL, load_helper, hl) == 0;
-		if (!split)
-			mid = UINT64_MAX;
-	}
-	pthread_mutex_lock(&s->mtx);
-	/* room for them all at once: no rehash, no heap regrowth */
-	if (table_reserve(s, s->njobs + nq) != 0)
-		rv = JOBD_RESOURCE_EXHAUSTED;
-	else
-		rv = store_scan_brief(db, JOB_QUEUED, 0, mid, load_one, lc);
-	rv = load_chain(lc, NULL, rv); /* links the last job, or frees it */
-	if (rv != JOBD_OK)
-		snprintf(err, errlen,
-		         "cannot load the queued jobs of database '%s': %s",
-		         store_path(db),
-		         rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
-		                                       : store_errmsg(db));
-	pthread_mutex_unlock(&s->mtx);
-	if (!split)
-		return rv;
-	pthread_join(helper, NULL);
-	if (rv == JOBD_OK && hl->rv != JOBD_OK) {
-		snprintf(err, errlen,
-		         "cannot load the queued jobs of database '%s': %s",
-		         store_path(db), hl->err);
-		rv = hl->rv;
-	}
-	/* links the helper's jobs, or frees them if anything failed */
-	pthread_mutex_lock(&s->mtx);
-	int crv = load_chain(lc, hl->head, rv);
-	pthread_mutex_unlock(&s->mtx);
-	if (rv == JOBD_OK && crv != JOBD_OK) {
-		snprintf(err, errlen,
-		         "cannot load the queued jobs of database '%s': out of "
-		         "memory",
-		         store_path(db));
-		rv = crv;
-	}
-	return rv;
-}
-
-int
-sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
-{
-	struct load_ctx lc, hl;
-	uint64_t max_id, failed;
-	int rv;
-
-	memset(&lc, 0, sizeof(lc));
-	lc.s = s;
-	lc.kind_id = UINT32_MAX;
-	hl = lc;
-	hl.chain = true;
-	hl.tail = &hl.head;
-	*recovered = 0;
-	if ((rv = store_recover(db, s->cfg.max_recoveries, sched_wall_ms(),
-	                        recovered, &failed)) != JOBD_OK ||
-	    (rv = store_max_id(db, &max_id)) != JOBD_OK ||
-	    (rv = store_counts(db, s->st.counts)) != JOBD_OK) {
-		snprintf(err, errlen,
-		         "cannot load the jobs of database '%s': %s",
-		         store_path(db), store_errmsg(db));
-		return rv;
-	}
-	if (failed > 0)
-		log_error("%llu jobs left running by an unclean stop have "
-		          "reached --max-recoveries %u: failed, not run again",
-		          (unsigned long long) failed, s->cfg.max_recoveries);
-	free(s->db_path);
-	if ((s->db_path = strdup(store_path(db))) == NULL) {
-		snprintf(err, errlen,
-		         "cannot load the jobs of database '%s': out of memory",
-		         store_path(db));
-		return JOBD_RESOURCE_EXHAUSTED;
-	}
-	pthread_mutex_lock(&s->mtx);
-	s->next_id = max_id + 1;
-	s->st.recovered = *recovered;
-	pthread_mutex_unlock(&s->mtx);
-	if ((rv = load_queued(s, db, &lc, &hl, err, errlen)) != JOBD_OK)
-		return rv;
-	pthread_mutex_lock(&s->mtx);
-	log_missing(s);
-	pthread_mutex_unlock(&s->mtx);
 	return JOBD_OK;
 }
 
@@ -2016,7 +1634,7 @@ sched_stats(sched *s, struct sched_stats *st)
 }
 
 /* Logs one line per kind that queued jobs wait for. Under mtx. */
-static void
+void
 log_missing(const sched *s)
 {
 	for (size_t i = 0; i < s->nkq; i++)

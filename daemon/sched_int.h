@@ -1,0 +1,175 @@
+#ifndef JOBD_SCHED_INT_H
+#define JOBD_SCHED_INT_H
+
+/*
+ * sched_int: the scheduler's own types and the functions its files share,
+ * not for other modules (they see scheduler.h). scheduler.c holds the life
+ * of jobs (see the top of it); schedload.c the start-up load from the
+ * database. Every function here is called under sched.mtx unless it says
+ * otherwise.
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "heap.h"
+#include "idtree.h"
+#include "scheduler.h"
+
+#define JOB_NOPOS      UINT32_MAX /* struct job's hpos: in no heap */
+#define JOB_MAX_PARAMS UINT8_MAX  /* struct job's nparams */
+
+enum stop_reason { STOP_NONE = 0, STOP_CANCEL, STOP_TIMEOUT, STOP_SHUTDOWN };
+enum job_where { IN_NONE = 0, IN_RUNQ, IN_DELAYED };
+enum job_flags {
+	JOB_COMMITTED = 1, /* its insert is on disk */
+	JOB_ENDED = 2,     /* its terminal state is on disk */
+	JOB_HAS_KEY = 4,   /* data starts with the idempotency key */
+	JOB_LOADED = 8,    /* its kind and params were read from the disk */
+};
+
+/* What a job has once it has run, or ended without running. */
+struct jobrun {
+	atomic_int stop;
+	atomic_uint_fast64_t done; /* progress; after a run, its last */
+	atomic_uint_fast64_t total;
+	int64_t deadline; /* running: CLOCK_MONOTONIC ms, 0 = none */
+	int64_t started_at;
+	int64_t finished_at;
+	uint8_t *result;
+	size_t result_len;
+	char *error;
+	uint32_t pending_writes;
+	uint32_t nparams;
+	kindset *ks;                /* running: the set its kind is from */
+	const struct kind_def *def; /* running: its kind, in ks */
+	struct job_param params[];  /* into the job's data, for the kind */
+};
+
+/* A live job: one allocation (see "Memory" at the top). */
+struct job {
+	uint64_t id;
+	uint64_t seq; /* FIFO order within a priority */
+	int64_t created_at;
+	int64_t not_before; /* queued for a retry: not to start before this */
+	struct job *id_next;
+	struct job *key_next;
+	struct idnode byid; /* in its kind's list index for its state */
+	struct wq *wq;      /* the calls parked on it, or NULL */
+	struct jobrun *run; /* NULL until it first runs or ends */
+	int32_t priority;
+	uint32_t hpos; /* in runq or delayed; JOB_NOPOS */
+	uint32_t attempts;
+	uint32_t max_attempts;
+	uint32_t timeout_ms;
+	uint32_t input_len; /* the bytes are in the database */
+	uint16_t kind;      /* the id of its kind's name: kind_intern() */
+	uint8_t nparams;
+	uint8_t state;
+	uint8_t where; /* enum job_where */
+	uint8_t flags; /* enum job_flags */
+	char data[];   /* [key NUL] then name NUL value NUL, nparams times */
+};
+
+/* From a job's byid node to its id, for its index. */
+#define JOB_KEY_OFF                                                            \
+	((ptrdiff_t) offsetof(struct job, id) -                                \
+	 (ptrdiff_t) offsetof(struct job, byid))
+
+/* A writer op on behalf of a job. */
+struct jop {
+	struct writer_op op;
+	struct job *job;
+	sched *s;
+};
+
+/*
+ * The calls parked on one job (its wq), or, once detached from it, a group
+ * of calls that one thread is firing (see "Parked calls" at the top).
+ */
+struct wq {
+	struct waiter *head;
+	struct job *job; /* NULL once detached */
+	/* detached: what its waiters fire with */
+	struct shot *shot;
+	const char *msg;
+	uint64_t existing_id;
+	int status;
+	int state;
+};
+
+/* A copy of a job for the replies of the calls parked on it: one per
+ * event, shared by them all. */
+struct shot {
+	atomic_uint refs;
+	struct jobrec rec;
+};
+
+/* One kind: its queued jobs that may start now, how many of it run, and
+ * its listed jobs (acknowledged, not ended) by state, ordered by id. */
+struct kq {
+	struct heap runq; /* best first */
+	uint32_t running;
+	struct idtree live[JOB_STATE_MAX + 1];
+};
+
+struct sched {
+	pthread_mutex_t mtx;
+	pthread_cond_t work_cv;  /* workers: the run queue changed */
+	pthread_cond_t timer_cv; /* timer: an earlier deadline, or stop */
+	pthread_cond_t idle_cv;  /* drain: a running job ended */
+	pthread_t timer;
+	writer *w;
+	struct sched_config cfg;
+	char
+	    *db_path; /* where the jobs were loaded from: workers read inputs */
+
+	struct job **ids;  /* chained by id_next */
+	struct job **keys; /* chained by key_next */
+	size_t nbuckets;
+	size_t njobs;
+
+	struct kq *kq; /* [kind id]: acknowledged queued jobs */
+	size_t nkq;
+	size_t nrunq;          /* jobs in every kq's runq */
+	kindset *ks;           /* the kinds now */
+	struct heap delayed;   /* queued jobs waiting out a backoff */
+	struct heap waits;     /* parked waiters with a deadline */
+	struct waiter *parked; /* every parked WAIT_END waiter (drain) */
+
+	uint64_t next_id;
+	uint64_t seq;
+	uint64_t nqueued; /* queued, pending included: for max_queue */
+	struct sched_stats st;
+	int64_t next_purge;
+	bool draining;
+	bool hurry; /* sched_hurry(): the grace period is cut short */
+	bool timer_stop;
+};
+
+/* A job for a record's params and key, or NULL (out of memory); not under
+ * mtx. */
+struct job *job_alloc(const struct job_param *params, size_t nparams,
+                      const char *key);
+/* Fills j's fields from r, of kind `kind` (kind_intern()). */
+void job_fill(struct job *j, const struct jobrec *r, uint32_t kind);
+/* j's run part, made at the first call; NULL if out of memory. */
+struct jobrun *job_run(struct job *j);
+void job_free(struct job *j);
+/* The tables by id and key: room for n jobs; j's key bucket fetched ahead;
+ * j added. 0, or -1 when out of memory. */
+int table_reserve(sched *s, size_t n);
+void table_prefetch(const sched *s, const struct job *j);
+int table_add(sched *s, struct job *j);
+/* The queue of kind `kind`, made if need be; NULL if out of memory. */
+struct kq *kq_of(sched *s, uint32_t kind);
+/* j into its kind's list index; j into its run queue (or delayed). */
+void index_add(sched *s, struct job *j);
+void enqueue(sched *s, struct job *j);
+/* One log line per kind that queued jobs wait for. */
+void log_missing(const sched *s);
+
+#endif

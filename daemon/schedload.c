@@ -1,0 +1,264 @@
+/*
+ * schedload: the scheduler's start-up (sched_load). Jobs left running by an
+ * unclean stop are re-queued, or failed once they reached
+ * cfg.max_recoveries (store_recover); then the queued jobs are loaded into
+ * memory, whatever their kind (one not defined waits for it).
+ *
+ * Start-up loads of each queued job only the columns that make it up
+ * (store_scan_brief: no input, no result, nothing allocated per row but the
+ * job itself), into tables sized for them beforehand.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sched_int.h"
+
+/*
+ * Start-up reads the queued jobs in two threads when there are at least
+ * this many: reading rows is most of the time, and each thread reads half
+ * of the ids through a connection of its own (SQLite's rule). The helper
+ * only builds its jobs; they are linked into the tables after it is joined,
+ * in id order like the rest.
+ */
+#define LOAD_SPLIT_MIN 10000
+
+struct load_ctx {
+	sched *s;
+	struct job *next; /* loaded, its key bucket prefetched, not linked */
+	/* the helper thread's part: it chains its jobs by id_next */
+	bool chain;
+	struct job *head;
+	struct job **tail;
+	uint64_t from;
+	int rv; /* the helper's outcome, with err */
+	char err[300];
+	char kind[JOBD_KIND_NAME_MAX + 1]; /* the last kind seen, and its id */
+	uint32_t kind_id;
+};
+
+/* Links and queues the job loaded last; 0 or JOBD_RESOURCE_EXHAUSTED.
+ * Under mtx. */
+static int
+load_link(struct load_ctx *lc)
+{
+	struct job *j = lc->next;
+
+	lc->next = NULL;
+	if (j == NULL)
+		return 0;
+	if (kq_of(lc->s, j->kind) == NULL || table_add(lc->s, j) != 0) {
+		job_free(j);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	lc->s->nqueued++;
+	index_add(lc->s, j);
+	enqueue(lc->s, j);
+	return 0;
+}
+
+/* Takes j in: it is linked while the next one is read, its key bucket on
+ * its way meanwhile (a random place in a big array: a cache miss). */
+static int
+load_take(struct load_ctx *lc, struct job *j)
+{
+	table_prefetch(lc->s, j);
+	int rv = load_link(lc);
+	lc->next = j;
+	return rv;
+}
+
+/* One queued job from the database (a view, valid during the call). */
+static int
+load_one(const struct jobrec *r, void *arg)
+{
+	struct load_ctx *lc = arg;
+	struct job *j;
+
+	/* Whatever its kind: one not defined now waits for it (see "Kinds"
+	 * above). Jobs come in runs of one kind: the last name's id is kept. */
+	if (lc->kind_id == UINT32_MAX || strcmp(lc->kind, r->kind) != 0) {
+		if ((lc->kind_id = kind_intern(r->kind)) == UINT32_MAX)
+			return JOBD_RESOURCE_EXHAUSTED;
+		snprintf(lc->kind, sizeof(lc->kind), "%s", r->kind);
+	}
+	if ((j = job_alloc(r->params, r->nparams, r->idem_key)) == NULL)
+		return JOBD_RESOURCE_EXHAUSTED;
+	job_fill(j, r, lc->kind_id);
+	j->id = r->id;
+	j->created_at = r->created_at;
+	j->flags |= JOB_COMMITTED | JOB_LOADED;
+	if (r->error != NULL || r->started_at != 0 || r->finished_at != 0 ||
+	    r->progress_done != 0 || r->progress_total != 0) {
+		/* an earlier attempt's traces, shown as they were */
+		struct jobrun *run = job_run(j);
+		if (run == NULL || (r->error != NULL &&
+		                    (run->error = strdup(r->error)) == NULL)) {
+			job_free(j);
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+		atomic_store(&run->done, r->progress_done);
+		atomic_store(&run->total, r->progress_total);
+		run->started_at = r->started_at;
+		run->finished_at = r->finished_at;
+	}
+	if (lc->chain) {
+		*lc->tail = j;
+		lc->tail = &j->id_next;
+		return 0;
+	}
+	return load_take(lc, j);
+}
+
+/* The helper thread: the queued jobs from lc->from on, chained. */
+static void *
+load_helper(void *arg)
+{
+	struct load_ctx *lc = arg;
+	store *db;
+	pthread_setname_np(pthread_self(), "jobd:load"); /* top -H */
+
+	if ((lc->rv = store_open_readonly(&db, lc->s->db_path, lc->err,
+	                                  sizeof(lc->err))) != JOBD_OK)
+		return NULL;
+	lc->rv = store_scan_brief(db, JOB_QUEUED, lc->from, UINT64_MAX,
+	                          load_one, lc);
+	if (lc->rv != JOBD_OK)
+		snprintf(lc->err, sizeof(lc->err), "%s",
+		         lc->rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
+		                                           : store_errmsg(db));
+	store_close(db);
+	return NULL;
+}
+
+/* Links the chain of jobs from head on (after lc's own); frees what it
+ * does not link. Under mtx. */
+static int
+load_chain(struct load_ctx *lc, struct job *head, int rv)
+{
+	for (struct job *j = head, *next; j != NULL; j = next) {
+		next = j->id_next;
+		j->id_next = NULL;
+		if (rv == JOBD_OK)
+			rv = load_take(lc, j);
+		else
+			job_free(j);
+	}
+	if (rv == JOBD_OK)
+		rv = load_link(lc);
+	job_free(lc->next); /* not linked: something failed */
+	lc->next = NULL;
+	return rv;
+}
+
+/* Loads the queued jobs: the ids up to `mid` here, the rest (when split)
+ * in hl's thread. */
+static int
+load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
+            char *err, size_t errlen)
+{
+	uint64_t lo, hi, mid = UINT64_MAX, nq;
+	pthread_t helper;
+	bool split = false;
+	int rv;
+
+	if ((rv = store_id_range(db, JOB_QUEUED, &lo, &hi)) != JOBD_OK) {
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': %s",
+		         store_path(db), store_errmsg(db));
+		return rv;
+	}
+	pthread_mutex_lock(&s->mtx);
+	nq = s->st.counts[JOB_QUEUED];
+	pthread_mutex_unlock(&s->mtx);
+	if (nq >= LOAD_SPLIT_MIN && hi > lo) {
+		mid = lo + (hi - lo) / 2;
+		hl->from = mid + 1;
+		split = pthread_create(&helper, NULL, load_helper, hl) == 0;
+		if (!split)
+			mid = UINT64_MAX;
+	}
+	pthread_mutex_lock(&s->mtx);
+	/* room for them all at once: no rehash, no heap regrowth */
+	if (table_reserve(s, s->njobs + nq) != 0)
+		rv = JOBD_RESOURCE_EXHAUSTED;
+	else
+		rv = store_scan_brief(db, JOB_QUEUED, 0, mid, load_one, lc);
+	rv = load_chain(lc, NULL, rv); /* links the last job, or frees it */
+	if (rv != JOBD_OK)
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': %s",
+		         store_path(db),
+		         rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
+		                                       : store_errmsg(db));
+	pthread_mutex_unlock(&s->mtx);
+	if (!split)
+		return rv;
+	pthread_join(helper, NULL);
+	if (rv == JOBD_OK && hl->rv != JOBD_OK) {
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': %s",
+		         store_path(db), hl->err);
+		rv = hl->rv;
+	}
+	/* links the helper's jobs, or frees them if anything failed */
+	pthread_mutex_lock(&s->mtx);
+	int crv = load_chain(lc, hl->head, rv);
+	pthread_mutex_unlock(&s->mtx);
+	if (rv == JOBD_OK && crv != JOBD_OK) {
+		snprintf(err, errlen,
+		         "cannot load the queued jobs of database '%s': out of "
+		         "memory",
+		         store_path(db));
+		rv = crv;
+	}
+	return rv;
+}
+
+int
+sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
+{
+	struct load_ctx lc, hl;
+	uint64_t max_id, failed;
+	int rv;
+
+	memset(&lc, 0, sizeof(lc));
+	lc.s = s;
+	lc.kind_id = UINT32_MAX;
+	hl = lc;
+	hl.chain = true;
+	hl.tail = &hl.head;
+	*recovered = 0;
+	if ((rv = store_recover(db, s->cfg.max_recoveries, sched_wall_ms(),
+	                        recovered, &failed)) != JOBD_OK ||
+	    (rv = store_max_id(db, &max_id)) != JOBD_OK ||
+	    (rv = store_counts(db, s->st.counts)) != JOBD_OK) {
+		snprintf(err, errlen,
+		         "cannot load the jobs of database '%s': %s",
+		         store_path(db), store_errmsg(db));
+		return rv;
+	}
+	if (failed > 0)
+		log_error("%llu jobs left running by an unclean stop have "
+		          "reached --max-recoveries %u: failed, not run again",
+		          (unsigned long long) failed, s->cfg.max_recoveries);
+	free(s->db_path);
+	if ((s->db_path = strdup(store_path(db))) == NULL) {
+		snprintf(err, errlen,
+		         "cannot load the jobs of database '%s': out of memory",
+		         store_path(db));
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	pthread_mutex_lock(&s->mtx);
+	s->next_id = max_id + 1;
+	s->st.recovered = *recovered;
+	pthread_mutex_unlock(&s->mtx);
+	if ((rv = load_queued(s, db, &lc, &hl, err, errlen)) != JOBD_OK)
+		return rv;
+	pthread_mutex_lock(&s->mtx);
+	log_missing(s);
+	pthread_mutex_unlock(&s->mtx);
+	return JOBD_OK;
+}
