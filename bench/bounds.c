@@ -218,34 +218,29 @@ bounds_cpu_mark(const struct jobdproc *p, struct cpu_mark *m)
 	    ((int64_t) ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
-double
+void
 bounds_cpu_report(report *r, const struct bounds_names *names,
                   const struct cpu_mark *m0, const struct cpu_mark *m1,
                   uint64_t jobs, long ncpu)
 {
 	char label[64];
-	double self = (double) (m1->self_ns - m0->self_ns) / (double) jobs;
-	double ceiling = 0;
+	bool known = m0->jobd_ns >= 0 && m1->jobd_ns >= 0;
 
 	if (jobs == 0)
-		return (0);
-	if (m0->jobd_ns >= 0 && m1->jobd_ns >= 0) {
-		double jobd =
-		    (double) (m1->jobd_ns - m0->jobd_ns) / (double) jobs;
+		return;
+	double self = (double) (m1->self_ns - m0->self_ns) / (double) jobs;
+	double jobd =
+	    known ? (double) (m1->jobd_ns - m0->jobd_ns) / (double) jobs : 0;
+	if (known)
 		report_add(r, names->cpu_jobd, "CPU per job, jobd", US(jobd),
 		           "us", 1, REPORT_NONE, 0);
-		report_add(r, names->cpu_bench, "CPU per job, jobd-bench",
-		           US(self), "us", 1, REPORT_NONE, 0);
-		if (jobd + self > 0) {
-			ceiling = (double) ncpu * 1e9 / (jobd + self);
-			snprintf(label, sizeof(label),
-			         "ceiling: %ld CPUs / CPU per job", ncpu);
-			report_add(r, names->cpu_ceiling, label, ceiling,
-			           "jobs/s", 0, REPORT_NONE, 0);
-		}
-	} else {
-		report_add(r, names->cpu_bench, "CPU per job, jobd-bench",
-		           US(self), "us", 1, REPORT_NONE, 0);
+	report_add(r, names->cpu_bench, "CPU per job, jobd-bench", US(self),
+	           "us", 1, REPORT_NONE, 0);
+	if (known && jobd + self > 0) {
+		snprintf(label, sizeof(label),
+		         "ceiling: %ld CPUs / CPU per job", ncpu);
+		report_add(r, names->cpu_ceiling, label,
+		           (double) ncpu * 1e9 / (jobd + self), "jobs/s", 0,
+		           REPORT_NONE, 0);
 	}
-	return (ceiling);
 }

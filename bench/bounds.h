@@ -40,11 +40,11 @@ struct cpu_mark {
  * process (all its threads). */
 void bounds_cpu_mark(const struct jobdproc *p, struct cpu_mark *m);
 /* Adds the rows of the CPU used between m0 and m1 for `jobs` jobs: per
- * job, jobd's and jobd-bench's, and the ceiling `ncpu` / their sum (only
- * when jobd's is known). Returns the ceiling in jobs/s, 0 if not known. */
-double bounds_cpu_report(report *r, const struct bounds_names *names,
-                         const struct cpu_mark *m0, const struct cpu_mark *m1,
-                         uint64_t jobs, long ncpu);
+ * job, jobd's (when known) and jobd-bench's, and the ceiling `ncpu` /
+ * their sum (only when jobd's is known). */
+void bounds_cpu_report(report *r, const struct bounds_names *names,
+                       const struct cpu_mark *m0, const struct cpu_mark *m1,
+                       uint64_t jobs, long ncpu);
 
 /* The directory whose filesystem bounds the commits of the jobd `p`: its
  * data directory, or with --addr (p not running) --dir's, $TMPDIR or

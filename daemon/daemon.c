@@ -234,7 +234,6 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 fail_server:
 	sched_drain(d->s, 0);
 	pool_stop(d->p);
-	d->p = NULL;
 fail_pool:
 	service_destroy(d->sv);
 fail_load:
