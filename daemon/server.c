@@ -367,8 +367,8 @@ conn_over_unsent(server *srv, struct conn *cn)
 	atomic_fetch_add(&srv->refused, 1);
 	if (!atomic_exchange(&cn->told, true))
 		log_warn("connection %u does not take its replies: %u of "
-		         "%zu bytes are waiting for it, and its requests are "
-		         "dropped until it takes them (%s)",
+		         "them (%zu bytes) are waiting for it, and its "
+		         "requests are dropped until it takes them (%s)",
 		         (unsigned) cn->id, n, bytes,
 		         n >= LIMIT_CONN_UNSENT ? "conn_unsent_replies"
 		                                : "conn_unsent_bytes");
