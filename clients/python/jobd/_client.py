@@ -18,6 +18,7 @@ converted on the calling thread (:mod:`jobd._envelope`).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import ssl
 import threading
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
@@ -135,7 +136,8 @@ class Client:
                                            self._t(timeout)))
 
     def submit_batch(self, jobs: Iterable[JobSpec], *,
-                     timeout: float | None = DEFAULT) -> list[Submitted]:
+                     timeout: float | None = DEFAULT
+                     ) -> builtins.list[Submitted]:
         """Submit 1 to 1000 jobs at once, accepted all or none; one
         :class:`Submitted` per job, in order."""
         return env.submit_batch_reply(
@@ -196,7 +198,7 @@ class Client:
         return env.stats_reply(self._call(env.stats_request(),
                                           self._t(timeout)))
 
-    def kinds(self, *, timeout: float | None = DEFAULT) -> list[Kind]:
+    def kinds(self, *, timeout: float | None = DEFAULT) -> builtins.list[Kind]:
         """The job kinds the daemon runs, with their parameters."""
         return env.kinds_reply(self._call(env.kinds_request(),
                                           self._t(timeout)))

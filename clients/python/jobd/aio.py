@@ -31,6 +31,7 @@ on an event loop of its own thread.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
@@ -64,8 +65,8 @@ _DIAL_ERRORS = (OSError, ProtocolError, asyncio.IncompleteReadError,
                 asyncio.TimeoutError, ValueError)
 
 
-def make_ssl_context(tls: TLS | ssl.SSLContext | None,
-                     addr: Address) -> tuple[ssl.SSLContext | None, str | None]:
+def make_ssl_context(tls: TLS | ssl.SSLContext | None, addr: Address
+                     ) -> tuple[ssl.SSLContext | None, str | None]:
     """The SSL context and server name for ``addr`` (None for tcp/ipc).
     The daemon's certificate is always verified."""
     if addr.scheme != "tls+tcp":
@@ -317,7 +318,7 @@ class Client:
 
     async def submit_batch(self, jobs: Iterable[JobSpec], *,
                            timeout: float | None = DEFAULT
-                           ) -> list[Submitted]:
+                           ) -> builtins.list[Submitted]:
         """Submit 1 to 1000 jobs at once, all or none."""
         m, b = env.build(env.submit_batch_request, list(jobs))
         return env.submit_batch_reply(await self._call(m, b,
@@ -375,7 +376,8 @@ class Client:
         m, b = env.stats_request()
         return env.stats_reply(await self._call(m, b, self._t(timeout)))
 
-    async def kinds(self, *, timeout: float | None = DEFAULT) -> list[Kind]:
+    async def kinds(self, *, timeout: float | None = DEFAULT
+                    ) -> builtins.list[Kind]:
         """The job kinds the daemon runs."""
         m, b = env.kinds_request()
         return env.kinds_reply(await self._call(m, b, self._t(timeout)))
