@@ -209,7 +209,7 @@ class Client:
                 if r is None or w is None:
                     try:
                         r, w = await self._open()
-                    except _DIAL_ERRORS as e:
+                    except Exception as e:  # any failure: dial again
                         self._last_error = _describe(e)
                         await asyncio.sleep(backoff)
                         backoff = min(backoff * 2, BACKOFF_MAX)
@@ -242,7 +242,7 @@ class Client:
             call = self._pending.get(e.req_id)
             if call is not None and not call.future.done():
                 call.future.set_exception(errors.ResourceExhausted(str(e)))
-        except (OSError, ProtocolError):
+        except Exception:  # OSError, ProtocolError: the connection is lost
             return
 
     async def _call(self, method: str, body: bytes,
