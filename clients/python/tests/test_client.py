@@ -397,3 +397,35 @@ def test_survives_restarts(daemon: Daemon) -> None:
         daemon.start()
         t.join(timeout=30)
         assert result and result[0].payload == b"later"
+
+
+def test_many_resent_after_kill() -> None:
+    """Ten submits in flight when jobd is killed, their replies swallowed by
+    holdproxy: each is re-sent with its own key, and jobd holds ten jobs."""
+    d = Daemon("proxy")
+    try:
+        async def main() -> None:
+            async with jobd.aio.Client(d.address) as c:
+                await c.ping()
+                d.proxy_hold()
+                calls = [asyncio.create_task(c.submit(
+                    "sha256", input=str(i).encode(), timeout=30))
+                    for i in range(10)]
+                await asyncio.to_thread(d.proxy_wait_held)
+                await asyncio.to_thread(d.restart, "KILL")
+                done = await asyncio.gather(*calls)
+                assert any(s.existing for s in done)
+                ids = {s.job.id for s in done}
+                assert len(ids) == 10
+                listed = [j.id async for j in c.list_all()]
+                assert sorted(listed) == sorted(ids)
+                for s in done:
+                    j = await c.wait(s.job.id, timeout=30)
+                    assert j.state is jobd.State.SUCCEEDED
+        asyncio.run(asyncio.wait_for(main(), 120))
+        d.finish()
+    except BaseException:
+        print(d.log())
+        raise
+    finally:
+        d.cleanup()
