@@ -135,14 +135,16 @@ export class FrameDecoder {
     }
     const out = Buffer.allocUnsafe(n);
     let off = 0;
+    let used = 0; // whole chunks consumed, removed at once below
     while (off < n) {
-      const c = this.chunks[0];
+      const c = this.chunks[used];
       const k = Math.min(c.length, n - off);
       c.copy(out, off, 0, k);
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
+      if (k === c.length) used++;
+      else this.chunks[used] = c.subarray(k);
       off += k;
     }
+    this.chunks.splice(0, used);
     this.avail -= n;
     return out;
   }
