@@ -226,3 +226,31 @@ test('bad arguments are refused before anything is sent', async () => {
   await assert.rejects(c.submit('count', { n: {} }), TypeError);
   await assert.rejects(c.ping('x', { deadlineMs: -1 }), TypeError);
 });
+
+test('one client across restarts: calls after each, a Wait in flight re-sent', async () => {
+  const r = new Daemon('plain');
+  let ok = false;
+  try {
+    await r.setup();
+    const c2 = new Client(r.address);
+    for (const sig of ['KILL', 'TERM', 'KILL', 'TERM']) {
+      await r.restart(sig);
+      assert.equal((await c2.ping(sig, { deadlineMs: 10000 })).payload.toString(), sig);
+    }
+    const { job } = await c2.submit('count', LONG);
+    const w = c2.wait(job.id);
+    await c2.ping();
+    await r.restart('KILL');
+    // The Wait was sent again on the new connection: cancelling the job
+    // (recovered at start) answers it.
+    const cancelled = await c2.cancel(job.id, { deadlineMs: 10000 });
+    assert.equal(cancelled.state, 'cancelled');
+    assert.equal((await w).state, 'cancelled');
+    c2.close();
+    ok = true;
+  } finally {
+    await r.teardown();
+    if (ok) r.remove();
+    else console.error(r.logText());
+  }
+});
