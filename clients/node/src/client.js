@@ -43,8 +43,13 @@ export const VERSION = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
 ).version;
 
-/** The largest request the client sends (the daemon's own limit is near it). */
-export const MAX_REQUEST_BYTES = 2 * 1024 * 1024;
+/**
+ * The largest request the client sends (request id and envelope): jobd's
+ * own limit (LIMIT_MESSAGE_BYTES in daemon/limit.h). jobd closes the
+ * connection of a larger message unanswered, which the client would take
+ * for a lost connection and re-send into: the client refuses it first.
+ */
+export const MAX_REQUEST_BYTES = 2 * 1024 * 1024 + 64;
 /** The largest reply the client takes; a larger one closes the connection. */
 export const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 /** How much longer than a call's deadline the client waits for the daemon's own answer. */

@@ -146,17 +146,27 @@ export class Connection {
     const t = this.target;
     let sock;
     let connectEvent = 'connect';
-    if (t.transport === 'ipc') {
-      sock = net.connect({ path: t.path });
-    } else if (t.transport === 'tcp') {
-      sock = net.connect({ host: t.host, port: t.port });
-    } else {
-      const o = this.tlsOpts;
-      const servername = o.serverName ?? (net.isIP(t.host) ? undefined : t.host);
-      sock = tls.connect({
-        host: t.host, port: t.port, servername, ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: true,
+    try {
+      if (t.transport === 'ipc') {
+        sock = net.connect({ path: t.path });
+      } else if (t.transport === 'tcp') {
+        sock = net.connect({ host: t.host, port: t.port });
+      } else {
+        const o = this.tlsOpts;
+        const servername = o.serverName ?? (net.isIP(t.host) ? undefined : t.host);
+        sock = tls.connect({
+          host: t.host, port: t.port, servername, ca: o.ca, cert: o.cert, key: o.key, rejectUnauthorized: true,
+        });
+        connectEvent = 'secureConnect';
+      }
+    } catch (e) {
+      // Options Node refuses at once (a PEM that does not parse): a failed
+      // dial like any other, reported from the event loop.
+      this.sock = null;
+      setImmediate(() => {
+        if (this.state === 'dialing' && this.sock === null) this.lost(false, e);
       });
-      connectEvent = 'secureConnect';
+      return;
     }
     this.sock = sock;
     const dec = new FrameDecoder({
@@ -218,6 +228,11 @@ export class Connection {
   onClose(sock, opened, err) {
     if (this.sock !== sock || this.state === 'closed') return;
     this.sock = null;
+    this.lost(opened, err);
+  }
+
+  /** The connection (or the dial) has ended: fail the calls, or redial for them. */
+  lost(opened, err) {
     if (err instanceof FramingError && opened) {
       // A reply over the limit (or garbage after the handshake): the same
       // calls would get the same reply again, so they fail here.

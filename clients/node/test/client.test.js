@@ -254,3 +254,9 @@ test('one client across restarts: calls after each, a Wait in flight re-sent', a
     else console.error(r.logText());
   }
 });
+
+test('a client key that does not parse: UNAVAILABLE, no call left behind', async () => {
+  const c2 = new Client('tls+tcp://127.0.0.1:1', { tls: { ca: 'x', cert: 'garbage', key: 'garbage' } });
+  await assert.rejects(c2.ping('x', { deadlineMs: 3000 }), (e) => e instanceof Unavailable && /PEM/.test(e.details));
+  c2.close();
+});
