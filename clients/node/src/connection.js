@@ -34,7 +34,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { randomInt } from 'node:crypto';
 import {
-  FrameDecoder, FramingError, PROTO_REP, PROTO_REQ, handshake, messageHeader, requestBody, splitReply,
+  FrameDecoder, FramingError, PROTO_REP, PROTO_REQ, handshake, requestFrame, splitReply,
 } from './framing.js';
 import { Code, errorFor } from './errors.js';
 
@@ -97,8 +97,7 @@ export class Connection {
       id = (this.nextId | 0x80000000) >>> 0;
       this.nextId = (this.nextId + 1) & 0x7fffffff;
     } while (this.calls.has(id));
-    const body = requestBody(id, call.payload);
-    call.frame = Buffer.concat([messageHeader(body.length, this.target.transport === 'ipc'), body]);
+    call.frame = requestFrame(id, call.payload, this.target.transport === 'ipc');
     this.calls.set(id, call);
     if (this.state === 'open') {
       this.sock.ref();

@@ -58,6 +58,17 @@ export function requestBody(requestId, payload) {
   return b;
 }
 
+/** A whole request as it goes on the wire: the size prefix, the request id, `payload`. */
+export function requestFrame(requestId, payload, ipc) {
+  const hl = ipc ? 9 : 8;
+  const f = Buffer.allocUnsafe(hl + 4 + payload.length);
+  if (ipc) f[0] = 0x01;
+  f.writeBigUInt64BE(BigInt(4 + payload.length), hl - 8);
+  f.writeUInt32BE(requestId >>> 0, hl);
+  f.set(payload, hl + 4);
+  return f;
+}
+
 /** Splits a reply message into its request id and its payload; null when too short or not a reply. */
 export function splitReply(msg) {
   if (msg.length < 4) return null;

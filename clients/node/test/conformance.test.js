@@ -259,6 +259,7 @@ async function run(sc) {
         const outcome = await h.p;
         check(`${where} (its call)`, outcome, h.step.expect, vars);
         check(where, outcome, step.expect, vars);
+        save(outcome, h.step.save, vars);
         save(outcome, step.save, vars);
       } else if (step.op === 'wait_state') {
         const id = resolveVars(step.id, vars);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  FrameDecoder, FramingError, PROTO_REP, PROTO_REQ, handshake, messageHeader, requestBody, splitReply,
+  FrameDecoder, FramingError, PROTO_REP, PROTO_REQ, handshake, messageHeader, requestBody, requestFrame, splitReply,
 } from '../src/framing.js';
 
 const frame = (payload, ipc) => Buffer.concat([messageHeader(payload.length, ipc), payload]);
@@ -24,6 +24,12 @@ test('a request body begins with its id, high bit set, big-endian', () => {
   assert.deepEqual(splitReply(b), { id: 0x80000005, payload: Buffer.from('xy') });
   assert.equal(splitReply(Buffer.from([0, 0, 0, 5, 1])), null); // no high bit: not a reply
   assert.equal(splitReply(Buffer.from([0x80, 0])), null);
+});
+
+test('a request frame is the size prefix, then the id and the payload', () => {
+  const p = Buffer.from('envelope');
+  assert.deepEqual(requestFrame(0x80000001, p, false), frame(requestBody(0x80000001, p), false));
+  assert.deepEqual(requestFrame(0xfffffffe, p, true), frame(requestBody(0xfffffffe, p), true));
 });
 
 for (const ipc of [false, true]) {
