@@ -260,3 +260,18 @@ test('a client key that does not parse: UNAVAILABLE, no call left behind', async
   await assert.rejects(c2.ping('x', { deadlineMs: 3000 }), (e) => e instanceof Unavailable && /PEM/.test(e.details));
   c2.close();
 });
+
+test('an idle client does not keep the process alive', async () => {
+  const { execFile } = await import('node:child_process');
+  const script = `import { Client } from ${JSON.stringify(new URL('../index.js', import.meta.url).href)};
+    const c = new Client(${JSON.stringify(d.address)});
+    const r = await c.ping('idle');
+    console.log(r.payload.toString());`;
+  const out = await new Promise((res, rej) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000 }, (err, stdout) => {
+      if (err) rej(err);
+      else res(stdout);
+    });
+  });
+  assert.equal(out.trim(), 'idle');
+});
