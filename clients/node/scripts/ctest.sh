@@ -34,8 +34,13 @@ test)
 	node=${2:-node}
 	need "$node"
 	need npm
-	echo "ctest.sh: $("$node" --version) at $(command -v "$node")"
-	node scripts/generate.js
+	node=$(command -v "$node")
+	echo "ctest.sh: $("$node" --version) at $node"
+	# This node first on PATH: the code generator (protoc-gen-es, a
+	# `#!/usr/bin/env node` script) runs on it too.
+	PATH=$(dirname "$node"):$PATH
+	export PATH
+	"$node" scripts/generate.js
 	# shellcheck disable=SC2086
 	exec "$node" --test $tests
 	;;
