@@ -4,7 +4,7 @@
 set -eu
 pkgs="cmake make gcc pkg-config libc6-dev libnng-dev libmbedtls-dev \
 libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3 help2man \
-libinih-dev"
+libinih-dev libjansson-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
