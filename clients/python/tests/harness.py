@@ -9,6 +9,7 @@ test, never skips it.
 from __future__ import annotations
 
 import dataclasses
+import contextlib
 import os
 import queue
 import shutil
@@ -18,6 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +212,23 @@ class Daemon:
                 p.kill()
                 p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(profile: str,
+            client_token: str | None = None) -> Iterator[Daemon]:
+    """A daemon for a block: it must stop cleanly (exit 0 after SIGTERM)
+    when the block ends well; its log is printed when the block fails; its
+    files go in any case."""
+    d = Daemon(profile, client_token)
+    try:
+        yield d
+        d.finish()
+    except BaseException:
+        print(d.log())
+        raise
+    finally:
+        d.cleanup()
 
 
 # --- answers as plain values ---------------------------------------------

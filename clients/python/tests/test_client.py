@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import subprocess
 import struct
 import threading
 import time
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import jobd
-from harness import Daemon
+from harness import Daemon, conformance_dir, running
 from jobd import _envelope as env
 from jobd import _framing as fr
 from jobd._pb import jobd_pb2 as pb
@@ -27,15 +28,8 @@ LONG = {"n": "100000000000"}  # a count job that runs until cancelled
 
 @pytest.fixture
 def daemon() -> Iterator[Daemon]:
-    d = Daemon("plain")
-    try:
+    with running("plain") as d:
         yield d
-        d.finish()
-    except BaseException:
-        print(d.log())
-        raise
-    finally:
-        d.cleanup()
 
 
 @pytest.fixture
@@ -354,11 +348,7 @@ def test_not_a_rep_peer() -> None:
 
 
 def test_tls_wrong_ca() -> None:
-    d = Daemon("tls")
-    other = Daemon("none")
-    try:
-        import subprocess
-        from harness import conformance_dir
+    with running("tls") as d, running("none") as other:
         subprocess.run(["sh", str(conformance_dir() / "make-certs.sh"),
                         str(other.dir)], check=True)
         with jobd.Client(d.address, tls=jobd.TLS(
@@ -370,13 +360,6 @@ def test_tls_wrong_ca() -> None:
         with jobd.Client(d.address.replace("127.0.0.1", "localhost"),
                          tls=ctx) as c:
             assert c.ping(b"ctx").payload == b"ctx"
-        d.finish()
-    except BaseException:
-        print(d.log())
-        raise
-    finally:
-        d.cleanup()
-        other.cleanup()
 
 
 def test_survives_restarts(daemon: Daemon) -> None:
@@ -402,8 +385,7 @@ def test_survives_restarts(daemon: Daemon) -> None:
 def test_many_resent_after_kill() -> None:
     """Ten submits in flight when jobd is killed, their replies swallowed by
     holdproxy: each is re-sent with its own key, and jobd holds ten jobs."""
-    d = Daemon("proxy")
-    try:
+    with running("proxy") as d:
         async def main() -> None:
             async with jobd.aio.Client(d.address) as c:
                 await c.ping()
@@ -423,9 +405,3 @@ def test_many_resent_after_kill() -> None:
                     j = await c.wait(s.job.id, timeout=30)
                     assert j.state is jobd.State.SUCCEEDED
         asyncio.run(asyncio.wait_for(main(), 120))
-        d.finish()
-    except BaseException:
-        print(d.log())
-        raise
-    finally:
-        d.cleanup()

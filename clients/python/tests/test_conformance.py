@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import jobd
-from harness import Daemon, conformance_dir, plain
+from harness import Daemon, conformance_dir, plain, running
 
 SCENARIO_LIMIT_S = 180  # a scenario that hangs fails after this
 
@@ -271,17 +271,9 @@ class Runner:
 
 
 def run_scenario(sc: dict[str, Any], mode: str) -> None:
-    d = Daemon(sc["daemon"], sc.get("client", {}).get("token"))
-    try:
-        try:
-            asyncio.run(asyncio.wait_for(Runner(sc, mode, d).run(),
-                                         SCENARIO_LIMIT_S))
-            d.finish()
-        except BaseException:
-            print(d.log())
-            raise
-    finally:
-        d.cleanup()
+    with running(sc["daemon"], sc.get("client", {}).get("token")) as d:
+        asyncio.run(asyncio.wait_for(Runner(sc, mode, d).run(),
+                                     SCENARIO_LIMIT_S))
 
 
 def test_table_is_whole() -> None:
