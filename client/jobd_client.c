@@ -55,8 +55,9 @@
  * while it builds its envelope; `amtx` is jobd_async.c's; `dmtx` guards the
  * watch's state (the count of connections, when the last one went, the
  * count of new dialers, `dclosing`), taken by nng's pipe callbacks and the
- * watch's tick. All three are leaves: no nng function is called under
- * `dmtx`. `dialer` is the tick's own once the client is open.
+ * watch's tick. All three are leaves: nothing under `dmtx` calls into
+ * nng but nng_clock(). `dialer` is the tick's own once the client is
+ * open.
  */
 
 #include <arpa/inet.h>

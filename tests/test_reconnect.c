@@ -10,8 +10,8 @@
  *
  * nng 1.5.2's dialer gives up for good when a peer closes a new connection
  * before the client's SP header went out (nanomsg/nng#1518; see
- * client/jobd_client.c). A restart hits that only now and then (about one
- * restart in a few hundred on ipc:// here), so every STUCK_EVERY-th round
+ * client/jobd_client.c). A restart hits that only rarely (once in about
+ * a thousand restarts on ipc:// here), so every STUCK_EVERY-th round
  * also leaves the client's socket the way that bug does, while the daemon
  * is down: with nothing dialing, by closing its dialer through nng's API
  * (found in nng's statistics). The library must notice and dial
@@ -259,7 +259,9 @@ restarts(const char *scheme)
 
 	/* up to the first round that failed: each costs its deadlines */
 	for (int i = 0; i < ROUNDS && test_failures == failures; i++) {
-		struct acall_t down, up;
+		/* static: a done that comes after a failed wait, or after a
+		 * REQUIRE left the loop, still writes to live memory */
+		static struct acall_t down, up;
 
 		if (i % 2 == 0) {
 			int st = jd_kill(&d, SIGKILL);
