@@ -16,7 +16,10 @@
  * is down: with nothing dialing, by closing its dialer through nng's API
  * (found in nng's statistics). The library must notice and dial
  * again (jc_redials() counts it), within the same calls' deadlines. The
- * summary prints how many times the library re-created its dialer.
+ * summary prints how many times the library re-created its dialer: once
+ * per closed dialer, once per dialer nng gave up by itself, and once more
+ * per CLIENT_REDIAL_MS that jobd took to come back (under valgrind, about
+ * once a round).
  */
 #include <pthread.h>
 #include <stdbool.h>
