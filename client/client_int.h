@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
 #include "jobd_client.h"
@@ -25,6 +26,9 @@
 #define CLIENT_RECV_MAX     (16u << 20) /* largest reply accepted */
 #define CLIENT_MAX_METADATA 64u         /* entries set with set_metadata */
 #define CLIENT_MAX_PEM      (1u << 20)  /* largest TLS file read */
+#define CLIENT_WATCH_MS     1000u       /* the dialer watch's tick */
+/* no connection for this long: the dialer is re-created (jobd_client.c) */
+#define CLIENT_REDIAL_MS 2000u
 /* jobd's largest request (request_bytes in daemon/limit.h): a larger one
  * would be refused, or its connection closed, so it is not sent */
 #define CLIENT_MAX_REQUEST (2u << 20)
@@ -37,6 +41,14 @@ struct meta {
 struct jobd_client {
 	nng_socket sock;
 	char *url;
+	nng_tls_config *tls; /* a tls+tcp:// address's, for a new dialer */
+	nng_mtx *dmtx;       /* the dialer watch (jobd_client.c): */
+	nng_aio *watch;      /* its tick; callback watch_cb */
+	nng_dialer dialer;   /* the current dialer */
+	int npipes;          /* connections: ADD_PRE to REM_POST */
+	nng_time lost;       /* since when npipes is 0 (or the last redial) */
+	unsigned redials;    /* dialers re-created */
+	bool dclosing;       /* close: the watch ends */
 	nng_mtx *mtx;
 	uint32_t timeout_ms;
 	struct meta *meta;
@@ -69,6 +81,9 @@ int jc_read_response(jobd_client *c, const char *method, nng_msg *msg,
 nng_duration jc_call_budget(uint32_t deadline);
 /* The timeout of a receive that must end by `end`. */
 nng_duration jc_time_left(nng_time end);
+/* How many times the client re-created its dialer after CLIENT_REDIAL_MS
+ * without a connection (for tests and diagnostics). */
+unsigned jc_redials(jobd_client *c);
 /* Ends the asynchronous calls in flight and frees their contexts, for
  * jobd_client_close() (jobd_async.c). */
 void jc_calls_end(jobd_client *c);

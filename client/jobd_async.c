@@ -14,7 +14,9 @@
  * aio cannot be freed from its own callback; idle acalls are freed by
  * jobd_client_close(), after the last callback, so that when close returns
  * nothing of the client is left for nng's threads (a program may call
- * nng_fini() next).
+ * nng_fini() next). A new dialer (jobd_client.c's watch) changes nothing
+ * here: the socket, its contexts and their aios stay, and a request in
+ * flight is sent again on the new connection by nng's REQ.
  *
  * Closing with calls in flight: close marks the client closing (a call
  * started then, from a done, is refused), cancels the calls whose request

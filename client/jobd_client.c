@@ -7,6 +7,23 @@
  * open; after that nng reconnects by itself, and a request made while the
  * daemon is away waits (within its deadline) for it to come back.
  *
+ * Except when nng's dialer gives up. nng 1.5.2 (Debian 12's) passes the
+ * error of a failed SP handshake to the dialer's pending connect; a peer
+ * that closed a new connection before the client's header went out makes
+ * that write fail with EPIPE, which nng maps to NNG_ECLOSED, and the dialer
+ * takes NNG_ECLOSED for "I was closed": it never dials again, and every
+ * call times out (nanomsg/nng#1518, fixed in nng 1.6.0, whose transports
+ * report NNG_ECONNSHUT there; a daemon that dies or stops just as it
+ * accepts a connection does it). So the client watches its dialer: a pipe
+ * notification counts its connections (ADD_PRE to REM_POST), and a timer
+ * ticking every CLIENT_WATCH_MS on nng's threads replaces the dialer with
+ * a new one (same address, same TLS configuration, started without
+ * waiting) when the socket has had no connection for CLIENT_REDIAL_MS. A
+ * working dialer retries within nng's reconnect time (100 ms), so a new
+ * one costs nothing while the daemon is merely away. The socket stays:
+ * the contexts and aios of calls in flight stay valid, and nng's REQ sends
+ * their requests again on the new connection, as after any reconnection.
+ *
  * A call packs the method's request into a `Request` envelope, sends it on a
  * context of its own (one nng_ctx per call, so threads can share a client and
  * a late reply can never be taken for the answer to another call), and
@@ -23,8 +40,9 @@
  * certificate against the CA file it is given, for the address's host name
  * or the server name it is given; it has no "insecure" mode. The PEM files
  * are read here, so that a message can name the file that is wrong; the
- * private key's bytes are wiped once nng has parsed them. The dialer holds
- * the configuration from then on, also for reconnections.
+ * private key's bytes are wiped once nng has parsed them. The client keeps
+ * the configuration (and each dialer holds it) for reconnections and for
+ * a new dialer.
  *
  * Errors: every failure returns a jobd_status and leaves a message in a
  * thread-local buffer, read with jobd_client_errmsg().
@@ -34,7 +52,12 @@
  * client_int.h.
  *
  * Locking: `mtx` guards `timeout_ms` and the metadata, which a call reads
- * while it builds its envelope; `amtx` is jobd_async.c's. Both are leaves.
+ * while it builds its envelope; `amtx` is jobd_async.c's; `dmtx` guards the
+ * watch's state (the count of connections, when the last one went, the
+ * count of new dialers, `dclosing`), taken by nng's pipe callbacks and the
+ * watch's tick. All three are leaves: nothing under `dmtx` calls into
+ * nng but nng_clock(). `dialer` is the tick's own once the client is
+ * open.
  */
 
 #include <arpa/inet.h>
@@ -334,7 +357,8 @@ out:
 }
 
 /* Blocking: fails at once when nothing listens at url, or when a TLS
- * handshake fails (with cfg, made by tls_config() from tls). */
+ * handshake fails (with cfg, made by tls_config() from tls). The dialer
+ * in c->dialer. */
 static int
 dial(jobd_client *c, const char *url, nng_tls_config *cfg,
      const struct jobd_client_tls *tls)
@@ -346,6 +370,7 @@ dial(jobd_client *c, const char *url, nng_tls_config *cfg,
 
 	if ((rv = nng_dialer_create(&d, c->sock, url)) != 0)
 		return (dial_err(url, rv));
+	c->dialer = d;
 	if (cfg == NULL) {
 		if ((rv = nng_dialer_start(d, 0)) != 0)
 			return (dial_err(url, rv));
@@ -364,6 +389,92 @@ dial(jobd_client *c, const char *url, nng_tls_config *cfg,
 	st = tls_dial_err(url, rv, tls->ca_file, u->u_hostname);
 	nng_url_free(u);
 	return (st);
+}
+
+/*
+ * The dialer watch (see the top of the file). pipe_cb counts c's
+ * connections, from NNG_PIPE_EV_ADD_PRE to NNG_PIPE_EV_REM_POST (a pipe
+ * refused after ADD_PRE gets no ADD_POST, but always its REM_POST), on
+ * nng's threads, and notes when the last one went.
+ */
+static void
+pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	jobd_client *c = arg;
+
+	(void) p;
+	nng_mtx_lock(c->dmtx);
+	if (ev == NNG_PIPE_EV_ADD_PRE)
+		c->npipes++;
+	else if (--c->npipes == 0)
+		c->lost = nng_clock();
+	nng_mtx_unlock(c->dmtx);
+}
+
+/* A new dialer of c's address (with its TLS configuration), started
+ * without waiting for its connection, in *dp; 0 or an nng error. */
+static int
+redial(jobd_client *c, nng_dialer *dp)
+{
+	nng_dialer d;
+	int rv;
+
+	if ((rv = nng_dialer_create(&d, c->sock, c->url)) != 0)
+		return (rv);
+	if ((c->tls == NULL ||
+	     (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls)) == 0) &&
+	    (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) == 0) {
+		*dp = d;
+		return (0);
+	}
+	nng_dialer_close(d);
+	return (rv);
+}
+
+/*
+ * The watch's tick, every CLIENT_WATCH_MS on one of nng's threads until
+ * close cancels it: after CLIENT_REDIAL_MS without a connection, a new
+ * dialer replaces the old one (which is closed). Only this callback
+ * changes c->dialer once the client is open, so it does so without the
+ * lock; close waits for it (nng_aio_free) before it closes the socket.
+ * A failed redial (out of memory) is tried again at the next tick.
+ */
+static void
+watch_cb(void *arg)
+{
+	jobd_client *c = arg;
+	nng_dialer d;
+	bool stalled;
+
+	if (nng_aio_result(c->watch) != 0)
+		return; /* cancelled: the client is closing */
+	nng_mtx_lock(c->dmtx);
+	if (c->dclosing) {
+		nng_mtx_unlock(c->dmtx);
+		return;
+	}
+	stalled = c->npipes == 0 && nng_clock() - c->lost >= CLIENT_REDIAL_MS;
+	nng_mtx_unlock(c->dmtx);
+	if (stalled && redial(c, &d) == 0) {
+		nng_dialer_close(c->dialer);
+		c->dialer = d;
+		nng_mtx_lock(c->dmtx);
+		c->redials++;
+		c->lost = nng_clock();
+		nng_mtx_unlock(c->dmtx);
+	}
+	nng_sleep_aio(CLIENT_WATCH_MS, c->watch);
+}
+
+unsigned
+jc_redials(jobd_client *c)
+{
+	unsigned n;
+
+	nng_mtx_lock(c->dmtx);
+	n = c->redials;
+	nng_mtx_unlock(c->dmtx);
+	return (n);
 }
 
 int
@@ -408,28 +519,40 @@ jobd_client_open_tls(jobd_client **cp, const char *url,
 		goto fail_amtx;
 	if (nng_cv_alloc(&c->acv, c->amtx) != 0)
 		goto fail_acv;
+	if (nng_mtx_alloc(&c->dmtx) != 0)
+		goto fail_dmtx;
+	if (nng_aio_alloc(&c->watch, watch_cb, c) != 0)
+		goto fail_watch;
 	atomic_init(&c->closing, false);
 	if ((rv = nng_req0_open(&c->sock)) != 0) {
 		st = jc_set_err(JOBD_INTERNAL, "cannot open a REQ socket: %s",
 		                nng_strerror(rv));
 		goto fail_sock;
 	}
-	rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, CLIENT_RECV_MAX);
-	if (rv != 0) {
-		st = jc_set_err(JOBD_INTERNAL, "cannot set '%s': %s",
-		                NNG_OPT_RECVMAXSZ, nng_strerror(rv));
+	if ((rv = nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
+	                              CLIENT_RECV_MAX)) != 0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c)) !=
+	        0 ||
+	    (rv = nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c)) !=
+	        0) {
+		st = jc_set_err(JOBD_INTERNAL, "cannot set up a REQ socket: %s",
+		                nng_strerror(rv));
 		goto fail_dial;
 	}
 	if ((st = dial(c, url, cfg, tls)) != JOBD_OK)
 		goto fail_dial;
-	if (cfg != NULL)
-		nng_tls_config_free(cfg); /* the dialer holds it */
+	c->tls = cfg; /* for a new dialer; the dialer holds it too */
+	nng_sleep_aio(CLIENT_WATCH_MS, c->watch);
 	*cp = c;
 	return (JOBD_OK);
 
 fail_dial:
 	nng_close(c->sock);
 fail_sock:
+	nng_aio_free(c->watch);
+fail_watch:
+	nng_mtx_free(c->dmtx);
+fail_dmtx:
 	nng_cv_free(c->acv);
 fail_acv:
 	nng_mtx_free(c->amtx);
@@ -451,7 +574,16 @@ jobd_client_close(jobd_client *c)
 	if (c == NULL)
 		return;
 	jc_calls_end(c);
+	/* the watch first: it may use the socket; then the socket, whose
+	 * pipes' last callbacks take dmtx */
+	nng_mtx_lock(c->dmtx);
+	c->dclosing = true;
+	nng_mtx_unlock(c->dmtx);
+	nng_aio_free(c->watch);
 	nng_close(c->sock);
+	if (c->tls != NULL)
+		nng_tls_config_free(c->tls);
+	nng_mtx_free(c->dmtx);
 	nng_cv_free(c->acv);
 	nng_mtx_free(c->amtx);
 	nng_mtx_free(c->mtx);
