@@ -86,7 +86,9 @@ int jobd_call(jobd_client *c, const char *method, const ProtobufCMessage *req,
               const ProtobufCMessageDescriptor *reply_desc,
               ProtobufCMessage **reply, uint32_t deadline_ms);
 
-/* Typed calls, one per method of service Jobs. */
+/* Typed calls, one per method of service Jobs. jobd_submit sends the
+ * request as it is: give it an idempotency_key (jobd_new_key()) so that a
+ * re-send after a reconnection returns the first job instead of a second. */
 int jobd_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
                 Jobd__V1__SubmitReply **reply);
 /* Submits 1 to 1000 jobs in one call, accepted all or none; the reply holds
