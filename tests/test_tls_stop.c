@@ -21,10 +21,10 @@
 
 #include "harness.h"
 
-#define CYCLES 10
+#define CYCLES         10
 #define CYCLES_WRAPPED 2 /* valgrind */
-#define CLIENTS 3
-#define RAW 4
+#define CLIENTS        3
+#define RAW            4
 
 /* A free TCP port on 127.0.0.1 (bound, read, released); 0 on failure. */
 static int
@@ -121,13 +121,16 @@ cycle(int n, const char *certs)
 	snprintf(cert, sizeof(cert), "%s/server.pem", certs);
 	snprintf(key, sizeof(key), "%s/server.key", certs);
 	snprintf(ca, sizeof(ca), "%s/ca.pem", certs);
-	const char *args[] = {"--listen", url, "--db", d.db, "--grace", "200ms",
-	                      "--tls-cert", cert, "--tls-key", key, NULL};
-	struct jobd_client_tls tls = {.ca_file = ca, .server_name = "localhost"};
+	const char *args[] = {"--listen",  url,     "--db",       d.db,
+	                      "--grace",   "200ms", "--tls-cert", cert,
+	                      "--tls-key", key,     NULL};
+	struct jobd_client_tls tls = {.ca_file = ca,
+	                              .server_name = "localhost"};
 
 	REQUIRE((d.pid = spawn_slow(args, d.log)) > 0);
 	/* up within 10 s, or 120 s under valgrind */
-	for (int i = 0; i < (jd_wrapped() ? 12000 : 1000) && c[0] == NULL; i++) {
+	for (int i = 0; i < (jd_wrapped() ? 12000 : 1000) && c[0] == NULL;
+	     i++) {
 		if ((c[0] = tls_client(url, &tls, 1000)) == NULL) {
 			if (waitpid(d.pid, &st, WNOHANG) == d.pid) {
 				d.pid = 0;
@@ -154,8 +157,7 @@ cycle(int n, const char *certs)
 			close(raw[i]);
 
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "cycle %d: jobd's wait status %d (%s)\n", n,
-		        st,
+		fprintf(stderr, "cycle %d: jobd's wait status %d (%s)\n", n, st,
 		        WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "exit");
 		clean = false;
 	}
@@ -164,8 +166,9 @@ cycle(int n, const char *certs)
 		clean = false;
 	}
 	if (jd_log_has_report(&d)) {
-		fprintf(stderr, "cycle %d: a sanitizer's or valgrind's report "
-		                "in jobd's log\n",
+		fprintf(stderr,
+		        "cycle %d: a sanitizer's or valgrind's report "
+		        "in jobd's log\n",
 		        n);
 		clean = false;
 	}
