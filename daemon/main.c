@@ -586,6 +586,24 @@ take_signals(jobd_daemon *d, const sigset_t *set, int level)
 	}
 }
 
+/*
+ * nng_fini() at exit frees nng's threads and caches, for leak checkers; a
+ * process's exit frees them all the same. It is unsafe once a tls+tcp://
+ * listener has run: nng 1.5.2's TLS layer ends the listener's pending
+ * accept on one of nng's task threads, which hands the connection to nng's
+ * reaper only after nng_close() has returned (tls_conn_cb() in
+ * supplemental/tls/tls_common.c), so nng_fini() may tear down the locks
+ * that the reaper is about to take: "panic: pthread_mutex_lock: Invalid
+ * argument", or a SIGSEGV (docs/architecture.md, the nng 1.5.2 table).
+ * With TLS, nng is left to the exit.
+ */
+static void
+nng_fini_unless_tls(bool tls)
+{
+	if (!tls)
+		nng_fini();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -594,6 +612,7 @@ main(int argc, char **argv)
 	dblock *lock;
 	sigset_t set;
 	char err[4096];
+	bool tls;
 	int rv;
 
 	memset(&o, 0, sizeof(o));
@@ -634,12 +653,13 @@ main(int argc, char **argv)
 		opts_free(&o);
 		return 1;
 	}
+	tls = o.cfg.tls_cert != NULL; /* the only way to a TLS listener */
 	if (daemon_start(&d, &o.cfg, err, sizeof(err)) != 0) {
 		log_error("cannot start: %s", err);
 		exec_fini();
 		dblock_discard(lock); /* no database left behind if unused */
 		opts_free(&o);
-		nng_fini();
+		nng_fini_unless_tls(tls); /* a TLS listener may have started */
 		return 1;
 	}
 	take_signals(d, &set, o.level);
@@ -652,6 +672,6 @@ main(int argc, char **argv)
 		_exit(0); /* the lock goes with the process */
 	exec_fini();
 	dblock_release(lock); /* every connection to the database is closed */
-	nng_fini(); /* nng's own threads and caches, for leak checkers */
+	nng_fini_unless_tls(tls);
 	return 0;
 }
