@@ -12,12 +12,19 @@
 #      listed by `jobctl kinds` as a program kind, one job must count to n
 #      and answer n, and one long job must report progress and end
 #      cancelled when cancelled;
-#   5. print a summary, and exit 0 only if every job ended as expected and
+#   5. the seed's Express app on jobd (examples/express, at EXPRESS_URL):
+#      more /blocking requests than workers at once, each a count-js job;
+#      /non-blocking timed while they run, and jobd's queue shown holding
+#      the extra ones; every /blocking must answer its n; and a /blocking
+#      whose client gives up must end its job cancelled;
+#   6. print a summary, and exit 0 only if every job ended as expected and
 #      every quick query took less than DEMO_MAX_MS.
 #
 # Environment: JOBD_ADDR (the daemon), DEMO_SAMPLES (calls timed per
-# query, 20), DEMO_MAX_MS (slowest acceptable call, whole jobctl process
-# included, 250), DEMO_JS_N (count-js's n, 300000000: under a second).
+# query, 20), DEMO_MAX_MS (slowest acceptable call, whole jobctl or curl
+# process included, 250), DEMO_JS_N (count-js's n, 300000000: under a
+# second), EXPRESS_URL (the Express app; unset: step 5 is left out),
+# DEMO_EXPRESS_N (n of each /blocking, 1000000000: about a second).
 set -uo pipefail
 
 export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
@@ -158,7 +165,69 @@ jobctl wait --timeout 30 "$jslong" >/dev/null 2>&1
 	bad "count-js job $jslong is $(state "$jslong"), not cancelled"
 say "count-js n=1e11 (job $jslong): progress ${js_done:-0} of 1e11 reported on fd 3, then cancelled"
 
-# 5. summary
+# 5. the seed's Express app on jobd
+express() {
+	local url=$1 n=${DEMO_EXPRESS_N:-1000000000} nb=$((workers + 2))
+	local tmp i pids=() left code body queued gone_n=99999999999 gone
+	for ((i = 0; ; i++)); do
+		curl -fsS --max-time 2 "$url/non-blocking" >/dev/null 2>&1 && break
+		((i < 60)) || die "the Express app at $url did not answer within 60 s"
+		sleep 1
+	done
+	say "the Express app at $url: $(curl -sS --max-time 5 "$url/non-blocking")"
+	tmp=$(mktemp -d)
+	for ((i = 0; i < nb; i++)); do
+		curl -sS --max-time 300 -o "$tmp/body$i" -w '%{http_code}' \
+			"$url/blocking?n=$((n + i))" >"$tmp/code$i" 2>&1 &
+		pids+=($!)
+	done
+	for ((i = 0; ; i++)); do
+		queued=$(stat queued)
+		[[ $(stat busy) == "$workers" && $queued -ge 1 ]] && break
+		((i < 300)) || die "$nb /blocking requests did not fill jobd's workers and queue within 30 s"
+		sleep 0.1
+	done
+	say "$nb GET /blocking?n=$n.. in flight: $workers of $workers workers busy, $queued queued in jobd"
+	timed "GET /non-blocking (busy)" curl -fsS --max-time 5 "$url/non-blocking"
+	left=0
+	for i in "${pids[@]}"; do kill -0 "$i" 2>/dev/null && left=$((left + 1)); done
+	say "after timing, $left of $nb /blocking still in flight"
+	local wrong=0
+	for ((i = 0; i < nb; i++)); do
+		wait "${pids[$i]}"
+		code=$(<"$tmp/code$i")
+		body=$(<"$tmp/body$i")
+		if [[ $code != 200 || $body != "$((n + i))" ]]; then
+			bad "GET /blocking?n=$((n + i)): $code '$body', want 200 '$((n + i))'"
+			wrong=$((wrong + 1))
+		fi
+	done
+	((wrong == 0)) && say "every /blocking answered its n, in jobd's count-js jobs"
+
+	# a client that gives up: its request's job is cancelled
+	curl -sS --max-time 2 "$url/blocking?n=$gone_n" >/dev/null 2>&1
+	gone=$(jobctl list --json --kind count-js --limit 10 |
+		sed -n "s/^{\"id\":\([0-9]*\),.*\"params\":{\"n\":\"$gone_n\"}.*/\1/p" | head -1)
+	if [[ -z $gone ]]; then
+		bad "no count-js job n=$gone_n after GET /blocking?n=$gone_n"
+	else
+		for ((i = 0; i < 150; i++)); do
+			[[ $(state "$gone") == cancelled ]] && break
+			sleep 0.1
+		done
+		[[ $(state "$gone") == cancelled ]] ||
+			bad "job $gone of a /blocking given up on is $(state "$gone"), not cancelled"
+		say "GET /blocking?n=$gone_n given up after 2 s: its job $gone is $(state "$gone")"
+	fi
+	rm -rf "$tmp"
+}
+if [[ -n ${EXPRESS_URL:-} ]]; then
+	express "$EXPRESS_URL"
+else
+	say "EXPRESS_URL unset: the Express app left out"
+fi
+
+# 6. summary
 say "final states:"
 jobctl status "${counts[@]}" "$primes" "$sha" "$failing" "$js" "$jslong" |
 	sed 's/^/demo:   /'
@@ -167,4 +236,4 @@ if ((fails > 0)); then
 	exit 1
 fi
 say "OK: quick queries answered in under $max_ms ms with every worker busy;" \
-	"every job ended as expected, count-js (Node.js) included"
+	"every job ended as expected, count-js (Node.js) included${EXPRESS_URL:+, the Express app included}"
