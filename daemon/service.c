@@ -40,7 +40,6 @@
 #include "rpc.h"
 
 #define DEFAULT_LIST      100
-#define CANCEL_DEFAULT_MS 30000
 #define GONE              "the client's connection closed"
 #define READERS_KEPT      8
 
@@ -979,11 +978,11 @@ svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
            Jobd__V1__CancelReply_Closure closure, void *arg)
 {
 	struct rpc_call *c = arg;
-	int64_t deadline = c->deadline;
 	(void) closure;
-	if (deadline == 0)
-		deadline = sched_mono_ms() + CANCEL_DEFAULT_MS;
-	until_end((service *) base, c, in->id, deadline, RPC_PARK_CALL,
+	/* No deadline (0) waits as long as the job takes to stop, as for
+	 * Wait: a running job ends at its next progress report, a program
+	 * at SIGTERM or, after its grace, SIGKILL. */
+	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_CALL,
 	          sched_cancel, reply_cancel, "cancel");
 }
 

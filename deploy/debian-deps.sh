@@ -1,15 +1,38 @@
 #!/bin/sh
-# Installs the Debian packages jobd builds with, when any is missing.
-# Runs apt-get as root, through sudo when not root. Debian 12 (bookworm).
+# Installs the Debian packages jobd builds and tests with, when any is
+# missing. Runs apt-get as root, through sudo when not root. Debian 12
+# (bookworm).
+#
+# The C build: cmake ... libinih-dev. The tests besides: sqlite3 (one test
+# looks into a database), libjansson-dev (the C client's conformance test
+# reads the scenario table), openssl (test certificates), and for the Python
+# and Node.js clients' tests python3-protobuf, python3-pytest, python3-venv,
+# protobuf-compiler (protoc generates both clients' code), nodejs and npm.
+# Node.js counts as there when `node` and `npm` run, whatever package brought
+# them (Debian's npm cannot be installed beside NodeSource's nodejs).
+#
+#   deploy/debian-deps.sh [--build-only]
+#
+# --build-only: the C build's packages alone (the container image's build).
 set -eu
 pkgs="cmake make gcc pkg-config libc6-dev libnng-dev libmbedtls-dev \
-libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev sqlite3 help2man \
-libinih-dev"
+libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev help2man libinih-dev"
+tests=1
+if [ "${1-}" = --build-only ]; then
+	tests=""
+else
+	pkgs="$pkgs sqlite3 libjansson-dev openssl python3 python3-protobuf \
+python3-pytest python3-venv protobuf-compiler"
+fi
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
+if [ -n "$tests" ] && { ! command -v node >/dev/null 2>&1 ||
+	! command -v npm >/dev/null 2>&1; }; then
+	missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 echo "debian-deps: installing$missing" >&2
 as_root=""

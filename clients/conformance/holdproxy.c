@@ -41,11 +41,19 @@ static atomic_int armed;
 static int upstream_port;
 static pthread_mutex_t out_mtx = PTHREAD_MUTEX_INITIALIZER;
 
-static void
-on_usr1(int sig)
+/* Takes SIGUSR1 (blocked in every thread) and arms. A thread of its own
+ * rather than a handler: under ThreadSanitizer a handler runs only when its
+ * thread leaves a blocking call, and the main thread sits in accept(). */
+static void *
+take_usr1(void *arg)
 {
-	(void) sig;
-	atomic_store(&armed, 1);
+	sigset_t *set = arg;
+	int sig;
+
+	for (;;)
+		if (sigwait(set, &sig) == 0 && sig == SIGUSR1)
+			atomic_store(&armed, 1);
+	return (NULL);
 }
 
 /* One line on stdout: WHAT N. */
@@ -150,7 +158,8 @@ main(int argc, char **argv)
 	struct sockaddr_in sa = {.sin_family = AF_INET,
 	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
-	struct sigaction act = {.sa_handler = on_usr1};
+	static sigset_t usr1;
+	pthread_t sigt;
 	char *end;
 	long port;
 	int lfd;
@@ -161,10 +170,14 @@ main(int argc, char **argv)
 		return (2);
 	}
 	upstream_port = (int) port;
-	sigemptyset(&act.sa_mask);
-	act.sa_flags = SA_RESTART;
-	sigaction(SIGUSR1, &act, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &usr1, NULL) != 0 ||
+	    pthread_create(&sigt, NULL, take_usr1, &usr1) != 0) {
+		fprintf(stderr, "holdproxy: cannot take SIGUSR1\n");
+		return (1);
+	}
 
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) != 0 ||
