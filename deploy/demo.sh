@@ -24,7 +24,7 @@
 # query, 20), DEMO_MAX_MS (slowest acceptable call, whole jobctl or curl
 # process included, 250), DEMO_JS_N (count-js's n, 300000000: under a
 # second), EXPRESS_URL (the Express app; unset: step 5 is left out),
-# DEMO_EXPRESS_N (n of each /blocking, 1000000000: about a second).
+# DEMO_EXPRESS_N (n of each /blocking, 2000000000: about two seconds).
 set -uo pipefail
 
 export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
@@ -167,15 +167,22 @@ say "count-js n=1e11 (job $jslong): progress ${js_done:-0} of 1e11 reported on f
 
 # 5. the seed's Express app on jobd
 express() {
-	local url=$1 n=${DEMO_EXPRESS_N:-1000000000} nb=$((workers + 2))
-	local tmp i pids=() left code body queued gone_n=99999999999 gone
+	local url=$1 n=${DEMO_EXPRESS_N:-2000000000} nb=$((workers + 2))
+	local tmp i pids=() code body queued gone_n=99999999999 gone t0
 	for ((i = 0; ; i++)); do
 		curl -fsS --max-time 2 "$url/non-blocking" >/dev/null 2>&1 && break
 		((i < 60)) || die "the Express app at $url did not answer within 60 s"
 		sleep 1
 	done
 	say "the Express app at $url: $(curl -sS --max-time 5 "$url/non-blocking")"
+	# in_flight: how many of the /blocking curls have not ended
+	in_flight() {
+		local p k=0
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && k=$((k + 1)); done
+		echo "$k"
+	}
 	tmp=$(mktemp -d)
+	t0=$(now_us)
 	for ((i = 0; i < nb; i++)); do
 		curl -sS --max-time 300 -o "$tmp/body$i" -w '%{http_code}' \
 			"$url/blocking?n=$((n + i))" >"$tmp/code$i" 2>&1 &
@@ -187,11 +194,11 @@ express() {
 		((i < 300)) || die "$nb /blocking requests did not fill jobd's workers and queue within 30 s"
 		sleep 0.1
 	done
-	say "$nb GET /blocking?n=$n.. in flight: $workers of $workers workers busy, $queued queued in jobd"
+	say "$nb GET /blocking?n=$n.. sent: $workers of $workers workers busy, $queued queued in jobd"
+	say "$(in_flight) of $nb /blocking in flight; GET /non-blocking, $samples calls:"
 	timed "GET /non-blocking (busy)" curl -fsS --max-time 5 "$url/non-blocking"
-	left=0
-	for i in "${pids[@]}"; do kill -0 "$i" 2>/dev/null && left=$((left + 1)); done
-	say "after timing, $left of $nb /blocking still in flight"
+	say "$(in_flight) of $nb /blocking still in flight," \
+		"$((($(now_us) - t0) / 1000)) ms after they were sent"
 	local wrong=0
 	for ((i = 0; i < nb; i++)); do
 		wait "${pids[$i]}"
