@@ -68,8 +68,9 @@ function code(err) {
   return err instanceof JobdError ? err.codeName : undefined;
 }
 
-// waitEnded(id, signal): the job once it has ended; rejects with an
-// AbortError when signal aborts, or with the JobdError of a failed Wait.
+// waitEnded(id, signal): the job once it has ended; rejects with the
+// client's Cancelled when signal aborts, or with the JobdError of a failed
+// Wait.
 async function waitEnded(id, signal) {
   for (;;) {
     try {
@@ -80,8 +81,9 @@ async function waitEnded(id, signal) {
   }
 }
 
-// cancel(id): asks jobd to cancel the job; a job that has already ended
-// (FAILED_PRECONDITION) or any other failure is only logged.
+// cancel(id, why): asks jobd to cancel the job, and logs it with why; a job
+// that has already ended (FAILED_PRECONDITION) is left alone, any other
+// failure only logged.
 async function cancel(id, why) {
   try {
     await jobd.cancel(id, { deadlineMs: CALL_DEADLINE_MS });
