@@ -169,12 +169,23 @@ say "count-js n=1e11 (job $jslong): progress ${js_done:-0} of 1e11 reported on f
 express() {
 	local url=$1 n=${DEMO_EXPRESS_N:-2000000000} nb=$((workers + 2))
 	local tmp i pids=() code body queued gone_n=99999999999 gone t0
+	local hostport host port ip resolve=()
 	for ((i = 0; ; i++)); do
 		curl -fsS --max-time 2 "$url/non-blocking" >/dev/null 2>&1 && break
 		((i < 60)) || die "the Express app at $url did not answer within 60 s"
 		sleep 1
 	done
-	say "the Express app at $url: $(curl -sS --max-time 5 "$url/non-blocking")"
+	# The app's name is resolved once, here: the calls timed below are the
+	# app's, not those of the container network's DNS, which a busy host
+	# can keep waiting for seconds.
+	hostport=${url#*://}
+	hostport=${hostport%%/*}
+	host=${hostport%:*}
+	port=80
+	[[ $hostport == *:* ]] && port=${hostport##*:}
+	ip=$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}')
+	[[ -n $ip && $ip != "$host" ]] && resolve=(--resolve "$host:$port:$ip")
+	say "the Express app at $url${ip:+ ($ip)}: $(curl "${resolve[@]}" -sS --max-time 5 "$url/non-blocking")"
 	# in_flight: how many of the /blocking curls have not ended
 	in_flight() {
 		local p k=0
@@ -184,7 +195,7 @@ express() {
 	tmp=$(mktemp -d)
 	t0=$(now_us)
 	for ((i = 0; i < nb; i++)); do
-		curl -sS --max-time 300 -o "$tmp/body$i" -w '%{http_code}' \
+		curl "${resolve[@]}" -sS --max-time 300 -o "$tmp/body$i" -w '%{http_code}' \
 			"$url/blocking?n=$((n + i))" >"$tmp/code$i" 2>&1 &
 		pids+=($!)
 	done
@@ -196,7 +207,7 @@ express() {
 	done
 	say "$nb GET /blocking?n=$n.. sent: $workers of $workers workers busy, $queued queued in jobd"
 	say "$(in_flight) of $nb /blocking in flight; GET /non-blocking, $samples calls:"
-	timed "GET /non-blocking (busy)" curl -fsS --max-time 5 "$url/non-blocking"
+	timed "GET /non-blocking (busy)" curl "${resolve[@]}" -fsS --max-time 5 "$url/non-blocking"
 	say "$(in_flight) of $nb /blocking still in flight," \
 		"$((($(now_us) - t0) / 1000)) ms after they were sent"
 	local wrong=0
@@ -212,7 +223,7 @@ express() {
 	((wrong == 0)) && say "every /blocking answered its n, in jobd's count-js jobs"
 
 	# a client that gives up: its request's job is cancelled
-	curl -sS --max-time 2 "$url/blocking?n=$gone_n" >/dev/null 2>&1
+	curl "${resolve[@]}" -sS --max-time 2 "$url/blocking?n=$gone_n" >/dev/null 2>&1
 	gone=$(jobctl list --json --kind count-js --limit 10 |
 		sed -n "s/^{\"id\":\([0-9]*\),.*\"params\":{\"n\":\"$gone_n\"}.*/\1/p" | head -1)
 	if [[ -z $gone ]]; then
