@@ -25,7 +25,8 @@
 # query, 20), DEMO_MAX_MS (slowest acceptable call, whole jobctl process
 # included, 250), DEMO_JS_N (count-js's n, 300000000: under a
 # second), EXPRESS_URL (the Express app; unset: step 5 is left out),
-# DEMO_EXPRESS_N (n of each /blocking, 2000000000: about two seconds).
+# DEMO_EXPRESS_N (n of each /blocking, 5000000000: a few seconds, so that
+# they are still in flight when a busy host answers a call late).
 set -uo pipefail
 
 export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
@@ -186,7 +187,7 @@ http10() {
 
 # 5. the seed's Express app on jobd
 express() {
-	local url=$1 n=${DEMO_EXPRESS_N:-2000000000} nb=$((workers + 2))
+	local url=$1 n=${DEMO_EXPRESS_N:-5000000000} nb=$((workers + 2))
 	local tmp i pids=() code body queued gone_n=99999999999 gone t0
 	local hostport host port ip resolve=()
 	for ((i = 0; ; i++)); do
@@ -222,10 +223,15 @@ express() {
 			"$url/blocking?n=$((n + i))" >"$tmp/code$i" 2>&1 &
 		pids+=($!)
 	done
+	# busy and queued from one `jobctl stats`: the same moment
+	local busy st
 	for ((i = 0; ; i++)); do
-		queued=$(stat queued)
-		[[ $(stat busy) == "$workers" && $queued -ge 1 ]] && break
-		((i < 300)) || die "$nb /blocking requests did not fill jobd's workers and queue within 30 s"
+		st=$(jobctl stats)
+		busy=$(awk '$1 == "busy:" {print $2}' <<<"$st")
+		queued=$(awk '$1 == "queued:" {print $2}' <<<"$st")
+		[[ $busy == "$workers" && $queued -ge 1 ]] && break
+		(($(now_us) - t0 < 30000000)) ||
+			die "$nb /blocking requests did not fill jobd's workers and queue within 30 s"
 		sleep 0.1
 	done
 	say "$nb GET /blocking?n=$n.. sent: $workers of $workers workers busy, $queued queued in jobd"
