@@ -196,9 +196,8 @@ express() {
 		sleep 1
 	done
 	# The app's name is resolved once, here, and /non-blocking is timed
-	# with http10: the times are the app's, not those of the container
-	# network's DNS or of starting curl, which a busy host can keep waiting
-	# for seconds.
+	# with http10, in this shell: the times are of the calls to the app,
+	# without a name lookup or a process start in each.
 	hostport=${url#*://}
 	hostport=${hostport%%/*}
 	host=${hostport%:*}
