@@ -12,12 +12,21 @@
 #      listed by `jobctl kinds` as a program kind, one job must count to n
 #      and answer n, and one long job must report progress and end
 #      cancelled when cancelled;
-#   5. print a summary, and exit 0 only if every job ended as expected and
+#   5. the seed's Express app on jobd (examples/express, at EXPRESS_URL):
+#      more /blocking requests than workers at once, each a count-js job;
+#      /non-blocking timed while they run (every call must answer; its time
+#      is printed, not checked), and jobd's queue shown holding the extra
+#      ones; every /blocking must answer its n; and a /blocking whose
+#      client gives up must end its job cancelled;
+#   6. print a summary, and exit 0 only if every job ended as expected and
 #      every quick query took less than DEMO_MAX_MS.
 #
 # Environment: JOBD_ADDR (the daemon), DEMO_SAMPLES (calls timed per
 # query, 20), DEMO_MAX_MS (slowest acceptable call, whole jobctl process
-# included, 250), DEMO_JS_N (count-js's n, 300000000: under a second).
+# included, 250), DEMO_JS_N (count-js's n, 300000000: under a
+# second), EXPRESS_URL (the Express app; unset: step 5 is left out),
+# DEMO_EXPRESS_N (n of each /blocking, 5000000000: a few seconds, so that
+# they are still in flight when a busy host answers a call late).
 set -uo pipefail
 
 export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
@@ -46,7 +55,8 @@ stat() { jobctl stats | awk -v k="$1:" '$1 == k {print $2}'; }
 
 # timed LABEL CMD...: runs CMD $samples times, prints p50 and max of the
 # wall time of each whole call in ms, and fails the demo if the max is over
-# $max_ms.
+# $max_ms (with timed_note=1, only says so).
+timed_note=0
 timed() {
 	local label=$1 i t0 t1 list=() p50 max
 	shift
@@ -62,7 +72,9 @@ timed() {
 	printf 'demo:   %-28s p50 %3d.%d ms   max %3d.%d ms\n' "$label" \
 		$((p50 / 1000)) $((p50 % 1000 / 100)) $((max / 1000)) \
 		$((max % 1000 / 100))
-	if ((max > max_ms * 1000)); then
+	if ((max > max_ms * 1000 && timed_note)); then
+		say "note: '$label' took $((max / 1000)) ms once, more than $max_ms ms"
+	elif ((max > max_ms * 1000)); then
 		bad "'$label' took $((max / 1000)) ms, more than $max_ms ms"
 	fi
 }
@@ -158,7 +170,115 @@ jobctl wait --timeout 30 "$jslong" >/dev/null 2>&1
 	bad "count-js job $jslong is $(state "$jslong"), not cancelled"
 say "count-js n=1e11 (job $jslong): progress ${js_done:-0} of 1e11 reported on fd 3, then cancelled"
 
-# 5. summary
+# http10 IP PORT PATH: one HTTP/1.0 GET through bash's /dev/tcp, no
+# process started and no name looked up, so that its time is the app's;
+# prints the body's first line, fails unless the status is 200.
+http10() {
+	local fd status line body=
+	exec {fd}<>"/dev/tcp/$1/$2" || return 1
+	printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" >&"$fd"
+	IFS=' ' read -r _ status _ <&"$fd"
+	while IFS= read -r line <&"$fd" && [[ $line != $'\r' ]]; do :; done
+	IFS= read -r body <&"$fd"
+	exec {fd}<&-
+	[[ $status == 200 ]] || return 1
+	printf '%s\n' "$body"
+}
+
+# 5. the seed's Express app on jobd
+express() {
+	local url=$1 n=${DEMO_EXPRESS_N:-5000000000} nb=$((workers + 2))
+	local tmp i pids=() code body queued gone_n=99999999999 gone t0
+	local hostport host port ip resolve=()
+	for ((i = 0; ; i++)); do
+		curl -fsS --max-time 2 "$url/non-blocking" >/dev/null 2>&1 && break
+		((i < 60)) || die "the Express app at $url did not answer within 60 s"
+		sleep 1
+	done
+	# The app's name is resolved once, here, and /non-blocking is timed
+	# with http10, in this shell: the times are of the calls to the app,
+	# without a name lookup or a process start in each.
+	hostport=${url#*://}
+	hostport=${hostport%%/*}
+	host=${hostport%:*}
+	port=80
+	[[ $hostport == *:* ]] && port=${hostport##*:}
+	ip=$(getent ahostsv4 "$host" | awk 'NR == 1 {print $1}')
+	[[ -n $ip ]] || die "cannot resolve '$host' of $url"
+	[[ $ip != "$host" ]] && resolve=(--resolve "$host:$port:$ip")
+	[[ $(http10 "$ip" "$port" /non-blocking) == "This page is non-blocking" ]] ||
+		die "GET /non-blocking through /dev/tcp/$ip/$port failed"
+	say "the Express app at $url${ip:+ ($ip)}: $(curl "${resolve[@]}" -sS --max-time 5 "$url/non-blocking")"
+	# in_flight: how many of the /blocking curls have not ended
+	in_flight() {
+		local p k=0
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && k=$((k + 1)); done
+		echo "$k"
+	}
+	tmp=$(mktemp -d)
+	t0=$(now_us)
+	for ((i = 0; i < nb; i++)); do
+		curl "${resolve[@]}" -sS --max-time 300 -o "$tmp/body$i" -w '%{http_code}' \
+			"$url/blocking?n=$((n + i))" >"$tmp/code$i" 2>&1 &
+		pids+=($!)
+	done
+	# busy and queued from one `jobctl stats`: the same moment
+	local busy st
+	for ((i = 0; ; i++)); do
+		st=$(jobctl stats)
+		busy=$(awk '$1 == "busy:" {print $2}' <<<"$st")
+		queued=$(awk '$1 == "queued:" {print $2}' <<<"$st")
+		[[ $busy == "$workers" && $queued -ge 1 ]] && break
+		(($(now_us) - t0 < 30000000)) ||
+			die "$nb /blocking requests did not fill jobd's workers and queue within 30 s"
+		sleep 0.1
+	done
+	say "$nb GET /blocking?n=$n.. sent: $workers of $workers workers busy, $queued queued in jobd"
+	say "$(in_flight) of $nb /blocking in flight; GET /non-blocking, $samples calls:"
+	# Every call must answer; its time is a figure, not a check: on a busy
+	# host one in a few runs has a call of a second or more, on the app's
+	# side or the demo's, while the calls to jobd itself stay quick.
+	timed_note=1
+	timed "GET /non-blocking (busy)" http10 "$ip" "$port" /non-blocking
+	timed_note=0
+	say "$(in_flight) of $nb /blocking still in flight," \
+		"$((($(now_us) - t0) / 1000)) ms after they were sent"
+	local wrong=0
+	for ((i = 0; i < nb; i++)); do
+		wait "${pids[$i]}"
+		code=$(<"$tmp/code$i")
+		body=$(<"$tmp/body$i")
+		if [[ $code != 200 || $body != "$((n + i))" ]]; then
+			bad "GET /blocking?n=$((n + i)): $code '$body', want 200 '$((n + i))'"
+			wrong=$((wrong + 1))
+		fi
+	done
+	((wrong == 0)) && say "every /blocking answered its n, in jobd's count-js jobs"
+
+	# a client that gives up: its request's job is cancelled
+	curl "${resolve[@]}" -sS --max-time 2 "$url/blocking?n=$gone_n" >/dev/null 2>&1
+	gone=$(jobctl list --json --kind count-js --limit 10 |
+		sed -n "s/^{\"id\":\([0-9]*\),.*\"params\":{\"n\":\"$gone_n\"}.*/\1/p" | head -1)
+	if [[ -z $gone ]]; then
+		bad "no count-js job n=$gone_n after GET /blocking?n=$gone_n"
+	else
+		for ((i = 0; i < 150; i++)); do
+			[[ $(state "$gone") == cancelled ]] && break
+			sleep 0.1
+		done
+		[[ $(state "$gone") == cancelled ]] ||
+			bad "job $gone of a /blocking given up on is $(state "$gone"), not cancelled"
+		say "GET /blocking?n=$gone_n given up after 2 s: its job $gone is $(state "$gone")"
+	fi
+	rm -rf "$tmp"
+}
+if [[ -n ${EXPRESS_URL:-} ]]; then
+	express "$EXPRESS_URL"
+else
+	say "EXPRESS_URL unset: the Express app left out"
+fi
+
+# 6. summary
 say "final states:"
 jobctl status "${counts[@]}" "$primes" "$sha" "$failing" "$js" "$jslong" |
 	sed 's/^/demo:   /'
@@ -167,4 +287,4 @@ if ((fails > 0)); then
 	exit 1
 fi
 say "OK: quick queries answered in under $max_ms ms with every worker busy;" \
-	"every job ended as expected, count-js (Node.js) included"
+	"every job ended as expected, count-js (Node.js) included${EXPRESS_URL:+, the Express app included}"

@@ -1,10 +1,11 @@
 #!/bin/bash
 # The compose demo, end to end, exactly as the README runs it:
 #
-#   1. `up --build --exit-code-from demo` builds both images and runs the
+#   1. `up --build --exit-code-from demo` builds the images and runs the
 #      demo; its exit status must be 0 and it must print its OK line (the
-#      program kind count-js, Node.js, included), and jobd must have
-#      stopped gracefully (exit 0) when compose stopped it;
+#      program kind count-js, Node.js, included, and the Express app's
+#      /blocking answers), and jobd must have stopped gracefully (exit 0)
+#      when compose stopped it;
 #   2. `down` without -v, then `up -d jobd`: a new container on the same
 #      volume must answer with the demo's jobs in the states the demo left
 #      them in, and must be reachable from the host on the published port;
@@ -22,7 +23,14 @@ compose=$(tests/docker-env.sh) || exit
 # A project of its own, so that a demo the user has up is left alone, and
 # a free host port.
 export COMPOSE_PROJECT_NAME=jobdtest$$
-export JOBD_PORT=
+export JOBD_PORT= EXPRESS_PORT=
+# The express image runs `npm ci` at build time: on a machine whose way to
+# the registry passes a TLS-inspecting proxy, npm must trust the host's own
+# CAs too (deploy/Dockerfile, NPM_EXTRA_CA).
+if [[ -z ${NPM_EXTRA_CA:-} ]]; then
+	NPM_EXTRA_CA=$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null)
+	export NPM_EXTRA_CA
+fi
 log=$(mktemp)
 fails=0
 fail() {
@@ -40,7 +48,7 @@ echo "test_compose: $compose, project $COMPOSE_PROJECT_NAME"
 
 # 1. the README's command
 dc up --build --exit-code-from demo 2>&1 | tee "$log" |
-	grep -E '^[^ ]*(demo|jobd)[-_]|ERROR'
+	grep -E '^[^ ]*(demo|jobd|express)[-_]|ERROR'
 rc=${PIPESTATUS[0]}
 if ((rc != 0)); then
 	tail -40 "$log" >&2
@@ -49,6 +57,10 @@ fi
 grep -q "demo: OK" "$log" || fail "the demo did not print its OK line"
 grep -q "demo: count-js n=[0-9]* (job [0-9]*): result [0-9]*" "$log" ||
 	fail "the demo did not run the program kind count-js"
+grep -q "demo: every /blocking answered its n" "$log" ||
+	fail "the demo did not get every /blocking answer of the Express app"
+grep -q "demo: GET /blocking?n=[0-9]* given up after 2 s: its job [0-9]* is cancelled" "$log" ||
+	fail "the demo did not see the job of a /blocking given up on cancelled"
 jobd_ctr=$(dc ps -q jobd)
 code=$(docker inspect -f '{{.State.ExitCode}}' "$jobd_ctr" 2>/dev/null)
 [[ $code == 0 ]] || fail "jobd exited '$code' when compose stopped it, not 0"
@@ -67,18 +79,19 @@ for ((i = 0; i < 60; i++)); do
 done
 [[ $health == healthy ]] || fail "jobd not healthy 60 s after restart ($health)"
 
-list=$(dc exec -T jobd jobctl list)
+list=$(dc exec -T jobd jobctl list --limit 0)
 echo "test_compose: after the restart, jobctl list says:"
 mapfile -t lines <<<"$list"
 printf '  %s\n' "${lines[@]}"
 workers=$(dc exec -T jobd jobctl stats | awk '$1 == "workers:" {print $2}')
 # "ID STATE PROGRESS KIND ..." -> "KIND STATE N", counted (both lists
-# sorted the same way, whatever the locale's order)
+# sorted the same way, whatever the locale's order); the Express app's
+# /blocking requests are workers + 2 count-js jobs, and one more cancelled
 counted=$(awk '{print $4, $2}' <<<"$list" | sort | uniq -c |
 	awk '{print $2, $3, $1}' | sort)
 want=$(printf '%s\n' "count cancelled $workers" "fail failed 1" \
-	"primes succeeded 1" "sha256 succeeded 1" "count-js succeeded 1" \
-	"count-js cancelled 1" | sort)
+	"primes succeeded 1" "sha256 succeeded 1" \
+	"count-js succeeded $((1 + workers + 2))" "count-js cancelled 2" | sort)
 [[ $counted == "$want" ]] ||
 	fail "jobs after restart: got [$counted], want [$want]"
 primes=$(awk '$4 == "primes" {print $1}' <<<"$list")
