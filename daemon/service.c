@@ -39,9 +39,9 @@
 #include "log.h"
 #include "rpc.h"
 
-#define DEFAULT_LIST      100
-#define GONE              "the client's connection closed"
-#define READERS_KEPT      8
+#define DEFAULT_LIST 100
+#define GONE         "the client's connection closed"
+#define READERS_KEPT 8
 
 struct service {
 	Jobd__V1__Jobs_Service base; /* first: handlers cast back */

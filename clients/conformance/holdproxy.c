@@ -11,11 +11,11 @@
  * would be, and the client dials again.
  *
  * SIGUSR1 arms it: the next bytes that come from jobd on any connection,
- * after its 8-byte SP header, are not passed on; holdproxy prints `held N` (the bytes it swallowed) and
- * from then on drops whatever else comes from jobd on that connection. The
- * test then kills jobd, which closes the connection, and the client, which
- * never got its reply, must reconnect and send the request again. SIGTERM
- * ends it.
+ * after its 8-byte SP header, are not passed on; holdproxy prints `held N` (the
+ * bytes it swallowed) and from then on drops whatever else comes from jobd on
+ * that connection. The test then kills jobd, which closes the connection, and
+ * the client, which never got its reply, must reconnect and send the request
+ * again. SIGTERM ends it.
  *
  * One thread per connection, each relaying with poll(); a test makes a
  * handful of connections.
@@ -166,7 +166,8 @@ main(int argc, char **argv)
 
 	if (argc != 2 || (port = strtol(argv[1], &end, 10), *end != '\0') ||
 	    port < 1 || port > 65535) {
-		fprintf(stderr, "usage: holdproxy PORT (jobd's, on 127.0.0.1)\n");
+		fprintf(stderr,
+		        "usage: holdproxy PORT (jobd's, on 127.0.0.1)\n");
 		return (2);
 	}
 	upstream_port = (int) port;
@@ -196,7 +197,8 @@ main(int argc, char **argv)
 			perror("holdproxy: accept");
 			return (1);
 		}
-		if (pthread_create(&t, NULL, relay, (void *) (intptr_t) fd) != 0) {
+		if (pthread_create(&t, NULL, relay, (void *) (intptr_t) fd) !=
+		    0) {
 			close(fd);
 			continue;
 		}
