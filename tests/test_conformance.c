@@ -113,23 +113,6 @@ slow(void)
 
 /* ---- the daemon, its proxy and its clients ---- */
 
-/* A TCP port on 127.0.0.1 free now; 0 on failure. */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* A client of url with the scenario's TLS settings and `token` (NULL:
  * none); the open's status, with *cp NULL on failure. */
 static int
@@ -402,7 +385,7 @@ scen_setup(struct scen *s, json_t *client)
 		return -1;
 	}
 	if (strcmp(p, "ipc") != 0) {
-		if ((port = free_port()) == 0) {
+		if ((port = jd_free_port()) == 0) {
 			snprintf(s->why, sizeof(s->why), "no free port");
 			return -1;
 		}

@@ -103,24 +103,6 @@ struct target {
 	jobd_client *c; /* a well-behaved client, on d.url */
 };
 
-/* A loopback port that was free a moment ago; -1 if none. */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 static struct sampler *live_sampler;
 static struct target *live_target;
 static void sampler_abandon(struct sampler *s);
@@ -166,10 +148,10 @@ static struct target *
 target_new(void)
 {
 	struct target *t;
-	int port = free_port();
+	int port = jd_free_port();
 
 	leftovers();
-	if (port < 0 || (t = calloc(1, sizeof(*t))) == NULL)
+	if (port == 0 || (t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	if (jd_init_in(&t->d, "jobd-hostile") != 0) {
 		free(t);

@@ -107,24 +107,6 @@ acall_wait(struct acall_t *k)
 	return ok;
 }
 
-/* A loopback port that was free a moment ago; -1 if none. */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd, port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Whether the statistics node s is a dialer of c's socket (then *d). */
 static bool
 is_dialer_of(nng_stat *s, jobd_client *c, nng_dialer *d)
@@ -286,7 +268,7 @@ restarts(const char *scheme)
 
 	REQUIRE(jd_init_in(&d, "jobd-reconnect") == 0);
 	if (strcmp(scheme, "tcp") == 0) {
-		int port = free_port();
+		int port = jd_free_port();
 		REQUIRE(port > 0);
 		snprintf(d.url, sizeof(d.url), "tcp://127.0.0.1:%d", port);
 	}

@@ -26,24 +26,6 @@
 #define CLIENTS        3
 #define RAW            4
 
-/* A free TCP port on 127.0.0.1 (bound, read, released); 0 on failure. */
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	int fd, port = 0;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return 0;
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
 /* A TCP connection to 127.0.0.1:port, not waited for; -1 on failure. */
 static int
 raw_connect(int port)
@@ -116,7 +98,7 @@ cycle(int n, const char *certs)
 	int port, st;
 
 	REQUIRE(jd_init_in(&d, "jobd-tlsstop") == 0);
-	REQUIRE((port = free_port()) != 0);
+	REQUIRE((port = jd_free_port()) != 0);
 	snprintf(url, sizeof(url), "tls+tcp://127.0.0.1:%d", port);
 	snprintf(cert, sizeof(cert), "%s/server.pem", certs);
 	snprintf(key, sizeof(key), "%s/server.key", certs);
