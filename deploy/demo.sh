@@ -14,10 +14,10 @@
 #      cancelled when cancelled;
 #   5. the seed's Express app on jobd (examples/express, at EXPRESS_URL):
 #      more /blocking requests than workers at once, each a count-js job;
-#      /non-blocking timed while they run (every call must answer; its time
-#      is printed, not checked), and jobd's queue shown holding the extra
-#      ones; every /blocking must answer its n; and a /blocking whose
-#      client gives up must end its job cancelled;
+#      /non-blocking timed while they run (under DEMO_MAX_MS, as the quick
+#      queries above), and jobd's queue shown holding the extra ones;
+#      every /blocking must answer its n; and a /blocking whose client
+#      gives up must end its job cancelled;
 #   6. print a summary, and exit 0 only if every job ended as expected and
 #      every quick query took less than DEMO_MAX_MS.
 #
@@ -26,7 +26,7 @@
 # included, 250), DEMO_JS_N (count-js's n, 300000000: under a
 # second), EXPRESS_URL (the Express app; unset: step 5 is left out),
 # DEMO_EXPRESS_N (n of each /blocking, 5000000000: a few seconds, so that
-# they are still in flight when a busy host answers a call late).
+# they are still in flight while /non-blocking is timed).
 set -uo pipefail
 
 export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
@@ -55,8 +55,7 @@ stat() { jobctl stats | awk -v k="$1:" '$1 == k {print $2}'; }
 
 # timed LABEL CMD...: runs CMD $samples times, prints p50 and max of the
 # wall time of each whole call in ms, and fails the demo if the max is over
-# $max_ms (with timed_note=1, only says so).
-timed_note=0
+# $max_ms.
 timed() {
 	local label=$1 i t0 t1 list=() p50 max
 	shift
@@ -72,9 +71,7 @@ timed() {
 	printf 'demo:   %-28s p50 %3d.%d ms   max %3d.%d ms\n' "$label" \
 		$((p50 / 1000)) $((p50 % 1000 / 100)) $((max / 1000)) \
 		$((max % 1000 / 100))
-	if ((max > max_ms * 1000 && timed_note)); then
-		say "note: '$label' took $((max / 1000)) ms once, more than $max_ms ms"
-	elif ((max > max_ms * 1000)); then
+	if ((max > max_ms * 1000)); then
 		bad "'$label' took $((max / 1000)) ms, more than $max_ms ms"
 	fi
 }
@@ -235,12 +232,9 @@ express() {
 	done
 	say "$nb GET /blocking?n=$n.. sent: $workers of $workers workers busy, $queued queued in jobd"
 	say "$(in_flight) of $nb /blocking in flight; GET /non-blocking, $samples calls:"
-	# Every call must answer; its time is a figure, not a check: on a busy
-	# host one in a few runs has a call of a second or more, on the app's
-	# side or the demo's, while the calls to jobd itself stay quick.
-	timed_note=1
+	# jobd's compose service has a low CPU weight (compose.yaml says why):
+	# without it, this app's container waited seconds for a CPU at times
 	timed "GET /non-blocking (busy)" http10 "$ip" "$port" /non-blocking
-	timed_note=0
 	say "$(in_flight) of $nb /blocking still in flight," \
 		"$((($(now_us) - t0) / 1000)) ms after they were sent"
 	local wrong=0
