@@ -18,10 +18,10 @@
  * - PATH lookups and the MATCH rules of the README (literal, var, contains,
  *   gte/lte/gt, in, sha256, absent), each failure described as "expected
  *   X, got Y" with Y cut short (a 1 MiB result is not printed whole).
- *   A matcher's argument is a VALUE like a call's: {"var"}, {"now_ms": N}
- *   (the wall clock in Unix ms, plus N, when it is resolved) and
- *   {"join": [V, ...]} (the values' text, run together) are resolved by
- *   cf_resolve() before the match.
+ *   A matcher's argument, and anything inside a literal, is a VALUE like
+ *   a call's: {"var"}, {"now_ms": N} (the wall clock in Unix ms, plus N,
+ *   when it is resolved) and {"join": [V, ...]} (the values' text, run
+ *   together) are resolved by cf_resolve() before the match.
  *
  * JSON is jansson's (see tests/test_conformance.c for why that library).
  */
@@ -535,15 +535,16 @@ cf_match(json_t *got, json_t *match, json_t *vars, char *why, size_t whylen)
 		json_decref(resolved);
 		return ok;
 	}
-	if (op != NULL && strcmp(op, "var") != 0 &&
-	    strcmp(op, "absent") != 0) {
-		/* every other matcher's argument is a VALUE too */
-		if ((resolved = cf_resolve(arg, vars, err, sizeof(err))) ==
+	if (op == NULL || (strcmp(op, "var") != 0 &&
+	                   strcmp(op, "absent") != 0)) {
+		/* a literal may hold VALUEs (a list of saved ids), and every
+		 * other matcher's argument is a VALUE too */
+		orig = op == NULL ? match : arg;
+		if ((resolved = cf_resolve(orig, vars, err, sizeof(err))) ==
 		    NULL) {
 			snprintf(why, whylen, "%s", err);
 			return false;
 		}
-		orig = arg;
 		arg = resolved;
 	}
 	if (op != NULL && strcmp(op, "absent") == 0)
@@ -551,7 +552,7 @@ cf_match(json_t *got, json_t *match, json_t *vars, char *why, size_t whylen)
 	else if (got == NULL)
 		ok = false;
 	else if (op == NULL)
-		ok = equal(got, match);
+		ok = equal(got, arg);
 	else if (strcmp(op, "var") == 0)
 		ok = equal(got, json_object_get(vars, json_string_value(arg)));
 	else if (strcmp(op, "contains") == 0) {

@@ -179,7 +179,8 @@ function equal(got, want) {
 }
 
 function matches(got, m0, vars) {
-  if (m0 === null || typeof m0 !== 'object' || Array.isArray(m0)) return equal(got, m0);
+  if (m0 === null || typeof m0 !== 'object') return equal(got, m0);
+  if (Array.isArray(m0)) return equal(got, resolveVars(m0, vars)); // a literal list may hold VALUEs
   if ('var' in m0 || 'now_ms' in m0 || 'join' in m0) return equal(got, resolveVars(m0, vars));
   if ('absent' in m0) return got === ABSENT;
   if (got === ABSENT) return false;
