@@ -40,6 +40,7 @@
 #include "rpc.h"
 
 #define DEFAULT_LIST 100
+_Static_assert(LIMIT_AFTER == JOB_MAX_AFTER, "one bound on after");
 /* The furthest ahead a job may be scheduled: 10 years. */
 #define MAX_AHEAD_MS (3653LL * 24 * 3600 * 1000)
 
