@@ -17,6 +17,7 @@
 
 #include "deps.h"
 #include "heap.h"
+#include "ukeys.h"
 #include "idtree.h"
 #include "scheduler.h"
 
@@ -34,6 +35,7 @@ enum job_flags {
 	                      cancelled once acknowledged (run->error says
 	                      why) */
 	JOB_RERUN = 32,    /* pending: a Retry's, not a Submit's */
+	JOB_HAS_UNIQUE = 64, /* data holds a unique key (after the key) */
 };
 
 /* What a job has once it has run, or ended without running. */
@@ -79,8 +81,9 @@ struct job {
 	uint8_t flags; /* enum job_flags */
 	uint8_t nafter; /* jobs it runs after (their ids end data) */
 	uint8_t nleft;  /* of those, the ones it still waits for */
-	/* [key NUL] then name NUL value NUL, nparams times; then, when
-	 * nafter > 0, the ids it runs after (uint64_t, aligned) */
+	/* [key NUL] [unique key NUL] then name NUL value NUL, nparams
+	 * times; then, when nafter > 0, the ids it runs after (uint64_t,
+	 * aligned) */
 	char data[];
 };
 
@@ -151,6 +154,7 @@ struct sched {
 	struct heap waits;     /* parked waiters with a deadline */
 	struct waiter *parked; /* every parked WAIT_END waiter (drain) */
 	struct deps deps;      /* jobs waiting for others to end */
+	struct ukeys ukeys;    /* live jobs with a unique key */
 
 	uint64_t next_id;
 	uint64_t seq;
@@ -165,7 +169,13 @@ struct sched {
 /* A job for a record's params and key, or NULL (out of memory); not under
  * mtx. */
 struct job *job_alloc(const struct job_param *params, size_t nparams,
-                      const char *key, const uint64_t *after, size_t nafter);
+                      const char *key, const char *unique,
+                      const uint64_t *after, size_t nafter);
+/* j's unique key, or NULL. */
+const char *job_unique(const struct job *j);
+/* Adds j to the live jobs by unique key if it has one that no other
+ * holds; 0, or -1 when out of memory. */
+int unique_add(sched *s, struct job *j);
 /* The ids j runs after (j->nafter of them). */
 const uint64_t *job_after(const struct job *j);
 /* Fills j's fields from r, of kind `kind` (kind_intern()). */

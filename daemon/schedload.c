@@ -105,10 +105,13 @@ load_link(struct load_ctx *lc)
 	lc->next = NULL;
 	if (j == NULL)
 		return 0;
-	if (kq_of(lc->s, j->kind) == NULL || table_add(lc->s, j) != 0) {
+	/* room in the unique keys first: once in the table, j stays */
+	if (kq_of(lc->s, j->kind) == NULL ||
+	    ukeys_reserve(&lc->s->ukeys, 1) != 0 || table_add(lc->s, j) != 0) {
 		job_free(j);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
+	(void) unique_add(lc->s, j); /* room was made */
 	lc->s->nqueued++;
 	index_add(lc->s, j);
 	if (j->nafter > 0 && load_deps(lc, j) != 0)
@@ -143,8 +146,8 @@ load_one(const struct jobrec *r, void *arg)
 			return JOBD_RESOURCE_EXHAUSTED;
 		snprintf(lc->kind, sizeof(lc->kind), "%s", r->kind);
 	}
-	if ((j = job_alloc(r->params, r->nparams, r->idem_key, r->after,
-	                   r->nafter)) == NULL)
+	if ((j = job_alloc(r->params, r->nparams, r->idem_key, r->unique_key,
+	                   r->after, r->nafter)) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
 	job_fill(j, r, lc->kind_id);
 	j->id = r->id;
