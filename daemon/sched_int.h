@@ -52,6 +52,8 @@ struct jobrun {
 	uint32_t pending_writes;
 	uint32_t nparams;
 	uint32_t reruns;            /* times a Retry put it back */
+	struct job_run *history;    /* those earlier runs, oldest first */
+	size_t nhistory;
 	kindset *ks;                /* running: the set its kind is from */
 	const struct kind_def *def; /* running: its kind, in ks */
 	struct job_param params[];  /* into the job's data, for the kind */
@@ -195,6 +197,9 @@ struct kq *kq_of(sched *s, uint32_t kind);
 /* j into its kind's list index; j into its run queue (or delayed). */
 void index_add(sched *s, struct job *j);
 void enqueue(sched *s, struct job *j);
+/* The earlier runs of rerun job j, from the database, at start. Under
+ * mtx; takes r's history. */
+void job_set_history(struct job *j, struct jobrec *r);
 /* Waiting job d learns that a job it waits for (not live) ended in
  * `state` (0: there is none), why being "job N failed" or the like. */
 void settle(sched *s, struct job *d, int state, const char *why);

@@ -345,6 +345,9 @@ job_free(struct job *j)
 		kindset_unref(j->run->ks);
 		free(j->run->result);
 		free(j->run->error);
+		for (size_t i = 0; i < j->run->nhistory; i++)
+			free(j->run->history[i].error);
+		free(j->run->history);
 		free(j->run);
 	}
 	free(j);
@@ -703,6 +706,8 @@ job_view(const sched *s, struct job *j, struct jobrec *v, struct job_param *pv)
 	}
 	if (j->run != NULL) {
 		v->reruns = j->run->reruns;
+		v->history = j->run->history;
+		v->nhistory = j->run->nhistory;
 		v->progress_done = atomic_load(&j->run->done);
 		v->progress_total = atomic_load(&j->run->total);
 		v->result = j->run->result;
@@ -1153,7 +1158,6 @@ insert_done(struct writer_op *op)
 	if (q != NULL)
 		fire_group(s, q, fire, more); /* op->errmsg lives till then */
 	jobrec_clear(&op->rec); /* the input with it: the database has it */
-	free(op->run.error);
 	free(p);
 }
 
@@ -1751,13 +1755,27 @@ sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
 	b.kind = &kd;
 	if ((rv = rerun_refusal(s, rec, &b, err, errlen)) != JOBD_OK)
 		goto out;
-	if ((f = fresh_alloc(s, &b, 1, &yes, 1)) == NULL ||
+	/* its history: rec's, and the run that ended */
+	struct job_run *hist = realloc(rec->history, (rec->nhistory + 1) *
+	                                                 sizeof(*hist));
+	if (hist != NULL)
+		rec->history = hist;
+	if (hist == NULL || (f = fresh_alloc(s, &b, 1, &yes, 1)) == NULL ||
 	    job_run(f->j) == NULL) {
+		if (f != NULL && f->j != NULL) {
+			free(f->j->run);
+			f->j->run = NULL;
+		}
 		snprintf(err, errlen, "out of memory");
 		rv = JOBD_RESOURCE_EXHAUSTED;
 		goto out;
 	}
-	/* From here nothing fails. The job as it runs again: */
+	/* From here nothing fails. The run that ended: */
+	struct job_run ended = {rec->state, rec->error, rec->attempts,
+	                        rec->started_at, rec->finished_at};
+	hist[rec->nhistory] = ended;
+	rec->error = NULL;
+	/* the job as it runs again */
 	struct job *j = f->j;
 	struct jop *p = f->p;
 	j->wq = f->q;
@@ -1772,6 +1790,10 @@ sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
 	j->created_at = rec->created_at;
 	j->flags |= JOB_LOADED | JOB_RERUN;
 	j->run->reruns = rec->reruns + 1;
+	j->run->history = hist;
+	j->run->nhistory = rec->nhistory + 1;
+	rec->history = NULL;
+	rec->nhistory = 0;
 	add_edges(s, j, f, wait_for, nwait_for);
 	table_link(s, j);
 	if (j->flags & JOB_HAS_UNIQUE)
@@ -1784,12 +1806,8 @@ sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
 	p->op.type = WOP_RERUN;
 	p->op.rec.id = j->id;
 	p->op.rec.reruns = j->run->reruns;
-	p->op.run.state = rec->state;
-	p->op.run.error = rec->error;
-	rec->error = NULL;
-	p->op.run.attempts = rec->attempts;
-	p->op.run.started_at = rec->started_at;
-	p->op.run.finished_at = rec->finished_at;
+	/* its error is the history's: the job outlives the op */
+	p->op.run = ended;
 	p->op.done = insert_done;
 	p->job = j;
 	p->s = s;
@@ -2487,4 +2505,17 @@ unique_add(sched *s, struct job *j)
 		return -1;
 	ukeys_add(&s->ukeys, j);
 	return 0;
+}
+
+void
+job_set_history(struct job *j, struct jobrec *r)
+{
+	struct jobrun *run = j->run;
+
+	if (run == NULL || run->history != NULL)
+		return;
+	run->history = r->history;
+	run->nhistory = r->nhistory;
+	r->history = NULL;
+	r->nhistory = 0;
 }

@@ -96,20 +96,13 @@ lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
 	store *db;
 	int rv;
 
-	if (sched_get(sv->s, id, out) == JOBD_OK) {
-		if (out->reruns == 0)
-			return JOBD_OK;
-		if ((db = reader_take(sv, err, errlen)) == NULL) {
-			jobrec_clear(out);
-			return JOBD_UNAVAILABLE;
-		}
-		rv = JOBD_OK;
-	} else {
-		if ((db = reader_take(sv, err, errlen)) == NULL)
-			return JOBD_UNAVAILABLE;
-		rv = store_get(db, id, 0, out);
-	}
-	/* a job run again: its earlier runs are on disk only */
+	/* a live job has its history in memory */
+	if (sched_get(sv->s, id, out) == JOBD_OK)
+		return JOBD_OK;
+	if ((db = reader_take(sv, err, errlen)) == NULL)
+		return JOBD_UNAVAILABLE;
+	rv = store_get(db, id, 0, out);
+	/* a job run again: its earlier runs are in their own table */
 	if (rv == JOBD_OK && out->reruns > 0 &&
 	    (rv = store_runs(db, id, out)) != JOBD_OK)
 		jobrec_clear(out);
