@@ -8,7 +8,7 @@
         job = c.wait(s.job.id)
         print(job.state, job.result)
 
-        # later, after others, one at a time
+        # scheduling: a time, a dependency, a unique key, a pause, reruns
         from datetime import datetime, timedelta, timezone
         at = datetime.now(timezone.utc) + timedelta(minutes=10)
         first = c.submit("count", {"n": "5"}, run_at=at).job
