@@ -788,12 +788,17 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 		O_TIMEOUT,
 		O_RETRIES,
 		O_KEY,
-		O_WAIT
+		O_WAIT,
+		O_AT,
+		O_IN,
+		O_AFTER,
+		O_UNIQUE
 	};
 	static const struct optspec opts[] = {
 	    COMMON_OPTS,       {"input", true},   {"priority", true},
 	    {"timeout", true}, {"retries", true}, {"key", true},
-	    {"wait", false},   {NULL, false}};
+	    {"wait", false},   {"at", true},      {"in", true},
+	    {"after", true},   {"unique", true},  {NULL, false}};
 	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
 	Jobd__V1__SubmitRequest req = JOBD__V1__SUBMIT_REQUEST__INIT;
 	Jobd__V1__SubmitRequest__ParamsEntry *ents = NULL;
@@ -807,6 +812,8 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 	size_t dlen = 0;
 	size_t np = 0;
 	bool wait = false;
+	const char *at = NULL; /* --at or --in as given, for the message */
+	const char *in = NULL;
 	int64_t v;
 	uint64_t id;
 	int rc = 0;
@@ -869,6 +876,30 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 		case O_WAIT:
 			wait = true;
 			break;
+		case O_AT:
+			at = p.val;
+			if ((rc = ctl_opt_at(g->cmd, p.val, &req.run_at_ms)) !=
+			    0)
+				goto done;
+			break;
+		case O_IN:
+			in = p.val;
+			if ((rc = ctl_opt_in(g->cmd, p.val, &req.delay_ms)) !=
+			    0)
+				goto done;
+			break;
+		case O_AFTER:
+			if ((rc = ctl_opt_after(g->cmd, p.val, &req.after,
+			                        &req.n_after)) != 0)
+				goto done;
+			break;
+		case O_UNIQUE:
+			if (*p.val == '\0') {
+				rc = ctl_usage_error(g->cmd, "empty --unique");
+				goto done;
+			}
+			req.unique_key = (char *) p.val;
+			break;
 		case P_ARG: {
 			char *eq;
 			if (kind == NULL) {
@@ -904,6 +935,13 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 	}
 	if (kind == NULL) {
 		rc = ctl_usage_error(g->cmd, "missing KIND");
+		goto done;
+	}
+	if (at != NULL && in != NULL) {
+		rc = ctl_usage_error(g->cmd,
+		                     "give --at or --in, not both (--at '%s', "
+		                     "--in '%s')",
+		                     at, in);
 		goto done;
 	}
 	if (input != NULL && (rc = read_input(input, &data, &dlen)) != 0)
@@ -954,6 +992,7 @@ done:
 	free(data);
 	free(ptrs);
 	free(ents);
+	free(req.after);
 	return (rc);
 }
 
@@ -1034,6 +1073,7 @@ cmd_status(struct jobctl *g, int argc, char **argv)
 			ctl_json_job(j, false);
 		} else {
 			ctl_print_job_line(j, now);
+			ctl_print_job_detail(j);
 		}
 	}
 	jobd__v1__get_reply__free_unpacked(rep, NULL);
@@ -1202,8 +1242,9 @@ cmd_list(struct jobctl *g, int argc, char **argv)
 			if ((st = ctl_parse_state(p.val)) < 0)
 				return (ctl_usage_error(
 				    g->cmd,
-				    "invalid state '%s' (expected queued, "
-				    "running, succeeded, failed or cancelled)",
+				    "invalid state '%s' (expected scheduled, "
+				    "queued, running, succeeded, failed or "
+				    "cancelled)",
 				    p.val));
 			req.state = (Jobd__V1__JobState) st;
 			break;
@@ -1302,18 +1343,29 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		       ",\"parked_calls\":%" PRIu64
 		       ",\"dropped_replies\":%" PRIu64
 		       ",\"refused_calls\":%" PRIu64 ",\"commits\":%" PRIu64
-		       ",\"version\":",
+		       ",\"scheduled\":%" PRIu64 ",\"paused_kinds\":[",
 		       s->workers, s->busy_workers, s->queued, s->running,
 		       s->succeeded, s->failed, s->cancelled, s->submitted,
 		       s->retried, s->recovered, s->max_queue, s->uptime_ms,
 		       s->waiting_kind, s->connections, s->parked_calls,
-		       s->dropped_replies, s->refused_calls, s->commits);
+		       s->dropped_replies, s->refused_calls, s->commits,
+		       s->scheduled);
+		for (size_t i = 0;
+		     s->paused_kinds != NULL && i < s->n_paused_kinds; i++) {
+			if (i > 0)
+				putchar(',');
+			ctl_json_str(s->paused_kinds[i] != NULL
+			                 ? s->paused_kinds[i]
+			                 : "");
+		}
+		fputs("],\"version\":", stdout);
 		ctl_json_str(s->version != NULL ? s->version : "");
 		fputs("}\n", stdout);
 	} else {
 		ctl_fmt_dur(up, sizeof(up), s->uptime_ms);
 		printf("workers: %" PRIu32 "\n", s->workers);
 		printf("busy: %" PRIu32 "\n", s->busy_workers);
+		printf("scheduled: %" PRIu64 "\n", s->scheduled);
 		printf("queued: %" PRIu64 "\n", s->queued);
 		printf("running: %" PRIu64 "\n", s->running);
 		printf("succeeded: %" PRIu64 "\n", s->succeeded);
@@ -1332,6 +1384,12 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		printf("dropped replies: %" PRIu64 "\n", s->dropped_replies);
 		printf("refused calls: %" PRIu64 "\n", s->refused_calls);
 		printf("commits: %" PRIu64 "\n", s->commits);
+		printf("paused kinds:");
+		for (size_t i = 0;
+		     s->paused_kinds != NULL && i < s->n_paused_kinds; i++)
+			printf("%s %s", i > 0 ? "," : "",
+			       ctl_tx(s->paused_kinds[i]));
+		printf("%s\n", s->n_paused_kinds == 0 ? " none" : "");
 		printf("uptime: %s\n", up);
 		printf("version: %s\n", ctl_tx(s->version));
 	}
@@ -1434,7 +1492,10 @@ static const struct cmd cmds[] = {
     {"submit", cmd_submit,
      "KIND [NAME=VALUE ...] [--input FILE|-] [--priority N]\n"
      "                     [--timeout SEC] [--retries N] [--key KEY] "
-     "[--wait]",
+     "[--wait]\n"
+     "                     [--at TIME | --in DURATION] [--after "
+     "ID[,ID...]]\n"
+     "                     [--unique KEY]",
      "submit a job and print its id",
      "Submits a job of kind KIND with parameters NAME=VALUE and prints "
      "its id.\n"
@@ -1456,6 +1517,25 @@ static const struct cmd cmds[] = {
      "returns the\n"
      "                 first job instead of a new one (default: a fresh "
      "random key)\n"
+     "  --at TIME      do not start it before TIME; until then it is "
+     "scheduled.\n"
+     "                 TIME is 2026-12-06T10:00:00Z or "
+     "2026-12-06T10:00:00+01:00\n"
+     "                 (RFC 3339), 2026-12-06T10:00 or '2026-12-06 "
+     "10:00:30' (local\n"
+     "                 time), or @UNIXSECONDS. A time past runs it now\n"
+     "  --in DURATION  do not start it before DURATION from now: 500ms, "
+     "90s, 10m,\n"
+     "                 2h, 1d, 1h30m (parts are added up). Not with --at\n"
+     "  --after ID[,ID...]\n"
+     "                 run it only once each of these jobs has "
+     "succeeded; if one\n"
+     "                 fails or is cancelled, this one is cancelled. "
+     "May be given\n"
+     "                 more than once\n"
+     "  --unique KEY   while a job with this unique key is scheduled, "
+     "queued or\n"
+     "                 running, return that job instead of a new one\n"
      "  --wait         then wait for the job to end and exit like "
      "'jobctl wait';\n"
      "                 the id goes to standard error, so that standard\n"
@@ -1464,7 +1544,13 @@ static const struct cmd cmds[] = {
     {"status", cmd_status, "[--json] ID...", "show jobs",
      "Shows one line per job: id, state, progress, kind, and how long "
      "it has been\n"
-     "queued or running, or how long it took. Exits 4 if a job is not "
+     "queued or running, how long it took, or when it runs; the error "
+     "of a failed\n"
+     "or cancelled job. Under it, when they apply: the time it runs at "
+     "(local and\n"
+     "UTC), the jobs it runs after, its unique key, how many times "
+     "'jobctl retry'\n"
+     "put it back, and each earlier run. Exits 4 if a job is not "
      "found.\n"
      "\n"
      "Options:\n"
@@ -1502,17 +1588,63 @@ static const struct cmd cmds[] = {
      "list recent jobs",
      "Lists jobs, newest first, one line each as 'jobctl status' "
      "prints them.\n"
+     "'--state failed' is the dead-letter view, each job with its "
+     "error; rerun\n"
+     "one with 'jobctl retry ID'.\n"
      "\n"
      "Options:\n"
-     "  --state STATE  only jobs in STATE: queued, running, succeeded, "
-     "failed or\n"
-     "                 cancelled\n"
+     "  --state STATE  only jobs in STATE: scheduled, queued, running, "
+     "succeeded,\n"
+     "                 failed or cancelled\n"
      "  --kind KIND    only jobs of kind KIND\n"
      "  --limit N      at most N jobs (default 20; 0 for all)\n"
      "  --json         print one JSON object per job\n"},
+    {"retry", ctl_cmd_retry, "ID [--json]",
+     "run a failed or cancelled job again",
+     "Puts failed or cancelled job ID back in the queue as a new run "
+     "with the same\n"
+     "id, its attempts counted from 0 again; the run that ended is kept "
+     "in its\n"
+     "history ('jobctl status ID'). Prints the id, its state and how "
+     "many times it\n"
+     "was rerun. A job that succeeded or has not ended is refused "
+     "(FAILED_PRECONDITION,\n"
+     "exit 5); an unknown one is exit 4.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print the job as JSON\n"},
+    {"pause", ctl_cmd_pause, "KIND [--json]", "hold the queued jobs of a kind",
+     "Pauses kind KIND: its queued jobs wait ('waiting: kind paused'), "
+     "new jobs are\n"
+     "still accepted, running jobs finish. The pause lasts across "
+     "restarts of jobd\n"
+     "until 'jobctl resume KIND'. Says whether the kind was paused "
+     "already; an\n"
+     "unknown kind is exit 4.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print {\"kind\", \"paused\", \"changed\"}\n"},
+    {"resume", ctl_cmd_resume, "KIND [--json]", "let a paused kind run again",
+     "Resumes kind KIND: its queued jobs start again. Says whether it "
+     "was paused.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print {\"kind\", \"paused\", \"changed\"}\n"},
+    {"schedules", ctl_cmd_schedules, "[--json]", "list the periodic jobs",
+     "Lists the periodic jobs declared in *.schedule files beside the "
+     "kind files:\n"
+     "name, kind, spec ('cron 30 3 * * *' or 'every 5m'), the time zone "
+     "of a cron\n"
+     "spec, the next firing (local time) and how soon, the last firing "
+     "and the\n"
+     "job it made.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print one JSON object per schedule (times in Unix ms)\n"},
     {"stats", cmd_stats, "[--json]", "show the daemon's counters",
      "Prints the daemon's workers, job counts per state, counters and "
-     "version.\n"
+     "version,\n"
+     "and the kinds that are paused.\n"
      "\n"
      "Options:\n"
      "  --json  print one JSON object\n"},
@@ -1520,7 +1652,9 @@ static const struct cmd cmds[] = {
      "list the kinds of job and their parameters",
      "Lists each kind of job the daemon runs, with its parameters: "
      "name, type,\n"
-     "whether required or its default, bounds, and description.\n"
+     "whether required or its default, bounds, and description; and "
+     "whether it is\n"
+     "paused ('jobctl pause').\n"
      "\n"
      "Options:\n"
      "  --json  print one JSON object per kind\n"},
@@ -1544,7 +1678,7 @@ print_help(void)
 	       "\n"
 	       "Commands:\n");
 	for (const struct cmd *c = cmds; c->name != NULL; c++)
-		printf("  %-8s %s\n", c->name, c->summary);
+		printf("  %-9s %s\n", c->name, c->summary);
 	printf("\n"
 	       "Options:\n"
 	       "  --addr URL     the daemon's address, tcp:// or ipc:// "

@@ -144,6 +144,13 @@ void ctl_json_kind(const Jobd__V1__Kind *k);
 
 /* ---- the scheduling commands (jobctl_sched.c) ---- */
 
+/* submit --at TIME into *ms, --in DURATION into *ms, --after ID[,ID...]
+ * appended to the malloc'd *ids (n of them); 0 or EXIT_USAGE (printed). */
+int ctl_opt_at(const struct cmd *cmd, const char *val, int64_t *ms);
+int ctl_opt_in(const struct cmd *cmd, const char *val, uint64_t *ms);
+int ctl_opt_after(const struct cmd *cmd, const char *val, uint64_t **ids,
+                  size_t *n);
+
 int ctl_cmd_retry(struct jobctl *g, int argc, char **argv);
 int ctl_cmd_pause(struct jobctl *g, int argc, char **argv);
 int ctl_cmd_resume(struct jobctl *g, int argc, char **argv);

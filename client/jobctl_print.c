@@ -34,6 +34,8 @@ ctl_state_name(int st)
 		return ("failed");
 	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
 		return ("cancelled");
+	case JOBD__V1__JOB_STATE__JOB_STATE_SCHEDULED:
+		return ("scheduled");
 	default:
 		return ("unknown");
 	}
@@ -51,7 +53,7 @@ int
 ctl_parse_state(const char *s)
 {
 	for (int st = JOBD__V1__JOB_STATE__JOB_STATE_QUEUED;
-	     st <= JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED; st++) {
+	     st <= JOBD__V1__JOB_STATE__JOB_STATE_SCHEDULED; st++) {
 		if (strcmp(s, ctl_state_name(st)) == 0)
 			return (st);
 	}
@@ -114,7 +116,8 @@ ctl_diff_ms(int64_t a, int64_t b)
 	return (a - b);
 }
 
-/* "queued 12s", "running 3.2s", "took 2.1s", "after 5s" (ended unstarted). */
+/* "queued 12s", "running 3.2s", "took 2.1s", "after 5s" (ended unstarted),
+ * "runs in 4m59s" (scheduled). */
 void
 ctl_fmt_age(char *buf, size_t n, const Jobd__V1__Job *j, int64_t now)
 {
@@ -131,6 +134,15 @@ ctl_fmt_age(char *buf, size_t n, const Jobd__V1__Job *j, int64_t now)
 		                                 ? j->started_at_ms
 		                                 : j->created_at_ms));
 		snprintf(buf, n, "running %s", d);
+		break;
+	case JOBD__V1__JOB_STATE__JOB_STATE_SCHEDULED:
+		if (j->run_at_ms > now) {
+			ctl_fmt_dur(d, sizeof(d),
+			            ctl_diff_ms(j->run_at_ms, now));
+			snprintf(buf, n, "runs in %s", d);
+		} else {
+			snprintf(buf, n, "due now");
+		}
 		break;
 	default:
 		if (!ctl_state_ended(j->state) || j->finished_at_ms == 0) {
@@ -165,8 +177,11 @@ ctl_percent(const Jobd__V1__Job *j)
 	return (p >= 99.0 ? 99 : (int) p);
 }
 
-/* "42  running  37%  count  running 3.2s", and for a queued job that
- * something holds, "  (waiting: kind 'x' is not defined; ...)" */
+/* "42  running  37%  count  running 3.2s"; for a queued job that
+ * something holds, "  (waiting: kind 'x' is not defined; ...)"; for a
+ * scheduled one, "  (at 2026-12-06T11:00:00+01:00)" in local time; for a
+ * failed or cancelled one, "  error: MESSAGE" (list --state failed is the
+ * dead-letter view). */
 void
 ctl_print_job_line(Jobd__V1__Job *j, int64_t now)
 {
@@ -177,7 +192,67 @@ ctl_print_job_line(Jobd__V1__Job *j, int64_t now)
 	       ctl_percent(j), ctl_tx(j->kind), age);
 	if (j->waiting != NULL && *j->waiting != '\0')
 		printf("  (waiting: %s)", ctl_tx(j->waiting));
+	if (j->state == JOBD__V1__JOB_STATE__JOB_STATE_SCHEDULED &&
+	    j->run_at_ms != 0) {
+		ctl_fmt_time(age, sizeof(age), j->run_at_ms, false);
+		printf("  (at %s)", age);
+	}
+	if ((j->state == JOBD__V1__JOB_STATE__JOB_STATE_FAILED ||
+	     j->state == JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED) &&
+	    j->error != NULL && *j->error != '\0')
+		printf("  error: %s", ctl_tx(j->error));
 	putchar('\n');
+}
+
+/* "T (UTC)" of Unix ms, for the detail lines. */
+static void
+print_time(const char *label, int64_t ms)
+{
+	char local[48];
+	char utc[48];
+
+	ctl_fmt_time(local, sizeof(local), ms, false);
+	ctl_fmt_time(utc, sizeof(utc), ms, true);
+	printf("  %s: %s (%s)\n", label, local, utc);
+}
+
+void
+ctl_print_job_detail(Jobd__V1__Job *j)
+{
+	char a[48];
+	char b[48];
+
+	if (j->run_at_ms != 0)
+		print_time("run at", j->run_at_ms);
+	if (j->after != NULL && j->n_after > 0) {
+		printf("  after:");
+		for (size_t i = 0; i < j->n_after; i++)
+			printf("%s %" PRIu64, i > 0 ? "," : "", j->after[i]);
+		putchar('\n');
+	}
+	if (j->unique_key != NULL && *j->unique_key != '\0')
+		printf("  unique key: %s\n", ctl_tx(j->unique_key));
+	if (j->reruns > 0)
+		printf("  reruns: %" PRIu32 "\n", j->reruns);
+	for (size_t i = 0; j->history != NULL && i < j->n_history; i++) {
+		Jobd__V1__Run *r = j->history[i];
+		if (r == NULL)
+			continue;
+		if (r->started_at_ms != 0)
+			ctl_fmt_time(a, sizeof(a), r->started_at_ms, false);
+		else
+			snprintf(a, sizeof(a), "never started");
+		if (r->finished_at_ms != 0)
+			ctl_fmt_time(b, sizeof(b), r->finished_at_ms, false);
+		else
+			snprintf(b, sizeof(b), "-");
+		printf("  run %zu: %s after %" PRIu32 " attempt%s, %s .. %s",
+		       i + 1, ctl_state_name(r->state), r->attempts,
+		       r->attempts == 1 ? "" : "s", a, b);
+		if (r->error != NULL && *r->error != '\0')
+			printf(": %s", ctl_tx(r->error));
+		putchar('\n');
+	}
 }
 
 /* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
@@ -348,6 +423,26 @@ ctl_json_job_fields(const Jobd__V1__Job *j, bool result)
 	printf(",\"input_size\":%" PRIu32, j->input_size);
 	fputs(",\"waiting\":", stdout);
 	ctl_json_str_or_null(j->waiting);
+	ctl_json_time("run_at", j->run_at_ms);
+	fputs(",\"after\":[", stdout);
+	for (size_t i = 0; j->after != NULL && i < j->n_after; i++)
+		printf("%s%" PRIu64, i > 0 ? "," : "", j->after[i]);
+	printf("],\"reruns\":%" PRIu32 ",\"unique_key\":", j->reruns);
+	ctl_json_str_or_null(j->unique_key);
+	fputs(",\"history\":[", stdout);
+	for (size_t i = 0, n = 0; j->history != NULL && i < j->n_history; i++) {
+		const Jobd__V1__Run *r = j->history[i];
+		if (r == NULL)
+			continue;
+		printf("%s{\"state\":\"%s\",\"error\":", n++ > 0 ? "," : "",
+		       ctl_state_name(r->state));
+		ctl_json_str_or_null(r->error);
+		printf(",\"attempts\":%" PRIu32, r->attempts);
+		ctl_json_time("started_at", r->started_at_ms);
+		ctl_json_time("finished_at", r->finished_at_ms);
+		putchar('}');
+	}
+	putchar(']');
 	if (result && j->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED) {
 		const uint8_t *d = j->result.data != NULL
 		                       ? j->result.data
@@ -397,6 +492,9 @@ ctl_print_kind(Jobd__V1__Kind *k)
 	if (k->concurrency > 0)
 		printf("; at most %" PRIu32 " at once", k->concurrency);
 	putchar('\n');
+	if (k->paused)
+		printf("  paused: its queued jobs wait (jobctl resume %s)\n",
+		       ctl_tx(k->name));
 	for (size_t i = 0; k->params != NULL && i < k->n_params; i++) {
 		Jobd__V1__Param *p = k->params[i];
 		if (p == NULL)
@@ -432,8 +530,9 @@ ctl_json_kind(const Jobd__V1__Kind *k)
 	fputs(",\"description\":", stdout);
 	ctl_json_str(k->description != NULL ? k->description : "");
 	printf(",\"uses_input\":%s,\"max_input\":%" PRIu32
-	       ",\"concurrency\":%" PRIu32 ",\"origin\":",
-	       k->uses_input ? "true" : "false", k->max_input, k->concurrency);
+	       ",\"concurrency\":%" PRIu32 ",\"paused\":%s,\"origin\":",
+	       k->uses_input ? "true" : "false", k->max_input, k->concurrency,
+	       k->paused ? "true" : "false");
 	ctl_json_str(k->origin != NULL ? k->origin : "");
 	fputs(",\"source\":", stdout);
 	ctl_json_str_or_null(k->source);
