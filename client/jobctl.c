@@ -8,7 +8,10 @@
  * git's builtins. Each command parses its own arguments (options may come
  * before or after the others), checks them all before it connects, and
  * returns the process's exit status, so usage errors and --help never touch
- * the network.
+ * the network. The table and the first commands are here; the commands of
+ * scheduling (retry, pause, resume, schedules; submit's --at, --in and
+ * --after) are in jobctl_sched.c, how jobs and kinds are printed in
+ * jobctl_print.c, and what they share in jobctl.h.
  *
  * Exit status (printed by --help as well):
  *   0 success; 1 the job failed or was cancelled; 2 usage error or
