@@ -317,7 +317,8 @@ ctl_parse_duration(const char *s, uint64_t *ms, ctl_time_err *why)
 void
 ctl_fmt_time(char *buf, size_t n, int64_t ms, bool utc)
 {
-	time_t t = (time_t) (ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	/* floor(ms / 1000), INT64_MIN included */
+	time_t t = (time_t) (ms >= 0 ? ms / 1000 : -1 - (-(ms + 1)) / 1000);
 	struct tm tm;
 	int64_t off;
 	size_t len;

@@ -271,6 +271,8 @@ test_format(void)
 	CHECK_EQ_INT(back, T0);
 	ctl_fmt_time(buf, sizeof(buf), 0, true);
 	CHECK_EQ_STR(buf, "1970-01-01T00:00:00Z");
+	ctl_fmt_time(buf, sizeof(buf), -1, true); /* rounded down */
+	CHECK_EQ_STR(buf, "1969-12-31T23:59:59Z");
 	/* a hostile time from the daemon is printed, not trusted */
 	ctl_fmt_time(buf, sizeof(buf), INT64_MAX, true);
 	CHECK(buf[0] == '@');
