@@ -3,9 +3,11 @@
 # (delayed jobs), --after (dependencies), --unique, pause and resume of a
 # kind, retry of a failed job with its history, list --state failed (the
 # dead-letter view) and scheduled, schedules; their output, --json, the
-# daemon's refusals and the usage errors. Needs JOBD_BIN and JOBCTL_BIN.
+# daemon's refusals and the usage errors; and the new commands against a
+# server that answers wrongly. Needs JOBD_BIN, JOBCTL_BIN and
+# FAKE_SERVER_BIN (ctest sets them).
 set -u
-: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}"
+: "${JOBD_BIN:?}" "${JOBCTL_BIN:?}" "${FAKE_SERVER_BIN:?}"
 dir=$(mktemp -d /tmp/jobd-ctlsched-XXXXXX)
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -100,8 +102,8 @@ run "--at more than 10 years ahead" 2 "" "INVALID_ARGUMENT" -- submit count n=1 
 soon=$(submit count n=42 --in 1s)
 run "delayed: runs at its time" 0 "^42$" "" -- wait "$soon"
 "$JOBCTL_BIN" --json status "$soon" >"$dir/j"
-check "delayed: started no earlier than run_at" \
-	[ "$(jnum started_at "$dir/j")" -ge "$(jnum run_at "$dir/j")" -a "$(jnum run_at "$dir/j")" -gt 0 ]
+check "delayed: started no earlier than its delay" \
+	[ "$(jnum started_at "$dir/j")" -ge $(($(jnum created_at "$dir/j") + 1000)) -a "$(jnum created_at "$dir/j")" -gt 0 ]
 run "submit --json shows run_at" 0 '"state":"scheduled".*"run_at":[0-9]+' "" -- submit count n=1 --in 30m --json
 for id in "$far" "$loc" "$off" "$uni"; do
 	run "cancel a scheduled job" 0 "^$id cancelled" "" -- cancel "$id"
@@ -135,7 +137,7 @@ run "kinds --json shows paused" 0 '"name":"count".*"paused":true' "" -- kinds --
 run "stats shows paused kinds" 0 "^paused kinds: count$" "" -- stats
 run "stats --json" 0 '"paused_kinds":\["count"\]' "" -- stats --json
 p=$(submit count n=3)
-run "paused: the job waits" 0 "^$p +queued .*\(waiting: kind paused\)" "" -- status "$p"
+run "paused: the job waits" 0 "^$p +queued .*\(waiting: kind .*paused" "" -- status "$p"
 run "paused: not run" 3 "" "timed out waiting for job $p \(still queued\)" -- wait "$p" --timeout 1
 run "paused: other kinds run" 0 "^25$" "" -- submit primes limit=100 --wait
 stop_daemons
@@ -182,6 +184,51 @@ run "schedules --json: none" 0 "" "" -- schedules --json
 check "schedules --json: nothing printed" [ ! -s "$dir/out" ]
 
 stop_daemons
+
+# ---- the new commands against replies no jobd sends (tests/fake_server.c,
+# as tests/test_jobctl_replies.sh does for the others): the documented exit
+# code, a message, no crash, no control character on the terminal ----
+new_cmds=("retry 1" "pause count" "resume count" "schedules" "--json retry 1"
+	"--json pause count" "--json schedules")
+for mode in garbage badbody code empty silent hostile; do
+	sock="$dir/fake-$mode.sock"
+	"$FAKE_SERVER_BIN" "ipc://$sock" "$mode" 2>>"$dir/fake.log" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		[[ -S $sock ]] && break
+		sleep 0.05
+	done
+	call_timeout=5
+	[[ $mode == silent ]] && call_timeout=0.3
+	for cmd in "${new_cmds[@]}"; do
+		case $mode:$cmd in
+		garbage:* | badbody:* | code:*) want=5 ;;
+		silent:*) want=3 ;;
+		*retry*) want=5 ;; # empty, hostile: a reply without a job
+		*) want=0 ;;       # changed = false; no schedules
+		esac
+		# shellcheck disable=SC2086 # the command's words
+		timeout 60 "$JOBCTL_BIN" --addr "ipc://$sock" --timeout $call_timeout $cmd \
+			>"$dir/out" 2>"$dir/err" </dev/null
+		rc=$?
+		name="$mode: jobctl $cmd"
+		if [[ $rc -ne $want ]]; then
+			bad "$name: exit $rc, wanted $want: $(head -c 300 "$dir/err")"
+		elif grep -Eq 'Sanitizer|runtime error' "$dir/err"; then
+			bad "$name: a sanitizer report: $(head -c 500 "$dir/err")"
+		elif [[ $rc -ne 0 ]] && ! grep -Eq '^jobctl: .+' "$dir/err"; then
+			bad "$name: exit $rc without a message"
+		elif LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$dir/out" "$dir/err"; then
+			bad "$name: a control character reached the terminal"
+		else
+			ok "$name ($rc)"
+		fi
+	done
+done
+run "empty: retry says the reply is malformed" 5 "" "retry job 1 failed: malformed reply: no job" -- --addr "ipc://$dir/fake-empty.sock" retry 1
+kill_daemons
+pids=()
+
 if [[ -s $dir/submit.err ]]; then
 	bad "a submit failed: $(head -c 600 "$dir/submit.err")"
 fi
