@@ -38,11 +38,17 @@ submit() { "$JOBCTL_BIN" submit "$@" 2>>"$dir/submit.err"; }
 # ---- usage errors: before any call (the address is never dialed) ----
 none=(--addr "ipc://$dir/none.sock")
 run "help lists the new commands" 0 "^  schedules +list the periodic jobs" "" -- --help
-tr '\n' ' ' <"$dir/out" | grep -Eq "retry +run a failed.* pause +hold.* resume .* schedules +list" &&
-	ok "help: one line each" || bad "help: one line each: $(cat "$dir/out")"
+if tr '\n' ' ' <"$dir/out" | grep -Eq "retry +run a failed.* pause +hold.* resume .* schedules +list"; then
+	ok "help: one line each"
+else
+	bad "help: one line each: $(cat "$dir/out")"
+fi
 run "submit --help lists the new options" 0 "--at TIME \| --in DURATION\] \[--after ID\[,ID...\]\]" "" -- submit --help
-grep -q -- "--unique KEY" "$dir/out" && grep -q "@UNIXSECONDS" "$dir/out" &&
-	ok "submit --help: --unique, TIME forms" || bad "submit --help: $(cat "$dir/out")"
+if grep -q -- "--unique KEY" "$dir/out" && grep -q "@UNIXSECONDS" "$dir/out"; then
+	ok "submit --help: --unique, TIME forms"
+else
+	bad "submit --help: $(cat "$dir/out")"
+fi
 run "bad --at" 2 "" "invalid --at 'tomorrow': expected a date and time like" -- "${none[@]}" submit count n=1 --at tomorrow
 run "bad --at month" 2 "" "invalid --at '2026-13-01T10:00': month out of range" -- "${none[@]}" submit count n=1 --at 2026-13-01T10:00
 run "bad --at date only" 2 "" "without a time of day" -- "${none[@]}" submit count n=1 --at 2026-12-24
