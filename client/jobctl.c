@@ -1611,13 +1611,13 @@ static const struct cmd cmds[] = {
      "history ('jobctl status ID'). Prints the id, its state and how "
      "many times it\n"
      "was rerun. A job that succeeded or has not ended is refused "
-     "(FAILED_PRECONDITION,\n"
-     "exit 5); an unknown one is exit 4.\n"
+     "(exit 5,\n"
+     "FAILED_PRECONDITION); an unknown one is exit 4.\n"
      "\n"
      "Options:\n"
      "  --json  print the job as JSON\n"},
     {"pause", ctl_cmd_pause, "KIND [--json]", "hold the queued jobs of a kind",
-     "Pauses kind KIND: its queued jobs wait ('waiting: kind paused'), "
+     "Pauses kind KIND: its queued jobs wait ('jobctl status' says so), "
      "new jobs are\n"
      "still accepted, running jobs finish. The pause lasts across "
      "restarts of jobd\n"
