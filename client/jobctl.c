@@ -8,7 +8,10 @@
  * git's builtins. Each command parses its own arguments (options may come
  * before or after the others), checks them all before it connects, and
  * returns the process's exit status, so usage errors and --help never touch
- * the network.
+ * the network. The table and the first commands are here; the commands of
+ * scheduling (retry, pause, resume, schedules; submit's --at, --in and
+ * --after) are in jobctl_sched.c, how jobs and kinds are printed in
+ * jobctl_print.c, and what they share in jobctl.h.
  *
  * Exit status (printed by --help as well):
  *   0 success; 1 the job failed or was cancelled; 2 usage error or
@@ -39,19 +42,13 @@
 
 #include <nng/nng.h>
 
+#include "jobctl.h"
+#include "jobctl_time.h"
 #include "jobd_client.h"
 
 #ifndef JOBD_VERSION
 #define JOBD_VERSION "unknown"
 #endif
-
-enum {
-	EXIT_JOB = 1,      /* the job failed or was cancelled */
-	EXIT_USAGE = 2,    /* bad arguments, or INVALID_ARGUMENT */
-	EXIT_UNAVAIL = 3,  /* unreachable, or a deadline passed */
-	EXIT_NOTFOUND = 4, /* NOT_FOUND */
-	EXIT_OTHER = 5,    /* any other error */
-};
 
 #define INPUT_MAX       (1024u * 1024u) /* the most input jobd accepts */
 #define WAIT_CHUNK_MS   250u            /* redraw interval while waiting */
@@ -60,27 +57,6 @@ enum {
 #define LIST_LIMIT      20u   /* jobs `list` prints by default */
 #define LIST_PAGE       1000u /* the most jobd returns in one page */
 #define MAX_SECONDS_MS  UINT32_MAX
-
-struct jobctl;
-
-struct cmd {
-	const char *name;
-	int (*fn)(struct jobctl *g, int argc, char **argv);
-	const char *args;    /* usage after the command name */
-	const char *summary; /* one line for the command list */
-	const char *help;    /* the rest of `jobctl COMMAND --help` */
-};
-
-struct jobctl {
-	const char *addr;
-	bool json;
-	uint32_t timeout_ms; /* 0 = the client's default */
-	struct jobd_client_tls tls;
-	const char *token_file; /* --token-file */
-	bool open_failed;       /* then nng_fini() is not safe: see main() */
-	jobd_client *client;
-	const struct cmd *cmd;
-};
 
 /* Where the token sent came from, for the hint after UNAUTHENTICATED; NULL
  * when none was sent. */
@@ -92,14 +68,8 @@ static const char *getenv_set(const char *name);
 
 /* ---- messages ---- */
 
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const struct cmd *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int call_failed(int rv, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-errorf(const char *fmt, ...)
+void
+ctl_errorf(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -130,8 +100,8 @@ exit_code(int rv)
 }
 
 /* "jobctl: WHAT failed: CODE: message"; returns the exit status. */
-static int
-call_failed(int rv, const char *fmt, ...)
+int
+ctl_call_failed(int rv, const char *fmt, ...)
 {
 	static bool hinted; /* once, though cancel may fail for each id */
 	va_list ap;
@@ -145,18 +115,15 @@ call_failed(int rv, const char *fmt, ...)
 	if (rv == JOBD_UNAUTHENTICATED && !hinted) {
 		hinted = true;
 		if (token_source == NULL)
-			errorf("this jobd needs a token: give it with "
-			       "--token-file FILE, JOBD_TOKEN or "
-			       "JOBD_TOKEN_FILE");
+			ctl_errorf("this jobd needs a token: give it with "
+			           "--token-file FILE, JOBD_TOKEN or "
+			           "JOBD_TOKEN_FILE");
 		else
-			errorf("the token from %s is not this jobd's",
-			       token_source);
+			ctl_errorf("the token from %s is not this jobd's",
+			           token_source);
 	}
 	return (exit_code(rv));
 }
-
-/* "jobctl: WHAT failed: malformed reply: ..." is said by the caller. */
-#define malformed(...) (errorf(__VA_ARGS__), EXIT_OTHER)
 
 static void
 print_usage_line(FILE *f, const struct cmd *cmd)
@@ -173,8 +140,8 @@ print_usage_line(FILE *f, const struct cmd *cmd)
 		fprintf(f, "usage: jobctl %s %s\n", cmd->name, cmd->args);
 }
 
-static int
-usage_error(const struct cmd *cmd, const char *fmt, ...)
+int
+ctl_usage_error(const struct cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -201,23 +168,6 @@ print_cmd_help(const struct cmd *cmd)
 }
 
 /* ---- argument parsing ---- */
-
-struct optspec {
-	const char *name; /* without the leading "--" */
-	bool arg;         /* takes a value */
-};
-
-enum { P_END = -1, P_ARG = -2, P_ERR = -3 };
-
-struct parser {
-	int argc;
-	char **argv;
-	int i;
-	bool rest;       /* after "--": everything is an argument */
-	bool stop;       /* stop at the first argument, do not consume it */
-	const char *val; /* the option's value, or the argument */
-	const struct cmd *cmd;
-};
 
 /*
  * The next option (its index in specs, with p->val its value), P_ARG for an
@@ -251,7 +201,7 @@ next_opt(struct parser *p, const struct optspec *specs)
 	}
 	name = strcmp(a, "-h") == 0 ? "-help" : a + 1;
 	if (name[0] != '-') {
-		usage_error(p->cmd, "unknown option '%s'", a);
+		ctl_usage_error(p->cmd, "unknown option '%s'", a);
 		return (P_ERR);
 	}
 	name++;
@@ -263,14 +213,15 @@ next_opt(struct parser *p, const struct optspec *specs)
 			break;
 	}
 	if (specs[k].name == NULL) {
-		usage_error(p->cmd, "unknown option '--%.*s'", (int) n, name);
+		ctl_usage_error(p->cmd, "unknown option '--%.*s'", (int) n,
+		                name);
 		return (P_ERR);
 	}
 	p->i++;
 	if (!specs[k].arg) {
 		if (eq != NULL) {
-			usage_error(p->cmd, "option '--%s' takes no value",
-			            specs[k].name);
+			ctl_usage_error(p->cmd, "option '--%s' takes no value",
+			                specs[k].name);
 			return (P_ERR);
 		}
 		p->val = NULL;
@@ -279,29 +230,21 @@ next_opt(struct parser *p, const struct optspec *specs)
 	} else if (p->i < p->argc) {
 		p->val = p->argv[p->i++];
 	} else {
-		usage_error(p->cmd, "option '--%s' needs a value",
-		            specs[k].name);
+		ctl_usage_error(p->cmd, "option '--%s' needs a value",
+		                specs[k].name);
 		return (P_ERR);
 	}
 	return (k);
 }
-
-/* Every command's options start with these two. */
-// clang-format off
-#define COMMON_OPTS {"help", false}, {"json", false}
-// clang-format on
-enum { O_HELP, O_JSON, O_FIRST };
 
 /*
  * next_opt() for a command's own arguments, taking the options every
  * command has: --json is recorded, --help printed. P_STOP means the command
  * returns: *stop is -1 after --help, EXIT_USAGE after a usage error.
  */
-enum { P_STOP = -4 };
-
-static int
-next_cmd_opt(struct jobctl *g, struct parser *p, const struct optspec *specs,
-             int *stop)
+int
+ctl_next_cmd_opt(struct jobctl *g, struct parser *p,
+                 const struct optspec *specs, int *stop)
 {
 	for (;;) {
 		int k = next_opt(p, specs);
@@ -322,8 +265,8 @@ next_cmd_opt(struct jobctl *g, struct parser *p, const struct optspec *specs,
 	}
 }
 
-static bool
-parse_u64(const char *s, uint64_t *out)
+bool
+ctl_parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -350,7 +293,7 @@ parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 		neg = *s == '-';
 		s++;
 	}
-	if (!parse_u64(s, &u))
+	if (!ctl_parse_u64(s, &u))
 		return (false);
 	if (neg) {
 		if (u > (uint64_t) INT64_MAX + 1)
@@ -408,73 +351,10 @@ parse_seconds(const char *s, uint32_t *ms)
 	return (true);
 }
 
-static bool
-parse_id(const char *s, uint64_t *id)
+bool
+ctl_parse_id(const char *s, uint64_t *id)
 {
-	return (parse_u64(s, id) && *id > 0);
-}
-
-/* ---- jobs: names, durations, text and JSON ---- */
-
-static const char *
-state_name(int st)
-{
-	switch (st) {
-	case JOBD__V1__JOB_STATE__JOB_STATE_QUEUED:
-		return ("queued");
-	case JOBD__V1__JOB_STATE__JOB_STATE_RUNNING:
-		return ("running");
-	case JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED:
-		return ("succeeded");
-	case JOBD__V1__JOB_STATE__JOB_STATE_FAILED:
-		return ("failed");
-	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
-		return ("cancelled");
-	default:
-		return ("unknown");
-	}
-}
-
-static bool
-state_ended(int st)
-{
-	return (st == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED ||
-	        st == JOBD__V1__JOB_STATE__JOB_STATE_FAILED ||
-	        st == JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED);
-}
-
-static int
-parse_state(const char *s)
-{
-	for (int st = JOBD__V1__JOB_STATE__JOB_STATE_QUEUED;
-	     st <= JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED; st++) {
-		if (strcmp(s, state_name(st)) == 0)
-			return (st);
-	}
-	return (-1);
-}
-
-/* A string from the daemon, safe to print on a terminal: control characters
- * become '?'. Changes s in place (the reply is ours); NULL is "". */
-static const char *
-tx(char *s)
-{
-	if (s == NULL)
-		return ("");
-	for (char *p = s; *p != '\0'; p++) {
-		if ((unsigned char) *p < 0x20 || *p == 0x7f)
-			*p = '?';
-	}
-	return (s);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return (ctl_parse_u64(s, id) && *id > 0);
 }
 
 static int64_t
@@ -484,292 +364,6 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-/* A duration for people: 850ms, 3.2s, 12s, 4m05s, 2h03m, 3d04h. */
-static void
-fmt_dur(char *buf, size_t n, int64_t ms)
-{
-	if (ms < 0)
-		ms = 0;
-	if (ms < 1000)
-		snprintf(buf, n, "%" PRId64 "ms", ms);
-	else if (ms < 10000)
-		snprintf(buf, n, "%" PRId64 ".%" PRId64 "s", ms / 1000,
-		         ms % 1000 / 100);
-	else if (ms < 60000)
-		snprintf(buf, n, "%" PRId64 "s", ms / 1000);
-	else if (ms < 3600000)
-		snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", ms / 60000,
-		         ms / 1000 % 60);
-	else if (ms < 86400000)
-		snprintf(buf, n, "%" PRId64 "h%02" PRId64 "m", ms / 3600000,
-		         ms / 60000 % 60);
-	else
-		snprintf(buf, n, "%" PRId64 "d%02" PRId64 "h", ms / 86400000,
-		         ms / 3600000 % 24);
-}
-
-/* A difference of two Unix-ms times, without overflow on hostile ones. */
-static int64_t
-diff_ms(int64_t a, int64_t b)
-{
-	if (b < 0 || a < b)
-		return (0);
-	return (a - b);
-}
-
-/* "queued 12s", "running 3.2s", "took 2.1s", "after 5s" (ended unstarted). */
-static void
-fmt_age(char *buf, size_t n, const Jobd__V1__Job *j, int64_t now)
-{
-	char d[32];
-
-	switch (j->state) {
-	case JOBD__V1__JOB_STATE__JOB_STATE_QUEUED:
-		fmt_dur(d, sizeof(d), diff_ms(now, j->created_at_ms));
-		snprintf(buf, n, "queued %s", d);
-		break;
-	case JOBD__V1__JOB_STATE__JOB_STATE_RUNNING:
-		fmt_dur(d, sizeof(d),
-		        diff_ms(now, j->started_at_ms != 0 ? j->started_at_ms
-		                                           : j->created_at_ms));
-		snprintf(buf, n, "running %s", d);
-		break;
-	default:
-		if (!state_ended(j->state) || j->finished_at_ms == 0) {
-			snprintf(buf, n, "-");
-		} else if (j->started_at_ms != 0) {
-			fmt_dur(d, sizeof(d),
-			        diff_ms(j->finished_at_ms, j->started_at_ms));
-			snprintf(buf, n, "took %s", d);
-		} else {
-			fmt_dur(d, sizeof(d),
-			        diff_ms(j->finished_at_ms, j->created_at_ms));
-			snprintf(buf, n, "after %s", d);
-		}
-		break;
-	}
-}
-
-static int
-percent(const Jobd__V1__Job *j)
-{
-	double p;
-
-	if (j->progress_total == 0)
-		return (j->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED
-		            ? 100
-		            : 0);
-	if (j->progress_done >= j->progress_total)
-		return (100);
-	p = (double) j->progress_done * 100.0 / (double) j->progress_total;
-	return (p >= 99.0 ? 99 : (int) p);
-}
-
-/* "42  running  37%  count  running 3.2s", and for a queued job that
- * something holds, "  (waiting: kind 'x' is not defined; ...)" */
-static void
-print_job_line(Jobd__V1__Job *j, int64_t now)
-{
-	char age[64];
-
-	fmt_age(age, sizeof(age), j, now);
-	printf("%" PRIu64 "  %s  %d%%  %s  %s", j->id, state_name(j->state),
-	       percent(j), tx(j->kind), age);
-	if (j->waiting != NULL && *j->waiting != '\0')
-		printf("  (waiting: %s)", tx(j->waiting));
-	putchar('\n');
-}
-
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq(const uint8_t *p, size_t n)
-{
-	uint32_t cp;
-	uint32_t min;
-	size_t len;
-
-	if (p[0] < 0x80)
-		return (1);
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-		min = 0x80;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = p[0] & 0x0f;
-		min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-		min = 0x10000;
-	} else {
-		return (0);
-	}
-	if (n < len)
-		return (0);
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return (0);
-	return (len);
-}
-
-static bool
-valid_utf8(const uint8_t *p, size_t n)
-{
-	size_t k;
-
-	for (size_t i = 0; i < n; i += k) {
-		if ((k = utf8_seq(p + i, n - i)) == 0)
-			return (false);
-	}
-	return (true);
-}
-
-/* A JSON string: escapes quotes, backslash and control characters; invalid
- * UTF-8 becomes U+FFFD. */
-static void
-json_bytes(const uint8_t *p, size_t n)
-{
-	size_t k;
-
-	putchar('"');
-	for (size_t i = 0; i < n; i += k) {
-		uint8_t c = p[i];
-
-		k = 1;
-		if (c == '"' || c == '\\') {
-			putchar('\\');
-			putchar(c);
-		} else if (c == '\n') {
-			fputs("\\n", stdout);
-		} else if (c == '\r') {
-			fputs("\\r", stdout);
-		} else if (c == '\t') {
-			fputs("\\t", stdout);
-		} else if (c < 0x20 || c == 0x7f) {
-			printf("\\u%04x", c);
-		} else if (c < 0x80) {
-			putchar(c);
-		} else if ((k = utf8_seq(p + i, n - i)) == 0) {
-			fputs("\\ufffd", stdout);
-			k = 1;
-		} else {
-			fwrite(p + i, 1, k, stdout);
-		}
-	}
-	putchar('"');
-}
-
-/* A JSON string, or null for NULL. */
-static void
-json_str(const char *s)
-{
-	if (s == NULL)
-		fputs("null", stdout);
-	else
-		json_bytes((const uint8_t *) s, strlen(s));
-}
-
-/* A JSON string, or null for NULL or "". */
-static void
-json_str_or_null(const char *s)
-{
-	json_str(s != NULL && *s != '\0' ? s : NULL);
-}
-
-static void
-json_time(const char *key, int64_t ms)
-{
-	if (ms == 0)
-		printf(",\"%s\":null", key);
-	else
-		printf(",\"%s\":%" PRId64, key, ms);
-}
-
-static void
-json_base64(const uint8_t *p, size_t n)
-{
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	putchar('"');
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t) p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t) p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		putchar(b64[v >> 18 & 63]);
-		putchar(b64[v >> 12 & 63]);
-		putchar(i + 1 < n ? b64[v >> 6 & 63] : '=');
-		putchar(i + 2 < n ? b64[v & 63] : '=');
-	}
-	putchar('"');
-}
-
-/*
- * The fields of a job as JSON, without the braces. With `result`, a
- * succeeded job's result as "result" (valid UTF-8) or "result_base64".
- */
-static void
-json_job_fields(const Jobd__V1__Job *j, bool result)
-{
-	printf("\"id\":%" PRIu64 ",\"kind\":", j->id);
-	json_str(j->kind != NULL ? j->kind : "");
-	printf(",\"state\":\"%s\"", state_name(j->state));
-	printf(",\"progress\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "}",
-	       j->progress_done, j->progress_total);
-	printf(",\"attempts\":%" PRIu32 ",\"max_attempts\":%" PRIu32,
-	       j->attempts, j->max_attempts);
-	printf(",\"priority\":%" PRId32 ",\"timeout_ms\":%" PRIu32, j->priority,
-	       j->timeout_ms);
-	fputs(",\"params\":{", stdout);
-	for (size_t i = 0, n = 0; j->params != NULL && i < j->n_params; i++) {
-		const Jobd__V1__Job__ParamsEntry *e = j->params[i];
-		if (e == NULL || e->key == NULL)
-			continue;
-		if (n++ > 0)
-			putchar(',');
-		json_str(e->key);
-		putchar(':');
-		json_str(e->value != NULL ? e->value : "");
-	}
-	putchar('}');
-	fputs(",\"error\":", stdout);
-	json_str_or_null(j->error);
-	json_time("created_at", j->created_at_ms);
-	json_time("started_at", j->started_at_ms);
-	json_time("finished_at", j->finished_at_ms);
-	fputs(",\"idempotency_key\":", stdout);
-	json_str_or_null(j->idempotency_key);
-	printf(",\"input_size\":%" PRIu32, j->input_size);
-	fputs(",\"waiting\":", stdout);
-	json_str_or_null(j->waiting);
-	if (result && j->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED) {
-		const uint8_t *d = j->result.data != NULL
-		                       ? j->result.data
-		                       : (const uint8_t *) "";
-		if (valid_utf8(d, j->result.len)) {
-			fputs(",\"result\":", stdout);
-			json_bytes(d, j->result.len);
-		} else {
-			fputs(",\"result_base64\":", stdout);
-			json_base64(d, j->result.len);
-		}
-	}
-}
-
-static void
-json_job(const Jobd__V1__Job *j, bool result)
-{
-	putchar('{');
-	json_job_fields(j, result);
-	fputs("}\n", stdout);
 }
 
 /* ---- talking to the daemon ---- */
@@ -785,14 +379,14 @@ read_token(const char *path, char **tokp)
 
 	*tokp = NULL;
 	if ((f = fopen(path, "re")) == NULL) {
-		errorf("cannot read token file '%s': %s", path,
-		       strerror(errno));
+		ctl_errorf("cannot read token file '%s': %s", path,
+		           strerror(errno));
 		return (EXIT_USAGE);
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	if (ferror(f)) {
-		errorf("cannot read token file '%s': %s", path,
-		       strerror(errno));
+		ctl_errorf("cannot read token file '%s': %s", path,
+		           strerror(errno));
 		fclose(f);
 		return (EXIT_USAGE);
 	}
@@ -803,16 +397,16 @@ read_token(const char *path, char **tokp)
 	if (n > 0 && buf[n - 1] == '\r')
 		buf[--n] = '\0';
 	if (n == 0 || strlen(buf) != n || strchr(buf, '\n') != NULL) {
-		errorf("token file '%s' %s", path,
-		       n == 0 ? "is empty"
-		              : "is not one line of text (or is too long)");
+		ctl_errorf("token file '%s' %s", path,
+		           n == 0 ? "is empty"
+		                  : "is not one line of text (or is too long)");
 		explicit_bzero(buf, sizeof(buf));
 		return (EXIT_USAGE);
 	}
 	*tokp = strdup(buf);
 	explicit_bzero(buf, sizeof(buf));
 	if (*tokp == NULL) {
-		errorf("out of memory");
+		ctl_errorf("out of memory");
 		return (EXIT_OTHER);
 	}
 	return (0);
@@ -848,13 +442,13 @@ set_token(struct jobctl *g)
 	free(tok);
 out:
 	if (rc != 0)
-		errorf("%s", jobd_client_errmsg());
+		ctl_errorf("%s", jobd_client_errmsg());
 	return (rc);
 }
 
 /* Opens the client on first use; 0 or an exit status (message printed). */
-static int
-connect_jobd(struct jobctl *g)
+int
+ctl_connect(struct jobctl *g)
 {
 	int rv;
 
@@ -863,7 +457,7 @@ connect_jobd(struct jobctl *g)
 	rv = jobd_client_open_tls(&g->client, g->addr, &g->tls);
 	if (rv != JOBD_OK) {
 		g->open_failed = true;
-		errorf("%s", jobd_client_errmsg());
+		ctl_errorf("%s", jobd_client_errmsg());
 		return (exit_code(rv));
 	}
 	if (g->timeout_ms != 0)
@@ -904,12 +498,12 @@ not_in_reply(const Jobd__V1__GetReply *rep, uint64_t id, const char *what)
 {
 	fflush(stdout);
 	if (listed_missing(rep, id)) {
-		errorf("job %" PRIu64 " not found", id);
+		ctl_errorf("job %" PRIu64 " not found", id);
 		return (EXIT_NOTFOUND);
 	}
-	return (malformed("%s failed: malformed reply: job %" PRIu64
-	                  " is neither among the jobs nor missing",
-	                  what, id));
+	return (ctl_malformed("%s failed: malformed reply: job %" PRIu64
+	                      " is neither among the jobs nor missing",
+	                      what, id));
 }
 
 /*
@@ -934,7 +528,7 @@ report_outcome(struct jobctl *g, Jobd__V1__Job *j)
 		break;
 	}
 	if (g->json) {
-		json_job(j, true);
+		ctl_json_job(j, true);
 		return (rc);
 	}
 	switch (j->state) {
@@ -951,15 +545,15 @@ report_outcome(struct jobctl *g, Jobd__V1__Job *j)
 	case JOBD__V1__JOB_STATE__JOB_STATE_FAILED:
 	case JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED:
 		if (j->error != NULL && *j->error != '\0')
-			errorf("job %" PRIu64 " %s: %s", j->id,
-			       state_name(j->state), tx(j->error));
+			ctl_errorf("job %" PRIu64 " %s: %s", j->id,
+			           ctl_state_name(j->state), ctl_tx(j->error));
 		else
-			errorf("job %" PRIu64 " %s", j->id,
-			       state_name(j->state));
+			ctl_errorf("job %" PRIu64 " %s", j->id,
+			           ctl_state_name(j->state));
 		break;
 	default:
-		errorf("job %" PRIu64 " has not finished (%s)", j->id,
-		       state_name(j->state));
+		ctl_errorf("job %" PRIu64 " has not finished (%s)", j->id,
+		           ctl_state_name(j->state));
 		break;
 	}
 	return (rc);
@@ -970,23 +564,23 @@ static void
 draw_bar(Jobd__V1__Job *j, uint64_t id)
 {
 	char age[64];
-	int pct = percent(j);
+	int pct = ctl_percent(j);
 	int fill = pct * BAR_WIDTH / 100;
 
 	if (j->state == JOBD__V1__JOB_STATE__JOB_STATE_RUNNING) {
-		fmt_dur(age, sizeof(age),
-		        diff_ms(now_ms(), j->started_at_ms != 0
-		                              ? j->started_at_ms
-		                              : j->created_at_ms));
+		ctl_fmt_dur(age, sizeof(age),
+		            ctl_diff_ms(ctl_now_ms(), j->started_at_ms != 0
+		                                          ? j->started_at_ms
+		                                          : j->created_at_ms));
 	} else {
-		fmt_age(age, sizeof(age), j, now_ms());
+		ctl_fmt_age(age, sizeof(age), j, ctl_now_ms());
 	}
 	fputc('\r', stderr);
 	fputc('[', stderr);
 	for (int i = 0; i < BAR_WIDTH; i++)
 		fputc(i < fill ? '#' : '.', stderr);
-	fprintf(stderr, "] %3d%%  %s #%" PRIu64 "  %s\033[K", pct, tx(j->kind),
-	        id, age);
+	fprintf(stderr, "] %3d%%  %s #%" PRIu64 "  %s\033[K", pct,
+	        ctl_tx(j->kind), id, age);
 	fflush(stderr);
 }
 
@@ -1050,7 +644,7 @@ wait_job(struct jobctl *g, uint64_t id, uint32_t timeout_ms)
 	int rc;
 	int rv;
 
-	if ((rc = connect_jobd(g)) != 0)
+	if ((rc = ctl_connect(g)) != 0)
 		return (rc);
 	for (;;) {
 		chunk = WAIT_CHUNK_MS;
@@ -1067,16 +661,16 @@ wait_job(struct jobctl *g, uint64_t id, uint32_t timeout_ms)
 		if (rv == JOBD_OK) {
 			clear_bar(&drawn);
 			if (wr->job == NULL)
-				rc = malformed(
+				rc = ctl_malformed(
 				    "wait for job %" PRIu64
 				    " failed: malformed reply: no job",
 				    id);
-			else if (!state_ended(wr->job->state))
-				rc = malformed(
+			else if (!ctl_state_ended(wr->job->state))
+				rc = ctl_malformed(
 				    "wait for job %" PRIu64
 				    " failed: malformed reply: job is "
 				    "%s",
-				    id, state_name(wr->job->state));
+				    id, ctl_state_name(wr->job->state));
 			else
 				rc = report_outcome(g, wr->job);
 			jobd__v1__wait_reply__free_unpacked(wr, NULL);
@@ -1084,12 +678,13 @@ wait_job(struct jobctl *g, uint64_t id, uint32_t timeout_ms)
 		}
 		if (rv != JOBD_DEADLINE_EXCEEDED) {
 			clear_bar(&drawn);
-			return (call_failed(rv, "wait for job %" PRIu64, id));
+			return (
+			    ctl_call_failed(rv, "wait for job %" PRIu64, id));
 		}
 		/* The chunk passed: look at the job (and at the daemon). */
 		if ((rv = get_one(g, id, timeout_ms, start, &gr)) != JOBD_OK) {
 			clear_bar(&drawn);
-			return (call_failed(rv, "get job %" PRIu64, id));
+			return (ctl_call_failed(rv, "get job %" PRIu64, id));
 		}
 		if ((j = find_job(gr->jobs, gr->n_jobs, id)) == NULL) {
 			clear_bar(&drawn);
@@ -1097,7 +692,7 @@ wait_job(struct jobctl *g, uint64_t id, uint32_t timeout_ms)
 			jobd__v1__get_reply__free_unpacked(gr, NULL);
 			return (rc);
 		}
-		if (state_ended(j->state)) {
+		if (ctl_state_ended(j->state)) {
 			clear_bar(&drawn);
 			rc = report_outcome(g, j);
 			jobd__v1__get_reply__free_unpacked(gr, NULL);
@@ -1116,10 +711,10 @@ wait_job(struct jobctl *g, uint64_t id, uint32_t timeout_ms)
 		}
 	}
 	clear_bar(&drawn);
-	errorf("timed out waiting for job %" PRIu64 " (still %s)", id,
-	       last != JOBD__V1__JOB_STATE__JOB_STATE_UNSPECIFIED
-	           ? state_name(last)
-	           : "not finished");
+	ctl_errorf("timed out waiting for job %" PRIu64 " (still %s)", id,
+	           last != JOBD__V1__JOB_STATE__JOB_STATE_UNSPECIFIED
+	               ? ctl_state_name(last)
+	               : "not finished");
 	return (EXIT_UNAVAIL);
 }
 
@@ -1140,15 +735,16 @@ read_input(const char *path, uint8_t **bufp, size_t *lenp)
 	if (strcmp(path, "-") == 0)
 		f = stdin;
 	else if ((f = fopen(path, "rb")) == NULL) {
-		errorf("cannot open input '%s': %s", path, strerror(errno));
+		ctl_errorf("cannot open input '%s': %s", path, strerror(errno));
 		return (EXIT_USAGE);
 	}
 	for (;;) {
 		if (len == cap) {
 			if (cap > INPUT_MAX) {
-				errorf("input '%s' is larger than %u bytes, "
-				       "the most jobd accepts",
-				       path, INPUT_MAX);
+				ctl_errorf(
+				    "input '%s' is larger than %u bytes, "
+				    "the most jobd accepts",
+				    path, INPUT_MAX);
 				rc = EXIT_USAGE;
 				break;
 			}
@@ -1156,8 +752,9 @@ read_input(const char *path, uint8_t **bufp, size_t *lenp)
 			if (cap > INPUT_MAX + 1)
 				cap = INPUT_MAX + 1;
 			if ((nb = realloc(buf, cap)) == NULL) {
-				errorf("cannot read input '%s': out of memory",
-				       path);
+				ctl_errorf(
+				    "cannot read input '%s': out of memory",
+				    path);
 				rc = EXIT_OTHER;
 				break;
 			}
@@ -1167,8 +764,8 @@ read_input(const char *path, uint8_t **bufp, size_t *lenp)
 		len += n;
 		if (n == 0) {
 			if (ferror(f)) {
-				errorf("cannot read input '%s': %s", path,
-				       strerror(errno));
+				ctl_errorf("cannot read input '%s': %s", path,
+				           strerror(errno));
 				rc = EXIT_USAGE;
 			}
 			break;
@@ -1194,12 +791,17 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 		O_TIMEOUT,
 		O_RETRIES,
 		O_KEY,
-		O_WAIT
+		O_WAIT,
+		O_AT,
+		O_IN,
+		O_AFTER,
+		O_UNIQUE
 	};
 	static const struct optspec opts[] = {
 	    COMMON_OPTS,       {"input", true},   {"priority", true},
 	    {"timeout", true}, {"retries", true}, {"key", true},
-	    {"wait", false},   {NULL, false}};
+	    {"wait", false},   {"at", true},      {"in", true},
+	    {"after", true},   {"unique", true},  {NULL, false}};
 	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
 	Jobd__V1__SubmitRequest req = JOBD__V1__SUBMIT_REQUEST__INIT;
 	Jobd__V1__SubmitRequest__ParamsEntry *ents = NULL;
@@ -1213,6 +815,8 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 	size_t dlen = 0;
 	size_t np = 0;
 	bool wait = false;
+	const char *at = NULL; /* --at or --in as given, for the message */
+	const char *in = NULL;
 	int64_t v;
 	uint64_t id;
 	int rc = 0;
@@ -1222,11 +826,11 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 	ents = calloc((size_t) argc, sizeof(*ents));
 	ptrs = calloc((size_t) argc, sizeof(*ptrs));
 	if (ents == NULL || ptrs == NULL) {
-		errorf("out of memory");
+		ctl_errorf("out of memory");
 		rc = EXIT_OTHER;
 		goto done;
 	}
-	while ((k = next_cmd_opt(g, &p, opts, &rc)) != P_END) {
+	while ((k = ctl_next_cmd_opt(g, &p, opts, &rc)) != P_END) {
 		switch (k) {
 		case P_STOP:
 			if (rc < 0)
@@ -1237,7 +841,7 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 			break;
 		case O_PRIORITY:
 			if (!parse_i64(p.val, INT32_MIN, INT32_MAX, &v)) {
-				rc = usage_error(
+				rc = ctl_usage_error(
 				    g->cmd,
 				    "invalid priority '%s' (expected an "
 				    "integer)",
@@ -1248,7 +852,7 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 			break;
 		case O_TIMEOUT:
 			if (!parse_seconds(p.val, &req.timeout_ms)) {
-				rc = usage_error(
+				rc = ctl_usage_error(
 				    g->cmd,
 				    "invalid timeout '%s' (expected seconds)",
 				    p.val);
@@ -1257,7 +861,7 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 			break;
 		case O_RETRIES:
 			if (!parse_i64(p.val, 0, UINT32_MAX - 1, &v)) {
-				rc = usage_error(
+				rc = ctl_usage_error(
 				    g->cmd,
 				    "invalid retries '%s' (expected a count)",
 				    p.val);
@@ -1267,7 +871,7 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 			break;
 		case O_KEY:
 			if (*p.val == '\0') {
-				rc = usage_error(g->cmd, "empty --key");
+				rc = ctl_usage_error(g->cmd, "empty --key");
 				goto done;
 			}
 			key = p.val;
@@ -1275,11 +879,36 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 		case O_WAIT:
 			wait = true;
 			break;
+		case O_AT:
+			at = p.val;
+			if ((rc = ctl_opt_at(g->cmd, p.val, &req.run_at_ms)) !=
+			    0)
+				goto done;
+			break;
+		case O_IN:
+			in = p.val;
+			if ((rc = ctl_opt_in(g->cmd, p.val, &req.delay_ms)) !=
+			    0)
+				goto done;
+			break;
+		case O_AFTER:
+			if ((rc = ctl_opt_after(g->cmd, p.val, &req.after,
+			                        &req.n_after)) != 0)
+				goto done;
+			break;
+		case O_UNIQUE:
+			if (*p.val == '\0') {
+				rc = ctl_usage_error(g->cmd, "empty --unique");
+				goto done;
+			}
+			req.unique_key = (char *) p.val;
+			break;
 		case P_ARG: {
 			char *eq;
 			if (kind == NULL) {
 				if (*p.val == '\0') {
-					rc = usage_error(g->cmd, "empty KIND");
+					rc = ctl_usage_error(g->cmd,
+					                     "empty KIND");
 					goto done;
 				}
 				kind = p.val;
@@ -1287,7 +916,7 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 			}
 			eq = strchr(p.val, '=');
 			if (eq == NULL || eq == p.val) {
-				rc = usage_error(
+				rc = ctl_usage_error(
 				    g->cmd,
 				    "invalid parameter '%s' (expected "
 				    "NAME=VALUE)",
@@ -1308,7 +937,14 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 		}
 	}
 	if (kind == NULL) {
-		rc = usage_error(g->cmd, "missing KIND");
+		rc = ctl_usage_error(g->cmd, "missing KIND");
+		goto done;
+	}
+	if (at != NULL && in != NULL) {
+		rc = ctl_usage_error(g->cmd,
+		                     "give --at or --in, not both (--at '%s', "
+		                     "--in '%s')",
+		                     at, in);
 		goto done;
 	}
 	if (input != NULL && (rc = read_input(input, &data, &dlen)) != 0)
@@ -1324,22 +960,22 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 	req.input.len = dlen;
 	req.idempotency_key = (char *) key;
 
-	if ((rc = connect_jobd(g)) != 0)
+	if ((rc = ctl_connect(g)) != 0)
 		goto done;
 	if ((rv = jobd_submit(g->client, &req, &rep)) != JOBD_OK) {
-		rc = call_failed(rv, "submit '%s'", kind);
+		rc = ctl_call_failed(rv, "submit '%s'", kind);
 		goto done;
 	}
 	if (rep->job == NULL || rep->job->id == 0) {
-		rc = malformed("submit '%s' failed: malformed reply: no job",
-		               kind);
+		rc = ctl_malformed(
+		    "submit '%s' failed: malformed reply: no job", kind);
 		goto done;
 	}
 	id = rep->job->id;
 	if (g->json) {
 		if (!wait) {
 			putchar('{');
-			json_job_fields(rep->job, false);
+			ctl_json_job_fields(rep->job, false);
 			printf(",\"existing\":%s}\n",
 			       rep->existing ? "true" : "false");
 		}
@@ -1359,6 +995,7 @@ done:
 	free(data);
 	free(ptrs);
 	free(ents);
+	free(req.after);
 	return (rc);
 }
 
@@ -1373,7 +1010,7 @@ parse_ids(struct jobctl *g, struct parser *p, uint64_t **idsp, size_t *np)
 
 	*idsp = NULL;
 	if ((ids = calloc((size_t) p->argc, sizeof(*ids))) == NULL) {
-		errorf("out of memory");
+		ctl_errorf("out of memory");
 		return (EXIT_OTHER);
 	}
 	while ((k = next_opt(p, opts)) != P_END) {
@@ -1390,16 +1027,16 @@ parse_ids(struct jobctl *g, struct parser *p, uint64_t **idsp, size_t *np)
 			g->json = true;
 			continue;
 		}
-		if (!parse_id(p->val, &ids[n])) {
+		if (!ctl_parse_id(p->val, &ids[n])) {
 			free(ids);
-			return (
-			    usage_error(g->cmd, "invalid job id '%s'", p->val));
+			return (ctl_usage_error(g->cmd, "invalid job id '%s'",
+			                        p->val));
 		}
 		n++;
 	}
 	if (n == 0) {
 		free(ids);
-		return (usage_error(g->cmd, "missing job id"));
+		return (ctl_usage_error(g->cmd, "missing job id"));
 	}
 	*idsp = ids;
 	*np = n;
@@ -1420,15 +1057,15 @@ cmd_status(struct jobctl *g, int argc, char **argv)
 
 	if ((rc = parse_ids(g, &p, &ids, &n)) != 0)
 		return (rc < 0 ? 0 : rc);
-	if ((rc = connect_jobd(g)) != 0) {
+	if ((rc = ctl_connect(g)) != 0) {
 		free(ids);
 		return (rc);
 	}
 	if ((rv = jobd_get(g->client, ids, n, &rep)) != JOBD_OK) {
 		free(ids);
-		return (call_failed(rv, "status"));
+		return (ctl_call_failed(rv, "status"));
 	}
-	now = now_ms();
+	now = ctl_now_ms();
 	for (size_t i = 0; i < n; i++) {
 		if ((j = find_job(rep->jobs, rep->n_jobs, ids[i])) == NULL) {
 			/* a malformed reply outweighs a job not found */
@@ -1436,9 +1073,10 @@ cmd_status(struct jobctl *g, int argc, char **argv)
 			if (rc != EXIT_OTHER)
 				rc = r;
 		} else if (g->json) {
-			json_job(j, false);
+			ctl_json_job(j, false);
 		} else {
-			print_job_line(j, now);
+			ctl_print_job_line(j, now);
+			ctl_print_job_detail(j);
 		}
 	}
 	jobd__v1__get_reply__free_unpacked(rep, NULL);
@@ -1447,9 +1085,9 @@ cmd_status(struct jobctl *g, int argc, char **argv)
 }
 
 /* One id and the given options; 0, -1 after --help, or an exit status. */
-static int
-parse_one_id(struct jobctl *g, int argc, char **argv, uint64_t *id,
-             uint32_t *timeout_ms)
+int
+ctl_parse_one_id(struct jobctl *g, int argc, char **argv, uint64_t *id,
+                 uint32_t *timeout_ms)
 {
 	static const struct optspec opts[] = {
 	    COMMON_OPTS, {"timeout", true}, {NULL, false}};
@@ -1461,14 +1099,14 @@ parse_one_id(struct jobctl *g, int argc, char **argv, uint64_t *id,
 
 	if (timeout_ms == NULL)
 		o = no_timeout;
-	while ((k = next_cmd_opt(g, &p, o, &stop)) != P_END) {
+	while ((k = ctl_next_cmd_opt(g, &p, o, &stop)) != P_END) {
 		switch (k) {
 		case P_STOP:
 			return (stop);
 		case O_FIRST: /* --timeout */
 			if (!parse_seconds(p.val, timeout_ms) ||
 			    *timeout_ms == 0)
-				return (usage_error(
+				return (ctl_usage_error(
 				    g->cmd,
 				    "invalid timeout '%s' (expected seconds "
 				    "> 0)",
@@ -1476,10 +1114,10 @@ parse_one_id(struct jobctl *g, int argc, char **argv, uint64_t *id,
 			break;
 		case P_ARG:
 			if (have)
-				return (usage_error(
+				return (ctl_usage_error(
 				    g->cmd, "unexpected argument '%s'", p.val));
-			if (!parse_id(p.val, id))
-				return (usage_error(
+			if (!ctl_parse_id(p.val, id))
+				return (ctl_usage_error(
 				    g->cmd, "invalid job id '%s'", p.val));
 			have = true;
 			break;
@@ -1488,7 +1126,7 @@ parse_one_id(struct jobctl *g, int argc, char **argv, uint64_t *id,
 		}
 	}
 	if (!have)
-		return (usage_error(g->cmd, "missing job id"));
+		return (ctl_usage_error(g->cmd, "missing job id"));
 	return (0);
 }
 
@@ -1499,7 +1137,7 @@ cmd_wait(struct jobctl *g, int argc, char **argv)
 	uint64_t id;
 	int rc;
 
-	if ((rc = parse_one_id(g, argc, argv, &id, &timeout_ms)) != 0)
+	if ((rc = ctl_parse_one_id(g, argc, argv, &id, &timeout_ms)) != 0)
 		return (rc < 0 ? 0 : rc);
 	return (wait_job(g, id, timeout_ms));
 }
@@ -1513,12 +1151,12 @@ cmd_result(struct jobctl *g, int argc, char **argv)
 	int rc;
 	int rv;
 
-	if ((rc = parse_one_id(g, argc, argv, &id, NULL)) != 0)
+	if ((rc = ctl_parse_one_id(g, argc, argv, &id, NULL)) != 0)
 		return (rc < 0 ? 0 : rc);
-	if ((rc = connect_jobd(g)) != 0)
+	if ((rc = ctl_connect(g)) != 0)
 		return (rc);
 	if ((rv = jobd_get(g->client, &id, 1, &rep)) != JOBD_OK)
-		return (call_failed(rv, "get job %" PRIu64, id));
+		return (ctl_call_failed(rv, "get job %" PRIu64, id));
 	if ((j = find_job(rep->jobs, rep->n_jobs, id)) == NULL)
 		rc = not_in_reply(rep, id, "result");
 	else
@@ -1540,7 +1178,7 @@ cmd_cancel(struct jobctl *g, int argc, char **argv)
 
 	if ((rc = parse_ids(g, &p, &ids, &n)) != 0)
 		return (rc < 0 ? 0 : rc);
-	if ((rc = connect_jobd(g)) != 0) {
+	if ((rc = ctl_connect(g)) != 0) {
 		free(ids);
 		return (rc);
 	}
@@ -1548,7 +1186,7 @@ cmd_cancel(struct jobctl *g, int argc, char **argv)
 		rv = jobd_cancel(g->client, ids[i], &rep);
 		if (rv != JOBD_OK) {
 			fflush(stdout);
-			rc = call_failed(rv, "cancel job %" PRIu64, ids[i]);
+			rc = ctl_call_failed(rv, "cancel job %" PRIu64, ids[i]);
 			if (first == 0)
 				first = rc;
 			/* With the daemon gone, the others would only wait. */
@@ -1558,20 +1196,20 @@ cmd_cancel(struct jobctl *g, int argc, char **argv)
 		}
 		if (rep->job == NULL) {
 			fflush(stdout);
-			rc = malformed("cancel job %" PRIu64
-			               " failed: malformed reply: no job",
-			               ids[i]);
+			rc = ctl_malformed("cancel job %" PRIu64
+			                   " failed: malformed reply: no job",
+			                   ids[i]);
 			if (first == 0)
 				first = rc;
 		} else if (g->json) {
-			json_job(rep->job, false);
+			ctl_json_job(rep->job, false);
 		} else if (rep->job->state ==
 		           JOBD__V1__JOB_STATE__JOB_STATE_RUNNING) {
 			printf("%" PRIu64 " running (cancel requested)\n",
 			       ids[i]);
 		} else {
 			printf("%" PRIu64 " %s\n", ids[i],
-			       state_name(rep->job->state));
+			       ctl_state_name(rep->job->state));
 		}
 		jobd__v1__cancel_reply__free_unpacked(rep, NULL);
 	}
@@ -1599,16 +1237,17 @@ cmd_list(struct jobctl *g, int argc, char **argv)
 	int rv;
 	int k, stop;
 
-	while ((k = next_cmd_opt(g, &p, opts, &stop)) != P_END) {
+	while ((k = ctl_next_cmd_opt(g, &p, opts, &stop)) != P_END) {
 		switch (k) {
 		case P_STOP:
 			return (stop < 0 ? 0 : stop);
 		case O_STATE:
-			if ((st = parse_state(p.val)) < 0)
-				return (usage_error(
+			if ((st = ctl_parse_state(p.val)) < 0)
+				return (ctl_usage_error(
 				    g->cmd,
-				    "invalid state '%s' (expected queued, "
-				    "running, succeeded, failed or cancelled)",
+				    "invalid state '%s' (expected scheduled, "
+				    "queued, running, succeeded, failed or "
+				    "cancelled)",
 				    p.val));
 			req.state = (Jobd__V1__JobState) st;
 			break;
@@ -1616,37 +1255,37 @@ cmd_list(struct jobctl *g, int argc, char **argv)
 			req.kind = (char *) p.val;
 			break;
 		case O_LIMIT:
-			if (!parse_u64(p.val, &limit))
-				return (usage_error(
+			if (!ctl_parse_u64(p.val, &limit))
+				return (ctl_usage_error(
 				    g->cmd,
 				    "invalid limit '%s' (expected a count; 0 "
 				    "for all)",
 				    p.val));
 			break;
 		case P_ARG:
-			return (usage_error(g->cmd, "unexpected argument '%s'",
-			                    p.val));
+			return (ctl_usage_error(
+			    g->cmd, "unexpected argument '%s'", p.val));
 		default:
 			break;
 		}
 	}
-	if ((rc = connect_jobd(g)) != 0)
+	if ((rc = ctl_connect(g)) != 0)
 		return (rc);
 	for (;;) {
 		uint64_t want = limit == 0 ? LIST_PAGE : limit - printed;
 		req.limit = (uint32_t) (want < LIST_PAGE ? want : LIST_PAGE);
 		if ((rv = jobd_list(g->client, &req, &rep)) != JOBD_OK)
-			return (call_failed(rv, "list"));
-		now = now_ms();
+			return (ctl_call_failed(rv, "list"));
+		now = ctl_now_ms();
 		for (size_t i = 0; i < rep->n_jobs; i++) {
 			if (limit != 0 && printed >= limit)
 				break;
 			if (rep->jobs == NULL || rep->jobs[i] == NULL)
 				continue;
 			if (g->json)
-				json_job(rep->jobs[i], false);
+				ctl_json_job(rep->jobs[i], false);
 			else
-				print_job_line(rep->jobs[i], now);
+				ctl_print_job_line(rep->jobs[i], now);
 			printed++;
 		}
 		/* Stop at the end, and on a cursor that goes nowhere. */
@@ -1663,25 +1302,25 @@ cmd_list(struct jobctl *g, int argc, char **argv)
 
 /* A command that takes only the common options: parses them and connects.
  * 0 to go on, -1 after --help, or an exit status. */
-static int
-start_plain(struct jobctl *g, int argc, char **argv)
+int
+ctl_start_plain(struct jobctl *g, int argc, char **argv)
 {
 	static const struct optspec opts[] = {COMMON_OPTS, {NULL, false}};
 	struct parser p = {argc, argv, 1, false, false, NULL, g->cmd};
 	int k, stop;
 
-	while ((k = next_cmd_opt(g, &p, opts, &stop)) != P_END) {
+	while ((k = ctl_next_cmd_opt(g, &p, opts, &stop)) != P_END) {
 		switch (k) {
 		case P_STOP:
 			return (stop);
 		case P_ARG:
-			return (usage_error(g->cmd, "unexpected argument '%s'",
-			                    p.val));
+			return (ctl_usage_error(
+			    g->cmd, "unexpected argument '%s'", p.val));
 		default:
 			break;
 		}
 	}
-	return (connect_jobd(g));
+	return (ctl_connect(g));
 }
 
 static int
@@ -1692,10 +1331,10 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 	int rc;
 	int rv;
 
-	if ((rc = start_plain(g, argc, argv)) != 0)
+	if ((rc = ctl_start_plain(g, argc, argv)) != 0)
 		return (rc < 0 ? 0 : rc);
 	if ((rv = jobd_stats(g->client, &s)) != JOBD_OK)
-		return (call_failed(rv, "stats"));
+		return (ctl_call_failed(rv, "stats"));
 	if (g->json) {
 		printf("{\"workers\":%" PRIu32 ",\"busy_workers\":%" PRIu32
 		       ",\"queued\":%" PRIu64 ",\"running\":%" PRIu64
@@ -1707,18 +1346,29 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		       ",\"parked_calls\":%" PRIu64
 		       ",\"dropped_replies\":%" PRIu64
 		       ",\"refused_calls\":%" PRIu64 ",\"commits\":%" PRIu64
-		       ",\"version\":",
+		       ",\"scheduled\":%" PRIu64 ",\"paused_kinds\":[",
 		       s->workers, s->busy_workers, s->queued, s->running,
 		       s->succeeded, s->failed, s->cancelled, s->submitted,
 		       s->retried, s->recovered, s->max_queue, s->uptime_ms,
 		       s->waiting_kind, s->connections, s->parked_calls,
-		       s->dropped_replies, s->refused_calls, s->commits);
-		json_str(s->version != NULL ? s->version : "");
+		       s->dropped_replies, s->refused_calls, s->commits,
+		       s->scheduled);
+		for (size_t i = 0;
+		     s->paused_kinds != NULL && i < s->n_paused_kinds; i++) {
+			if (i > 0)
+				putchar(',');
+			ctl_json_str(s->paused_kinds[i] != NULL
+			                 ? s->paused_kinds[i]
+			                 : "");
+		}
+		fputs("],\"version\":", stdout);
+		ctl_json_str(s->version != NULL ? s->version : "");
 		fputs("}\n", stdout);
 	} else {
-		fmt_dur(up, sizeof(up), s->uptime_ms);
+		ctl_fmt_dur(up, sizeof(up), s->uptime_ms);
 		printf("workers: %" PRIu32 "\n", s->workers);
 		printf("busy: %" PRIu32 "\n", s->busy_workers);
+		printf("scheduled: %" PRIu64 "\n", s->scheduled);
 		printf("queued: %" PRIu64 "\n", s->queued);
 		printf("running: %" PRIu64 "\n", s->running);
 		printf("succeeded: %" PRIu64 "\n", s->succeeded);
@@ -1737,109 +1387,17 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		printf("dropped replies: %" PRIu64 "\n", s->dropped_replies);
 		printf("refused calls: %" PRIu64 "\n", s->refused_calls);
 		printf("commits: %" PRIu64 "\n", s->commits);
+		printf("paused kinds:");
+		for (size_t i = 0;
+		     s->paused_kinds != NULL && i < s->n_paused_kinds; i++)
+			printf("%s %s", i > 0 ? "," : "",
+			       ctl_tx(s->paused_kinds[i]));
+		printf("%s\n", s->n_paused_kinds == 0 ? " none" : "");
 		printf("uptime: %s\n", up);
-		printf("version: %s\n", tx(s->version));
+		printf("version: %s\n", ctl_tx(s->version));
 	}
 	jobd__v1__stats_reply__free_unpacked(s, NULL);
 	return (0);
-}
-
-static const char *
-param_type(int t)
-{
-	switch (t) {
-	case JOBD__V1__PARAM__TYPE__TYPE_INT:
-		return ("int");
-	case JOBD__V1__PARAM__TYPE__TYPE_STRING:
-		return ("string");
-	case JOBD__V1__PARAM__TYPE__TYPE_BOOL:
-		return ("bool");
-	case JOBD__V1__PARAM__TYPE__TYPE_CHOICE:
-		return ("choice");
-	default:
-		return ("unknown");
-	}
-}
-
-static void
-print_kind(Jobd__V1__Kind *k)
-{
-	printf("%s: %s\n", tx(k->name), tx(k->description));
-	printf("  from: %s", tx(k->origin));
-	if (k->source != NULL && *k->source != '\0')
-		printf(" %s", tx(k->source));
-	if (k->concurrency > 0)
-		printf("; at most %" PRIu32 " at once", k->concurrency);
-	putchar('\n');
-	for (size_t i = 0; k->params != NULL && i < k->n_params; i++) {
-		Jobd__V1__Param *p = k->params[i];
-		if (p == NULL)
-			continue;
-		printf("  %s (%s", tx(p->name), param_type(p->type));
-		if (p->required)
-			printf(", required");
-		else
-			printf(", default '%s'", tx(p->default_value));
-		if (p->type == JOBD__V1__PARAM__TYPE__TYPE_INT)
-			printf(", %" PRId64 "..%" PRId64, p->min, p->max);
-		else if (p->type == JOBD__V1__PARAM__TYPE__TYPE_STRING)
-			printf(", at most %" PRId64 " bytes", p->max);
-		for (size_t c = 0; p->choices != NULL && c < p->n_choices; c++)
-			printf("%s%s", c == 0 ? ", one of: " : " ",
-			       tx(p->choices[c]));
-		printf(")");
-		if (p->description != NULL && *p->description != '\0')
-			printf(": %s", tx(p->description));
-		putchar('\n');
-	}
-	if (k->uses_input)
-		printf("  takes input (--input FILE), at most %" PRIu32
-		       " bytes\n",
-		       k->max_input);
-}
-
-static void
-json_kind(const Jobd__V1__Kind *k)
-{
-	fputs("{\"name\":", stdout);
-	json_str(k->name != NULL ? k->name : "");
-	fputs(",\"description\":", stdout);
-	json_str(k->description != NULL ? k->description : "");
-	printf(",\"uses_input\":%s,\"max_input\":%" PRIu32
-	       ",\"concurrency\":%" PRIu32 ",\"origin\":",
-	       k->uses_input ? "true" : "false", k->max_input, k->concurrency);
-	json_str(k->origin != NULL ? k->origin : "");
-	fputs(",\"source\":", stdout);
-	json_str_or_null(k->source);
-	fputs(",\"params\":[", stdout);
-	for (size_t i = 0, n = 0; k->params != NULL && i < k->n_params; i++) {
-		const Jobd__V1__Param *p = k->params[i];
-		if (p == NULL)
-			continue;
-		if (n++ > 0)
-			putchar(',');
-		fputs("{\"name\":", stdout);
-		json_str(p->name != NULL ? p->name : "");
-		printf(",\"type\":\"%s\",\"required\":%s", param_type(p->type),
-		       p->required ? "true" : "false");
-		printf(",\"min\":%" PRId64 ",\"max\":%" PRId64, p->min, p->max);
-		fputs(",\"default\":", stdout);
-		json_str(
-		    p->required
-		        ? NULL
-		        : (p->default_value != NULL ? p->default_value : ""));
-		fputs(",\"description\":", stdout);
-		json_str(p->description != NULL ? p->description : "");
-		fputs(",\"choices\":[", stdout);
-		for (size_t c = 0; p->choices != NULL && c < p->n_choices;
-		     c++) {
-			if (c > 0)
-				putchar(',');
-			json_str(p->choices[c] != NULL ? p->choices[c] : "");
-		}
-		fputs("]}", stdout);
-	}
-	fputs("]}\n", stdout);
 }
 
 static int
@@ -1849,17 +1407,17 @@ cmd_kinds(struct jobctl *g, int argc, char **argv)
 	int rc;
 	int rv;
 
-	if ((rc = start_plain(g, argc, argv)) != 0)
+	if ((rc = ctl_start_plain(g, argc, argv)) != 0)
 		return (rc < 0 ? 0 : rc);
 	if ((rv = jobd_kinds(g->client, &rep)) != JOBD_OK)
-		return (call_failed(rv, "kinds"));
+		return (ctl_call_failed(rv, "kinds"));
 	for (size_t i = 0; i < rep->n_kinds; i++) {
 		if (rep->kinds == NULL || rep->kinds[i] == NULL)
 			continue;
 		if (g->json)
-			json_kind(rep->kinds[i]);
+			ctl_json_kind(rep->kinds[i]);
 		else
-			print_kind(rep->kinds[i]);
+			ctl_print_kind(rep->kinds[i]);
 	}
 	jobd__v1__kinds_reply__free_unpacked(rep, NULL);
 	return (0);
@@ -1875,24 +1433,24 @@ cmd_ping(struct jobctl *g, int argc, char **argv)
 	int rc;
 	int rv;
 
-	if ((rc = start_plain(g, argc, argv)) != 0)
+	if ((rc = ctl_start_plain(g, argc, argv)) != 0)
 		return (rc < 0 ? 0 : rc);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rv = jobd_ping(g->client, &rep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rv != JOBD_OK)
-		return (call_failed(rv, "ping"));
+		return (ctl_call_failed(rv, "ping"));
 	ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 +
 	     (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (g->json) {
 		fputs("{\"version\":", stdout);
-		json_str(rep->version != NULL ? rep->version : "");
+		ctl_json_str(rep->version != NULL ? rep->version : "");
 		printf(",\"rtt_ms\":%.3f,\"time_ms\":%" PRId64 "}\n", ms,
 		       rep->time_ms);
 	} else {
 		printf("pong from jobd %s in %.3f ms\n",
 		       rep->version != NULL && *rep->version != '\0'
-		           ? tx(rep->version)
+		           ? ctl_tx(rep->version)
 		           : "(unknown version)",
 		       ms);
 	}
@@ -1916,10 +1474,10 @@ cmd_help(struct jobctl *g, int argc, char **argv)
 			return (print_cmd_help(g->cmd));
 		case P_ARG:
 			if (c != NULL)
-				return (usage_error(
+				return (ctl_usage_error(
 				    g->cmd, "unexpected argument '%s'", p.val));
 			if ((c = find_cmd(p.val)) == NULL)
-				return (usage_error(
+				return (ctl_usage_error(
 				    g->cmd, "unknown command '%s'", p.val));
 			break;
 		default:
@@ -1937,7 +1495,10 @@ static const struct cmd cmds[] = {
     {"submit", cmd_submit,
      "KIND [NAME=VALUE ...] [--input FILE|-] [--priority N]\n"
      "                     [--timeout SEC] [--retries N] [--key KEY] "
-     "[--wait]",
+     "[--wait]\n"
+     "                     [--at TIME | --in DURATION] [--after "
+     "ID[,ID...]]\n"
+     "                     [--unique KEY]",
      "submit a job and print its id",
      "Submits a job of kind KIND with parameters NAME=VALUE and prints "
      "its id.\n"
@@ -1959,6 +1520,25 @@ static const struct cmd cmds[] = {
      "returns the\n"
      "                 first job instead of a new one (default: a fresh "
      "random key)\n"
+     "  --at TIME      do not start it before TIME; until then it is "
+     "scheduled.\n"
+     "                 TIME is 2026-12-06T10:00:00Z or "
+     "2026-12-06T10:00:00+01:00\n"
+     "                 (RFC 3339), 2026-12-06T10:00 or '2026-12-06 "
+     "10:00:30' (local\n"
+     "                 time), or @UNIXSECONDS. A time past runs it now\n"
+     "  --in DURATION  do not start it before DURATION from now: 500ms, "
+     "90s, 10m,\n"
+     "                 2h, 1d, 1h30m (parts are added up). Not with --at\n"
+     "  --after ID[,ID...]\n"
+     "                 run it only once each of these jobs has "
+     "succeeded; if one\n"
+     "                 fails or is cancelled, this one is cancelled. "
+     "May be given\n"
+     "                 more than once\n"
+     "  --unique KEY   while a job with this unique key is scheduled, "
+     "queued or\n"
+     "                 running, return that job instead of a new one\n"
      "  --wait         then wait for the job to end and exit like "
      "'jobctl wait';\n"
      "                 the id goes to standard error, so that standard\n"
@@ -1967,7 +1547,13 @@ static const struct cmd cmds[] = {
     {"status", cmd_status, "[--json] ID...", "show jobs",
      "Shows one line per job: id, state, progress, kind, and how long "
      "it has been\n"
-     "queued or running, or how long it took. Exits 4 if a job is not "
+     "queued or running, how long it took, or when it runs; the error "
+     "of a failed\n"
+     "or cancelled job. Under it, when they apply: the time it runs at "
+     "(local and\n"
+     "UTC), the jobs it runs after, its unique key, how many times "
+     "'jobctl retry'\n"
+     "put it back, and each earlier run. Exits 4 if a job is not "
      "found.\n"
      "\n"
      "Options:\n"
@@ -2005,17 +1591,63 @@ static const struct cmd cmds[] = {
      "list recent jobs",
      "Lists jobs, newest first, one line each as 'jobctl status' "
      "prints them.\n"
+     "'--state failed' is the dead-letter view, each job with its "
+     "error; rerun\n"
+     "one with 'jobctl retry ID'.\n"
      "\n"
      "Options:\n"
-     "  --state STATE  only jobs in STATE: queued, running, succeeded, "
-     "failed or\n"
-     "                 cancelled\n"
+     "  --state STATE  only jobs in STATE: scheduled, queued, running, "
+     "succeeded,\n"
+     "                 failed or cancelled\n"
      "  --kind KIND    only jobs of kind KIND\n"
      "  --limit N      at most N jobs (default 20; 0 for all)\n"
      "  --json         print one JSON object per job\n"},
+    {"retry", ctl_cmd_retry, "ID [--json]",
+     "run a failed or cancelled job again",
+     "Puts failed or cancelled job ID back in the queue as a new run "
+     "with the same\n"
+     "id, its attempts counted from 0 again; the run that ended is kept "
+     "in its\n"
+     "history ('jobctl status ID'). Prints the id, its state and how "
+     "many times it\n"
+     "was rerun. A job that succeeded or has not ended is refused "
+     "(exit 5,\n"
+     "FAILED_PRECONDITION); an unknown one is exit 4.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print the job as JSON\n"},
+    {"pause", ctl_cmd_pause, "KIND [--json]", "hold the queued jobs of a kind",
+     "Pauses kind KIND: its queued jobs wait ('jobctl status' says so), "
+     "new jobs are\n"
+     "still accepted, running jobs finish. The pause lasts across "
+     "restarts of jobd\n"
+     "until 'jobctl resume KIND'. Says whether the kind was paused "
+     "already; an\n"
+     "unknown kind is exit 4.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print {\"kind\", \"paused\", \"changed\"}\n"},
+    {"resume", ctl_cmd_resume, "KIND [--json]", "let a paused kind run again",
+     "Resumes kind KIND: its queued jobs start again. Says whether it "
+     "was paused.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print {\"kind\", \"paused\", \"changed\"}\n"},
+    {"schedules", ctl_cmd_schedules, "[--json]", "list the periodic jobs",
+     "Lists the periodic jobs declared in *.schedule files beside the "
+     "kind files:\n"
+     "name, kind, spec ('cron 30 3 * * *' or 'every 5m'), the time zone "
+     "of a cron\n"
+     "spec, the next firing (local time) and how soon, the last firing "
+     "and the\n"
+     "job it made.\n"
+     "\n"
+     "Options:\n"
+     "  --json  print one JSON object per schedule (times in Unix ms)\n"},
     {"stats", cmd_stats, "[--json]", "show the daemon's counters",
      "Prints the daemon's workers, job counts per state, counters and "
-     "version.\n"
+     "version,\n"
+     "and the kinds that are paused.\n"
      "\n"
      "Options:\n"
      "  --json  print one JSON object\n"},
@@ -2023,7 +1655,9 @@ static const struct cmd cmds[] = {
      "list the kinds of job and their parameters",
      "Lists each kind of job the daemon runs, with its parameters: "
      "name, type,\n"
-     "whether required or its default, bounds, and description.\n"
+     "whether required or its default, bounds, and description; and "
+     "whether it is\n"
+     "paused ('jobctl pause').\n"
      "\n"
      "Options:\n"
      "  --json  print one JSON object per kind\n"},
@@ -2047,7 +1681,7 @@ print_help(void)
 	       "\n"
 	       "Commands:\n");
 	for (const struct cmd *c = cmds; c->name != NULL; c++)
-		printf("  %-8s %s\n", c->name, c->summary);
+		printf("  %-9s %s\n", c->name, c->summary);
 	printf("\n"
 	       "Options:\n"
 	       "  --addr URL     the daemon's address, tcp:// or ipc:// "
@@ -2151,7 +1785,8 @@ main(int argc, char **argv)
 	g.tls.server_name = getenv_set("JOBD_CLIENT_TLS_SERVER_NAME");
 	while (name == NULL && (k = next_opt(&p, opts)) != P_END) {
 		if (k >= G_TOKEN_FILE && *p.val == '\0')
-			return (usage_error(NULL, "empty --%s", opts[k].name));
+			return (
+			    ctl_usage_error(NULL, "empty --%s", opts[k].name));
 		switch (k) {
 		case P_ERR:
 			return (EXIT_USAGE);
@@ -2163,13 +1798,13 @@ main(int argc, char **argv)
 			break;
 		case G_ADDR:
 			if (*p.val == '\0')
-				return (usage_error(NULL, "empty --addr"));
+				return (ctl_usage_error(NULL, "empty --addr"));
 			g.addr = p.val;
 			break;
 		case G_TIMEOUT:
 			if (!parse_seconds(p.val, &g.timeout_ms) ||
 			    g.timeout_ms == 0)
-				return (usage_error(
+				return (ctl_usage_error(
 				    NULL,
 				    "invalid timeout '%s' (expected seconds "
 				    "> 0)",
@@ -2201,9 +1836,9 @@ main(int argc, char **argv)
 		}
 	}
 	if (name == NULL)
-		return (usage_error(NULL, "missing command"));
+		return (ctl_usage_error(NULL, "missing command"));
 	if ((g.cmd = find_cmd(name)) == NULL)
-		return (usage_error(NULL, "unknown command '%s'", name));
+		return (ctl_usage_error(NULL, "unknown command '%s'", name));
 
 	rc = g.cmd->fn(&g, argc - p.i, argv + p.i);
 	jobd_client_close(g.client);
@@ -2218,7 +1853,8 @@ main(int argc, char **argv)
 	if (!g.open_failed)
 		nng_fini();
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		errorf("cannot write to standard output: %s", strerror(errno));
+		ctl_errorf("cannot write to standard output: %s",
+		           strerror(errno));
 		if (rc == 0)
 			rc = EXIT_OTHER;
 	}

@@ -34,7 +34,9 @@
  * nng's REQ socket re-sends a request that got no reply within
  * NNG_OPT_REQ_RESENDTIME (default 60 s) or whose connection dropped; the
  * daemon is idempotent for Submit by idempotency key, and the other methods
- * are reads or idempotent anyway.
+ * are reads or idempotent anyway, except Retry: a Retry sent again after
+ * its reply was lost finds the job not ended (FAILED_PRECONDITION) or,
+ * should the new run have ended already, runs it once more.
  *
  * TLS: for a tls+tcp:// address the client always verifies jobd's
  * certificate against the CA file it is given, for the address's host name
@@ -1004,6 +1006,55 @@ jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply)
 
 	TYPED_CALL(c, "Ping", &req.base, Jobd__V1__PingReply,
 	           &jobd__v1__ping_reply__descriptor, reply, 0);
+}
+
+int
+jobd_retry(jobd_client *c, uint64_t id, Jobd__V1__RetryReply **reply)
+{
+	Jobd__V1__RetryRequest req = JOBD__V1__RETRY_REQUEST__INIT;
+
+	req.id = id;
+	TYPED_CALL(c, "Retry", &req.base, Jobd__V1__RetryReply,
+	           &jobd__v1__retry_reply__descriptor, reply, 0);
+}
+
+int
+jobd_pause(jobd_client *c, const char *kind, Jobd__V1__PauseReply **reply)
+{
+	Jobd__V1__PauseRequest req = JOBD__V1__PAUSE_REQUEST__INIT;
+
+	if (kind == NULL) {
+		if (reply != NULL)
+			*reply = NULL;
+		return (jc_set_err(JOBD_INVALID_ARGUMENT, "no kind"));
+	}
+	req.kind = (char *) kind;
+	TYPED_CALL(c, "Pause", &req.base, Jobd__V1__PauseReply,
+	           &jobd__v1__pause_reply__descriptor, reply, 0);
+}
+
+int
+jobd_resume(jobd_client *c, const char *kind, Jobd__V1__ResumeReply **reply)
+{
+	Jobd__V1__ResumeRequest req = JOBD__V1__RESUME_REQUEST__INIT;
+
+	if (kind == NULL) {
+		if (reply != NULL)
+			*reply = NULL;
+		return (jc_set_err(JOBD_INVALID_ARGUMENT, "no kind"));
+	}
+	req.kind = (char *) kind;
+	TYPED_CALL(c, "Resume", &req.base, Jobd__V1__ResumeReply,
+	           &jobd__v1__resume_reply__descriptor, reply, 0);
+}
+
+int
+jobd_schedules(jobd_client *c, Jobd__V1__SchedulesReply **reply)
+{
+	Jobd__V1__SchedulesRequest req = JOBD__V1__SCHEDULES_REQUEST__INIT;
+
+	TYPED_CALL(c, "Schedules", &req.base, Jobd__V1__SchedulesReply,
+	           &jobd__v1__schedules_reply__descriptor, reply, 0);
 }
 
 /* Fills buf with n random bytes; false if the kernel gave none. */

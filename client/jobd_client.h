@@ -88,7 +88,9 @@ int jobd_call(jobd_client *c, const char *method, const ProtobufCMessage *req,
 
 /* Typed calls, one per method of service Jobs. jobd_submit sends the
  * request as it is: give it an idempotency_key (jobd_new_key()) so that a
- * re-send after a reconnection returns the first job instead of a second. */
+ * re-send after a reconnection returns the first job instead of a second.
+ * A delayed job (run_at_ms or delay_ms), its dependencies (after) and a
+ * unique_key are fields of the SubmitRequest. */
 int jobd_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
                 Jobd__V1__SubmitReply **reply);
 /* Submits 1 to 1000 jobs in one call, accepted all or none; the reply holds
@@ -108,6 +110,21 @@ int jobd_list(jobd_client *c, const Jobd__V1__ListRequest *req,
 int jobd_stats(jobd_client *c, Jobd__V1__StatsReply **reply);
 int jobd_kinds(jobd_client *c, Jobd__V1__KindsReply **reply);
 int jobd_ping(jobd_client *c, Jobd__V1__PingReply **reply);
+/* Puts failed or cancelled job `id` back in the queue as a new run (the
+ * ended one goes to its history). FAILED_PRECONDITION for a job that
+ * succeeded or has not ended, NOT_FOUND for an unknown id. Not idempotent:
+ * see jobd_client.c on requests nng sends again. */
+int jobd_retry(jobd_client *c, uint64_t id, Jobd__V1__RetryReply **reply);
+/* Pauses `kind`: its queued jobs wait, a Submit is still accepted. The
+ * reply's `changed` is false when it was paused already. NOT_FOUND for a
+ * kind that is not defined (and not paused). */
+int jobd_pause(jobd_client *c, const char *kind, Jobd__V1__PauseReply **reply);
+/* Resumes `kind`; `changed` false when it was not paused. */
+int jobd_resume(jobd_client *c, const char *kind,
+                Jobd__V1__ResumeReply **reply);
+/* The periodic jobs the operator declared (*.schedule files), with their
+ * next and last firings. */
+int jobd_schedules(jobd_client *c, Jobd__V1__SchedulesReply **reply);
 
 /*
  * Asynchronous calls: many calls in flight on one client (one connection),
