@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "deps.h"
 #include "heap.h"
 #include "idtree.h"
 #include "scheduler.h"
@@ -29,6 +30,10 @@ enum job_flags {
 	JOB_ENDED = 2,     /* its terminal state is on disk */
 	JOB_HAS_KEY = 4,   /* data starts with the idempotency key */
 	JOB_LOADED = 8,    /* its kind and params were read from the disk */
+	JOB_DOOMED = 16,   /* pending, and a job it runs after failed: it is
+	                      cancelled once acknowledged (run->error says
+	                      why) */
+	JOB_RERUN = 32,    /* pending: a Retry's, not a Submit's */
 };
 
 /* What a job has once it has run, or ended without running. */
@@ -44,6 +49,7 @@ struct jobrun {
 	char *error;
 	uint32_t pending_writes;
 	uint32_t nparams;
+	uint32_t reruns;            /* times a Retry put it back */
 	kindset *ks;                /* running: the set its kind is from */
 	const struct kind_def *def; /* running: its kind, in ks */
 	struct job_param params[];  /* into the job's data, for the kind */
@@ -71,7 +77,11 @@ struct job {
 	uint8_t state;
 	uint8_t where; /* enum job_where */
 	uint8_t flags; /* enum job_flags */
-	char data[];   /* [key NUL] then name NUL value NUL, nparams times */
+	uint8_t nafter; /* jobs it runs after (their ids end data) */
+	uint8_t nleft;  /* of those, the ones it still waits for */
+	/* [key NUL] then name NUL value NUL, nparams times; then, when
+	 * nafter > 0, the ids it runs after (uint64_t, aligned) */
+	char data[];
 };
 
 /* From a job's byid node to its id, for its index. */
@@ -113,6 +123,7 @@ struct shot {
 struct kq {
 	struct heap runq; /* best first */
 	uint32_t running;
+	bool paused; /* Pause: none of its jobs starts */
 	struct idtree live[JOB_STATE_MAX + 1];
 };
 
@@ -139,6 +150,7 @@ struct sched {
 	struct heap delayed;   /* queued jobs waiting out a backoff */
 	struct heap waits;     /* parked waiters with a deadline */
 	struct waiter *parked; /* every parked WAIT_END waiter (drain) */
+	struct deps deps;      /* jobs waiting for others to end */
 
 	uint64_t next_id;
 	uint64_t seq;
@@ -153,7 +165,9 @@ struct sched {
 /* A job for a record's params and key, or NULL (out of memory); not under
  * mtx. */
 struct job *job_alloc(const struct job_param *params, size_t nparams,
-                      const char *key);
+                      const char *key, const uint64_t *after, size_t nafter);
+/* The ids j runs after (j->nafter of them). */
+const uint64_t *job_after(const struct job *j);
 /* Fills j's fields from r, of kind `kind` (kind_intern()). */
 void job_fill(struct job *j, const struct jobrec *r, uint32_t kind);
 /* j's run part, made at the first call; NULL if out of memory. */
@@ -164,11 +178,16 @@ void job_free(struct job *j);
 int table_reserve(sched *s, size_t n);
 void table_prefetch(const sched *s, const struct job *j);
 int table_add(sched *s, struct job *j);
+/* The job `id` in memory (pending, live or ending), or NULL. */
+struct job *table_find(const sched *s, uint64_t id);
 /* The queue of kind `kind`, made if need be; NULL if out of memory. */
 struct kq *kq_of(sched *s, uint32_t kind);
 /* j into its kind's list index; j into its run queue (or delayed). */
 void index_add(sched *s, struct job *j);
 void enqueue(sched *s, struct job *j);
+/* Waiting job d learns that a job it waits for (not live) ended in
+ * `state` (0: there is none), why being "job N failed" or the like. */
+void settle(sched *s, struct job *d, int state, const char *why);
 /* One log line per kind that queued jobs wait for. */
 void log_missing(const sched *s);
 

@@ -6,7 +6,18 @@
  *
  * Start-up loads of each queued job only the columns that make it up
  * (store_scan_brief: no input, no result, nothing allocated per row but the
- * job itself), into tables sized for them beforehand.
+ * job itself), into tables sized for them beforehand. A queued job whose
+ * not_before is still ahead is scheduled (enqueue).
+ *
+ * Dependencies. A job runs after jobs with lower ids (they existed when
+ * it was submitted), and jobs are linked in id order, so when a job that
+ * waits is linked, the jobs it waits for that are still queued are in
+ * memory already: it waits for those. The others ended; which way is in
+ * the database, read once every job is linked (struct check): one that
+ * succeeded is waited for no more, one that failed, was cancelled or is
+ * gone (purged) cancels the job, as it would have had jobd not stopped.
+ *
+ * Paused kinds are read first, so that no job of one starts.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,7 +48,52 @@ struct load_ctx {
 	char err[300];
 	char kind[JOBD_KIND_NAME_MAX + 1]; /* the last kind seen, and its id */
 	uint32_t kind_id;
+	/* the jobs waited for that are not live: looked up once all are */
+	struct check *checks;
+	size_t nchecks, checks_cap;
 };
+
+/* A job linked at start waits for `on`, which has ended: how? */
+struct check {
+	uint64_t waiter;
+	uint64_t on;
+};
+
+/* Links job j's edges to the jobs it waits for: in memory already, or a
+ * check for later. 0 or JOBD_RESOURCE_EXHAUSTED. Under mtx. */
+static int
+load_deps(struct load_ctx *lc, struct job *j)
+{
+	const uint64_t *after = job_after(j);
+	sched *s = lc->s;
+
+	for (size_t i = 0; i < j->nafter; i++) {
+		struct job *d;
+		struct dep_edge *e;
+
+		if ((d = table_find(s, after[i])) != NULL) {
+			if ((e = deps_edge_new()) == NULL ||
+			    deps_reserve(&s->deps, 1) != 0) {
+				free(e);
+				return JOBD_RESOURCE_EXHAUSTED;
+			}
+			deps_add(&s->deps, e, after[i], j->id);
+			j->nleft++;
+			continue;
+		}
+		if (lc->nchecks == lc->checks_cap) {
+			size_t n = lc->checks_cap ? lc->checks_cap * 2 : 64;
+			struct check *v = realloc(lc->checks, n * sizeof(*v));
+			if (v == NULL)
+				return JOBD_RESOURCE_EXHAUSTED;
+			lc->checks = v;
+			lc->checks_cap = n;
+		}
+		lc->checks[lc->nchecks++] = (struct check){j->id, after[i]};
+		j->nleft++;
+	}
+	return 0;
+}
 
 /* Links and queues the job loaded last; 0 or JOBD_RESOURCE_EXHAUSTED.
  * Under mtx. */
@@ -55,7 +111,10 @@ load_link(struct load_ctx *lc)
 	}
 	lc->s->nqueued++;
 	index_add(lc->s, j);
-	enqueue(lc->s, j);
+	if (j->nafter > 0 && load_deps(lc, j) != 0)
+		return JOBD_RESOURCE_EXHAUSTED;
+	if (j->nleft == 0)
+		enqueue(lc->s, j);
 	return 0;
 }
 
@@ -84,14 +143,16 @@ load_one(const struct jobrec *r, void *arg)
 			return JOBD_RESOURCE_EXHAUSTED;
 		snprintf(lc->kind, sizeof(lc->kind), "%s", r->kind);
 	}
-	if ((j = job_alloc(r->params, r->nparams, r->idem_key)) == NULL)
+	if ((j = job_alloc(r->params, r->nparams, r->idem_key, r->after,
+	                   r->nafter)) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
 	job_fill(j, r, lc->kind_id);
 	j->id = r->id;
 	j->created_at = r->created_at;
 	j->flags |= JOB_COMMITTED | JOB_LOADED;
 	if (r->error != NULL || r->started_at != 0 || r->finished_at != 0 ||
-	    r->progress_done != 0 || r->progress_total != 0) {
+	    r->progress_done != 0 || r->progress_total != 0 ||
+	    r->reruns != 0) {
 		/* an earlier attempt's traces, shown as they were */
 		struct jobrun *run = job_run(j);
 		if (run == NULL || (r->error != NULL &&
@@ -103,6 +164,7 @@ load_one(const struct jobrec *r, void *arg)
 		atomic_store(&run->total, r->progress_total);
 		run->started_at = r->started_at;
 		run->finished_at = r->finished_at;
+		run->reruns = r->reruns;
 	}
 	if (lc->chain) {
 		*lc->tail = j;
@@ -217,6 +279,55 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 	return rv;
 }
 
+/* The jobs waited for that were not in memory: each one's end, from the
+ * database, settles its waiter. */
+static int
+load_checks(sched *s, store *db, struct load_ctx *lc, char *err,
+            size_t errlen)
+{
+	for (size_t i = 0; i < lc->nchecks; i++) {
+		struct check *c = &lc->checks[i];
+		struct jobrec r;
+		char why[64];
+		int rv = store_get(db, c->on, 0, &r);
+
+		if (rv != JOBD_OK && rv != JOBD_NOT_FOUND) {
+			snprintf(err, errlen,
+			         "cannot load the jobs of database '%s': %s",
+			         store_path(db), store_errmsg(db));
+			return rv;
+		}
+		int state = rv == JOBD_OK ? r.state : 0;
+		jobrec_clear(&r);
+		snprintf(why, sizeof(why), "job %llu %s",
+		         (unsigned long long) c->on,
+		         state == JOB_FAILED      ? "failed"
+		         : state == JOB_CANCELLED ? "was cancelled"
+		         : state == 0             ? "is gone"
+		                                  : "ended");
+		pthread_mutex_lock(&s->mtx);
+		struct job *j = table_find(s, c->waiter);
+		if (j != NULL)
+			settle(s, j, state, why);
+		pthread_mutex_unlock(&s->mtx);
+	}
+	return JOBD_OK;
+}
+
+static int
+pause_one(const char *kind, void *arg)
+{
+	sched *s = arg;
+	uint32_t id = kind_intern(kind);
+	struct kq *q = id != UINT32_MAX ? kq_of(s, id) : NULL;
+
+	if (q == NULL)
+		return JOBD_RESOURCE_EXHAUSTED;
+	q->paused = true;
+	log_info("kind '%s' is paused (jobctl resume %s)", kind, kind);
+	return 0;
+}
+
 int
 sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 {
@@ -254,8 +365,21 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 	pthread_mutex_lock(&s->mtx);
 	s->next_id = max_id + 1;
 	s->st.recovered = *recovered;
+	rv = store_paused_load(db, pause_one, s);
 	pthread_mutex_unlock(&s->mtx);
-	if ((rv = load_queued(s, db, &lc, &hl, err, errlen)) != JOBD_OK)
+	if (rv != JOBD_OK) {
+		snprintf(err, errlen,
+		         "cannot load the paused kinds of database '%s': %s",
+		         store_path(db),
+		         rv == JOBD_RESOURCE_EXHAUSTED ? "out of memory"
+		                                       : store_errmsg(db));
+		return rv;
+	}
+	rv = load_queued(s, db, &lc, &hl, err, errlen);
+	if (rv == JOBD_OK)
+		rv = load_checks(s, db, &lc, err, errlen);
+	free(lc.checks);
+	if (rv != JOBD_OK)
 		return rv;
 	pthread_mutex_lock(&s->mtx);
 	log_missing(s);

@@ -156,6 +156,13 @@ sched_wall_ms(void)
 
 /* ---- jobs ------------------------------------------------------------ */
 
+/* Queued or scheduled: acknowledged, not started, not ended. */
+static bool
+job_waits(int state)
+{
+	return state == JOB_QUEUED || state == JOB_SCHEDULED;
+}
+
 /* The name of j's kind. */
 static const char *
 job_kind(const struct job *j)
@@ -185,10 +192,38 @@ job_params(struct job *j, struct job_param *v)
 	}
 }
 
-/* A new job holding a copy of params and key (NULL or "": none), every
- * other field zero. NULL if out of memory. At most JOB_MAX_PARAMS. */
+/* Where the ids j runs after begin in j->data: after the strings,
+ * aligned for them; len is the strings' length. */
+static size_t
+after_off(size_t len)
+{
+	size_t at = offsetof(struct job, data) + len;
+	at = (at + _Alignof(uint64_t) - 1) & ~(_Alignof(uint64_t) - 1);
+	return at - offsetof(struct job, data);
+}
+
+const uint64_t *
+job_after(const struct job *j)
+{
+	const char *p = j->data;
+
+	if (j->nafter == 0)
+		return NULL;
+	if (j->flags & JOB_HAS_KEY)
+		p += strlen(p) + 1;
+	for (size_t i = 0; i < 2u * j->nparams; i++)
+		p += strlen(p) + 1;
+	return (const uint64_t *) (const void *) (j->data +
+	                                          after_off((size_t) (p -
+	                                                              j->data)));
+}
+
+/* A new job holding a copy of params, key (NULL or "": none) and the ids
+ * it runs after, every other field zero. NULL if out of memory. At most
+ * JOB_MAX_PARAMS and JOB_MAX_AFTER. */
 struct job *
-job_alloc(const struct job_param *params, size_t nparams, const char *key)
+job_alloc(const struct job_param *params, size_t nparams, const char *key,
+          const uint64_t *after, size_t nafter)
 {
 	size_t klen = key != NULL && *key ? strlen(key) + 1 : 0;
 	size_t len = klen, size;
@@ -201,6 +236,9 @@ job_alloc(const struct job_param *params, size_t nparams, const char *key)
 			len += (nv[k] != NULL ? strlen(nv[k]) : 0) + 1;
 	}
 	size = offsetof(struct job, data) + len;
+	if (nafter > 0)
+		size = offsetof(struct job, data) + after_off(len) +
+		       nafter * sizeof(uint64_t);
 	if (size < sizeof(struct job))
 		size = sizeof(struct job);
 	if ((j = malloc(size)) == NULL)
@@ -208,6 +246,10 @@ job_alloc(const struct job_param *params, size_t nparams, const char *key)
 	memset(j, 0, offsetof(struct job, data));
 	j->hpos = JOB_NOPOS;
 	j->nparams = (uint8_t) nparams;
+	j->nafter = (uint8_t) nafter;
+	if (nafter > 0)
+		memcpy(j->data + after_off(len), after,
+		       nafter * sizeof(uint64_t));
 	p = j->data;
 	if (klen > 0) {
 		memcpy(p, key, klen);
@@ -364,7 +406,7 @@ table_add(sched *s, struct job *j)
 	return 0;
 }
 
-static struct job *
+struct job *
 table_find(const sched *s, uint64_t id)
 {
 	struct job *j = s->ids[id_bucket(s, id)];
@@ -466,6 +508,8 @@ kq_of(sched *s, uint32_t kind)
 	return &s->kq[kind];
 }
 
+static void set_state(sched *s, struct job *j, int state);
+
 /* Puts an acknowledged queued job where it belongs: its kind's run queue,
  * or the delayed queue while its backoff lasts. */
 void
@@ -475,10 +519,12 @@ enqueue(sched *s, struct job *j)
 		if (s->delayed.n < JOB_NOPOS - 1 &&
 		    heap_push(&s->delayed, j) == 0) {
 			j->where = IN_DELAYED;
+			set_state(s, j, JOB_SCHEDULED);
 			pthread_cond_signal(&s->timer_cv);
 			return;
 		}
 	}
+	set_state(s, j, JOB_QUEUED);
 	j->seq = s->seq++;
 	struct kq *q = kq_of(s, j->kind);
 	if (q == NULL || q->runq.n >= JOB_NOPOS - 1 ||
@@ -544,9 +590,9 @@ set_state(sched *s, struct job *j, int state)
 		s->st.counts[j->state]--;
 		s->st.counts[state]++;
 	}
-	if (j->state == JOB_QUEUED)
+	if (job_waits(j->state))
 		s->nqueued--;
-	if (state == JOB_QUEUED)
+	if (job_waits(state))
 		s->nqueued++;
 	if (listed(j) && j->state != state) {
 		index_del(s, j);
@@ -572,6 +618,10 @@ job_waiting(const sched *s, const struct job *j)
 
 	if (j->state != JOB_QUEUED)
 		return JOB_WAIT_NONE;
+	if (j->nleft > 0)
+		return JOB_WAIT_AFTER;
+	if (j->kind < s->nkq && s->kq[j->kind].paused)
+		return JOB_WAIT_PAUSED;
 	if ((d = kindset_by_id(s->ks, j->kind)) == NULL)
 		return JOB_WAIT_KIND_UNDEFINED;
 	if (d->k->concurrency > 0 && j->kind < s->nkq &&
@@ -601,7 +651,20 @@ job_view(const sched *s, struct job *j, struct jobrec *v, struct job_param *pv)
 	v->created_at = j->created_at;
 	v->not_before = j->not_before;
 	v->waiting = job_waiting(s, j);
+	v->after = (uint64_t *) job_after(j);
+	v->nafter = j->nafter;
+	if (v->waiting == JOB_WAIT_AFTER) {
+		/* the first it waits for that has not succeeded */
+		for (size_t i = 0; i < j->nafter; i++) {
+			const struct job *d = table_find(s, v->after[i]);
+			if (d != NULL && d->state != JOB_SUCCEEDED) {
+				v->waiting_for = d->id;
+				break;
+			}
+		}
+	}
 	if (j->run != NULL) {
+		v->reruns = j->run->reruns;
 		v->progress_done = atomic_load(&j->run->done);
 		v->progress_total = atomic_load(&j->run->total);
 		v->result = j->run->result;
@@ -897,6 +960,86 @@ submit_locked(sched *s, struct jop *p)
 		writer_submit(s->w, &p->op);
 }
 
+/* j waits for nothing any more (it ends, or never was): the edges of
+ * the jobs it still waited for go. Under mtx. */
+static void
+forget_deps(sched *s, struct job *j)
+{
+	const uint64_t *after = job_after(j);
+
+	if (j->nleft == 0)
+		return;
+	for (size_t i = 0; i < j->nafter; i++)
+		deps_drop(&s->deps, after[i], j->id);
+	j->nleft = 0;
+}
+
+/* Ends waiting job j as cancelled, with `why` as its error, its end
+ * handed to the writer. Under mtx. */
+static void
+cancel_waiting(sched *s, struct job *j, const char *why)
+{
+	forget_deps(s, j);
+	if (job_run(j) == NULL) {
+		/* it stays queued in memory and on disk; the next start
+		 * finds what it waits for ended and cancels it then */
+		log_error("out of memory cancelling job %llu: %s",
+		          (unsigned long long) j->id, why);
+		return;
+	}
+	dequeue(s, j);
+	set_state(s, j, JOB_CANCELLED);
+	if (j->run->error != why)
+		set_error(j->run, why);
+	j->run->finished_at = sched_wall_ms();
+	submit_locked(s, update_op(s, j));
+}
+
+/* Job d learns that one job it waits for ended in `state` (why: "job N
+ * failed", ...): one fewer to wait for if it succeeded, else d is
+ * cancelled (once acknowledged, if it is not yet). Under mtx. */
+void
+settle(sched *s, struct job *d, int state, const char *why)
+{
+	/* ended meanwhile (a Cancel), or doomed already */
+	if (!job_waits(d->state) || d->nleft == 0 || (d->flags & JOB_DOOMED))
+		return;
+	if (state == JOB_SUCCEEDED) {
+		if (--d->nleft == 0 && (d->flags & JOB_COMMITTED) &&
+		    !s->draining)
+			enqueue(s, d);
+	} else if (d->flags & JOB_COMMITTED) {
+		cancel_waiting(s, d, why);
+	} else if (job_run(d) != NULL) {
+		/* pending: cancelled once its insert is on disk */
+		set_error(d->run, why);
+		d->flags |= JOB_DOOMED;
+	}
+}
+
+/* The end of job j is on disk: the jobs waiting for it go on. One that
+ * succeeded lets each start once nothing else holds it; one that failed
+ * or was cancelled cancels each, whose own ends go on in turn once
+ * written. Under mtx. */
+static void
+resolve(sched *s, struct job *j)
+{
+	struct dep_edge *e = deps_take(&s->deps, j->id), *next;
+	char why[64];
+
+	snprintf(why, sizeof(why), "job %llu %s", (unsigned long long) j->id,
+	         j->state == JOB_SUCCEEDED ? "succeeded"
+	         : j->state == JOB_FAILED  ? "failed"
+	                                   : "was cancelled");
+	for (; e != NULL; e = next) {
+		struct job *d = table_find(s, e->waiter);
+		next = e->next;
+		free(e);
+		if (d != NULL)
+			settle(s, d, j->state, why);
+	}
+}
+
 static void
 update_done(struct writer_op *op)
 {
@@ -916,6 +1059,7 @@ update_done(struct writer_op *op)
 		j->flags |= JOB_ENDED;
 		if ((q = detach(s, j, JOBD_OK, NULL, true)) != NULL)
 			more = take_some(s, q, &fire);
+		resolve(s, j);
 	}
 	maybe_free(s, j);
 	pthread_mutex_unlock(&s->mtx);
@@ -939,13 +1083,26 @@ insert_done(struct writer_op *op)
 	if (op->status == JOBD_OK) {
 		j->flags |= JOB_COMMITTED;
 		s->st.counts[JOB_QUEUED]++;
-		s->st.submitted++;
+		if (j->flags & JOB_RERUN)
+			s->st.counts[op->run.state]--;
+		else
+			s->st.submitted++;
+		j->flags &= (uint8_t) ~JOB_RERUN;
 		index_add(s, j);
-		if (!s->draining)
-			enqueue(s, j);
-		q = detach(s, j, JOBD_OK, NULL, true);
+		if (j->flags & JOB_DOOMED) {
+			/* a job it runs after failed meanwhile: acknowledged
+			 * (the Submit is answered with it), then cancelled */
+			q = detach(s, j, JOBD_OK, NULL, true);
+			cancel_waiting(s, j, j->run->error);
+		} else {
+			if (!s->draining && j->nleft == 0)
+				enqueue(s, j);
+			q = detach(s, j, JOBD_OK, NULL, true);
+		}
 	} else {
-		/* not acknowledged: it never existed */
+		/* not acknowledged: it never existed (a rerun's job stays as
+		 * the database has it) */
+		forget_deps(s, j);
 		s->nqueued--;
 		if ((q = detach(s, j, op->status, op->errmsg, false)) != NULL)
 			q->existing_id = op->existing_id;
@@ -958,6 +1115,7 @@ insert_done(struct writer_op *op)
 	if (q != NULL)
 		fire_group(s, q, fire, more); /* op->errmsg lives till then */
 	jobrec_clear(&op->rec); /* the input with it: the database has it */
+	free(op->run.error);
 	free(p);
 }
 
@@ -1207,7 +1365,38 @@ struct fresh {
 	struct job *j;
 	struct jop *p;
 	struct wq *q;
+	struct dep_edge *edges; /* one per job it waits for, by next */
 };
+
+static void
+edges_free(struct dep_edge *e)
+{
+	for (struct dep_edge *next; e != NULL; e = next) {
+		next = e->next;
+		free(e);
+	}
+}
+
+/* The edges for n jobs waited for, linked by next; NULL if n is 0 or out
+ * of memory (*ok false then). */
+static struct dep_edge *
+edges_alloc(size_t n, bool *ok)
+{
+	struct dep_edge *head = NULL;
+
+	*ok = true;
+	for (size_t i = 0; i < n; i++) {
+		struct dep_edge *e = deps_edge_new();
+		if (e == NULL) {
+			edges_free(head);
+			*ok = false;
+			return NULL;
+		}
+		e->next = head;
+		head = e;
+	}
+	return head;
+}
 
 static void
 fresh_free(struct fresh *f, size_t n)
@@ -1216,8 +1405,23 @@ fresh_free(struct fresh *f, size_t n)
 		free(f[i].j);
 		free(f[i].p);
 		free(f[i].q);
+		edges_free(f[i].edges);
 	}
 	free(f);
+}
+
+/* Links j's edges from f (one per id it waits for) into the table, which
+ * has room for them. Under mtx. */
+static void
+add_edges(sched *s, struct job *j, struct fresh *f, const uint64_t *ids,
+         size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct dep_edge *e = f->edges;
+		f->edges = e->next;
+		deps_add(&s->deps, e, ids[i], j->id);
+	}
+	j->nleft = (uint8_t) n;
 }
 
 /* Under mtx: for each job of b whose key no live job holds (new[i]), its
@@ -1229,14 +1433,19 @@ fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
             size_t nnew)
 {
 	struct fresh *f = calloc(n, sizeof(*f));
+	size_t nedges = 0;
+	bool ok;
 	if (f == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		const struct jobrec *r = b[i].rec;
 		if (!new[i])
 			continue;
-		if ((f[i].j = job_alloc(r->params, r->nparams, rec_key(r))) ==
-		        NULL ||
+		f[i].edges = edges_alloc(b[i].nwait_for, &ok);
+		nedges += b[i].nwait_for;
+		if (!ok ||
+		    (f[i].j = job_alloc(r->params, r->nparams, rec_key(r),
+		                        r->after, r->nafter)) == NULL ||
 		    (f[i].p = calloc(1, sizeof(*f[i].p))) == NULL ||
 		    (f[i].q = calloc(1, sizeof(*f[i].q))) == NULL ||
 		    kq_of(s, b[i].kind->id) == NULL) {
@@ -1244,7 +1453,8 @@ fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
 			return NULL;
 		}
 	}
-	if (table_reserve(s, s->njobs + nnew) != 0) {
+	if (deps_reserve(&s->deps, nedges) != 0 ||
+	    table_reserve(s, s->njobs + nnew) != 0) {
 		fresh_free(f, n);
 		return NULL;
 	}
@@ -1254,9 +1464,11 @@ fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
 /* Under mtx: a new pending job from rec (taken) in f's memory, with w
  * parked until its insert commits. Returns the insert op, for the writer. */
 static struct writer_op *
-submit_new(sched *s, struct fresh *f, struct jobrec *rec,
-           const struct kind_def *k, struct waiter *w)
+submit_new(sched *s, struct fresh *f, struct batch_job *b)
 {
+	struct jobrec *rec = b->rec;
+	const struct kind_def *k = b->kind;
+	struct waiter *w = b->w;
 	struct job *j = f->j;
 	struct jop *p = f->p;
 
@@ -1268,6 +1480,7 @@ submit_new(sched *s, struct fresh *f, struct jobrec *rec,
 	job_fill(j, rec, k->id);
 	j->id = s->next_id++;
 	j->created_at = sched_wall_ms();
+	add_edges(s, j, f, b->wait_for, b->nwait_for);
 	table_link(s, j); /* fresh_alloc made room */
 	s->njobs++;
 	s->nqueued++;
@@ -1291,7 +1504,7 @@ int
 sched_submit(sched *s, struct jobrec *rec, const struct kind_def *k,
              struct waiter *w, char *err, size_t errlen)
 {
-	struct batch_job b = {rec, k, w};
+	struct batch_job b = {rec, k, w, NULL, 0};
 	return sched_submit_batch(s, &b, 1, err, errlen);
 }
 
@@ -1307,8 +1520,27 @@ batch_refusal(const struct batch_job *b, size_t n)
 			return "too many parameters";
 		if (b[i].rec->input_len > UINT32_MAX)
 			return "input too big";
+		if (b[i].rec->nafter > JOB_MAX_AFTER ||
+		    b[i].nwait_for > b[i].rec->nafter)
+			return "too many jobs to run after";
 	}
 	return NULL;
+}
+
+/* Under mtx: the first id that b[0..n) waits for which is not a live
+ * job any more (it ended and left memory since the caller looked), or 0:
+ * the caller looks again (JOBD_ABORTED). */
+static uint64_t
+gone_meanwhile(sched *s, const struct batch_job *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < b[i].nwait_for; k++) {
+			struct job *j = table_find(s, b[i].wait_for[k]);
+			if (j == NULL || !(j->flags & JOB_COMMITTED) ||
+			    (j->flags & JOB_ENDED))
+				return b[i].wait_for[k];
+		}
+	return 0;
 }
 
 int
@@ -1321,6 +1553,7 @@ sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
 	bool one = false, *new = n == 1 ? &one : calloc(n, sizeof(*new));
 	const char *why;
 	size_t nnew = 0;
+	uint64_t gone;
 	int rv = JOBD_OK;
 
 	if (new == NULL) {
@@ -1336,6 +1569,12 @@ sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
 	if ((why = batch_refusal(b, n)) != NULL) {
 		snprintf(err, errlen, "%s", why);
 		rv = JOBD_INVALID_ARGUMENT;
+		goto out;
+	}
+	if ((gone = gone_meanwhile(s, b, n)) != 0) {
+		snprintf(err, errlen, "job %llu ended meanwhile",
+		         (unsigned long long) gone);
+		rv = JOBD_ABORTED;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1367,7 +1606,7 @@ sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
 	for (size_t i = 0; i < n; i++) {
 		if (submit_existing(s, b[i].rec, b[i].w, &fire))
 			continue;
-		*tail = submit_new(s, &f[i], b[i].rec, b[i].kind, b[i].w);
+		*tail = submit_new(s, &f[i], &b[i]);
 		tail = &(*tail)->next;
 	}
 	fresh_free(f, n); /* what a key twice left unused */
@@ -1379,6 +1618,216 @@ out:
 	if (ops != NULL)
 		writer_submit_group(s->w, ops);
 	return rv;
+}
+
+/* sched_rerun's refusals before anything changes; JOBD_OK or a status
+ * with err. Under mtx. */
+static int
+rerun_refusal(sched *s, const struct jobrec *rec, const struct batch_job *b,
+              char *err, size_t errlen)
+{
+	uint64_t gone;
+
+	if (s->draining) {
+		snprintf(err, errlen, "jobd is shutting down");
+		return JOBD_UNAVAILABLE;
+	}
+	if (rec->state != JOB_FAILED && rec->state != JOB_CANCELLED) {
+		snprintf(err, errlen, "job %llu has not failed or been cancelled",
+		         (unsigned long long) rec->id);
+		return JOBD_FAILED_PRECONDITION;
+	}
+	if (table_find(s, rec->id) != NULL) {
+		snprintf(err, errlen, "job %llu has not ended",
+		         (unsigned long long) rec->id);
+		return JOBD_FAILED_PRECONDITION;
+	}
+	if (batch_refusal(b, 1) != NULL) {
+		snprintf(err, errlen, "job %llu cannot be held in memory",
+		         (unsigned long long) rec->id);
+		return JOBD_FAILED_PRECONDITION;
+	}
+	if ((gone = gone_meanwhile(s, b, 1)) != 0) {
+		snprintf(err, errlen, "job %llu ended meanwhile",
+		         (unsigned long long) gone);
+		return JOBD_ABORTED;
+	}
+	if (s->cfg.max_queue > 0 && s->nqueued + 1 > s->cfg.max_queue) {
+		snprintf(err, errlen, "queue is full (%llu jobs waiting)",
+		         (unsigned long long) s->nqueued);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	return JOBD_OK;
+}
+
+int
+sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
+            size_t nwait_for, struct waiter *w, char *err, size_t errlen)
+{
+	struct batch_job b = {rec, NULL, w, wait_for, nwait_for};
+	struct kind_def kd = {0};
+	struct writer_op *op = NULL;
+	struct fresh *f = NULL;
+	bool yes = true;
+	int rv;
+
+	pthread_mutex_lock(&s->mtx);
+	/* the kind need not be defined now: the job waits for it */
+	if ((kd.id = kind_intern(rec->kind)) == UINT32_MAX) {
+		snprintf(err, errlen, "out of memory");
+		rv = JOBD_RESOURCE_EXHAUSTED;
+		goto out;
+	}
+	b.kind = &kd;
+	if ((rv = rerun_refusal(s, rec, &b, err, errlen)) != JOBD_OK)
+		goto out;
+	if ((f = fresh_alloc(s, &b, 1, &yes, 1)) == NULL ||
+	    job_run(f->j) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		rv = JOBD_RESOURCE_EXHAUSTED;
+		goto out;
+	}
+	/* From here nothing fails. The job as it runs again: */
+	struct job *j = f->j;
+	struct jop *p = f->p;
+	j->wq = f->q;
+	j->wq->job = j;
+	f->j = NULL;
+	f->p = NULL;
+	f->q = NULL;
+	job_fill(j, rec, kd.id);
+	j->attempts = 0;
+	j->not_before = 0;
+	j->id = rec->id;
+	j->created_at = rec->created_at;
+	j->flags |= JOB_LOADED | JOB_RERUN;
+	j->run->reruns = rec->reruns + 1;
+	add_edges(s, j, f, wait_for, nwait_for);
+	table_link(s, j);
+	s->njobs++;
+	s->nqueued++;
+	w->until = WAIT_COMMIT;
+	(void) park(s, j, w);
+	/* the run that ended goes to its history, in the same write */
+	p->op.type = WOP_RERUN;
+	p->op.rec.id = j->id;
+	p->op.rec.reruns = j->run->reruns;
+	p->op.run.state = rec->state;
+	p->op.run.error = rec->error;
+	rec->error = NULL;
+	p->op.run.attempts = rec->attempts;
+	p->op.run.started_at = rec->started_at;
+	p->op.run.finished_at = rec->finished_at;
+	p->op.done = insert_done;
+	p->job = j;
+	p->s = s;
+	op = &p->op;
+out:
+	pthread_mutex_unlock(&s->mtx);
+	if (f != NULL)
+		fresh_free(f, 1);
+	if (op != NULL)
+		writer_submit(s->w, op);
+	return rv;
+}
+
+/* A Pause's or Resume's write, and whom to tell once it is on disk. */
+struct pauseop {
+	struct writer_op op;
+	void (*done)(void *arg, int status, const char *msg);
+	void *arg;
+	char name[];
+};
+
+static void
+pause_done(struct writer_op *op)
+{
+	struct pauseop *p = (struct pauseop *) op;
+	p->done(p->arg, op->status, op->errmsg);
+	free(p);
+}
+
+int
+sched_pause(sched *s, const char *kind, bool pause, bool *changed,
+            void (*done)(void *arg, int status, const char *msg), void *arg)
+{
+	size_t len = strlen(kind) + 1;
+	struct pauseop *p = calloc(1, sizeof(*p) + len);
+	uint32_t id;
+	struct kq *q;
+
+	if (p == NULL)
+		return JOBD_RESOURCE_EXHAUSTED;
+	memcpy(p->name, kind, len);
+	p->op.type = WOP_PAUSE;
+	p->op.name = p->name;
+	p->op.paused = pause;
+	p->op.at = sched_wall_ms();
+	p->op.awaited = true;
+	p->op.done = pause_done;
+	p->done = done;
+	p->arg = arg;
+	pthread_mutex_lock(&s->mtx);
+	if ((id = kind_intern(kind)) == UINT32_MAX ||
+	    (q = kq_of(s, id)) == NULL) {
+		pthread_mutex_unlock(&s->mtx);
+		free(p);
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	*changed = q->paused != pause;
+	q->paused = pause;
+	if (*changed)
+		log_info("kind '%s' %s", kind, pause ? "paused" : "resumed");
+	if (!pause)
+		pthread_cond_broadcast(&s->work_cv);
+	/* under mtx: the writer gets the pauses and resumes of a kind in
+	 * the order memory saw them */
+	writer_submit(s->w, &p->op);
+	pthread_mutex_unlock(&s->mtx);
+	return JOBD_OK;
+}
+
+bool
+sched_paused(sched *s, const char *kind)
+{
+	uint32_t id = kind_lookup(kind);
+	bool yes;
+
+	pthread_mutex_lock(&s->mtx);
+	yes = id < s->nkq && s->kq[id].paused;
+	pthread_mutex_unlock(&s->mtx);
+	return yes;
+}
+
+int
+sched_paused_kinds(sched *s, char ***names, size_t *n)
+{
+	char **v = NULL;
+	size_t k = 0;
+	int rv = JOBD_OK;
+
+	pthread_mutex_lock(&s->mtx);
+	for (size_t i = 0; i < s->nkq; i++)
+		k += s->kq[i].paused;
+	if (k > 0 && (v = calloc(k, sizeof(*v))) == NULL)
+		rv = JOBD_RESOURCE_EXHAUSTED;
+	k = 0;
+	for (size_t i = 0; v != NULL && i < s->nkq; i++) {
+		if (!s->kq[i].paused)
+			continue;
+		if ((v[k++] = strdup(kind_name_of((uint32_t) i))) == NULL)
+			rv = JOBD_RESOURCE_EXHAUSTED;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	if (rv != JOBD_OK) {
+		for (size_t i = 0; i < k; i++)
+			free(v[i]);
+		free(v);
+		return rv;
+	}
+	*names = v;
+	*n = k;
+	return JOBD_OK;
 }
 
 /* The live acknowledged job `id`, or NULL. A job whose end is on disk is
@@ -1468,14 +1917,15 @@ sched_cancel(sched *s, uint64_t id, struct waiter *w)
 		goto out;
 	}
 	/* a queued job ends here: it needs its run part for that */
-	if (j->state == JOB_QUEUED && job_run(j) == NULL) {
+	if (job_waits(j->state) && job_run(j) == NULL) {
 		rv = JOBD_RESOURCE_EXHAUSTED;
 		goto out;
 	}
 	w->until = WAIT_END;
 	if ((rv = park(s, j, w)) != JOBD_OK)
 		goto out;
-	if (j->state == JOB_QUEUED) {
+	if (job_waits(j->state)) {
+		forget_deps(s, j);
 		dequeue(s, j);
 		set_state(s, j, JOB_CANCELLED);
 		set_error(j->run, "cancelled");
@@ -1687,7 +2137,7 @@ next_kq(sched *s)
 		struct kq *q = &s->kq[i];
 		const struct kind_def *d;
 
-		if (q->runq.n == 0 ||
+		if (q->runq.n == 0 || q->paused ||
 		    (d = kindset_by_id(s->ks, (uint32_t) i)) == NULL ||
 		    (d->k->concurrency > 0 && q->running >= d->k->concurrency))
 			continue;

@@ -128,6 +128,10 @@ struct batch_job {
 	struct jobrec *rec;
 	const struct kind_def *kind;
 	struct waiter *w;
+	/* of rec->after, the jobs the caller found live (not ended): the
+	 * job waits for them; the others it found succeeded */
+	const uint64_t *wait_for;
+	size_t nwait_for;
 };
 
 /*
@@ -141,6 +145,38 @@ struct batch_job {
  */
 int sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
                        size_t errlen);
+/*
+ * Retry: rec (read from the database, the caller's: its error is taken)
+ * is a failed or cancelled job that goes back in the queue as a new run,
+ * attempts from 0, waiting for wait_for (of rec->after, the jobs the
+ * caller found live: as struct batch_job's) if any; w fires once that and
+ * the run that ended, written to its history, are on disk (WAIT_COMMIT,
+ * as a Submit's). Errors (w not parked): JOBD_FAILED_PRECONDITION (the
+ * job is live: "job N has not ended"; or not failed or cancelled),
+ * JOBD_ABORTED (a job it waits for ended meanwhile: look again),
+ * JOBD_RESOURCE_EXHAUSTED, JOBD_UNAVAILABLE. w may also fire with
+ * JOBD_FAILED_PRECONDITION when the database no longer had the job
+ * failed or cancelled.
+ */
+int sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
+                size_t nwait_for, struct waiter *w, char *err, size_t errlen);
+/*
+ * Pause (pause true) or Resume kind `kind` (a name; the caller checks that
+ * it is one): from now on no job of it starts, or they may again. *changed
+ * says whether it was not so before. done(arg, status, msg) is called
+ * once the change is on disk, on the writer's completer thread, never on
+ * the calling thread; a write that fails is retried until it succeeds or
+ * jobd stops (status JOBD_UNAVAILABLE then). Returns JOBD_OK, or
+ * JOBD_RESOURCE_EXHAUSTED (nothing changed, done not called).
+ */
+int sched_pause(sched *s, const char *kind, bool pause, bool *changed,
+                void (*done)(void *arg, int status, const char *msg),
+                void *arg);
+/* Whether kind `kind` is paused. */
+bool sched_paused(sched *s, const char *kind);
+/* The names of the paused kinds (*names malloc'd, each name too), in the
+ * order their names were first seen. */
+int sched_paused_kinds(sched *s, char ***names, size_t *n);
 /* The live, acknowledged job `id` copied into *out (without input);
  * JOBD_NOT_FOUND if it is not live (look in the database). */
 int sched_get(sched *s, uint64_t id, struct jobrec *out);

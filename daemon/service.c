@@ -25,7 +25,7 @@
  * are opened read-only, so a database whose file or filesystem can no
  * longer be written is still read.
  */
-#include "service.h"
+#include "service_int.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,35 +40,13 @@
 #include "rpc.h"
 
 #define DEFAULT_LIST 100
-#define GONE         "the client's connection closed"
-#define READERS_KEPT 8
-
-struct service {
-	Jobd__V1__Jobs_Service base; /* first: handlers cast back */
-	sched *s;
-	struct service_config cfg;
-	char *db_path;
-	int64_t started;
-	pthread_mutex_t rd_mtx;
-	store *readers[READERS_KEPT];
-	size_t nreaders;
-};
-
-/* A parked call: the waiter and the call it answers. */
-struct parked {
-	struct waiter w;
-	struct rpc_call *call;
-	service *sv;
-	atomic_uint refs; /* the answer's, and a release's while it runs */
-	/* WAIT_END: answers with the ended job (Wait, Cancel) */
-	void (*reply)(struct rpc_call *c, const struct jobrec *job);
-	bool stopping; /* Cancel: the job was asked to stop */
-};
+/* The furthest ahead a job may be scheduled: 10 years. */
+#define MAX_AHEAD_MS (3653LL * 24 * 3600 * 1000)
 
 /* ---- database readers ------------------------------------------------ */
 
 /* A read connection, or NULL with the reason logged and in err. */
-static store *
+store *
 reader_take(service *sv, char *err, size_t errlen)
 {
 	store *db = NULL;
@@ -86,7 +64,7 @@ reader_take(service *sv, char *err, size_t errlen)
 }
 
 /* reader_take, answering c with UNAVAILABLE when there is none. */
-static store *
+store *
 reader_take_for(service *sv, struct rpc_call *c)
 {
 	char err[256];
@@ -96,7 +74,7 @@ reader_take_for(service *sv, struct rpc_call *c)
 	return db;
 }
 
-static void
+void
 reader_give(service *sv, store *db)
 {
 	pthread_mutex_lock(&sv->rd_mtx);
@@ -110,18 +88,30 @@ reader_give(service *sv, store *db)
 
 /* Job `id` from memory if it is live, else from the database: JOBD_OK,
  * JOBD_NOT_FOUND, or another error with its message in err. */
-static int
+int
 lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
            size_t errlen)
 {
 	store *db;
 	int rv;
 
-	if (sched_get(sv->s, id, out) == JOBD_OK)
-		return JOBD_OK;
-	if ((db = reader_take(sv, err, errlen)) == NULL)
-		return JOBD_UNAVAILABLE;
-	rv = store_get(db, id, 0, out);
+	if (sched_get(sv->s, id, out) == JOBD_OK) {
+		if (out->reruns == 0)
+			return JOBD_OK;
+		if ((db = reader_take(sv, err, errlen)) == NULL) {
+			jobrec_clear(out);
+			return JOBD_UNAVAILABLE;
+		}
+		rv = JOBD_OK;
+	} else {
+		if ((db = reader_take(sv, err, errlen)) == NULL)
+			return JOBD_UNAVAILABLE;
+		rv = store_get(db, id, 0, out);
+	}
+	/* a job run again: its earlier runs are on disk only */
+	if (rv == JOBD_OK && out->reruns > 0 &&
+	    (rv = store_runs(db, id, out)) != JOBD_OK)
+		jobrec_clear(out);
 	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
 		snprintf(err, errlen, "cannot read job %llu: %s",
 		         (unsigned long long) id, store_errmsg(db));
@@ -130,7 +120,7 @@ lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
 }
 
 /* lookup_job; another error than JOBD_NOT_FOUND is answered on c. */
-static int
+int
 find_job(service *sv, struct rpc_call *c, uint64_t id, struct jobrec *out)
 {
 	char err[256];
@@ -142,28 +132,40 @@ find_job(service *sv, struct rpc_call *c, uint64_t id, struct jobrec *out)
 
 /* ---- conversions ----------------------------------------------------- */
 
-struct pbjob {
-	Jobd__V1__Job msg;
-	Jobd__V1__Job__ParamsEntry *entries;
-	Jobd__V1__Job__ParamsEntry **ptrs;
-	char waiting[160];
-};
-
 /* Fills p->msg from r (aliasing r's memory: r must outlive it). */
-static int
+int
 pbjob_init(struct pbjob *p, const struct jobrec *r)
 {
 	jobd__v1__job__init(&p->msg);
 	p->entries = NULL;
 	p->ptrs = NULL;
+	p->runs = NULL;
+	p->run_ptrs = NULL;
 	if (r->nparams > 0) {
 		p->entries = calloc(r->nparams, sizeof(*p->entries));
 		p->ptrs = calloc(r->nparams, sizeof(*p->ptrs));
 		if (p->entries == NULL || p->ptrs == NULL) {
-			free(p->entries);
-			free(p->ptrs);
+			pbjob_fini(p);
 			return JOBD_RESOURCE_EXHAUSTED;
 		}
+	}
+	if (r->nhistory > 0) {
+		p->runs = calloc(r->nhistory, sizeof(*p->runs));
+		p->run_ptrs = calloc(r->nhistory, sizeof(*p->run_ptrs));
+		if (p->runs == NULL || p->run_ptrs == NULL) {
+			pbjob_fini(p);
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+	}
+	for (size_t i = 0; i < r->nhistory; i++) {
+		const struct job_run *h = &r->history[i];
+		jobd__v1__run__init(&p->runs[i]);
+		p->runs[i].state = (Jobd__V1__JobState) h->state;
+		p->runs[i].error = h->error ? h->error : "";
+		p->runs[i].attempts = h->attempts;
+		p->runs[i].started_at_ms = h->started_at;
+		p->runs[i].finished_at_ms = h->finished_at;
+		p->run_ptrs[i] = &p->runs[i];
 	}
 	for (size_t i = 0; i < r->nparams; i++) {
 		jobd__v1__job__params_entry__init(&p->entries[i]);
@@ -191,6 +193,13 @@ pbjob_init(struct pbjob *p, const struct jobrec *r)
 	m->finished_at_ms = r->finished_at;
 	m->idempotency_key = r->idem_key ? r->idem_key : "";
 	m->input_size = (uint32_t) r->input_len;
+	m->run_at_ms = r->not_before;
+	m->n_after = r->nafter;
+	m->after = r->after;
+	m->reruns = r->reruns;
+	m->n_history = r->nhistory;
+	m->history = p->run_ptrs;
+	m->unique_key = r->unique_key ? r->unique_key : "";
 	p->waiting[0] = '\0';
 	if (r->waiting == JOB_WAIT_KIND_UNDEFINED)
 		snprintf(p->waiting, sizeof(p->waiting),
@@ -201,15 +210,28 @@ pbjob_init(struct pbjob *p, const struct jobrec *r)
 		         "kind '%.64s' runs as many jobs as its concurrency "
 		         "limit allows",
 		         m->kind);
+	else if (r->waiting == JOB_WAIT_PAUSED)
+		snprintf(p->waiting, sizeof(p->waiting),
+		         "kind '%.64s' is paused (jobctl resume %.64s)",
+		         m->kind, m->kind);
+	else if (r->waiting == JOB_WAIT_AFTER)
+		snprintf(p->waiting, sizeof(p->waiting), "after job %llu",
+		         (unsigned long long) r->waiting_for);
 	m->waiting = p->waiting;
 	return JOBD_OK;
 }
 
-static void
+void
 pbjob_fini(struct pbjob *p)
 {
 	free(p->entries);
 	free(p->ptrs);
+	free(p->runs);
+	free(p->run_ptrs);
+	p->entries = NULL;
+	p->ptrs = NULL;
+	p->runs = NULL;
+	p->run_ptrs = NULL;
 }
 
 /* The bytes job m takes in a reply (its field's tag and length included). */
@@ -230,7 +252,7 @@ reply_too_large(struct rpc_call *c, size_t size)
 }
 
 /* Answers c with a reply message whose only field is one Job. */
-static void
+void
 reply_job(struct rpc_call *c, ProtobufCMessage *reply, Jobd__V1__Job **slot,
           const struct jobrec *r)
 {
@@ -272,7 +294,7 @@ reply_cancel(struct rpc_call *c, const struct jobrec *r)
 	reply_job(c, &rep.base, &rep.job, r);
 }
 
-static void
+void
 printable(char *dst, size_t dstlen, const char *src)
 {
 	size_t i = 0;
@@ -285,7 +307,7 @@ printable(char *dst, size_t dstlen, const char *src)
 
 /* A parked call's state, held by its answer; NULL (c answered) when out
  * of memory. */
-static struct parked *
+struct parked *
 parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
            void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
                         const char *))
@@ -304,7 +326,7 @@ parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
 	return p;
 }
 
-static void
+void
 parked_unref(struct parked *p)
 {
 	if (atomic_fetch_sub(&p->refs, 1) == 1)
@@ -326,11 +348,11 @@ parked_release(void *arg)
 	parked_unref(p);
 }
 
-static const struct rpc_park_ops parked_ops = {parked_hold, parked_release};
+const struct rpc_park_ops parked_ops = {parked_hold, parked_release};
 
 /* ---- Submit ---------------------------------------------------------- */
 
-static void
+void
 submit_fire(struct waiter *w, int status, const struct jobrec *job,
             uint64_t existing_id, const char *msg)
 {
@@ -379,7 +401,7 @@ copy_params(struct jobrec *rec, const Jobd__V1__SubmitRequest *in)
 	return JOBD_OK;
 }
 
-static bool
+bool
 key_ok(const char *key)
 {
 	size_t n = strlen(key);
@@ -392,7 +414,7 @@ key_ok(const char *key)
 }
 
 /* The kind in ks of a valid SubmitRequest; NULL with the reason in err. */
-static const struct kind_def *
+const struct kind_def *
 check_submit(const kindset *ks, const Jobd__V1__SubmitRequest *in, char *err,
              size_t errlen)
 {
@@ -430,6 +452,42 @@ check_submit(const kindset *ks, const Jobd__V1__SubmitRequest *in, char *err,
 		         LIMIT_KEY_BYTES);
 		return NULL;
 	}
+	if (in->unique_key[0] != '\0' && !key_ok(in->unique_key)) {
+		snprintf(err, errlen,
+		         "unique key must be 1 to %d printable ASCII "
+		         "characters without spaces",
+		         LIMIT_KEY_BYTES);
+		return NULL;
+	}
+	if (in->run_at_ms != 0 && in->delay_ms != 0) {
+		snprintf(err, errlen, "give run_at_ms or delay_ms, not both");
+		return NULL;
+	}
+	if (in->run_at_ms < 0) {
+		snprintf(err, errlen,
+		         "run_at_ms must be a Unix time in milliseconds, not "
+		         "%lld",
+		         (long long) in->run_at_ms);
+		return NULL;
+	}
+	if (in->run_at_ms > sched_wall_ms() + MAX_AHEAD_MS ||
+	    in->delay_ms > (uint64_t) MAX_AHEAD_MS) {
+		snprintf(err, errlen,
+		         "a job may be scheduled at most 10 years ahead");
+		return NULL;
+	}
+	if (in->n_after > JOB_MAX_AFTER) {
+		snprintf(err, errlen,
+		         "a job runs after at most %d jobs, not %zu",
+		         JOB_MAX_AFTER, in->n_after);
+		return NULL;
+	}
+	for (size_t i = 0; i < in->n_after; i++)
+		if (in->after[i] == 0 || in->after[i] > INT64_MAX) {
+			snprintf(err, errlen, "after: no job %llu",
+			         (unsigned long long) in->after[i]);
+			return NULL;
+		}
 	return k;
 }
 
@@ -466,7 +524,7 @@ find_key(service *sv, const char *key, struct jobrec *out, char *err,
 
 /* rec from a checked request, kind k. JOBD_RESOURCE_EXHAUSTED when out of
  * memory, rec cleared. */
-static int
+int
 make_rec(struct jobrec *rec, const Jobd__V1__SubmitRequest *in,
          const struct kind_def *k)
 {
@@ -474,10 +532,33 @@ make_rec(struct jobrec *rec, const Jobd__V1__SubmitRequest *in,
 	rec->priority = in->priority;
 	rec->timeout_ms = in->timeout_ms;
 	rec->max_attempts = in->max_attempts ? in->max_attempts : 1;
+	/* a time now or past: runs now, as if none */
+	rec->not_before = in->delay_ms > 0 ? sched_wall_ms() +
+	                                         (int64_t) in->delay_ms
+	                                   : in->run_at_ms;
+	if (rec->not_before != 0 && rec->not_before <= sched_wall_ms())
+		rec->not_before = 0;
+	if (in->n_after > 0) {
+		/* each once, in the order given */
+		if ((rec->after = malloc(in->n_after * sizeof(uint64_t))) ==
+		    NULL) {
+			jobrec_clear(rec);
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+		for (size_t i = 0; i < in->n_after; i++) {
+			size_t k2 = 0;
+			while (k2 < rec->nafter && rec->after[k2] != in->after[i])
+				k2++;
+			if (k2 == rec->nafter)
+				rec->after[rec->nafter++] = in->after[i];
+		}
+	}
 	if ((rec->kind = strdup(k->k->name)) == NULL ||
 	    copy_params(rec, in) != JOBD_OK ||
 	    (in->idempotency_key[0] &&
 	     (rec->idem_key = strdup(in->idempotency_key)) == NULL) ||
+	    (in->unique_key[0] &&
+	     (rec->unique_key = strdup(in->unique_key)) == NULL) ||
 	    (in->input.len > 0 &&
 	     (rec->input = malloc(in->input.len)) == NULL)) {
 		jobrec_clear(rec);
@@ -496,6 +577,7 @@ submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
            const struct kind_def *k)
 {
 	struct jobrec rec = {0};
+	uint64_t wait[JOB_MAX_AFTER];
 	char err[300];
 	struct parked *p;
 	int rv;
@@ -523,7 +605,15 @@ submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
 		return;
 	}
 	rpc_park(c, &parked_ops, p);
-	rv = sched_submit(sv->s, &rec, k, &p->w, err, sizeof(err));
+	struct batch_job b = {&rec, k, &p->w, wait, 0};
+	for (int t = 0; t < AFTER_TRIES; t++) {
+		if ((rv = after_check(sv, rec.after, rec.nafter, wait,
+		                      &b.nwait_for, err, sizeof(err))) !=
+		        JOBD_OK ||
+		    (rv = sched_submit_batch(sv->s, &b, 1, err, sizeof(err))) !=
+		        JOBD_ABORTED)
+			break;
+	}
 	if (rv != JOBD_OK) {
 		rpc_unpark(c);
 		jobrec_clear(&rec);
@@ -719,6 +809,28 @@ batch_fire(struct waiter *w, int status, const struct jobrec *job,
 	batch_count(b);
 }
 
+/* after_check for each job of a batch, its wait_for in waits (room for
+ * every job's after ids); the message names the job. */
+static int
+batch_after(service *sv, struct batch_job *bs, size_t n, uint64_t *waits,
+            char *err, size_t errlen)
+{
+	char why[256];
+
+	for (size_t i = 0; i < n; i++) {
+		int rv;
+		bs[i].wait_for = waits;
+		rv = after_check(sv, bs[i].rec->after, bs[i].rec->nafter, waits,
+		                 &bs[i].nwait_for, why, sizeof(why));
+		if (rv != JOBD_OK) {
+			snprintf(err, errlen, "jobs[%zu]: %s", i, why);
+			return rv;
+		}
+		waits += bs[i].rec->nafter;
+	}
+	return JOBD_OK;
+}
+
 static void
 svc_submit_batch(Jobd__V1__Jobs_Service *base,
                  const Jobd__V1__SubmitBatchRequest *in,
@@ -729,7 +841,8 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	struct batch_job *bs = NULL;
 	struct batch *b = NULL;
 	struct jobrec *recs = NULL;
-	size_t n = in->n_jobs, nb = 0, i;
+	uint64_t *waits = NULL;
+	size_t n = in->n_jobs, nb = 0, i, nafter = 0;
 	kindset *ks = NULL;
 	char err[300];
 	int rv;
@@ -742,13 +855,17 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 		         LIMIT_BATCH_JOBS, n);
 		return;
 	}
+	for (i = 0; i < n; i++)
+		nafter += in->jobs[i]->n_after;
 	b = calloc(1, sizeof(*b) + n * sizeof(b->jobs[0]));
 	bs = calloc(n, sizeof(*bs));
 	recs = calloc(n, sizeof(*recs));
-	if (b == NULL || bs == NULL || recs == NULL) {
+	waits = calloc(nafter + 1, sizeof(*waits));
+	if (b == NULL || bs == NULL || recs == NULL || waits == NULL) {
 		free(b);
 		free(bs);
 		free(recs);
+		free(waits);
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
@@ -805,7 +922,13 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	 * reply cannot go out before the handler is done with b */
 	atomic_store(&b->left, nb + 1);
 	rpc_park(c, &batch_ops, b);
-	rv = sched_submit_batch(sv->s, bs, nb, err, sizeof(err));
+	for (int t = 0; t < AFTER_TRIES; t++) {
+		if ((rv = batch_after(sv, bs, nb, waits, err, sizeof(err))) !=
+		        JOBD_OK ||
+		    (rv = sched_submit_batch(sv->s, bs, nb, err,
+		                             sizeof(err))) != JOBD_ABORTED)
+			break;
+	}
 	if (rv != JOBD_OK) {
 		rpc_unpark(c);
 		rpc_fail(c, rv, "%s", err);
@@ -820,6 +943,7 @@ out:
 		jobrec_clear(&recs[i]);
 	free(recs);
 	free(bs);
+	free(waits);
 	kindset_unref(ks);
 }
 
@@ -1166,9 +1290,15 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 	Jobd__V1__StatsReply rep = JOBD__V1__STATS_REPLY__INIT;
 	struct rpc_front_stats fs;
 	struct sched_stats st;
+	char **paused = NULL;
+	size_t npaused = 0;
 
 	(void) in;
 	(void) closure;
+	if (sched_paused_kinds(sv->s, &paused, &npaused) != JOBD_OK) {
+		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
 	sched_stats(sv->s, &st);
 	rpc_front_stats(arg, &fs);
 	rep.workers = sv->cfg.workers;
@@ -1190,7 +1320,13 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 	rep.refused_calls = fs.refused;
 	rep.commits = st.commits;
 	rep.version = JOBD_VERSION;
+	rep.scheduled = st.counts[JOB_SCHEDULED];
+	rep.n_paused_kinds = npaused;
+	rep.paused_kinds = paused;
 	rpc_closure(&rep.base, arg);
+	for (size_t i = 0; i < npaused; i++)
+		free(paused[i]);
+	free(paused);
 }
 
 /* The wire's type of a parameter type. */
@@ -1254,6 +1390,7 @@ svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
 		kinds[i].source = (char *) (kt[i].source ? kt[i].source : "");
 		kinds[i].concurrency = k->concurrency;
 		kinds[i].max_input = (uint32_t) kind_max_input(k);
+		kinds[i].paused = sched_paused(sv->s, k->name);
 		kinds[i].params = &pptrs[np];
 		kinds[i].n_params = k->nparams;
 		for (j = 0; j < k->nparams; j++, np++) {

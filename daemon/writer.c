@@ -202,6 +202,15 @@ completer_main(void *arg)
 	return NULL;
 }
 
+/* An op that a failing database refuses at once (its caller waits for
+ * the answer and nothing was acknowledged), rather than retries: an
+ * insert or a rerun. Each is committed at once. */
+static bool
+refusable(const struct writer_op *op)
+{
+	return op->type == WOP_INSERT || op->type == WOP_RERUN;
+}
+
 /* Applies one op inside the open transaction. Returns JOBD_OK, or a code
  * that fails the whole batch. Per-op outcomes (a taken key) are recorded
  * in the op. */
@@ -230,6 +239,19 @@ apply(writer *w, struct writer_op *op)
 		    JOBD_OK)
 			return rv;
 		return store_counts(w->db, op->counts);
+	case WOP_RERUN:
+		rv = store_rerun(w->db, &op->rec, &op->run);
+		if (rv == JOBD_FAILED_PRECONDITION) {
+			op->status = rv;
+			snprintf(op->errmsg, sizeof(op->errmsg), "%s",
+			         store_errmsg(w->db));
+			return JOBD_OK;
+		}
+		return rv;
+	case WOP_PAUSE:
+		return store_set_paused(w->db, op->name, op->paused, op->at);
+	case WOP_TICK:
+		return store_set_tick(w->db, op->name, op->at, op->ref_id);
 	}
 	return JOBD_INTERNAL;
 }
@@ -359,7 +381,7 @@ run_batch(writer *w, struct writer_op *batch)
 		next = op->next;
 		if (rv == JOBD_OK) {
 			oplist_push(&ended, op); /* op->status set by apply() */
-		} else if (op->type == WOP_INSERT) {
+		} else if (refusable(op)) {
 			op_failed(w, op, rv, "cannot write the database: ");
 			oplist_push(&ended, op);
 		} else {
@@ -383,7 +405,7 @@ hold_new(writer *w, struct oplist *refused)
 {
 	struct writer_op *op;
 	while ((op = oplist_pop(&w->q)) != NULL)
-		oplist_push(op->type == WOP_INSERT ? refused : &w->retry, op);
+		oplist_push(refusable(op) ? refused : &w->retry, op);
 	w->hurry = false;
 }
 
@@ -618,7 +640,7 @@ writer_submit_group(writer *w, struct writer_op *ops)
 	for (op = ops; op != NULL; op = next) {
 		next = op->next;
 		op->with_next = next != NULL;
-		awaited = awaited || op->awaited || op->type == WOP_INSERT;
+		awaited = awaited || op->awaited || refusable(op);
 		atomic_fetch_add(&w->backlog, 1);
 		oplist_push(&w->q, op);
 	}

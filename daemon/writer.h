@@ -19,8 +19,9 @@
  * An op's done() is called on the writer's completer thread, in order, after
  * its batch committed (op->status JOBD_OK) or failed; never on the thread
  * that submitted it, which may hold a lock that done() takes (lock order:
- * a caller's locks, then writer.mtx, then writer.dmtx). A failed insert reports
- * the error (the job was not acknowledged); a failed update or purge is retried
+ * a caller's locks, then writer.mtx, then writer.dmtx). A failed insert or
+ * rerun reports the error (not acknowledged); a failed update, purge,
+ * pause or tick is retried
  * until it succeeds or the writer stops, so no acknowledged state change is
  * dropped while the daemon lives. While the database cannot be written, the
  * writer tries again every 500 ms and refuses new inserts at once in between,
@@ -41,6 +42,9 @@ enum writer_op_type {
 	WOP_INSERT = 1, /* a new job: rec */
 	WOP_UPDATE = 2, /* the mutable fields of rec */
 	WOP_PURGE = 3,  /* finished jobs older than purge_before */
+	WOP_RERUN = 4,  /* Retry: rec as store_rerun() takes it, with `run` */
+	WOP_PAUSE = 5,  /* kind `name` paused (`paused`) or resumed */
+	WOP_TICK = 6,   /* schedule `name` fired at `at`: job ref_id */
 };
 
 struct writer_op {
@@ -48,7 +52,13 @@ struct writer_op {
 	int type;
 	struct jobrec rec;    /* owned by the op's creator */
 	int64_t purge_before; /* WOP_PURGE */
-	int status;           /* out: jobd_status */
+	struct job_run run;   /* WOP_RERUN: the run that ended */
+	const char *name;     /* WOP_PAUSE, WOP_TICK: owned by the creator */
+	int64_t at;           /* WOP_PAUSE: now; WOP_TICK: the firing */
+	uint64_t ref_id;      /* WOP_TICK: the job it made (0: none) */
+	bool paused;          /* WOP_PAUSE */
+	int status; /* out: jobd_status; WOP_RERUN: FAILED_PRECONDITION when
+	               the row is not failed or cancelled (nothing written) */
 	char errmsg[160];     /* out: when status != JOBD_OK */
 	uint64_t existing_id; /* out: WOP_INSERT whose key was taken */
 	uint64_t purged;      /* out: WOP_PURGE: jobs deleted */

@@ -154,6 +154,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -245,6 +246,74 @@ static const char *const store_migrations[] = {
     "CREATE INDEX jobs_state_kind ON jobs (state, kind);"
     "CREATE INDEX jobs_finished ON jobs (finished_at)"
     " WHERE state = 'succeeded' OR state = 'failed' OR state = 'cancelled';",
+
+    /* 2 -> 3: the scheduling features. In `jobs`, the count of reruns
+     * (Retry), the key unique while the job has not ended, and the jobs it
+     * runs after (u64 ids, little-endian, one after the other), before the
+     * blobs for the reason above; then the earlier runs of rerun jobs, the
+     * paused kinds and the last firing of each periodic schedule, one
+     * table each. */
+    "CREATE TABLE jobs3 ("
+    " id INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"
+    " params BLOB NOT NULL,"
+    " priority INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state = 'queued' OR state = 'running'"
+    "  OR state = 'succeeded' OR state = 'failed' OR state = 'cancelled'),"
+    " attempts INTEGER NOT NULL,"
+    " max_attempts INTEGER NOT NULL,"
+    " timeout_ms INTEGER NOT NULL,"
+    " progress_done INTEGER NOT NULL,"
+    " progress_total INTEGER NOT NULL,"
+    " error TEXT,"
+    " idem_key TEXT UNIQUE,"
+    " created_at INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " recoveries INTEGER NOT NULL DEFAULT 0,"
+    " reruns INTEGER NOT NULL DEFAULT 0,"
+    " unique_key TEXT,"
+    " after BLOB,"
+    " input_crc INTEGER,"
+    " result_crc INTEGER,"
+    " result BLOB,"
+    " input BLOB"
+    ") STRICT;"
+    "INSERT INTO jobs3 (id, kind, params, priority, state, attempts,"
+    " max_attempts, timeout_ms, progress_done, progress_total, error,"
+    " idem_key, created_at, started_at, finished_at, not_before,"
+    " recoveries, input_crc, result_crc, result, input)"
+    " SELECT id, kind, params, priority, state, attempts, max_attempts,"
+    " timeout_ms, progress_done, progress_total, error, idem_key,"
+    " created_at, started_at, finished_at, not_before, recoveries,"
+    " input_crc, result_crc, result, input FROM jobs ORDER BY id;"
+    "DROP TABLE jobs;"
+    "ALTER TABLE jobs3 RENAME TO jobs;"
+    "CREATE INDEX jobs_state ON jobs (state);"
+    "CREATE INDEX jobs_kind ON jobs (kind);"
+    "CREATE INDEX jobs_state_kind ON jobs (state, kind);"
+    "CREATE INDEX jobs_finished ON jobs (finished_at)"
+    " WHERE state = 'succeeded' OR state = 'failed' OR state = 'cancelled';"
+    "CREATE TABLE job_runs ("
+    " job_id INTEGER NOT NULL,"
+    " run INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state = 'failed' OR state = 'cancelled'),"
+    " error TEXT,"
+    " attempts INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL,"
+    " PRIMARY KEY (job_id, run)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE paused_kinds ("
+    " kind TEXT PRIMARY KEY,"
+    " paused_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE schedule_ticks ("
+    " name TEXT PRIMARY KEY,"
+    " last_at INTEGER NOT NULL,"
+    " job_id INTEGER NOT NULL"
+    ") STRICT;",
 };
 #define STORE_VERSION                                                          \
 	((int) (sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -260,6 +329,11 @@ static const char *const store_probes[] = {
     " timeout_ms, progress_done, progress_total, error, idem_key,"
     " created_at, started_at, finished_at, not_before, result, input"
     " FROM jobs",
+    /* 2 */
+    "SELECT id, kind, params, priority, state, attempts, max_attempts,"
+    " timeout_ms, progress_done, progress_total, error, idem_key,"
+    " created_at, started_at, finished_at, not_before, recoveries,"
+    " input_crc, result_crc, result, input FROM jobs",
 };
 _Static_assert(sizeof(store_probes) / sizeof(store_probes[0]) ==
                    STORE_VERSION - 1,
@@ -290,9 +364,18 @@ enum store_stmt {
 	STMT_RECOVER_CAP,
 	STMT_RECOVER,
 	STMT_PURGE,
+	STMT_RUNS_PURGE,
 	STMT_COUNTS,
 	STMT_MAX_ID,
 	STMT_CHECK,
+	STMT_RERUN,
+	STMT_RUN_ADD,
+	STMT_RUNS,
+	STMT_PAUSE,
+	STMT_RESUME,
+	STMT_PAUSED,
+	STMT_TICK,
+	STMT_TICKS,
 	STMT_NUM,
 };
 
@@ -314,6 +397,9 @@ enum store_col {
 	COL_FINISHED_AT,
 	COL_NOT_BEFORE,
 	COL_RECOVERIES,
+	COL_RERUNS,
+	COL_UNIQUE_KEY,
+	COL_AFTER,
 	COL_INPUT_CRC,
 	COL_RESULT_CRC,
 	COL_INPUT_LEN,
@@ -325,7 +411,7 @@ enum store_col {
 	"id, kind, params, priority, state, attempts, max_attempts, "          \
 	"timeout_ms, progress_done, progress_total, error, idem_key, "         \
 	"created_at, started_at, finished_at, not_before, recoveries, "        \
-	"input_crc, result_crc, length(input)"
+	"reruns, unique_key, after, input_crc, result_crc, length(input)"
 
 /* Lists: ?1 state, ?2 kind, ?3 the highest id wanted, ?4 the limit. */
 #define STORE_LIST(where)                                                      \
@@ -340,9 +426,11 @@ static const char *const store_sql[STMT_NUM] = {
                     " attempts, max_attempts, timeout_ms, progress_done,"
                     " progress_total, error, idem_key, created_at,"
                     " started_at, finished_at, not_before, result, input,"
-                    " recoveries, input_crc, result_crc)"
+                    " recoveries, input_crc, result_crc, reruns, unique_key,"
+                    " after)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-                    " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                    " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
+                    " ?22, ?23, ?24)",
     [STMT_UPDATE] = "UPDATE jobs SET state = ?2, attempts = ?3,"
                     " progress_done = ?4, progress_total = ?5, result = ?6,"
                     " error = ?7, started_at = ?8, finished_at = ?9,"
@@ -379,9 +467,34 @@ static const char *const store_sql[STMT_NUM] = {
     [STMT_PURGE] = "DELETE FROM jobs INDEXED BY jobs_finished"
                    " WHERE (state = 'succeeded' OR state = 'failed'"
                    " OR state = 'cancelled') AND finished_at < ?1",
+    /* the earlier runs of the jobs purged: few rows, reruns only */
+    [STMT_RUNS_PURGE] = "DELETE FROM job_runs WHERE job_id NOT IN"
+                        " (SELECT id FROM jobs)",
     [STMT_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
     [STMT_MAX_ID] = "SELECT max(id) FROM jobs",
     [STMT_CHECK] = "PRAGMA integrity_check",
+    /* ?1 id, ?2 not_before, ?3 reruns */
+    [STMT_RERUN] = "UPDATE jobs SET state = 'queued', attempts = 0,"
+                   " progress_done = 0, progress_total = 0, result = NULL,"
+                   " result_crc = NULL, error = NULL, started_at = 0,"
+                   " finished_at = 0, not_before = ?2, reruns = ?3,"
+                   " recoveries = 0 WHERE id = ?1"
+                   " AND (state = 'failed' OR state = 'cancelled')",
+    [STMT_RUN_ADD] = "INSERT INTO job_runs (job_id, run, state, error,"
+                     " attempts, started_at, finished_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [STMT_RUNS] = "SELECT state, error, attempts, started_at, finished_at"
+                  " FROM job_runs WHERE job_id = ?1 ORDER BY run",
+    [STMT_PAUSE] = "INSERT INTO paused_kinds (kind, paused_at)"
+                   " VALUES (?1, ?2) ON CONFLICT (kind) DO NOTHING",
+    [STMT_RESUME] = "DELETE FROM paused_kinds WHERE kind = ?1",
+    [STMT_PAUSED] = "SELECT kind FROM paused_kinds ORDER BY kind",
+    [STMT_TICK] = "INSERT INTO schedule_ticks (name, last_at, job_id)"
+                  " VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE"
+                  " SET last_at = excluded.last_at, job_id = excluded.job_id"
+                  " WHERE excluded.last_at >= last_at",
+    [STMT_TICKS] = "SELECT name, last_at, job_id FROM schedule_ticks"
+                   " ORDER BY name",
 };
 
 struct store {
@@ -394,6 +507,7 @@ struct store {
 	size_t vparams_cap;
 	char *vtext;
 	size_t vtext_cap;
+	uint64_t vafter[JOB_MAX_AFTER]; /* store_row_view()'s after ids */
 };
 
 /* Scratch buffers above this size are given back after use. */
@@ -402,8 +516,16 @@ struct store {
 static const char *const store_state_names[JOB_STATE_MAX + 1] = {
     [JOB_QUEUED] = "queued",       [JOB_RUNNING] = "running",
     [JOB_SUCCEEDED] = "succeeded", [JOB_FAILED] = "failed",
-    [JOB_CANCELLED] = "cancelled",
+    [JOB_CANCELLED] = "cancelled", [JOB_SCHEDULED] = "scheduled",
 };
+
+/* The state as the row stores it: a scheduled job is a queued row with
+ * its not_before (see JOB_SCHEDULED). */
+static const char *
+store_state_text(int state)
+{
+	return job_state_name(state == JOB_SCHEDULED ? JOB_QUEUED : state);
+}
 
 const char *
 job_state_name(int state)
@@ -442,6 +564,11 @@ jobrec_clear(struct jobrec *r)
 	free(r->result);
 	free(r->error);
 	free(r->idem_key);
+	free(r->unique_key);
+	free(r->after);
+	for (size_t i = 0; i < r->nhistory; i++)
+		free(r->history[i].error);
+	free(r->history);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -475,7 +602,33 @@ jobrec_copy(struct jobrec *dst, const struct jobrec *src)
 	dst->result = NULL;
 	dst->error = NULL;
 	dst->idem_key = NULL;
+	dst->unique_key = NULL;
+	dst->after = NULL;
+	dst->nafter = 0;
+	dst->history = NULL;
+	dst->nhistory = 0;
 
+	if (src->nafter > 0 && src->after != NULL) {
+		dst->after = malloc(src->nafter * sizeof(*dst->after));
+		if (dst->after == NULL)
+			goto fail;
+		memcpy(dst->after, src->after,
+		       src->nafter * sizeof(*dst->after));
+		dst->nafter = src->nafter;
+	}
+	if (src->nhistory > 0 && src->history != NULL) {
+		dst->history = calloc(src->nhistory, sizeof(*dst->history));
+		if (dst->history == NULL)
+			goto fail;
+		dst->nhistory = src->nhistory;
+		for (size_t i = 0; i < src->nhistory; i++) {
+			dst->history[i] = src->history[i];
+			dst->history[i].error = NULL;
+			if (store_dup(&dst->history[i].error,
+			              src->history[i].error) != 0)
+				goto fail;
+		}
+	}
 	if (src->nparams > 0 && src->params != NULL) {
 		dst->params = calloc(src->nparams, sizeof(*dst->params));
 		if (dst->params == NULL)
@@ -492,7 +645,8 @@ jobrec_copy(struct jobrec *dst, const struct jobrec *src)
 	    store_dupmem(&dst->input, src->input, src->input_len) != 0 ||
 	    store_dupmem(&dst->result, src->result, src->result_len) != 0 ||
 	    store_dup(&dst->error, src->error) != 0 ||
-	    store_dup(&dst->idem_key, src->idem_key) != 0)
+	    store_dup(&dst->idem_key, src->idem_key) != 0 ||
+	    store_dup(&dst->unique_key, src->unique_key) != 0)
 		goto fail;
 	return JOBD_OK;
 
@@ -911,6 +1065,46 @@ store_col_int(sqlite3_stmt *st, int col, int64_t lo, int64_t hi, int64_t *v)
 	return *v >= lo && *v <= hi ? 0 : -1;
 }
 
+static int64_t
+store_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The after column (u64 ids, little-endian) into s->vafter, r->after
+ * pointing there; -1 with why if it is not whole ids, too many or 0s. */
+static int
+store_after_view(store *s, sqlite3_stmt *st, struct jobrec *r,
+                 const char **why)
+{
+	const uint8_t *b;
+	size_t n;
+
+	if (sqlite3_column_type(st, COL_AFTER) == SQLITE_NULL)
+		return 0;
+	b = sqlite3_column_blob(st, COL_AFTER);
+	n = (size_t) sqlite3_column_bytes(st, COL_AFTER);
+	if (n == 0 || n % 8 != 0 || n / 8 > JOB_MAX_AFTER || b == NULL) {
+		*why = "after list damaged";
+		return -1;
+	}
+	for (size_t i = 0; i < n / 8; i++) {
+		uint64_t v = 0;
+		for (int k = 7; k >= 0; k--)
+			v = v << 8 | b[i * 8 + (size_t) k];
+		if (v == 0 || v > INT64_MAX) {
+			*why = "after list damaged";
+			return -1;
+		}
+		s->vafter[i] = v;
+	}
+	r->after = s->vafter;
+	r->nafter = n / 8;
+	return 0;
+}
+
 /*
  * Reads the current row of a job statement into *r, which it overwrites,
  * without allocating: kind, error and key point into the row, params into
@@ -945,8 +1139,11 @@ store_row_view(store *s, sqlite3_stmt *st, struct jobrec *r)
 	}
 	if (store_col_view(st, COL_KIND, &r->kind) != 0 ||
 	    store_col_view(st, COL_ERROR, &r->error) != 0 ||
-	    store_col_view(st, COL_IDEM_KEY, &r->idem_key) != 0)
+	    store_col_view(st, COL_IDEM_KEY, &r->idem_key) != 0 ||
+	    store_col_view(st, COL_UNIQUE_KEY, &r->unique_key) != 0)
 		goto nomem;
+	if (store_after_view(s, st, r, &why) != 0)
+		goto fail;
 	if (store_col_int(st, COL_INPUT_LEN, 0, INT64_MAX, &v) != 0) {
 		why = "input length out of range";
 		goto fail;
@@ -979,6 +1176,11 @@ store_row_view(store *s, sqlite3_stmt *st, struct jobrec *r)
 		goto fail;
 	}
 	r->recoveries = (uint32_t) v;
+	if (store_col_int(st, COL_RERUNS, 0, UINT32_MAX, &v) != 0) {
+		why = "reruns out of range";
+		goto fail;
+	}
+	r->reruns = (uint32_t) v;
 	/* uint64 progress is stored as its int64 bit pattern. */
 	r->progress_done =
 	    (uint64_t) sqlite3_column_int64(st, COL_PROGRESS_DONE);
@@ -988,6 +1190,8 @@ store_row_view(store *s, sqlite3_stmt *st, struct jobrec *r)
 	r->started_at = sqlite3_column_int64(st, COL_STARTED_AT);
 	r->finished_at = sqlite3_column_int64(st, COL_FINISHED_AT);
 	r->not_before = sqlite3_column_int64(st, COL_NOT_BEFORE);
+	if (r->state == JOB_QUEUED && r->not_before > store_wall_ms())
+		r->state = JOB_SCHEDULED;
 
 	if (sqlite3_column_type(st, COL_PARAMS) != SQLITE_BLOB) {
 		why = "params missing";
@@ -1502,6 +1706,7 @@ int
 store_insert(store *s, const struct jobrec *r)
 {
 	sqlite3_stmt *st = s->stmt[STMT_INSERT];
+	uint8_t after[JOB_MAX_AFTER * 8];
 	uint8_t *params = NULL;
 	size_t plen = 0;
 	int rc, rv;
@@ -1512,9 +1717,18 @@ store_insert(store *s, const struct jobrec *r)
 		return store_seterr(s, JOBD_INVALID_ARGUMENT,
 		                    "cannot insert job %" PRIu64 ": no kind",
 		                    r->id);
+	if (r->nafter > JOB_MAX_AFTER)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot insert job %" PRIu64
+		                    ": runs after more than %d jobs",
+		                    r->id, JOB_MAX_AFTER);
 	if ((rv = store_params_encode(s, r, "insert", &params, &plen)) !=
 	    JOBD_OK)
 		return rv;
+	for (size_t i = 0; i < r->nafter; i++)
+		for (int k = 0; k < 8; k++)
+			after[i * 8 + (size_t) k] =
+			    (uint8_t) (r->after[i] >> (8 * k));
 
 	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
 	    (rc = sqlite3_bind_text64(st, 2, r->kind, strlen(r->kind),
@@ -1522,7 +1736,7 @@ store_insert(store *s, const struct jobrec *r)
 	    (rc = sqlite3_bind_blob64(st, 3, params, plen, SQLITE_STATIC)) !=
 	        0 ||
 	    (rc = sqlite3_bind_int64(st, 4, r->priority)) != 0 ||
-	    (rc = sqlite3_bind_text(st, 5, job_state_name(r->state), -1,
+	    (rc = sqlite3_bind_text(st, 5, store_state_text(r->state), -1,
 	                            SQLITE_STATIC)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 6, r->attempts)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 7, r->max_attempts)) != 0 ||
@@ -1540,6 +1754,9 @@ store_insert(store *s, const struct jobrec *r)
 	    (rc = store_bind_blob(st, 17, r->result, r->result_len)) != 0 ||
 	    (rc = store_bind_blob(st, 18, r->input, r->input_len)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 19, r->recoveries)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 22, r->reruns)) != 0 ||
+	    (rc = store_bind_opt_text(st, 23, r->unique_key)) != 0 ||
+	    (rc = store_bind_blob(st, 24, after, r->nafter * 8)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 20,
 	                             store_input_crc(r->id, r->kind, params,
 	                                             plen, r->input,
@@ -1575,7 +1792,7 @@ store_update(store *s, const struct jobrec *r)
 	if ((rv = store_valid(s, r, "update")) != JOBD_OK)
 		return rv;
 	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
-	    (rc = sqlite3_bind_text(st, 2, job_state_name(r->state), -1,
+	    (rc = sqlite3_bind_text(st, 2, store_state_text(r->state), -1,
 	                            SQLITE_STATIC)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 3, r->attempts)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 4,
@@ -1681,7 +1898,7 @@ store_list(store *s, const struct store_filter *f, struct jobrec **out,
 	limit = f->limit == 0 || f->limit > INT64_MAX ? -1 : (int64_t) f->limit;
 
 	if ((f->state != 0 &&
-	     (rc = sqlite3_bind_text(st, 1, job_state_name(f->state), -1,
+	     (rc = sqlite3_bind_text(st, 1, store_state_text(f->state), -1,
 	                             SQLITE_STATIC)) != 0) ||
 	    (f->kind != NULL && (rc = sqlite3_bind_text(st, 2, f->kind, -1,
 	                                                SQLITE_STATIC)) != 0) ||
@@ -1744,7 +1961,7 @@ store_scan_with(store *s, int which, int state, uint64_t from, uint64_t to,
 		goto out; /* no id is that high */
 	if (to > INT64_MAX)
 		to = INT64_MAX;
-	if ((rc = sqlite3_bind_text(st, 1, job_state_name(state), -1,
+	if ((rc = sqlite3_bind_text(st, 1, store_state_text(state), -1,
 	                            SQLITE_STATIC)) != 0 ||
 	    (brief && ((rc = sqlite3_bind_int64(st, 2, (int64_t) from)) != 0 ||
 	               (rc = sqlite3_bind_int64(st, 3, (int64_t) to)) != 0))) {
@@ -1797,7 +2014,7 @@ store_id_range(store *s, int state, uint64_t *lo, uint64_t *hi)
 		return store_seterr(s, JOBD_INVALID_ARGUMENT,
 		                    "cannot read job ids: invalid state %d",
 		                    state);
-	if ((rc = sqlite3_bind_text(st, 1, job_state_name(state), -1,
+	if ((rc = sqlite3_bind_text(st, 1, store_state_text(state), -1,
 	                            SQLITE_STATIC)) != 0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_ROW) {
 		rv = store_fail(s, rc, "cannot read the ids of %s jobs",
@@ -1942,6 +2159,10 @@ store_purge(store *s, int64_t before, uint64_t *n)
 	else
 		*n = (uint64_t) sqlite3_changes64(s->db);
 	store_done(st);
+	if (rv == JOBD_OK && *n > 0 &&
+	    (rc = sqlite3_step(s->stmt[STMT_RUNS_PURGE])) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot purge the runs of jobs");
+	store_done(s->stmt[STMT_RUNS_PURGE]);
 	return rv;
 }
 
@@ -2002,6 +2223,180 @@ store_check(store *s)
 		rv = store_seterr(s, JOBD_DATA_LOSS,
 		                  "database '%s' is corrupt: %s", s->path,
 		                  t != NULL ? (const char *) t : "no answer");
+	store_done(st);
+	return rv;
+}
+
+int
+store_rerun(store *s, const struct jobrec *r, const struct job_run *run)
+{
+	sqlite3_stmt *st = s->stmt[STMT_RERUN];
+	sqlite3_stmt *add = s->stmt[STMT_RUN_ADD];
+	int rc, rv = JOBD_OK;
+
+	if (r->id == 0 || r->id > INT64_MAX || r->reruns == 0)
+		return store_seterr(s, JOBD_INVALID_ARGUMENT,
+		                    "cannot rerun job %" PRIu64
+		                    ": invalid record",
+		                    r->id);
+	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 2, r->not_before)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 3, r->reruns)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot rerun job %" PRIu64, r->id);
+	else if (sqlite3_changes64(s->db) == 0)
+		rv = store_seterr(s, JOBD_FAILED_PRECONDITION,
+		                  "cannot rerun job %" PRIu64
+		                  ": no such job, or it has not failed or been "
+		                  "cancelled",
+		                  r->id);
+	store_done(st);
+	if (rv != JOBD_OK)
+		return rv;
+	if ((rc = sqlite3_bind_int64(add, 1, (sqlite3_int64) r->id)) != 0 ||
+	    (rc = sqlite3_bind_int64(add, 2, r->reruns)) != 0 ||
+	    (rc = sqlite3_bind_text(add, 3, store_state_text(run->state), -1,
+	                            SQLITE_STATIC)) != 0 ||
+	    (rc = store_bind_opt_text(add, 4, run->error)) != 0 ||
+	    (rc = sqlite3_bind_int64(add, 5, run->attempts)) != 0 ||
+	    (rc = sqlite3_bind_int64(add, 6, run->started_at)) != 0 ||
+	    (rc = sqlite3_bind_int64(add, 7, run->finished_at)) != 0 ||
+	    (rc = sqlite3_step(add)) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot record the run of job %" PRIu64,
+		                r->id);
+	store_done(add);
+	return rv;
+}
+
+int
+store_runs(store *s, uint64_t id, struct jobrec *r)
+{
+	sqlite3_stmt *st = s->stmt[STMT_RUNS];
+	struct job_run *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc, rv = JOBD_OK;
+
+	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id)) != 0) {
+		rv = store_fail(s, rc, "cannot read the runs of job %" PRIu64,
+		                id);
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct job_run *run;
+		const char *state = (const char *) sqlite3_column_text(st, 0);
+		const char *err = (const char *) sqlite3_column_text(st, 1);
+		if (n == cap) {
+			size_t ncap = cap == 0 ? 4 : cap * 2;
+			struct job_run *nv = realloc(v, ncap * sizeof(*nv));
+			if (nv == NULL) {
+				rv = store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
+				                  "cannot read the runs of job "
+				                  "%" PRIu64 ": out of memory",
+				                  id);
+				goto out;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		run = &v[n];
+		memset(run, 0, sizeof(*run));
+		run->state = job_state_parse(state);
+		if (run->state == 0 || (err != NULL && store_dup(&run->error,
+		                                                 err) != 0)) {
+			rv = store_seterr(s, JOBD_DATA_LOSS,
+			                  "cannot read the runs of job %" PRIu64
+			                  ": corrupt record",
+			                  id);
+			goto out;
+		}
+		run->attempts = (uint32_t) sqlite3_column_int64(st, 2);
+		run->started_at = sqlite3_column_int64(st, 3);
+		run->finished_at = sqlite3_column_int64(st, 4);
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot read the runs of job %" PRIu64,
+		                id);
+out:
+	store_done(st);
+	if (rv != JOBD_OK) {
+		for (size_t i = 0; i < n; i++)
+			free(v[i].error);
+		free(v);
+		return rv;
+	}
+	r->history = v;
+	r->nhistory = n;
+	return JOBD_OK;
+}
+
+int
+store_set_paused(store *s, const char *kind, int paused, int64_t now)
+{
+	sqlite3_stmt *st = s->stmt[paused ? STMT_PAUSE : STMT_RESUME];
+	int rc, rv = JOBD_OK;
+
+	if ((rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC)) != 0 ||
+	    (paused && (rc = sqlite3_bind_int64(st, 2, now)) != 0) ||
+	    (rc = sqlite3_step(st)) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot %s kind '%s'",
+		                paused ? "pause" : "resume", kind);
+	store_done(st);
+	return rv;
+}
+
+int
+store_paused_load(store *s, int (*fn)(const char *kind, void *arg), void *arg)
+{
+	sqlite3_stmt *st = s->stmt[STMT_PAUSED];
+	int rc, rv = JOBD_OK;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *kind = (const char *) sqlite3_column_text(st, 0);
+		if (kind != NULL && (rv = fn(kind, arg)) != 0)
+			break;
+	}
+	if (rv == JOBD_OK && rc != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot read the paused kinds");
+	store_done(st);
+	return rv;
+}
+
+int
+store_set_tick(store *s, const char *name, int64_t at, uint64_t job_id)
+{
+	sqlite3_stmt *st = s->stmt[STMT_TICK];
+	int rc, rv = JOBD_OK;
+
+	if ((rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 2, at)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 3, (sqlite3_int64) job_id)) != 0 ||
+	    (rc = sqlite3_step(st)) != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot record the firing of schedule "
+		                       "'%s'",
+		                name);
+	store_done(st);
+	return rv;
+}
+
+int
+store_ticks_load(store *s,
+                 int (*fn)(const char *name, int64_t at, uint64_t job_id,
+                           void *arg),
+                 void *arg)
+{
+	sqlite3_stmt *st = s->stmt[STMT_TICKS];
+	int rc, rv = JOBD_OK;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *) sqlite3_column_text(st, 0);
+		if (name != NULL &&
+		    (rv = fn(name, sqlite3_column_int64(st, 1),
+		             (uint64_t) sqlite3_column_int64(st, 2), arg)) != 0)
+			break;
+	}
+	if (rv == JOBD_OK && rc != SQLITE_DONE)
+		rv = store_fail(s, rc, "cannot read the schedules' firings");
 	store_done(st);
 	return rv;
 }

@@ -37,8 +37,12 @@ enum job_state {
 	JOB_SUCCEEDED = 3,
 	JOB_FAILED = 4,
 	JOB_CANCELLED = 5,
+	/* Waits for its not_before (a delayed job, or a retry's backoff). In
+	 * memory only: the database has such a job as `queued` with its
+	 * not_before, so the move to queued writes nothing. */
+	JOB_SCHEDULED = 6,
 };
-#define JOB_STATE_MAX 5
+#define JOB_STATE_MAX 6
 
 /* "queued", "running", ...; "unknown" for anything else. */
 const char *job_state_name(int state);
@@ -51,6 +55,18 @@ struct job_param {
 	char *name;
 	char *value;
 };
+
+/* One earlier run of a job that a Retry put back in the queue. */
+struct job_run {
+	int state; /* failed or cancelled */
+	char *error;
+	uint32_t attempts;
+	int64_t started_at;
+	int64_t finished_at;
+};
+
+/* A job runs after at most this many others (SubmitRequest.after). */
+#define JOB_MAX_AFTER 64
 
 /*
  * The persistent fields of a job (beanstalkd's Jobrec): plain C, no protobuf.
@@ -81,7 +97,15 @@ struct jobrec {
 	int64_t not_before;  /* queued for a retry: not to start before this */
 	uint32_t recoveries; /* starts of jobd that found it running: see
 	                        store_recover(); insert writes it, update not */
-	int waiting;         /* not stored: a live queued job's enum job_wait */
+	uint32_t reruns;     /* times a Retry put it back in the queue */
+	char *unique_key;    /* NULL or "" = none: unique while not ended */
+	uint64_t *after;     /* runs once each of these has succeeded */
+	size_t nafter;       /* at most JOB_MAX_AFTER */
+	/* not stored in the row: */
+	int waiting;          /* a live queued job's enum job_wait */
+	uint64_t waiting_for; /* JOB_WAIT_AFTER: the job it waits for */
+	struct job_run *history; /* store_runs(): its earlier runs */
+	size_t nhistory;
 };
 
 /* Why a queued job does not start when a worker is free. */
@@ -89,6 +113,8 @@ enum job_wait {
 	JOB_WAIT_NONE = 0,
 	JOB_WAIT_KIND_UNDEFINED = 1, /* its kind is not defined now */
 	JOB_WAIT_KIND_LIMIT = 2,     /* its kind runs its concurrency limit */
+	JOB_WAIT_PAUSED = 3,         /* its kind is paused */
+	JOB_WAIT_AFTER = 4,          /* a job it runs after has not ended */
 };
 
 /* Frees what the record owns and zeroes it. Accepts a zeroed record. */
@@ -142,6 +168,31 @@ int store_insert(store *s, const struct jobrec *r);
 /* Writes the mutable fields (state, attempts, progress, result, error,
  * started_at, finished_at, not_before) of job r->id. JOBD_NOT_FOUND if none. */
 int store_update(store *s, const struct jobrec *r);
+/*
+ * Retry: job r->id, which must be failed or cancelled in the database, is
+ * put back as r says (state queued, attempts 0, r->reruns, r->not_before;
+ * progress, result, error and times cleared, recoveries 0), and the run
+ * that ended, `run`, is appended to its history: one transaction's worth,
+ * inside the caller's. JOBD_NOT_FOUND if there is no such job,
+ * JOBD_FAILED_PRECONDITION if it is not failed or cancelled.
+ */
+int store_rerun(store *s, const struct jobrec *r, const struct job_run *run);
+/* The earlier runs of job `id`, oldest first, into r->history and
+ * r->nhistory (r owns them: jobrec_clear frees them). */
+int store_runs(store *s, uint64_t id, struct jobrec *r);
+
+/* Paused kinds (Pause/Resume): durable, one row per kind. */
+int store_set_paused(store *s, const char *kind, int paused, int64_t now);
+int store_paused_load(store *s, int (*fn)(const char *kind, void *arg),
+                      void *arg);
+/* The last firing of each periodic schedule (periodic.c): upserted, never
+ * moving `at` backwards. */
+int store_set_tick(store *s, const char *name, int64_t at, uint64_t job_id);
+int store_ticks_load(store *s,
+                     int (*fn)(const char *name, int64_t at, uint64_t job_id,
+                               void *arg),
+                     void *arg);
+
 /* Reads job `id` into *out (which the caller clears). Flags: STORE_INPUT to
  * read the input bytes too (otherwise input is NULL but input_len is set).
  * JOBD_NOT_FOUND if there is no such job; JOBD_DATA_LOSS if the result (or

@@ -77,6 +77,10 @@ fake_ping(Jobd__V1__Jobs_Service *svc, const Jobd__V1__PingRequest *in,
 #define fake_stats        NULL
 #define fake_kinds        NULL
 #define fake_submit_batch NULL
+#define fake_retry        NULL
+#define fake_pause        NULL
+#define fake_resume       NULL
+#define fake_schedules    NULL
 
 static Jobd__V1__Jobs_Service fake = JOBD__V1__JOBS__INIT(fake_);
 

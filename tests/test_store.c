@@ -272,7 +272,8 @@ static void
 test_state_names(void)
 {
 	static const char *names[] = {NULL,        "queued", "running",
-	                              "succeeded", "failed", "cancelled"};
+	                              "succeeded", "failed", "cancelled",
+	                              "scheduled"};
 
 	for (int i = 1; i <= JOB_STATE_MAX; i++) {
 		CHECK_EQ_STR(job_state_name(i), names[i]);
@@ -286,6 +287,7 @@ test_state_names(void)
 	CHECK_EQ_INT(job_state_parse(NULL), 0);
 	CHECK(!job_state_terminal(JOB_QUEUED));
 	CHECK(!job_state_terminal(JOB_RUNNING));
+	CHECK(!job_state_terminal(JOB_SCHEDULED));
 	CHECK(job_state_terminal(JOB_SUCCEEDED));
 	CHECK(job_state_terminal(JOB_FAILED));
 	CHECK(job_state_terminal(JOB_CANCELLED));

@@ -1,0 +1,119 @@
+#ifndef JOBD_SERVICE_INT_H
+#define JOBD_SERVICE_INT_H
+
+/*
+ * service_int: what the files of the service share, not for other
+ * modules (they see service.h). service.c holds the handlers of the
+ * original methods and the conversions; service_sched.c those of the
+ * scheduling features (Retry, Pause, Resume, Schedules) and the checks of
+ * a Submit's `after`.
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobd.pb-c.h"
+#include "rpc.h"
+#include "service.h"
+#include "store.h"
+
+#define GONE         "the client's connection closed"
+#define READERS_KEPT 8
+
+struct service {
+	Jobd__V1__Jobs_Service base; /* first: handlers cast back */
+	sched *s;
+	struct service_config cfg;
+	char *db_path;
+	int64_t started;
+	pthread_mutex_t rd_mtx;
+	store *readers[READERS_KEPT];
+	size_t nreaders;
+	struct periodic *periodic; /* the Schedules; NULL: none */
+};
+
+/* A parked call: the waiter and the call it answers. */
+struct parked {
+	struct waiter w;
+	struct rpc_call *call;
+	service *sv;
+	atomic_uint refs; /* the answer's, and a release's while it runs */
+	/* WAIT_END: answers with the ended job (Wait, Cancel) */
+	void (*reply)(struct rpc_call *c, const struct jobrec *job);
+	bool stopping; /* Cancel: the job was asked to stop */
+};
+
+/* A Job message made from a record, aliasing the record's memory. */
+struct pbjob {
+	Jobd__V1__Job msg;
+	Jobd__V1__Job__ParamsEntry *entries;
+	Jobd__V1__Job__ParamsEntry **ptrs;
+	Jobd__V1__Run *runs;
+	Jobd__V1__Run **run_ptrs;
+	char waiting[160];
+};
+
+/* Database readers: a connection of the pool, or NULL with the reason
+ * logged and in err (reader_take_for: answered on c). */
+store *reader_take(service *sv, char *err, size_t errlen);
+store *reader_take_for(service *sv, struct rpc_call *c);
+void reader_give(service *sv, store *db);
+/* Job `id` from memory if it is live, else from the database: JOBD_OK,
+ * JOBD_NOT_FOUND, or another error with its message in err (find_job:
+ * answered on c). With its history when it was rerun. */
+int lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
+               size_t errlen);
+int find_job(service *sv, struct rpc_call *c, uint64_t id,
+             struct jobrec *out);
+
+int pbjob_init(struct pbjob *p, const struct jobrec *r);
+void pbjob_fini(struct pbjob *p);
+/* Answers c with a reply message whose only field is one Job. */
+void reply_job(struct rpc_call *c, ProtobufCMessage *reply,
+               Jobd__V1__Job **slot, const struct jobrec *r);
+/* src made printable for a message, cut at 60 characters. */
+void printable(char *dst, size_t dstlen, const char *src);
+/* Idempotency and unique keys: 1 to LIMIT_KEY_BYTES printable ASCII. */
+bool key_ok(const char *key);
+
+/* A parked call's state, held by its answer; NULL (c answered) when out
+ * of memory. */
+struct parked *parked_new(
+    service *sv, struct rpc_call *c, int until, int64_t deadline,
+    void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
+                 const char *));
+void parked_unref(struct parked *p);
+extern const struct rpc_park_ops parked_ops;
+/* A parked Submit's (or Retry's) answer. */
+void submit_fire(struct waiter *w, int status, const struct jobrec *job,
+                 uint64_t existing_id, const char *msg);
+
+/*
+ * The jobs of `after` (n ids) as a Submit or Retry may run after them:
+ * each must exist (NOT_FOUND "after: no job N") and not have failed or
+ * been cancelled (FAILED_PRECONDITION "after: job N failed"). Those that
+ * succeeded are done with; the others, live, go to wait_for (room for n),
+ * *nwait their number. JOBD_OK, or the status with the message in err.
+ */
+int after_check(service *sv, const uint64_t *after, size_t n,
+                uint64_t *wait_for, size_t *nwait, char *err,
+                size_t errlen);
+/* The handlers of service_sched.c. */
+void svc_retry(Jobd__V1__Jobs_Service *base, const Jobd__V1__RetryRequest *in,
+               Jobd__V1__RetryReply_Closure closure, void *arg);
+void svc_pause(Jobd__V1__Jobs_Service *base, const Jobd__V1__PauseRequest *in,
+               Jobd__V1__PauseReply_Closure closure, void *arg);
+void svc_resume(Jobd__V1__Jobs_Service *base,
+                const Jobd__V1__ResumeRequest *in,
+                Jobd__V1__ResumeReply_Closure closure, void *arg);
+void svc_schedules(Jobd__V1__Jobs_Service *base,
+                   const Jobd__V1__SchedulesRequest *in,
+                   Jobd__V1__SchedulesReply_Closure closure, void *arg);
+/* How many times a Submit or Retry looks again at its `after` jobs when
+ * one ended between the look and the scheduler's (JOBD_ABORTED). */
+#define AFTER_TRIES 3
+
+#endif
