@@ -555,7 +555,8 @@ take_signals(jobd_daemon *d, const sigset_t *set, int level)
 		} else if (sig == SIGHUP) {
 			log_info("received SIGHUP: reading the kinds again");
 			if (daemon_reload(d, err, sizeof(err)) != JOBD_OK)
-				log_error("the kinds in use stay: %s", err);
+				log_error("the kinds and schedules in use stay: %s",
+				          err);
 		} else if (sig == SIGUSR1) {
 			daemon_status(d);
 		} else if (sig == SIGUSR2) {

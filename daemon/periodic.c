@@ -275,12 +275,17 @@ catch_up(periodic *p, struct pent *e, int64_t now, bool at_start)
 	const char *why = at_start ? "while jobd was not running"
 	                           : "(the clock jumped forward, or jobd "
 	                             "stalled)";
+	/* "schedule NAME: N firings missed WHY, after SINCE up to LAST;
+	 * catch_up RULE: ..." */
+	char head[300];
+	snprintf(head, sizeof(head),
+	         "schedule %s: %s%llu firing%s missed %s, after %s up to %s",
+	         e->name, more ? "more than " : "", (unsigned long long) n,
+	         n == 1 && !more ? "" : "s", why, since, last);
 	switch (e->def.catch_up) {
 	case CATCH_UP_ONE:
-		log_warn("schedule %s: %s%llu firings missed %s, after %s; "
-		         "catch_up one: making the latest, of %s, now",
-		         e->name, more ? "more than " : "",
-		         (unsigned long long) n, why, since, last);
+		log_warn("%s; catch_up one: making the last one, of %s, now",
+		         head, last);
 		e->due = latest;
 		e->has_due = true;
 		e->catchup_end = latest;
@@ -288,32 +293,25 @@ catch_up(periodic *p, struct pent *e, int64_t now, bool at_start)
 	case CATCH_UP_ALL:
 		if (n > PERIODIC_CATCH_UP_MAX || more) {
 			fmt_time(keep, first, sizeof(first));
-			log_warn("schedule %s: %s%llu firings missed %s, after "
-			         "%s; catch_up all: the oldest %s%llu are "
-			         "skipped (more than %d), the %d from %s to "
-			         "%s are made now, oldest first",
-			         e->name, more ? "more than " : "",
-			         (unsigned long long) n, why, since,
-			         more ? "more than " : "",
+			log_warn("%s; catch_up all: the oldest %s%llu are "
+			         "skipped (more than %d), the %d from %s on are "
+			         "made now, oldest first",
+			         head, more ? "more than " : "",
 			         (unsigned long long) (n - PERIODIC_CATCH_UP_MAX),
 			         PERIODIC_CATCH_UP_MAX, PERIODIC_CATCH_UP_MAX,
-			         first, last);
+			         first);
 			e->due = keep;
 		} else {
-			log_warn("schedule %s: %llu firings missed %s, after "
-			         "%s; catch_up all: making each now, oldest "
+			log_warn("%s; catch_up all: making each now, oldest "
 			         "first",
-			         e->name, (unsigned long long) n, why, since);
+			         head);
 			set_due(e);
 		}
 		e->has_due = true;
 		e->catchup_end = latest;
 		return 0;
 	default:
-		log_warn("schedule %s: %s%llu firings missed %s, after %s (the "
-		         "last of %s); catch_up none: skipped",
-		         e->name, more ? "more than " : "",
-		         (unsigned long long) n, why, since, last);
+		log_warn("%s; catch_up none: skipped", head);
 		e->cursor = latest;
 		set_due(e);
 		return latest;
