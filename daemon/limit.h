@@ -103,6 +103,7 @@ enum limit_kind {
 	X(INPUT_BYTES, "input_bytes", 1 << 20, LIMIT_VALUE, "a job's input")   \
 	X(KEY_BYTES, "key_bytes", 128, LIMIT_BYTES, "an idempotency key")      \
 	X(ATTEMPTS, "max_attempts", 100, LIMIT_VALUE, "a job's max_attempts")  \
+	X(AFTER, "after", 64, LIMIT_COUNT, "jobs a job runs after")             \
 	X(BATCH_JOBS, "batch_jobs", 1000, LIMIT_COUNT, "jobs in a batch")      \
 	X(GET_IDS, "get_ids", 1000, LIMIT_COUNT, "ids")                        \
 	X(LIST_LIMIT, "list_limit", 1000, LIMIT_VALUE, "jobs in a List page")  \

@@ -17,6 +17,7 @@
 
 #include "deps.h"
 #include "heap.h"
+#include "ukeys.h"
 #include "idtree.h"
 #include "scheduler.h"
 
@@ -34,6 +35,7 @@ enum job_flags {
 	                      cancelled once acknowledged (run->error says
 	                      why) */
 	JOB_RERUN = 32,    /* pending: a Retry's, not a Submit's */
+	JOB_HAS_UNIQUE = 64, /* data holds a unique key (after the key) */
 };
 
 /* What a job has once it has run, or ended without running. */
@@ -50,6 +52,8 @@ struct jobrun {
 	uint32_t pending_writes;
 	uint32_t nparams;
 	uint32_t reruns;            /* times a Retry put it back */
+	struct job_run *history;    /* those earlier runs, oldest first */
+	size_t nhistory;
 	kindset *ks;                /* running: the set its kind is from */
 	const struct kind_def *def; /* running: its kind, in ks */
 	struct job_param params[];  /* into the job's data, for the kind */
@@ -79,8 +83,9 @@ struct job {
 	uint8_t flags; /* enum job_flags */
 	uint8_t nafter; /* jobs it runs after (their ids end data) */
 	uint8_t nleft;  /* of those, the ones it still waits for */
-	/* [key NUL] then name NUL value NUL, nparams times; then, when
-	 * nafter > 0, the ids it runs after (uint64_t, aligned) */
+	/* [key NUL] [unique key NUL] then name NUL value NUL, nparams
+	 * times; then, when nafter > 0, the ids it runs after (uint64_t,
+	 * aligned) */
 	char data[];
 };
 
@@ -151,6 +156,7 @@ struct sched {
 	struct heap waits;     /* parked waiters with a deadline */
 	struct waiter *parked; /* every parked WAIT_END waiter (drain) */
 	struct deps deps;      /* jobs waiting for others to end */
+	struct ukeys ukeys;    /* live jobs with a unique key */
 
 	uint64_t next_id;
 	uint64_t seq;
@@ -165,7 +171,13 @@ struct sched {
 /* A job for a record's params and key, or NULL (out of memory); not under
  * mtx. */
 struct job *job_alloc(const struct job_param *params, size_t nparams,
-                      const char *key, const uint64_t *after, size_t nafter);
+                      const char *key, const char *unique,
+                      const uint64_t *after, size_t nafter);
+/* j's unique key, or NULL. */
+const char *job_unique(const struct job *j);
+/* Adds j to the live jobs by unique key if it has one that no other
+ * holds; 0, or -1 when out of memory. */
+int unique_add(sched *s, struct job *j);
 /* The ids j runs after (j->nafter of them). */
 const uint64_t *job_after(const struct job *j);
 /* Fills j's fields from r, of kind `kind` (kind_intern()). */
@@ -185,6 +197,9 @@ struct kq *kq_of(sched *s, uint32_t kind);
 /* j into its kind's list index; j into its run queue (or delayed). */
 void index_add(sched *s, struct job *j);
 void enqueue(sched *s, struct job *j);
+/* The earlier runs of rerun job j, from the database, at start. Under
+ * mtx; takes r's history. */
+void job_set_history(struct job *j, struct jobrec *r);
 /* Waiting job d learns that a job it waits for (not live) ended in
  * `state` (0: there is none), why being "job N failed" or the like. */
 void settle(sched *s, struct job *d, int state, const char *why);

@@ -763,7 +763,8 @@ schedfile_load_dir(struct schedset **out, const char *dir, const kindset *ks,
 			goto oom;
 		n++;
 	}
-	qsort(names, n, sizeof(*names), sf_cmp_name);
+	if (n > 0) /* names is NULL when there are none */
+		qsort(names, n, sizeof(*names), sf_cmp_name);
 	if (n > 0 && (set->v = calloc(n, sizeof(*set->v))) == NULL)
 		goto oom;
 	for (size_t i = 0; i < n; i++) {

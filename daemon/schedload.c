@@ -51,6 +51,9 @@ struct load_ctx {
 	/* the jobs waited for that are not live: looked up once all are */
 	struct check *checks;
 	size_t nchecks, checks_cap;
+	/* the jobs run again (Retry): their history is read once all are */
+	uint64_t *reruns;
+	size_t nreruns, reruns_cap;
 };
 
 /* A job linked at start waits for `on`, which has ended: how? */
@@ -95,6 +98,22 @@ load_deps(struct load_ctx *lc, struct job *j)
 	return 0;
 }
 
+/* Notes that job id was run again: its history is read later. */
+static int
+note_rerun(struct load_ctx *lc, uint64_t id)
+{
+	if (lc->nreruns == lc->reruns_cap) {
+		size_t n = lc->reruns_cap ? lc->reruns_cap * 2 : 64;
+		uint64_t *v = realloc(lc->reruns, n * sizeof(*v));
+		if (v == NULL)
+			return JOBD_RESOURCE_EXHAUSTED;
+		lc->reruns = v;
+		lc->reruns_cap = n;
+	}
+	lc->reruns[lc->nreruns++] = id;
+	return 0;
+}
+
 /* Links and queues the job loaded last; 0 or JOBD_RESOURCE_EXHAUSTED.
  * Under mtx. */
 static int
@@ -105,10 +124,16 @@ load_link(struct load_ctx *lc)
 	lc->next = NULL;
 	if (j == NULL)
 		return 0;
-	if (kq_of(lc->s, j->kind) == NULL || table_add(lc->s, j) != 0) {
+	/* room in the unique keys first: once in the table, j stays */
+	if (kq_of(lc->s, j->kind) == NULL ||
+	    ukeys_reserve(&lc->s->ukeys, 1) != 0 || table_add(lc->s, j) != 0) {
 		job_free(j);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
+	(void) unique_add(lc->s, j); /* room was made */
+	/* from here j is in the table, which frees it if the load fails */
+	if (j->run != NULL && j->run->reruns > 0 && note_rerun(lc, j->id) != 0)
+		return JOBD_RESOURCE_EXHAUSTED;
 	lc->s->nqueued++;
 	index_add(lc->s, j);
 	if (j->nafter > 0 && load_deps(lc, j) != 0)
@@ -143,8 +168,8 @@ load_one(const struct jobrec *r, void *arg)
 			return JOBD_RESOURCE_EXHAUSTED;
 		snprintf(lc->kind, sizeof(lc->kind), "%s", r->kind);
 	}
-	if ((j = job_alloc(r->params, r->nparams, r->idem_key, r->after,
-	                   r->nafter)) == NULL)
+	if ((j = job_alloc(r->params, r->nparams, r->idem_key, r->unique_key,
+	                   r->after, r->nafter)) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
 	job_fill(j, r, lc->kind_id);
 	j->id = r->id;
@@ -314,6 +339,31 @@ load_checks(sched *s, store *db, struct load_ctx *lc, char *err,
 	return JOBD_OK;
 }
 
+/* The history of each job loaded that was run again. */
+static int
+load_histories(sched *s, store *db, struct load_ctx *lc, char *err,
+               size_t errlen)
+{
+	for (size_t i = 0; i < lc->nreruns; i++) {
+		struct jobrec r = {0};
+		int rv = store_runs(db, lc->reruns[i], &r);
+
+		if (rv != JOBD_OK) {
+			snprintf(err, errlen,
+			         "cannot load the jobs of database '%s': %s",
+			         store_path(db), store_errmsg(db));
+			return rv;
+		}
+		pthread_mutex_lock(&s->mtx);
+		struct job *j = table_find(s, lc->reruns[i]);
+		if (j != NULL)
+			job_set_history(j, &r);
+		pthread_mutex_unlock(&s->mtx);
+		jobrec_clear(&r);
+	}
+	return JOBD_OK;
+}
+
 static int
 pause_one(const char *kind, void *arg)
 {
@@ -377,8 +427,11 @@ sched_load(sched *s, store *db, uint64_t *recovered, char *err, size_t errlen)
 	}
 	rv = load_queued(s, db, &lc, &hl, err, errlen);
 	if (rv == JOBD_OK)
+		rv = load_histories(s, db, &lc, err, errlen);
+	if (rv == JOBD_OK)
 		rv = load_checks(s, db, &lc, err, errlen);
 	free(lc.checks);
+	free(lc.reruns);
 	if (rv != JOBD_OK)
 		return rv;
 	pthread_mutex_lock(&s->mtx);

@@ -177,13 +177,40 @@ job_key(const struct job *j)
 	return (j->flags & JOB_HAS_KEY) ? j->data : NULL;
 }
 
+/* Where j's params begin in its data: after its keys. */
+static char *
+job_params_at(const struct job *j)
+{
+	char *p = (char *) j->data;
+	if (j->flags & JOB_HAS_KEY)
+		p += strlen(p) + 1;
+	if (j->flags & JOB_HAS_UNIQUE)
+		p += strlen(p) + 1;
+	return p;
+}
+
+const char *
+job_unique(const struct job *j)
+{
+	const char *p = j->data;
+	if (!(j->flags & JOB_HAS_UNIQUE))
+		return NULL;
+	if (j->flags & JOB_HAS_KEY)
+		p += strlen(p) + 1;
+	return p;
+}
+
+static const char *
+ukey_of(const void *e)
+{
+	return job_unique(e);
+}
+
 /* Points v[0 .. j->nparams) at j's params. */
 static void
 job_params(struct job *j, struct job_param *v)
 {
-	char *p = j->data;
-	if (j->flags & JOB_HAS_KEY)
-		p += strlen(p) + 1;
+	char *p = job_params_at(j);
 	for (size_t i = 0; i < j->nparams; i++) {
 		v[i].name = p;
 		p += strlen(p) + 1;
@@ -205,12 +232,11 @@ after_off(size_t len)
 const uint64_t *
 job_after(const struct job *j)
 {
-	const char *p = j->data;
+	const char *p;
 
 	if (j->nafter == 0)
 		return NULL;
-	if (j->flags & JOB_HAS_KEY)
-		p += strlen(p) + 1;
+	p = job_params_at(j);
 	for (size_t i = 0; i < 2u * j->nparams; i++)
 		p += strlen(p) + 1;
 	return (const uint64_t *) (const void *) (j->data +
@@ -223,10 +249,11 @@ job_after(const struct job *j)
  * JOB_MAX_PARAMS and JOB_MAX_AFTER. */
 struct job *
 job_alloc(const struct job_param *params, size_t nparams, const char *key,
-          const uint64_t *after, size_t nafter)
+          const char *unique, const uint64_t *after, size_t nafter)
 {
 	size_t klen = key != NULL && *key ? strlen(key) + 1 : 0;
-	size_t len = klen, size;
+	size_t ulen = unique != NULL && *unique ? strlen(unique) + 1 : 0;
+	size_t len = klen + ulen, size;
 	struct job *j;
 	char *p;
 
@@ -255,6 +282,11 @@ job_alloc(const struct job_param *params, size_t nparams, const char *key,
 		memcpy(p, key, klen);
 		p += klen;
 		j->flags |= JOB_HAS_KEY;
+	}
+	if (ulen > 0) {
+		memcpy(p, unique, ulen);
+		p += ulen;
+		j->flags |= JOB_HAS_UNIQUE;
 	}
 	for (size_t i = 0; i < nparams; i++) {
 		const char *nv[2] = {params[i].name, params[i].value};
@@ -313,6 +345,9 @@ job_free(struct job *j)
 		kindset_unref(j->run->ks);
 		free(j->run->result);
 		free(j->run->error);
+		for (size_t i = 0; i < j->run->nhistory; i++)
+			free(j->run->history[i].error);
+		free(j->run->history);
 		free(j->run);
 	}
 	free(j);
@@ -432,6 +467,8 @@ table_remove(sched *s, struct job *j)
 {
 	if (listed(j))
 		index_del(s, j);
+	if (j->flags & JOB_HAS_UNIQUE)
+		ukeys_del(&s->ukeys, j);
 	struct job **pp = &s->ids[id_bucket(s, j->id)];
 	while (*pp != j)
 		pp = &(*pp)->id_next;
@@ -594,6 +631,9 @@ set_state(sched *s, struct job *j, int state)
 		s->nqueued--;
 	if (job_waits(state))
 		s->nqueued++;
+	/* an ended job's unique key is free for a new one */
+	if (job_state_terminal(state) && (j->flags & JOB_HAS_UNIQUE))
+		ukeys_del(&s->ukeys, j);
 	if (listed(j) && j->state != state) {
 		index_del(s, j);
 		j->state = (uint8_t) state;
@@ -648,6 +688,7 @@ job_view(const sched *s, struct job *j, struct jobrec *v, struct job_param *pv)
 	v->max_attempts = j->max_attempts;
 	v->timeout_ms = j->timeout_ms;
 	v->idem_key = (char *) job_key(j);
+	v->unique_key = (char *) job_unique(j);
 	v->created_at = j->created_at;
 	v->not_before = j->not_before;
 	v->waiting = job_waiting(s, j);
@@ -665,6 +706,8 @@ job_view(const sched *s, struct job *j, struct jobrec *v, struct job_param *pv)
 	}
 	if (j->run != NULL) {
 		v->reruns = j->run->reruns;
+		v->history = j->run->history;
+		v->nhistory = j->run->nhistory;
 		v->progress_done = atomic_load(&j->run->done);
 		v->progress_total = atomic_load(&j->run->total);
 		v->result = j->run->result;
@@ -1115,7 +1158,6 @@ insert_done(struct writer_op *op)
 	if (q != NULL)
 		fire_group(s, q, fire, more); /* op->errmsg lives till then */
 	jobrec_clear(&op->rec); /* the input with it: the database has it */
-	free(op->run.error);
 	free(p);
 }
 
@@ -1265,6 +1307,8 @@ sched_create(sched **sp, writer *w, const struct sched_config *cfg)
 	pthread_condattr_destroy(&ca);
 	heap_init(&s->delayed, delayed_less, job_setpos);
 	heap_init(&s->waits, wait_less, wait_setpos);
+	deps_init(&s->deps);
+	ukeys_init(&s->ukeys, ukey_of);
 	if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
 		s->timer_stop = true; /* nothing to join */
 		sched_destroy(s);
@@ -1314,6 +1358,8 @@ sched_destroy(sched *s)
 	kindset_unref(s->ks);
 	heap_fini(&s->delayed);
 	heap_fini(&s->waits);
+	deps_fini(&s->deps);
+	ukeys_fini(&s->ukeys);
 	pthread_cond_destroy(&s->work_cv);
 	pthread_cond_destroy(&s->timer_cv);
 	pthread_cond_destroy(&s->idle_cv);
@@ -1329,6 +1375,22 @@ rec_key(const struct jobrec *rec)
 	return rec->idem_key && *rec->idem_key ? rec->idem_key : NULL;
 }
 
+/* Under mtx: the job in memory that a Submit of rec is answered with
+ * instead of a new one: the holder of its idempotency key, or the live
+ * holder of its unique key; NULL if none. */
+static struct job *
+live_twin(const sched *s, const struct jobrec *rec)
+{
+	const char *key = rec_key(rec);
+	struct job *j;
+
+	if (key != NULL && (j = table_find_key(s, key)) != NULL)
+		return j;
+	if (rec->unique_key != NULL && rec->unique_key[0] != '\0')
+		return ukeys_find(&s->ukeys, rec->unique_key);
+	return NULL;
+}
+
 /* Under mtx: true if rec's key belongs to a live job (the same Submit
  * again: a client retry, a re-send); w is then parked on that job if it is
  * pending, or put on *fire at once with the job as it is, and rec is
@@ -1337,10 +1399,9 @@ static bool
 submit_existing(sched *s, struct jobrec *rec, struct waiter *w,
                 struct waiter **fire)
 {
-	const char *key = rec_key(rec);
-	struct job *j;
+	struct job *j = live_twin(s, rec);
 
-	if (key == NULL || (j = table_find_key(s, key)) == NULL)
+	if (j == NULL)
 		return false;
 	w->until = WAIT_COMMIT;
 	if (j->flags & JOB_COMMITTED) {
@@ -1445,7 +1506,8 @@ fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
 		nedges += b[i].nwait_for;
 		if (!ok ||
 		    (f[i].j = job_alloc(r->params, r->nparams, rec_key(r),
-		                        r->after, r->nafter)) == NULL ||
+		                        r->unique_key, r->after, r->nafter)) ==
+		        NULL ||
 		    (f[i].p = calloc(1, sizeof(*f[i].p))) == NULL ||
 		    (f[i].q = calloc(1, sizeof(*f[i].q))) == NULL ||
 		    kq_of(s, b[i].kind->id) == NULL) {
@@ -1454,6 +1516,7 @@ fresh_alloc(sched *s, const struct batch_job *b, size_t n, const bool *new,
 		}
 	}
 	if (deps_reserve(&s->deps, nedges) != 0 ||
+	    ukeys_reserve(&s->ukeys, nnew) != 0 ||
 	    table_reserve(s, s->njobs + nnew) != 0) {
 		fresh_free(f, n);
 		return NULL;
@@ -1482,6 +1545,8 @@ submit_new(sched *s, struct fresh *f, struct batch_job *b)
 	j->created_at = sched_wall_ms();
 	add_edges(s, j, f, b->wait_for, b->nwait_for);
 	table_link(s, j); /* fresh_alloc made room */
+	if (j->flags & JOB_HAS_UNIQUE)
+		ukeys_add(&s->ukeys, j);
 	s->njobs++;
 	s->nqueued++;
 	w->until = WAIT_COMMIT;
@@ -1578,8 +1643,7 @@ sched_submit_batch(sched *s, struct batch_job *b, size_t n, char *err,
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *key = rec_key(b[i].rec);
-		new[i] = key == NULL || table_find_key(s, key) == NULL;
+		new[i] = live_twin(s, b[i].rec) == NULL;
 		nnew += new[i];
 	}
 	if (s->cfg.max_queue > 0 && s->nqueued + nnew > s->cfg.max_queue) {
@@ -1626,6 +1690,7 @@ static int
 rerun_refusal(sched *s, const struct jobrec *rec, const struct batch_job *b,
               char *err, size_t errlen)
 {
+	const struct job *holder;
 	uint64_t gone;
 
 	if (s->draining) {
@@ -1640,6 +1705,15 @@ rerun_refusal(sched *s, const struct jobrec *rec, const struct batch_job *b,
 	if (table_find(s, rec->id) != NULL) {
 		snprintf(err, errlen, "job %llu has not ended",
 		         (unsigned long long) rec->id);
+		return JOBD_FAILED_PRECONDITION;
+	}
+	if (rec->unique_key != NULL && rec->unique_key[0] != '\0' &&
+	    (holder = ukeys_find(&s->ukeys, rec->unique_key)) != NULL) {
+		snprintf(err, errlen,
+		         "job %llu's unique key '%s' is held by job %llu, "
+		         "which has not ended",
+		         (unsigned long long) rec->id, rec->unique_key,
+		         (unsigned long long) holder->id);
 		return JOBD_FAILED_PRECONDITION;
 	}
 	if (batch_refusal(b, 1) != NULL) {
@@ -1681,13 +1755,27 @@ sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
 	b.kind = &kd;
 	if ((rv = rerun_refusal(s, rec, &b, err, errlen)) != JOBD_OK)
 		goto out;
-	if ((f = fresh_alloc(s, &b, 1, &yes, 1)) == NULL ||
+	/* its history: rec's, and the run that ended */
+	struct job_run *hist = realloc(rec->history, (rec->nhistory + 1) *
+	                                                 sizeof(*hist));
+	if (hist != NULL)
+		rec->history = hist;
+	if (hist == NULL || (f = fresh_alloc(s, &b, 1, &yes, 1)) == NULL ||
 	    job_run(f->j) == NULL) {
+		if (f != NULL && f->j != NULL) {
+			free(f->j->run);
+			f->j->run = NULL;
+		}
 		snprintf(err, errlen, "out of memory");
 		rv = JOBD_RESOURCE_EXHAUSTED;
 		goto out;
 	}
-	/* From here nothing fails. The job as it runs again: */
+	/* From here nothing fails. The run that ended: */
+	struct job_run ended = {rec->state, rec->error, rec->attempts,
+	                        rec->started_at, rec->finished_at};
+	hist[rec->nhistory] = ended;
+	rec->error = NULL;
+	/* the job as it runs again */
 	struct job *j = f->j;
 	struct jop *p = f->p;
 	j->wq = f->q;
@@ -1702,8 +1790,14 @@ sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
 	j->created_at = rec->created_at;
 	j->flags |= JOB_LOADED | JOB_RERUN;
 	j->run->reruns = rec->reruns + 1;
+	j->run->history = hist;
+	j->run->nhistory = rec->nhistory + 1;
+	rec->history = NULL;
+	rec->nhistory = 0;
 	add_edges(s, j, f, wait_for, nwait_for);
 	table_link(s, j);
+	if (j->flags & JOB_HAS_UNIQUE)
+		ukeys_add(&s->ukeys, j);
 	s->njobs++;
 	s->nqueued++;
 	w->until = WAIT_COMMIT;
@@ -1712,12 +1806,8 @@ sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
 	p->op.type = WOP_RERUN;
 	p->op.rec.id = j->id;
 	p->op.rec.reruns = j->run->reruns;
-	p->op.run.state = rec->state;
-	p->op.run.error = rec->error;
-	rec->error = NULL;
-	p->op.run.attempts = rec->attempts;
-	p->op.run.started_at = rec->started_at;
-	p->op.run.finished_at = rec->finished_at;
+	/* its error is the history's: the job outlives the op */
+	p->op.run = ended;
 	p->op.done = insert_done;
 	p->job = j;
 	p->s = s;
@@ -2402,4 +2492,30 @@ sched_drain(sched *s, uint32_t grace_ms)
 	 * starts), and it must not hand the writer a purge once the writer
 	 * has stopped: it goes now. */
 	timer_halt(s);
+}
+
+int
+unique_add(sched *s, struct job *j)
+{
+	const char *u = job_unique(j);
+
+	if (u == NULL || ukeys_find(&s->ukeys, u) != NULL)
+		return 0;
+	if (ukeys_reserve(&s->ukeys, 1) != 0)
+		return -1;
+	ukeys_add(&s->ukeys, j);
+	return 0;
+}
+
+void
+job_set_history(struct job *j, struct jobrec *r)
+{
+	struct jobrun *run = j->run;
+
+	if (run == NULL || run->history != NULL)
+		return;
+	run->history = r->history;
+	run->nhistory = r->nhistory;
+	r->history = NULL;
+	r->nhistory = 0;
 }

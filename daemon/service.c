@@ -40,6 +40,7 @@
 #include "rpc.h"
 
 #define DEFAULT_LIST 100
+_Static_assert(LIMIT_AFTER == JOB_MAX_AFTER, "one bound on after");
 /* The furthest ahead a job may be scheduled: 10 years. */
 #define MAX_AHEAD_MS (3653LL * 24 * 3600 * 1000)
 
@@ -95,20 +96,13 @@ lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
 	store *db;
 	int rv;
 
-	if (sched_get(sv->s, id, out) == JOBD_OK) {
-		if (out->reruns == 0)
-			return JOBD_OK;
-		if ((db = reader_take(sv, err, errlen)) == NULL) {
-			jobrec_clear(out);
-			return JOBD_UNAVAILABLE;
-		}
-		rv = JOBD_OK;
-	} else {
-		if ((db = reader_take(sv, err, errlen)) == NULL)
-			return JOBD_UNAVAILABLE;
-		rv = store_get(db, id, 0, out);
-	}
-	/* a job run again: its earlier runs are on disk only */
+	/* a live job has its history in memory */
+	if (sched_get(sv->s, id, out) == JOBD_OK)
+		return JOBD_OK;
+	if ((db = reader_take(sv, err, errlen)) == NULL)
+		return JOBD_UNAVAILABLE;
+	rv = store_get(db, id, 0, out);
+	/* a job run again: its earlier runs are in their own table */
 	if (rv == JOBD_OK && out->reruns > 0 &&
 	    (rv = store_runs(db, id, out)) != JOBD_OK)
 		jobrec_clear(out);

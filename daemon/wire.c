@@ -54,6 +54,8 @@ static const struct rule rules[] = {
     {&jobd__v1__submit_request__descriptor, "params", LIM_PARAMS},
     {&jobd__v1__submit_request__descriptor, "input", LIM_INPUT_BYTES},
     {&jobd__v1__submit_request__descriptor, "idempotency_key", LIM_KEY_BYTES},
+    {&jobd__v1__submit_request__descriptor, "unique_key", LIM_KEY_BYTES},
+    {&jobd__v1__submit_request__descriptor, "after", LIM_AFTER},
     {&jobd__v1__submit_request__params_entry__descriptor, "key",
      LIM_PARAM_NAME},
     {&jobd__v1__submit_request__params_entry__descriptor, "value",
@@ -61,6 +63,8 @@ static const struct rule rules[] = {
     {&jobd__v1__submit_batch_request__descriptor, "jobs", LIM_BATCH_JOBS},
     {&jobd__v1__get_request__descriptor, "ids", LIM_GET_IDS},
     {&jobd__v1__list_request__descriptor, "kind", LIM_KIND_BYTES},
+    {&jobd__v1__pause_request__descriptor, "kind", LIM_KIND_BYTES},
+    {&jobd__v1__resume_request__descriptor, "kind", LIM_KIND_BYTES},
     {&jobd__v1__ping_request__descriptor, "payload", LIM_PING_PAYLOAD},
 };
 

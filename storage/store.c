@@ -473,10 +473,10 @@ static const char *const store_sql[STMT_NUM] = {
     [STMT_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state",
     [STMT_MAX_ID] = "SELECT max(id) FROM jobs",
     [STMT_CHECK] = "PRAGMA integrity_check",
-    /* ?1 id, ?2 not_before, ?3 reruns */
+    /* ?1 id, ?2 not_before, ?3 reruns, ?4 the checksum of no result */
     [STMT_RERUN] = "UPDATE jobs SET state = 'queued', attempts = 0,"
                    " progress_done = 0, progress_total = 0, result = NULL,"
-                   " result_crc = NULL, error = NULL, started_at = 0,"
+                   " result_crc = ?4, error = NULL, started_at = 0,"
                    " finished_at = 0, not_before = ?2, reruns = ?3,"
                    " recoveries = 0 WHERE id = ?1"
                    " AND (state = 'failed' OR state = 'cancelled')",
@@ -2242,6 +2242,8 @@ store_rerun(store *s, const struct jobrec *r, const struct job_run *run)
 	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 2, r->not_before)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 3, r->reruns)) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 4, store_result_crc(r->id, NULL, 0))) !=
+	        0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE)
 		rv = store_fail(s, rc, "cannot rerun job %" PRIu64, r->id);
 	else if (sqlite3_changes64(s->db) == 0)

@@ -336,7 +336,7 @@ test_open_create(void)
 	store_close(NULL);
 
 	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
-	CHECK_EQ_STR(buf, "2");
+	CHECK_EQ_STR(buf, "3");
 	raw_query(path, "PRAGMA journal_mode", buf, sizeof(buf));
 	CHECK_EQ_STR(buf, "wal");
 	raw_query(path,
@@ -352,7 +352,7 @@ test_open_create(void)
 	s = open_ok(path);
 	store_close(s);
 	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
-	CHECK_EQ_STR(buf, "2");
+	CHECK_EQ_STR(buf, "3");
 }
 
 static void
@@ -394,7 +394,7 @@ test_open_readonly(void)
 	spit(path, "", 0);
 	CHECK_EQ_INT(store_open_readonly(&s, path, err, sizeof(err)),
 	             JOBD_FAILED_PRECONDITION);
-	CHECK(strstr(err, "has schema version 0, not 2") != NULL);
+	CHECK(strstr(err, "has schema version 0, not 3") != NULL);
 	CHECK_EQ_INT(file_size(path), 0);
 
 	/* a jobd database, its file read-only: read, not written */
@@ -1075,9 +1075,9 @@ test_newer_version(void)
 	char path[256];
 
 	tpath(path, sizeof(path), "newer.db");
-	raw_exec(path, "PRAGMA user_version = 3;");
+	raw_exec(path, "PRAGMA user_version = 4;");
 	check_refused(path, JOBD_FAILED_PRECONDITION,
-	              "has schema version 3, newer than this jobd (2)");
+	              "has schema version 4, newer than this jobd (3)");
 
 	/* Not a version at all. */
 	tpath(path, sizeof(path), "negative.db");
@@ -1091,7 +1091,7 @@ test_newer_version(void)
 	raw_exec(path, "PRAGMA journal_mode = DELETE; PRAGMA user_version = "
 	               "7;");
 	check_refused(path, JOBD_FAILED_PRECONDITION,
-	              "has schema version 7, newer than this jobd (2)");
+	              "has schema version 7, newer than this jobd (3)");
 }
 
 static void
@@ -1535,7 +1535,7 @@ test_busy_wait(void)
 		        db,
 		        "BEGIN IMMEDIATE; INSERT INTO jobs VALUES (7, 'k',"
 		        " x'00000000', 0, 'queued', 0, 1, 0, 0, 0, NULL, NULL,"
-		        " 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL)",
+		        " 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL)",
 		        NULL, NULL, NULL) == SQLITE_OK;
 		(void) !write(fds[1], "x", 1);
 		usleep(300 * 1000);
@@ -1814,7 +1814,7 @@ test_migrate_v1(void)
 	         "PRAGMA user_version = 1;");
 	s = open_ok(path);
 	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
-	CHECK_EQ_STR(buf, "2");
+	CHECK_EQ_STR(buf, "3");
 	raw_query(path,
 	          "SELECT group_concat(name, ',') FROM pragma_table_info("
 	          "'jobs')",
@@ -1822,8 +1822,8 @@ test_migrate_v1(void)
 	CHECK_EQ_STR(buf, "id,kind,params,priority,state,attempts,max_attempts,"
 	                  "timeout_ms,progress_done,progress_total,error,"
 	                  "idem_key,created_at,started_at,finished_at,"
-	                  "not_before,recoveries,input_crc,result_crc,result,"
-	                  "input");
+	                  "not_before,recoveries,reruns,unique_key,after,"
+	                  "input_crc,result_crc,result,input");
 	raw_query(path,
 	          "SELECT group_concat(name, ',') FROM (SELECT name FROM "
 	          "sqlite_schema WHERE type = 'index' AND name LIKE 'jobs_%' "
