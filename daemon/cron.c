@@ -46,8 +46,8 @@ static const struct {
 	const char *name;
 	int lo, hi;
 } fields[F_N] = {
-    {"minute", 0, 59},      {"hour", 0, 23},       {"day-of-month", 1, 31},
-    {"month", 1, 12},       {"day-of-week", 0, 7},
+    {"minute", 0, 59}, {"hour", 0, 23},       {"day-of-month", 1, 31},
+    {"month", 1, 12},  {"day-of-week", 0, 7},
 };
 
 static const char *const mon_names[12] = {"jan", "feb", "mar", "apr",
@@ -97,8 +97,9 @@ cron_value(int f, const char **pp)
 		*pp = p;
 		return v;
 	}
-	const char *const *names =
-	    f == F_MON ? mon_names : f == F_DOW ? dow_names : NULL;
+	const char *const *names = f == F_MON   ? mon_names
+	                           : f == F_DOW ? dow_names
+	                                        : NULL;
 	int n = f == F_MON ? 12 : 7, base = f == F_MON ? 1 : 0;
 	for (int i = 0; names != NULL && i < n; i++) {
 		if (strncasecmp(p, names[i], 3) == 0 &&
@@ -154,8 +155,8 @@ cron_field(cron *c, int f, const char *s, size_t n, char *err, size_t errlen)
 			}
 			if (b < a) {
 				snprintf(err, errlen,
-				         "%s: range '%.*s' goes backwards", name,
-				         (int) strcspn(elem, ","), elem);
+				         "%s: range '%.*s' goes backwards",
+				         name, (int) strcspn(elem, ","), elem);
 				return JOBD_INVALID_ARGUMENT;
 			}
 		}
@@ -217,7 +218,7 @@ cron_parse(cron **out, const char *expr, char *err, size_t errlen)
 	static const struct {
 		const char *name, *expr;
 	} macros[] = {
-	    {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"},
+	    {"@yearly", "0 0 1 1 *"},  {"@annually", "0 0 1 1 *"},
 	    {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
 	    {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
 	    {"@hourly", "0 * * * *"},
@@ -304,11 +305,20 @@ cron_duration(const char *s, int64_t max, int64_t *secs)
 		if (digits == 0)
 			return false;
 		switch (*s++) {
-		case 'd': mul = 86400; break;
-		case 'h': mul = 3600; break;
-		case 'm': mul = 60; break;
-		case 's': mul = 1; break;
-		default: return false;
+		case 'd':
+			mul = 86400;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 's':
+			mul = 1;
+			break;
+		default:
+			return false;
 		}
 		/* units in order, each once: d h m s */
 		if (last != 0 && strchr("dhms", last) >= strchr("dhms", s[-1]))
@@ -386,7 +396,9 @@ cron_next(const cron *c, const tz *z, int64_t after, int64_t *next)
 			    86400;
 			continue;
 		}
-		if (!cron_day(c, d, (int) (days + 4 - tz_floordiv(days + 4, 7) * 7))) {
+		if (!cron_day(
+		        c, d,
+		        (int) (days + 4 - tz_floordiv(days + 4, 7) * 7))) {
 			l = (days + 1) * 86400;
 			continue;
 		}

@@ -132,8 +132,8 @@ fmt_time(int64_t t, char *buf, size_t n)
 static void
 set_due(struct pent *e)
 {
-	e->has_due = cron_next(e->def.when, e->def.zone, e->cursor, &e->due) ==
-	             JOBD_OK;
+	e->has_due =
+	    cron_next(e->def.when, e->def.zone, e->cursor, &e->due) == JOBD_OK;
 	if (!e->has_due)
 		log_warn("schedule %s: '%s' does not fire in the next %d "
 		         "years",
@@ -214,19 +214,20 @@ row_find(periodic *p, const char *name)
  * PERIODIC_CATCH_UP_MAX at *keep. Under mtx (p->ring is the caller's).
  */
 static void
-count_missed(periodic *p, struct pent *e, int64_t from, int64_t to,
-             uint64_t *n, bool *more, int64_t *latest, int64_t *keep)
+count_missed(periodic *p, struct pent *e, int64_t from, int64_t to, uint64_t *n,
+             bool *more, int64_t *latest, int64_t *keep)
 {
 	int64_t period = cron_period(e->def.when), t;
 	size_t k = 0;
 
 	*more = false;
 	if (period > 0) {
-		int64_t a = tz_floordiv(from, period), b = tz_floordiv(to, period);
+		int64_t a = tz_floordiv(from, period),
+		        b = tz_floordiv(to, period);
 		*n = b > a ? (uint64_t) (b - a) : 0;
 		*latest = b * period;
-		uint64_t kept = *n < PERIODIC_CATCH_UP_MAX ? *n
-		                                           : PERIODIC_CATCH_UP_MAX;
+		uint64_t kept =
+		    *n < PERIODIC_CATCH_UP_MAX ? *n : PERIODIC_CATCH_UP_MAX;
 		*keep = *latest - (int64_t) (kept ? kept - 1 : 0) * period;
 		return;
 	}
@@ -249,9 +250,8 @@ count_missed(periodic *p, struct pent *e, int64_t from, int64_t to,
 		return;
 	}
 	*latest = p->ring[(k - 1) % PERIODIC_CATCH_UP_MAX];
-	*keep = k <= PERIODIC_CATCH_UP_MAX
-	            ? p->ring[0]
-	            : p->ring[k % PERIODIC_CATCH_UP_MAX];
+	*keep = k <= PERIODIC_CATCH_UP_MAX ? p->ring[0]
+	                                   : p->ring[k % PERIODIC_CATCH_UP_MAX];
 }
 
 /*
@@ -293,13 +293,14 @@ catch_up(periodic *p, struct pent *e, int64_t now, bool at_start)
 	case CATCH_UP_ALL:
 		if (n > PERIODIC_CATCH_UP_MAX || more) {
 			fmt_time(keep, first, sizeof(first));
-			log_warn("%s; catch_up all: the oldest %s%llu are "
-			         "skipped (more than %d), the %d from %s on are "
-			         "made now, oldest first",
-			         head, more ? "more than " : "",
-			         (unsigned long long) (n - PERIODIC_CATCH_UP_MAX),
-			         PERIODIC_CATCH_UP_MAX, PERIODIC_CATCH_UP_MAX,
-			         first);
+			log_warn(
+			    "%s; catch_up all: the oldest %s%llu are "
+			    "skipped (more than %d), the %d from %s on are "
+			    "made now, oldest first",
+			    head, more ? "more than " : "",
+			    (unsigned long long) (n - PERIODIC_CATCH_UP_MAX),
+			    PERIODIC_CATCH_UP_MAX, PERIODIC_CATCH_UP_MAX,
+			    first);
 			e->due = keep;
 		} else {
 			log_warn("%s; catch_up all: making each now, oldest "
@@ -355,7 +356,8 @@ static void
 firing_done(struct waiter *w, int status, const struct jobrec *job,
             uint64_t existing_id, const char *msg)
 {
-	struct pent *e = (struct pent *) ((char *) w - offsetof(struct pent, w));
+	struct pent *e =
+	    (struct pent *) ((char *) w - offsetof(struct pent, w));
 	periodic *p = e->p;
 	uint64_t id = 0;
 	int64_t at;
@@ -377,7 +379,7 @@ firing_done(struct waiter *w, int status, const struct jobrec *job,
 	log_debug("schedule %s: firing of %s: job %llu%s", e->name, when,
 	          (unsigned long long) id,
 	          status == JOBD_OK && existing_id == 0 ? ""
-	                                               : " (made before)");
+	                                                : " (made before)");
 	e->last_at = at;
 	e->last_job_id = id;
 	e->inflight = false;
@@ -425,14 +427,13 @@ static void
 fire(periodic *p, struct pent *e, struct jobrec *rec)
 {
 	kindset *ks = sched_kinds(p->s);
-	const struct kind_def *k = ks != NULL ? kindset_find(ks, rec->kind)
-	                                      : NULL;
+	const struct kind_def *k =
+	    ks != NULL ? kindset_find(ks, rec->kind) : NULL;
 	char err[300], when[32];
 	int rv;
 
-	if (k == NULL ||
-	    kind_validate(k->k, rec->params, rec->nparams, 0, err,
-	                  sizeof(err)) != JOBD_OK) {
+	if (k == NULL || kind_validate(k->k, rec->params, rec->nparams, 0, err,
+	                               sizeof(err)) != JOBD_OK) {
 		if (k == NULL)
 			snprintf(err, sizeof(err), "kind '%s' is not defined",
 			         rec->kind);
@@ -478,7 +479,6 @@ record_ticks(periodic *p, struct rec_tick *t, size_t n)
 	free(t);
 }
 
-
 /* What is due now is marked in flight with its job made, into *fire_list
  * (linked by next in a local array); returns when to look again. Under
  * mtx. */
@@ -509,8 +509,8 @@ collect(periodic *p, int64_t now, struct due *out, size_t max, size_t *n)
 			if (skipped != 0)
 				e->skipped = skipped;
 			if (!e->has_due || e->due > now) {
-				wake = e->has_due && e->due < wake ? e->due
-				                                   : wake;
+				wake =
+				    e->has_due && e->due < wake ? e->due : wake;
 				continue;
 			}
 		}
@@ -706,8 +706,7 @@ periodic_start(periodic **pp, sched *s, writer *w, struct schedset *set,
 	pthread_mutex_init(&p->mtx, NULL);
 	pthread_cond_init(&p->cv, NULL); /* CLOCK_REALTIME */
 	if (set->n > 0) {
-		if ((rv = store_open_readonly(&st, db, err, errlen)) !=
-		    JOBD_OK)
+		if ((rv = store_open_readonly(&st, db, err, errlen)) != JOBD_OK)
 			goto fail;
 		rv = store_ticks_load(st, row_add, p);
 		if (rv != JOBD_OK) {
@@ -856,8 +855,7 @@ periodic_list(periodic *p, struct schedule_info **out, size_t *n)
 		pthread_mutex_unlock(&p->mtx);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	for (struct pent *e = p->list; e != NULL && rv == JOBD_OK;
-	     e = e->next)
+	for (struct pent *e = p->list; e != NULL && rv == JOBD_OK; e = e->next)
 		if (!e->gone)
 			rv = info_fill(&v[k++], e);
 	pthread_mutex_unlock(&p->mtx);

@@ -42,9 +42,9 @@
 #include "jobd_status.h"
 #include "limit.h"
 
-#define SF_MAX_FILE   (64 * 1024)
-#define SF_MAX_ERRORS 10
-#define SF_MSG_MAX    256
+#define SF_MAX_FILE    (64 * 1024)
+#define SF_MAX_ERRORS  10
+#define SF_MSG_MAX     256
 #define SF_TIMEOUT_MAX ((int64_t) UINT32_MAX / 1000) /* seconds */
 
 enum {
@@ -59,7 +59,7 @@ enum {
 	S_N
 };
 static const char *const sched_keys[S_N] = {
-    "kind",     "cron",    "every",        "time_zone",
+    "kind",     "cron",     "every",   "time_zone",
     "catch_up", "priority", "timeout", "max_attempts"};
 
 struct sf_kv {
@@ -184,7 +184,8 @@ sf_section(struct sf *f, const char *p, size_t n)
 		return;
 	}
 	if (*seen != 0) {
-		sf_error(f, f->line, "section [%s] given twice (first at line %d)",
+		sf_error(f, f->line,
+		         "section [%s] given twice (first at line %d)",
 		         which == 1 ? "schedule" : "params", *seen);
 		return;
 	}
@@ -253,8 +254,7 @@ sf_read(char *str, int num, void *stream)
 }
 
 static int
-sf_handler(void *user, const char *section, const char *name,
-           const char *value)
+sf_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct sf *f = user;
 	size_t i;
@@ -415,8 +415,7 @@ sf_spec(struct sf *f, struct schedule *s)
 		return;
 	}
 	int64_t next;
-	if (cron_next(s->when, s->zone, (int64_t) time(NULL), &next) !=
-	    JOBD_OK)
+	if (cron_next(s->when, s->zone, (int64_t) time(NULL), &next) != JOBD_OK)
 		sf_error(f, c->line,
 		         "cron: '%.64s' does not fire in the next %d years",
 		         c->v, CRON_HORIZON_DAYS / 366);
@@ -716,7 +715,8 @@ sf_is_schedule_file(const char *name)
 {
 	size_t n = strlen(name);
 
-	return name[0] != '.' && n > 9 && strcmp(name + n - 9, ".schedule") == 0;
+	return name[0] != '.' && n > 9 &&
+	       strcmp(name + n - 9, ".schedule") == 0;
 }
 
 int

@@ -34,9 +34,9 @@
 
 #include "jobd_status.h"
 
-#define TZ_MAX_TIMES 100000 /* transitions of one file */
-#define TZ_MAX_TYPES 256    /* local time types (a byte indexes them) */
-#define TZ_MAX_OFFSET 93599 /* RFC 8536: -89999 .. 93599 seconds */
+#define TZ_MAX_TIMES  100000 /* transitions of one file */
+#define TZ_MAX_TYPES  256    /* local time types (a byte indexes them) */
+#define TZ_MAX_OFFSET 93599  /* RFC 8536: -89999 .. 93599 seconds */
 #define TZ_MIN_OFFSET (-89999)
 
 /* A rule date of the footer: Jn, n or Mm.w.d, and a time of day. */
@@ -54,8 +54,8 @@ struct tz {
 	int32_t off[TZ_MAX_TYPES];
 	size_t ntypes;
 	/* footer */
-	bool has_rule;  /* a footer is there: it rules after the last time */
-	bool has_dst;   /* it has a daylight saving time part */
+	bool has_rule; /* a footer is there: it rules after the last time */
+	bool has_dst;  /* it has a daylight saving time part */
 	int32_t std_off, dst_off;
 	struct tz_rule start, end;
 };
@@ -466,8 +466,8 @@ tz_name_ok(const char *name)
 }
 
 static int
-tz_read(const char *path, uint8_t **buf, size_t *len, char *err,
-        size_t errlen, const char *name)
+tz_read(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen,
+        const char *name)
 {
 	struct stat st;
 	uint8_t *b;

@@ -60,8 +60,9 @@ check_seq(const char *spec, const char *zone, const char *from,
 		}
 		fmt(next, got, sizeof(got));
 		if (strcmp(got, want[i]) != 0) {
-			TEST_FAIL_("'%s' in %s, firing %zu after %s: %s, not %s",
-			           spec, zone, i + 1, from, got, want[i]);
+			TEST_FAIL_(
+			    "'%s' in %s, firing %zu after %s: %s, not %s", spec,
+			    zone, i + 1, from, got, want[i]);
 			break;
 		}
 		t = next;
@@ -85,10 +86,9 @@ test_basic(void)
 	/* strictly after */
 	SEQ("30 3 * * *", "UTC", "2026-12-06T03:30:00Z",
 	    "2026-12-07T03:30:00Z");
-	SEQ("0 0 31 * *", "UTC", "2026-01-01T00:00:00Z",
-	    "2026-01-31T00:00:00Z", "2026-03-31T00:00:00Z",
-	    "2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z",
-	    "2026-08-31T00:00:00Z");
+	SEQ("0 0 31 * *", "UTC", "2026-01-01T00:00:00Z", "2026-01-31T00:00:00Z",
+	    "2026-03-31T00:00:00Z", "2026-05-31T00:00:00Z",
+	    "2026-07-31T00:00:00Z", "2026-08-31T00:00:00Z");
 	SEQ("0 12 29 2 *", "UTC", "2026-01-01T00:00:00Z",
 	    "2028-02-29T12:00:00Z", "2032-02-29T12:00:00Z");
 	SEQ("0 12 29 2 *", "UTC", "2096-03-01T00:00:00Z",
@@ -105,8 +105,8 @@ test_basic(void)
 	    "2026-08-31T00:00:00Z");
 	SEQ("0 9 * * 1-5", "UTC", "2026-12-04T10:00:00Z", /* a Friday */
 	    "2026-12-07T09:00:00Z", "2026-12-08T09:00:00Z");
-	SEQ("0 9 * * 7", "UTC", "2026-12-04T10:00:00Z",
-	    "2026-12-06T09:00:00Z", "2026-12-13T09:00:00Z");
+	SEQ("0 9 * * 7", "UTC", "2026-12-04T10:00:00Z", "2026-12-06T09:00:00Z",
+	    "2026-12-13T09:00:00Z");
 	SEQ("0 9 * * SUN", "UTC", "2026-12-04T10:00:00Z",
 	    "2026-12-06T09:00:00Z");
 	SEQ("0 0 1 jan-mar,dec *", "UTC", "2026-03-15T00:00:00Z",
@@ -250,8 +250,8 @@ test_bounded(void)
 	cron *c;
 	int64_t next;
 
-	/* day-of-week starred (star-slash-7: Sunday), so AND: a Feb 29 that is a
-	 * Sunday: 2032, then 2060, past the horizon from 2033 */
+	/* day-of-week starred (star-slash-7: Sunday), so AND: a Feb 29 that is
+	 * a Sunday: 2032, then 2060, past the horizon from 2033 */
 	REQUIRE(cron_parse(&c, "0 0 29 2 */7", err, sizeof(err)) == JOBD_OK);
 	CHECK(cron_next(c, tz_utc(), T("2033-01-01T00:00:00Z"), &next) ==
 	      JOBD_NOT_FOUND);

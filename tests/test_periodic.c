@@ -58,8 +58,7 @@ parse_time(const char *s)
 	char z = 0;
 
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon,
-	           &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-	           &z) != 7 ||
+	           &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) != 7 ||
 	    z != 'Z')
 		return -1;
 	tm.tm_year -= 1900;
@@ -116,15 +115,15 @@ check_no_gap(const char *name, const int64_t *t, size_t n)
 {
 	for (size_t i = 1; i < n; i++)
 		if (t[i] != t[i - 1] + PERIOD)
-			TEST_FAIL_("schedule %s: no job for the firings between "
-			           "%lld and %lld",
-			           name, (long long) t[i - 1], (long long) t[i]);
+			TEST_FAIL_(
+			    "schedule %s: no job for the firings between "
+			    "%lld and %lld",
+			    name, (long long) t[i - 1], (long long) t[i]);
 }
 
 /* Waits up to ms for `name` to have at least `want` jobs. */
 static size_t
-wait_firings(jobd_client *c, const char *name, size_t want, int ms,
-             int64_t *t)
+wait_firings(jobd_client *c, const char *name, size_t want, int ms, int64_t *t)
 {
 	size_t n = 0;
 	for (int64_t end = h_now_ms() + ms; h_now_ms() < end;) {
@@ -231,7 +230,8 @@ test_periodic(void)
 		if ((p = strstr(line, " up to ")) != NULL)
 			latest = parse_time(p + 7);
 		CHECK(last_before > 0 && latest > last_before);
-		CHECK_EQ_INT((latest - last_before) / PERIOD, (long long) missed);
+		CHECK_EQ_INT((latest - last_before) / PERIOD,
+		             (long long) missed);
 		n = 0;
 		/* wait for one regular firing after the catch-up */
 		for (int64_t end = h_now_ms() + 20000; h_now_ms() < end;) {
@@ -244,7 +244,8 @@ test_periodic(void)
 		for (size_t k = 0; k < n; k++)
 			in_window += t2[k] > last_before && t2[k] <= latest;
 		if (strcmp(names[i], "one") == 0) {
-			CHECK(strstr(line, "catch_up one: making the last one, of") !=
+			CHECK(strstr(line,
+			             "catch_up one: making the last one, of") !=
 			      NULL);
 			CHECK_EQ_INT(in_window, 1);
 			bool has_latest = false;

@@ -68,8 +68,7 @@ test_good(void)
 	                     "[params]\r\n  n = 5\r\n");
 	put("other.kind.txt", "not read");
 	put(".hidden.schedule", "not read");
-	REQUIRE(schedfile_load_dir(&set, dir, ks, err, sizeof(err)) ==
-	        JOBD_OK);
+	REQUIRE(schedfile_load_dir(&set, dir, ks, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(set->n == 2);
 	struct schedule *s = &set->v[0];
 	CHECK_EQ_STR(s->name, "nightly");
@@ -183,7 +182,9 @@ test_errors(void)
 	bad("[schedule] x\n", ":1: text after the section header's ']'");
 	bad("[schedule]\nkind = sleep\njust words\n",
 	    ":3: expected 'key = value'");
-	bad("[schedule]\nkind = sl\x01" "eep\n", ":2: control character 0x01");
+	bad("[schedule]\nkind = sl\x01"
+	    "eep\n",
+	    ":2: control character 0x01");
 	char big[1200];
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -209,8 +210,7 @@ test_names_and_dir(void)
 	memset(name, 'n', 64);
 	strcpy(name + 64, ".schedule");
 	put(name, "[schedule]\nkind = sleep\nevery = 1m\n[params]\nms = 1\n");
-	REQUIRE(schedfile_load_dir(&set, dir, ks, err, sizeof(err)) ==
-	        JOBD_OK);
+	REQUIRE(schedfile_load_dir(&set, dir, ks, err, sizeof(err)) == JOBD_OK);
 	CHECK_EQ_INT(set->n, 1);
 	CHECK_EQ_INT(strlen(set->v[0].name), 64);
 	schedset_free(set);

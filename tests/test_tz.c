@@ -19,10 +19,18 @@
 #include "tz.h"
 
 static const char *const zones[] = {
-    "Europe/Paris",       "America/New_York", "Australia/Lord_Howe",
-    "Asia/Kolkata",       "UTC",              "America/Sao_Paulo",
-    "Pacific/Chatham",    "Europe/Dublin",    "Africa/Casablanca",
-    "America/St_Johns",   "Asia/Tehran",      "Pacific/Apia",
+    "Europe/Paris",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "UTC",
+    "America/Sao_Paulo",
+    "Pacific/Chatham",
+    "Europe/Dublin",
+    "Africa/Casablanca",
+    "America/St_Johns",
+    "Asia/Tehran",
+    "Pacific/Apia",
 };
 
 static int32_t
@@ -67,8 +75,8 @@ check_zone(const char *name)
 	static const int64_t years[] = {1767225600LL, 2208988800LL,
 	                                4070908800LL};
 	for (size_t y = 0; y < 3; y++)
-		for (int64_t t = years[y]; t < years[y] + 366 * 86400 && bad < 5;
-		     t += 1200) {
+		for (int64_t t = years[y];
+		     t < years[y] + 366 * 86400 && bad < 5; t += 1200) {
 			int32_t a = tz_offset(z, t), b = glibc_offset(t);
 			if (a != b) {
 				TEST_FAIL_("%s at %lld: tz %d, glibc %d", name,
@@ -171,8 +179,8 @@ static void
 test_hostile(void)
 {
 	static const char *const bad_names[] = {
-	    "../etc/passwd", "/etc/localtime", "Europe/../../x", "a b",
-	    "Europe/Paris\n", "x;y"};
+	    "../etc/passwd", "/etc/localtime", "Europe/../../x",
+	    "a b",           "Europe/Paris\n", "x;y"};
 	char err[256], dir[] = "/tmp/jobd-tz-XXXXXX", path[300];
 	tz *z;
 
