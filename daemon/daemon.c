@@ -325,11 +325,12 @@ daemon_status(jobd_daemon *d)
 	sched_stats(d->s, &st);
 	log_info(
 	    "status: %u of %u workers busy; jobs %llu queued (%llu of "
-	    "a kind not defined), %llu running, %llu succeeded, %llu "
-	    "failed, %llu cancelled; since start %llu submitted, %llu "
-	    "retried, %llu recovered",
+	    "a kind not defined), %llu scheduled, %llu running, %llu "
+	    "succeeded, %llu failed, %llu cancelled; since start %llu "
+	    "submitted, %llu retried, %llu recovered",
 	    st.busy, d->workers, (unsigned long long) st.counts[JOB_QUEUED],
 	    (unsigned long long) st.waiting_kind,
+	    (unsigned long long) st.counts[JOB_SCHEDULED],
 	    (unsigned long long) st.counts[JOB_RUNNING],
 	    (unsigned long long) st.counts[JOB_SUCCEEDED],
 	    (unsigned long long) st.counts[JOB_FAILED],

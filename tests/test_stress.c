@@ -7,7 +7,11 @@
  * daemon dies), `psleep ms=20..200` (the same as a program kind: a shell
  * script, so that programs are running when the daemon dies, and must not
  * outlive it), `fail` (designed to fail), a third of them with
- * max_attempts > 1. A thread records every acknowledged Submit (key -> id);
+ * max_attempts > 1; and `count n=1000` delayed by 20 ms to 1.5 s (scheduled
+ * across the kills) or after the client's latest acknowledged job that is
+ * designed to succeed (a dependency, settled across the kills). The main
+ * thread pauses or resumes `sleep` in some rounds, and checks after each
+ * restart that the pause it was answered for held. A thread records every acknowledged Submit (key -> id);
  * a Submit that failed or timed out because the daemon died is sent again
  * with the SAME key until it is acknowledged (the daemon may then answer
  * with the job it committed before it died: existing).
@@ -110,8 +114,9 @@ static const char *jobd_args[2][13] = {
      "0", "--max-recoveries", "0", "--kinds-dir", NULL, NULL},
 };
 
-enum spec { SP_COUNT, SP_SLEEP, SP_FAIL, SP_PROG };
-static const char *const spec_kind[] = {"count", "sleep", "fail", "psleep"};
+enum spec { SP_COUNT, SP_SLEEP, SP_FAIL, SP_PROG, SP_LATER, SP_AFTER };
+static const char *const spec_kind[] = {"count",  "sleep", "fail",
+                                        "psleep", "count", "count"};
 
 /* One job a client submits. */
 struct sub {
@@ -121,6 +126,7 @@ struct sub {
 	uint16_t ms;   /* SP_SLEEP, SP_PROG */
 	uint8_t ended; /* the end a Wait reported (a JobState); 0 = none */
 	bool abandoned;
+	uint64_t after; /* SP_AFTER: the job it runs after */
 };
 
 struct client {
@@ -193,10 +199,12 @@ new_sub(uint64_t *rng)
 {
 	struct sub s = {0};
 	uint32_t r = rnd_below(rng, 100);
-	s.spec = r < 65   ? SP_COUNT
-	         : r < 77 ? SP_SLEEP
-	         : r < 89 ? SP_PROG
-	                  : SP_FAIL;
+	s.spec = r < 49   ? SP_COUNT
+	         : r < 61 ? SP_SLEEP
+	         : r < 73 ? SP_PROG
+	         : r < 84 ? SP_FAIL
+	         : r < 92 ? SP_LATER
+	                  : SP_AFTER;
 	s.max_attempts = rnd_below(rng, 3) == 0 ? 2 + rnd_below(rng, 2) : 1;
 	s.ms = (uint16_t) (20 + rnd_below(rng, 181));
 	return s;
@@ -222,6 +230,8 @@ submit_one(jobd_client *c, const struct sub *s, const char *key,
 	jobd__v1__submit_request__params_entry__init(&ent);
 	switch (s->spec) {
 	case SP_COUNT:
+	case SP_LATER:
+	case SP_AFTER:
 		ent.key = "n";
 		snprintf(val, sizeof(val), "1000");
 		break;
@@ -236,6 +246,12 @@ submit_one(jobd_client *c, const struct sub *s, const char *key,
 		break;
 	}
 	ent.value = val;
+	if (s->spec == SP_LATER)
+		req.delay_ms = 20 + s->ms * 7u; /* 160 ms to 1.4 s */
+	if (s->spec == SP_AFTER) {
+		req.after = (uint64_t *) &s->after;
+		req.n_after = 1;
+	}
 	req.kind = (char *) spec_kind[s->spec];
 	req.n_params = 1;
 	req.params = ents;
@@ -364,6 +380,15 @@ client_main(void *arg)
 			cl->cap = nc;
 		}
 		seq = cl->n++;
+		if (s.spec == SP_AFTER) {
+			/* after the latest acknowledged job that succeeds */
+			for (size_t q = seq; q-- > 0 && s.after == 0;)
+				if (cl->subs[q].id != 0 &&
+				    cl->subs[q].spec != SP_FAIL)
+					s.after = cl->subs[q].id;
+			if (s.after == 0)
+				s.spec = SP_COUNT;
+		}
 		cl->subs[seq] = s;
 		pthread_mutex_unlock(&g.mtx);
 
@@ -963,7 +988,7 @@ check_end(const Jobd__V1__Job *j, uint8_t sp)
 		TEST_FAIL_("job %llu (%s) ended in state %d, not %d: %s",
 		           (unsigned long long) j->id, spec_kind[sp], j->state,
 		           want, j->error);
-	else if (sp == SP_COUNT &&
+	else if ((sp == SP_COUNT || sp == SP_LATER || sp == SP_AFTER) &&
 	         (j->result.len != 4 || memcmp(j->result.data, "1000", 4) != 0))
 		TEST_FAIL_("job %llu (count n=1000) has a wrong result",
 		           (unsigned long long) j->id);
@@ -1075,6 +1100,56 @@ report_scan(const struct scan *sc, int round, const char *when)
 		           (unsigned long long) sc->ends_lost, sc->first);
 }
 
+/* Pauses (or resumes) `sleep`: 1 if answered paused, 0 resumed, -1 if
+ * not answered (the state is then unknown). */
+static int
+set_paused(jobd_client *c, bool pause)
+{
+	ProtobufCMessage *rep = NULL;
+	int rv;
+
+	if (pause) {
+		Jobd__V1__PauseRequest req = JOBD__V1__PAUSE_REQUEST__INIT;
+		req.kind = "sleep";
+		rv = jobd_call(c, "Pause", &req.base,
+		               &jobd__v1__pause_reply__descriptor, &rep, CALL_MS);
+	} else {
+		Jobd__V1__ResumeRequest req = JOBD__V1__RESUME_REQUEST__INIT;
+		req.kind = "sleep";
+		rv = jobd_call(c, "Resume", &req.base,
+		               &jobd__v1__resume_reply__descriptor, &rep, CALL_MS);
+	}
+	if (rep != NULL)
+		protobuf_c_message_free_unpacked(rep, NULL);
+	return rv == JOBD_OK ? pause : -1;
+}
+
+/* After a restart: `sleep` is paused as the last answered call left it. */
+static void
+check_paused(jobd_client *c, int want, int round)
+{
+	Jobd__V1__StatsReply *st = NULL;
+	int rv = JOBD_DEADLINE_EXCEEDED;
+
+	if (want < 0)
+		return;
+	for (int i = 0; i < STATS_TRIES && rv == JOBD_DEADLINE_EXCEEDED; i++)
+		rv = jobd_stats(c, &st);
+	if (rv != JOBD_OK) {
+		TEST_FAIL_("round %d: Stats failed: %s", round,
+		           jobd_client_errmsg());
+		return;
+	}
+	bool paused = st->n_paused_kinds == 1 &&
+	              strcmp(st->paused_kinds[0], "sleep") == 0;
+	if (paused != (want == 1) || st->n_paused_kinds > 1)
+		TEST_FAIL_("round %d: `sleep` was answered %s, but after the "
+		           "restart it is %s",
+		           round, want ? "paused" : "resumed",
+		           paused ? "paused" : "not");
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+}
+
 static void
 test_crash_under_load(void)
 {
@@ -1090,7 +1165,7 @@ test_crash_under_load(void)
 	struct jd d;
 	jobd_client *c = NULL;
 	uint64_t rng;
-	int round = 0;
+	int round = 0, paused = 0;
 
 	REQUIRE(sc != NULL);
 	if (seed == 0)
@@ -1131,6 +1206,9 @@ test_crash_under_load(void)
 		uint32_t delay_us = rnd_below(&rng, 25000);
 		bool clean;
 
+		/* now and then, `sleep` paused or resumed (its jobs wait) */
+		if (rnd_below(&rng, 4) == 0)
+			paused = set_paused(c, paused != 1);
 		usleep(serve_us);
 		stops[how]++;
 		if (stop_daemon(&d, how, delay_us, &clean) != 0) {
@@ -1166,9 +1244,13 @@ test_crash_under_load(void)
 			break;
 		}
 		check_recovered(c, sc, round);
+		check_paused(c, paused, round);
 		if (test_failures > 0)
 			break;
 	}
+	/* the end: `sleep` runs again, so that its jobs end */
+	if (set_paused(c, false) != 0)
+		TEST_FAIL_("cannot resume `sleep`: %s", jobd_client_errmsg());
 	if (round > (int) rounds)
 		round = (int) rounds;
 
