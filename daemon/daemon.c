@@ -4,16 +4,16 @@
  * Start: TLS files, token, kinds and schedules (read and checked first, so
  * that a bad one stops jobd before it touches the database) -> database
  * (schema checked, running jobs recovered, queued ones loaded) -> writer ->
- * scheduler -> schedules' engine (periodic.h) -> workers -> listeners. The database is locked before all this, by main()
- * (dblock.h): a second jobd on it stops before it reads a byte of it, so
- * nothing here (recovery, a migration, any write) can happen twice at once
- * on one database. Stop, in reverse:
- * the front refuses new requests, the schedules make no more firings, the
- * scheduler answers parked calls and
- * lets running jobs finish within the grace period (then stops them: they go
- * back to queued), the workers are joined, the writer commits what is left,
- * and only then is the socket closed, since until then replies may still be
- * on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2 may never return
+ * scheduler -> schedules' engine (periodic.h) -> workers -> listeners. The
+ * database is locked before all this, by main() (dblock.h): a second jobd
+ * on it stops before it reads a byte of it, so nothing here (recovery, a
+ * migration, any write) can happen twice at once on one database. Stop, in
+ * reverse: the front refuses new requests, the schedules make no more
+ * firings, the scheduler answers parked calls and lets running jobs finish
+ * within the grace period (then stops them: they go back to queued), the
+ * workers are joined, the writer commits what is left (the firings still on
+ * their way included), and only then is the socket closed, since until then
+ * replies may still be on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2 may never return
  * from it (server.c), and by then there is nothing left to lose.
  *
  * The stop has two halves: daemon_drain() (everything up to the commit) and
