@@ -27,7 +27,9 @@
  *
  * A firing that is refused (queue full, database failing) is logged and
  * made again with the same key after a backoff of 1 s, doubling up to
- * PERIODIC_BACKOFF_MAX; it is never dropped. A firing whose kind is not
+ * PERIODIC_BACKOFF_MAX; it is never dropped (the firings that fall due
+ * meanwhile are missed ones: the catch-up rule applies to them once it is
+ * made). A firing whose kind is not
  * defined now, or whose params the kind no longer takes, is logged and
  * skipped (not recorded: a later start counts it as missed).
  *
@@ -273,8 +275,8 @@ catch_up(periodic *p, struct pent *e, int64_t now, bool at_start)
 	fmt_time(e->cursor, since, sizeof(since));
 	fmt_time(latest, last, sizeof(last));
 	const char *why = at_start ? "while jobd was not running"
-	                           : "(the clock jumped forward, or jobd "
-	                             "stalled)";
+	                           : "while they could not be made (refused, "
+	                             "a stall, or the clock jumped forward)";
 	/* "schedule NAME: N firings missed WHY, after SINCE up to LAST;
 	 * catch_up RULE: ..." */
 	char head[300];
@@ -336,6 +338,10 @@ refused(struct pent *e, const char *msg)
 	                 ? PERIODIC_BACKOFF_MAX
 	                 : e->backoff * 2;
 	e->retry_at = now_s() + e->backoff;
+	/* this very firing is made again, whatever else falls due meanwhile
+	 * (those follow the catch-up rule once it is made) */
+	if (e->catchup_end < e->due)
+		e->catchup_end = e->due;
 	log_warn("schedule %s: the firing of %s was refused (%s); trying "
 	         "again in %d s",
 	         e->name, at, msg, e->backoff);

@@ -75,6 +75,8 @@ cmp64(const void *a, const void *b)
 
 /* The firing times of schedule `name`'s jobs, ascending, into t; how
  * many. Each job's key must be well formed, on the grid, and once. */
+static int period = PERIOD; /* of the schedules of the test running */
+
 static size_t
 firings(jobd_client *c, const char *name, int64_t *t)
 {
@@ -93,7 +95,7 @@ firings(jobd_client *c, const char *name, int64_t *t)
 				continue;
 			int64_t at = parse_time(k + strlen(prefix));
 			CHECK(at > 0);
-			CHECK(at % PERIOD == 0);
+			CHECK(at % period == 0);
 			CHECK_EQ_STR(rep->jobs[i]->kind, "sleep");
 			if (n < MAXJ)
 				t[n++] = at;
@@ -289,4 +291,74 @@ test_periodic(void)
 	jd_down(&d, c);
 }
 
-TEST_MAIN({"periodic", test_periodic})
+/* Cancels every queued job; how many. */
+static int
+cancel_queued(jobd_client *c)
+{
+	Jobd__V1__ListRequest req = JOBD__V1__LIST_REQUEST__INIT;
+	Jobd__V1__ListReply *rep;
+	int n = 0;
+
+	req.state = JOBD__V1__JOB_STATE__JOB_STATE_QUEUED;
+	req.limit = 1000;
+	REQUIRE(jobd_list(c, &req, &rep) == JOBD_OK);
+	for (size_t i = 0; i < rep->n_jobs; i++) {
+		Jobd__V1__CancelReply *cr;
+		if (jobd_cancel(c, rep->jobs[i]->id, &cr) == JOBD_OK) {
+			jobd__v1__cancel_reply__free_unpacked(cr, NULL);
+			n++;
+		}
+	}
+	jobd__v1__list_reply__free_unpacked(rep, NULL);
+	return n;
+}
+
+/*
+ * A firing refused (the queue is full: no workers, --max-queue 2) is
+ * logged and made again, with its own key, once there is room: never
+ * dropped.
+ */
+static void
+test_refused(void)
+{
+	const char *args[] = {"--kinds-dir", kdir, "--workers", "0",
+	                      "--max-queue", "2",  NULL};
+	char line[1024], *p;
+	jobd_client *c;
+	int64_t refused = -1;
+
+	period = 1;
+	REQUIRE(jd_init_in(&d, "jobd-periodic") == 0);
+	snprintf(kdir, sizeof(kdir), "%s/kinds", d.dir);
+	REQUIRE(mkdir(kdir, 0700) == 0);
+	put("q.schedule", "[schedule]\nkind = sleep\nevery = 1s\n"
+	                  "catch_up = none\n[params]\nms = 1\n");
+	REQUIRE(jd_start(&d, args) == 0);
+	REQUIRE((c = jd_connect(&d)) != NULL);
+	for (int64_t end = h_now_ms() + 20000; h_now_ms() < end && refused < 0;
+	     usleep(100000))
+		if (log_line("q", "was refused (queue is full", line,
+		             sizeof(line)) &&
+		    (p = strstr(line, "the firing of ")) != NULL)
+			refused = parse_time(p + 14);
+	REQUIRE(refused > 0);
+	CHECK(strstr(line, "trying again in") != NULL);
+	/* still refused a while later: the same firing, not a newer one */
+	usleep(1500000);
+	CHECK(log_line("q", "was refused", line, sizeof(line)));
+	CHECK((p = strstr(line, "the firing of ")) != NULL &&
+	      parse_time(p + 14) == refused);
+	CHECK(cancel_queued(c) == 2);
+	bool made = false;
+	for (int64_t end = h_now_ms() + 20000; h_now_ms() < end && !made;
+	     usleep(100000)) {
+		size_t n = firings(c, "q", t1);
+		for (size_t k = 0; k < n; k++)
+			made |= t1[k] == refused;
+	}
+	CHECK(made);
+	cancel_queued(c);
+	jd_down(&d, c);
+}
+
+TEST_MAIN({"periodic", test_periodic}, {"refused", test_refused})
