@@ -43,7 +43,9 @@ void cf_call(jobd_client *c, const char *method, json_t *args,
 json_t *cf_from_message(const ProtobufCMessage *m);
 
 /* A copy of `v` with every {"var": NAME} in it replaced by the value saved
- * as NAME in `vars`; NULL (why in err) if a name is not saved. */
+ * as NAME in `vars`, every {"now_ms": N} by the wall clock's Unix ms plus
+ * N, and every {"join": [V, ...]} by the text of the Vs run together;
+ * NULL (why in err) if a name is not saved or a join is not one. */
 json_t *cf_resolve(json_t *v, json_t *vars, char *err, size_t errlen);
 
 /* The bytes of DATA ({"text": S} or {"repeat": S, "times": N}) in a new

@@ -24,6 +24,7 @@ struct sreq {
 	Jobd__V1__SubmitRequest r;
 	Jobd__V1__SubmitRequest__ParamsEntry *entries;
 	Jobd__V1__SubmitRequest__ParamsEntry **ptrs;
+	uint64_t *after;
 	char key[33];
 };
 
@@ -32,6 +33,7 @@ sreq_free(struct sreq *q)
 {
 	free(q->entries);
 	free(q->ptrs);
+	free(q->after);
 	free(q->r.input.data);
 }
 
@@ -43,6 +45,7 @@ sreq_fill(struct sreq *q, json_t *a, char *err, size_t errlen)
 	json_t *params = json_object_get(a, "params");
 	json_t *input = json_object_get(a, "input");
 	json_t *key = json_object_get(a, "idempotency_key");
+	json_t *after = json_object_get(a, "after");
 	const char *k;
 	json_t *v;
 	size_t i = 0;
@@ -57,6 +60,22 @@ sreq_fill(struct sreq *q, json_t *a, char *err, size_t errlen)
 	    (uint32_t) json_integer_value(json_object_get(a, "timeout_ms"));
 	q->r.max_attempts =
 	    (uint32_t) json_integer_value(json_object_get(a, "max_attempts"));
+	q->r.run_at_ms = json_integer_value(json_object_get(a, "run_at_ms"));
+	q->r.delay_ms =
+	    (uint64_t) json_integer_value(json_object_get(a, "delay_ms"));
+	q->r.unique_key =
+	    (char *) (json_string_value(json_object_get(a, "unique_key"))
+	                  ?: "");
+	if (json_array_size(after) > 0) {
+		size_t n = json_array_size(after);
+		if ((q->after = calloc(n, sizeof(*q->after))) == NULL)
+			return -1;
+		for (size_t j = 0; j < n; j++)
+			q->after[j] = (uint64_t) json_integer_value(
+			    json_array_get(after, j));
+		q->r.n_after = n;
+		q->r.after = q->after;
+	}
 	if (json_is_string(key)) {
 		q->r.idempotency_key = (char *) json_string_value(key);
 	} else {
@@ -109,7 +128,7 @@ cf_call(jobd_client *c, const char *method, json_t *args, bool has_deadline,
 	size_t n_many = 0;
 	uint64_t *ids = NULL;
 	size_t n_ids = 0;
-	bool unwrap = false;
+	bool unwrap = false, sent = false;
 	int st = JOBD_INVALID_ARGUMENT;
 	union {
 		Jobd__V1__SubmitBatchRequest batch;
@@ -120,13 +139,18 @@ cf_call(jobd_client *c, const char *method, json_t *args, bool has_deadline,
 		Jobd__V1__StatsRequest stats;
 		Jobd__V1__KindsRequest kinds;
 		Jobd__V1__PingRequest ping;
+		Jobd__V1__RetryRequest retry;
+		Jobd__V1__PauseRequest pause;
+		Jobd__V1__ResumeRequest resume;
+		Jobd__V1__SchedulesRequest schedules;
 	} u;
 	ProtobufCMessage *req = NULL;
 	Jobd__V1__SubmitRequest **many_ptrs = NULL;
 
 	memset(&one, 0, sizeof(one));
 	memset(ans, 0, sizeof(*ans));
-#define TYPED(call) st = (call), reply = (ProtobufCMessage *) rep_
+#define TYPED(call)                                                            \
+	st = (call), reply = (ProtobufCMessage *) rep_, sent = true
 	if (strcmp(method, "submit") == 0) {
 		wire = "Submit";
 		desc = &jobd__v1__submit_reply__descriptor;
@@ -230,6 +254,36 @@ cf_call(jobd_client *c, const char *method, json_t *args, bool has_deadline,
 			Jobd__V1__ListReply *rep_ = NULL;
 			TYPED(jobd_list(c, &u.list, &rep_));
 		}
+	} else if (strcmp(method, "retry") == 0) {
+		wire = "Retry";
+		desc = &jobd__v1__retry_reply__descriptor;
+		unwrap = true;
+		jobd__v1__retry_request__init(&u.retry);
+		u.retry.id = id_of(json_object_get(args, "id"));
+		req = &u.retry.base;
+	} else if (strcmp(method, "pause") == 0 ||
+	           strcmp(method, "resume") == 0) {
+		char *kind =
+		    (char *) (json_string_value(json_object_get(args, "kind"))
+		                  ?: "");
+		if (method[0] == 'p') {
+			wire = "Pause";
+			desc = &jobd__v1__pause_reply__descriptor;
+			jobd__v1__pause_request__init(&u.pause);
+			u.pause.kind = kind;
+			req = &u.pause.base;
+		} else {
+			wire = "Resume";
+			desc = &jobd__v1__resume_reply__descriptor;
+			jobd__v1__resume_request__init(&u.resume);
+			u.resume.kind = kind;
+			req = &u.resume.base;
+		}
+	} else if (strcmp(method, "schedules") == 0) {
+		wire = "Schedules";
+		desc = &jobd__v1__schedules_reply__descriptor;
+		jobd__v1__schedules_request__init(&u.schedules);
+		req = &u.schedules.base;
 	} else if (strcmp(method, "stats") == 0) {
 		wire = "Stats";
 		desc = &jobd__v1__stats_reply__descriptor;
@@ -271,8 +325,11 @@ cf_call(jobd_client *c, const char *method, json_t *args, bool has_deadline,
 		goto refused;
 	}
 #undef TYPED
-	if (wire != NULL && has_deadline)
-		st = jobd_call(c, wire, req, desc, &reply, deadline_ms);
+	/* the generic call: with the step's deadline, or for a method
+	 * without a typed call here (deadline 0: the client's default) */
+	if (wire != NULL && !sent)
+		st = jobd_call(c, wire, req, desc, &reply,
+		               has_deadline ? deadline_ms : 0);
 
 	ans->status = st;
 	ans->msg = strdup(st == JOBD_OK ? "" : jobd_client_errmsg());

@@ -18,6 +18,10 @@
  * - PATH lookups and the MATCH rules of the README (literal, var, contains,
  *   gte/lte/gt, in, sha256, absent), each failure described as "expected
  *   X, got Y" with Y cut short (a 1 MiB result is not printed whole).
+ *   A matcher's argument, and anything inside a literal, is a VALUE like
+ *   a call's: {"var"}, {"now_ms": N} (the wall clock in Unix ms, plus N,
+ *   when it is resolved) and {"join": [V, ...]} (the values' text, run
+ *   together) are resolved by cf_resolve() before the match.
  *
  * JSON is jansson's (see tests/test_conformance.c for why that library).
  */
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
@@ -187,6 +192,71 @@ cf_from_message(const ProtobufCMessage *m)
 	return o;
 }
 
+/* Unix time in milliseconds, the wall clock. */
+static json_int_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (json_int_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* {"join": [V, ...]}: the text of each resolved V (a string as it is, an
+ * integer in decimal), run together; NULL (why in err) otherwise. */
+static json_t *
+join_values(json_t *list, json_t *vars, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	json_t *e, *out;
+	size_t i;
+
+	if (!json_is_array(list)) {
+		snprintf(err, errlen, "join takes a list");
+		return NULL;
+	}
+	json_array_foreach(list, i, e)
+	{
+		json_t *r = cf_resolve(e, vars, err, errlen);
+		char num[32], *nb;
+		const char *t;
+		size_t n;
+
+		if (r == NULL) {
+			free(buf);
+			return NULL;
+		}
+		if (json_is_string(r)) {
+			t = json_string_value(r);
+			n = json_string_length(r);
+		} else if (json_is_integer(r)) {
+			n = (size_t) snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			                      json_integer_value(r));
+			t = num;
+		} else {
+			json_decref(r);
+			free(buf);
+			snprintf(err, errlen, "join: item %zu is not a string "
+			                      "or an integer", i);
+			return NULL;
+		}
+		if ((nb = realloc(buf, len + n + 1)) == NULL) {
+			json_decref(r);
+			free(buf);
+			snprintf(err, errlen, "out of memory");
+			return NULL;
+		}
+		buf = nb;
+		memcpy(buf + len, t, n);
+		len += n;
+		json_decref(r);
+	}
+	out = json_stringn_nocheck(buf != NULL ? buf : "", len);
+	free(buf);
+	return out;
+}
+
 json_t *
 cf_resolve(json_t *v, json_t *vars, char *err, size_t errlen)
 {
@@ -194,6 +264,14 @@ cf_resolve(json_t *v, json_t *vars, char *err, size_t errlen)
 	const char *k;
 	size_t i;
 
+	if (json_is_object(v) && json_object_size(v) == 1) {
+		json_t *off = json_object_get(v, "now_ms");
+		json_t *list = json_object_get(v, "join");
+		if (json_is_integer(off))
+			return json_integer(wall_ms() + json_integer_value(off));
+		if (list != NULL)
+			return join_values(list, vars, err, errlen);
+	}
 	if (json_is_object(v)) {
 		json_t *name = json_object_get(v, "var");
 		if (name != NULL && json_object_size(v) == 1) {
@@ -425,27 +503,56 @@ compare(json_t *got, const char *op, json_t *n)
 bool
 cf_match(json_t *got, json_t *match, json_t *vars, char *why, size_t whylen)
 {
-	char gs[200], ms[200], vs[200];
+	char gs[200], ms[200], vs[200], err[200] = "";
 	const char *op = NULL;
-	json_t *arg = NULL;
+	json_t *arg = NULL, *orig = NULL, *resolved = NULL;
 	bool ok;
 
 	if (json_is_object(match) && json_object_size(match) == 1) {
-		static const char *const ops[] = {"var",    "contains", "gte",
-		                                  "lte",    "gt",       "in",
-		                                  "sha256", "absent"};
+		static const char *const ops[] = {
+		    "var", "contains", "gte",    "lte",    "gt",
+		    "in",  "sha256",   "absent", "now_ms", "join"};
 		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 			if ((arg = json_object_get(match, ops[i])) != NULL) {
 				op = ops[i];
 				break;
 			}
 	}
+	if (op != NULL &&
+	    (strcmp(op, "now_ms") == 0 || strcmp(op, "join") == 0)) {
+		/* a VALUE: equal to it */
+		if ((resolved = cf_resolve(match, vars, err, sizeof(err))) ==
+		    NULL) {
+			snprintf(why, whylen, "%s", err);
+			return false;
+		}
+		ok = got != NULL && equal(got, resolved);
+		if (!ok)
+			snprintf(why, whylen, "expected %s (= %s), got %s",
+			         cf_show(match, ms, sizeof(ms)),
+			         cf_show(resolved, vs, sizeof(vs)),
+			         cf_show(got, gs, sizeof(gs)));
+		json_decref(resolved);
+		return ok;
+	}
+	if (op == NULL || (strcmp(op, "var") != 0 &&
+	                   strcmp(op, "absent") != 0)) {
+		/* a literal may hold VALUEs (a list of saved ids), and every
+		 * other matcher's argument is a VALUE too */
+		orig = op == NULL ? match : arg;
+		if ((resolved = cf_resolve(orig, vars, err, sizeof(err))) ==
+		    NULL) {
+			snprintf(why, whylen, "%s", err);
+			return false;
+		}
+		arg = resolved;
+	}
 	if (op != NULL && strcmp(op, "absent") == 0)
 		ok = json_is_true(arg) ? got == NULL : got != NULL;
 	else if (got == NULL)
 		ok = false;
 	else if (op == NULL)
-		ok = equal(got, match);
+		ok = equal(got, arg);
 	else if (strcmp(op, "var") == 0)
 		ok = equal(got, json_object_get(vars, json_string_value(arg)));
 	else if (strcmp(op, "contains") == 0) {
@@ -476,10 +583,16 @@ cf_match(json_t *got, json_t *match, json_t *vars, char *why, size_t whylen)
 			                     vars, json_string_value(arg)),
 			                 vs, sizeof(vs)),
 			         cf_show(got, gs, sizeof(gs)));
+		else if (orig != NULL && !json_equal(resolved, orig))
+			snprintf(why, whylen, "expected %s (= %s), got %s",
+			         cf_show(match, ms, sizeof(ms)),
+			         cf_show(arg, vs, sizeof(vs)),
+			         cf_show(got, gs, sizeof(gs)));
 		else
 			snprintf(why, whylen, "expected %s, got %s",
 			         cf_show(match, ms, sizeof(ms)),
 			         cf_show(got, gs, sizeof(gs)));
 	}
+	json_decref(resolved);
 	return ok;
 }

@@ -2,7 +2,8 @@
 // generated protobuf types never leak out of the package).
 
 /** A job's state. */
-export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+/** 'scheduled': waits for its runAt (a delayed job, or a retry backoff). */
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'scheduled';
 /** A job id: a bigint, a safe non-negative integer, or a decimal string. */
 export type JobId = bigint | number | string;
 /** A parameter value; numbers, bigints and booleans are sent as their decimal text. */
@@ -29,13 +30,56 @@ export interface Job {
   finishedAt: Date | null;
   idempotencyKey: string;
   inputSize: number;
-  /** Queued: why it does not start when a worker is free ('' = nothing holds it). */
+  /** Queued: why it does not start when a worker is free ('' = nothing holds it): 'kind paused', 'after job 12', ... */
   waiting: string;
+  /** Not to start before this time (set while 'scheduled'); null = none. */
+  runAt: Date | null;
+  /** The jobs it runs after: each must succeed first. */
+  after: bigint[];
+  /** Times retry() put it back in the queue. */
+  reruns: number;
+  /** Its earlier runs, oldest first (get, wait, cancel, retry; empty in list and submit replies). */
+  history: Run[];
+  /** Its unique key ('' = none). */
+  uniqueKey: string;
+}
+
+/** One earlier run of a job that retry() put back in the queue. */
+export interface Run {
+  /** How it ended: 'failed' or 'cancelled'. */
+  state: JobState;
+  error: string;
+  /** Attempts it made. */
+  attempts: number;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** A periodic job the operator declared (a *.schedule file beside the kind files). */
+export interface Schedule {
+  name: string;
+  kind: string;
+  params: Record<string, string>;
+  /** 'cron 30 3 * * *' or 'every 5m'. */
+  spec: string;
+  /** cron: the zone its times are in. */
+  timeZone: string;
+  /** 'one', 'all' or 'none': what a start after missed firings does. */
+  catchUp: string;
+  /** The next firing. */
+  nextAt: Date;
+  /** The last firing; null = none yet. */
+  lastAt: Date | null;
+  /** The job the last firing made; null = none yet. */
+  lastJobId: bigint | null;
+  /** The file it comes from. */
+  source: string;
+  priority: number;
 }
 
 export interface SubmitReply {
   job: Job;
-  /** true: the idempotency key matched an earlier job, which this is. */
+  /** true: the idempotency key (or the unique key of a live job) matched an earlier job, which this is. */
   existing: boolean;
 }
 
@@ -57,6 +101,14 @@ export interface JobSpec {
   maxAttempts?: number;
   /** The same key again returns the first job; without one the client makes a random key per job. */
   idempotencyKey?: string;
+  /** Not to start before this time (state 'scheduled' until then; a past time runs now; at most 10 years ahead). */
+  runAt?: Date;
+  /** Or: not to start before this many ms after the daemon's receipt. Not with runAt. */
+  delayMs?: number | bigint;
+  /** Jobs (ids or Jobs, at most 64) that must each succeed first; if one fails or is cancelled, so is this one. */
+  after?: Array<JobId | Job>;
+  /** While a job with this key is scheduled, queued or running, submit answers that job (existing: true). */
+  uniqueKey?: string;
 }
 
 export interface SubmitOptions extends JobSpec, CallOptions {}
@@ -101,6 +153,10 @@ export interface Stats {
   droppedReplies: bigint;
   refusedCalls: bigint;
   commits: bigint;
+  /** Jobs scheduled (delayed, or waiting out a retry backoff). */
+  scheduled: bigint;
+  /** The kinds paused, by name. */
+  pausedKinds: string[];
 }
 
 export interface KindParam {
@@ -124,6 +180,8 @@ export interface Kind {
   source: string;
   concurrency: number;
   maxInput: number;
+  /** Paused: its queued jobs do not start. */
+  paused: boolean;
 }
 
 export interface PingReply {
@@ -173,6 +231,14 @@ export declare class Client {
   listAll(filter?: Omit<ListFilter, 'cursor'>, options?: CallOptions): AsyncGenerator<Job, void, undefined>;
   stats(options?: CallOptions): Promise<Stats>;
   kinds(options?: CallOptions): Promise<Kind[]>;
+  /** Puts a failed or cancelled job back in the queue (reruns + 1, the ended run in history); FailedPrecondition otherwise. */
+  retry(id: JobId, options?: CallOptions): Promise<Job>;
+  /** Pauses a kind; resolves true if it was not paused. NotFound for an unknown kind. */
+  pause(kind: string, options?: CallOptions): Promise<boolean>;
+  /** Resumes a kind; resolves true if it was paused. */
+  resume(kind: string, options?: CallOptions): Promise<boolean>;
+  /** The periodic jobs the operator declared. */
+  schedules(options?: CallOptions): Promise<Schedule[]>;
   ping(payload?: string | Uint8Array, options?: CallOptions): Promise<PingReply>;
   /** Calls in flight reject with Cancelled; later calls with Unavailable. */
   close(): void;

@@ -27,14 +27,16 @@ import { readFileSync } from 'node:fs';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   CancelReplySchema, CancelRequestSchema, GetReplySchema, GetRequestSchema, KindsReplySchema,
-  KindsRequestSchema, ListReplySchema, ListRequestSchema, PingReplySchema, PingRequestSchema,
-  StatsReplySchema, StatsRequestSchema, SubmitBatchReplySchema, SubmitBatchRequestSchema,
-  SubmitReplySchema, SubmitRequestSchema, WaitReplySchema, WaitRequestSchema,
+  KindsRequestSchema, ListReplySchema, ListRequestSchema, PauseReplySchema, PauseRequestSchema,
+  PingReplySchema, PingRequestSchema, ResumeReplySchema, ResumeRequestSchema, RetryReplySchema,
+  RetryRequestSchema, SchedulesReplySchema, SchedulesRequestSchema, StatsReplySchema, StatsRequestSchema,
+  SubmitBatchReplySchema, SubmitBatchRequestSchema, SubmitReplySchema, SubmitRequestSchema,
+  WaitReplySchema, WaitRequestSchema,
 } from './gen/jobd_pb.js';
 import { Connection } from './connection.js';
 import {
-  decodeResponse, encodeRequest, fromJob, fromKind, fromStats, fromSubmitReply, toBytes, toId,
-  toParams, toState, toU64,
+  decodeResponse, encodeRequest, fromJob, fromKind, fromSchedule, fromStats, fromSubmitReply, toAfter,
+  toBytes, toDelayMs, toId, toParams, toRunAtMs, toState, toU64,
 } from './convert.js';
 import { Code, errorFor } from './errors.js';
 
@@ -167,7 +169,14 @@ export class Client {
     });
   }
 
-  /** Submits one job. Resolves with {job, existing}. */
+  /**
+   * Submits one job. Resolves with {job, existing}. Besides the job's
+   * fields (input, priority, jobTimeoutMs, maxAttempts, idempotencyKey):
+   * runAt (a Date) or delayMs: not to start before then (state
+   * 'scheduled'); after: ids or Jobs that must succeed first; uniqueKey:
+   * while a job with this key is scheduled, queued or running, that job
+   * is the answer (existing: true).
+   */
   async submit(kind, params = {}, opts = {}) {
     const req = this.submitRequest({ ...opts, kind, params });
     const r = await this.call('Submit', SubmitRequestSchema, req, SubmitReplySchema, opts, this.timeoutMs);
@@ -184,6 +193,10 @@ export class Client {
       timeoutMs: j.jobTimeoutMs ?? 0,
       maxAttempts: j.maxAttempts ?? 0,
       idempotencyKey: j.idempotencyKey || newKey(),
+      runAtMs: toRunAtMs(j.runAt),
+      delayMs: toDelayMs(j.delayMs),
+      after: toAfter(j.after),
+      uniqueKey: j.uniqueKey ?? '',
     };
   }
 
@@ -257,6 +270,37 @@ export class Client {
   async kinds(opts = {}) {
     const r = await this.call('Kinds', KindsRequestSchema, {}, KindsReplySchema, opts, this.timeoutMs);
     return r.kinds.map(fromKind);
+  }
+
+  /**
+   * Puts a failed or cancelled job back in the queue as a new run with the
+   * same id; resolves with the job (reruns + 1, the ended run in history).
+   * FailedPrecondition for a job that succeeded or has not ended.
+   */
+  async retry(id, opts = {}) {
+    const r = await this.call('Retry', RetryRequestSchema, { id: toId(id) }, RetryReplySchema, opts,
+      this.timeoutMs);
+    return fromJob(r.job);
+  }
+
+  /** Pauses a kind: its queued jobs wait, running ones finish. Resolves true if it was not paused. */
+  async pause(kind, opts = {}) {
+    if (typeof kind !== 'string') throw new TypeError('kind must be a string');
+    const r = await this.call('Pause', PauseRequestSchema, { kind }, PauseReplySchema, opts, this.timeoutMs);
+    return r.changed;
+  }
+
+  /** Resumes a paused kind. Resolves true if it was paused. */
+  async resume(kind, opts = {}) {
+    if (typeof kind !== 'string') throw new TypeError('kind must be a string');
+    const r = await this.call('Resume', ResumeRequestSchema, { kind }, ResumeReplySchema, opts, this.timeoutMs);
+    return r.changed;
+  }
+
+  /** The periodic jobs the operator declared, each with its next firing. */
+  async schedules(opts = {}) {
+    const r = await this.call('Schedules', SchedulesRequestSchema, {}, SchedulesReplySchema, opts, this.timeoutMs);
+    return r.schedules.map(fromSchedule);
   }
 
   /** Ping: {payload (echoed), version, time (the daemon's clock, a Date)}. */

@@ -6,6 +6,13 @@
 // class. 64-bit fields are bigint (ids, counters, cursors), 32-bit ones
 // numbers, times Date (null when the daemon says 0), bytes Buffer, states
 // and parameter types lower-case strings.
+//
+// The scheduling arguments of a submit are checked here before anything is
+// sent: runAt a valid Date, delayMs a non-negative integer (TypeError
+// otherwise), `after` an array of job ids or Jobs (INVALID_ARGUMENT for an
+// id that is not one, as everywhere ids are taken). What only the daemon
+// can judge (a time too far ahead, runAt and delayMs together, an unknown
+// id) is left to its answer.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { JobSchema, JobState, Param_Type, RequestSchema, ResponseSchema } from './gen/jobd_pb.js';
 import { Code, errorFor } from './errors.js';
@@ -18,6 +25,7 @@ const stateNames = {
   [JobState.SUCCEEDED]: 'succeeded',
   [JobState.FAILED]: 'failed',
   [JobState.CANCELLED]: 'cancelled',
+  [JobState.SCHEDULED]: 'scheduled',
 };
 const stateByName = Object.fromEntries(Object.entries(stateNames).map(([k, v]) => [v, Number(k)]));
 
@@ -68,7 +76,8 @@ export function toState(name) {
   if (name === undefined || name === null || name === '') return JobState.UNSPECIFIED;
   const s = stateByName[name];
   if (s === undefined) {
-    throw errorFor(Code.INVALID_ARGUMENT, `unknown job state '${name}' (queued, running, succeeded, failed or cancelled)`);
+    throw errorFor(Code.INVALID_ARGUMENT,
+      `unknown job state '${name}' (queued, running, succeeded, failed, cancelled or scheduled)`);
   }
   return s;
 }
@@ -91,6 +100,30 @@ export function toParams(params) {
     else throw new TypeError(`parameter '${k}' must be a string, number, bigint or boolean`);
   }
   return out;
+}
+
+/** A runAt Date as Unix ms (bigint); undefined/null = 0 (now). TypeError for anything else. */
+export function toRunAtMs(v) {
+  if (v === undefined || v === null) return 0n;
+  if (!(v instanceof Date) || Number.isNaN(v.getTime())) {
+    throw new TypeError('runAt must be a valid Date');
+  }
+  return BigInt(v.getTime());
+}
+
+/** A delayMs (a non-negative integer number or bigint of ms) as a bigint; undefined/null = 0 (now). */
+export function toDelayMs(v) {
+  if (v === undefined || v === null) return 0n;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'bigint' && v >= 0n && v <= U64_MAX) return v;
+  throw new TypeError(`delayMs must be a non-negative integer (ms), not ${String(v)}`);
+}
+
+/** The ids of `after`: an array of job ids (bigint, number, decimal string) or Jobs ({id}). */
+export function toAfter(v) {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new TypeError('after must be an array of job ids or Jobs');
+  return v.map((a) => toId(a !== null && typeof a === 'object' && 'id' in a ? a.id : a));
 }
 
 function toBuffer(u8) {
@@ -122,6 +155,34 @@ export function fromJob(j) {
     idempotencyKey: j.idempotencyKey,
     inputSize: j.inputSize,
     waiting: j.waiting,
+    runAt: toDate(j.runAtMs),
+    after: [...j.after],
+    reruns: j.reruns,
+    history: j.history.map((r) => ({
+      state: stateNames[r.state] ?? `unknown(${r.state})`,
+      error: r.error,
+      attempts: r.attempts,
+      startedAt: toDate(r.startedAtMs),
+      finishedAt: toDate(r.finishedAtMs),
+    })),
+    uniqueKey: j.uniqueKey,
+  };
+}
+
+/** A plain Schedule from a generated jobd.v1.Schedule. */
+export function fromSchedule(s) {
+  return {
+    name: s.name,
+    kind: s.kind,
+    params: { ...s.params },
+    spec: s.spec,
+    timeZone: s.timeZone,
+    catchUp: s.catchUp,
+    nextAt: new Date(Number(s.nextAtMs)),
+    lastAt: toDate(s.lastAtMs),
+    lastJobId: s.lastJobId === 0n ? null : s.lastJobId,
+    source: s.source,
+    priority: s.priority,
   };
 }
 
@@ -148,11 +209,12 @@ export function fromKind(k) {
     source: k.source,
     concurrency: k.concurrency,
     maxInput: k.maxInput,
+    paused: k.paused,
   };
 }
 
 /** A plain object of every StatsReply field (uint64/int64 as bigint). */
 export function fromStats(s) {
   const { $typeName, ...rest } = s; // eslint-disable-line no-unused-vars
-  return rest;
+  return { ...rest, pausedKinds: [...s.pausedKinds] };
 }

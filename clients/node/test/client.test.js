@@ -11,6 +11,9 @@ import {
   ResourceExhausted, FailedPrecondition, MAX_REQUEST_BYTES,
 } from '../index.js';
 import { Daemon, env, freePort } from './lib/daemon.js';
+import { create } from '@bufbuild/protobuf';
+import { JobSchema, JobState, KindSchema, RunSchema, ScheduleSchema } from '../src/gen/jobd_pb.js';
+import { fromJob, fromKind, fromSchedule, fromStats, toAfter, toDelayMs, toRunAtMs } from '../src/convert.js';
 
 let d;
 let c;
@@ -218,6 +221,118 @@ test('TLS: a certificate from another CA is refused, UNAVAILABLE', async () => {
     t.remove();
     rmSync(other, { recursive: true, force: true });
   }
+});
+
+test('scheduling arguments: runAt, delayMs, after, uniqueKey as the wire has them', () => {
+  const at = new Date(Date.UTC(2031, 1, 3, 4, 5, 6, 789));
+  assert.equal(toRunAtMs(at), 1927857906789n);
+  assert.equal(toRunAtMs(new Date(-1)), -1n); // the daemon judges it
+  assert.equal(toRunAtMs(undefined), 0n);
+  assert.equal(toDelayMs(1500), 1500n);
+  assert.equal(toDelayMs(2n ** 40n), 2n ** 40n);
+  assert.equal(toDelayMs(undefined), 0n);
+  const job = fromJob(create(JobSchema, { id: 41n, kind: 'count' }));
+  assert.deepEqual(toAfter([job, 7, 8n, '9']), [41n, 7n, 8n, 9n]);
+  assert.deepEqual(toAfter(undefined), []);
+  const req = c.submitRequest({ kind: 'count', runAt: at, delayMs: 5, after: [job], uniqueKey: 'u' });
+  assert.equal(req.runAtMs, 1927857906789n);
+  assert.equal(req.delayMs, 5n);
+  assert.deepEqual(req.after, [41n]);
+  assert.equal(req.uniqueKey, 'u');
+  const none = c.submitRequest({ kind: 'count' });
+  assert.equal(none.runAtMs, 0n);
+  assert.deepEqual(none.after, []);
+  assert.equal(none.uniqueKey, '');
+});
+
+test('bad scheduling arguments are refused before anything is sent', async () => {
+  const idle = new Client(`tcp://127.0.0.1:${await freePort()}`); // nothing listens: no UNAVAILABLE may come
+  await assert.rejects(idle.submit('count', { n: 1 }, { runAt: 1893456000000 }), /runAt must be a valid Date/);
+  await assert.rejects(idle.submit('count', { n: 1 }, { runAt: new Date('nonsense') }), TypeError);
+  for (const bad of [-1, 1.5, '10', NaN, -1n]) {
+    await assert.rejects(idle.submit('count', { n: 1 }, { delayMs: bad }), /delayMs must be a non-negative integer/);
+  }
+  await assert.rejects(idle.submit('count', { n: 1 }, { after: 5 }), /after must be an array/);
+  for (const bad of [-1, 1.5, 'x', null, {}, 2 ** 53]) {
+    await assert.rejects(idle.submit('count', { n: 1 }, { after: [bad] }), InvalidArgument);
+  }
+  await assert.rejects(idle.submitBatch([{ kind: 'count', after: [-1] }]), InvalidArgument);
+  await assert.rejects(idle.pause(5), TypeError);
+  await assert.rejects(idle.retry('x'), InvalidArgument);
+  idle.close();
+});
+
+test('scheduling fields from the wire: plain values, Dates, bigint ids', () => {
+  const j = fromJob(create(JobSchema, {
+    id: 9n, kind: 'fail', state: JobState.SCHEDULED, runAtMs: 1733456789123n, after: [3n, 5n], reruns: 2,
+    uniqueKey: 'k',
+    history: [
+      create(RunSchema, { state: JobState.FAILED, error: 'e1', attempts: 3, startedAtMs: 1000n, finishedAtMs: 2000n }),
+      create(RunSchema, { state: JobState.CANCELLED, error: 'e2' }),
+    ],
+  }));
+  assert.equal(j.state, 'scheduled');
+  assert.deepEqual(j.runAt, new Date(1733456789123));
+  assert.deepEqual(j.after, [3n, 5n]);
+  assert.equal(j.reruns, 2);
+  assert.equal(j.uniqueKey, 'k');
+  assert.deepEqual(j.history, [
+    { state: 'failed', error: 'e1', attempts: 3, startedAt: new Date(1000), finishedAt: new Date(2000) },
+    { state: 'cancelled', error: 'e2', attempts: 0, startedAt: null, finishedAt: null },
+  ]);
+  const plain = fromJob(create(JobSchema, { id: 1n }));
+  assert.equal(plain.runAt, null);
+  assert.deepEqual(plain.history, []);
+  assert.equal(fromKind(create(KindSchema, { name: 'x', paused: true })).paused, true);
+  const s = fromSchedule(create(ScheduleSchema, {
+    name: 'often', kind: 'count', params: { n: '1' }, spec: 'every 5m', timeZone: 'UTC', catchUp: 'one',
+    nextAtMs: 5000n, lastAtMs: 0n, lastJobId: 0n, source: '/k/often.schedule', priority: 2,
+  }));
+  assert.deepEqual(s, {
+    name: 'often', kind: 'count', params: { n: '1' }, spec: 'every 5m', timeZone: 'UTC', catchUp: 'one',
+    nextAt: new Date(5000), lastAt: null, lastJobId: null, source: '/k/often.schedule', priority: 2,
+  });
+  assert.equal(fromSchedule(create(ScheduleSchema, { lastJobId: 77n, lastAtMs: 4n })).lastJobId, 77n);
+  const st = fromStats({ $typeName: 'jobd.v1.StatsReply', scheduled: 4n, pausedKinds: ['a'] });
+  assert.equal(st.scheduled, 4n);
+  assert.deepEqual(st.pausedKinds, ['a']);
+  assert.equal(st.$typeName, undefined);
+});
+
+test('scheduling against the daemon: delay, after, uniqueKey, pause, retry, schedules', async () => {
+  const soon = (await c.submit('sha256', {}, { input: 'abc', delayMs: 1000 })).job;
+  assert.equal(soon.state, 'scheduled');
+  assert.ok(soon.runAt instanceof Date);
+  const later = (await c.submit('sha256', {}, { input: 'abc', runAt: new Date(Date.now() + 3600000), uniqueKey: 'later' })).job;
+  assert.ok((await c.list({ state: 'scheduled' })).jobs.some((j) => j.id === later.id));
+  const dep = (await c.submit('primes', { limit: 100 }, { after: [soon] })).job;
+  assert.deepEqual(dep.after, [soon.id]);
+  assert.equal((await c.wait(dep.id)).state, 'succeeded');
+  const ran = await c.get(soon.id);
+  assert.ok(ran.startedAt >= soon.runAt);
+  assert.equal(await c.pause('fail'), true);
+  assert.equal(await c.pause('fail'), false);
+  const st = await c.stats();
+  assert.deepEqual(st.pausedKinds, ['fail']);
+  assert.equal((await c.kinds()).find((k) => k.name === 'fail').paused, true);
+  await assert.rejects(c.pause('nope'), NotFound);
+  const f = (await c.submit('fail', { message: 'x' })).job;
+  assert.match((await c.get(f.id)).waiting, /paused/); // the wording: conformance
+  assert.equal(await c.resume('fail'), true);
+  assert.equal((await c.wait(f.id)).state, 'failed');
+  const r = await c.retry(f.id);
+  assert.equal(r.reruns, 1);
+  assert.equal(r.history.length, 1);
+  assert.equal(r.history[0].state, 'failed');
+  assert.equal((await c.wait(f.id)).reruns, 1);
+  await assert.rejects(c.retry(dep.id), FailedPrecondition);
+  await assert.rejects(c.retry(987654), NotFound);
+  assert.ok((await c.list({ state: 'failed' })).jobs.some((j) => j.id === f.id));
+  assert.deepEqual(await c.schedules(), []);
+  const again = await c.submit('sha256', {}, { input: 'abc', uniqueKey: 'later' });
+  assert.equal(again.existing, true);
+  assert.equal(again.job.id, later.id);
+  await c.cancel(later.id);
 });
 
 test('bad arguments are refused before anything is sent', async () => {

@@ -23,14 +23,19 @@ function plainJob(j) {
     max_attempts: j.maxAttempts, timeout_ms: j.timeoutMs, progress_done: j.progressDone,
     progress_total: j.progressTotal, result: j.result, error: j.error, created_at_ms: ms(j.createdAt),
     started_at_ms: ms(j.startedAt), finished_at_ms: ms(j.finishedAt), idempotency_key: j.idempotencyKey,
-    input_size: j.inputSize, waiting: j.waiting,
+    input_size: j.inputSize, waiting: j.waiting, run_at_ms: ms(j.runAt), after: j.after, reruns: j.reruns,
+    history: j.history.map((r) => ({
+      state: r.state, error: r.error, attempts: r.attempts, started_at_ms: ms(r.startedAt),
+      finished_at_ms: ms(r.finishedAt),
+    })),
+    unique_key: j.uniqueKey,
   };
 }
 const plainSubmit = (r) => ({ job: plainJob(r.job), existing: r.existing });
 function plainKind(k) {
   return {
     name: k.name, description: k.description, origin: k.origin, source: k.source, uses_input: k.usesInput,
-    concurrency: k.concurrency, max_input: k.maxInput,
+    concurrency: k.concurrency, max_input: k.maxInput, paused: k.paused,
     params: k.params.map((p) => ({
       name: p.name, type: p.type, required: p.required, min: p.min, max: p.max,
       default_value: p.defaultValue, description: p.description, choices: p.choices,
@@ -46,6 +51,8 @@ function data(d) {
   return d.repeat.repeat(d.times);
 }
 
+const text = (v) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v));
+
 function resolveVars(v, vars) {
   if (Array.isArray(v)) return v.map((x) => resolveVars(x, vars));
   if (v !== null && typeof v === 'object') {
@@ -53,6 +60,8 @@ function resolveVars(v, vars) {
       if (!(v.var in vars)) throw new Error(`no saved value '${v.var}'`);
       return vars[v.var];
     }
+    if ('now_ms' in v && Object.keys(v).length === 1) return Date.now() + v.now_ms;
+    if ('join' in v && Object.keys(v).length === 1) return v.join.map((x) => text(resolveVars(x, vars))).join('');
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveVars(x, vars)]));
   }
   return v;
@@ -61,7 +70,8 @@ function resolveVars(v, vars) {
 function jobSpec(a) {
   return {
     input: data(a.input), priority: a.priority, jobTimeoutMs: a.timeout_ms, maxAttempts: a.max_attempts,
-    idempotencyKey: a.idempotency_key,
+    idempotencyKey: a.idempotency_key, runAt: a.run_at_ms === undefined ? undefined : new Date(a.run_at_ms),
+    delayMs: a.delay_ms, after: a.after, uniqueKey: a.unique_key,
   };
 }
 
@@ -83,6 +93,20 @@ async function callMethod(c, method, a, deadlineMs) {
       return plainJob(await c.wait(a.id, o));
     case 'cancel':
       return plainJob(await c.cancel(a.id, o));
+    case 'retry':
+      return plainJob(await c.retry(a.id, o));
+    case 'pause':
+      return { changed: await c.pause(a.kind, o) };
+    case 'resume':
+      return { changed: await c.resume(a.kind, o) };
+    case 'schedules':
+      return {
+        schedules: (await c.schedules(o)).map((x) => ({
+          name: x.name, kind: x.kind, params: x.params, spec: x.spec, time_zone: x.timeZone, catch_up: x.catchUp,
+          next_at_ms: ms(x.nextAt), last_at_ms: ms(x.lastAt), last_job_id: x.lastJobId ?? 0, source: x.source,
+          priority: x.priority,
+        })),
+      };
     case 'list': {
       const r = await c.list({ state: a.state, kind: a.kind, limit: a.limit, cursor: a.cursor }, o);
       return { jobs: r.jobs.map(plainJob), next_cursor: r.nextCursor };
@@ -154,11 +178,13 @@ function equal(got, want) {
   return got === want;
 }
 
-function matches(got, m, vars) {
-  if (m === null || typeof m !== 'object' || Array.isArray(m)) return equal(got, m);
-  if ('var' in m) return equal(got, vars[m.var]);
-  if ('absent' in m) return got === ABSENT;
+function matches(got, m0, vars) {
+  if (m0 === null || typeof m0 !== 'object') return equal(got, m0);
+  if (Array.isArray(m0)) return equal(got, resolveVars(m0, vars)); // a literal list may hold VALUEs
+  if ('var' in m0 || 'now_ms' in m0 || 'join' in m0) return equal(got, resolveVars(m0, vars));
+  if ('absent' in m0) return got === ABSENT;
   if (got === ABSENT) return false;
+  const m = resolveVars(m0, vars); // every matcher's argument is a VALUE
   if ('contains' in m) {
     if (typeof got === 'string') return got.includes(m.contains);
     if (isBytes(got)) return Buffer.from(got).includes(Buffer.from(m.contains, 'utf8'));

@@ -8,6 +8,15 @@
         job = c.wait(s.job.id)
         print(job.state, job.result)
 
+        # scheduling: a time, a dependency, a unique key, a pause, reruns
+        from datetime import datetime, timedelta, timezone
+        at = datetime.now(timezone.utc) + timedelta(minutes=10)
+        first = c.submit("count", {"n": "5"}, run_at=at).job
+        c.submit("sha256", input=b"x", after=[first], unique_key="digest")
+        c.pause("count"); c.resume("count")
+        for j in c.list(state=jobd.State.FAILED).jobs:  # the dead letters
+            c.retry(j.id)
+
 :class:`Client` blocks and is safe to share between threads;
 :class:`jobd.aio.Client` has the same methods as coroutines. Both speak
 nng's SP REQ protocol themselves (pure Python, standard library only; see
@@ -28,12 +37,12 @@ from .errors import (Aborted, AlreadyExists, Cancelled, Code, DataLoss,
                      ResourceExhausted, Unauthenticated, Unavailable,
                      Unimplemented, Unknown)
 from .types import (TLS, GetResult, Job, JobSpec, Kind, Page, Param,
-                    ParamType, Pong, State, Stats, Submitted)
+                    ParamType, Pong, Run, Schedule, State, Stats, Submitted)
 
 __all__ = [
     "Client", "aio", "__version__",
     "Job", "JobSpec", "Submitted", "GetResult", "Page", "Stats", "Kind",
-    "Param", "ParamType", "Pong", "State", "TLS",
+    "Param", "ParamType", "Pong", "State", "TLS", "Run", "Schedule",
     "Code", "Error", "Cancelled", "Unknown", "InvalidArgument",
     "DeadlineExceeded", "NotFound", "AlreadyExists", "PermissionDenied",
     "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",

@@ -22,13 +22,14 @@ import builtins
 import ssl
 import threading
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from . import _envelope as env
 from . import aio, errors
 from .aio import DEFAULT
-from .types import (TLS, GetResult, Job, JobSpec, Kind, Page, Pong, State,
-                    Stats, Submitted)
+from .types import (TLS, GetResult, Job, JobSpec, Kind, Page, Pong,
+                    Schedule, State, Stats, Submitted)
 
 __all__ = ["Client"]
 
@@ -120,6 +121,10 @@ class Client:
                input: bytes = b"", priority: int = 0,
                job_timeout: float | None = None, max_attempts: int = 1,
                idempotency_key: str | None = None,
+               run_at: datetime | None = None,
+               delay: float | timedelta | None = None,
+               after: Iterable[int | Job] = (),
+               unique_key: str | None = None,
                timeout: float | None = DEFAULT) -> Submitted:
         """Submit a job of ``kind`` with ``params`` and ``input``.
 
@@ -128,9 +133,29 @@ class Client:
         for good. ``idempotency_key``: the same key again answers the first
         job (``existing=True``); without one the client makes a random key,
         kept for the re-sends of this call. Returns :class:`Submitted`.
+
+        Scheduling:
+
+        - ``run_at``: a timezone-aware ``datetime`` (a naive one raises
+          ``TypeError``: say ``datetime.now(timezone.utc)``, or
+          ``t.astimezone()`` for local time), or ``delay``: seconds (or a
+          ``timedelta``) from the daemon's receipt. Not both. The job is
+          ``State.SCHEDULED`` until then; a time in the past runs it now;
+          at most 10 years ahead (the daemon answers
+          :class:`jobd.InvalidArgument` otherwise).
+        - ``after``: jobs (ids or :class:`Job` objects, at most 64) that
+          must each succeed first; the job is queued meanwhile, its
+          ``waiting`` naming the first one not done. If one fails or is
+          cancelled, this job is cancelled with an error naming it. An
+          unknown id is :class:`jobd.NotFound`; one that already failed or
+          was cancelled is :class:`jobd.FailedPrecondition`.
+        - ``unique_key``: while a job with this key is scheduled, queued or
+          running, that job is the answer (``existing=True``); once it has
+          ended, the key makes a new job.
         """
         spec = env.spec(kind, params, input, priority, job_timeout,
-                        max_attempts, idempotency_key)
+                        max_attempts, idempotency_key, run_at, delay, after,
+                        unique_key)
         return env.submit_reply(self._call(env.build(env.submit_request,
                                                      spec),
                                            self._t(timeout)))
@@ -202,6 +227,41 @@ class Client:
         """The job kinds the daemon runs, with their parameters."""
         return env.kinds_reply(self._call(env.kinds_request(),
                                           self._t(timeout)))
+
+    def retry(self, id: int, *, timeout: float | None = DEFAULT) -> Job:
+        """Put a failed or cancelled job back in the queue as a new run
+        with the same id (queued, or waiting for its ``after`` jobs again):
+        its attempts count from 0, ``reruns`` goes up by one and the run
+        that ended is appended to ``history``. Returns the job.
+
+        :class:`jobd.FailedPrecondition` for a job that succeeded or has
+        not ended; :class:`jobd.NotFound` for an unknown id."""
+        return env.retry_reply(self._call(env.build(env.retry_request, id),
+                                          self._t(timeout)))
+
+    def pause(self, kind: str, *, timeout: float | None = DEFAULT) -> bool:
+        """Pause ``kind``: its queued jobs wait (``waiting`` is
+        ``"kind paused"``), submits are still accepted, running jobs
+        finish. Survives a restart of the daemon. Returns True if the kind
+        was not paused before. :class:`jobd.NotFound` for a kind that is
+        not defined."""
+        return env.pause_reply(self._call(env.build(env.pause_request, kind),
+                                          self._t(timeout)))
+
+    def resume(self, kind: str, *, timeout: float | None = DEFAULT) -> bool:
+        """Resume a paused ``kind``; True if it was paused.
+        :class:`jobd.NotFound` for a kind that is neither defined nor
+        paused."""
+        return env.resume_reply(self._call(
+            env.build(env.resume_request, kind), self._t(timeout)))
+
+    def schedules(self, *, timeout: float | None = DEFAULT
+                  ) -> builtins.list[Schedule]:
+        """The periodic jobs the operator declared (``*.schedule`` files
+        beside the kind files), each with its next firing; empty when
+        there are none."""
+        return env.schedules_reply(self._call(env.schedules_request(),
+                                              self._t(timeout)))
 
     def ping(self, payload: bytes = b"", *,
              timeout: float | None = DEFAULT) -> Pong:

@@ -9,6 +9,10 @@ Protobuf types stop in this module.
 A submit without an idempotency key gets a random one here, once per call
 (``secrets.token_hex(16)``), so that a re-send after a reconnect carries
 the same key and the daemon answers it with the first job.
+
+Times go on the wire as Unix milliseconds: an aware ``run_at`` exactly
+(:func:`datetime_to_ms`), a ``delay`` in seconds rounded to the nearest
+millisecond; :class:`jobd.JobSpec` has checked both already.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from . import errors
 from ._pb import jobd_pb2 as pb
 from .types import (GetResult, Job, JobSpec, Kind, Page, Param, ParamType,
-                    Pong, State, Stats, Submitted)
+                    Pong, Run, Schedule, State, Stats, Submitted)
 
 VERSION = "0.1.0"
 USER_AGENT = f"jobd-python/{VERSION}"
@@ -32,6 +36,7 @@ _STATE_FROM_PB = {
     pb.JOB_STATE_SUCCEEDED: State.SUCCEEDED,
     pb.JOB_STATE_FAILED: State.FAILED,
     pb.JOB_STATE_CANCELLED: State.CANCELLED,
+    pb.JOB_STATE_SCHEDULED: State.SCHEDULED,
 }
 _STATE_TO_PB = {v: k for k, v in _STATE_FROM_PB.items()}
 _PARAM_TYPE = {
@@ -53,6 +58,16 @@ def ms_to_datetime(ms: int) -> datetime | None:
 def datetime_to_ms(t: datetime | None) -> int:
     """The inverse of :func:`ms_to_datetime`, exact to the millisecond."""
     return 0 if t is None else (t - EPOCH) // _MS
+
+
+def delay_to_ms(d: float | timedelta | None) -> int:
+    """A submit's ``delay`` (seconds or a timedelta) in whole
+    milliseconds, rounded to the nearest; None is 0 ("now")."""
+    if d is None:
+        return 0
+    if isinstance(d, timedelta):
+        return round(d / _MS)
+    return int(round(d * 1000))
 
 
 def deadline_ms(timeout: float | None) -> int:
@@ -122,7 +137,18 @@ def job_from_pb(j) -> Job:
         started_at=ms_to_datetime(j.started_at_ms),
         finished_at=ms_to_datetime(j.finished_at_ms),
         idempotency_key=j.idempotency_key, input_size=j.input_size,
-        waiting=j.waiting)
+        waiting=j.waiting, run_at=ms_to_datetime(j.run_at_ms),
+        after=tuple(j.after), reruns=j.reruns,
+        history=tuple(run_from_pb(r) for r in j.history),
+        unique_key=j.unique_key or None)
+
+
+def run_from_pb(r) -> Run:
+    """A jobd.v1.Run as a :class:`Run`."""
+    return Run(state=_STATE_FROM_PB.get(r.state, State.FAILED),
+               error=r.error, attempts=r.attempts,
+               started_at=ms_to_datetime(r.started_at_ms),
+               finished_at=ms_to_datetime(r.finished_at_ms))
 
 
 def state_to_pb(state: State | str | None) -> int:
@@ -156,6 +182,11 @@ def _submit_pb(spec: JobSpec, msg) -> None:
     msg.idempotency_key = (spec.idempotency_key
                            if spec.idempotency_key is not None
                            else secrets.token_hex(16))
+    if spec.run_at is not None:
+        msg.run_at_ms = datetime_to_ms(spec.run_at)
+    msg.delay_ms = delay_to_ms(spec.delay)
+    msg.after.extend(spec.after)
+    msg.unique_key = spec.unique_key or ""
 
 
 def _submitted(r) -> Submitted:
@@ -238,8 +269,10 @@ def stats_request() -> tuple[str, bytes]:
 
 def stats_reply(data: bytes) -> Stats:
     r = _parse(pb.StatsReply, data)
-    return Stats(**{f.name: getattr(r, f.name)
-                    for f in pb.StatsReply.DESCRIPTOR.fields})
+    fields = {f.name: getattr(r, f.name)
+              for f in pb.StatsReply.DESCRIPTOR.fields}
+    fields["paused_kinds"] = tuple(r.paused_kinds)
+    return Stats(**fields)
 
 
 def kinds_request() -> tuple[str, bytes]:
@@ -257,8 +290,56 @@ def kinds_reply(data: bytes) -> list[Kind]:
                                description=p.description,
                                choices=list(p.choices)) for p in k.params],
                  uses_input=k.uses_input, origin=k.origin, source=k.source,
-                 concurrency=k.concurrency, max_input=k.max_input)
+                 concurrency=k.concurrency, max_input=k.max_input,
+                 paused=k.paused)
             for k in r.kinds]
+
+
+def retry_request(job_id: int) -> tuple[str, bytes]:
+    return "Retry", pb.RetryRequest(id=job_id).SerializeToString()
+
+
+def retry_reply(data: bytes) -> Job:
+    return job_from_pb(_parse(pb.RetryReply, data).job)
+
+
+def _kind_name(kind: str) -> str:
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a str, not {type(kind).__name__}")
+    return kind
+
+
+def pause_request(kind: str) -> tuple[str, bytes]:
+    return "Pause", pb.PauseRequest(kind=_kind_name(kind)).SerializeToString()
+
+
+def pause_reply(data: bytes) -> bool:
+    return _parse(pb.PauseReply, data).changed
+
+
+def resume_request(kind: str) -> tuple[str, bytes]:
+    return "Resume", pb.ResumeRequest(
+        kind=_kind_name(kind)).SerializeToString()
+
+
+def resume_reply(data: bytes) -> bool:
+    return _parse(pb.ResumeReply, data).changed
+
+
+def schedules_request() -> tuple[str, bytes]:
+    return "Schedules", b""
+
+
+def schedules_reply(data: bytes) -> list[Schedule]:
+    r = _parse(pb.SchedulesReply, data)
+    return [Schedule(name=s.name, kind=s.kind, params=dict(s.params),
+                     spec=s.spec, time_zone=s.time_zone,
+                     catch_up=s.catch_up,
+                     next_at=EPOCH + s.next_at_ms * _MS,
+                     last_at=ms_to_datetime(s.last_at_ms),
+                     last_job_id=s.last_job_id or None, source=s.source,
+                     priority=s.priority)
+            for s in r.schedules]
 
 
 def ping_request(payload: bytes) -> tuple[str, bytes]:
@@ -273,11 +354,17 @@ def ping_reply(data: bytes) -> Pong:
 
 def spec(kind: str, params: Mapping[str, str] | None, input: bytes,
          priority: int, job_timeout: float | None, max_attempts: int,
-         idempotency_key: str | None) -> JobSpec:
+         idempotency_key: str | None, run_at: datetime | None = None,
+         delay: float | timedelta | None = None,
+         after: Iterable[int | Job] = (),
+         unique_key: str | None = None) -> JobSpec:
+    """The JobSpec of a submit's arguments; TypeError or ValueError (from
+    JobSpec's checks) for a naive run_at, a negative delay, a bad after."""
     return JobSpec(kind=kind, params=dict(params or {}), input=input,
                    priority=priority, job_timeout=job_timeout,
                    max_attempts=max_attempts,
-                   idempotency_key=idempotency_key)
+                   idempotency_key=idempotency_key, run_at=run_at,
+                   delay=delay, after=after, unique_key=unique_key)
 
 
 def build(fn, *args) -> tuple[str, bytes]:

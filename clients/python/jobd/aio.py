@@ -34,6 +34,7 @@ import asyncio
 import builtins
 import ssl
 from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from . import _envelope as env
@@ -41,8 +42,8 @@ from . import errors
 from ._framing import (Address, Decoder, ProtocolError, ReplyTooLarge,
                        check_peer_header, frame, parse_address,
                        random_start, request_id, sp_header)
-from .types import (TLS, GetResult, Job, JobSpec, Kind, Page, Pong, State,
-                    Stats, Submitted)
+from .types import (TLS, GetResult, Job, JobSpec, Kind, Page, Pong,
+                    Schedule, State, Stats, Submitted)
 
 __all__ = ["Client"]
 
@@ -309,10 +310,15 @@ class Client:
                      *, input: bytes = b"", priority: int = 0,
                      job_timeout: float | None = None, max_attempts: int = 1,
                      idempotency_key: str | None = None,
+                     run_at: datetime | None = None,
+                     delay: float | timedelta | None = None,
+                     after: Iterable[int | Job] = (),
+                     unique_key: str | None = None,
                      timeout: float | None = DEFAULT) -> Submitted:
         """Submit a job (see :meth:`jobd.Client.submit`)."""
         spec = env.spec(kind, params, input, priority, job_timeout,
-                        max_attempts, idempotency_key)
+                        max_attempts, idempotency_key, run_at, delay, after,
+                        unique_key)
         m, b = env.build(env.submit_request, spec)
         return env.submit_reply(await self._call(m, b, self._t(timeout)))
 
@@ -381,6 +387,33 @@ class Client:
         """The job kinds the daemon runs."""
         m, b = env.kinds_request()
         return env.kinds_reply(await self._call(m, b, self._t(timeout)))
+
+    async def retry(self, id: int, *,
+                    timeout: float | None = DEFAULT) -> Job:
+        """Put a failed or cancelled job back in the queue (see
+        :meth:`jobd.Client.retry`)."""
+        m, b = env.build(env.retry_request, id)
+        return env.retry_reply(await self._call(m, b, self._t(timeout)))
+
+    async def pause(self, kind: str, *,
+                    timeout: float | None = DEFAULT) -> bool:
+        """Pause a kind; True if it was not paused (see
+        :meth:`jobd.Client.pause`)."""
+        m, b = env.build(env.pause_request, kind)
+        return env.pause_reply(await self._call(m, b, self._t(timeout)))
+
+    async def resume(self, kind: str, *,
+                     timeout: float | None = DEFAULT) -> bool:
+        """Resume a paused kind; True if it was paused."""
+        m, b = env.build(env.resume_request, kind)
+        return env.resume_reply(await self._call(m, b, self._t(timeout)))
+
+    async def schedules(self, *, timeout: float | None = DEFAULT
+                        ) -> builtins.list[Schedule]:
+        """The periodic jobs the operator declared, with their next
+        firing."""
+        m, b = env.schedules_request()
+        return env.schedules_reply(await self._call(m, b, self._t(timeout)))
 
     async def ping(self, payload: bytes = b"", *,
                    timeout: float | None = DEFAULT) -> Pong:

@@ -243,7 +243,15 @@ def job_plain(j: jobd.Job) -> dict[str, Any]:
             "started_at_ms": datetime_to_ms(j.started_at),
             "finished_at_ms": datetime_to_ms(j.finished_at),
             "idempotency_key": j.idempotency_key,
-            "input_size": j.input_size, "waiting": j.waiting}
+            "input_size": j.input_size, "waiting": j.waiting,
+            "run_at_ms": datetime_to_ms(j.run_at), "after": list(j.after),
+            "reruns": j.reruns,
+            "history": [{"state": r.state.value, "error": r.error,
+                         "attempts": r.attempts,
+                         "started_at_ms": datetime_to_ms(r.started_at),
+                         "finished_at_ms": datetime_to_ms(r.finished_at)}
+                        for r in j.history],
+            "unique_key": j.unique_key or ""}
 
 
 def plain(method: str, answer: Any) -> Any:
@@ -258,13 +266,24 @@ def plain(method: str, answer: Any) -> Any:
     if method == "get":
         return {"jobs": [job_plain(j) for j in answer.jobs],
                 "missing": list(answer.missing)}
-    if method in ("wait", "cancel"):
+    if method in ("wait", "cancel", "retry"):
         return job_plain(answer)
+    if method in ("pause", "resume"):
+        return {"changed": answer}
+    if method == "schedules":
+        return {"schedules": [
+            {"name": s.name, "kind": s.kind, "params": dict(s.params),
+             "spec": s.spec, "time_zone": s.time_zone,
+             "catch_up": s.catch_up, "next_at_ms": datetime_to_ms(s.next_at),
+             "last_at_ms": datetime_to_ms(s.last_at),
+             "last_job_id": s.last_job_id or 0, "source": s.source,
+             "priority": s.priority} for s in answer]}
     if method == "list":
         return {"jobs": [job_plain(j) for j in answer.jobs],
                 "next_cursor": answer.next_cursor}
     if method == "stats":
-        return dataclasses.asdict(answer)
+        return dict(dataclasses.asdict(answer),
+                    paused_kinds=list(answer.paused_kinds))
     if method == "kinds":
         kinds = []
         for k in answer:

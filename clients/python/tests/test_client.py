@@ -222,6 +222,175 @@ def test_time_conversions() -> None:
     assert env.deadline_ms(2.5) == 2500
 
 
+# --- scheduling: arguments, conversions ----------------------------------
+
+UTC = timezone.utc
+
+
+def submit_pb(**kw) -> "pb.SubmitRequest":
+    _, body = env.submit_request(jobd.JobSpec(kind="count", **kw))
+    msg = pb.SubmitRequest()
+    msg.ParseFromString(body)
+    return msg
+
+
+def test_submit_scheduling_fields_on_the_wire() -> None:
+    at = datetime(2031, 2, 3, 4, 5, 6, 789000, tzinfo=UTC)
+    m = submit_pb(run_at=at, after=[3, 4], unique_key="u")
+    assert m.run_at_ms == 1927857906789 and m.delay_ms == 0
+    assert list(m.after) == [3, 4] and m.unique_key == "u"
+    # another zone: the same instant
+    plus1 = timezone(timedelta(hours=1))
+    assert submit_pb(run_at=at.astimezone(plus1)).run_at_ms == m.run_at_ms
+    # before 1970 goes on the wire as it is: the daemon judges it
+    assert submit_pb(run_at=datetime(1969, 12, 31, 23, 59, 59, 999000,
+                                     tzinfo=UTC)).run_at_ms == -1
+    assert submit_pb(delay=1.5).delay_ms == 1500
+    assert submit_pb(delay=timedelta(minutes=2)).delay_ms == 120000
+    assert submit_pb(delay=0).delay_ms == 0
+    assert submit_pb(delay=0.0004).delay_ms == 0  # to the nearest ms
+    none = submit_pb()
+    assert none.run_at_ms == 0 and none.delay_ms == 0
+    assert list(none.after) == [] and none.unique_key == ""
+
+
+def test_after_takes_ids_and_jobs() -> None:
+    job = env.job_from_pb(pb.Job(id=41, kind="count"))
+    assert isinstance(job, jobd.Job)
+    spec = jobd.JobSpec(kind="count", after=[job, 7])
+    assert spec.after == (41, 7)
+    assert jobd.JobSpec(kind="count", after=(i for i in (1, 2))).after \
+        == (1, 2)
+    assert list(submit_pb(after=[job]).after) == [41]
+
+
+def test_scheduling_arguments_refused_before_sending() -> None:
+    naive = datetime(2030, 1, 1, 12, 0)
+    with pytest.raises(TypeError, match="naive datetime"):
+        jobd.JobSpec(kind="count", run_at=naive)
+    with pytest.raises(TypeError, match="timezone-aware datetime"):
+        jobd.JobSpec(kind="count", run_at=1893456000)  # type: ignore
+    with pytest.raises(ValueError, match="negative"):
+        jobd.JobSpec(kind="count", delay=timedelta(seconds=-1))
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="delay"):
+            jobd.JobSpec(kind="count", delay=bad)
+    for bad in (True, "5", [5]):
+        with pytest.raises(TypeError, match="delay"):
+            jobd.JobSpec(kind="count", delay=bad)  # type: ignore
+    for bad in (5, "12", b"12", None):
+        with pytest.raises(TypeError, match="after must be an iterable"):
+            jobd.JobSpec(kind="count", after=bad)  # type: ignore
+    for bad in (["3"], [1.0], [True], [None]):
+        with pytest.raises(TypeError, match="not a job id"):
+            jobd.JobSpec(kind="count", after=bad)  # type: ignore
+    with pytest.raises(ValueError, match="job id -3 is negative"):
+        jobd.JobSpec(kind="count", after=[-3])
+    with pytest.raises(TypeError, match="unique_key"):
+        jobd.JobSpec(kind="count", unique_key=5)  # type: ignore
+    # the clients refuse them the same way, with nothing sent: nothing
+    # listens at this address, and no Unavailable comes
+    with jobd.Client("tcp://127.0.0.1:1") as c:
+        with pytest.raises(TypeError, match="naive datetime"):
+            c.submit("count", {"n": "1"}, run_at=naive)
+        with pytest.raises(ValueError, match="negative"):
+            c.submit("count", {"n": "1"}, after=[-1])
+
+    async def aio() -> None:
+        async with jobd.aio.Client("tcp://127.0.0.1:1") as c:
+            with pytest.raises(TypeError, match="naive datetime"):
+                await c.submit("count", {"n": "1"}, run_at=naive)
+            with pytest.raises(TypeError, match="after must be"):
+                await c.submit("count", {"n": "1"}, after=3)  # type: ignore
+    asyncio.run(aio())
+
+
+def test_scheduling_fields_from_the_wire() -> None:
+    j = env.job_from_pb(pb.Job(
+        id=9, kind="fail", state=pb.JOB_STATE_SCHEDULED,
+        run_at_ms=1733456789123, after=[3, 5], reruns=2, unique_key="k",
+        history=[pb.Run(state=pb.JOB_STATE_FAILED, error="e1", attempts=3,
+                        started_at_ms=1000, finished_at_ms=2000),
+                 pb.Run(state=pb.JOB_STATE_CANCELLED, error="e2")]))
+    assert j.state is jobd.State.SCHEDULED and not j.state.ended
+    assert j.run_at == env.ms_to_datetime(1733456789123)
+    assert j.run_at is not None and j.run_at.tzinfo is UTC
+    assert j.after == (3, 5) and j.reruns == 2 and j.unique_key == "k"
+    assert j.history == (
+        jobd.Run(state=jobd.State.FAILED, error="e1", attempts=3,
+                 started_at=env.ms_to_datetime(1000),
+                 finished_at=env.ms_to_datetime(2000)),
+        jobd.Run(state=jobd.State.CANCELLED, error="e2", attempts=0,
+                 started_at=None, finished_at=None))
+    plain = env.job_from_pb(pb.Job(id=1))
+    assert plain.run_at is None and plain.after == () and plain.reruns == 0
+    assert plain.history == () and plain.unique_key is None
+    st = env.stats_reply(pb.StatsReply(
+        scheduled=4, paused_kinds=["a", "b"]).SerializeToString())
+    assert st.scheduled == 4 and st.paused_kinds == ("a", "b")
+    k = env.kinds_reply(pb.KindsReply(kinds=[pb.Kind(
+        name="x", paused=True)]).SerializeToString())
+    assert k[0].paused is True
+    sc = env.schedules_reply(pb.SchedulesReply(schedules=[
+        pb.Schedule(name="nightly", kind="count", params={"n": "1"},
+                    spec="cron 30 3 * * *", time_zone="Europe/Paris",
+                    catch_up="one", next_at_ms=1733456789000,
+                    source="/k/nightly.schedule", priority=2),
+        pb.Schedule(name="often", spec="every 5m", next_at_ms=5,
+                    last_at_ms=4, last_job_id=77)]).SerializeToString())
+    assert sc[0] == jobd.Schedule(
+        name="nightly", kind="count", params={"n": "1"},
+        spec="cron 30 3 * * *", time_zone="Europe/Paris", catch_up="one",
+        next_at=env.ms_to_datetime(1733456789000), last_at=None,
+        last_job_id=None, source="/k/nightly.schedule", priority=2)
+    assert sc[1].last_at == env.ms_to_datetime(4) and sc[1].last_job_id == 77
+    assert env.pause_reply(pb.PauseReply(changed=True).SerializeToString())
+    assert not env.resume_reply(b"")
+    assert env.state_to_pb("scheduled") == pb.JOB_STATE_SCHEDULED
+
+
+def test_scheduling_against_the_daemon(client: jobd.Client) -> None:
+    """The features end to end through the sync client; the conformance
+    scenarios cover them call by call, for every client."""
+    soon = client.submit("sha256", input=b"abc",
+                         delay=timedelta(seconds=1)).job
+    assert soon.state is jobd.State.SCHEDULED and soon.run_at is not None
+    later = client.submit("sha256", input=b"abc",
+                          run_at=datetime.now(UTC) + timedelta(hours=1),
+                          unique_key="later").job
+    assert later.id in [j.id for j in
+                        client.list(state=jobd.State.SCHEDULED).jobs]
+    dep = client.submit("primes", {"limit": "100"}, after=[soon]).job
+    assert dep.after == (soon.id,)
+    done = client.wait(dep.id, timeout=60)
+    assert done.state is jobd.State.SUCCEEDED
+    ran = client.get(soon.id)
+    assert ran.started_at is not None and ran.started_at >= soon.run_at
+    assert client.pause("fail") is True and client.pause("fail") is False
+    st = client.stats()
+    assert st.paused_kinds == ("fail",) and st.scheduled == 1
+    assert {k.name: k.paused for k in client.kinds()}["fail"] is True
+    with pytest.raises(jobd.NotFound):
+        client.pause("nope")
+    f = client.submit("fail", {"message": "x"}).job
+    assert "paused" in client.get(f.id).waiting  # the wording: conformance
+    assert client.resume("fail") is True
+    assert client.wait(f.id, timeout=60).state is jobd.State.FAILED
+    r = client.retry(f.id)
+    assert r.reruns == 1 and len(r.history) == 1
+    assert r.history[0].state is jobd.State.FAILED
+    assert client.wait(f.id, timeout=60).reruns == 1
+    with pytest.raises(jobd.FailedPrecondition):
+        client.retry(dep.id)
+    with pytest.raises(jobd.NotFound):
+        client.retry(987654)
+    assert [j.id for j in client.list(state="failed").jobs] == [f.id]
+    assert client.schedules() == []
+    again = client.submit("sha256", input=b"abc", unique_key="later")
+    assert again.existing and again.job.id == later.id
+    client.cancel(later.id)
+
+
 def test_list_all_follows_cursors(client: jobd.Client) -> None:
     ids = [s.job.id for s in client.submit_batch(
         [jobd.JobSpec(kind="sha256", input=str(i).encode())

@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 import jobd
 from harness import Daemon, conformance_dir, plain, running
+from jobd._envelope import EPOCH
 
 SCENARIO_LIMIT_S = 180  # a scenario that hangs fails after this
 
@@ -40,10 +43,20 @@ def data(d: dict[str, Any]) -> bytes:
     return (d["repeat"] * d["times"]).encode()
 
 
+def text(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
 def resolve(v: Any, vars: dict[str, Any]) -> Any:
     if isinstance(v, dict) and set(v) == {"var"}:
         assert v["var"] in vars, f"no saved value '{v['var']}'"
         return vars[v["var"]]
+    if isinstance(v, dict) and set(v) == {"now_ms"}:
+        return int(time.time() * 1000) + v["now_ms"]
+    if isinstance(v, dict) and set(v) == {"join"}:
+        return "".join(text(resolve(x, vars)) for x in v["join"])
     if isinstance(v, dict):
         return {k: resolve(x, vars) for k, x in v.items()}
     if isinstance(v, list):
@@ -90,8 +103,9 @@ def equal(got: Any, want: Any) -> bool:
 def matches(got: Any, m: Any, vars: dict[str, Any]) -> bool:
     if isinstance(m, dict) and len(m) == 1:
         (op, arg), = m.items()
-        if op == "var":
+        if op in ("var", "now_ms", "join"):
             return got is not ABSENT and equal(got, resolve(m, vars))
+        arg = resolve(arg, vars)
         if op == "absent":
             return (got is ABSENT) == bool(arg)
         if got is ABSENT:
@@ -110,7 +124,7 @@ def matches(got: Any, m: Any, vars: dict[str, Any]) -> bool:
             return {"gte": got >= arg, "lte": got <= arg,
                     "gt": got > arg}[op]
         if op == "in":
-            return any(equal(got, x) for x in resolve(arg, vars))
+            return any(equal(got, x) for x in arg)
         if op == "sha256":
             b = got.encode() if isinstance(got, str) else got
             return isinstance(b, bytes) and \
@@ -137,11 +151,16 @@ def call_args(method: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             kw["params"] = a["params"]
         if "input" in a:
             kw["input"] = data(a["input"])
-        for k in ("priority", "max_attempts", "idempotency_key"):
+        for k in ("priority", "max_attempts", "idempotency_key", "after",
+                  "unique_key"):
             if k in a:
                 kw[k] = a[k]
         if "timeout_ms" in a:
             kw["job_timeout"] = a["timeout_ms"] / 1000
+        if "run_at_ms" in a:
+            kw["run_at"] = EPOCH + timedelta(milliseconds=a["run_at_ms"])
+        if "delay_ms" in a:
+            kw["delay"] = timedelta(milliseconds=a["delay_ms"])
         return kw
 
     if method == "submit":
@@ -151,12 +170,14 @@ def call_args(method: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                                          for a in args["jobs"]]}
     if method == "get":
         return "get_many", {"ids": args["ids"]}
-    if method in ("wait", "cancel"):
+    if method in ("wait", "cancel", "retry"):
         return method, {"id": args["id"]}
+    if method in ("pause", "resume"):
+        return method, {"kind": args["kind"]}
     if method == "list":
         return "list", {k: args[k] for k in ("state", "kind", "limit",
                                              "cursor") if k in args}
-    if method in ("stats", "kinds"):
+    if method in ("stats", "kinds", "schedules"):
         return method, {}
     if method == "ping":
         return "ping", ({"payload": data(args["payload"])}
