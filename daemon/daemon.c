@@ -1,18 +1,19 @@
 /*
  * daemon: start-up and shutdown order.
  *
- * Start: TLS files, token and kinds (read and checked first, so that a bad
- * one stops jobd before it touches the database) -> database (schema checked,
- * running jobs recovered, queued ones loaded) -> writer -> scheduler ->
- * workers -> listeners. The database is locked before all this, by main()
- * (dblock.h): a second jobd on it stops before it reads a byte of it, so
- * nothing here (recovery, a migration, any write) can happen twice at once
- * on one database. Stop, in reverse:
- * the front refuses new requests, the scheduler answers parked calls and
- * lets running jobs finish within the grace period (then stops them: they go
- * back to queued), the workers are joined, the writer commits what is left,
- * and only then is the socket closed, since until then replies may still be
- * on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2 may never return
+ * Start: TLS files, token, kinds and schedules (read and checked first, so
+ * that a bad one stops jobd before it touches the database) -> database
+ * (schema checked, running jobs recovered, queued ones loaded) -> writer ->
+ * scheduler -> schedules' engine (periodic.h) -> workers -> listeners. The
+ * database is locked before all this, by main() (dblock.h): a second jobd
+ * on it stops before it reads a byte of it, so nothing here (recovery, a
+ * migration, any write) can happen twice at once on one database. Stop, in
+ * reverse: the front refuses new requests, the schedules make no more
+ * firings, the scheduler answers parked calls and lets running jobs finish
+ * within the grace period (then stops them: they go back to queued), the
+ * workers are joined, the writer commits what is left (the firings still on
+ * their way included), and only then is the socket closed, since until then
+ * replies may still be on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2 may never return
  * from it (server.c), and by then there is nothing left to lose.
  *
  * The stop has two halves: daemon_drain() (everything up to the commit) and
@@ -29,6 +30,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "periodic.h"
 #include "pool.h"
 #include "scheduler.h"
 #include "server.h"
@@ -41,6 +43,7 @@ struct jobd_daemon {
 	writer *w;
 	sched *s;
 	service *sv;
+	periodic *per; /* the schedules (*.schedule files) */
 	pool *p;
 	runmark *marks; /* the workers' (runmark.h) */
 	server *srv;
@@ -171,6 +174,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	jobd_daemon *d;
 	nng_tls_config *tls;
 	kindset *ks = NULL;
+	struct schedset *set = NULL;
 	store *db = NULL;
 	uint64_t recovered;
 	int rv;
@@ -186,6 +190,9 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	if ((rv = load_security(d, cfg, &tls, err, errlen)) != JOBD_OK)
 		goto fail_security;
 	if ((rv = kindset_load(&ks, &cfg->kinds, err, errlen)) != JOBD_OK)
+		goto fail_db;
+	if ((rv = schedfile_load_dir(&set, cfg->kinds.dir, ks, err, errlen)) !=
+	    JOBD_OK)
 		goto fail_db;
 	if ((rv = store_open(&db, cfg->db_path, err, errlen)) != JOBD_OK)
 		goto fail_db;
@@ -209,8 +216,13 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		log_warn("recovered %llu jobs left running by an unclean stop; "
 		         "they run again",
 		         (unsigned long long) recovered);
+	rv = periodic_start(&d->per, d->s, d->w, set, err, errlen);
+	set = NULL; /* taken */
+	if (rv != JOBD_OK)
+		goto fail_load;
 	if ((rv = service_create(&d->sv, d->s, &svc, err, errlen)) != JOBD_OK)
 		goto fail_load;
+	service_set_periodic(d->sv, d->per);
 	if ((rv = pool_start(&d->p, d->s, cfg->workers, d->marks, err,
 	                     errlen)) != JOBD_OK)
 		goto fail_pool;
@@ -232,14 +244,17 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	return JOBD_OK;
 
 fail_server:
+	periodic_stop(d->per);
 	sched_drain(d->s, 0);
 	pool_stop(d->p);
 fail_pool:
 	service_destroy(d->sv);
 fail_load:
+	periodic_stop(d->per);
 	sched_drain(d->s, 0);
 	writer_stop(d->w);
 	d->w = NULL;
+	periodic_destroy(d->per);
 	sched_destroy(d->s);
 fail_sched:
 	writer_stop(d->w);
@@ -248,6 +263,7 @@ fail_writer:
 fail_marks:
 	store_close(db);
 fail_db:
+	schedset_free(set);
 	kindset_unref(ks);
 	if (tls != NULL)
 		nng_tls_config_free(tls);
@@ -256,19 +272,28 @@ fail_security:
 	return rv;
 }
 
+/* The kinds and the schedules (checked against the new kinds) are read
+ * first; either one wrong keeps both in use. */
 int
 daemon_reload(jobd_daemon *d, char *err, size_t errlen)
 {
+	struct schedset *set;
 	kindset *ks;
 	size_t n;
 	int rv;
 
 	if ((rv = kindset_load(&ks, d->kinds, err, errlen)) != JOBD_OK)
 		return rv;
+	if ((rv = schedfile_load_dir(&set, d->kinds->dir, ks, err, errlen)) !=
+	    JOBD_OK) {
+		kindset_unref(ks);
+		return rv;
+	}
 	(void) kindset_all(ks, &n);
 	sched_set_kinds(d->s, ks);
 	kindset_unref(ks);
 	log_info("kinds read again: %zu kinds", n);
+	periodic_reload(d->per, set);
 	return JOBD_OK;
 }
 
@@ -278,6 +303,7 @@ daemon_drain(jobd_daemon *d)
 	log_info("stopping: no new requests; running jobs have %u ms",
 	         d->grace_ms);
 	server_drain(d->srv);
+	periodic_stop(d->per);
 	sched_drain(d->s, d->grace_ms);
 	pool_stop(d->p);
 	runmark_close(d->marks); /* every slot clear: the file goes */
@@ -330,6 +356,7 @@ daemon_stop(jobd_daemon *d)
 		return JOBD_DEADLINE_EXCEEDED;
 	}
 	service_destroy(d->sv);
+	periodic_destroy(d->per);
 	sched_destroy(d->s);
 	log_info("stopped");
 	free(d);

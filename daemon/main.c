@@ -44,6 +44,7 @@
 #include "exec.h"
 #include "jobd_status.h"
 #include "log.h"
+#include "schedfile.h"
 #include "writer.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7077"
@@ -107,8 +108,9 @@ usage(FILE *f)
 	    "                      certificate asked for)\n"
 	    "  --kinds-dir DIR     read job kinds from the *.kind files of "
 	    "DIR,\n"
-	    "                      again on SIGHUP (JOBD_KINDS_DIR; none:\n"
-	    "                      the built-in kinds only)\n"
+	    "                      and periodic jobs from its *.schedule\n"
+	    "                      files, again on SIGHUP (JOBD_KINDS_DIR;\n"
+	    "                      none: the built-in kinds only)\n"
 	    "  --plugin FILE       load the C plugin FILE (a shared object);\n"
 	    "                      may be repeated (JOBD_PLUGINS,\n"
 	    "                      comma-separated; none)\n"
@@ -117,8 +119,8 @@ usage(FILE *f)
 	    "                      killed jobd left there is removed at start\n"
 	    "                      (JOBD_RUN_DIR; the database's path with\n"
 	    "                      .runs added)\n"
-	    "  --check-kinds       read the kinds, list them and exit: 0 if\n"
-	    "                      they are all right, 1 if not\n"
+	    "  --check-kinds       read the kinds and schedules, list them and\n"
+	    "                      exit: 0 if they are all right, 1 if not\n"
 	    "  --auth-token-file FILE\n"
 	    "                      require every request, Ping included, to\n"
 	    "                      carry the token in FILE (one line; must\n"
@@ -139,8 +141,8 @@ usage(FILE *f)
 	    "                      and queued again; exit 0\n"
 	    "  the same again      during the grace period: running jobs are\n"
 	    "                      stopped at once and queued again; exit 0\n"
-	    "  SIGHUP              read the kinds again (a bad file keeps the\n"
-	    "                      kinds in use)\n"
+	    "  SIGHUP              read the kinds and schedules again (a bad\n"
+	    "                      file keeps the kinds and schedules in use)\n"
 	    "  SIGUSR1             log one status line (workers, jobs per\n"
 	    "                      state, counters)\n"
 	    "  SIGUSR2             debug logging on, or back off\n"
@@ -450,17 +452,25 @@ parse(struct opts *o, int argc, char **argv)
 	return 0;
 }
 
-/* --check-kinds: reads the kinds and lists them on stdout. 0 if they are
- * all right, 1 with the problems on stderr if not. */
+/* --check-kinds: reads the kinds and the schedules and lists them on
+ * stdout. 0 if they are all right, 1 with the problems on stderr if not. */
 static int
 check_kinds(const struct kinds_config *kc)
 {
 	char err[4096];
+	struct schedset *set;
 	kindset *ks;
 	size_t n;
 
 	if (kindset_load(&ks, kc, err, sizeof(err)) != JOBD_OK) {
 		fprintf(stderr, "jobd: the kinds are not right:\n%s\n", err);
+		return 1;
+	}
+	if (schedfile_load_dir(&set, kc->dir, ks, err, sizeof(err)) !=
+	    JOBD_OK) {
+		fprintf(stderr, "jobd: the schedules are not right:\n%s\n",
+		        err);
+		kindset_unref(ks);
 		return 1;
 	}
 	const struct kind_def *d = kindset_all(ks, &n);
@@ -475,6 +485,16 @@ check_kinds(const struct kinds_config *kc)
 			       k->params[j].required ? " (required)" : "");
 	}
 	printf("%zu kinds, all right\n", n);
+	for (size_t i = 0; i < set->n; i++) {
+		const struct schedule *sc = &set->v[i];
+		printf("%-16s schedule  %s\n", sc->name, sc->source);
+		printf("%-16s %s%s%s, kind %s, catch_up %s\n", "", sc->spec,
+		       sc->time_zone[0] ? " " : "", sc->time_zone, sc->kind,
+		       catch_up_name(sc->catch_up));
+	}
+	if (set->n > 0)
+		printf("%zu schedules, all right\n", set->n);
+	schedset_free(set);
 	kindset_unref(ks);
 	return 0;
 }
@@ -555,7 +575,8 @@ take_signals(jobd_daemon *d, const sigset_t *set, int level)
 		} else if (sig == SIGHUP) {
 			log_info("received SIGHUP: reading the kinds again");
 			if (daemon_reload(d, err, sizeof(err)) != JOBD_OK)
-				log_error("the kinds in use stay: %s", err);
+				log_error("the kinds and schedules in use stay: %s",
+				          err);
 		} else if (sig == SIGUSR1) {
 			daemon_status(d);
 		} else if (sig == SIGUSR2) {

@@ -22,6 +22,10 @@ struct service_config {
 
 int service_create(service **svp, sched *s, const struct service_config *cfg,
                    char *err, size_t errlen);
+struct periodic;
+/* The periodic schedules the Schedules method lists (NULL: none). Call
+ * before the service serves. */
+void service_set_periodic(service *sv, struct periodic *p);
 /* The generated interface, to hand to rpc_dispatch(). */
 ProtobufCService *service_base(service *sv);
 void service_destroy(service *sv);

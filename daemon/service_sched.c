@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "limit.h"
+#include "periodic.h"
 #include "service_int.h"
 
 int
@@ -252,9 +253,64 @@ svc_schedules(Jobd__V1__Jobs_Service *base,
 {
 	service *sv = (service *) base;
 	Jobd__V1__SchedulesReply rep = JOBD__V1__SCHEDULES_REPLY__INIT;
+	struct schedule_info *v = NULL;
+	size_t n = 0, np = 0;
+	Jobd__V1__Schedule *sch = NULL, **ptrs = NULL;
+	Jobd__V1__Schedule__ParamsEntry *ents = NULL, **eptrs = NULL;
 
 	(void) in;
 	(void) closure;
-	(void) sv;
+	if (sv->periodic != NULL && periodic_list(sv->periodic, &v, &n) != JOBD_OK) {
+		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		np += v[i].nparams;
+	sch = calloc(n + 1, sizeof(*sch));
+	ptrs = calloc(n + 1, sizeof(*ptrs));
+	ents = calloc(np + 1, sizeof(*ents));
+	eptrs = calloc(np + 1, sizeof(*eptrs));
+	if (sch == NULL || ptrs == NULL || ents == NULL || eptrs == NULL) {
+		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	np = 0;
+	for (size_t i = 0; i < n; i++) {
+		Jobd__V1__Schedule *m = &sch[i];
+		jobd__v1__schedule__init(m);
+		m->name = v[i].name;
+		m->kind = v[i].kind;
+		m->spec = v[i].spec;
+		m->time_zone = v[i].time_zone;
+		m->catch_up = v[i].catch_up;
+		m->source = v[i].source;
+		m->priority = v[i].priority;
+		m->next_at_ms = v[i].next_at;
+		m->last_at_ms = v[i].last_at;
+		m->last_job_id = v[i].last_job_id;
+		m->params = &eptrs[np];
+		m->n_params = v[i].nparams;
+		for (size_t k = 0; k < v[i].nparams; k++, np++) {
+			jobd__v1__schedule__params_entry__init(&ents[np]);
+			ents[np].key = v[i].params[k].name;
+			ents[np].value = v[i].params[k].value;
+			eptrs[np] = &ents[np];
+		}
+		ptrs[i] = m;
+	}
+	rep.n_schedules = n;
+	rep.schedules = ptrs;
 	rpc_closure(&rep.base, arg);
+out:
+	free(sch);
+	free(ptrs);
+	free(ents);
+	free(eptrs);
+	periodic_list_free(v, n);
+}
+
+void
+service_set_periodic(service *sv, struct periodic *p)
+{
+	sv->periodic = p;
 }

@@ -1298,7 +1298,8 @@ kindfile_load_dir(kindset *ks, const char *dir, char *err, size_t errlen)
 			goto oom;
 		n++;
 	}
-	qsort(names, n, sizeof(*names), kf_cmp_name);
+	if (n > 0) /* names is NULL when there are none */
+		qsort(names, n, sizeof(*names), kf_cmp_name);
 	for (size_t i = 0; i < n; i++) {
 		int r;
 		if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir,
