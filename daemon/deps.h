@@ -37,8 +37,7 @@ struct dep_edge *deps_edge_new(void);
 /* Room for n more edges without growing (growing may fail: -1). */
 int deps_reserve(struct deps *d, size_t n);
 /* Adds e (made by deps_edge_new; deps_reserve made room). */
-void deps_add(struct deps *d, struct dep_edge *e, uint64_t on,
-              uint64_t waiter);
+void deps_add(struct deps *d, struct dep_edge *e, uint64_t on, uint64_t waiter);
 /* Removes and frees the edge from `waiter` on `on`, if there is one. */
 void deps_drop(struct deps *d, uint64_t on, uint64_t waiter);
 /* Takes every edge on `on` out of the table, as a list linked by next

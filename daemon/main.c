@@ -119,7 +119,8 @@ usage(FILE *f)
 	    "                      killed jobd left there is removed at start\n"
 	    "                      (JOBD_RUN_DIR; the database's path with\n"
 	    "                      .runs added)\n"
-	    "  --check-kinds       read the kinds and schedules, list them and\n"
+	    "  --check-kinds       read the kinds and schedules, list them "
+	    "and\n"
 	    "                      exit: 0 if they are all right, 1 if not\n"
 	    "  --auth-token-file FILE\n"
 	    "                      require every request, Ping included, to\n"
@@ -575,8 +576,9 @@ take_signals(jobd_daemon *d, const sigset_t *set, int level)
 		} else if (sig == SIGHUP) {
 			log_info("received SIGHUP: reading the kinds again");
 			if (daemon_reload(d, err, sizeof(err)) != JOBD_OK)
-				log_error("the kinds and schedules in use stay: %s",
-				          err);
+				log_error(
+				    "the kinds and schedules in use stay: %s",
+				    err);
 		} else if (sig == SIGUSR1) {
 			daemon_status(d);
 		} else if (sig == SIGUSR2) {

@@ -27,14 +27,14 @@
 enum stop_reason { STOP_NONE = 0, STOP_CANCEL, STOP_TIMEOUT, STOP_SHUTDOWN };
 enum job_where { IN_NONE = 0, IN_RUNQ, IN_DELAYED };
 enum job_flags {
-	JOB_COMMITTED = 1, /* its insert is on disk */
-	JOB_ENDED = 2,     /* its terminal state is on disk */
-	JOB_HAS_KEY = 4,   /* data starts with the idempotency key */
-	JOB_LOADED = 8,    /* its kind and params were read from the disk */
-	JOB_DOOMED = 16,   /* pending, and a job it runs after failed: it is
-	                      cancelled once acknowledged (run->error says
-	                      why) */
-	JOB_RERUN = 32,    /* pending: a Retry's, not a Submit's */
+	JOB_COMMITTED = 1,   /* its insert is on disk */
+	JOB_ENDED = 2,       /* its terminal state is on disk */
+	JOB_HAS_KEY = 4,     /* data starts with the idempotency key */
+	JOB_LOADED = 8,      /* its kind and params were read from the disk */
+	JOB_DOOMED = 16,     /* pending, and a job it runs after failed: it is
+	                        cancelled once acknowledged (run->error says
+	                        why) */
+	JOB_RERUN = 32,      /* pending: a Retry's, not a Submit's */
 	JOB_HAS_UNIQUE = 64, /* data holds a unique key (after the key) */
 };
 
@@ -51,8 +51,8 @@ struct jobrun {
 	char *error;
 	uint32_t pending_writes;
 	uint32_t nparams;
-	uint32_t reruns;            /* times a Retry put it back */
-	struct job_run *history;    /* those earlier runs, oldest first */
+	uint32_t reruns;         /* times a Retry put it back */
+	struct job_run *history; /* those earlier runs, oldest first */
 	size_t nhistory;
 	kindset *ks;                /* running: the set its kind is from */
 	const struct kind_def *def; /* running: its kind, in ks */
@@ -79,8 +79,8 @@ struct job {
 	uint16_t kind;      /* the id of its kind's name: kind_intern() */
 	uint8_t nparams;
 	uint8_t state;
-	uint8_t where; /* enum job_where */
-	uint8_t flags; /* enum job_flags */
+	uint8_t where;  /* enum job_where */
+	uint8_t flags;  /* enum job_flags */
 	uint8_t nafter; /* jobs it runs after (their ids end data) */
 	uint8_t nleft;  /* of those, the ones it still waits for */
 	/* [key NUL] [unique key NUL] then name NUL value NUL, nparams

@@ -176,8 +176,7 @@ load_one(const struct jobrec *r, void *arg)
 	j->created_at = r->created_at;
 	j->flags |= JOB_COMMITTED | JOB_LOADED;
 	if (r->error != NULL || r->started_at != 0 || r->finished_at != 0 ||
-	    r->progress_done != 0 || r->progress_total != 0 ||
-	    r->reruns != 0) {
+	    r->progress_done != 0 || r->progress_total != 0 || r->reruns != 0) {
 		/* an earlier attempt's traces, shown as they were */
 		struct jobrun *run = job_run(j);
 		if (run == NULL || (r->error != NULL &&
@@ -307,8 +306,7 @@ load_queued(sched *s, store *db, struct load_ctx *lc, struct load_ctx *hl,
 /* The jobs waited for that were not in memory: each one's end, from the
  * database, settles its waiter. */
 static int
-load_checks(sched *s, store *db, struct load_ctx *lc, char *err,
-            size_t errlen)
+load_checks(sched *s, store *db, struct load_ctx *lc, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < lc->nchecks; i++) {
 		struct check *c = &lc->checks[i];

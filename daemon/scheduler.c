@@ -240,8 +240,8 @@ job_after(const struct job *j)
 	for (size_t i = 0; i < 2u * j->nparams; i++)
 		p += strlen(p) + 1;
 	return (const uint64_t *) (const void *) (j->data +
-	                                          after_off((size_t) (p -
-	                                                              j->data)));
+	                                          after_off(
+	                                              (size_t) (p - j->data)));
 }
 
 /* A new job holding a copy of params, key (NULL or "": none) and the ids
@@ -1475,7 +1475,7 @@ fresh_free(struct fresh *f, size_t n)
  * has room for them. Under mtx. */
 static void
 add_edges(sched *s, struct job *j, struct fresh *f, const uint64_t *ids,
-         size_t n)
+          size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct dep_edge *e = f->edges;
@@ -1698,7 +1698,8 @@ rerun_refusal(sched *s, const struct jobrec *rec, const struct batch_job *b,
 		return JOBD_UNAVAILABLE;
 	}
 	if (rec->state != JOB_FAILED && rec->state != JOB_CANCELLED) {
-		snprintf(err, errlen, "job %llu has not failed or been cancelled",
+		snprintf(err, errlen,
+		         "job %llu has not failed or been cancelled",
 		         (unsigned long long) rec->id);
 		return JOBD_FAILED_PRECONDITION;
 	}
@@ -1756,8 +1757,8 @@ sched_rerun(sched *s, struct jobrec *rec, const uint64_t *wait_for,
 	if ((rv = rerun_refusal(s, rec, &b, err, errlen)) != JOBD_OK)
 		goto out;
 	/* its history: rec's, and the run that ended */
-	struct job_run *hist = realloc(rec->history, (rec->nhistory + 1) *
-	                                                 sizeof(*hist));
+	struct job_run *hist =
+	    realloc(rec->history, (rec->nhistory + 1) * sizeof(*hist));
 	if (hist != NULL)
 		rec->history = hist;
 	if (hist == NULL || (f = fresh_alloc(s, &b, 1, &yes, 1)) == NULL ||

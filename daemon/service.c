@@ -527,9 +527,9 @@ make_rec(struct jobrec *rec, const Jobd__V1__SubmitRequest *in,
 	rec->timeout_ms = in->timeout_ms;
 	rec->max_attempts = in->max_attempts ? in->max_attempts : 1;
 	/* a time now or past: runs now, as if none */
-	rec->not_before = in->delay_ms > 0 ? sched_wall_ms() +
-	                                         (int64_t) in->delay_ms
-	                                   : in->run_at_ms;
+	rec->not_before = in->delay_ms > 0
+	                      ? sched_wall_ms() + (int64_t) in->delay_ms
+	                      : in->run_at_ms;
 	if (rec->not_before != 0 && rec->not_before <= sched_wall_ms())
 		rec->not_before = 0;
 	if (in->n_after > 0) {
@@ -541,7 +541,8 @@ make_rec(struct jobrec *rec, const Jobd__V1__SubmitRequest *in,
 		}
 		for (size_t i = 0; i < in->n_after; i++) {
 			size_t k2 = 0;
-			while (k2 < rec->nafter && rec->after[k2] != in->after[i])
+			while (k2 < rec->nafter &&
+			       rec->after[k2] != in->after[i])
 				k2++;
 			if (k2 == rec->nafter)
 				rec->after[rec->nafter++] = in->after[i];

@@ -66,8 +66,7 @@ void reader_give(service *sv, store *db);
  * answered on c). With its history when it was rerun. */
 int lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
                size_t errlen);
-int find_job(service *sv, struct rpc_call *c, uint64_t id,
-             struct jobrec *out);
+int find_job(service *sv, struct rpc_call *c, uint64_t id, struct jobrec *out);
 
 int pbjob_init(struct pbjob *p, const struct jobrec *r);
 void pbjob_fini(struct pbjob *p);
@@ -81,10 +80,10 @@ bool key_ok(const char *key);
 
 /* A parked call's state, held by its answer; NULL (c answered) when out
  * of memory. */
-struct parked *parked_new(
-    service *sv, struct rpc_call *c, int until, int64_t deadline,
-    void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
-                 const char *));
+struct parked *
+parked_new(service *sv, struct rpc_call *c, int until, int64_t deadline,
+           void (*fire)(struct waiter *, int, const struct jobrec *, uint64_t,
+                        const char *));
 void parked_unref(struct parked *p);
 extern const struct rpc_park_ops parked_ops;
 /* A parked Submit's (or Retry's) answer. */
@@ -99,15 +98,13 @@ void submit_fire(struct waiter *w, int status, const struct jobrec *job,
  * *nwait their number. JOBD_OK, or the status with the message in err.
  */
 int after_check(service *sv, const uint64_t *after, size_t n,
-                uint64_t *wait_for, size_t *nwait, char *err,
-                size_t errlen);
+                uint64_t *wait_for, size_t *nwait, char *err, size_t errlen);
 /* The handlers of service_sched.c. */
 void svc_retry(Jobd__V1__Jobs_Service *base, const Jobd__V1__RetryRequest *in,
                Jobd__V1__RetryReply_Closure closure, void *arg);
 void svc_pause(Jobd__V1__Jobs_Service *base, const Jobd__V1__PauseRequest *in,
                Jobd__V1__PauseReply_Closure closure, void *arg);
-void svc_resume(Jobd__V1__Jobs_Service *base,
-                const Jobd__V1__ResumeRequest *in,
+void svc_resume(Jobd__V1__Jobs_Service *base, const Jobd__V1__ResumeRequest *in,
                 Jobd__V1__ResumeReply_Closure closure, void *arg);
 void svc_schedules(Jobd__V1__Jobs_Service *base,
                    const Jobd__V1__SchedulesRequest *in,

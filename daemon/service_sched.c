@@ -187,8 +187,7 @@ pause_release(void *arg)
 static const struct rpc_park_ops pause_ops = {pause_hold, pause_release};
 
 static void
-pause_or_resume(service *sv, struct rpc_call *c, const char *kind,
-                bool pause)
+pause_or_resume(service *sv, struct rpc_call *c, const char *kind, bool pause)
 {
 	struct pausecall *pc;
 	kindset *ks = sched_kinds(sv->s);
@@ -260,7 +259,8 @@ svc_schedules(Jobd__V1__Jobs_Service *base,
 
 	(void) in;
 	(void) closure;
-	if (sv->periodic != NULL && periodic_list(sv->periodic, &v, &n) != JOBD_OK) {
+	if (sv->periodic != NULL &&
+	    periodic_list(sv->periodic, &v, &n) != JOBD_OK) {
 		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}

@@ -101,7 +101,8 @@ ukeys_del(struct ukeys *u, void *e)
 	for (j = (i + 1) & (u->cap - 1); u->slots[j] != NULL;
 	     j = (j + 1) & (u->cap - 1)) {
 		size_t h = hash(u->key(u->slots[j])) & (u->cap - 1);
-		/* the entry at j may move to i if i lies in [h, j) cyclically */
+		/* the entry at j may move to i if i lies in [h, j) cyclically
+		 */
 		if (((j - h) & (u->cap - 1)) >= ((j - i) & (u->cap - 1))) {
 			u->slots[i] = u->slots[j];
 			i = j;

@@ -1076,8 +1076,7 @@ store_wall_ms(void)
 /* The after column (u64 ids, little-endian) into s->vafter, r->after
  * pointing there; -1 with why if it is not whole ids, too many or 0s. */
 static int
-store_after_view(store *s, sqlite3_stmt *st, struct jobrec *r,
-                 const char **why)
+store_after_view(store *s, sqlite3_stmt *st, struct jobrec *r, const char **why)
 {
 	const uint8_t *b;
 	size_t n;
@@ -2235,15 +2234,14 @@ store_rerun(store *s, const struct jobrec *r, const struct job_run *run)
 	int rc, rv = JOBD_OK;
 
 	if (r->id == 0 || r->id > INT64_MAX || r->reruns == 0)
-		return store_seterr(s, JOBD_INVALID_ARGUMENT,
-		                    "cannot rerun job %" PRIu64
-		                    ": invalid record",
-		                    r->id);
+		return store_seterr(
+		    s, JOBD_INVALID_ARGUMENT,
+		    "cannot rerun job %" PRIu64 ": invalid record", r->id);
 	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 2, r->not_before)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 3, r->reruns)) != 0 ||
-	    (rc = sqlite3_bind_int64(st, 4, store_result_crc(r->id, NULL, 0))) !=
-	        0 ||
+	    (rc = sqlite3_bind_int64(st, 4,
+	                             store_result_crc(r->id, NULL, 0))) != 0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE)
 		rv = store_fail(s, rc, "cannot rerun job %" PRIu64, r->id);
 	else if (sqlite3_changes64(s->db) == 0)
@@ -2303,8 +2301,8 @@ store_runs(store *s, uint64_t id, struct jobrec *r)
 		run = &v[n];
 		memset(run, 0, sizeof(*run));
 		run->state = job_state_parse(state);
-		if (run->state == 0 || (err != NULL && store_dup(&run->error,
-		                                                 err) != 0)) {
+		if (run->state == 0 ||
+		    (err != NULL && store_dup(&run->error, err) != 0)) {
 			rv = store_seterr(s, JOBD_DATA_LOSS,
 			                  "cannot read the runs of job %" PRIu64
 			                  ": corrupt record",
@@ -2374,8 +2372,9 @@ store_set_tick(store *s, const char *name, int64_t at, uint64_t job_id)
 	    (rc = sqlite3_bind_int64(st, 2, at)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 3, (sqlite3_int64) job_id)) != 0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE)
-		rv = store_fail(s, rc, "cannot record the firing of schedule "
-		                       "'%s'",
+		rv = store_fail(s, rc,
+		                "cannot record the firing of schedule "
+		                "'%s'",
 		                name);
 	store_done(st);
 	return rv;

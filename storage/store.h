@@ -102,8 +102,8 @@ struct jobrec {
 	uint64_t *after;     /* runs once each of these has succeeded */
 	size_t nafter;       /* at most JOB_MAX_AFTER */
 	/* not stored in the row: */
-	int waiting;          /* a live queued job's enum job_wait */
-	uint64_t waiting_for; /* JOB_WAIT_AFTER: the job it waits for */
+	int waiting;             /* a live queued job's enum job_wait */
+	uint64_t waiting_for;    /* JOB_WAIT_AFTER: the job it waits for */
 	struct job_run *history; /* store_runs(): its earlier runs */
 	size_t nhistory;
 };

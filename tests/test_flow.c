@@ -16,8 +16,7 @@
 #include "harness.h"
 #include "test.h"
 
-static const char *const fast[] = {"--workers", "2", "--backoff", "1s",
-                                   NULL};
+static const char *const fast[] = {"--workers", "2", "--backoff", "1s", NULL};
 
 static int64_t
 wall_ms(void)
@@ -89,8 +88,8 @@ submit_ok(jobd_client *c, const char *kind, const char *param,
 /* The code of a Submit that must be refused; its message must hold
  * `msg`. */
 static void
-submit_refused(jobd_client *c, const char *kind, const struct opts *o,
-               int want, const char *msg)
+submit_refused(jobd_client *c, const char *kind, const struct opts *o, int want,
+               const char *msg)
 {
 	int code;
 	Jobd__V1__SubmitReply *rep = submit(c, kind, "ms=1", o, &code);
@@ -98,8 +97,8 @@ submit_refused(jobd_client *c, const char *kind, const struct opts *o,
 	if (rep != NULL)
 		jobd__v1__submit_reply__free_unpacked(rep, NULL);
 	if (strstr(jobd_client_errmsg(), msg) == NULL)
-		fprintf(stderr, "message: %s (want %s)\n",
-		        jobd_client_errmsg(), msg);
+		fprintf(stderr, "message: %s (want %s)\n", jobd_client_errmsg(),
+		        msg);
 	CHECK(strstr(jobd_client_errmsg(), msg) != NULL);
 }
 
@@ -155,8 +154,8 @@ pause_kind(jobd_client *c, const char *kind, bool pause, bool *changed)
 	if (pause) {
 		Jobd__V1__PauseRequest req = JOBD__V1__PAUSE_REQUEST__INIT;
 		req.kind = (char *) kind;
-		rv = call(c, "Pause", &req.base, &jobd__v1__pause_reply__descriptor,
-		          &rep);
+		rv = call(c, "Pause", &req.base,
+		          &jobd__v1__pause_reply__descriptor, &rep);
 		if (rv == JOBD_OK)
 			*changed = ((Jobd__V1__PauseReply *) rep)->changed;
 	} else {
@@ -304,15 +303,14 @@ test_backoff_scheduled(void)
 
 	struct opts o = {.attempts = 2};
 	uint64_t id = submit_ok(c, "fail", "message=boom", &o);
-	CHECK(until_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_SCHEDULED,
-	                  5000));
+	CHECK(
+	    until_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_SCHEDULED, 5000));
 	Jobd__V1__Job *j = get(c, id, &g);
 	CHECK_EQ_INT(j->attempts, 1);
 	CHECK(j->run_at_ms > j->finished_at_ms || j->run_at_ms > 0);
 	CHECK_EQ_STR(j->error, "boom");
 	jobd__v1__get_reply__free_unpacked(g, NULL);
-	CHECK(until_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_FAILED,
-	                  10000));
+	CHECK(until_state(c, id, JOBD__V1__JOB_STATE__JOB_STATE_FAILED, 10000));
 	jd_down(&d, c);
 }
 
@@ -429,7 +427,8 @@ test_after_errors(void)
 	submit_refused(c, "sleep", &o, JOBD_NOT_FOUND, want);
 	uint64_t zero = 0;
 	o = (struct opts){.after = &zero, .nafter = 1};
-	submit_refused(c, "sleep", &o, JOBD_INVALID_ARGUMENT, "after: no job 0");
+	submit_refused(c, "sleep", &o, JOBD_INVALID_ARGUMENT,
+	               "after: no job 0");
 	uint64_t many[65];
 	for (int i = 0; i < 65; i++)
 		many[i] = a;

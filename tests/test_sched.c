@@ -20,9 +20,8 @@
 static void
 env_start_backoff(struct env *e, uint32_t workers, uint32_t backoff_ms)
 {
-	struct sched_config cfg = {.workers = workers,
-	                           .backoff_ms = backoff_ms,
-	                           .max_recoveries = 3};
+	struct sched_config cfg = {
+	    .workers = workers, .backoff_ms = backoff_ms, .max_recoveries = 3};
 
 	log_set_level(LOG_WARN); /* failing jobs are logged */
 	env_dir(e, "jobd-test-sched");

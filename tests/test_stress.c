@@ -11,10 +11,10 @@
  * across the kills) or after the client's latest acknowledged job that is
  * designed to succeed (a dependency, settled across the kills). The main
  * thread pauses or resumes `sleep` in some rounds, and checks after each
- * restart that the pause it was answered for held. A thread records every acknowledged Submit (key -> id);
- * a Submit that failed or timed out because the daemon died is sent again
- * with the SAME key until it is acknowledged (the daemon may then answer
- * with the job it committed before it died: existing).
+ * restart that the pause it was answered for held. A thread records every
+ * acknowledged Submit (key -> id); a Submit that failed or timed out because
+ * the daemon died is sent again with the SAME key until it is acknowledged (the
+ * daemon may then answer with the job it committed before it died: existing).
  *
  * Meanwhile the main thread runs JOBD_STRESS_ROUNDS rounds (default 100):
  * it lets the daemon serve for a random time (sometimes only a few
@@ -1112,12 +1112,14 @@ set_paused(jobd_client *c, bool pause)
 		Jobd__V1__PauseRequest req = JOBD__V1__PAUSE_REQUEST__INIT;
 		req.kind = "sleep";
 		rv = jobd_call(c, "Pause", &req.base,
-		               &jobd__v1__pause_reply__descriptor, &rep, CALL_MS);
+		               &jobd__v1__pause_reply__descriptor, &rep,
+		               CALL_MS);
 	} else {
 		Jobd__V1__ResumeRequest req = JOBD__V1__RESUME_REQUEST__INIT;
 		req.kind = "sleep";
 		rv = jobd_call(c, "Resume", &req.base,
-		               &jobd__v1__resume_reply__descriptor, &rep, CALL_MS);
+		               &jobd__v1__resume_reply__descriptor, &rep,
+		               CALL_MS);
 	}
 	if (rep != NULL)
 		protobuf_c_message_free_unpacked(rep, NULL);
