@@ -29,16 +29,16 @@
 #include "bench.h"
 #include "load.h"
 
-#define SPEEDUP_JOBS 8
-#define CALIB_N0     10000000ull /* the first calibration job */
-#define CALIB_MIN_MS 100         /* scale n up until a job takes this */
-#define JOB_WAIT_MS  600000u     /* one speedup job's Wait */
-#define WARMUP_BATCH 4u          /* memory's warm-up: a call of 4 per client */
-#define STALL_MS     60000u
-#define RESTART_WAIT 120000u /* ms, until the restarted jobd pings */
+#define SPEEDUP_JOBS   8
+#define CALIB_N0       10000000ull /* the first calibration job */
+#define CALIB_MIN_MS   100         /* scale n up until a job takes this */
+#define JOB_WAIT_MS    600000u     /* one speedup job's Wait */
+#define WARMUP_BATCH   4u /* memory's warm-up: a call of 4 per client */
+#define STALL_MS       60000u
+#define RESTART_WAIT   120000u   /* ms, until the restarted jobd pings */
 #define SCHED_DELAY_MS 86400000u /* scheduled jobs: a day ahead */
-#define MS(ns)       ((double) (ns) / 1e6)
-#define MIB(b)       ((double) (b) / 1048576.0)
+#define MS(ns)         ((double) (ns) / 1e6)
+#define MIB(b)         ((double) (b) / 1048576.0)
 
 /* Submits count n=n and waits for it; *ns from Submit to Wait's return.
  */
@@ -327,6 +327,37 @@ fail:
 	return (-1);
 }
 
+/* memory-scheduled: the daemon in b->queue counts `want` jobs scheduled
+ * and none queued (it did not take them for queued ones); 0, or -1 having
+ * said why. */
+static int
+check_scheduled(struct bench *b, uint64_t want)
+{
+	Jobd__V1__StatsReply *st;
+	jobd_client *c = NULL;
+	uint64_t sched, queued;
+
+	if (bench_client(b->queue.url, &c) != 0)
+		return (-1);
+	if (load_stats(c, &st) != 0) {
+		jobd_client_close(c);
+		return (-1);
+	}
+	sched = st->scheduled;
+	queued = st->queued;
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	jobd_client_close(c);
+	if (sched != want || queued != 0) {
+		bench_errorf(
+		    "Stats counts %llu jobs scheduled and %llu queued, "
+		    "not %llu scheduled",
+		    (unsigned long long) sched, (unsigned long long) queued,
+		    (unsigned long long) want);
+		return (-1);
+	}
+	return (0);
+}
+
 /* memory and memory-scheduled: leaves the daemon up in b->queue. */
 static int
 memory(struct bench *b, const char *wl, bool scheduled)
@@ -343,6 +374,9 @@ memory(struct bench *b, const char *wl, bool scheduled)
 		return (-1);
 	b->queue_jobs = n;
 	b->queue_scheduled = scheduled;
+	if (scheduled &&
+	    check_scheduled(b, n + WARMUP_BATCH * b->o.clients) != 0)
+		return (-1);
 	report_add(b->rep, "rss_before_mib", "jobd VmRSS after warm-up",
 	           MIB(rss0), "MiB", 1, REPORT_NONE, 0);
 	snprintf(label, sizeof(label), "jobd VmRSS with the jobs %s", what);
@@ -357,8 +391,8 @@ memory(struct bench *b, const char *wl, bool scheduled)
 	           REPORT_LE, 200);
 	snprintf(label, sizeof(label), "time to %s them",
 	         scheduled ? "schedule" : "queue");
-	report_add(b->rep, "submit_s", label, MS(ns) / 1e3, "s", 3,
-	           REPORT_NONE, 0);
+	report_add(b->rep, "submit_s", label, MS(ns) / 1e3, "s", 3, REPORT_NONE,
+	           0);
 	snprintf(label, sizeof(label), "jobs/s %s", what);
 	report_add(b->rep, "submit_jobs_per_s", label,
 	           (double) n / (MS(ns) / 1e3), "jobs/s", 0, REPORT_NONE, 0);

@@ -75,7 +75,7 @@ test_many_edges_growth(void)
 		add(&d, i, i + N);
 	CHECK_EQ_INT(d.n, N);
 	CHECK(d.nb > nb0);
-	CHECK(d.nb >= d.n);               /* at most one edge per bucket */
+	CHECK(d.nb >= d.n);              /* at most one edge per bucket */
 	CHECK((d.nb & (d.nb - 1)) == 0); /* a power of two */
 	/* every edge survived the rehashes, each under its own id */
 	for (uint64_t i = N; i >= 1; i--) {

@@ -2167,7 +2167,8 @@ test_rerun(void)
 		memset(&r, 0, sizeof(r));
 		r.id = id;
 		r.reruns = 1;
-		CHECK_EQ_INT(store_rerun(s, &r, &run), JOBD_FAILED_PRECONDITION);
+		CHECK_EQ_INT(store_rerun(s, &r, &run),
+		             JOBD_FAILED_PRECONDITION);
 		snprintf(sql, sizeof(sql), "cannot rerun job %llu",
 		         (unsigned long long) id);
 		check_msg(s, sql);
@@ -2262,8 +2263,7 @@ test_rerun(void)
 	      got.history[0].finished_at == 1700000000003);
 	CHECK_EQ_STR(got.history[0].error, "boom");
 	CHECK(got.history[1].state == JOB_FAILED &&
-	      got.history[1].attempts == 1 &&
-	      got.history[1].started_at == 50 &&
+	      got.history[1].attempts == 1 && got.history[1].started_at == 50 &&
 	      got.history[1].finished_at == 60);
 	CHECK_EQ_STR(got.history[1].error, "second");
 	jobrec_clear(&got);
@@ -2287,8 +2287,7 @@ test_rerun(void)
 	REQUIRE(store_runs(s, 2, &got) == JOBD_OK);
 	REQUIRE(got.nhistory == 1);
 	CHECK(got.history[0].state == JOB_CANCELLED &&
-	      got.history[0].error == NULL &&
-	      got.history[0].finished_at == 70);
+	      got.history[0].error == NULL && got.history[0].finished_at == 70);
 	/* jobrec_copy copies the history */
 	struct jobrec cp;
 	REQUIRE(jobrec_copy(&cp, &got) == JOBD_OK);
@@ -2539,9 +2538,9 @@ test_schema3_columns(void)
 	CHECK(seen.nafter == 3 && seen.last == (uint64_t) INT64_MAX);
 	CHECK_EQ_STR(seen.ukey, "u-1");
 	memset(&seen, 0, sizeof(seen));
-	CHECK_EQ_INT(store_scan_brief(s, JOB_QUEUED, 0, UINT64_MAX,
-	                              scan_after, &seen),
-	             JOBD_OK);
+	CHECK_EQ_INT(
+	    store_scan_brief(s, JOB_QUEUED, 0, UINT64_MAX, scan_after, &seen),
+	    JOBD_OK);
 	CHECK(seen.nafter == 3 && seen.last == (uint64_t) INT64_MAX);
 	CHECK_EQ_STR(seen.ukey, "u-1");
 
@@ -2549,12 +2548,11 @@ test_schema3_columns(void)
 	r = small_job(2, JOB_QUEUED, "k");
 	REQUIRE(store_insert(s, &r) == JOBD_OK);
 	REQUIRE(store_get(s, 2, 0, &got) == JOBD_OK);
-	CHECK(got.after == NULL && got.nafter == 0 &&
-	      got.unique_key == NULL && got.reruns == 0);
+	CHECK(got.after == NULL && got.nafter == 0 && got.unique_key == NULL &&
+	      got.reruns == 0);
 	jobrec_clear(&got);
 	CHECK(raw_int(path, "SELECT after FROM jobs WHERE id = 2") == -1);
-	CHECK(raw_int(path, "SELECT unique_key FROM jobs WHERE id = 2") ==
-	      -1);
+	CHECK(raw_int(path, "SELECT unique_key FROM jobs WHERE id = 2") == -1);
 
 	/* JOB_MAX_AFTER is the most */
 	r = small_job(3, JOB_QUEUED, "k");
@@ -2814,7 +2812,7 @@ TEST_MAIN({"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
           {"busy_wait", test_busy_wait}, {"crc32c", test_crc32c},
           {"checksums", test_checksums}, {"migrate_v1", test_migrate_v1},
           {"recover_cap", test_recover_cap}, {"not_regular", test_not_regular},
-          {"dblock", test_dblock}, {"rerun", test_rerun},
-          {"runs", test_runs}, {"paused", test_paused}, {"ticks", test_ticks},
+          {"dblock", test_dblock}, {"rerun", test_rerun}, {"runs", test_runs},
+          {"paused", test_paused}, {"ticks", test_ticks},
           {"schema3_columns", test_schema3_columns},
           {"purge_runs", test_purge_runs}, {"migrate_v2", test_migrate_v2})

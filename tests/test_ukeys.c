@@ -250,8 +250,8 @@ test_delete_in_probe_run(void)
 	for (unsigned i = 0; ns < K || nn < K || nw < 2; i++) {
 		snprintf(key, sizeof(key), "c%u", i);
 		size_t h = hash_of(key) & (CAP - 1);
-		struct ent *to = h == 3 && ns < K   ? &same[ns++]
-		                 : h == 4 && nn < K ? &next[nn++]
+		struct ent *to = h == 3 && ns < K    ? &same[ns++]
+		                 : h == 4 && nn < K  ? &next[nn++]
 		                 : h == 15 && nw < 2 ? &wrap[nw++]
 		                                     : NULL;
 		if (to != NULL) {
