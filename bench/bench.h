@@ -32,8 +32,8 @@ struct bench_opts {
 	uint32_t inflight; /* inflight: calls in flight on one client */
 	uint32_t batch;    /* jobs per SubmitBatch call */
 	uint32_t job_ms;   /* speedup: the length of one job */
-	uint64_t queued;   /* memory: jobs queued */
-	uint64_t rjobs;    /* restart: jobs in the database */
+	uint64_t queued;   /* memory, memory-scheduled: jobs submitted */
+	uint64_t rjobs;    /* restart, restart-scheduled: jobs in the DB */
 };
 
 struct bench {
@@ -41,10 +41,12 @@ struct bench {
 	char datadir[PATH_MAX]; /* ours, "" with --addr */
 	long ncpu;              /* online CPUs */
 	report *rep;
-	/* memory's daemon, left running for restart to reuse (pid 0: none),
-	 * and how many jobs it holds */
+	/* memory's (or memory-scheduled's) daemon, left running for restart
+	 * (restart-scheduled) to reuse (pid 0: none), how many jobs it holds
+	 * and whether they are scheduled */
 	struct jobdproc queue;
 	uint64_t queue_jobs;
+	bool queue_scheduled;
 };
 
 /* The most jobs one SubmitBatch call may carry. */
@@ -112,5 +114,7 @@ int wl_exec(struct bench *b);
 int wl_speedup(struct bench *b);
 int wl_memory(struct bench *b);
 int wl_restart(struct bench *b);
+int wl_memory_scheduled(struct bench *b);
+int wl_restart_scheduled(struct bench *b);
 
 #endif

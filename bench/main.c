@@ -5,7 +5,8 @@
  *
  * The workloads live in one table, `workloads`, one function each, run in
  * the table's order whatever the order on the command line (memory before
- * restart, whose database it may hand over). Each starts jobd daemons of
+ * restart, memory-scheduled before restart-scheduled: each hands over its
+ * database). Each starts jobd daemons of
  * its own under one data directory (a fresh mkdtemp, removed at the end
  * unless --keep), or measures the one at --addr; the ones that must choose
  * jobd's options or read its memory cannot use --addr and are skipped.
@@ -65,6 +66,13 @@ static const struct workload workloads[] = {
     {"restart", wl_restart, true,
      "jobd started on a database of queued jobs: time\n"
      "                 to Ping and to the first job running"},
+    {"memory-scheduled", wl_memory_scheduled, true,
+     "jobd's RSS per scheduled job: jobs submitted\n"
+     "                 a day ahead (delay_ms), --workers 0"},
+    {"restart-scheduled", wl_restart_scheduled, true,
+     "jobd started on a database of scheduled jobs:\n"
+     "                 time to Ping; Stats must count them all\n"
+     "                 scheduled"},
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -102,11 +110,16 @@ help(void)
 	    "\n"
 	    "Workloads (default: all, in this order):\n");
 	for (size_t i = 0; i < NWORKLOADS; i++)
-		printf("  %-14s %s\n", workloads[i].name, workloads[i].summary);
+		if (strlen(workloads[i].name) > 14) /* its summary below */
+			printf("  %s\n%17s%s\n", workloads[i].name, "",
+			       workloads[i].summary);
+		else
+			printf("  %-14s %s\n", workloads[i].name,
+			       workloads[i].summary);
 	printf(
-	    "exec, speedup, memory and restart need a jobd of their own: "
-	    "with\n"
-	    "--addr they are skipped; so is latency's phase with programs.\n"
+	    "exec, speedup, memory, restart and their -scheduled variants\n"
+	    "need a jobd of their own: with --addr they are skipped; so is\n"
+	    "latency's phase with programs.\n"
 	    "\n"
 	    "Options (default; with --quick):\n"
 	    "  --jobd PATH        the jobd to start\n"
@@ -131,8 +144,10 @@ help(void)
 	    "                     client, 1 to %u (%u)\n"
 	    "  --batch N          jobs per SubmitBatch call, 1 to %u (%u)\n"
 	    "  --job-ms MS        speedup: the length of one job (%u; %u)\n"
-	    "  --queued N         memory, exec: jobs queued (%u; %u)\n"
-	    "  --restart-jobs N   restart: jobs in the database (%u; %u)\n"
+	    "  --queued N         memory, memory-scheduled, exec: jobs queued\n"
+	    "                     or scheduled (%u; %u)\n"
+	    "  --restart-jobs N   restart, restart-scheduled: jobs in the\n"
+	    "                     database (%u; %u)\n"
 	    "  -h, --help         this text\n"
 	    "  --version          the version\n"
 	    "\n"

@@ -10,6 +10,14 @@
  *
  * restart: jobd started on a database of queued jobs (memory's, when it
  * ran with as many): the time to answer Ping and to run the first job.
+ *
+ * memory-scheduled, restart-scheduled: the same with jobs submitted with a
+ * delay of a day (SubmitRequest.delay_ms), so that they stay `scheduled`
+ * for the whole run: the RSS per scheduled job, and the start on a
+ * database of them, where nothing runs: the time to answer Ping, and
+ * Stats must then count every job as scheduled. The two kinds of job are
+ * filled in daemons of their own, so the queued figures stay what they
+ * were.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,15 +29,16 @@
 #include "bench.h"
 #include "load.h"
 
-#define SPEEDUP_JOBS 8
-#define CALIB_N0     10000000ull /* the first calibration job */
-#define CALIB_MIN_MS 100         /* scale n up until a job takes this */
-#define JOB_WAIT_MS  600000u     /* one speedup job's Wait */
-#define WARMUP_BATCH 4u          /* memory's warm-up: a call of 4 per client */
-#define STALL_MS     60000u
-#define RESTART_WAIT 120000u /* ms, until the restarted jobd pings */
-#define MS(ns)       ((double) (ns) / 1e6)
-#define MIB(b)       ((double) (b) / 1048576.0)
+#define SPEEDUP_JOBS   8
+#define CALIB_N0       10000000ull /* the first calibration job */
+#define CALIB_MIN_MS   100         /* scale n up until a job takes this */
+#define JOB_WAIT_MS    600000u     /* one speedup job's Wait */
+#define WARMUP_BATCH   4u /* memory's warm-up: a call of 4 per client */
+#define STALL_MS       60000u
+#define RESTART_WAIT   120000u   /* ms, until the restarted jobd pings */
+#define SCHED_DELAY_MS 86400000u /* scheduled jobs: a day ahead */
+#define MS(ns)         ((double) (ns) / 1e6)
+#define MIB(b)         ((double) (b) / 1048576.0)
 
 /* Submits count n=n and waits for it; *ns from Submit to Wait's return.
  */
@@ -267,34 +276,48 @@ fail:
 	return (-1);
 }
 
+/* The job memory and restart fill with: count n=1, queued, or with
+ * `scheduled` a day ahead. */
+static void
+fill_req_init(struct bench_count_req *r, bool scheduled)
+{
+	bench_count_req_init(r, 1);
+	if (scheduled)
+		r->req.delay_ms = SCHED_DELAY_MS;
+}
+
 /*
  * For workload `wl`: starts a jobd without workers on DATADIR/name, submits a
- * few jobs from each client (the warm-up) and then `n` jobs with SubmitBatch;
- * *rss0 and *rss1 its VmRSS after the warm-up and at the end, *submit_ns how
- * long the n took. p stays up.
+ * few jobs from each client (the warm-up) and then `n` jobs with SubmitBatch,
+ * queued or (`scheduled`) a day ahead; *rss0 and *rss1 its VmRSS after the
+ * warm-up and at the end, *submit_ns how long the n took. p stays up.
  */
 static int
 fill(struct bench *b, struct jobdproc *p, const char *wl, const char *name,
-     uint64_t n, uint64_t *rss0, uint64_t *rss1, int64_t *submit_ns)
+     bool scheduled, uint64_t n, uint64_t *rss0, uint64_t *rss1,
+     int64_t *submit_ns)
 {
 	static const char *const extra[] = {"--workers", "0", "--max-queue",
 	                                    "0", NULL};
+	struct bench_count_req job;
 	struct load_result res;
 	char dir[PATH_MAX];
 
+	fill_req_init(&job, scheduled);
 	if (bench_subdir(b, name, dir, sizeof(dir)) != 0 ||
 	    jobdproc_start(p, b->o.jobd, dir, extra) != 0)
 		return (-1);
-	if (load_submit(p->url, WARMUP_BATCH * b->o.clients, WARMUP_BATCH,
-	                b->o.clients, false, &res) != 0 ||
+	if (load_submit_req(p->url, &job.req, WARMUP_BATCH * b->o.clients,
+	                    WARMUP_BATCH, b->o.clients, false, &res) != 0 ||
 	    jobdproc_rss(p, rss0) != 0)
 		goto fail;
 	bench_progress(wl,
-	               "queueing %llu jobs (SubmitBatch of %u, %u "
+	               "%s %llu jobs (SubmitBatch of %u, %u "
 	               "clients)",
+	               scheduled ? "scheduling, a day ahead," : "queueing",
 	               (unsigned long long) n, b->o.batch, b->o.clients);
-	if (load_submit(p->url, n, b->o.batch, b->o.clients, false, &res) !=
-	        0 ||
+	if (load_submit_req(p->url, &job.req, n, b->o.batch, b->o.clients,
+	                    false, &res) != 0 ||
 	    jobdproc_rss(p, rss1) != 0)
 		goto fail;
 	*submit_ns = res.t_end - res.t0;
@@ -304,29 +327,88 @@ fail:
 	return (-1);
 }
 
+/* memory-scheduled: the daemon in b->queue counts `want` jobs scheduled
+ * and none queued (it did not take them for queued ones); 0, or -1 having
+ * said why. */
+static int
+check_scheduled(struct bench *b, uint64_t want)
+{
+	Jobd__V1__StatsReply *st;
+	jobd_client *c = NULL;
+	uint64_t sched, queued;
+
+	if (bench_client(b->queue.url, &c) != 0)
+		return (-1);
+	if (load_stats(c, &st) != 0) {
+		jobd_client_close(c);
+		return (-1);
+	}
+	sched = st->scheduled;
+	queued = st->queued;
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	jobd_client_close(c);
+	if (sched != want || queued != 0) {
+		bench_errorf(
+		    "Stats counts %llu jobs scheduled and %llu queued, "
+		    "not %llu scheduled",
+		    (unsigned long long) sched, (unsigned long long) queued,
+		    (unsigned long long) want);
+		return (-1);
+	}
+	return (0);
+}
+
+/* memory and memory-scheduled: leaves the daemon up in b->queue. */
+static int
+memory(struct bench *b, const char *wl, bool scheduled)
+{
+	const char *what = scheduled ? "scheduled" : "queued";
+	uint64_t n = b->o.queued, rss0, rss1;
+	char label[64];
+	int64_t ns;
+
+	if (b->queue.pid > 0 && jobdproc_stop(&b->queue) != 0)
+		return (-1);
+	if (fill(b, &b->queue, wl, scheduled ? "queue-scheduled" : "queue",
+	         scheduled, n, &rss0, &rss1, &ns) != 0)
+		return (-1);
+	b->queue_jobs = n;
+	b->queue_scheduled = scheduled;
+	if (scheduled &&
+	    check_scheduled(b, n + WARMUP_BATCH * b->o.clients) != 0)
+		return (-1);
+	report_add(b->rep, "rss_before_mib", "jobd VmRSS after warm-up",
+	           MIB(rss0), "MiB", 1, REPORT_NONE, 0);
+	snprintf(label, sizeof(label), "jobd VmRSS with the jobs %s", what);
+	report_add(b->rep, "rss_after_mib", label, MIB(rss1), "MiB", 1,
+	           REPORT_NONE, 0);
+	snprintf(label, sizeof(label), "jobs %s", what);
+	report_add(b->rep, scheduled ? "scheduled_jobs" : "queued_jobs", label,
+	           (double) n, "", 0, REPORT_NONE, 0);
+	snprintf(label, sizeof(label), "RSS per %s job", what);
+	report_add(b->rep, "bytes_per_job", label,
+	           ((double) rss1 - (double) rss0) / (double) n, "bytes", 1,
+	           REPORT_LE, 200);
+	snprintf(label, sizeof(label), "time to %s them",
+	         scheduled ? "schedule" : "queue");
+	report_add(b->rep, "submit_s", label, MS(ns) / 1e3, "s", 3, REPORT_NONE,
+	           0);
+	snprintf(label, sizeof(label), "jobs/s %s", what);
+	report_add(b->rep, "submit_jobs_per_s", label,
+	           (double) n / (MS(ns) / 1e3), "jobs/s", 0, REPORT_NONE, 0);
+	return (0);
+}
+
 int
 wl_memory(struct bench *b)
 {
-	uint64_t n = b->o.queued, rss0, rss1;
-	int64_t ns;
+	return (memory(b, "memory", false));
+}
 
-	if (fill(b, &b->queue, "memory", "queue", n, &rss0, &rss1, &ns) != 0)
-		return (-1);
-	b->queue_jobs = n;
-	report_add(b->rep, "rss_before_mib", "jobd VmRSS after warm-up",
-	           MIB(rss0), "MiB", 1, REPORT_NONE, 0);
-	report_add(b->rep, "rss_after_mib", "jobd VmRSS with the jobs queued",
-	           MIB(rss1), "MiB", 1, REPORT_NONE, 0);
-	report_add(b->rep, "queued_jobs", "jobs queued", (double) n, "", 0,
-	           REPORT_NONE, 0);
-	report_add(b->rep, "bytes_per_job", "RSS per queued job",
-	           ((double) rss1 - (double) rss0) / (double) n, "bytes", 1,
-	           REPORT_LE, 200);
-	report_add(b->rep, "submit_s", "time to queue them", MS(ns) / 1e3, "s",
-	           3, REPORT_NONE, 0);
-	report_add(b->rep, "submit_jobs_per_s", "jobs/s queued",
-	           (double) n / (MS(ns) / 1e3), "jobs/s", 0, REPORT_NONE, 0);
-	return (0);
+int
+wl_memory_scheduled(struct bench *b)
+{
+	return (memory(b, "memory-scheduled", true));
 }
 
 /* The size of DIR/jobd.db with its -wal file, in bytes. */
@@ -346,8 +428,43 @@ db_size(const char *dir)
 	return (size);
 }
 
-int
-wl_restart(struct bench *b)
+/* restart-scheduled, once jobd pings: one Stats, which must count every
+ * job in the database as scheduled (none queued, none run). */
+static int
+restart_check_scheduled(struct bench *b, jobd_client *c, int64_t t0)
+{
+	Jobd__V1__StatsReply *st;
+	uint64_t total, sched;
+	int64_t t_stats;
+
+	if (load_stats(c, &st) != 0)
+		return (-1);
+	t_stats = bench_now_ns();
+	sched = st->scheduled;
+	total = st->scheduled + st->queued + st->running + st->succeeded +
+	        st->failed + st->cancelled;
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	report_add(b->rep, "db_jobs", "jobs in the database", (double) total,
+	           "", 0, REPORT_NONE, 0);
+	report_add(b->rep, "stats_scheduled", "of them scheduled (Stats)",
+	           (double) sched, "", 0, REPORT_NONE, 0);
+	report_add(b->rep, "stats_ms", "start to the first Stats answered",
+	           MS(t_stats - t0), "ms", 1, REPORT_NONE, 0);
+	if (sched != total || total == 0) {
+		bench_errorf("after the start, Stats counts %llu of %llu jobs "
+		             "scheduled",
+		             (unsigned long long) sched,
+		             (unsigned long long) total);
+		return (-1);
+	}
+	return (0);
+}
+
+/* restart (first job running) and restart-scheduled (all still
+ * scheduled): the database of memory's or memory-scheduled's daemon when
+ * it holds as many jobs of the same sort, else one filled here. */
+static int
+restart(struct bench *b, const char *wl, bool scheduled)
 {
 	const char *extra[] = {"--workers", NULL, "--max-queue", "0", NULL};
 	uint64_t n = b->o.rjobs, rss0, rss1, total = 0, size;
@@ -360,8 +477,10 @@ wl_restart(struct bench *b)
 
 	snprintf(workers, sizeof(workers), "%ld", b->ncpu);
 	extra[1] = workers;
-	if (b->queue.pid > 0 && b->queue_jobs == n) {
-		bench_progress("restart", "the database of memory's %llu jobs",
+	if (b->queue.pid > 0 && b->queue_jobs == n &&
+	    b->queue_scheduled == scheduled) {
+		bench_progress(wl, "the database of %s's %llu jobs",
+		               scheduled ? "memory-scheduled" : "memory",
 		               (unsigned long long) n);
 		snprintf(dir, sizeof(dir), "%s", b->queue.dir);
 		if (jobdproc_stop(&b->queue) != 0)
@@ -369,8 +488,8 @@ wl_restart(struct bench *b)
 	} else {
 		if (b->queue.pid > 0 && jobdproc_stop(&b->queue) != 0)
 			return (-1);
-		if (fill(b, &p, "restart", "restart", n, &rss0, &rss1, &ns) !=
-		    0)
+		if (fill(b, &p, wl, scheduled ? "restart-scheduled" : "restart",
+		         scheduled, n, &rss0, &rss1, &ns) != 0)
 			return (-1);
 		snprintf(dir, sizeof(dir), "%s", p.dir);
 		if (jobdproc_stop(&p) != 0)
@@ -378,7 +497,7 @@ wl_restart(struct bench *b)
 	}
 
 	size = db_size(dir);
-	bench_progress("restart", "starting jobd on it, %s workers", workers);
+	bench_progress(wl, "starting jobd on it, %s workers", workers);
 	t0 = bench_now_ns();
 	if (jobdproc_spawn(&p, b->o.jobd, dir, extra) != 0 ||
 	    jobdproc_ready(&p, RESTART_WAIT, &t_ping) != 0)
@@ -386,6 +505,15 @@ wl_restart(struct bench *b)
 	if (jobd_client_open(&c, p.url) != JOBD_OK) {
 		bench_errorf("%s", jobd_client_errmsg());
 		goto fail;
+	}
+	if (scheduled) {
+		report_add(b->rep, "db_mib", "database size (with -wal)",
+		           MIB(size), "MiB", 1, REPORT_NONE, 0);
+		report_add(b->rep, "ping_ms", "start to serving Ping",
+		           MS(t_ping - t0), "ms", 1, REPORT_LT, 2000);
+		if (restart_check_scheduled(b, c, t0) != 0)
+			goto fail;
+		return (stop_with_client(&p, c));
 	}
 	for (;;) {
 		if (load_stats(c, &st) != 0)
@@ -420,4 +548,16 @@ fail:
 	jobd_client_close(c);
 	jobdproc_kill(&p);
 	return (-1);
+}
+
+int
+wl_restart(struct bench *b)
+{
+	return (restart(b, "restart", false));
+}
+
+int
+wl_restart_scheduled(struct bench *b)
+{
+	return (restart(b, "restart-scheduled", true));
 }

@@ -27,7 +27,7 @@
 #define JOBD_VERSION "unknown"
 #endif
 
-#define MAX_WORKLOADS 8
+#define MAX_WORKLOADS 16
 #define MAX_FIGURES   32
 #define MAX_OPTIONS   24
 #define TMPFS_MAGIC_  0x01021994
@@ -225,7 +225,7 @@ report_print_header(const report *r, const char *jobd, const char *addr)
 	else
 		printf("# jobd: %s, data in %s (%s)\n", jobd, r->datadir,
 		       r->fstype);
-	printf("%-11s %-42s %14s  %-16s %s\n", "workload", "figure", "value",
+	printf("%-17s %-42s %14s  %-16s %s\n", "workload", "figure", "value",
 	       "target", "met");
 	fflush(stdout);
 }
@@ -310,7 +310,7 @@ report_add(report *r, const char *name, const char *label, double value,
 	snprintf(val, sizeof(val), "%.*f%s%s", decimals, value,
 	         *unit != '\0' ? " " : "", unit);
 	target_str(f, tgt, sizeof(tgt));
-	printf("%-11s %-42s %14s  %-16s %s\n",
+	printf("%-17s %-42s %14s  %-16s %s\n",
 	       r->cur != NULL ? r->cur->name : "?", label, val, tgt,
 	       met_str(f));
 	fflush(stdout);
@@ -325,7 +325,7 @@ report_end(report *r, const char *status, const char *why)
 	snprintf(r->cur->why, sizeof(r->cur->why), "%s",
 	         why != NULL ? why : "");
 	if (strcmp(status, "ok") != 0) {
-		printf("%-11s %s: %s\n", r->cur->name, status, r->cur->why);
+		printf("%-17s %s: %s\n", r->cur->name, status, r->cur->why);
 		fflush(stdout);
 	}
 	r->cur = NULL;

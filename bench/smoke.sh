@@ -1,6 +1,8 @@
 #!/bin/bash
 # bench_smoke: jobd-bench --quick runs every workload, exits 0, and its
 # JSON holds each workload's figures. Nothing about speed is asserted.
+# restart-scheduled itself fails (and so exits 1) unless Stats counts
+# every job of its database as scheduled after the start.
 set -u
 bench=$1
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke-XXXXXX") || exit 1
@@ -18,6 +20,10 @@ help=$("$bench" --help) || fail "--help did not exit 0"
 grep -q '^usage: jobd-bench' <<<"$help" || fail "--help"
 grep -q '^  inflight ' <<<"$help" || fail "--help does not list inflight"
 grep -q '^  --inflight N ' <<<"$help" || fail "--help does not list --inflight"
+grep -q '^  memory-scheduled$' <<<"$help" ||
+	fail "--help does not list memory-scheduled"
+grep -q '^  restart-scheduled$' <<<"$help" ||
+	fail "--help does not list restart-scheduled"
 "$bench" --batch 0 2>/dev/null
 [ $? -eq 2 ] || fail "--batch 0 is not a usage error (2)"
 "$bench" --inflight 0 2>/dev/null
@@ -54,8 +60,11 @@ declare -A figures=(
 	[speedup]="wall_1_s wall_n_s ratio"
 	[memory]="bytes_per_job submit_s"
 	[restart]="ping_ms first_running_ms"
+	[memory-scheduled]="bytes_per_job scheduled_jobs submit_s"
+	[restart-scheduled]="ping_ms db_jobs stats_scheduled stats_ms"
 )
-for w in latency throughput inflight exec speedup memory restart; do
+for w in latency throughput inflight exec speedup memory restart \
+	memory-scheduled restart-scheduled; do
 	grep -q "^    \"$w\": {" "$json" || fail "no workload '$w' in the JSON"
 	block=$(awk -v w="    \"$w\": {" \
 		'index($0, w) == 1 { on = 1; next } on && /^    }/ { exit } on' \
@@ -66,6 +75,6 @@ for w in latency throughput inflight exec speedup memory restart; do
 	done
 done
 n=$(grep -c '"status": "ok"' "$json")
-[ "$n" -eq 7 ] || fail "$n of 7 workloads ok"
+[ "$n" -eq 9 ] || fail "$n of 9 workloads ok"
 grep -q '"online_cpus": [0-9]' "$json" || fail "no machine in the JSON"
 echo "bench_smoke: ok"

@@ -173,8 +173,9 @@ int store_update(store *s, const struct jobrec *r);
  * put back as r says (state queued, attempts 0, r->reruns, r->not_before;
  * progress, result, error and times cleared, recoveries 0), and the run
  * that ended, `run`, is appended to its history: one transaction's worth,
- * inside the caller's. JOBD_NOT_FOUND if there is no such job,
- * JOBD_FAILED_PRECONDITION if it is not failed or cancelled.
+ * inside the caller's. JOBD_FAILED_PRECONDITION if there is no such
+ * job, or it is not failed or cancelled (one statement tells neither
+ * apart: "no such job, or it has not failed or been cancelled").
  */
 int store_rerun(store *s, const struct jobrec *r, const struct job_run *run);
 /* The earlier runs of job `id`, oldest first, into r->history and

@@ -16,6 +16,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -2103,6 +2104,693 @@ test_dblock(void)
 	dblock_discard(NULL);
 }
 
+/* ---- issue 14: reruns, paused kinds, ticks, after and unique keys ------- */
+
+#define DAY_MS 86400000LL
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A job that ran and ended `state`, with everything a run leaves set. */
+static struct jobrec
+ended_job(uint64_t id, int state)
+{
+	struct jobrec r = full_job(id);
+
+	r.idem_key = NULL;
+	r.state = state;
+	r.attempts = 3;
+	r.max_attempts = 3;
+	r.error = state == JOB_SUCCEEDED ? NULL : "boom";
+	return r;
+}
+
+/*
+ * Retry in the store: only a failed or cancelled row is put back, queued
+ * (or scheduled, with a not_before ahead) with attempts 0 and its run's
+ * leftovers cleared, the ended run appended to job_runs; the row then
+ * reads whole, its input and its (empty) result checksums valid.
+ */
+static void
+test_rerun(void)
+{
+	char path[256], sql[160];
+	struct jobrec r, got;
+	struct job_run run = {JOB_FAILED, "boom", 3, 1700000000002,
+	                      1700000000003};
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "rerun.db"));
+	r = ended_job(1, JOB_FAILED);
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = ended_job(2, JOB_CANCELLED);
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = ended_job(3, JOB_SUCCEEDED);
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = small_job(4, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = small_job(5, JOB_RUNNING, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = small_job(6, JOB_SCHEDULED, "k");
+	r.not_before = now_ms() + DAY_MS;
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+
+	/* not ended, or succeeded: refused, nothing written */
+	for (uint64_t id = 3; id <= 6; id++) {
+		memset(&r, 0, sizeof(r));
+		r.id = id;
+		r.reruns = 1;
+		CHECK_EQ_INT(store_rerun(s, &r, &run),
+		             JOBD_FAILED_PRECONDITION);
+		snprintf(sql, sizeof(sql), "cannot rerun job %llu",
+		         (unsigned long long) id);
+		check_msg(s, sql);
+	}
+	REQUIRE(store_get(s, 3, 0, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.state, JOB_SUCCEEDED);
+	CHECK_EQ_INT(got.reruns, 0);
+	jobrec_clear(&got);
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs") == 0);
+	/* a job that is not there: refused (store.h says NOT_FOUND; the
+	 * store answers FAILED_PRECONDITION, "no such job, or ...") */
+	memset(&r, 0, sizeof(r));
+	r.id = 99;
+	r.reruns = 1;
+	CHECK(store_rerun(s, &r, &run) != JOBD_OK);
+	check_msg(s, "cannot rerun job 99");
+	/* an invalid record: no id, or no rerun counted */
+	r.id = 0;
+	CHECK_EQ_INT(store_rerun(s, &r, &run), JOBD_INVALID_ARGUMENT);
+	r.id = 1;
+	r.reruns = 0;
+	CHECK_EQ_INT(store_rerun(s, &r, &run), JOBD_INVALID_ARGUMENT);
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs") == 0);
+
+	/* the failed job, in a transaction as the writer does */
+	memset(&r, 0, sizeof(r));
+	r.id = 1;
+	r.reruns = 1;
+	REQUIRE(store_begin(s) == JOBD_OK);
+	CHECK_EQ_INT(store_rerun(s, &r, &run), JOBD_OK);
+	REQUIRE(store_commit(s) == JOBD_OK);
+	REQUIRE(store_get(s, 1, STORE_INPUT, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.state, JOB_QUEUED);
+	CHECK_EQ_INT(got.attempts, 0);
+	CHECK_EQ_INT(got.max_attempts, 3);
+	CHECK_EQ_INT(got.reruns, 1);
+	CHECK_EQ_INT(got.recoveries, 0);
+	CHECK(got.result == NULL && got.result_len == 0);
+	CHECK(got.error == NULL);
+	CHECK(got.progress_done == 0 && got.progress_total == 0);
+	CHECK(got.started_at == 0 && got.finished_at == 0 &&
+	      got.not_before == 0);
+	/* what it is to run with is untouched */
+	CHECK_EQ_STR(got.kind, "sha256");
+	CHECK_EQ_INT(got.nparams, sizeof(odd_params) / sizeof(odd_params[0]));
+	CHECK(got.input_len == sizeof(bin_input) &&
+	      memcmp(got.input, bin_input, sizeof(bin_input)) == 0);
+	CHECK_EQ_INT(got.created_at, 1700000000001);
+	jobrec_clear(&got);
+	r = full_job(1);
+	CHECK_EQ_INT(
+	    store_get_input(s, 1, r.kind, r.params, r.nparams, &buf, &len),
+	    JOBD_OK);
+	CHECK(len == sizeof(bin_input));
+	free(buf);
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs WHERE job_id = 1"
+	                    " AND run = 1 AND state = 'failed' AND error ="
+	                    " 'boom' AND attempts = 3") == 1);
+	/* twice in a row: it is queued now */
+	memset(&r, 0, sizeof(r));
+	r.id = 1;
+	r.reruns = 2;
+	CHECK_EQ_INT(store_rerun(s, &r, &run), JOBD_FAILED_PRECONDITION);
+
+	/* it runs, fails again, is rerun again: a second run, in order */
+	REQUIRE(store_get(s, 1, 0, &got) == JOBD_OK);
+	got.state = JOB_FAILED;
+	got.attempts = 1;
+	got.started_at = 50;
+	got.finished_at = 60;
+	got.error = strdup("second");
+	got.result = (uint8_t *) strdup("partial");
+	got.result_len = 7;
+	got.input_len = 0; /* not read; and update does not write it */
+	REQUIRE(store_update(s, &got) == JOBD_OK);
+	jobrec_clear(&got);
+	struct job_run run2 = {JOB_FAILED, "second", 1, 50, 60};
+	memset(&r, 0, sizeof(r));
+	r.id = 1;
+	r.reruns = 2;
+	CHECK_EQ_INT(store_rerun(s, &r, &run2), JOBD_OK);
+	REQUIRE(store_get(s, 1, 0, &got) == JOBD_OK);
+	CHECK(got.state == JOB_QUEUED && got.reruns == 2 &&
+	      got.result == NULL && got.error == NULL);
+	jobrec_clear(&got);
+	memset(&got, 0, sizeof(got));
+	REQUIRE(store_runs(s, 1, &got) == JOBD_OK);
+	REQUIRE(got.nhistory == 2);
+	CHECK(got.history[0].state == JOB_FAILED &&
+	      got.history[0].attempts == 3 &&
+	      got.history[0].started_at == 1700000000002 &&
+	      got.history[0].finished_at == 1700000000003);
+	CHECK_EQ_STR(got.history[0].error, "boom");
+	CHECK(got.history[1].state == JOB_FAILED &&
+	      got.history[1].attempts == 1 && got.history[1].started_at == 50 &&
+	      got.history[1].finished_at == 60);
+	CHECK_EQ_STR(got.history[1].error, "second");
+	jobrec_clear(&got);
+
+	/* the cancelled job, with a backoff ahead: scheduled; no error in
+	 * the run it ended */
+	struct job_run run3 = {JOB_CANCELLED, NULL, 0, 0, 70};
+	memset(&r, 0, sizeof(r));
+	r.id = 2;
+	r.reruns = 1;
+	r.not_before = now_ms() + DAY_MS;
+	CHECK_EQ_INT(store_rerun(s, &r, &run3), JOBD_OK);
+	REQUIRE(store_get(s, 2, STORE_INPUT, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.state, JOB_SCHEDULED);
+	CHECK_EQ_INT(got.not_before, r.not_before);
+	CHECK(got.attempts == 0 && got.result == NULL && got.error == NULL);
+	jobrec_clear(&got);
+	CHECK(raw_int(path, "SELECT count(*) FROM jobs WHERE id = 2 AND"
+	                    " state = 'queued'") == 1);
+	memset(&got, 0, sizeof(got));
+	REQUIRE(store_runs(s, 2, &got) == JOBD_OK);
+	REQUIRE(got.nhistory == 1);
+	CHECK(got.history[0].state == JOB_CANCELLED &&
+	      got.history[0].error == NULL && got.history[0].finished_at == 70);
+	/* jobrec_copy copies the history */
+	struct jobrec cp;
+	REQUIRE(jobrec_copy(&cp, &got) == JOBD_OK);
+	CHECK(cp.nhistory == 1 && cp.history != got.history &&
+	      cp.history[0].finished_at == 70);
+	jobrec_clear(&cp);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_check(s), JOBD_OK);
+	store_close(s);
+}
+
+/* store_runs: none for a job without runs (or no job), oldest first
+ * whatever order the rows were written in, and a run row damaged behind
+ * the store's back is DATA_LOSS naming the job, with nothing handed out. */
+static void
+test_runs(void)
+{
+	char path[256];
+	struct jobrec got;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "runs.db"));
+	memset(&got, 0, sizeof(got));
+	CHECK_EQ_INT(store_runs(s, 1, &got), JOBD_OK);
+	CHECK(got.history == NULL && got.nhistory == 0);
+	raw_exec(path,
+	         "INSERT INTO job_runs VALUES (5, 3, 'failed', 'c', 3, 30, 31);"
+	         "INSERT INTO job_runs VALUES (5, 1, 'cancelled', NULL, 1, 10,"
+	         " 11);"
+	         "INSERT INTO job_runs VALUES (5, 2, 'failed', 'b', 2, 20, 21);"
+	         "INSERT INTO job_runs VALUES (6, 1, 'failed', 'other', 1, 1,"
+	         " 2);");
+	REQUIRE(store_runs(s, 5, &got) == JOBD_OK);
+	REQUIRE(got.nhistory == 3);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_EQ_INT(got.history[i].attempts, i + 1);
+		CHECK_EQ_INT(got.history[i].started_at, (int64_t) (i + 1) * 10);
+		CHECK_EQ_INT(got.history[i].finished_at,
+		             (int64_t) (i + 1) * 10 + 1);
+	}
+	CHECK_EQ_INT(got.history[0].state, JOB_CANCELLED);
+	CHECK(got.history[0].error == NULL);
+	CHECK_EQ_STR(got.history[1].error, "b");
+	CHECK_EQ_STR(got.history[2].error, "c");
+	jobrec_clear(&got);
+
+	/* a state that is none */
+	raw_exec(path, "PRAGMA ignore_check_constraints = ON;"
+	               "INSERT INTO job_runs VALUES (7, 1, 'failed', 'a', 1,"
+	               " 1, 2);"
+	               "INSERT INTO job_runs VALUES (7, 2, 'bogus', 'b', 1, 3,"
+	               " 4);");
+	memset(&got, 0, sizeof(got));
+	CHECK_EQ_INT(store_runs(s, 7, &got), JOBD_DATA_LOSS);
+	CHECK_EQ_STR(store_errmsg(s),
+	             "cannot read the runs of job 7: corrupt record");
+	CHECK(got.history == NULL && got.nhistory == 0);
+	/* the statement was reset: the next read works */
+	CHECK_EQ_INT(store_runs(s, 6, &got), JOBD_OK);
+	CHECK(got.nhistory == 1);
+	jobrec_clear(&got);
+	store_close(s);
+}
+
+/* A store_paused_load callback: appends the kind to the string at arg. */
+static int
+paused_cat(const char *kind, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 128 - n, "%s%s", n ? "," : "", kind);
+	return strcmp(kind, "stop") == 0 ? 42 : 0;
+}
+
+static void
+test_paused(void)
+{
+	char path[256], got[128];
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "paused.db"));
+	got[0] = '\0';
+	CHECK_EQ_INT(store_paused_load(s, paused_cat, got), JOBD_OK);
+	CHECK_EQ_STR(got, "");
+	CHECK_EQ_INT(store_set_paused(s, "sleep", 1, 100), JOBD_OK);
+	CHECK_EQ_INT(store_set_paused(s, "count", 1, 200), JOBD_OK);
+	/* pausing again changes nothing, not even the time */
+	CHECK_EQ_INT(store_set_paused(s, "sleep", 1, 300), JOBD_OK);
+	CHECK(raw_int(path, "SELECT count(*) FROM paused_kinds") == 2);
+	CHECK(raw_int(path, "SELECT paused_at FROM paused_kinds WHERE kind ="
+	                    " 'sleep'") == 100);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_paused_load(s, paused_cat, got), JOBD_OK);
+	CHECK_EQ_STR(got, "count,sleep");
+	/* resume deletes; resuming what is not paused is no error */
+	CHECK_EQ_INT(store_set_paused(s, "count", 0, 400), JOBD_OK);
+	CHECK_EQ_INT(store_set_paused(s, "count", 0, 400), JOBD_OK);
+	CHECK_EQ_INT(store_set_paused(s, "never", 0, 400), JOBD_OK);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_paused_load(s, paused_cat, got), JOBD_OK);
+	CHECK_EQ_STR(got, "sleep");
+	/* a callback's non-zero stops the walk and is returned */
+	CHECK_EQ_INT(store_set_paused(s, "stop", 1, 500), JOBD_OK);
+	CHECK_EQ_INT(store_set_paused(s, "zzz", 1, 500), JOBD_OK);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_paused_load(s, paused_cat, got), 42);
+	CHECK_EQ_STR(got, "sleep,stop");
+	store_close(s);
+	/* durable */
+	s = open_ok(path);
+	CHECK_EQ_INT(store_set_paused(s, "stop", 0, 600), JOBD_OK);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_paused_load(s, paused_cat, got), JOBD_OK);
+	CHECK_EQ_STR(got, "sleep,zzz");
+	store_close(s);
+}
+
+/* A store_ticks_load callback: appends "name@at#job". */
+static int
+ticks_cat(const char *name, int64_t at, uint64_t job_id, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+	snprintf(out + n, 256 - n, "%s%s@%lld#%llu", n ? "," : "", name,
+	         (long long) at, (unsigned long long) job_id);
+	return strcmp(name, "stop") == 0 ? 7 : 0;
+}
+
+static void
+test_ticks(void)
+{
+	char path[256], got[256];
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "ticks.db"));
+	got[0] = '\0';
+	CHECK_EQ_INT(store_ticks_load(s, ticks_cat, got), JOBD_OK);
+	CHECK_EQ_STR(got, "");
+	CHECK_EQ_INT(store_set_tick(s, "nightly", 1000, 5), JOBD_OK);
+	CHECK_EQ_INT(store_set_tick(s, "every5m", 300000, 6), JOBD_OK);
+	/* never backwards */
+	CHECK_EQ_INT(store_set_tick(s, "nightly", 900, 7), JOBD_OK);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_ticks_load(s, ticks_cat, got), JOBD_OK);
+	CHECK_EQ_STR(got, "every5m@300000#6,nightly@1000#5");
+	/* the same time again: its job is the one recorded */
+	CHECK_EQ_INT(store_set_tick(s, "nightly", 1000, 8), JOBD_OK);
+	CHECK_EQ_INT(store_set_tick(s, "nightly", 2000, 9), JOBD_OK);
+	CHECK_EQ_INT(store_set_tick(s, "nightly", 1999, 10), JOBD_OK);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_ticks_load(s, ticks_cat, got), JOBD_OK);
+	CHECK_EQ_STR(got, "every5m@300000#6,nightly@2000#9");
+	CHECK(raw_int(path, "SELECT count(*) FROM schedule_ticks") == 2);
+	/* the callback stops the walk */
+	CHECK_EQ_INT(store_set_tick(s, "stop", 1, 1), JOBD_OK);
+	CHECK_EQ_INT(store_set_tick(s, "zzz", 1, 1), JOBD_OK);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_ticks_load(s, ticks_cat, got), 7);
+	CHECK_EQ_STR(got, "every5m@300000#6,nightly@2000#9,stop@1#1");
+	store_close(s);
+	/* durable */
+	s = open_ok(path);
+	CHECK_EQ_INT(store_set_tick(s, "nightly", 1500, 11), JOBD_OK);
+	got[0] = '\0';
+	CHECK_EQ_INT(store_ticks_load(s, ticks_cat, got), 7);
+	CHECK(strstr(got, "nightly@2000#9") != NULL);
+	store_close(s);
+}
+
+/* A store_scan callback: the `after` count and unique key of job 1. */
+struct after_seen {
+	size_t nafter;
+	uint64_t last;
+	char ukey[32];
+};
+
+static int
+scan_after(const struct jobrec *r, void *arg)
+{
+	struct after_seen *a = arg;
+	if (r->id == 1) {
+		a->nafter = r->nafter;
+		a->last = r->nafter ? r->after[r->nafter - 1] : 0;
+		snprintf(a->ukey, sizeof(a->ukey), "%s",
+		         r->unique_key ? r->unique_key : "");
+	}
+	return 0;
+}
+
+/*
+ * The columns of schema 3 round-trip (after, unique_key, reruns), through
+ * get, list, both scans and jobrec_copy; a scheduled job is a queued row
+ * read back scheduled while its not_before is ahead; more than
+ * JOB_MAX_AFTER is refused; an `after` damaged behind the store's back is
+ * DATA_LOSS naming the job.
+ */
+static void
+test_schema3_columns(void)
+{
+	char path[256];
+	uint64_t after[JOB_MAX_AFTER + 1];
+	struct jobrec r, got, cp, *v = NULL;
+	struct store_filter f = {0};
+	struct after_seen seen;
+	size_t n;
+	store *s;
+
+	for (size_t i = 0; i <= JOB_MAX_AFTER; i++)
+		after[i] = (i == 2 ? (uint64_t) INT64_MAX : i + 100);
+	s = open_ok(tpath(path, sizeof(path), "schema3.db"));
+	r = full_job(1);
+	r.state = JOB_QUEUED;
+	r.after = after;
+	r.nafter = 3;
+	r.unique_key = "u-1";
+	r.reruns = 4;
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	REQUIRE(store_get(s, 1, STORE_INPUT, &got) == JOBD_OK);
+	check_job(&got, &r, 1, 1);
+	CHECK_EQ_INT(got.nafter, 3);
+	REQUIRE(got.after != NULL && got.nafter == 3);
+	CHECK(got.after[0] == 100 && got.after[1] == 101 &&
+	      got.after[2] == (uint64_t) INT64_MAX);
+	CHECK_EQ_STR(got.unique_key, "u-1");
+	CHECK_EQ_INT(got.reruns, 4);
+	REQUIRE(jobrec_copy(&cp, &got) == JOBD_OK);
+	CHECK(cp.after != got.after && cp.nafter == 3 && cp.after[1] == 101);
+	CHECK(cp.unique_key != got.unique_key);
+	CHECK_EQ_STR(cp.unique_key, "u-1");
+	jobrec_clear(&cp);
+	jobrec_clear(&got);
+	CHECK(raw_int(path, "SELECT length(after) FROM jobs WHERE id = 1") ==
+	      24);
+	/* little-endian u64s */
+	CHECK(raw_int(path, "SELECT hex(substr(after, 1, 8)) ="
+	                    " '6400000000000000' FROM jobs WHERE id = 1") == 1);
+
+	/* lists and scans carry them too */
+	REQUIRE(store_list(s, &f, &v, &n) == JOBD_OK);
+	REQUIRE(n == 1);
+	CHECK(v[0].nafter == 3 && v[0].after[2] == (uint64_t) INT64_MAX);
+	CHECK_EQ_STR(v[0].unique_key, "u-1");
+	CHECK_EQ_INT(v[0].reruns, 4);
+	jobrec_clear(&v[0]);
+	free(v);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(store_scan(s, JOB_QUEUED, scan_after, &seen), JOBD_OK);
+	CHECK(seen.nafter == 3 && seen.last == (uint64_t) INT64_MAX);
+	CHECK_EQ_STR(seen.ukey, "u-1");
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ_INT(
+	    store_scan_brief(s, JOB_QUEUED, 0, UINT64_MAX, scan_after, &seen),
+	    JOBD_OK);
+	CHECK(seen.nafter == 3 && seen.last == (uint64_t) INT64_MAX);
+	CHECK_EQ_STR(seen.ukey, "u-1");
+
+	/* none: NULL, no room taken */
+	r = small_job(2, JOB_QUEUED, "k");
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	REQUIRE(store_get(s, 2, 0, &got) == JOBD_OK);
+	CHECK(got.after == NULL && got.nafter == 0 && got.unique_key == NULL &&
+	      got.reruns == 0);
+	jobrec_clear(&got);
+	CHECK(raw_int(path, "SELECT after FROM jobs WHERE id = 2") == -1);
+	CHECK(raw_int(path, "SELECT unique_key FROM jobs WHERE id = 2") == -1);
+
+	/* JOB_MAX_AFTER is the most */
+	r = small_job(3, JOB_QUEUED, "k");
+	r.after = after;
+	r.nafter = JOB_MAX_AFTER;
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_OK);
+	REQUIRE(store_get(s, 3, 0, &got) == JOBD_OK);
+	CHECK(got.nafter == JOB_MAX_AFTER &&
+	      got.after[JOB_MAX_AFTER - 1] == JOB_MAX_AFTER - 1 + 100);
+	jobrec_clear(&got);
+	r.id = 4;
+	r.nafter = JOB_MAX_AFTER + 1;
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_INVALID_ARGUMENT);
+	check_msg(s, "cannot insert job 4: runs after more than 64 jobs");
+	CHECK_EQ_INT(store_get(s, 4, 0, &got), JOBD_NOT_FOUND);
+
+	/* scheduled: stored queued, read scheduled while ahead */
+	r = small_job(5, JOB_SCHEDULED, "k");
+	r.not_before = now_ms() + DAY_MS;
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	r = small_job(6, JOB_SCHEDULED, "k");
+	r.not_before = now_ms() - 1000; /* its time has come */
+	REQUIRE(store_insert(s, &r) == JOBD_OK);
+	CHECK(raw_int(path, "SELECT count(*) FROM jobs WHERE id IN (5, 6) AND"
+	                    " state = 'queued'") == 2);
+	REQUIRE(store_get(s, 5, 0, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.state, JOB_SCHEDULED);
+	jobrec_clear(&got);
+	REQUIRE(store_get(s, 6, 0, &got) == JOBD_OK);
+	CHECK_EQ_INT(got.state, JOB_QUEUED);
+	jobrec_clear(&got);
+
+	/* damaged: not whole ids, empty, a 0 id, an id past INT64_MAX, too
+	 * many; each is DATA_LOSS naming job 3 */
+	static const char *const bad[] = {
+	    "x'0102'",
+	    "x''",
+	    "x'0000000000000000'",
+	    "x'0000000000000080'",
+	    "zeroblob(8 * 65)",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char sql[128];
+		snprintf(sql, sizeof(sql),
+		         "UPDATE jobs SET after = %s WHERE id = 3", bad[i]);
+		raw_exec(path, sql);
+		CHECK_EQ_INT(store_get(s, 3, 0, &got), JOBD_DATA_LOSS);
+		check_msg(s, "cannot read job 3: corrupt record (after list "
+		             "damaged)");
+		CHECK(got.kind == NULL && got.after == NULL);
+	}
+	/* a list stops at it; job 1 still reads */
+	CHECK_EQ_INT(store_list(s, &f, &v, &n), JOBD_DATA_LOSS);
+	check_msg(s, "job 3");
+	REQUIRE(store_get(s, 1, 0, &got) == JOBD_OK);
+	jobrec_clear(&got);
+	store_close(s);
+}
+
+/* Purging jobs deletes their earlier runs; the runs of the jobs kept
+ * stay. */
+static void
+test_purge_runs(void)
+{
+	char path[256];
+	struct jobrec r, got;
+	struct job_run run = {JOB_FAILED, "first", 1, 1, 2};
+	uint64_t n;
+	store *s;
+
+	s = open_ok(tpath(path, sizeof(path), "purgeruns.db"));
+	for (uint64_t id = 1; id <= 3; id++) {
+		r = small_job(id, JOB_FAILED, "k");
+		r.finished_at = 10;
+		REQUIRE(store_insert(s, &r) == JOBD_OK);
+		memset(&r, 0, sizeof(r));
+		r.id = id;
+		r.reruns = 1;
+		REQUIRE(store_rerun(s, &r, &run) == JOBD_OK);
+	}
+	/* 1 fails again, long ago; 2 fails again, lately; 3 stays queued */
+	for (uint64_t id = 1; id <= 2; id++) {
+		REQUIRE(store_get(s, id, 0, &got) == JOBD_OK);
+		got.state = JOB_FAILED;
+		got.finished_at = id == 1 ? 100 : 1000;
+		REQUIRE(store_update(s, &got) == JOBD_OK);
+		jobrec_clear(&got);
+	}
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs") == 3);
+	CHECK_EQ_INT(store_purge(s, 500, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 1);
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs") == 2);
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs WHERE job_id = 1") ==
+	      0);
+	memset(&got, 0, sizeof(got));
+	REQUIRE(store_runs(s, 2, &got) == JOBD_OK);
+	CHECK(got.nhistory == 1);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_purge(s, INT64_MAX, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 1);
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs") == 1);
+	CHECK(raw_int(path, "SELECT count(*) FROM job_runs WHERE job_id = 3") ==
+	      1);
+	store_close(s);
+}
+
+/*
+ * A database of schema version 2, as jobd before issue 14 left it, is
+ * brought to version 3 with every row intact and its checksums still
+ * valid (they cover none of the new columns); the new tables are there
+ * and work. The rows, checksums included, are made by this build's store
+ * and copied into a table of the version-2 schema.
+ */
+static void
+test_migrate_v2(void)
+{
+	char src[256], path[256], sql[2048], buf[512];
+	struct jobrec want[4], got, r;
+	struct job_run run = {JOB_FAILED, "boom", 3, 1, 2};
+	uint64_t counts[JOB_STATE_MAX + 1];
+	int64_t later = now_ms() + DAY_MS;
+	store *s;
+
+	s = open_ok(tpath(src, sizeof(src), "v2src.db"));
+	want[0] = full_job(3);
+	want[0].state = JOB_SUCCEEDED;
+	want[1] = ended_job(4, JOB_FAILED);
+	want[2] = small_job(5, JOB_SCHEDULED, "sleep");
+	want[2].not_before = later;
+	want[3] = small_job(6, JOB_RUNNING, "count");
+	for (size_t i = 0; i < 4; i++)
+		REQUIRE(store_insert(s, &want[i]) == JOBD_OK);
+	store_close(s);
+
+	tpath(path, sizeof(path), "v2.db");
+	/* store_migrations[0] and [1] as shipped, then the rows */
+	snprintf(sql, sizeof(sql),
+	         "CREATE TABLE jobs ("
+	         " id INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+	         " params BLOB NOT NULL, priority INTEGER NOT NULL,"
+	         " state TEXT NOT NULL CHECK (state = 'queued' OR state ="
+	         " 'running' OR state = 'succeeded' OR state = 'failed' OR"
+	         " state = 'cancelled'),"
+	         " attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,"
+	         " timeout_ms INTEGER NOT NULL, progress_done INTEGER NOT NULL,"
+	         " progress_total INTEGER NOT NULL, error TEXT,"
+	         " idem_key TEXT UNIQUE, created_at INTEGER NOT NULL,"
+	         " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,"
+	         " not_before INTEGER NOT NULL,"
+	         " recoveries INTEGER NOT NULL DEFAULT 0,"
+	         " input_crc INTEGER, result_crc INTEGER,"
+	         " result BLOB, input BLOB"
+	         ") STRICT;"
+	         "CREATE INDEX jobs_state ON jobs (state);"
+	         "CREATE INDEX jobs_kind ON jobs (kind);"
+	         "CREATE INDEX jobs_state_kind ON jobs (state, kind);"
+	         "CREATE INDEX jobs_finished ON jobs (finished_at)"
+	         " WHERE state = 'succeeded' OR state = 'failed' OR state ="
+	         " 'cancelled';"
+	         "ATTACH '%s' AS src;"
+	         "INSERT INTO jobs SELECT id, kind, params, priority, state,"
+	         " attempts, max_attempts, timeout_ms, progress_done,"
+	         " progress_total, error, idem_key, created_at, started_at,"
+	         " finished_at, not_before, recoveries, input_crc, result_crc,"
+	         " result, input FROM src.jobs ORDER BY id;"
+	         "UPDATE jobs SET recoveries = 2 WHERE id = 6;"
+	         "DETACH src;"
+	         "PRAGMA user_version = 2;",
+	         src);
+	raw_exec(path, sql);
+	want[3].recoveries = 2;
+
+	s = open_ok(path);
+	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "3");
+	raw_query(path,
+	          "SELECT group_concat(name, ',') FROM pragma_table_info("
+	          "'jobs')",
+	          buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "id,kind,params,priority,state,attempts,max_attempts,"
+	                  "timeout_ms,progress_done,progress_total,error,"
+	                  "idem_key,created_at,started_at,finished_at,"
+	                  "not_before,recoveries,reruns,unique_key,after,"
+	                  "input_crc,result_crc,result,input");
+	raw_query(path,
+	          "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+	          "sqlite_schema WHERE type IN ('table', 'index') AND name NOT"
+	          " LIKE 'sqlite_%' ORDER BY name)",
+	          buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "job_runs,jobs,jobs_finished,jobs_kind,jobs_state,"
+	                  "jobs_state_kind,paused_kinds,schedule_ticks");
+	CHECK(raw_int(path, "SELECT count(*) FROM jobs WHERE input_crc IS NOT"
+	                    " NULL AND result_crc IS NOT NULL AND reruns = 0"
+	                    " AND unique_key IS NULL AND after IS NULL") == 4);
+
+	/* every row whole, every checksum still valid */
+	for (size_t i = 0; i < 4; i++) {
+		REQUIRE(store_get(s, want[i].id, STORE_INPUT, &got) == JOBD_OK);
+		check_job(&got, &want[i], 1, 1);
+		CHECK_EQ_INT(got.recoveries, want[i].recoveries);
+		CHECK(got.reruns == 0 && got.unique_key == NULL &&
+		      got.nafter == 0);
+		jobrec_clear(&got);
+	}
+	/* still checked: a result changed behind the store's back */
+	raw_exec(path, "UPDATE jobs SET result = x'00' WHERE id = 3");
+	CHECK_EQ_INT(store_get(s, 3, 0, &got), JOBD_DATA_LOSS);
+	CHECK_EQ_INT(store_counts(s, counts), JOBD_OK);
+	CHECK(counts[JOB_SUCCEEDED] == 1 && counts[JOB_FAILED] == 1 &&
+	      counts[JOB_QUEUED] == 1 && counts[JOB_RUNNING] == 1);
+	/* the key is still unique */
+	r = small_job(9, JOB_QUEUED, "k");
+	r.idem_key = "key-1";
+	CHECK_EQ_INT(store_insert(s, &r), JOBD_ALREADY_EXISTS);
+
+	/* the new tables work */
+	memset(&r, 0, sizeof(r));
+	r.id = 4;
+	r.reruns = 1;
+	CHECK_EQ_INT(store_rerun(s, &r, &run), JOBD_OK);
+	REQUIRE(store_get(s, 4, STORE_INPUT, &got) == JOBD_OK);
+	CHECK(got.state == JOB_QUEUED && got.reruns == 1);
+	jobrec_clear(&got);
+	memset(&got, 0, sizeof(got));
+	REQUIRE(store_runs(s, 4, &got) == JOBD_OK);
+	CHECK(got.nhistory == 1);
+	jobrec_clear(&got);
+	CHECK_EQ_INT(store_set_paused(s, "sleep", 1, 1), JOBD_OK);
+	CHECK_EQ_INT(store_set_tick(s, "nightly", 1, 3), JOBD_OK);
+	CHECK_EQ_INT(store_check(s), JOBD_OK);
+	store_close(s);
+	/* and it opens again as it is */
+	s = open_ok(path);
+	raw_query(path, "PRAGMA user_version", buf, sizeof(buf));
+	CHECK_EQ_STR(buf, "3");
+	store_close(s);
+}
+
 TEST_MAIN({"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
           {"open_create", test_open_create},
           {"open_unreachable", test_open_unreachable},
@@ -2124,4 +2812,7 @@ TEST_MAIN({"state_names", test_state_names}, {"jobrec_copy", test_jobrec_copy},
           {"busy_wait", test_busy_wait}, {"crc32c", test_crc32c},
           {"checksums", test_checksums}, {"migrate_v1", test_migrate_v1},
           {"recover_cap", test_recover_cap}, {"not_regular", test_not_regular},
-          {"dblock", test_dblock})
+          {"dblock", test_dblock}, {"rerun", test_rerun}, {"runs", test_runs},
+          {"paused", test_paused}, {"ticks", test_ticks},
+          {"schema3_columns", test_schema3_columns},
+          {"purge_runs", test_purge_runs}, {"migrate_v2", test_migrate_v2})
