@@ -5,8 +5,9 @@
  * sched_int: the scheduler's own types and the functions its files share,
  * not for other modules (they see scheduler.h). scheduler.c holds the life
  * of jobs (see the top of it); schedload.c the start-up load from the
- * database. Every function here is called under sched.mtx unless it says
- * otherwise.
+ * database; schedctl.c the calls that act on a job or kind from outside
+ * its life: Retry, Pause and Resume. Every function here is called under
+ * sched.mtx unless it says otherwise.
  */
 
 #include <pthread.h>
@@ -167,6 +168,36 @@ struct sched {
 	bool hurry; /* sched_hurry(): the grace period is cut short */
 	bool timer_stop;
 };
+
+/* A new job's memory, allocated before anything changes. */
+struct fresh {
+	struct job *j;
+	struct jop *p;
+	struct wq *q;
+	struct dep_edge *edges; /* one per job it waits for, by next */
+};
+
+/* Under mtx (scheduler.c, for schedctl.c): */
+/* Links j into the tables by id and key (room was made). */
+void table_link(sched *s, struct job *j);
+/* Parks w on j (see scheduler.c); a Submit's on a pending job cannot
+ * fail. */
+int park(sched *s, struct job *j, struct waiter *w);
+/* An insert's (or a rerun's) done(): the job acknowledged, or gone. On the
+ * writer's completer, without mtx. */
+void insert_done(struct writer_op *op);
+/* The memory of n new jobs of b (new[i]: b[i] makes a job), room in every
+ * table for them; NULL if out of memory. fresh_free frees what is left. */
+struct fresh *fresh_alloc(sched *s, const struct batch_job *b, size_t n,
+                          const bool *new, size_t nnew);
+void fresh_free(struct fresh *f, size_t n);
+/* Links j's edges (from f) to the n jobs of ids it waits for. */
+void add_edges(sched *s, struct job *j, struct fresh *f, const uint64_t *ids,
+               size_t n);
+/* Why b[0..n) cannot be jobs, or NULL; the first id waited for that left
+ * memory meanwhile, or 0. */
+const char *batch_refusal(const struct batch_job *b, size_t n);
+uint64_t gone_meanwhile(sched *s, const struct batch_job *b, size_t n);
 
 /* A job for a record's params and key, or NULL (out of memory); not under
  * mtx. */
