@@ -1,5 +1,7 @@
 /*
- * store.c: the durable record of jobs, in one SQLite table.
+ * store.c: the durable record of jobs, in SQLite: the connection, the
+ * schema and its migrations, every statement, and the `jobs` table
+ * (store_runs.c: the smaller tables of version 3 beside it).
  *
  * A `store` is one connection and the statements it runs, all prepared once
  * in store_open() with SQLITE_PREPARE_PERSISTENT and reset after every use,
@@ -42,10 +44,14 @@
  * (SQLITE_DBCONFIG_TRUSTED_SCHEMA off) and SQL cannot corrupt the file on
  * purpose (SQLITE_DBCONFIG_DEFENSIVE).
  *
- * Schema (version 2). One STRICT table `jobs`, one row per job, with a
+ * Schema (version 3). One STRICT table `jobs`, one row per job, with a
  * column for every field of struct jobrec and the two checksums. The state
  * is stored as its name ('queued', 'running', ...) so the file reads well
- * in the sqlite3 shell. The big blobs, result and input, are the last
+ * in the sqlite3 shell; a scheduled job is a `queued` row whose not_before
+ * is ahead (JOB_SCHEDULED is a state of memory only). `reruns` counts the
+ * times Retry put the job back, `unique_key` is held while the job has not
+ * ended (by the scheduler; no index), `after` holds the ids it runs after
+ * (u64, little-endian, one after the other; NULL: none). The big blobs, result and input, are the last
  * columns: SQLite keeps the tail of a long row in overflow pages, and what
  * lists and scans read (the checksums too) is then all in the row's first
  * page. An empty input or result is NULL, and so is an empty idempotency
@@ -159,7 +165,7 @@
 #include <sqlite3.h>
 
 #include "crc32c.h"
-#include "store.h"
+#include "store_int.h"
 
 #if SQLITE_VERSION_NUMBER < 3037000
 #error "store.c needs SQLite 3.37 or newer (STRICT tables)"
@@ -339,46 +345,6 @@ _Static_assert(sizeof(store_probes) / sizeof(store_probes[0]) ==
                    STORE_VERSION - 1,
                "one probe for each version before STORE_VERSION");
 
-/*
- * The statements. Every statement that reads jobs returns the columns of
- * STORE_COLS, then the input or NULL, then the result or NULL.
- */
-enum store_stmt {
-	STMT_BEGIN,
-	STMT_COMMIT,
-	STMT_ROLLBACK,
-	STMT_INSERT,
-	STMT_UPDATE,
-	STMT_GET,
-	STMT_GET_INPUT,
-	STMT_FIND_KEY,
-	STMT_LIST, /* the four lists in this order: see store_list() */
-	STMT_LIST_STATE,
-	STMT_LIST_KIND,
-	STMT_LIST_STATE_KIND,
-	STMT_SCAN,
-	STMT_SCAN_BRIEF,
-	STMT_ID_RANGE,
-	STMT_INPUT,
-	STMT_MARK_RUNNING,
-	STMT_RECOVER_CAP,
-	STMT_RECOVER,
-	STMT_PURGE,
-	STMT_RUNS_PURGE,
-	STMT_COUNTS,
-	STMT_MAX_ID,
-	STMT_CHECK,
-	STMT_RERUN,
-	STMT_RUN_ADD,
-	STMT_RUNS,
-	STMT_PAUSE,
-	STMT_RESUME,
-	STMT_PAUSED,
-	STMT_TICK,
-	STMT_TICKS,
-	STMT_NUM,
-};
-
 enum store_col {
 	COL_ID,
 	COL_KIND,
@@ -497,19 +463,6 @@ static const char *const store_sql[STMT_NUM] = {
                    " ORDER BY name",
 };
 
-struct store {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[STMT_NUM];
-	char *path;
-	char errmsg[512];
-	/* where store_row_view() decodes params: see store_params_view() */
-	struct job_param *vparams;
-	size_t vparams_cap;
-	char *vtext;
-	size_t vtext_cap;
-	uint64_t vafter[JOB_MAX_AFTER]; /* store_row_view()'s after ids */
-};
-
 /* Scratch buffers above this size are given back after use. */
 #define STORE_SCRATCH_KEEP 65536
 
@@ -521,7 +474,7 @@ static const char *const store_state_names[JOB_STATE_MAX + 1] = {
 
 /* The state as the row stores it: a scheduled job is a queued row with
  * its not_before (see JOB_SCHEDULED). */
-static const char *
+const char *
 store_state_text(int state)
 {
 	return job_state_name(state == JOB_SCHEDULED ? JOB_QUEUED : state);
@@ -572,7 +525,7 @@ jobrec_clear(struct jobrec *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int
+int
 store_dup(char **dst, const char *src)
 {
 	if (src == NULL)
@@ -688,7 +641,7 @@ store_status(int rc)
 }
 
 /* Sets the message to the formatted text and returns `status`. */
-static int __attribute__((format(printf, 3, 4)))
+int __attribute__((format(printf, 3, 4)))
 store_seterr(store *s, int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -726,7 +679,7 @@ store_os_errno(store *s)
  * the failed call, and returns the jobd status of `rc`. Call it before the
  * statement is reset.
  */
-static int __attribute__((format(printf, 3, 4)))
+int __attribute__((format(printf, 3, 4)))
 store_fail(store *s, int rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -750,7 +703,7 @@ store_fail(store *s, int rc, const char *fmt, ...)
 }
 
 /* Readies a statement for its next use. */
-static void
+void
 store_done(sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
@@ -832,7 +785,7 @@ store_input_crc(uint64_t id, const char *kind, const uint8_t *params,
 	return crc32c(crc, input, ilen);
 }
 
-static uint32_t
+uint32_t
 store_result_crc(uint64_t id, const uint8_t *result, size_t len)
 {
 	return crc32c(store_crc_id(id), result, len);
@@ -1692,7 +1645,7 @@ store_bind_blob(sqlite3_stmt *st, int i, const uint8_t *b, size_t len)
 }
 
 /* Binds a string, NULL when NULL or empty. */
-static int
+int
 store_bind_opt_text(sqlite3_stmt *st, int i, const char *t)
 {
 	if (t == NULL || *t == '\0')
@@ -2222,182 +2175,6 @@ store_check(store *s)
 		rv = store_seterr(s, JOBD_DATA_LOSS,
 		                  "database '%s' is corrupt: %s", s->path,
 		                  t != NULL ? (const char *) t : "no answer");
-	store_done(st);
-	return rv;
-}
-
-int
-store_rerun(store *s, const struct jobrec *r, const struct job_run *run)
-{
-	sqlite3_stmt *st = s->stmt[STMT_RERUN];
-	sqlite3_stmt *add = s->stmt[STMT_RUN_ADD];
-	int rc, rv = JOBD_OK;
-
-	if (r->id == 0 || r->id > INT64_MAX || r->reruns == 0)
-		return store_seterr(
-		    s, JOBD_INVALID_ARGUMENT,
-		    "cannot rerun job %" PRIu64 ": invalid record", r->id);
-	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
-	    (rc = sqlite3_bind_int64(st, 2, r->not_before)) != 0 ||
-	    (rc = sqlite3_bind_int64(st, 3, r->reruns)) != 0 ||
-	    (rc = sqlite3_bind_int64(st, 4,
-	                             store_result_crc(r->id, NULL, 0))) != 0 ||
-	    (rc = sqlite3_step(st)) != SQLITE_DONE)
-		rv = store_fail(s, rc, "cannot rerun job %" PRIu64, r->id);
-	else if (sqlite3_changes64(s->db) == 0)
-		rv = store_seterr(s, JOBD_FAILED_PRECONDITION,
-		                  "cannot rerun job %" PRIu64
-		                  ": no such job, or it has not failed or been "
-		                  "cancelled",
-		                  r->id);
-	store_done(st);
-	if (rv != JOBD_OK)
-		return rv;
-	if ((rc = sqlite3_bind_int64(add, 1, (sqlite3_int64) r->id)) != 0 ||
-	    (rc = sqlite3_bind_int64(add, 2, r->reruns)) != 0 ||
-	    (rc = sqlite3_bind_text(add, 3, store_state_text(run->state), -1,
-	                            SQLITE_STATIC)) != 0 ||
-	    (rc = store_bind_opt_text(add, 4, run->error)) != 0 ||
-	    (rc = sqlite3_bind_int64(add, 5, run->attempts)) != 0 ||
-	    (rc = sqlite3_bind_int64(add, 6, run->started_at)) != 0 ||
-	    (rc = sqlite3_bind_int64(add, 7, run->finished_at)) != 0 ||
-	    (rc = sqlite3_step(add)) != SQLITE_DONE)
-		rv = store_fail(s, rc, "cannot record the run of job %" PRIu64,
-		                r->id);
-	store_done(add);
-	return rv;
-}
-
-int
-store_runs(store *s, uint64_t id, struct jobrec *r)
-{
-	sqlite3_stmt *st = s->stmt[STMT_RUNS];
-	struct job_run *v = NULL;
-	size_t n = 0, cap = 0;
-	int rc, rv = JOBD_OK;
-
-	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) id)) != 0) {
-		rv = store_fail(s, rc, "cannot read the runs of job %" PRIu64,
-		                id);
-		goto out;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct job_run *run;
-		const char *state = (const char *) sqlite3_column_text(st, 0);
-		const char *err = (const char *) sqlite3_column_text(st, 1);
-		if (n == cap) {
-			size_t ncap = cap == 0 ? 4 : cap * 2;
-			struct job_run *nv = realloc(v, ncap * sizeof(*nv));
-			if (nv == NULL) {
-				rv = store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
-				                  "cannot read the runs of job "
-				                  "%" PRIu64 ": out of memory",
-				                  id);
-				goto out;
-			}
-			v = nv;
-			cap = ncap;
-		}
-		run = &v[n];
-		memset(run, 0, sizeof(*run));
-		run->state = job_state_parse(state);
-		if (run->state == 0 ||
-		    (err != NULL && store_dup(&run->error, err) != 0)) {
-			rv = store_seterr(s, JOBD_DATA_LOSS,
-			                  "cannot read the runs of job %" PRIu64
-			                  ": corrupt record",
-			                  id);
-			goto out;
-		}
-		run->attempts = (uint32_t) sqlite3_column_int64(st, 2);
-		run->started_at = sqlite3_column_int64(st, 3);
-		run->finished_at = sqlite3_column_int64(st, 4);
-		n++;
-	}
-	if (rc != SQLITE_DONE)
-		rv = store_fail(s, rc, "cannot read the runs of job %" PRIu64,
-		                id);
-out:
-	store_done(st);
-	if (rv != JOBD_OK) {
-		for (size_t i = 0; i < n; i++)
-			free(v[i].error);
-		free(v);
-		return rv;
-	}
-	r->history = v;
-	r->nhistory = n;
-	return JOBD_OK;
-}
-
-int
-store_set_paused(store *s, const char *kind, int paused, int64_t now)
-{
-	sqlite3_stmt *st = s->stmt[paused ? STMT_PAUSE : STMT_RESUME];
-	int rc, rv = JOBD_OK;
-
-	if ((rc = sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC)) != 0 ||
-	    (paused && (rc = sqlite3_bind_int64(st, 2, now)) != 0) ||
-	    (rc = sqlite3_step(st)) != SQLITE_DONE)
-		rv = store_fail(s, rc, "cannot %s kind '%s'",
-		                paused ? "pause" : "resume", kind);
-	store_done(st);
-	return rv;
-}
-
-int
-store_paused_load(store *s, int (*fn)(const char *kind, void *arg), void *arg)
-{
-	sqlite3_stmt *st = s->stmt[STMT_PAUSED];
-	int rc, rv = JOBD_OK;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *kind = (const char *) sqlite3_column_text(st, 0);
-		if (kind != NULL && (rv = fn(kind, arg)) != 0)
-			break;
-	}
-	if (rv == JOBD_OK && rc != SQLITE_DONE)
-		rv = store_fail(s, rc, "cannot read the paused kinds");
-	store_done(st);
-	return rv;
-}
-
-int
-store_set_tick(store *s, const char *name, int64_t at, uint64_t job_id)
-{
-	sqlite3_stmt *st = s->stmt[STMT_TICK];
-	int rc, rv = JOBD_OK;
-
-	if ((rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC)) != 0 ||
-	    (rc = sqlite3_bind_int64(st, 2, at)) != 0 ||
-	    (rc = sqlite3_bind_int64(st, 3, (sqlite3_int64) job_id)) != 0 ||
-	    (rc = sqlite3_step(st)) != SQLITE_DONE)
-		rv = store_fail(s, rc,
-		                "cannot record the firing of schedule "
-		                "'%s'",
-		                name);
-	store_done(st);
-	return rv;
-}
-
-int
-store_ticks_load(store *s,
-                 int (*fn)(const char *name, int64_t at, uint64_t job_id,
-                           void *arg),
-                 void *arg)
-{
-	sqlite3_stmt *st = s->stmt[STMT_TICKS];
-	int rc, rv = JOBD_OK;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *) sqlite3_column_text(st, 0);
-		if (name != NULL &&
-		    (rv = fn(name, sqlite3_column_int64(st, 1),
-		             (uint64_t) sqlite3_column_int64(st, 2), arg)) != 0)
-			break;
-	}
-	if (rv == JOBD_OK && rc != SQLITE_DONE)
-		rv = store_fail(s, rc, "cannot read the schedules' firings");
 	store_done(st);
 	return rv;
 }
