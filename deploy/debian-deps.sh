@@ -3,7 +3,8 @@
 # missing. Runs apt-get as root, through sudo when not root. Debian 12
 # (bookworm).
 #
-# The C build: cmake ... libinih-dev. The tests besides: sqlite3 (one test
+# The C build: cmake ... libinih-dev, and tzdata (the time zones of cron
+# schedules, which jobd reads; the tests of them). The tests besides: sqlite3 (one test
 # looks into a database), libjansson-dev (the C client's conformance test
 # reads the scenario table), openssl (test certificates), and for the Python
 # and Node.js clients' tests python3-protobuf, python3-pytest, python3-venv,
@@ -16,7 +17,8 @@
 # --build-only: the C build's packages alone (the container image's build).
 set -eu
 pkgs="cmake make gcc pkg-config libc6-dev libnng-dev libmbedtls-dev \
-libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev help2man libinih-dev"
+libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev help2man libinih-dev \
+tzdata"
 tests=1
 if [ "${1-}" = --build-only ]; then
 	tests=""
