@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "jobd_status.h"
 #include "limit.h"
 
@@ -321,32 +322,6 @@ sf_handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-/* A duration in milliseconds: parts with ms, s, m, h or d ("10m",
- * "1h30m", "500ms"). */
-static bool
-sf_duration_ms(const char *s, uint64_t max, uint64_t *out)
-{
-	size_t n = strlen(s);
-	int64_t secs;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		uint64_t v = 0;
-		for (size_t i = 0; i + 2 < n; i++) {
-			if (s[i] < '0' || s[i] > '9' || v > max / 10)
-				return false;
-			v = v * 10 + (uint64_t) (s[i] - '0');
-		}
-		if (v > max)
-			return false;
-		*out = v;
-		return true;
-	}
-	if (!cron_duration(s, (int64_t) (max / 1000), &secs))
-		return false;
-	*out = (uint64_t) secs * 1000;
-	return true;
-}
-
 /* A whole decimal integer within [lo, hi]. */
 static bool
 sf_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -517,7 +492,8 @@ sf_build(struct sf *f, struct schedule *s, const kindset *ks)
 	}
 	kv = &f->kv[S_TIMEOUT];
 	if (kv->v != NULL) {
-		if (sf_duration_ms(kv->v, UINT32_MAX, &ms) && ms > 0)
+		if (duration_parse(kv->v, UINT32_MAX, 0, &ms) == DURATION_OK &&
+		    ms > 0)
 			s->timeout_ms = (uint32_t) ms;
 		else
 			sf_error(f, kv->line,

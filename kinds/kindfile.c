@@ -51,6 +51,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "exec.h"
 #include "jobd_status.h"
 #include "plugin.h"
@@ -532,30 +533,6 @@ kf_size(const char *s, bool giga, uint64_t *out)
 	return true;
 }
 
-/* A duration in milliseconds: a number with unit ms, s or m. */
-static bool
-kf_duration(const char *s, uint64_t *ms)
-{
-	size_t n = strlen(s);
-	uint64_t mul;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		mul = 1;
-		n -= 2;
-	} else if (n > 1 && s[n - 1] == 's') {
-		mul = 1000;
-		n--;
-	} else if (n > 1 && s[n - 1] == 'm') {
-		mul = 60000;
-		n--;
-	} else
-		return false;
-	if (!kf_digits(s, n, ms) || *ms > UINT64_MAX / mul)
-		return false;
-	*ms *= mul;
-	return true;
-}
-
 /* A yes/no key of s: def when absent, else its value (an error when it is
  * neither yes nor no). */
 static bool
@@ -597,8 +574,8 @@ kf_parse(enum kf_value t, const char *text, uint64_t *v)
 	case KV_SIZE:
 	case KV_SIZE_G:
 		return kf_size(text, t == KV_SIZE_G, v);
-	case KV_DURATION:
-		return kf_duration(text, v);
+	case KV_DURATION: /* duration.h: "500ms", "30s", "1m30s" */
+		return duration_parse(text, UINT64_MAX, 0, v) == DURATION_OK;
 	}
 	return false;
 }
