@@ -24,7 +24,6 @@
  */
 #include "schedfile.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -474,100 +473,58 @@ schedset_free(struct schedset *set)
 	free(set);
 }
 
+/* The set being loaded by schedfile_load_dir(). */
+struct sf_dir {
+	struct schedset *set;
+	size_t cap;
+	const kindset *ks;
+};
+
+/* Loads one file into the set (kept only when it has no error). */
 static int
-sf_cmp_name(const void *a, const void *b)
+sf_load_one(void *arg, const char *path, char *err, size_t errlen, size_t *used)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
+	struct sf_dir *sd = arg;
+	struct schedset *set = sd->set;
 
-static bool
-sf_is_schedule_file(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 9 &&
-	       strcmp(name + n - 9, ".schedule") == 0;
+	if (set->n == sd->cap) {
+		size_t c = sd->cap ? sd->cap * 2 : 16;
+		struct schedule *v = realloc(set->v, c * sizeof(*v));
+		if (v == NULL) {
+			inilines_out(err, errlen, used, "%s:1: out of memory",
+			             path);
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+		set->v = v;
+		sd->cap = c;
+	}
+	int rv = sf_load(&set->v[set->n], path, sd->ks, err, errlen, used);
+	if (rv == JOBD_OK)
+		set->n++;
+	return rv;
 }
 
 int
 schedfile_load_dir(struct schedset **out, const char *dir, const kindset *ks,
                    char *err, size_t errlen)
 {
-	struct schedset *set;
-	DIR *d;
-	struct dirent *e;
-	char **names = NULL, path[PATH_MAX];
-	size_t n = 0, cap = 0, used = 0;
-	int rv = JOBD_OK;
+	struct sf_dir sd = {.ks = ks};
+	size_t used = 0;
+	int rv;
 
 	*out = NULL;
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((set = calloc(1, sizeof(*set))) == NULL) {
+	if ((sd.set = calloc(1, sizeof(*sd.set))) == NULL) {
 		inilines_out(err, errlen, &used, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	if (dir == NULL) {
-		*out = set;
-		return JOBD_OK;
-	}
-	if ((d = opendir(dir)) == NULL) {
-		inilines_out(err, errlen, &used,
-		             "cannot read kinds directory '%s': %s", dir,
-		             strerror(errno));
-		free(set);
-		return JOBD_INVALID_ARGUMENT;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!sf_is_schedule_file(e->d_name))
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			char **nn = realloc(names, c * sizeof(*names));
-			if (nn == NULL)
-				goto oom;
-			names = nn;
-			cap = c;
-		}
-		if ((names[n] = strdup(e->d_name)) == NULL)
-			goto oom;
-		n++;
-	}
-	if (n > 0) /* names is NULL when there are none */
-		qsort(names, n, sizeof(*names), sf_cmp_name);
-	if (n > 0 && (set->v = calloc(n, sizeof(*set->v))) == NULL)
-		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		int r;
-		if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir,
-		                      names[i]) >= sizeof(path)) {
-			inilines_out(err, errlen, &used,
-			             "%s/%s:1: path too long", dir, names[i]);
-			r = JOBD_INVALID_ARGUMENT;
-		} else {
-			r = sf_load(&set->v[set->n], path, ks, err, errlen,
-			            &used);
-		}
-		if (r == JOBD_OK)
-			set->n++;
-		else if (rv != JOBD_RESOURCE_EXHAUSTED)
-			rv = r;
-	}
-	goto done;
-
-oom:
-	inilines_out(err, errlen, &used,
-	             "cannot read kinds directory '%s': out of memory", dir);
-	rv = JOBD_RESOURCE_EXHAUSTED;
-done:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	if (rv != JOBD_OK) {
-		schedset_free(set);
+	if (dir != NULL &&
+	    (rv = inilines_each(dir, ".schedule", sf_load_one, &sd, err, errlen,
+	                        &used)) != JOBD_OK) {
+		schedset_free(sd.set);
 		return rv;
 	}
-	*out = set;
+	*out = sd.set;
 	return JOBD_OK;
 }

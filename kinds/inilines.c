@@ -23,9 +23,14 @@
  * Errors are collected, up to INILINES_MAX_ERRORS a file, and written
  * sorted by line as "PATH:LINE: what is wrong", one per line; the rest are
  * counted in a last "N more errors not shown" line.
+ *
+ * inilines_each() reads a directory's file names whole and sorts them
+ * before it reads any file, so that files load, and their errors are
+ * written, in the same order wherever the directory comes from.
  */
 #include "inilines.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +40,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "jobd_status.h"
 
 void
 inilines_verror(struct inilines *r, int line, const char *fmt, va_list ap)
@@ -281,4 +288,78 @@ inilines_fini(struct inilines *r)
 {
 	free(r->buf);
 	r->buf = NULL;
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static bool
+has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+
+	return name[0] != '.' && n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+int
+inilines_each(const char *dir, const char *suffix, inilines_file_fn fn,
+              void *arg, char *err, size_t errlen, size_t *used)
+{
+	DIR *d;
+	struct dirent *e;
+	char **names = NULL, path[PATH_MAX];
+	size_t n = 0, cap = 0;
+	int rv = JOBD_OK;
+
+	if ((d = opendir(dir)) == NULL) {
+		inilines_out(err, errlen, used,
+		             "cannot read kinds directory '%s': %s", dir,
+		             strerror(errno));
+		return JOBD_INVALID_ARGUMENT;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (!has_suffix(e->d_name, suffix))
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 16;
+			char **nn = realloc(names, c * sizeof(*names));
+			if (nn == NULL)
+				goto oom;
+			names = nn;
+			cap = c;
+		}
+		if ((names[n] = strdup(e->d_name)) == NULL)
+			goto oom;
+		n++;
+	}
+	if (n > 0) /* names is NULL when there are none */
+		qsort(names, n, sizeof(*names), cmp_name);
+	for (size_t i = 0; i < n; i++) {
+		int r;
+		if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir,
+		                      names[i]) >= sizeof(path)) {
+			inilines_out(err, errlen, used,
+			             "%s/%s:1: path too long", dir, names[i]);
+			r = JOBD_INVALID_ARGUMENT;
+		} else {
+			r = fn(arg, path, err, errlen, used);
+		}
+		if (r != JOBD_OK && rv != JOBD_RESOURCE_EXHAUSTED)
+			rv = r;
+	}
+	goto done;
+
+oom:
+	inilines_out(err, errlen, used,
+	             "cannot read kinds directory '%s': out of memory", dir);
+	rv = JOBD_RESOURCE_EXHAUSTED;
+done:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rv;
 }

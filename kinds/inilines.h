@@ -6,7 +6,8 @@
  * schedfile.c (*.schedule) share: the file read whole, its lines handed
  * to libinih one at a time and counted, the refusal of what inih would
  * mangle, section headers parsed here and given to the caller, and the
- * errors collected and written as "PATH:LINE: what is wrong".
+ * errors collected and written as "PATH:LINE: what is wrong"; and the
+ * walk over the files of a kinds directory that both do.
  */
 
 #include <ini.h>
@@ -73,6 +74,20 @@ __attribute__((format(printf, 4, 5)))
 #endif
 void
 inilines_out(char *err, size_t errlen, size_t *used, const char *fmt, ...);
+
+/* Reads one file of inilines_each()'s directory; a jobd_status. */
+typedef int (*inilines_file_fn)(void *arg, const char *path, char *err,
+                                size_t errlen, size_t *used);
+
+/*
+ * Calls fn for each file of the kinds directory dir whose name ends with
+ * suffix (".kind") and does not start with '.', in the order of their
+ * names. JOBD_OK; else the last error fn returned (JOBD_RESOURCE_EXHAUSTED
+ * once one did), or the directory's own, which this writes to err:
+ * "cannot read kinds directory 'DIR': WHY", "DIR/NAME:1: path too long".
+ */
+int inilines_each(const char *dir, const char *suffix, inilines_file_fn fn,
+                  void *arg, char *err, size_t errlen, size_t *used);
 
 /* Frees r->buf; r may be zeroed or half read. */
 void inilines_fini(struct inilines *r);

@@ -32,7 +32,6 @@
  */
 #include "kindfile.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1017,78 +1016,17 @@ kindfile_load(kindset *ks, const char *path, char *err, size_t errlen)
 }
 
 static int
-kf_cmp_name(const void *a, const void *b)
+kf_load_one(void *ks, const char *path, char *err, size_t errlen, size_t *used)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static bool
-kf_is_kind_file(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".kind") == 0;
+	return kf_load(ks, path, err, errlen, used);
 }
 
 int
 kindfile_load_dir(kindset *ks, const char *dir, char *err, size_t errlen)
 {
-	DIR *d;
-	struct dirent *e;
-	char **names = NULL, path[PATH_MAX];
-	size_t n = 0, cap = 0, used = 0;
-	int rv = JOBD_OK;
+	size_t used = 0;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((d = opendir(dir)) == NULL) {
-		inilines_out(err, errlen, &used,
-		             "cannot read kinds directory '%s': %s", dir,
-		             strerror(errno));
-		return JOBD_INVALID_ARGUMENT;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!kf_is_kind_file(e->d_name))
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			char **nn = realloc(names, c * sizeof(*names));
-			if (nn == NULL)
-				goto oom;
-			names = nn;
-			cap = c;
-		}
-		if ((names[n] = strdup(e->d_name)) == NULL)
-			goto oom;
-		n++;
-	}
-	if (n > 0) /* names is NULL when there are none */
-		qsort(names, n, sizeof(*names), kf_cmp_name);
-	for (size_t i = 0; i < n; i++) {
-		int r;
-		if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir,
-		                      names[i]) >= sizeof(path)) {
-			inilines_out(err, errlen, &used,
-			             "%s/%s:1: path too long", dir, names[i]);
-			r = JOBD_INVALID_ARGUMENT;
-		} else {
-			r = kf_load(ks, path, err, errlen, &used);
-		}
-		if (r != JOBD_OK && rv != JOBD_RESOURCE_EXHAUSTED)
-			rv = r;
-	}
-	goto done;
-
-oom:
-	inilines_out(err, errlen, &used,
-	             "cannot read kinds directory '%s': out of "
-	             "memory",
-	             dir);
-	rv = JOBD_RESOURCE_EXHAUSTED;
-done:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	return rv;
+	return inilines_each(dir, ".kind", kf_load_one, ks, err, errlen, &used);
 }
