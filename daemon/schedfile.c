@@ -214,20 +214,6 @@ sf_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 	return kind_parse_int(s, out) && *out >= lo && *out <= hi;
 }
 
-/* The file's name without its directory and .schedule. */
-static void
-sf_stem(const char *path, char *out, size_t outlen)
-{
-	const char *base = strrchr(path, '/');
-	size_t n;
-
-	base = base != NULL ? base + 1 : path;
-	n = strlen(base);
-	if (n > 9 && strcmp(base + n - 9, ".schedule") == 0)
-		n -= 9;
-	snprintf(out, outlen, "%.*s", (int) n, base);
-}
-
 static void
 sf_spec(struct sf *f, struct schedule *s)
 {
@@ -341,7 +327,7 @@ sf_build(struct sf *f, struct schedule *s, const kindset *ks)
 	int64_t v;
 	uint64_t ms;
 
-	sf_stem(f->path, stem, sizeof(stem));
+	inilines_stem(f->path, ".schedule", stem, sizeof(stem));
 	if (!kind_name_ok(stem) || strlen(stem) > SCHED_NAME_MAX)
 		sf_error(f, 1,
 		         "bad schedule name '%.80s' (from the file name: 1 to "

@@ -290,6 +290,19 @@ inilines_fini(struct inilines *r)
 	r->buf = NULL;
 }
 
+void
+inilines_stem(const char *path, const char *suffix, char *out, size_t outlen)
+{
+	const char *base = strrchr(path, '/');
+	size_t n, k = strlen(suffix);
+
+	base = base != NULL ? base + 1 : path;
+	n = strlen(base);
+	if (n > k && strcmp(base + n - k, suffix) == 0)
+		n -= k;
+	snprintf(out, outlen, "%.*s", (int) n, base);
+}
+
 static int
 cmp_name(const void *a, const void *b)
 {

@@ -89,6 +89,11 @@ typedef int (*inilines_file_fn)(void *arg, const char *path, char *err,
 int inilines_each(const char *dir, const char *suffix, inilines_file_fn fn,
                   void *arg, char *err, size_t errlen, size_t *used);
 
+/* The name of the file at path without its directory and suffix (when it
+ * ends with one), into out (outlen bytes, truncated). */
+void inilines_stem(const char *path, const char *suffix, char *out,
+                   size_t outlen);
+
 /* Frees r->buf; r may be zeroed or half read. */
 void inilines_fini(struct inilines *r);
 

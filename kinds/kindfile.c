@@ -819,20 +819,6 @@ kf_program(struct kf *f, struct exec_spec *spec)
 		         spec->program);
 }
 
-/* The file's name without its directory and .kind. */
-static void
-kf_stem(const char *path, char *out, size_t outlen)
-{
-	const char *base = strrchr(path, '/');
-	size_t n;
-
-	base = base != NULL ? base + 1 : path;
-	n = strlen(base);
-	if (n > 5 && strcmp(base + n - 5, ".kind") == 0)
-		n -= 5;
-	snprintf(out, outlen, "%.*s", (int) n, base);
-}
-
 static int
 kf_build_kind(struct kf *f, kindset *ks)
 {
@@ -849,7 +835,7 @@ kf_build_kind(struct kf *f, kindset *ks)
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	pk->spec = spec;
-	kf_stem(f->path, stem, sizeof(stem));
+	inilines_stem(f->path, ".kind", stem, sizeof(stem));
 	k->name = kn->v != NULL ? kn->v : kf_strndup(f, stem, strlen(stem));
 	if (k->name != NULL && !kind_name_ok(k->name))
 		kf_error(
