@@ -14,10 +14,14 @@
  *
  * Parsing is strict, one character at a time: anything left over is an
  * error, fields have their exact widths, and every number is checked
- * against its range before use, so no input can overflow.
+ * against its range before use, so no input can overflow. A DURATION is
+ * read by the parser every duration of jobd goes through (duration.h),
+ * which jobctl only asks to take the parts in any order.
  */
 
 #include "jobctl_time.h"
+
+#include "duration.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -261,57 +265,26 @@ ctl_parse_time(const char *s, int64_t *ms, ctl_time_err *why)
 bool
 ctl_parse_duration(const char *s, uint64_t *ms, ctl_time_err *why)
 {
-	const char *p = s;
-	uint64_t sum = 0;
-
-	if (*p == '\0') {
+	/* the parts are summed in any order, as jobctl always took them */
+	switch (duration_parse(s, DUR_MAX_MS, DURATION_ANY_ORDER, ms)) {
+	case DURATION_OK:
+		return true;
+	case DURATION_EMPTY:
 		*why = "empty";
-		return false;
+		break;
+	case DURATION_NUMBER:
+	case DURATION_ORDER: /* not with DURATION_ANY_ORDER */
+		*why = "expected whole numbers with units, like 90s, 10m, "
+		       "1h30m or 500ms";
+		break;
+	case DURATION_UNIT:
+		*why = "expected a unit after each number: ms, s, m, h or d";
+		break;
+	case DURATION_RANGE:
+		*why = "too long (at most 100 years)";
+		break;
 	}
-	while (*p != '\0') {
-		uint64_t n = 0;
-		uint64_t unit;
-
-		if (*p < '0' || *p > '9') {
-			*why = "expected whole numbers with units, like 90s, "
-			       "10m, 1h30m or 500ms";
-			return false;
-		}
-		for (; *p >= '0' && *p <= '9'; p++) {
-			n = n * 10 + (uint64_t) (*p - '0');
-			if (n > DUR_MAX_MS) {
-				*why = "too long (at most 100 years)";
-				return false;
-			}
-		}
-		if (p[0] == 'm' && p[1] == 's') {
-			unit = 1;
-			p += 2;
-		} else if (*p == 's') {
-			unit = 1000;
-			p++;
-		} else if (*p == 'm') {
-			unit = 60000;
-			p++;
-		} else if (*p == 'h') {
-			unit = 3600000;
-			p++;
-		} else if (*p == 'd') {
-			unit = 86400000;
-			p++;
-		} else {
-			*why = "expected a unit after each number: ms, s, m, "
-			       "h or d";
-			return false;
-		}
-		if (n > (DUR_MAX_MS - sum) / unit) {
-			*why = "too long (at most 100 years)";
-			return false;
-		}
-		sum += n * unit;
-	}
-	*ms = sum;
-	return true;
+	return false;
 }
 
 void

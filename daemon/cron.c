@@ -29,7 +29,8 @@
  *
  * `every D` fires at the multiples of D since the Unix epoch (UTC), so a
  * restart keeps the same grid whatever the time of the start; D is whole
- * seconds, 1 s to CRON_EVERY_MAX, and no zone applies.
+ * seconds, 1 s to CRON_EVERY_MAX, and no zone applies. D is read as every
+ * duration is (duration.h), then held to those bounds.
  */
 #include "cron.h"
 
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "jobd_status.h"
 
 enum { F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_N };
@@ -287,60 +289,16 @@ cron_parse(cron **out, const char *expr, char *err, size_t errlen)
 	return JOBD_OK;
 }
 
-bool
-cron_duration(const char *s, int64_t max, int64_t *secs)
-{
-	int64_t total = 0;
-	int parts = 0;
-	char last = 0;
-
-	while (*s != '\0') {
-		int64_t v = 0, mul;
-		int digits = 0;
-		while (isdigit((unsigned char) *s)) {
-			if (++digits > 12)
-				return false;
-			v = v * 10 + (*s++ - '0');
-		}
-		if (digits == 0)
-			return false;
-		switch (*s++) {
-		case 'd':
-			mul = 86400;
-			break;
-		case 'h':
-			mul = 3600;
-			break;
-		case 'm':
-			mul = 60;
-			break;
-		case 's':
-			mul = 1;
-			break;
-		default:
-			return false;
-		}
-		/* units in order, each once: d h m s */
-		if (last != 0 && strchr("dhms", last) >= strchr("dhms", s[-1]))
-			return false;
-		last = s[-1];
-		total += v * mul;
-		if (total > max)
-			return false;
-		parts++;
-	}
-	*secs = total;
-	return parts > 0;
-}
-
 int
 cron_parse_every(cron **out, const char *dur, char *err, size_t errlen)
 {
-	int64_t secs;
+	uint64_t ms;
 	cron *c;
 
 	*out = NULL;
-	if (!cron_duration(dur, CRON_EVERY_MAX, &secs) || secs < 1) {
+	if (duration_parse(dur, (uint64_t) CRON_EVERY_MAX * 1000, 0, &ms) !=
+	        DURATION_OK ||
+	    ms % 1000 != 0 || ms < 1000) {
 		snprintf(err, errlen,
 		         "every: '%.32s' is not a duration of 1s to 366d (a "
 		         "number with d, h, m or s, such as 30s, 5m, 1h30m)",
@@ -351,7 +309,7 @@ cron_parse_every(cron **out, const char *dur, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	c->every = secs;
+	c->every = (int64_t) (ms / 1000);
 	*out = c;
 	return JOBD_OK;
 }

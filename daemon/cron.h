@@ -46,8 +46,4 @@ int64_t cron_period(const cron *c);
  */
 int cron_next(const cron *c, const tz *z, int64_t after, int64_t *next);
 
-/* Parses a duration "1h30m" (units d, h, m, s; at least one part) into
- * seconds; false if it is not one or exceeds max. */
-bool cron_duration(const char *s, int64_t max, int64_t *secs);
-
 #endif

@@ -41,6 +41,7 @@
 
 #include "daemon.h"
 #include "dblock.h"
+#include "duration.h"
 #include "exec.h"
 #include "jobd_status.h"
 #include "log.h"
@@ -170,32 +171,23 @@ parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* "7d", "12h", "30m", "10s", "500ms", "10" (seconds) -> milliseconds. */
+/* A duration (duration.h: "7d", "1h30m", "500ms") or a bare number of
+ * seconds ("10") -> milliseconds. */
 static int
 parse_duration(const char *s, int64_t *ms)
 {
-	static const struct {
-		const char *unit;
-		int64_t ms;
-	} units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
-	             {"h", 3600000}, {"d", 86400000}, {"", 1000}};
-	char *end;
+	uint64_t v;
 
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit) == 0) {
-			if (v > (unsigned long long) (INT64_MAX / units[i].ms))
-				return -1;
-			*ms = (int64_t) v * units[i].ms;
-			return 0;
-		}
+	if (*s != '\0' && s[strspn(s, "0123456789")] == '\0') {
+		if (parse_u64(s, INT64_MAX / 1000, &v) != 0)
+			return -1;
+		*ms = (int64_t) v * 1000;
+		return 0;
 	}
-	return -1;
+	if (duration_parse(s, INT64_MAX, 0, &v) != DURATION_OK)
+		return -1;
+	*ms = (int64_t) v;
+	return 0;
 }
 
 /* The option being set, for messages: "--workers" or "JOBD_WORKERS". */

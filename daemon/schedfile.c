@@ -2,21 +2,20 @@
  * schedfile: the *.schedule files of the kinds directory, read with
  * libinih the way kindfile.c reads the *.kind files.
  *
- * The reader, sf_read(), hands inih one line per call and counts them
- * (inih r55 gives its handler no line numbers); it refuses what inih would
- * mangle (a line longer than inih's buffer, a NUL or control byte), drops
- * leading blanks (no continuation lines) and handles section headers
- * itself, so that each section's line is known and an unknown, empty-named
- * or repeated section is an error. The handler records each key's value
- * and line; the build at the end checks every value with its own line in
- * the message, and what is missing names the section's line. A file with
- * any error gives no schedule. (kindfile.c's reader is static and tied to
- * the kind sections, so the few lines of it needed here are repeated
- * rather than shared.)
+ * The reader is kindfile.c's (kinds/inilines.c): it hands inih one line
+ * per call and counts them (inih r55 gives its handler no line numbers),
+ * refuses what inih would mangle (a line longer than inih's buffer, a NUL
+ * or control byte), drops leading blanks (no continuation lines) and
+ * parses section headers; sf_section() opens the one a header names, so
+ * that each section's line is known and an unknown, empty-named or
+ * repeated section is an error. The handler records each key's value and
+ * line; the build at the end checks every value with its own line in the
+ * message, and what is missing names the section's line. A file with any
+ * error gives no schedule.
  *
- * Errors are collected, up to SF_MAX_ERRORS a file, sorted by line, as
- * "PATH:LINE: what is wrong", one per line; whole-file problems
- * (unreadable, too large, a bad name) name line 1.
+ * Errors are collected by inilines, up to INILINES_MAX_ERRORS a file, and
+ * written sorted by line as "PATH:LINE: what is wrong", one per line;
+ * whole-file problems (unreadable, too large, a bad name) name line 1.
  *
  * The params are checked against the kind as Submit checks them
  * (kind_validate), each on the line it is given: an unknown name or a bad
@@ -25,27 +24,21 @@
  */
 #include "schedfile.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
+#include "duration.h"
+#include "inilines.h"
 #include "jobd_status.h"
 #include "limit.h"
 
-#define SF_MAX_FILE    (64 * 1024)
-#define SF_MAX_ERRORS  10
-#define SF_MSG_MAX     256
-#define SF_TIMEOUT_MAX ((int64_t) UINT32_MAX / 1000) /* seconds */
+#define SF_MAX_FILE (64 * 1024)
 
 enum {
 	S_KIND,
@@ -67,25 +60,15 @@ struct sf_kv {
 	int line;
 };
 
-struct sf_err {
-	int line;
-	char msg[SF_MSG_MAX];
-};
-
 struct sf {
 	const char *path;
-	const char *buf;
-	size_t len, pos;
-	int line;
+	struct inilines r;           /* the file, its lines and its errors */
 	int sched_line, params_line; /* of the headers; 0: none */
 	int cur;                     /* 1 [schedule], 2 [params], 0 none */
 	bool skip;                   /* cur 0 after a bad header */
 	struct sf_kv kv[S_N];
 	struct sf_kv params[LIMIT_PARAMS];
 	size_t nparams;
-	bool oom;
-	struct sf_err errs[SF_MAX_ERRORS];
-	int nerr, nmore, more_line;
 };
 
 const char *
@@ -102,16 +85,9 @@ sf_error(struct sf *f, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (f->nerr == SF_MAX_ERRORS) {
-		if (f->nmore++ == 0 || line < f->more_line)
-			f->more_line = line;
-		return;
-	}
-	f->errs[f->nerr].line = line;
 	va_start(ap, fmt);
-	vsnprintf(f->errs[f->nerr].msg, SF_MSG_MAX, fmt, ap);
+	inilines_verror(&f->r, line, fmt, ap);
 	va_end(ap);
-	f->nerr++;
 }
 
 static char *
@@ -119,57 +95,25 @@ sf_strdup(struct sf *f, const char *s)
 {
 	char *d = strdup(s);
 
-	if (d == NULL && !f->oom) {
-		f->oom = true;
-		sf_error(f, f->line, "out of memory");
+	if (d == NULL && !f->r.oom) {
+		f->r.oom = true;
+		sf_error(f, f->r.line, "out of memory");
 	}
 	return d;
 }
 
-static bool
-sf_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool
-sf_has_separator(const char *s, size_t n)
-{
-	bool was_blank = false;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=' || s[i] == ':')
-			return true;
-		if (was_blank && s[i] == ';')
-			return false;
-		was_blank = sf_blank(s[i]);
-	}
-	return false;
-}
-
+/* inilines' section callback: opens the section a header names (p, len
+ * bytes), or none after a bad header (p NULL). */
 static void
-sf_section(struct sf *f, const char *p, size_t n)
+sf_section(void *arg, const char *p, size_t len)
 {
-	const char *end = memchr(p, ']', n), *rest, *stop = p + n;
+	struct sf *f = arg;
 	int *seen = NULL, which = 0;
 
 	f->cur = 0;
 	f->skip = true;
-	if (end == NULL) {
-		sf_error(f, f->line, "section header without ']'");
+	if (p == NULL)
 		return;
-	}
-	for (rest = end + 1; rest < stop && sf_blank(*rest); rest++)
-		;
-	if (rest < stop && *rest != ';' && *rest != '#') {
-		sf_error(f, f->line, "text after the section header's ']'");
-		return;
-	}
-	while (p < end && sf_blank(*p))
-		p++;
-	while (end > p && sf_blank(end[-1]))
-		end--;
-	size_t len = (size_t) (end - p);
 	if (len == 8 && memcmp(p, "schedule", 8) == 0) {
 		seen = &f->sched_line;
 		which = 1;
@@ -177,80 +121,21 @@ sf_section(struct sf *f, const char *p, size_t n)
 		seen = &f->params_line;
 		which = 2;
 	} else {
-		sf_error(f, f->line,
+		sf_error(f, f->r.line,
 		         "unknown section '[%.*s]' (the sections are "
 		         "[schedule] and [params])",
 		         (int) (len > 80 ? 80 : len), p);
 		return;
 	}
 	if (*seen != 0) {
-		sf_error(f, f->line,
+		sf_error(f, f->r.line,
 		         "section [%s] given twice (first at line %d)",
 		         which == 1 ? "schedule" : "params", *seen);
 		return;
 	}
-	*seen = f->line;
+	*seen = f->r.line;
 	f->cur = which;
 	f->skip = false;
-}
-
-static char *
-sf_read(char *str, int num, void *stream)
-{
-	struct sf *f = stream;
-
-	if (f->pos >= f->len)
-		return NULL;
-	const char *p = f->buf + f->pos;
-	const char *nl = memchr(p, '\n', f->len - f->pos);
-	size_t n = nl != NULL ? (size_t) (nl - p) : f->len - f->pos;
-	f->pos += n + (nl != NULL);
-	f->line++;
-	str[0] = '\0';
-
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	if (f->line == 1 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
-		p += 3;
-		n -= 3;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char) p[i];
-		if (c == '\0') {
-			sf_error(f, f->line,
-			         "NUL byte in column %zu (not a text file?)",
-			         i + 1);
-			return str;
-		}
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			sf_error(f, f->line,
-			         "control character 0x%02x in column %zu", c,
-			         i + 1);
-			return str;
-		}
-	}
-	while (n > 0 && sf_blank(*p)) {
-		p++;
-		n--;
-	}
-	if (n == 0 || *p == ';' || *p == '#')
-		return str;
-	if (*p == '[') {
-		sf_section(f, p + 1, n - 1);
-		return str;
-	}
-	if (n + 1 > (size_t) num) {
-		sf_error(f, f->line, "line longer than %d bytes", num - 1);
-		return str;
-	}
-	if (!sf_has_separator(p, n)) {
-		sf_error(f, f->line,
-		         "expected 'key = value', a [section] or a comment");
-		return str;
-	}
-	memcpy(str, p, n);
-	str[n] = '\0';
-	return str;
 }
 
 static int
@@ -262,7 +147,7 @@ sf_handler(void *user, const char *section, const char *name, const char *value)
 	(void) section; /* the reader keeps track of sections */
 	if (f->cur == 0) {
 		if (!f->skip)
-			sf_error(f, f->line,
+			sf_error(f, f->r.line,
 			         "'%.64s' before any section (a schedule file "
 			         "starts with [schedule])",
 			         name);
@@ -270,7 +155,7 @@ sf_handler(void *user, const char *section, const char *name, const char *value)
 	}
 	if (f->cur == 2) {
 		if (!kind_param_name_ok(name)) {
-			sf_error(f, f->line,
+			sf_error(f, f->r.line,
 			         "bad parameter name '%.64s' (a lowercase "
 			         "letter, then lowercase letters, digits or "
 			         "'_', at most %d)",
@@ -279,7 +164,7 @@ sf_handler(void *user, const char *section, const char *name, const char *value)
 		}
 		for (i = 0; i < f->nparams; i++) {
 			if (strcmp(f->params[i].k, name) == 0) {
-				sf_error(f, f->line,
+				sf_error(f, f->r.line,
 				         "parameter '%s' given twice (first at "
 				         "line %d)",
 				         name, f->params[i].line);
@@ -287,14 +172,14 @@ sf_handler(void *user, const char *section, const char *name, const char *value)
 			}
 		}
 		if (f->nparams == LIMIT_PARAMS) {
-			sf_error(f, f->line, "more than %d parameters",
+			sf_error(f, f->r.line, "more than %d parameters",
 			         LIMIT_PARAMS);
 			return 1;
 		}
 		struct sf_kv *kv = &f->params[f->nparams];
 		kv->k = sf_strdup(f, name);
 		kv->v = sf_strdup(f, value);
-		kv->line = f->line;
+		kv->line = f->r.line;
 		if (kv->k == NULL || kv->v == NULL) {
 			free(kv->k);
 			free(kv->v);
@@ -307,44 +192,19 @@ sf_handler(void *user, const char *section, const char *name, const char *value)
 	for (i = 0; i < S_N && strcmp(sched_keys[i], name) != 0; i++)
 		;
 	if (i == S_N) {
-		sf_error(f, f->line, "unknown key '%.64s' in [schedule]", name);
+		sf_error(f, f->r.line, "unknown key '%.64s' in [schedule]",
+		         name);
 		return 1;
 	}
 	if (f->kv[i].line != 0) {
-		sf_error(f, f->line,
+		sf_error(f, f->r.line,
 		         "'%s' given twice in [schedule] (first at line %d)",
 		         name, f->kv[i].line);
 		return 1;
 	}
 	f->kv[i].v = sf_strdup(f, value);
-	f->kv[i].line = f->line;
+	f->kv[i].line = f->r.line;
 	return 1;
-}
-
-/* A duration in milliseconds: parts with ms, s, m, h or d ("10m",
- * "1h30m", "500ms"). */
-static bool
-sf_duration_ms(const char *s, uint64_t max, uint64_t *out)
-{
-	size_t n = strlen(s);
-	int64_t secs;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		uint64_t v = 0;
-		for (size_t i = 0; i + 2 < n; i++) {
-			if (s[i] < '0' || s[i] > '9' || v > max / 10)
-				return false;
-			v = v * 10 + (uint64_t) (s[i] - '0');
-		}
-		if (v > max)
-			return false;
-		*out = v;
-		return true;
-	}
-	if (!cron_duration(s, (int64_t) (max / 1000), &secs))
-		return false;
-	*out = (uint64_t) secs * 1000;
-	return true;
 }
 
 /* A whole decimal integer within [lo, hi]. */
@@ -354,26 +214,12 @@ sf_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
 	return kind_parse_int(s, out) && *out >= lo && *out <= hi;
 }
 
-/* The file's name without its directory and .schedule. */
-static void
-sf_stem(const char *path, char *out, size_t outlen)
-{
-	const char *base = strrchr(path, '/');
-	size_t n;
-
-	base = base != NULL ? base + 1 : path;
-	n = strlen(base);
-	if (n > 9 && strcmp(base + n - 9, ".schedule") == 0)
-		n -= 9;
-	snprintf(out, outlen, "%.*s", (int) n, base);
-}
-
 static void
 sf_spec(struct sf *f, struct schedule *s)
 {
 	const struct sf_kv *c = &f->kv[S_CRON], *e = &f->kv[S_EVERY];
 	const struct sf_kv *z = &f->kv[S_TZ];
-	char msg[SF_MSG_MAX], buf[300];
+	char msg[INILINES_MSG_MAX], buf[300];
 	int rv;
 
 	if (c->v == NULL && e->v == NULL) {
@@ -425,7 +271,7 @@ static void
 sf_params(struct sf *f, struct schedule *s, const kindset *ks)
 {
 	const struct kind_def *kd;
-	char msg[SF_MSG_MAX];
+	char msg[INILINES_MSG_MAX];
 	const struct sf_kv *kk = &f->kv[S_KIND];
 
 	if (kk->v == NULL) {
@@ -443,7 +289,7 @@ sf_params(struct sf *f, struct schedule *s, const kindset *ks)
 	if (f->nparams > 0 &&
 	    (s->params = calloc(f->nparams, sizeof(*s->params))) == NULL) {
 		sf_error(f, f->params_line, "out of memory");
-		f->oom = true;
+		f->r.oom = true;
 		return;
 	}
 	bool bad = false;
@@ -481,7 +327,7 @@ sf_build(struct sf *f, struct schedule *s, const kindset *ks)
 	int64_t v;
 	uint64_t ms;
 
-	sf_stem(f->path, stem, sizeof(stem));
+	inilines_stem(f->path, ".schedule", stem, sizeof(stem));
 	if (!kind_name_ok(stem) || strlen(stem) > SCHED_NAME_MAX)
 		sf_error(f, 1,
 		         "bad schedule name '%.80s' (from the file name: 1 to "
@@ -517,7 +363,8 @@ sf_build(struct sf *f, struct schedule *s, const kindset *ks)
 	}
 	kv = &f->kv[S_TIMEOUT];
 	if (kv->v != NULL) {
-		if (sf_duration_ms(kv->v, UINT32_MAX, &ms) && ms > 0)
+		if (duration_parse(kv->v, UINT32_MAX, 0, &ms) == DURATION_OK &&
+		    ms > 0)
 			s->timeout_ms = (uint32_t) ms;
 		else
 			sf_error(f, kv->line,
@@ -535,89 +382,6 @@ sf_build(struct sf *f, struct schedule *s, const kindset *ks)
 			         "'%.64s'",
 			         LIMIT_ATTEMPTS, kv->v);
 	}
-}
-
-static int
-sf_slurp(struct sf *f, char **buf, size_t *len)
-{
-	struct stat st;
-	size_t n = 0;
-	char *b = NULL;
-	int fd;
-
-	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		sf_error(f, 1, "cannot open the file: %s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		sf_error(f, 1, "not a regular file");
-		goto fail;
-	}
-	if (st.st_size > SF_MAX_FILE)
-		goto too_large;
-	if ((b = malloc(SF_MAX_FILE + 1)) == NULL) {
-		sf_error(f, 1, "out of memory");
-		f->oom = true;
-		goto fail;
-	}
-	for (;;) {
-		ssize_t r = read(fd, b + n, SF_MAX_FILE + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			sf_error(f, 1, "cannot read the file: %s",
-			         strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t) r;
-		if (n > SF_MAX_FILE)
-			goto too_large;
-	}
-	close(fd);
-	*buf = b;
-	*len = n;
-	return 0;
-
-too_large:
-	sf_error(f, 1, "the file is larger than %d bytes", SF_MAX_FILE);
-fail:
-	free(b);
-	close(fd);
-	return -1;
-}
-
-static int
-sf_cmp_err(const void *a, const void *b)
-{
-	const struct sf_err *x = a, *y = b;
-
-	return (x->line > y->line) - (x->line < y->line);
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void
-sf_out(char *err, size_t errlen, size_t *used, const char *fmt, ...)
-{
-	char line[SF_MSG_MAX + PATH_MAX + 32];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || errlen == 0)
-		return;
-	size_t need = (size_t) n + (*used > 0);
-	if (*used + need + 1 > errlen)
-		return;
-	snprintf(err + *used, errlen - *used, "%s%s", *used > 0 ? "\n" : "",
-	         line);
-	*used += need;
 }
 
 void
@@ -643,32 +407,23 @@ sf_load(struct schedule *out, const char *path, const kindset *ks, char *err,
         size_t errlen, size_t *used)
 {
 	struct sf *f;
-	char *buf = NULL;
 	int rv = JOBD_OK;
 
 	memset(out, 0, sizeof(*out));
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
-		sf_out(err, errlen, used, "%s:1: out of memory", path);
+		inilines_out(err, errlen, used, "%s:1: out of memory", path);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	f->path = path;
-	if (sf_slurp(f, &buf, &f->len) == 0) {
-		f->buf = buf;
-		/* sf_read and sf_handler report every error */
-		(void) ini_parse_stream(sf_read, f, sf_handler, f);
+	f->r.section = sf_section;
+	f->r.arg = f;
+	if (inilines_slurp(&f->r, path, SF_MAX_FILE) == 0) {
+		inilines_parse(&f->r, sf_handler, f);
 		sf_build(f, out, ks);
 	}
-	if (f->nerr > 0) {
-		rv = f->oom ? JOBD_RESOURCE_EXHAUSTED : JOBD_INVALID_ARGUMENT;
-		qsort(f->errs, (size_t) f->nerr, sizeof(f->errs[0]),
-		      sf_cmp_err);
-		for (int i = 0; i < f->nerr; i++)
-			sf_out(err, errlen, used, "%s:%d: %s", path,
-			       f->errs[i].line, f->errs[i].msg);
-		if (f->nmore > 0)
-			sf_out(err, errlen, used,
-			       "%s:%d: %d more errors not shown", path,
-			       f->more_line, f->nmore);
+	if (f->r.nerr > 0) {
+		rv = f->r.oom ? JOBD_RESOURCE_EXHAUSTED : JOBD_INVALID_ARGUMENT;
+		inilines_report(&f->r, path, err, errlen, used);
 		schedule_clear(out);
 	}
 	for (int i = 0; i < S_N; i++)
@@ -677,7 +432,7 @@ sf_load(struct schedule *out, const char *path, const kindset *ks, char *err,
 		free(f->params[i].k);
 		free(f->params[i].v);
 	}
-	free(buf);
+	inilines_fini(&f->r);
 	free(f);
 	return rv;
 }
@@ -704,100 +459,58 @@ schedset_free(struct schedset *set)
 	free(set);
 }
 
+/* The set being loaded by schedfile_load_dir(). */
+struct sf_dir {
+	struct schedset *set;
+	size_t cap;
+	const kindset *ks;
+};
+
+/* Loads one file into the set (kept only when it has no error). */
 static int
-sf_cmp_name(const void *a, const void *b)
+sf_load_one(void *arg, const char *path, char *err, size_t errlen, size_t *used)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
+	struct sf_dir *sd = arg;
+	struct schedset *set = sd->set;
 
-static bool
-sf_is_schedule_file(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 9 &&
-	       strcmp(name + n - 9, ".schedule") == 0;
+	if (set->n == sd->cap) {
+		size_t c = sd->cap ? sd->cap * 2 : 16;
+		struct schedule *v = realloc(set->v, c * sizeof(*v));
+		if (v == NULL) {
+			inilines_out(err, errlen, used, "%s:1: out of memory",
+			             path);
+			return JOBD_RESOURCE_EXHAUSTED;
+		}
+		set->v = v;
+		sd->cap = c;
+	}
+	int rv = sf_load(&set->v[set->n], path, sd->ks, err, errlen, used);
+	if (rv == JOBD_OK)
+		set->n++;
+	return rv;
 }
 
 int
 schedfile_load_dir(struct schedset **out, const char *dir, const kindset *ks,
                    char *err, size_t errlen)
 {
-	struct schedset *set;
-	DIR *d;
-	struct dirent *e;
-	char **names = NULL, path[PATH_MAX];
-	size_t n = 0, cap = 0, used = 0;
-	int rv = JOBD_OK;
+	struct sf_dir sd = {.ks = ks};
+	size_t used = 0;
+	int rv;
 
 	*out = NULL;
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((set = calloc(1, sizeof(*set))) == NULL) {
-		sf_out(err, errlen, &used, "out of memory");
+	if ((sd.set = calloc(1, sizeof(*sd.set))) == NULL) {
+		inilines_out(err, errlen, &used, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	if (dir == NULL) {
-		*out = set;
-		return JOBD_OK;
-	}
-	if ((d = opendir(dir)) == NULL) {
-		sf_out(err, errlen, &used,
-		       "cannot read kinds directory '%s': %s", dir,
-		       strerror(errno));
-		free(set);
-		return JOBD_INVALID_ARGUMENT;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!sf_is_schedule_file(e->d_name))
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			char **nn = realloc(names, c * sizeof(*names));
-			if (nn == NULL)
-				goto oom;
-			names = nn;
-			cap = c;
-		}
-		if ((names[n] = strdup(e->d_name)) == NULL)
-			goto oom;
-		n++;
-	}
-	if (n > 0) /* names is NULL when there are none */
-		qsort(names, n, sizeof(*names), sf_cmp_name);
-	if (n > 0 && (set->v = calloc(n, sizeof(*set->v))) == NULL)
-		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		int r;
-		if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir,
-		                      names[i]) >= sizeof(path)) {
-			sf_out(err, errlen, &used, "%s/%s:1: path too long",
-			       dir, names[i]);
-			r = JOBD_INVALID_ARGUMENT;
-		} else {
-			r = sf_load(&set->v[set->n], path, ks, err, errlen,
-			            &used);
-		}
-		if (r == JOBD_OK)
-			set->n++;
-		else if (rv != JOBD_RESOURCE_EXHAUSTED)
-			rv = r;
-	}
-	goto done;
-
-oom:
-	sf_out(err, errlen, &used,
-	       "cannot read kinds directory '%s': out of memory", dir);
-	rv = JOBD_RESOURCE_EXHAUSTED;
-done:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	if (rv != JOBD_OK) {
-		schedset_free(set);
+	if (dir != NULL &&
+	    (rv = inilines_each(dir, ".schedule", sf_load_one, &sd, err, errlen,
+	                        &used)) != JOBD_OK) {
+		schedset_free(sd.set);
 		return rv;
 	}
-	*out = set;
+	*out = sd.set;
 	return JOBD_OK;
 }

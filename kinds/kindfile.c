@@ -4,17 +4,14 @@
  * A file is read whole into memory (at most KF_MAX_FILE bytes) and goes
  * through three steps.
  *
- * 1. The reader, kf_read(), hands inih one line per call and counts them
- *    (inih r55 gives its handler no line numbers). It alone sees the raw
- *    line, so it refuses what inih would mangle without a word: a line
- *    longer than inih's buffer (inih would split it in two), a NUL or other
- *    control byte. It drops leading blanks, so an indented line is an
- *    ordinary line and never the continuation of the previous value (no
- *    multi-line values). It handles section headers itself, so that an
- *    empty or repeated section is seen and each section's header line is
- *    known. inih is left with what it does well: splitting `key = value`
- *    (or `key: value`), trimming, and inline comments (a `;` after a blank;
- *    whole-line comments start with `;` or `#`).
+ * 1. The reader (kinds/inilines.c, shared with the *.schedule files)
+ *    hands inih one line per call and counts them, refuses what inih would
+ *    mangle without a word (an over-long line, a NUL or other control
+ *    byte), drops leading blanks (no multi-line values) and parses section
+ *    headers; kf_section() opens the section a header names, so that an
+ *    unknown, empty or repeated section is seen and each section's header
+ *    line is known. inih splits `key = value` (or `key: value`), trims,
+ *    and drops comments.
  * 2. The handler only records each key's value and line in its section's
  *    table; an unknown key or one given twice is an error there.
  * 3. The build, at the end of the file, turns the records into a kind (or
@@ -23,9 +20,9 @@
  *    whole names the section's header line; what is wrong with the file as
  *    a whole (unreadable, too large, empty) names line 1.
  *
- * Errors are collected, up to KF_MAX_ERRORS a file, and written sorted by
- * line as "PATH:LINE: what is wrong", one per line. Nothing is added to the
- * set from a file that has an error.
+ * Errors are collected by inilines, up to INILINES_MAX_ERRORS a file, and
+ * written sorted by line as "PATH:LINE: what is wrong", one per line. Nothing
+ * is added to the set from a file that has an error.
  *
  * Ownership: a program kind is one struct pk, the row, its parameter table
  * and every string and choice list the row points to (a chain of blocks),
@@ -35,10 +32,7 @@
  */
 #include "kindfile.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ini.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -51,7 +45,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "duration.h"
 #include "exec.h"
+#include "inilines.h"
 #include "jobd_status.h"
 #include "plugin.h"
 #include "template.h"
@@ -62,12 +58,10 @@
 #define KF_MAX_ARGS        128         /* words of args */
 #define KF_MAX_CHOICES     64          /* values of a choice parameter */
 #define KF_CHOICE_MAX_LEN  64          /* bytes of one of those values */
-#define KF_MAX_ERRORS      10          /* errors reported for one file */
 #define KF_STRING_DEFAULT  1024        /* a string parameter's default max */
 #define KF_STRING_MAX      65536       /* the most a string max may be */
 #define KF_GRACE_MAX_MS    (10 * 60 * 1000)
 #define KF_CONCURRENCY_MAX 65535
-#define KF_MSG_MAX         256
 
 /* A block of a program kind's memory, chained from struct pk. */
 struct blk {
@@ -143,20 +137,12 @@ struct sect {
 	struct kv kv[KF_MAX_KEYS];
 };
 
-struct kf_err {
-	int line;
-	char msg[KF_MSG_MAX];
-};
-
 /* The reading of one file. */
 struct kf {
 	const char *path;
-	char *dir;       /* the file's directory, absolute (malloc'd) */
-	const char *buf; /* the file */
-	size_t len, pos;
-	int line;      /* of the line last handed to inih */
-	struct pk *pk; /* the kind being built; its blocks hold values */
-	bool oom;
+	char *dir;         /* the file's directory, absolute (malloc'd) */
+	struct inilines r; /* the file, its lines and its errors */
+	struct pk *pk;     /* the kind being built; its blocks hold values */
 
 	struct sect kind, limits, plugin;
 	struct sect params[KF_MAX_PARAMS];
@@ -165,11 +151,6 @@ struct kf {
 	size_t nenv;
 	struct sect *cur; /* keys go here; NULL: nowhere */
 	bool skip;        /* cur is NULL because of a bad header: no error */
-
-	struct kf_err errs[KF_MAX_ERRORS];
-	int nerr;
-	int nmore;     /* errors past KF_MAX_ERRORS */
-	int more_line; /* the first line of those */
 };
 
 #if defined(__GNUC__)
@@ -180,24 +161,17 @@ kf_error(struct kf *f, int line, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (f->nerr == KF_MAX_ERRORS) {
-		if (f->nmore++ == 0 || line < f->more_line)
-			f->more_line = line;
-		return;
-	}
-	f->errs[f->nerr].line = line;
 	va_start(ap, fmt);
-	vsnprintf(f->errs[f->nerr].msg, KF_MSG_MAX, fmt, ap);
+	inilines_verror(&f->r, line, fmt, ap);
 	va_end(ap);
-	f->nerr++;
 }
 
 static void
 kf_oom(struct kf *f)
 {
-	if (!f->oom)
-		kf_error(f, f->line, "out of memory");
-	f->oom = true;
+	if (!f->r.oom)
+		kf_error(f, f->r.line, "out of memory");
+	f->r.oom = true;
 }
 
 static void *
@@ -245,23 +219,6 @@ kf_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Whether a line has a '=' or ':' before any inline comment: what inih's
- * parser needs to call it a key line. */
-static bool
-kf_has_separator(const char *s, size_t n)
-{
-	bool was_blank = false;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '=' || s[i] == ':')
-			return true;
-		if (was_blank && s[i] == ';')
-			return false;
-		was_blank = kf_blank(s[i]);
-	}
-	return false;
-}
-
 static void
 kf_sect_init(struct sect *s, int line, const char *title,
              const char *const *keys, size_t nkeys)
@@ -278,12 +235,12 @@ kf_open_single(struct kf *f, struct sect *s, const char *title,
                const char *const *keys, size_t nkeys)
 {
 	if (s->line != 0) {
-		kf_error(f, f->line,
+		kf_error(f, f->r.line,
 		         "section %s given twice (first at line %d)", title,
 		         s->line);
 		return NULL;
 	}
-	kf_sect_init(s, f->line, title, keys, nkeys);
+	kf_sect_init(s, f->r.line, title, keys, nkeys);
 	return s;
 }
 
@@ -293,12 +250,12 @@ kf_open_param(struct kf *f, const char *name)
 	char title[48];
 
 	if (*name == '\0') {
-		kf_error(f, f->line,
+		kf_error(f, f->r.line,
 		         "a parameter section needs a name: [param NAME]");
 		return NULL;
 	}
 	if (!kind_param_name_ok(name)) {
-		kf_error(f, f->line,
+		kf_error(f, f->r.line,
 		         "bad parameter name '%.80s' (a lowercase letter, then "
 		         "lowercase letters, digits or '_', at most %d)",
 		         name, KIND_PARAM_NAME_MAX);
@@ -306,7 +263,7 @@ kf_open_param(struct kf *f, const char *name)
 	}
 	for (size_t i = 0; i < f->nparams; i++) {
 		if (strcmp(f->params[i].name, name) == 0) {
-			kf_error(f, f->line,
+			kf_error(f, f->r.line,
 			         "parameter '%s' defined twice (first at line "
 			         "%d)",
 			         name, f->params[i].line);
@@ -314,7 +271,8 @@ kf_open_param(struct kf *f, const char *name)
 		}
 	}
 	if (f->nparams == KF_MAX_PARAMS) {
-		kf_error(f, f->line, "more than %d parameters", KF_MAX_PARAMS);
+		kf_error(f, f->r.line, "more than %d parameters",
+		         KF_MAX_PARAMS);
 		return NULL;
 	}
 	struct sect *s = &f->params[f->nparams];
@@ -322,40 +280,27 @@ kf_open_param(struct kf *f, const char *name)
 	if (s->name == NULL)
 		return NULL;
 	snprintf(title, sizeof(title), "[param %s]", name);
-	kf_sect_init(s, f->line, title, param_keys, P_N);
+	kf_sect_init(s, f->r.line, title, param_keys, P_N);
 	f->nparams++;
 	return s;
 }
 
-/* A section header; p points past the '[', n bytes to the line's end. */
+/* inilines' section callback: opens the section a header names (p, n
+ * bytes), or none after a bad header (p NULL). */
 static void
-kf_section(struct kf *f, const char *p, size_t n)
+kf_section(void *arg, const char *p, size_t n)
 {
-	const char *end = memchr(p, ']', n);
-	char name[KF_MSG_MAX];
+	struct kf *f = arg;
+	char name[INILINES_MSG_MAX];
 
 	f->cur = NULL;
 	f->skip = true;
-	if (end == NULL) {
-		kf_error(f, f->line, "section header without ']'");
+	if (p == NULL)
 		return;
-	}
-	const char *rest = end + 1, *stop = p + n;
-	while (rest < stop && kf_blank(*rest))
-		rest++;
-	if (rest < stop && *rest != ';' && *rest != '#') {
-		kf_error(f, f->line, "text after the section header's ']'");
-		return;
-	}
-	while (p < end && kf_blank(*p))
-		p++;
-	while (end > p && kf_blank(end[-1]))
-		end--;
-	size_t len = (size_t) (end - p);
-	if (len >= sizeof(name))
-		len = sizeof(name) - 1;
-	memcpy(name, p, len);
-	name[len] = '\0';
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, p, n);
+	name[n] = '\0';
 
 	if (strcmp(name, "kind") == 0)
 		f->cur = kf_open_single(f, &f->kind, "[kind]", kind_keys, K_N);
@@ -372,75 +317,10 @@ kf_section(struct kf *f, const char *p, size_t n)
 			pn++;
 		f->cur = kf_open_param(f, pn);
 	} else
-		kf_error(f, f->line,
+		kf_error(f, f->r.line,
 		         "unknown section '[%.80s]' (the sections are [kind], "
 		         "[limits], [param NAME] and [plugin])",
 		         name);
-}
-
-/*
- * inih's reader: the next line, checked, into str (num bytes); NULL at the
- * end. Every line read is one line handed to inih (an empty one in place
- * of a line that is wrong or that the reader handled), so that inih's
- * count and f->line agree.
- */
-static char *
-kf_read(char *str, int num, void *stream)
-{
-	struct kf *f = stream;
-
-	if (f->pos >= f->len)
-		return NULL;
-	const char *p = f->buf + f->pos;
-	const char *nl = memchr(p, '\n', f->len - f->pos);
-	size_t n = nl != NULL ? (size_t) (nl - p) : f->len - f->pos;
-	f->pos += n + (nl != NULL);
-	f->line++;
-	str[0] = '\0';
-
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	if (f->line == 1 && n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
-		p += 3;
-		n -= 3;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char) p[i];
-		if (c == '\0') {
-			kf_error(f, f->line,
-			         "NUL byte in column %zu (not a text file?)",
-			         i + 1);
-			return str;
-		}
-		if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			kf_error(f, f->line,
-			         "control character 0x%02x in column %zu", c,
-			         i + 1);
-			return str;
-		}
-	}
-	while (n > 0 && kf_blank(*p)) {
-		p++;
-		n--;
-	}
-	if (n == 0 || *p == ';' || *p == '#')
-		return str;
-	if (*p == '[') {
-		kf_section(f, p + 1, n - 1);
-		return str;
-	}
-	if (n + 1 > (size_t) num) {
-		kf_error(f, f->line, "line longer than %d bytes", num - 1);
-		return str;
-	}
-	if (!kf_has_separator(p, n)) {
-		kf_error(f, f->line,
-		         "expected 'key = value', a [section] or a comment");
-		return str;
-	}
-	memcpy(str, p, n);
-	str[n] = '\0';
-	return str;
 }
 
 /* inih's handler: records the value in the current section's table. */
@@ -454,7 +334,7 @@ kf_handler(void *user, const char *section, const char *name, const char *value)
 	(void) section; /* the reader keeps track of sections */
 	if (s == NULL) {
 		if (!f->skip)
-			kf_error(f, f->line,
+			kf_error(f, f->r.line,
 			         "'%.64s' before any section (a kind file "
 			         "starts with [kind] or [plugin])",
 			         name);
@@ -463,28 +343,28 @@ kf_handler(void *user, const char *section, const char *name, const char *value)
 	for (i = 0; i < s->nkeys && strcmp(s->keys[i], name) != 0; i++)
 		;
 	if (i == s->nkeys) {
-		kf_error(f, f->line, "unknown key '%.64s' in %s", name,
+		kf_error(f, f->r.line, "unknown key '%.64s' in %s", name,
 		         s->title);
 		return 1;
 	}
 	if (s == &f->kind && i == K_ENV) {
 		if (f->nenv == KF_MAX_ENV) {
-			kf_error(f, f->line, "more than %d env lines",
+			kf_error(f, f->r.line, "more than %d env lines",
 			         KF_MAX_ENV);
 			return 1;
 		}
 		f->env[f->nenv].v = kf_strndup(f, value, strlen(value));
-		f->env[f->nenv++].line = f->line;
+		f->env[f->nenv++].line = f->r.line;
 		return 1;
 	}
 	if (s->kv[i].line != 0) {
-		kf_error(f, f->line,
+		kf_error(f, f->r.line,
 		         "'%s' given twice in %s (first at line %d)", name,
 		         s->title, s->kv[i].line);
 		return 1;
 	}
 	s->kv[i].v = kf_strndup(f, value, strlen(value));
-	s->kv[i].line = f->line;
+	s->kv[i].line = f->r.line;
 	return 1;
 }
 
@@ -532,30 +412,6 @@ kf_size(const char *s, bool giga, uint64_t *out)
 	return true;
 }
 
-/* A duration in milliseconds: a number with unit ms, s or m. */
-static bool
-kf_duration(const char *s, uint64_t *ms)
-{
-	size_t n = strlen(s);
-	uint64_t mul;
-
-	if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-		mul = 1;
-		n -= 2;
-	} else if (n > 1 && s[n - 1] == 's') {
-		mul = 1000;
-		n--;
-	} else if (n > 1 && s[n - 1] == 'm') {
-		mul = 60000;
-		n--;
-	} else
-		return false;
-	if (!kf_digits(s, n, ms) || *ms > UINT64_MAX / mul)
-		return false;
-	*ms *= mul;
-	return true;
-}
-
 /* A yes/no key of s: def when absent, else its value (an error when it is
  * neither yes nor no). */
 static bool
@@ -597,8 +453,8 @@ kf_parse(enum kf_value t, const char *text, uint64_t *v)
 	case KV_SIZE:
 	case KV_SIZE_G:
 		return kf_size(text, t == KV_SIZE_G, v);
-	case KV_DURATION:
-		return kf_duration(text, v);
+	case KV_DURATION: /* duration.h: "500ms", "30s", "1m30s" */
+		return duration_parse(text, UINT64_MAX, 0, v) == DURATION_OK;
 	}
 	return false;
 }
@@ -776,7 +632,7 @@ kf_param(struct kf *f, const struct sect *s, const struct jobd_kind *k,
 	    [JOBD_PARAM_CHOICE] = "choice",
 	};
 	const struct kv *kt = &s->kv[P_TYPE], *kd = &s->kv[P_DEFAULT];
-	int errs = f->nerr + f->nmore;
+	int errs = f->r.nerr + f->r.nmore;
 	char why[300];
 
 	p->name = s->name;
@@ -809,7 +665,7 @@ kf_param(struct kf *f, const struct sect *s, const struct jobd_kind *k,
 		         p->name);
 		return;
 	}
-	if (f->nerr + f->nmore == errs &&
+	if (f->r.nerr + f->r.nmore == errs &&
 	    kind_check_value(k, p, kd->v, why, sizeof(why)) != JOBD_OK) {
 		kf_error(f, kd->line, "the default of %s", why);
 		return;
@@ -877,7 +733,7 @@ static void
 kf_args(struct kf *f, struct exec_spec *spec, const struct jobd_kind *k)
 {
 	const struct kv *kv = &f->kind.kv[K_ARGS];
-	char why[KF_MSG_MAX - 32];
+	char why[INILINES_MSG_MAX - 32];
 	size_t n = 0;
 
 	if (kv->v == NULL)
@@ -963,20 +819,6 @@ kf_program(struct kf *f, struct exec_spec *spec)
 		         spec->program);
 }
 
-/* The file's name without its directory and .kind. */
-static void
-kf_stem(const char *path, char *out, size_t outlen)
-{
-	const char *base = strrchr(path, '/');
-	size_t n;
-
-	base = base != NULL ? base + 1 : path;
-	n = strlen(base);
-	if (n > 5 && strcmp(base + n - 5, ".kind") == 0)
-		n -= 5;
-	snprintf(out, outlen, "%.*s", (int) n, base);
-}
-
 static int
 kf_build_kind(struct kf *f, kindset *ks)
 {
@@ -993,7 +835,7 @@ kf_build_kind(struct kf *f, kindset *ks)
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	pk->spec = spec;
-	kf_stem(f->path, stem, sizeof(stem));
+	inilines_stem(f->path, ".kind", stem, sizeof(stem));
 	k->name = kn->v != NULL ? kn->v : kf_strndup(f, stem, strlen(stem));
 	if (k->name != NULL && !kind_name_ok(k->name))
 		kf_error(
@@ -1027,8 +869,9 @@ kf_build_kind(struct kf *f, kindset *ks)
 	spec->kind_dir = kf_spec_strdup(f, f->dir);
 	k->run = exec_run;
 	k->data = spec;
-	if (f->nerr > 0)
-		return f->oom ? JOBD_RESOURCE_EXHAUSTED : JOBD_INVALID_ARGUMENT;
+	if (f->r.nerr > 0)
+		return f->r.oom ? JOBD_RESOURCE_EXHAUSTED
+		                : JOBD_INVALID_ARGUMENT;
 
 	f->pk = NULL; /* kindset_add takes it, even on an error */
 	rv = kindset_add(ks, k, KIND_PROGRAM, f->path, pk_destroy, pk, msg,
@@ -1061,8 +904,9 @@ kf_build_plugin(struct kf *f, kindset *ks)
 	if (kv->v == NULL || kv->v[0] == '\0')
 		kf_error(f, kv->v ? kv->line : f->plugin.line,
 		         "the plugin has no 'path'");
-	if (f->nerr > 0)
-		return f->oom ? JOBD_RESOURCE_EXHAUSTED : JOBD_INVALID_ARGUMENT;
+	if (f->r.nerr > 0)
+		return f->r.oom ? JOBD_RESOURCE_EXHAUSTED
+		                : JOBD_INVALID_ARGUMENT;
 	if ((path = kf_resolve(f, kv->v)) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
 	rv = plugin_load(ks, path, msg, sizeof(msg));
@@ -1074,59 +918,6 @@ kf_build_plugin(struct kf *f, kindset *ks)
 }
 
 /* ---- files ---- */
-
-/* Reads the file into a malloc'd buffer; -1 with an error on line 1. */
-static int
-kf_slurp(struct kf *f, char **buf, size_t *len)
-{
-	struct stat st;
-	size_t n = 0;
-	char *b = NULL;
-	int fd;
-
-	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		kf_error(f, 1, "cannot open the file: %s", strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		kf_error(f, 1, "not a regular file");
-		goto fail;
-	}
-	if (st.st_size > KF_MAX_FILE)
-		goto too_large;
-	if ((b = malloc(KF_MAX_FILE + 1)) == NULL) {
-		kf_error(f, 1, "out of memory");
-		f->oom = true;
-		goto fail;
-	}
-	for (;;) {
-		ssize_t r = read(fd, b + n, KF_MAX_FILE + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			kf_error(f, 1, "cannot read the file: %s",
-			         strerror(errno));
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t) r;
-		if (n > KF_MAX_FILE)
-			goto too_large;
-	}
-	close(fd);
-	*buf = b;
-	*len = n;
-	return 0;
-
-too_large:
-	kf_error(f, 1, "the file is larger than %d bytes", KF_MAX_FILE);
-fail:
-	free(b);
-	close(fd);
-	return -1;
-}
 
 /* The directory of f->path, absolute and without symbolic links. */
 static int
@@ -1142,7 +933,7 @@ kf_dir(struct kf *f)
 	else
 		d = strndup(f->path, (size_t) (slash - f->path));
 	if (d == NULL) {
-		f->oom = true;
+		f->r.oom = true;
 		kf_error(f, 1, "out of memory");
 		return -1;
 	}
@@ -1155,88 +946,46 @@ kf_dir(struct kf *f)
 	return f->dir != NULL ? 0 : -1;
 }
 
-static int
-kf_cmp_err(const void *a, const void *b)
-{
-	const struct kf_err *x = a, *y = b;
-
-	return (x->line > y->line) - (x->line < y->line);
-}
-
-/* Appends one line to err if it fits whole; *used counts err's bytes. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void
-kf_out(char *err, size_t errlen, size_t *used, const char *fmt, ...)
-{
-	char line[KF_MSG_MAX + PATH_MAX + 32];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || errlen == 0)
-		return;
-	size_t need = (size_t) n + (*used > 0);
-	if (*used + need + 1 > errlen)
-		return;
-	snprintf(err + *used, errlen - *used, "%s%s", *used > 0 ? "\n" : "",
-	         line);
-	*used += need;
-}
-
 /* Loads one file, appending its errors to err. */
 static int
 kf_load(kindset *ks, const char *path, char *err, size_t errlen, size_t *used)
 {
 	struct kf *f;
-	char *buf = NULL;
 	int rv = JOBD_INVALID_ARGUMENT;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL ||
 	    (f->pk = calloc(1, sizeof(*f->pk))) == NULL) {
 		free(f);
-		kf_out(err, errlen, used, "%s:1: out of memory", path);
+		inilines_out(err, errlen, used, "%s:1: out of memory", path);
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	f->path = path;
-	if (kf_dir(f) != 0 || kf_slurp(f, &buf, &f->len) != 0)
+	f->r.section = kf_section;
+	f->r.arg = f;
+	if (kf_dir(f) != 0 || inilines_slurp(&f->r, path, KF_MAX_FILE) != 0)
 		goto done;
-	f->buf = buf;
-	/* kf_read and kf_handler report every error; inih's own count of
-	 * bad lines adds nothing */
-	(void) ini_parse_stream(kf_read, f, kf_handler, f);
+	inilines_parse(&f->r, kf_handler, f);
 	/* the build runs after syntax errors too, to report more at once; it
 	 * adds nothing to ks then */
 	if (f->plugin.line != 0)
 		rv = kf_build_plugin(f, ks);
 	else if (f->kind.line != 0)
 		rv = kf_build_kind(f, ks);
-	else if (f->nerr == 0)
+	else if (f->r.nerr == 0)
 		kf_error(f, 1,
 		         "the file defines no kind: it needs a [kind] or a "
 		         "[plugin] section");
 
 done:
-	if (f->nerr > 0) {
+	if (f->r.nerr > 0) {
 		if (rv == JOBD_OK)
 			rv = JOBD_INVALID_ARGUMENT;
-		if (f->oom)
+		if (f->r.oom)
 			rv = JOBD_RESOURCE_EXHAUSTED;
-		qsort(f->errs, (size_t) f->nerr, sizeof(f->errs[0]),
-		      kf_cmp_err);
-		for (int i = 0; i < f->nerr; i++)
-			kf_out(err, errlen, used, "%s:%d: %s", path,
-			       f->errs[i].line, f->errs[i].msg);
-		if (f->nmore > 0)
-			kf_out(err, errlen, used,
-			       "%s:%d: %d more errors not shown", path,
-			       f->more_line, f->nmore);
+		inilines_report(&f->r, path, err, errlen, used);
 	}
 	pk_destroy(f->pk);
-	free(buf);
+	inilines_fini(&f->r);
 	free(f->dir);
 	free(f);
 	return rv;
@@ -1253,78 +1002,17 @@ kindfile_load(kindset *ks, const char *path, char *err, size_t errlen)
 }
 
 static int
-kf_cmp_name(const void *a, const void *b)
+kf_load_one(void *ks, const char *path, char *err, size_t errlen, size_t *used)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static bool
-kf_is_kind_file(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".kind") == 0;
+	return kf_load(ks, path, err, errlen, used);
 }
 
 int
 kindfile_load_dir(kindset *ks, const char *dir, char *err, size_t errlen)
 {
-	DIR *d;
-	struct dirent *e;
-	char **names = NULL, path[PATH_MAX];
-	size_t n = 0, cap = 0, used = 0;
-	int rv = JOBD_OK;
+	size_t used = 0;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if ((d = opendir(dir)) == NULL) {
-		kf_out(err, errlen, &used,
-		       "cannot read kinds directory '%s': %s", dir,
-		       strerror(errno));
-		return JOBD_INVALID_ARGUMENT;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!kf_is_kind_file(e->d_name))
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			char **nn = realloc(names, c * sizeof(*names));
-			if (nn == NULL)
-				goto oom;
-			names = nn;
-			cap = c;
-		}
-		if ((names[n] = strdup(e->d_name)) == NULL)
-			goto oom;
-		n++;
-	}
-	if (n > 0) /* names is NULL when there are none */
-		qsort(names, n, sizeof(*names), kf_cmp_name);
-	for (size_t i = 0; i < n; i++) {
-		int r;
-		if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir,
-		                      names[i]) >= sizeof(path)) {
-			kf_out(err, errlen, &used, "%s/%s:1: path too long",
-			       dir, names[i]);
-			r = JOBD_INVALID_ARGUMENT;
-		} else {
-			r = kf_load(ks, path, err, errlen, &used);
-		}
-		if (r != JOBD_OK && rv != JOBD_RESOURCE_EXHAUSTED)
-			rv = r;
-	}
-	goto done;
-
-oom:
-	kf_out(err, errlen, &used,
-	       "cannot read kinds directory '%s': out of "
-	       "memory",
-	       dir);
-	rv = JOBD_RESOURCE_EXHAUSTED;
-done:
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	return rv;
+	return inilines_each(dir, ".kind", kf_load_one, ks, err, errlen, &used);
 }
