@@ -65,7 +65,7 @@ svc_retry_one(service *sv, struct rpc_call *c, struct jobrec *rec)
 	struct parked *p;
 	int rv;
 
-	if (job_state_terminal(rec->state) && rec->state == JOB_SUCCEEDED) {
+	if (rec->state == JOB_SUCCEEDED) {
 		rpc_fail(c, JOBD_FAILED_PRECONDITION,
 		         "job %llu succeeded: only a failed or cancelled job "
 		         "is retried",
