@@ -52,7 +52,11 @@ __attribute__((format(printf, 3, 4)))
 #endif
 void
 inilines_error(struct inilines *r, int line, const char *fmt, ...);
-void inilines_verror(struct inilines *r, int line, const char *fmt, va_list ap);
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 0)))
+#endif
+void
+inilines_verror(struct inilines *r, int line, const char *fmt, va_list ap);
 
 /* Reads the regular file path, at most max bytes, into r->buf: 0, or -1
  * with the error recorded at line 1 (r->oom set when memory ran out). */
