@@ -243,6 +243,47 @@ main(int argc, char **argv)
 	put_list("list-page", 0, "", 2, 5);
 	put_list("list-state-kind", 5, "sleep", 1000, 0);
 	put_list("list-one", 0, "", 1, 0);
+	put_list("list-scheduled", 6, "", 20, 0);
+
+	/* the scheduling features: a delay, a time, after, a unique key;
+	 * Retry of the ended jobs, Pause and Resume, Schedules */
+	{
+		Jobd__V1__SubmitRequest req = JOBD__V1__SUBMIT_REQUEST__INIT;
+		Jobd__V1__SubmitRequest__ParamsEntry ent, *ptr = &ent;
+		static uint64_t after[] = {1, 4};
+		jobd__v1__submit_request__params_entry__init(&ent);
+		ent.key = "n";
+		ent.value = "1000";
+		req.kind = "count";
+		req.n_params = 1;
+		req.params = &ptr;
+		req.delay_ms = 60000;
+		req.unique_key = "u-1";
+		put("submit-delay-unique", "Submit", &req.base, 10000);
+		req.delay_ms = 0;
+		req.unique_key = "";
+		req.run_at_ms = 4102444800000LL; /* 2100-01-01 */
+		put("submit-run-at", "Submit", &req.base, 10000);
+		req.run_at_ms = 0;
+		req.n_after = 2;
+		req.after = after;
+		put("submit-after", "Submit", &req.base, 10000);
+	}
+	{
+		Jobd__V1__RetryRequest rr = JOBD__V1__RETRY_REQUEST__INIT;
+		Jobd__V1__PauseRequest pr = JOBD__V1__PAUSE_REQUEST__INIT;
+		Jobd__V1__ResumeRequest rs = JOBD__V1__RESUME_REQUEST__INIT;
+		Jobd__V1__SchedulesRequest sr = JOBD__V1__SCHEDULES_REQUEST__INIT;
+		rr.id = 3; /* cancelled */
+		put("retry-cancelled", "Retry", &rr.base, 10000);
+		rr.id = 1; /* succeeded */
+		put("retry-succeeded", "Retry", &rr.base, 10000);
+		pr.kind = "count";
+		put("pause", "Pause", &pr.base, 10000);
+		rs.kind = "count";
+		put("resume", "Resume", &rs.base, 10000);
+		put("schedules", "Schedules", &sr.base, 10000);
+	}
 
 	/* malformed, and over the limits */
 	static const uint8_t junk[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f};

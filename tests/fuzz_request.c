@@ -325,7 +325,7 @@ check_job(const char *m, const Jobd__V1__Job *j)
 	if (j == NULL || j->id == 0)
 		die("%s: OK without a job", m);
 	if (j->state < JOBD__V1__JOB_STATE__JOB_STATE_QUEUED ||
-	    j->state > JOBD__V1__JOB_STATE__JOB_STATE_CANCELLED)
+	    j->state > JOBD__V1__JOB_STATE__JOB_STATE_SCHEDULED)
 		die("%s: job %llu in state %d", m, (unsigned long long) j->id,
 		    j->state);
 	if (j->kind == NULL || j->kind[0] == '\0')
@@ -404,6 +404,15 @@ check_reply(const struct fcall *f, const uint8_t *data, size_t size,
 			if (!r->jobs[i]->existing && nmade < MAX_MADE)
 				made[nmade++] = r->jobs[i]->job->id;
 		}
+	} else if (strcmp(m, "Retry") == 0) {
+		Jobd__V1__RetryReply *r = (Jobd__V1__RetryReply *) body;
+		check_job(m, r->job);
+		if (ended(r->job->state) || r->job->reruns == 0 ||
+		    r->job->n_history != r->job->reruns)
+			die("Retry: OK for job %llu, %d, %u reruns, %zu runs",
+			    (unsigned long long) r->job->id, r->job->state,
+			    r->job->reruns, r->job->n_history);
+		made[nmade++] = r->job->id; /* queued again: to be cancelled */
 	} else if (strcmp(m, "Get") == 0) {
 		check_get((Jobd__V1__GetReply *) body, data, size);
 	} else if (strcmp(m, "Wait") == 0) {
