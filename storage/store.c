@@ -51,12 +51,12 @@
  * is ahead (JOB_SCHEDULED is a state of memory only). `reruns` counts the
  * times Retry put the job back, `unique_key` is held while the job has not
  * ended (by the scheduler; no index), `after` holds the ids it runs after
- * (u64, little-endian, one after the other; NULL: none). The big blobs, result and input, are the last
- * columns: SQLite keeps the tail of a long row in overflow pages, and what
- * lists and scans read (the checksums too) is then all in the row's first
- * page. An empty input or result is NULL, and so is an empty idempotency
- * key (the wire's "no key"). `recoveries` counts the starts of jobd that
- * found the job `running`, each after jobd stopped uncleanly while it ran
+ * (u64, little-endian, one after the other; NULL: none). The big blobs, result
+ * and input, are the last columns: SQLite keeps the tail of a long row in
+ * overflow pages, and what lists and scans read (the checksums too) is then all
+ * in the row's first page. An empty input or result is NULL, and so is an empty
+ * idempotency key (the wire's "no key"). `recoveries` counts the starts of jobd
+ * that found the job `running`, each after jobd stopped uncleanly while it ran
  * (store_recover(): at the cap the job is failed instead of re-queued, so
  * that a job that crashes jobd is not run again at every start). Indexes:
  *

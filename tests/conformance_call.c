@@ -149,8 +149,7 @@ cf_call(jobd_client *c, const char *method, json_t *args, bool has_deadline,
 
 	memset(&one, 0, sizeof(one));
 	memset(ans, 0, sizeof(*ans));
-#define TYPED(call)                                                            \
-	st = (call), reply = (ProtobufCMessage *) rep_, sent = true
+#define TYPED(call) st = (call), reply = (ProtobufCMessage *) rep_, sent = true
 	if (strcmp(method, "submit") == 0) {
 		wire = "Submit";
 		desc = &jobd__v1__submit_reply__descriptor;

@@ -231,14 +231,17 @@ join_values(json_t *list, json_t *vars, char *err, size_t errlen)
 			t = json_string_value(r);
 			n = json_string_length(r);
 		} else if (json_is_integer(r)) {
-			n = (size_t) snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+			n = (size_t) snprintf(num, sizeof(num),
+			                      "%" JSON_INTEGER_FORMAT,
 			                      json_integer_value(r));
 			t = num;
 		} else {
 			json_decref(r);
 			free(buf);
-			snprintf(err, errlen, "join: item %zu is not a string "
-			                      "or an integer", i);
+			snprintf(err, errlen,
+			         "join: item %zu is not a string "
+			         "or an integer",
+			         i);
 			return NULL;
 		}
 		if ((nb = realloc(buf, len + n + 1)) == NULL) {
@@ -268,7 +271,8 @@ cf_resolve(json_t *v, json_t *vars, char *err, size_t errlen)
 		json_t *off = json_object_get(v, "now_ms");
 		json_t *list = json_object_get(v, "join");
 		if (json_is_integer(off))
-			return json_integer(wall_ms() + json_integer_value(off));
+			return json_integer(wall_ms() +
+			                    json_integer_value(off));
 		if (list != NULL)
 			return join_values(list, vars, err, errlen);
 	}
@@ -535,8 +539,8 @@ cf_match(json_t *got, json_t *match, json_t *vars, char *why, size_t whylen)
 		json_decref(resolved);
 		return ok;
 	}
-	if (op == NULL || (strcmp(op, "var") != 0 &&
-	                   strcmp(op, "absent") != 0)) {
+	if (op == NULL ||
+	    (strcmp(op, "var") != 0 && strcmp(op, "absent") != 0)) {
 		/* a literal may hold VALUEs (a list of saved ids), and every
 		 * other matcher's argument is a VALUE too */
 		orig = op == NULL ? match : arg;

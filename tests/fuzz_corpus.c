@@ -273,7 +273,8 @@ main(int argc, char **argv)
 		Jobd__V1__RetryRequest rr = JOBD__V1__RETRY_REQUEST__INIT;
 		Jobd__V1__PauseRequest pr = JOBD__V1__PAUSE_REQUEST__INIT;
 		Jobd__V1__ResumeRequest rs = JOBD__V1__RESUME_REQUEST__INIT;
-		Jobd__V1__SchedulesRequest sr = JOBD__V1__SCHEDULES_REQUEST__INIT;
+		Jobd__V1__SchedulesRequest sr =
+		    JOBD__V1__SCHEDULES_REQUEST__INIT;
 		rr.id = 3; /* cancelled */
 		put("retry-cancelled", "Retry", &rr.base, 10000);
 		rr.id = 1; /* succeeded */

@@ -22,9 +22,9 @@
  * jobd_wait takes a deadline of its own), and jobd_call() for a Ping with
  * a payload, which jobd_ping() does not send, and for Retry, Pause, Resume
  * and Schedules (the generic call is the library's public API too; the
- * typed jobd_retry() and the like come with jobctl's helper). A Wait without a deadline
- * gets a long one (60 s), as the library has no "none"; every other call
- * without one the library's default (10 s). The library's jobd_submit()
+ * typed jobd_retry() and the like come with jobctl's helper). A Wait without a
+ * deadline gets a long one (60 s), as the library has no "none"; every other
+ * call without one the library's default (10 s). The library's jobd_submit()
  * sends the request as given and adds no idempotency key: the key is the
  * caller's to set (jobd_new_key() makes one), so the runner gives every
  * submit, and every job of a batch, that has none a fresh key, as the

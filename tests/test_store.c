@@ -1536,7 +1536,8 @@ test_busy_wait(void)
 		        db,
 		        "BEGIN IMMEDIATE; INSERT INTO jobs VALUES (7, 'k',"
 		        " x'00000000', 0, 'queued', 0, 1, 0, 0, 0, NULL, NULL,"
-		        " 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL)",
+		        " 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, "
+		        "NULL)",
 		        NULL, NULL, NULL) == SQLITE_OK;
 		(void) !write(fds[1], "x", 1);
 		usleep(300 * 1000);
