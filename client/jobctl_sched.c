@@ -159,11 +159,12 @@ print_pause(struct jobctl *g, const char *kind, bool paused, bool changed)
 	}
 }
 
-int
-ctl_cmd_pause(struct jobctl *g, int argc, char **argv)
+/* pause or resume KIND: what changed, or that nothing did. */
+static int
+pause_cmd(struct jobctl *g, int argc, char **argv, bool pause)
 {
-	Jobd__V1__PauseReply *rep;
 	const char *kind;
+	bool changed;
 	int rc;
 	int rv;
 
@@ -171,30 +172,33 @@ ctl_cmd_pause(struct jobctl *g, int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if ((rc = ctl_connect(g)) != 0)
 		return rc;
-	if ((rv = jobd_pause(g->client, kind, &rep)) != JOBD_OK)
-		return ctl_call_failed(rv, "pause '%s'", kind);
-	print_pause(g, kind, true, rep->changed);
-	jobd__v1__pause_reply__free_unpacked(rep, NULL);
+	if (pause) {
+		Jobd__V1__PauseReply *rep;
+		if ((rv = jobd_pause(g->client, kind, &rep)) != JOBD_OK)
+			return ctl_call_failed(rv, "pause '%s'", kind);
+		changed = rep->changed;
+		jobd__v1__pause_reply__free_unpacked(rep, NULL);
+	} else {
+		Jobd__V1__ResumeReply *rep;
+		if ((rv = jobd_resume(g->client, kind, &rep)) != JOBD_OK)
+			return ctl_call_failed(rv, "resume '%s'", kind);
+		changed = rep->changed;
+		jobd__v1__resume_reply__free_unpacked(rep, NULL);
+	}
+	print_pause(g, kind, pause, changed);
 	return 0;
+}
+
+int
+ctl_cmd_pause(struct jobctl *g, int argc, char **argv)
+{
+	return pause_cmd(g, argc, argv, true);
 }
 
 int
 ctl_cmd_resume(struct jobctl *g, int argc, char **argv)
 {
-	Jobd__V1__ResumeReply *rep;
-	const char *kind;
-	int rc;
-	int rv;
-
-	if ((rc = parse_kind(g, argc, argv, &kind)) != 0)
-		return rc < 0 ? 0 : rc;
-	if ((rc = ctl_connect(g)) != 0)
-		return rc;
-	if ((rv = jobd_resume(g->client, kind, &rep)) != JOBD_OK)
-		return ctl_call_failed(rv, "resume '%s'", kind);
-	print_pause(g, kind, false, rep->changed);
-	jobd__v1__resume_reply__free_unpacked(rep, NULL);
-	return 0;
+	return pause_cmd(g, argc, argv, false);
 }
 
 /* ---- schedules ---- */

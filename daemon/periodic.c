@@ -118,18 +118,6 @@ now_s(void)
 	return tz_floordiv(sched_wall_ms(), 1000);
 }
 
-/* "2026-12-06T03:30:00Z" */
-static void
-fmt_time(int64_t t, char *buf, size_t n)
-{
-	int64_t days = tz_floordiv(t, 86400), y, s = t - days * 86400;
-	unsigned m, d;
-
-	tz_civil_from_days(days, &y, &m, &d);
-	snprintf(buf, n, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long) y, m,
-	         d, (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60));
-}
-
 /* e->due from cursor. Under mtx. */
 static void
 set_due(struct pent *e)
@@ -272,8 +260,8 @@ catch_up(periodic *p, struct pent *e, int64_t now, bool at_start)
 	count_missed(p, e, e->cursor, now, &n, &more, &latest, &keep);
 	if (n == 0 || (!at_start && n == 1))
 		return 0;
-	fmt_time(e->cursor, since, sizeof(since));
-	fmt_time(latest, last, sizeof(last));
+	tz_format_utc(e->cursor, since, sizeof(since));
+	tz_format_utc(latest, last, sizeof(last));
 	const char *why = at_start ? "while jobd was not running"
 	                           : "while they could not be made (refused, "
 	                             "a stall, or the clock jumped forward)";
@@ -294,7 +282,7 @@ catch_up(periodic *p, struct pent *e, int64_t now, bool at_start)
 		return 0;
 	case CATCH_UP_ALL:
 		if (n > PERIODIC_CATCH_UP_MAX || more) {
-			fmt_time(keep, first, sizeof(first));
+			tz_format_utc(keep, first, sizeof(first));
 			log_warn(
 			    "%s; catch_up all: the oldest %s%llu are "
 			    "skipped (more than %d), the %d from %s on are "
@@ -332,7 +320,7 @@ refused(struct pent *e, const char *msg)
 {
 	char at[32];
 
-	fmt_time(e->due, at, sizeof(at));
+	tz_format_utc(e->due, at, sizeof(at));
 	e->backoff = e->backoff == 0 ? 1
 	             : e->backoff * 2 > PERIODIC_BACKOFF_MAX
 	                 ? PERIODIC_BACKOFF_MAX
@@ -381,7 +369,7 @@ firing_done(struct waiter *w, int status, const struct jobrec *job,
 		pthread_mutex_unlock(&p->mtx);
 		return;
 	}
-	fmt_time(at, when, sizeof(when));
+	tz_format_utc(at, when, sizeof(when));
 	log_debug("schedule %s: firing of %s: job %llu%s", e->name, when,
 	          (unsigned long long) id,
 	          status == JOBD_OK && existing_id == 0 ? ""
@@ -403,7 +391,7 @@ make_rec(struct pent *e, struct jobrec *rec)
 	char key[SCHED_NAME_MAX + 48], when[32];
 
 	memset(rec, 0, sizeof(*rec));
-	fmt_time(e->due, when, sizeof(when));
+	tz_format_utc(e->due, when, sizeof(when));
 	snprintf(key, sizeof(key), "schedule:%s:%s", e->name, when);
 	rec->priority = e->def.priority;
 	rec->timeout_ms = e->def.timeout_ms;
@@ -444,7 +432,7 @@ fire(periodic *p, struct pent *e, struct jobrec *rec)
 			snprintf(err, sizeof(err), "kind '%s' is not defined",
 			         rec->kind);
 		pthread_mutex_lock(&p->mtx);
-		fmt_time(e->due, when, sizeof(when));
+		tz_format_utc(e->due, when, sizeof(when));
 		log_warn("schedule %s: the firing of %s is skipped: %s",
 		         e->name, when, err);
 		e->inflight = false;
@@ -605,7 +593,7 @@ entry_begin(periodic *p, struct pent *e, int64_t now)
 	if (r == NULL) {
 		e->cursor = now;
 		set_due(e);
-		fmt_time(e->due, next, sizeof(next));
+		tz_format_utc(e->due, next, sizeof(next));
 		log_info("schedule %s: never fired before; its first firing "
 		         "is at %s (%s)",
 		         e->name, e->has_due ? next : "never", e->def.spec);

@@ -627,3 +627,14 @@ tz_from_local(const tz *z, int64_t local, struct tz_local *out)
 	out->n = 0;
 	out->t[0] = out->t[1] = hi;
 }
+
+void
+tz_format_utc(int64_t t, char *buf, size_t n)
+{
+	int64_t days = tz_floordiv(t, 86400), y, s = t - days * 86400;
+	unsigned m, d;
+
+	tz_civil_from_days(days, &y, &m, &d);
+	snprintf(buf, n, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long) y, m,
+	         d, (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60));
+}

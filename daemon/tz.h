@@ -52,5 +52,8 @@ int64_t tz_days_from_civil(int64_t y, unsigned m, unsigned d);
 void tz_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d);
 /* Floor division of a by b > 0. */
 int64_t tz_floordiv(int64_t a, int64_t b);
+/* Unix seconds t as "2026-12-06T03:30:00Z" (UTC) into buf (n >= 21 for
+ * years 0 to 9999). */
+void tz_format_utc(int64_t t, char *buf, size_t n);
 
 #endif

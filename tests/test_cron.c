@@ -24,16 +24,6 @@ T(const char *s)
 	       h * 3600 + mi * 60 + se;
 }
 
-static void
-fmt(int64_t t, char *buf, size_t n)
-{
-	int64_t days = tz_floordiv(t, 86400), y, s = t - days * 86400;
-	unsigned m, d;
-	tz_civil_from_days(days, &y, &m, &d);
-	snprintf(buf, n, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long) y, m,
-	         d, (int) (s / 3600), (int) (s / 60 % 60), (int) (s % 60));
-}
-
 /* The firings of spec in zone after `from`, one by one, must be want[]. */
 static void
 check_seq(const char *spec, const char *zone, const char *from,
@@ -58,7 +48,7 @@ check_seq(const char *spec, const char *zone, const char *from,
 			           from);
 			break;
 		}
-		fmt(next, got, sizeof(got));
+		tz_format_utc(next, got, sizeof(got));
 		if (strcmp(got, want[i]) != 0) {
 			TEST_FAIL_(
 			    "'%s' in %s, firing %zu after %s: %s, not %s", spec,
