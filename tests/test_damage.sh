@@ -85,7 +85,7 @@ for id in "$bad_in" "$bad_par"; do
 		bad "job $id: $(cat "$dir/out")"
 	fi
 done
-grep -q "job $bad_in: the stored input of job $bad_in is damaged" "$dir/sums.log" &&
+grep -q "job $bad_in (sha256): the stored input of job $bad_in is damaged" "$dir/sums.log" &&
 	ok "the damage is logged" || bad "log: $(cat "$dir/sums.log")"
 
 # a result damaged in the file: every read of it answers DATA_LOSS

@@ -157,6 +157,10 @@ export interface Stats {
   scheduled: bigint;
   /** The kinds paused, by name. */
   pausedKinds: string[];
+  /** Jobs ended in each of the last intervals of finishedRecentStepMs,
+   * oldest first, the current one last. */
+  finishedRecent: number[];
+  finishedRecentStepMs: number;
 }
 
 export interface KindParam {

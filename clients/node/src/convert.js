@@ -216,5 +216,5 @@ export function fromKind(k) {
 /** A plain object of every StatsReply field (uint64/int64 as bigint). */
 export function fromStats(s) {
   const { $typeName, ...rest } = s; // eslint-disable-line no-unused-vars
-  return { ...rest, pausedKinds: [...s.pausedKinds] };
+  return { ...rest, pausedKinds: [...s.pausedKinds], finishedRecent: [...s.finishedRecent] };
 }

@@ -272,6 +272,7 @@ def stats_reply(data: bytes) -> Stats:
     fields = {f.name: getattr(r, f.name)
               for f in pb.StatsReply.DESCRIPTOR.fields}
     fields["paused_kinds"] = tuple(r.paused_kinds)
+    fields["finished_recent"] = tuple(r.finished_recent)
     return Stats(**fields)
 
 

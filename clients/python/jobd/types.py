@@ -239,6 +239,10 @@ class Stats:
     """Jobs scheduled (delayed, or waiting out a retry backoff)."""
     paused_kinds: tuple[str, ...]
     """The kinds paused (:meth:`Client.pause`), by name."""
+    finished_recent: tuple[int, ...]
+    """Jobs ended in each of the last intervals of
+    ``finished_recent_step_ms``, oldest first, the current one last."""
+    finished_recent_step_ms: int
 
 
 @dataclass(frozen=True)
