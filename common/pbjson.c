@@ -969,6 +969,10 @@ string_from_text(struct dec *d, const char *s, size_t n, void *p)
 {
 	if (memchr(s, '\0', n) != NULL)
 		return fail(d, "a string with a NUL character");
+	for (size_t i = 0, l; i < n; i += l) {
+		if ((l = utf8_seq((const uint8_t *) s + i, n - i)) == 0)
+			return fail(d, "a string that is not valid UTF-8");
+	}
 	char *c = malloc(n + 1);
 	if (c == NULL)
 		return oom(d);

@@ -24,7 +24,7 @@
  * - bytes: standard base64 with padding; decoding takes standard or
  *   URL-safe, with or without padding.
  * - strings: JSON strings (invalid UTF-8 going out is replaced by U+FFFD;
- *   a string coming in with a NUL is refused).
+ *   a string coming in with a NUL or not valid UTF-8 is refused).
  * - repeated fields: arrays. map<k,v> (protobuf-c's repeated XxxEntry
  *   message with key = 1 and value = 2): an object, keys as text.
  * - nested messages: objects. oneof: only the member that is set.

@@ -742,6 +742,23 @@ test_strings(void)
 	CHECK(m == NULL);
 	CHECK_EQ_STR(err, "kind: a string with a NUL character");
 	json_decref(j);
+	/* invalid UTF-8 coming in (jansson checks its own input; a json_t
+	 * built without that check, or a query parameter, is pbjson's) */
+	j = json_object();
+	REQUIRE(j != NULL);
+	json_object_set_new(j, "kind", json_stringn_nocheck("a\xff", 2));
+	CHECK(pbjson_decode(sub, j, &m, err, sizeof(err)) == -1);
+	CHECK_EQ_STR(err, "kind: a string that is not valid UTF-8");
+	json_decref(j);
+	Jobd__V1__SubmitRequest *r = xmalloc(sizeof(*r));
+	jobd__v1__submit_request__init(r);
+	CHECK(pbjson_set_text(&r->base, "kind", "\xed\xa0\x80", err,
+	                      sizeof(err)) == -1);
+	CHECK_EQ_STR(err, "kind: a string that is not valid UTF-8");
+	CHECK(pbjson_set_text(&r->base, "kind", "\xc3\xa9", err, sizeof(err)) ==
+	      0);
+	CHECK_EQ_STR(r->kind, "\xc3\xa9");
+	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* invalid UTF-8 going out becomes U+FFFD, in values and map keys */
 	Jobd__V1__Job__ParamsEntry e = JOBD__V1__JOB__PARAMS_ENTRY__INIT;
 	Jobd__V1__Job__ParamsEntry *pe[] = {&e};
