@@ -99,6 +99,9 @@ usage(FILE *f)
 	    "                      1024)\n"
 	    "  --log-level LEVEL   error, warn, info or debug\n"
 	    "                      (JOBD_LOG_LEVEL; info)\n"
+	    "  --log-format FORMAT text, or json: one object per line with\n"
+	    "                      time, level, message, and job and kind\n"
+	    "                      where there is one (JOBD_LOG_FORMAT; text)\n"
 	    "  --tls-cert FILE     PEM certificate (chain) of the tls+tcp://\n"
 	    "                      addresses (JOBD_TLS_CERT; none)\n"
 	    "  --tls-key FILE      its PEM private key, unencrypted; must not\n"
@@ -213,6 +216,7 @@ struct opts {
 	bool check_kinds;
 	struct daemon_config cfg;
 	int level;
+	int format; /* enum log_format */
 };
 
 /* A file is read by daemon_start(), which names it when it cannot. */
@@ -286,6 +290,10 @@ set_opt(struct opts *o, int opt, const char *v)
 		if ((o->level = log_parse_level(v)) < 0)
 			return bad("error, warn, info or debug", v);
 		return 0;
+	case 'F':
+		if ((o->format = log_parse_format(v)) < 0)
+			return bad("text or json", v);
+		return 0;
 	case 'C':
 		return set_file(&o->cfg.tls_cert, v);
 	case 'K':
@@ -321,6 +329,7 @@ static const struct option longopts[] = {
     {"commit-hold", required_argument, NULL, 'H'},
     {"max-connections", required_argument, NULL, 'N'},
     {"log-level", required_argument, NULL, 'L'},
+    {"log-format", required_argument, NULL, 'F'},
     {"tls-cert", required_argument, NULL, 'C'},
     {"tls-key", required_argument, NULL, 'K'},
     {"tls-ca", required_argument, NULL, 'A'},
@@ -348,6 +357,7 @@ static const struct {
     {"JOBD_COMMIT_HOLD", 'H'},
     {"JOBD_MAX_CONNECTIONS", 'N'},
     {"JOBD_LOG_LEVEL", 'L'},
+    {"JOBD_LOG_FORMAT", 'F'},
     {"JOBD_TLS_CERT", 'C'},
     {"JOBD_TLS_KEY", 'K'},
     {"JOBD_TLS_CA", 'A'},
@@ -636,6 +646,7 @@ main(int argc, char **argv)
 		return rv;
 	}
 	log_set_level(o.level);
+	log_set_format(o.format);
 	if (o.check_kinds) {
 		rv = check_kinds(&o.cfg.kinds);
 		opts_free(&o);

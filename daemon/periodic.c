@@ -370,10 +370,9 @@ firing_done(struct waiter *w, int status, const struct jobrec *job,
 		return;
 	}
 	tz_format_utc(at, when, sizeof(when));
-	log_debug("schedule %s: firing of %s: job %llu%s", e->name, when,
-	          (unsigned long long) id,
-	          status == JOBD_OK && existing_id == 0 ? ""
-	                                                : " (made before)");
+	log_job(LOG_DEBUG, id, e->def.kind, ": firing of schedule %s at %s%s",
+	        e->name, when,
+	        status == JOBD_OK && existing_id == 0 ? "" : " (made before)");
 	e->last_at = at;
 	e->last_job_id = id;
 	e->inflight = false;

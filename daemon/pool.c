@@ -129,7 +129,7 @@ run_one(struct worker *wk, struct job *j)
 		else
 			snprintf(msg, sizeof(msg),
 			         "cannot read the job's input: %s", err);
-		log_error("job %llu: %s", (unsigned long long) w.id, msg);
+		log_job(LOG_ERROR, w.id, w.kind->k->name, ": %s", msg);
 		sched_finish(s, j,
 		             damaged ? JOBD_RUN_FAILED_FINAL : JOBD_RUN_FAILED,
 		             NULL, 0, msg);

@@ -568,8 +568,8 @@ enqueue(sched *s, struct job *j)
 	    heap_push(&q->runq, j) != 0) {
 		/* out of memory: it stays queued on disk and in memory, and
 		 * runs after the next restart */
-		log_error("out of memory queueing job %llu",
-		          (unsigned long long) j->id);
+		log_job(LOG_ERROR, j->id, job_kind(j),
+		        ": out of memory queueing it");
 		return;
 	}
 	j->where = IN_RUNQ;
@@ -1026,8 +1026,8 @@ cancel_waiting(sched *s, struct job *j, const char *why)
 	if (job_run(j) == NULL) {
 		/* it stays queued in memory and on disk; the next start
 		 * finds what it waits for ended and cancels it then */
-		log_error("out of memory cancelling job %llu: %s",
-		          (unsigned long long) j->id, why);
+		log_job(LOG_ERROR, j->id, job_kind(j),
+		        ": out of memory cancelling it: %s", why);
 		return;
 	}
 	dequeue(s, j);
@@ -2129,20 +2129,17 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 			set_state(s, j, JOB_QUEUED);
 			j->not_before = now + backoff(s, j->attempts);
 			s->st.retried++;
-			log_debug(
-			    "job %llu failed (attempt %u of %u), retrying: "
-			    "%s",
-			    (unsigned long long) j->id, j->attempts,
-			    j->max_attempts, r->error);
+			log_job(LOG_DEBUG, j->id, job_kind(j),
+			        " failed (attempt %u of %u), retrying: %s",
+			        j->attempts, j->max_attempts, r->error);
 			if (!s->draining)
 				enqueue(s, j);
 		} else {
 			set_state(s, j, JOB_FAILED);
 			r->finished_at = now;
-			log_info("job %llu (%s) failed after %u attempt%s: %s",
-			         (unsigned long long) j->id, job_kind(j),
-			         j->attempts, j->attempts == 1 ? "" : "s",
-			         r->error);
+			log_job(LOG_INFO, j->id, job_kind(j),
+			        " failed after %u attempt%s: %s", j->attempts,
+			        j->attempts == 1 ? "" : "s", r->error);
 		}
 	} else if (stop == STOP_CANCEL) {
 		set_error(r, "cancelled");

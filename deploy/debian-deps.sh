@@ -3,12 +3,15 @@
 # missing. Runs apt-get as root, through sudo when not root. Debian 12
 # (bookworm).
 #
-# The C build: cmake ... libinih-dev, and tzdata (the time zones of cron
-# schedules, which jobd reads; the tests of them). The tests besides: sqlite3 (one test
-# looks into a database), libjansson-dev (the C client's conformance test
-# reads the scenario table), openssl (test certificates), and for the Python
-# and Node.js clients' tests python3-protobuf, python3-pytest, python3-venv,
-# protobuf-compiler (protoc generates both clients' code), nodejs and npm.
+# The C build: cmake ... libinih-dev, libjansson-dev (JSON: the HTTP
+# gateway, jobctl --json, the JSON log format), and tzdata (the time zones
+# of cron schedules, which jobd reads; the tests of them). The tests
+# besides: sqlite3 (one test looks into a database), openssl (test
+# certificates), curl (the HTTP tests), prometheus (its promtool checks
+# /metrics), chromium (the status page's test drives it), and for the
+# Python and Node.js clients' tests python3-protobuf, python3-pytest,
+# python3-venv, protobuf-compiler (protoc generates both clients' code),
+# nodejs and npm.
 # Node.js counts as there when `node` and `npm` run, whatever package brought
 # them (Debian's npm cannot be installed beside NodeSource's nodejs).
 #
@@ -18,13 +21,13 @@
 set -eu
 pkgs="cmake make gcc pkg-config libc6-dev libnng-dev libmbedtls-dev \
 libprotobuf-c-dev protobuf-c-compiler libsqlite3-dev help2man libinih-dev \
-tzdata"
+libjansson-dev tzdata"
 tests=1
 if [ "${1-}" = --build-only ]; then
 	tests=""
 else
-	pkgs="$pkgs sqlite3 libjansson-dev openssl python3 python3-protobuf \
-python3-pytest python3-venv protobuf-compiler"
+	pkgs="$pkgs sqlite3 openssl curl prometheus chromium python3 \
+python3-protobuf python3-pytest python3-venv protobuf-compiler"
 fi
 missing=""
 for p in $pkgs; do
@@ -43,3 +46,13 @@ export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update -qq
 # shellcheck disable=SC2086
 $as_root apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The tests need only promtool, which Debian ships in the prometheus
+# package with a Prometheus server that the package enables and starts:
+# stop it and keep it off (the tests start nothing on port 9090).
+case " $missing " in
+*" prometheus "*)
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+		$as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
+	;;
+esac
