@@ -26,11 +26,13 @@
  *
  * Replies are treated as untrusted: every optional submessage is checked,
  * strings from the daemon are printed with control characters replaced, and
- * JSON output escapes everything it must.
+ * --json prints the reply's proto message in protobuf's canonical JSON
+ * mapping (common/pbjson; jansson escapes everything it must).
  */
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +47,7 @@
 #include "jobctl.h"
 #include "jobctl_time.h"
 #include "jobd_client.h"
+#include "pbjson.h"
 
 #ifndef JOBD_VERSION
 #define JOBD_VERSION "unknown"
@@ -527,10 +530,8 @@ report_outcome(struct jobctl *g, Jobd__V1__Job *j)
 		rc = EXIT_OTHER;
 		break;
 	}
-	if (g->json) {
-		ctl_json_job(j, true);
-		return (rc);
-	}
+	if (g->json)
+		return (ctl_json_msg(&j->base) != 0 ? EXIT_OTHER : rc);
 	switch (j->state) {
 	case JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED:
 		/* the result's bytes exactly (a binary result redirected to
@@ -973,12 +974,8 @@ cmd_submit(struct jobctl *g, int argc, char **argv)
 	}
 	id = rep->job->id;
 	if (g->json) {
-		if (!wait) {
-			putchar('{');
-			ctl_json_job_fields(rep->job, false);
-			printf(",\"existing\":%s}\n",
-			       rep->existing ? "true" : "false");
-		}
+		if (!wait && (rc = ctl_json_msg(&rep->base)) != 0)
+			goto done;
 	} else {
 		/* with --wait, standard output is the result alone, so that
 		 * `--wait > file` keeps a binary result whole: the id goes to
@@ -1073,7 +1070,8 @@ cmd_status(struct jobctl *g, int argc, char **argv)
 			if (rc != EXIT_OTHER)
 				rc = r;
 		} else if (g->json) {
-			ctl_json_job(j, false);
+			if (ctl_json_msg(&j->base) != 0)
+				rc = EXIT_OTHER;
 		} else {
 			ctl_print_job_line(j, now);
 			ctl_print_job_detail(j);
@@ -1202,7 +1200,8 @@ cmd_cancel(struct jobctl *g, int argc, char **argv)
 			if (first == 0)
 				first = rc;
 		} else if (g->json) {
-			ctl_json_job(rep->job, false);
+			if (ctl_json_msg(&rep->job->base) != 0 && first == 0)
+				first = EXIT_OTHER;
 		} else if (rep->job->state ==
 		           JOBD__V1__JOB_STATE__JOB_STATE_RUNNING) {
 			printf("%" PRIu64 " running (cancel requested)\n",
@@ -1282,9 +1281,13 @@ cmd_list(struct jobctl *g, int argc, char **argv)
 				break;
 			if (rep->jobs == NULL || rep->jobs[i] == NULL)
 				continue;
-			if (g->json)
-				ctl_json_job(rep->jobs[i], false);
-			else
+			if (g->json) {
+				if (ctl_json_msg(&rep->jobs[i]->base) != 0) {
+					jobd__v1__list_reply__free_unpacked(
+					    rep, NULL);
+					return (EXIT_OTHER);
+				}
+			} else
 				ctl_print_job_line(rep->jobs[i], now);
 			printed++;
 		}
@@ -1336,34 +1339,7 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 	if ((rv = jobd_stats(g->client, &s)) != JOBD_OK)
 		return (ctl_call_failed(rv, "stats"));
 	if (g->json) {
-		printf("{\"workers\":%" PRIu32 ",\"busy_workers\":%" PRIu32
-		       ",\"queued\":%" PRIu64 ",\"running\":%" PRIu64
-		       ",\"succeeded\":%" PRIu64 ",\"failed\":%" PRIu64
-		       ",\"cancelled\":%" PRIu64 ",\"submitted\":%" PRIu64
-		       ",\"retried\":%" PRIu64 ",\"recovered\":%" PRIu64
-		       ",\"max_queue\":%" PRIu64 ",\"uptime_ms\":%" PRId64
-		       ",\"waiting_kind\":%" PRIu64 ",\"connections\":%" PRIu32
-		       ",\"parked_calls\":%" PRIu64
-		       ",\"dropped_replies\":%" PRIu64
-		       ",\"refused_calls\":%" PRIu64 ",\"commits\":%" PRIu64
-		       ",\"scheduled\":%" PRIu64 ",\"paused_kinds\":[",
-		       s->workers, s->busy_workers, s->queued, s->running,
-		       s->succeeded, s->failed, s->cancelled, s->submitted,
-		       s->retried, s->recovered, s->max_queue, s->uptime_ms,
-		       s->waiting_kind, s->connections, s->parked_calls,
-		       s->dropped_replies, s->refused_calls, s->commits,
-		       s->scheduled);
-		for (size_t i = 0;
-		     s->paused_kinds != NULL && i < s->n_paused_kinds; i++) {
-			if (i > 0)
-				putchar(',');
-			ctl_json_str(s->paused_kinds[i] != NULL
-			                 ? s->paused_kinds[i]
-			                 : "");
-		}
-		fputs("],\"version\":", stdout);
-		ctl_json_str(s->version != NULL ? s->version : "");
-		fputs("}\n", stdout);
+		rc = ctl_json_msg(&s->base);
 	} else {
 		ctl_fmt_dur(up, sizeof(up), s->uptime_ms);
 		printf("workers: %" PRIu32 "\n", s->workers);
@@ -1397,7 +1373,7 @@ cmd_stats(struct jobctl *g, int argc, char **argv)
 		printf("version: %s\n", ctl_tx(s->version));
 	}
 	jobd__v1__stats_reply__free_unpacked(s, NULL);
-	return (0);
+	return (rc);
 }
 
 static int
@@ -1414,13 +1390,15 @@ cmd_kinds(struct jobctl *g, int argc, char **argv)
 	for (size_t i = 0; i < rep->n_kinds; i++) {
 		if (rep->kinds == NULL || rep->kinds[i] == NULL)
 			continue;
-		if (g->json)
-			ctl_json_kind(rep->kinds[i]);
-		else
+		if (g->json) {
+			if ((rc = ctl_json_msg(&rep->kinds[i]->base)) != 0)
+				break;
+		} else {
 			ctl_print_kind(rep->kinds[i]);
+		}
 	}
 	jobd__v1__kinds_reply__free_unpacked(rep, NULL);
-	return (0);
+	return (rc);
 }
 
 static int
@@ -1443,10 +1421,16 @@ cmd_ping(struct jobctl *g, int argc, char **argv)
 	ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 +
 	     (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (g->json) {
-		fputs("{\"version\":", stdout);
-		ctl_json_str(rep->version != NULL ? rep->version : "");
-		printf(",\"rtt_ms\":%.3f,\"time_ms\":%" PRId64 "}\n", ms,
-		       rep->time_ms);
+		/* the PingReply and "rttMs", in ms to the microsecond (nine
+		 * digits print it exactly) */
+		json_t *o = pbjson_encode(&rep->base);
+		if (o != NULL &&
+		    json_object_set_new(
+		        o, "rttMs", json_real(round(ms * 1000) / 1000)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+		rc = ctl_json_put(o, JSON_REAL_PRECISION(9));
 	} else {
 		printf("pong from jobd %s in %.3f ms\n",
 		       rep->version != NULL && *rep->version != '\0'
@@ -1455,7 +1439,7 @@ cmd_ping(struct jobctl *g, int argc, char **argv)
 		       ms);
 	}
 	jobd__v1__ping_reply__free_unpacked(rep, NULL);
-	return (0);
+	return (rc);
 }
 
 static int
@@ -1543,7 +1527,8 @@ static const struct cmd cmds[] = {
      "'jobctl wait';\n"
      "                 the id goes to standard error, so that standard\n"
      "                 output is the result alone\n"
-     "  --json         print the job as JSON instead of its id\n"},
+     "  --json         print the reply as JSON instead of the id:\n"
+     "                 {\"job\":{...},\"existing\":false}\n"},
     {"status", cmd_status, "[--json] ID...", "show jobs",
      "Shows one line per job: id, state, progress, kind, and how long "
      "it has been\n"
@@ -1569,7 +1554,8 @@ static const struct cmd cmds[] = {
      "Options:\n"
      "  --timeout SEC  give up after SEC seconds and exit 3 "
      "(default: wait forever)\n"
-     "  --json         print the job, with its result, as JSON\n"},
+     "  --json         print the job, with its result (base64), as "
+     "JSON\n"},
     {"result", cmd_result, "ID [--json]", "print the result of a finished job",
      "Prints the result of job ID if it succeeded (exit 0); says why "
      "not if it\n"
@@ -1577,7 +1563,7 @@ static const struct cmd cmds[] = {
      "5).\n"
      "\n"
      "Options:\n"
-     "  --json  print the job, with its result, as JSON\n"},
+     "  --json  print the job, with its result (base64), as JSON\n"},
     {"cancel", cmd_cancel, "[--json] ID...", "cancel jobs",
      "Cancels each job and prints its id and state. A queued job ends "
      "at once; a\n"
@@ -1643,7 +1629,7 @@ static const struct cmd cmds[] = {
      "job it made.\n"
      "\n"
      "Options:\n"
-     "  --json  print one JSON object per schedule (times in Unix ms)\n"},
+     "  --json  print one JSON object per schedule\n"},
     {"stats", cmd_stats, "[--json]", "show the daemon's counters",
      "Prints the daemon's workers, job counts per state, counters and "
      "version,\n"
@@ -1666,7 +1652,7 @@ static const struct cmd cmds[] = {
      "time.\n"
      "\n"
      "Options:\n"
-     "  --json  print one JSON object\n"},
+     "  --json  print one JSON object: the reply and \"rttMs\"\n"},
     {"help", cmd_help, "[COMMAND]", "show help for jobctl or a command",
      "Prints jobctl's help, or the help of COMMAND.\n"},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1687,7 +1673,14 @@ print_help(void)
 	       "  --addr URL     the daemon's address, tcp:// or ipc:// "
 	       "(default: $JOBD_ADDR,\n"
 	       "                 else " JOBD_DEFAULT_ADDR ")\n"
-	       "  --json         print JSON, one object per line\n"
+	       "  --json         print JSON, one object per line: the reply's "
+	       "message (or\n"
+	       "                 its jobs) in protobuf's JSON mapping: "
+	       "camelCase names,\n"
+	       "                 64-bit numbers and times (Unix ms) as "
+	       "strings, states as\n"
+	       "                 \"JOB_STATE_SUCCEEDED\", a result in "
+	       "base64\n"
 	       "  --timeout SEC  how long each call to the daemon may take, "
 	       "in seconds\n"
 	       "                 (default 10; fractions like 0.5 are fine)\n"

@@ -4,8 +4,9 @@
 /*
  * jobctl's own header, not installed: what its files share. jobctl.c
  * holds main(), the command table, argument parsing and the commands of
- * the first version; jobctl_print.c the text and JSON of jobs and kinds;
- * jobctl_sched.c the commands of delayed and periodic jobs, dependencies,
+ * the first version; jobctl_print.c the text of jobs and kinds, and the
+ * JSON of replies; jobctl_sched.c the commands of delayed and periodic
+ * jobs, dependencies,
  * pause and rerun (retry, pause, resume, schedules); jobctl_time.c the
  * TIME and DURATION they read.
  *
@@ -15,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "jobd_client.h"
 
@@ -130,17 +133,12 @@ void ctl_print_job_line(Jobd__V1__Job *j, int64_t now);
 /* The lines `status` adds under it: run at, after, reruns, unique key,
  * history; nothing when there is nothing to say. */
 void ctl_print_job_detail(Jobd__V1__Job *j);
-/* A JSON string, or null for NULL (or also for "" with _or_null). */
-void ctl_json_str(const char *s);
-void ctl_json_str_or_null(const char *s);
-/* ,"key":MS or ,"key":null for 0. */
-void ctl_json_time(const char *key, int64_t ms);
-/* A job's fields without the braces; with `result`, a succeeded job's. */
-void ctl_json_job_fields(const Jobd__V1__Job *j, bool result);
-/* A job as one line of JSON. */
-void ctl_json_job(const Jobd__V1__Job *j, bool result);
+/* obj (its reference taken) as one line of compact JSON on stdout, with
+ * jansson's flags added; m in the canonical JSON mapping (pbjson.h), one
+ * line. 0, or EXIT_OTHER (said) when out of memory. */
+int ctl_json_put(json_t *obj, size_t flags);
+int ctl_json_msg(const ProtobufCMessage *m);
 void ctl_print_kind(Jobd__V1__Kind *k);
-void ctl_json_kind(const Jobd__V1__Kind *k);
 
 /* ---- the scheduling commands (jobctl_sched.c) ---- */
 

@@ -3,11 +3,12 @@
  * and as JSON (one object per line) for programs.
  *
  * Replies are untrusted: every string from the daemon goes through
- * ctl_tx() for a terminal and json_bytes() for JSON (escaped, invalid
- * UTF-8 replaced), every optional submessage is checked, and times are
- * compared without overflow. JSON is written by hand; its field names are
- * the proto's in snake_case, times in Unix ms without the _ms suffix
- * ("created_at"), null for none.
+ * ctl_tx() for a terminal, every optional submessage is checked, and times
+ * are compared without overflow. JSON is the reply's proto message in
+ * protobuf's canonical JSON mapping, by common/pbjson (the HTTP gateway's
+ * too): lowerCamelCase names, 64-bit integers and times (Unix ms) as
+ * decimal strings, states by their enum name, bytes (a result) as base64;
+ * jansson escapes what it must and replaces invalid UTF-8.
  */
 
 #include <inttypes.h>
@@ -19,6 +20,7 @@
 
 #include "jobctl.h"
 #include "jobctl_time.h"
+#include "pbjson.h"
 
 const char *
 ctl_state_name(int st)
@@ -255,214 +257,27 @@ ctl_print_job_detail(Jobd__V1__Job *j)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq(const uint8_t *p, size_t n)
+/* Writes obj (its reference taken) as one line of compact JSON; 0, or
+ * EXIT_OTHER (said) when out of memory. flags: jansson's, added. */
+int
+ctl_json_put(json_t *obj, size_t flags)
 {
-	uint32_t cp;
-	uint32_t min;
-	size_t len;
+	int rc = 0;
 
-	if (p[0] < 0x80)
-		return (1);
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-		min = 0x80;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = p[0] & 0x0f;
-		min = 0x800;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-		min = 0x10000;
+	if (obj == NULL || json_dumpf(obj, stdout, JSON_COMPACT | flags) != 0) {
+		ctl_errorf("out of memory");
+		rc = EXIT_OTHER;
 	} else {
-		return (0);
+		putchar('\n');
 	}
-	if (n < len)
-		return (0);
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return (0);
-	return (len);
+	json_decref(obj);
+	return rc;
 }
 
-static bool
-valid_utf8(const uint8_t *p, size_t n)
+int
+ctl_json_msg(const ProtobufCMessage *m)
 {
-	size_t k;
-
-	for (size_t i = 0; i < n; i += k) {
-		if ((k = utf8_seq(p + i, n - i)) == 0)
-			return (false);
-	}
-	return (true);
-}
-
-/* A JSON string: escapes quotes, backslash and control characters; invalid
- * UTF-8 becomes U+FFFD. */
-static void
-json_bytes(const uint8_t *p, size_t n)
-{
-	size_t k;
-
-	putchar('"');
-	for (size_t i = 0; i < n; i += k) {
-		uint8_t c = p[i];
-
-		k = 1;
-		if (c == '"' || c == '\\') {
-			putchar('\\');
-			putchar(c);
-		} else if (c == '\n') {
-			fputs("\\n", stdout);
-		} else if (c == '\r') {
-			fputs("\\r", stdout);
-		} else if (c == '\t') {
-			fputs("\\t", stdout);
-		} else if (c < 0x20 || c == 0x7f) {
-			printf("\\u%04x", c);
-		} else if (c < 0x80) {
-			putchar(c);
-		} else if ((k = utf8_seq(p + i, n - i)) == 0) {
-			fputs("\\ufffd", stdout);
-			k = 1;
-		} else {
-			fwrite(p + i, 1, k, stdout);
-		}
-	}
-	putchar('"');
-}
-
-/* A JSON string, or null for NULL. */
-void
-ctl_json_str(const char *s)
-{
-	if (s == NULL)
-		fputs("null", stdout);
-	else
-		json_bytes((const uint8_t *) s, strlen(s));
-}
-
-/* A JSON string, or null for NULL or "". */
-void
-ctl_json_str_or_null(const char *s)
-{
-	ctl_json_str(s != NULL && *s != '\0' ? s : NULL);
-}
-
-void
-ctl_json_time(const char *key, int64_t ms)
-{
-	if (ms == 0)
-		printf(",\"%s\":null", key);
-	else
-		printf(",\"%s\":%" PRId64, key, ms);
-}
-
-static void
-json_base64(const uint8_t *p, size_t n)
-{
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                          "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	putchar('"');
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t) p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t) p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		putchar(b64[v >> 18 & 63]);
-		putchar(b64[v >> 12 & 63]);
-		putchar(i + 1 < n ? b64[v >> 6 & 63] : '=');
-		putchar(i + 2 < n ? b64[v & 63] : '=');
-	}
-	putchar('"');
-}
-
-/*
- * The fields of a job as JSON, without the braces. With `result`, a
- * succeeded job's result as "result" (valid UTF-8) or "result_base64".
- */
-void
-ctl_json_job_fields(const Jobd__V1__Job *j, bool result)
-{
-	printf("\"id\":%" PRIu64 ",\"kind\":", j->id);
-	ctl_json_str(j->kind != NULL ? j->kind : "");
-	printf(",\"state\":\"%s\"", ctl_state_name(j->state));
-	printf(",\"progress\":{\"done\":%" PRIu64 ",\"total\":%" PRIu64 "}",
-	       j->progress_done, j->progress_total);
-	printf(",\"attempts\":%" PRIu32 ",\"max_attempts\":%" PRIu32,
-	       j->attempts, j->max_attempts);
-	printf(",\"priority\":%" PRId32 ",\"timeout_ms\":%" PRIu32, j->priority,
-	       j->timeout_ms);
-	fputs(",\"params\":{", stdout);
-	for (size_t i = 0, n = 0; j->params != NULL && i < j->n_params; i++) {
-		const Jobd__V1__Job__ParamsEntry *e = j->params[i];
-		if (e == NULL || e->key == NULL)
-			continue;
-		if (n++ > 0)
-			putchar(',');
-		ctl_json_str(e->key);
-		putchar(':');
-		ctl_json_str(e->value != NULL ? e->value : "");
-	}
-	putchar('}');
-	fputs(",\"error\":", stdout);
-	ctl_json_str_or_null(j->error);
-	ctl_json_time("created_at", j->created_at_ms);
-	ctl_json_time("started_at", j->started_at_ms);
-	ctl_json_time("finished_at", j->finished_at_ms);
-	fputs(",\"idempotency_key\":", stdout);
-	ctl_json_str_or_null(j->idempotency_key);
-	printf(",\"input_size\":%" PRIu32, j->input_size);
-	fputs(",\"waiting\":", stdout);
-	ctl_json_str_or_null(j->waiting);
-	ctl_json_time("run_at", j->run_at_ms);
-	fputs(",\"after\":[", stdout);
-	for (size_t i = 0; j->after != NULL && i < j->n_after; i++)
-		printf("%s%" PRIu64, i > 0 ? "," : "", j->after[i]);
-	printf("],\"reruns\":%" PRIu32 ",\"unique_key\":", j->reruns);
-	ctl_json_str_or_null(j->unique_key);
-	fputs(",\"history\":[", stdout);
-	for (size_t i = 0, n = 0; j->history != NULL && i < j->n_history; i++) {
-		const Jobd__V1__Run *r = j->history[i];
-		if (r == NULL)
-			continue;
-		printf("%s{\"state\":\"%s\",\"error\":", n++ > 0 ? "," : "",
-		       ctl_state_name(r->state));
-		ctl_json_str_or_null(r->error);
-		printf(",\"attempts\":%" PRIu32, r->attempts);
-		ctl_json_time("started_at", r->started_at_ms);
-		ctl_json_time("finished_at", r->finished_at_ms);
-		putchar('}');
-	}
-	putchar(']');
-	if (result && j->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED) {
-		const uint8_t *d = j->result.data != NULL
-		                       ? j->result.data
-		                       : (const uint8_t *) "";
-		if (valid_utf8(d, j->result.len)) {
-			fputs(",\"result\":", stdout);
-			json_bytes(d, j->result.len);
-		} else {
-			fputs(",\"result_base64\":", stdout);
-			json_base64(d, j->result.len);
-		}
-	}
-}
-
-void
-ctl_json_job(const Jobd__V1__Job *j, bool result)
-{
-	putchar('{');
-	ctl_json_job_fields(j, result);
-	fputs("}\n", stdout);
+	return ctl_json_put(pbjson_encode(m), 0);
 }
 
 static const char *
@@ -520,50 +335,4 @@ ctl_print_kind(Jobd__V1__Kind *k)
 		printf("  takes input (--input FILE), at most %" PRIu32
 		       " bytes\n",
 		       k->max_input);
-}
-
-void
-ctl_json_kind(const Jobd__V1__Kind *k)
-{
-	fputs("{\"name\":", stdout);
-	ctl_json_str(k->name != NULL ? k->name : "");
-	fputs(",\"description\":", stdout);
-	ctl_json_str(k->description != NULL ? k->description : "");
-	printf(",\"uses_input\":%s,\"max_input\":%" PRIu32
-	       ",\"concurrency\":%" PRIu32 ",\"paused\":%s,\"origin\":",
-	       k->uses_input ? "true" : "false", k->max_input, k->concurrency,
-	       k->paused ? "true" : "false");
-	ctl_json_str(k->origin != NULL ? k->origin : "");
-	fputs(",\"source\":", stdout);
-	ctl_json_str_or_null(k->source);
-	fputs(",\"params\":[", stdout);
-	for (size_t i = 0, n = 0; k->params != NULL && i < k->n_params; i++) {
-		const Jobd__V1__Param *p = k->params[i];
-		if (p == NULL)
-			continue;
-		if (n++ > 0)
-			putchar(',');
-		fputs("{\"name\":", stdout);
-		ctl_json_str(p->name != NULL ? p->name : "");
-		printf(",\"type\":\"%s\",\"required\":%s", param_type(p->type),
-		       p->required ? "true" : "false");
-		printf(",\"min\":%" PRId64 ",\"max\":%" PRId64, p->min, p->max);
-		fputs(",\"default\":", stdout);
-		ctl_json_str(
-		    p->required
-		        ? NULL
-		        : (p->default_value != NULL ? p->default_value : ""));
-		fputs(",\"description\":", stdout);
-		ctl_json_str(p->description != NULL ? p->description : "");
-		fputs(",\"choices\":[", stdout);
-		for (size_t c = 0; p->choices != NULL && c < p->n_choices;
-		     c++) {
-			if (c > 0)
-				putchar(',');
-			ctl_json_str(p->choices[c] != NULL ? p->choices[c]
-			                                   : "");
-		}
-		fputs("]}", stdout);
-	}
-	fputs("]}\n", stdout);
 }

@@ -100,7 +100,7 @@ ctl_cmd_retry(struct jobctl *g, int argc, char **argv)
 		                   " failed: malformed reply: no job",
 		                   id);
 	} else if (g->json) {
-		ctl_json_job(j, false);
+		rc = ctl_json_msg(&j->base);
 	} else {
 		/* "42 queued again (rerun 1)", and what holds it if anything */
 		printf("%" PRIu64 " %s again (rerun %" PRIu32 ")", id,
@@ -142,21 +142,24 @@ parse_kind(struct jobctl *g, int argc, char **argv, const char **kind)
 }
 
 /* What pause or resume did: "kind 'primes' paused", "kind 'primes' was
- * already paused"; {"kind":"primes","paused":true,"changed":true}. */
-static void
+ * already paused"; {"kind":"primes","paused":true,"changed":true} (the
+ * reply's "changed", with what jobctl knows besides). 0 or an exit
+ * status. */
+static int
 print_pause(struct jobctl *g, const char *kind, bool paused, bool changed)
 {
 	if (g->json) {
-		fputs("{\"kind\":", stdout);
-		ctl_json_str(kind);
-		printf(",\"paused\":%s,\"changed\":%s}\n",
-		       paused ? "true" : "false", changed ? "true" : "false");
+		return ctl_json_put(json_pack("{s:s,s:b,s:b}", "kind", kind,
+		                              "paused", paused, "changed",
+		                              changed),
+		                    0);
 	} else if (changed) {
 		printf("kind '%s' %s\n", kind, paused ? "paused" : "resumed");
 	} else {
 		printf("kind '%s' was %s\n", kind,
 		       paused ? "already paused" : "not paused");
 	}
+	return 0;
 }
 
 /* pause or resume KIND: what changed, or that nothing did. */
@@ -185,8 +188,7 @@ pause_cmd(struct jobctl *g, int argc, char **argv, bool pause)
 		changed = rep->changed;
 		jobd__v1__resume_reply__free_unpacked(rep, NULL);
 	}
-	print_pause(g, kind, pause, changed);
-	return 0;
+	return print_pause(g, kind, pause, changed);
 }
 
 int
@@ -263,41 +265,6 @@ sched_print_row(const char *const cell[S_COLS], const size_t width[S_COLS])
 	}
 }
 
-static void
-sched_json(const Jobd__V1__Schedule *s)
-{
-	fputs("{\"name\":", stdout);
-	ctl_json_str(s->name != NULL ? s->name : "");
-	fputs(",\"kind\":", stdout);
-	ctl_json_str(s->kind != NULL ? s->kind : "");
-	fputs(",\"params\":{", stdout);
-	for (size_t i = 0, n = 0; s->params != NULL && i < s->n_params; i++) {
-		const Jobd__V1__Schedule__ParamsEntry *e = s->params[i];
-		if (e == NULL || e->key == NULL)
-			continue;
-		if (n++ > 0)
-			putchar(',');
-		ctl_json_str(e->key);
-		putchar(':');
-		ctl_json_str(e->value != NULL ? e->value : "");
-	}
-	fputs("},\"spec\":", stdout);
-	ctl_json_str(s->spec != NULL ? s->spec : "");
-	fputs(",\"time_zone\":", stdout);
-	ctl_json_str_or_null(s->time_zone);
-	fputs(",\"catch_up\":", stdout);
-	ctl_json_str_or_null(s->catch_up);
-	ctl_json_time("next_at", s->next_at_ms);
-	ctl_json_time("last_at", s->last_at_ms);
-	if (s->last_job_id != 0)
-		printf(",\"last_job_id\":%" PRIu64, s->last_job_id);
-	else
-		fputs(",\"last_job_id\":null", stdout);
-	fputs(",\"source\":", stdout);
-	ctl_json_str_or_null(s->source);
-	printf(",\"priority\":%" PRId32 "}\n", s->priority);
-}
-
 int
 ctl_cmd_schedules(struct jobctl *g, int argc, char **argv)
 {
@@ -315,8 +282,10 @@ ctl_cmd_schedules(struct jobctl *g, int argc, char **argv)
 		return ctl_call_failed(rv, "schedules");
 	if (g->json) {
 		for (size_t i = 0; i < rep->n_schedules; i++) {
-			if (rep->schedules != NULL && rep->schedules[i] != NULL)
-				sched_json(rep->schedules[i]);
+			if (rep->schedules != NULL &&
+			    rep->schedules[i] != NULL &&
+			    (rc = ctl_json_msg(&rep->schedules[i]->base)) != 0)
+				break;
 		}
 		goto out;
 	}

@@ -149,8 +149,9 @@ t1=$(now_us)
 [[ $got == "$js_n" ]] || bad "count-js n=$js_n: got '$got', want '$js_n'"
 say "count-js n=$js_n (job $js): result $got, $(((t1 - t0) / 1000)) ms from submit to result"
 
-# progress: "done" of `jobctl status --json`, from the program's fd 3
-progress() { jobctl status --json "$1" | sed -n 's/.*"progress":{"done":\([0-9]*\).*/\1/p'; }
+# progress: "progressDone" of `jobctl status --json` (a 64-bit number: a
+# string in the JSON), from the program's fd 3
+progress() { jobctl status --json "$1" | sed -n 's/.*"progressDone":"\([0-9]*\)".*/\1/p'; }
 jslong=$(jobctl submit count-js n=100000000000) || die "submit count-js failed"
 for ((i = 0; ; i++)); do
 	js_done=$(progress "$jslong")
@@ -252,7 +253,7 @@ express() {
 	# a client that gives up: its request's job is cancelled
 	curl "${resolve[@]}" -sS --max-time 2 "$url/blocking?n=$gone_n" >/dev/null 2>&1
 	gone=$(jobctl list --json --kind count-js --limit 10 |
-		sed -n "s/^{\"id\":\([0-9]*\),.*\"params\":{\"n\":\"$gone_n\"}.*/\1/p" | head -1)
+		sed -n "s/^{\"id\":\"\([0-9]*\)\",.*\"params\":{\"n\":\"$gone_n\"}.*/\1/p" | head -1)
 	if [[ -z $gone ]]; then
 		bad "no count-js job n=$gone_n after GET /blocking?n=$gone_n"
 	else

@@ -49,7 +49,37 @@ if [[ $id =~ ^[0-9]+$ ]]; then ok "submit prints the id alone"; else bad "submit
 run "wait prints the result" 0 "^1000$" "" -- wait "$id"
 run "result" 0 "^1000$" "" -- result "$id"
 run "status" 0 "^$id +succeeded +100% +count" "" -- status "$id"
-run "status --json" 0 "^\{\"id\":$id,\"kind\":\"count\",\"state\":\"succeeded\",\"progress\":\{\"done\":1000,\"total\":1000\}" "" -- --json status "$id"
+# --json: the proto message in protobuf's canonical JSON mapping, one
+# object per line (camelCase names, 64-bit numbers as strings, enum names,
+# bytes in base64: "1000" is MTAwMA==)
+run "status --json" 0 "^\{\"id\":\"$id\",\"kind\":\"count\",\"params\":\{\"n\":\"1000\"\},\"priority\":0,\"state\":\"JOB_STATE_SUCCEEDED\",\"attempts\":1,\"maxAttempts\":1,\"timeoutMs\":0,\"progressDone\":\"1000\",\"progressTotal\":\"1000\",\"result\":\"MTAwMA==\",\"error\":\"\",\"createdAtMs\":\"[0-9]+\",\"startedAtMs\":\"[0-9]+\",\"finishedAtMs\":\"[0-9]+\",.*\"uniqueKey\":\"\"\}$" "" -- --json status "$id"
+run "wait --json: the job with its result" 0 "^\{\"id\":\"$id\",.*\"result\":\"MTAwMA==\"," "" -- wait "$id" --json
+run "submit --json: the SubmitReply" 0 "^\{\"job\":\{\"id\":\"[0-9]+\",\"kind\":\"count\",\"params\":\{\"n\":\"5\"\},.*\"state\":\"JOB_STATE_(QUEUED|RUNNING|SUCCEEDED)\",.*\},\"existing\":false\}$" "" -- submit count n=5 --json
+run "stats --json" 0 "^\{\"workers\":2,\"busyWorkers\":[0-9]+,\"queued\":\"[0-9]+\",.*\"succeeded\":\"[1-9][0-9]*\",.*\"version\":\"[0-9.]+\",.*\"pausedKinds\":\[\]," "" -- stats --json
+run "ping --json" 0 "^\{\"payload\":\"\",\"version\":\"[0-9.]+\",\"timeMs\":\"[0-9]+\",\"rttMs\":[0-9.]+\}$" "" -- ping --json
+run "kinds --json: one object per kind" 0 "^\{\"name\":\"count\",.*\"params\":\[\{\"name\":\"n\",\"type\":\"TYPE_INT\",\"required\":true,\"min\":\"1\"," "" -- kinds --json
+if [[ $(grep -c '^{"name":' "$dir/out") -ge 2 && $(grep -vc '^{"name":' "$dir/out") -eq 0 ]]; then
+	ok "kinds --json: one line each"
+else
+	bad "kinds --json: one line each: $(head -c 300 "$dir/out")"
+fi
+run "status --json of two jobs: two lines" 0 "" "" -- --json status "$id" "$id"
+if [[ $(wc -l <"$dir/out") -eq 2 ]]; then ok "status --json: one line per job"; else bad "status --json of two: $(cat "$dir/out")"; fi
+# every line is JSON an ordinary parser reads, with ids as strings
+py=$(command -v /usr/bin/python3 python3 | head -1)
+if [[ -n $py ]]; then
+	if "$py" -c 'import json, sys
+for line in sys.stdin:
+    j = json.loads(line)
+    assert isinstance(j["id"], str) and j["state"] == "JOB_STATE_SUCCEEDED", j
+' <"$dir/out" 2>"$dir/err"; then
+		ok "status --json: parsed by python"
+	else
+		bad "status --json: parsed by python: $(cat "$dir/err")"
+	fi
+else
+	ok "status --json: parsed by python: skipped, no python3"
+fi
 run "status of a missing job" 4 "" "job 999999 not found" -- status 999999
 run "status of found and missing" 4 "^$id " "job 999998 not found" -- status "$id" 999998
 run "result of a missing job" 4 "" "not found" -- result 999999

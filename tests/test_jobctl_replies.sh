@@ -66,6 +66,13 @@ want() {
 	esac
 }
 
+# --json: each line of stdout one JSON object (strings escaped, invalid
+# UTF-8 replaced), whatever the daemon sent; checked by python's parser
+py=$(command -v /usr/bin/python3 python3 | head -1)
+json_lines='import json, sys
+for line in sys.stdin.buffer:
+    assert isinstance(json.loads(line.decode("utf-8")), dict)'
+
 for mode in garbage badbody code empty silent hostile; do
 	sock="$dir/$mode.sock"
 	"$FAKE_SERVER_BIN" "ipc://$sock" "$mode" 2>>"$dir/fake.log" &
@@ -107,6 +114,8 @@ for mode in garbage badbody code empty silent hostile; do
 			bad "$name: exit $rc without a message: '$(head -c 300 "$dir/$i.err")'"
 		elif LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]' "$dir/$i.out" "$dir/$i.err"; then
 			bad "$name: a control character reached the terminal: $(od -c "$dir/$i.out" "$dir/$i.err" | head -5)"
+		elif [[ $cmd == --json* && -n $py ]] && ! "$py" -c "$json_lines" <"$dir/$i.out" 2>>"$dir/json.err"; then
+			bad "$name: stdout is not one JSON object per line: $(head -c 300 "$dir/$i.out"); $(tail -c 300 "$dir/json.err")"
 		else
 			ok "$name ($rc)"
 		fi

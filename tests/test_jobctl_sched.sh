@@ -17,15 +17,17 @@ trap 'kill_daemons; rm -rf "$dir"' EXIT
 # for jobctl and date alike (POSIX form: no tzdata needed).
 export TZ=XXX-5:30
 
-# jfield NAME FILE: the value of the first "NAME": in FILE's JSON.
+# jfield NAME FILE: the value of the first "NAME": in FILE's JSON, as
+# written (a string with its quotes).
 jfield() {
 	grep -o "\"$1\":[^,}]*" "$2" | head -n 1 | cut -d: -f2-
 }
-# jnum NAME FILE: the same when it is a number, else -1
+# jnum NAME FILE: the value of a 64-bit field, a decimal string in the
+# canonical JSON mapping ("123"), as a number; else -1
 jnum() {
 	local v
 	v=$(jfield "$1" "$2")
-	if [[ $v =~ ^[0-9]+$ ]]; then echo "$v"; else echo -1; fi
+	if [[ $v =~ ^\"[0-9]+\"$ ]]; then echo "${v//\"/}"; else echo -1; fi
 }
 # check NAME CONDITION...: ok when the test command succeeds
 check() {
@@ -73,16 +75,16 @@ export JOBD_ADDR="ipc://$dir/main.sock"
 
 # ---- delayed jobs ----
 plain=$(submit count n=1)
-run "--json of a plain job: the new fields empty" 0 '"run_at":null,"after":\[\],"reruns":0,"unique_key":null,"history":\[\]' "" -- --json status "$plain"
+run "--json of a plain job: the new fields empty" 0 '"runAtMs":"0","after":\[\],"reruns":0,"history":\[\],"uniqueKey":""\}$' "" -- --json status "$plain"
 far=$(submit count n=1 --in 1h)
 run "delayed: scheduled" 0 "^$far +scheduled +0% +count +runs in (59m|1h00m).*\(at 20[0-9-]+T[0-9:]+\+05:30\)" "" -- status "$far"
 run "delayed: run at, local and UTC" 0 "^  run at: [0-9T:-]+\+05:30 \([0-9T:-]+Z\)$" "" -- status "$far"
 run "list --state scheduled" 0 "^$far +scheduled" "" -- list --state scheduled
 "$JOBCTL_BIN" --json status "$far" >"$dir/j" 2>&1
-runat=$(jnum run_at "$dir/j")
-created=$(jnum created_at "$dir/j")
-check "delayed: --json state and run_at" \
-	[ "$(jfield state "$dir/j")" = '"scheduled"' -a "$runat" -gt 0 ]
+runat=$(jnum runAtMs "$dir/j")
+created=$(jnum createdAtMs "$dir/j")
+check "delayed: --json state and runAtMs" \
+	[ "$(jfield state "$dir/j")" = '"JOB_STATE_SCHEDULED"' -a "$runat" -gt 0 ]
 check "delayed: run_at about an hour after created_at" \
 	[ $((runat - created)) -ge 3590000 -a $((runat - created)) -le 3610000 ]
 "$JOBCTL_BIN" stats >"$dir/s"
@@ -93,15 +95,15 @@ t=$(date -d '+2 hours' '+%Y-%m-%dT%H:%M')
 want=$(($(date -d "${t/T/ }" +%s) * 1000))
 loc=$(submit count n=1 --at "$t")
 "$JOBCTL_BIN" --json status "$loc" >"$dir/j"
-check "--at local time: run_at" [ "$(jfield run_at "$dir/j")" = "$want" ]
+check "--at local time: runAtMs" [ "$(jfield runAtMs "$dir/j")" = "\"$want\"" ]
 # RFC 3339 with an offset; the same instant as @UNIXSECONDS
 s=$(($(date +%s) + 7200))
 off=$(submit count n=1 --at "$(date -u -d "@$s" '+%Y-%m-%dT%H:%M:%S')-02:00")
 "$JOBCTL_BIN" --json status "$off" >"$dir/j"
-check "--at with an offset: run_at" [ "$(jfield run_at "$dir/j")" = "$(((s + 7200) * 1000))" ]
+check "--at with an offset: runAtMs" [ "$(jfield runAtMs "$dir/j")" = "\"$(((s + 7200) * 1000))\"" ]
 uni=$(submit count n=1 --at "@$s")
 "$JOBCTL_BIN" --json status "$uni" >"$dir/j"
-check "--at @UNIXSECONDS: run_at" [ "$(jfield run_at "$dir/j")" = "$((s * 1000))" ]
+check "--at @UNIXSECONDS: runAtMs" [ "$(jfield runAtMs "$dir/j")" = "\"$((s * 1000))\"" ]
 run "--at in the past runs now" 0 "^7$" "" -- submit count n=7 --at @1 --wait
 run "--at more than 10 years ahead" 2 "" "INVALID_ARGUMENT" -- submit count n=1 --at @$((s + 11 * 366 * 86400))
 
@@ -109,8 +111,8 @@ soon=$(submit count n=42 --in 1s)
 run "delayed: runs at its time" 0 "^42$" "" -- wait "$soon"
 "$JOBCTL_BIN" --json status "$soon" >"$dir/j"
 check "delayed: started no earlier than its delay" \
-	[ "$(jnum started_at "$dir/j")" -ge $(($(jnum created_at "$dir/j") + 1000)) -a "$(jnum created_at "$dir/j")" -gt 0 ]
-run "submit --json shows run_at" 0 '"state":"scheduled".*"run_at":[0-9]+' "" -- submit count n=1 --in 30m --json
+	[ "$(jnum startedAtMs "$dir/j")" -ge $(($(jnum createdAtMs "$dir/j") + 1000)) -a "$(jnum createdAtMs "$dir/j")" -gt 0 ]
+run "submit --json shows runAtMs" 0 '^\{"job":\{"id":"[0-9]+",.*"state":"JOB_STATE_SCHEDULED",.*"runAtMs":"[1-9][0-9]*",.*\},"existing":false\}$' "" -- submit count n=1 --in 30m --json
 for id in "$far" "$loc" "$off" "$uni"; do
 	run "cancel a scheduled job" 0 "^$id cancelled" "" -- cancel "$id"
 done
@@ -121,7 +123,7 @@ b=$(submit count n=5 --after "$a")
 run "after: waits" 0 "^$b +queued .*\(waiting: after job $a\)" "" -- status "$b"
 run "after: status shows it" 0 "^  after: $a$" "" -- status "$b"
 run "after: the chain runs" 0 "^5$" "" -- wait "$b"
-run "after: --json" 0 "\"after\":\[$a\]" "" -- --json status "$b"
+run "after: --json" 0 "\"after\":\[\"$a\"\]" "" -- --json status "$b"
 run "after: several, one option" 0 "^  after: $a, $b$" "" -- status "$(submit count n=1 --after "$a,$b")"
 run "after: an unknown job" 4 "" "NOT_FOUND: .*no job 999999" -- submit count n=1 --after 999999
 f=$(submit fail message=boom)
@@ -141,7 +143,7 @@ run "pause --json" 0 '^\{"kind":"count","paused":true,"changed":false\}$' "" -- 
 run "kinds shows paused" 0 "^  paused: its queued jobs wait" "" -- kinds
 run "kinds --json shows paused" 0 '"name":"count".*"paused":true' "" -- kinds --json
 run "stats shows paused kinds" 0 "^paused kinds: count$" "" -- stats
-run "stats --json" 0 '"paused_kinds":\["count"\]' "" -- stats --json
+run "stats --json" 0 '"pausedKinds":\["count"\]' "" -- stats --json
 p=$(submit count n=3)
 run "paused: the job waits" 0 "^$p +queued .*\(waiting: kind .*paused" "" -- status "$p"
 run "paused: not run" 3 "" "timed out waiting for job $p \(still queued\)" -- wait "$p" --timeout 1
@@ -157,13 +159,13 @@ run "stats: none paused" 0 "^paused kinds: none$" "" -- stats
 
 # ---- retry and the dead-letter view ----
 run "list --state failed shows the error" 0 "^$f +failed .*  error: boom$" "" -- list --state failed
-run "list --state failed --json" 0 "\"id\":$f,.*\"error\":\"boom\"" "" -- list --state failed --json
+run "list --state failed --json" 0 "^\{\"id\":\"$f\",.*\"state\":\"JOB_STATE_FAILED\",.*\"error\":\"boom\"," "" -- list --state failed --json
 run "retry a failed job" 0 "^$f (queued|running|failed) again \(rerun 1\)" "" -- retry "$f"
 run "the rerun fails again" 1 "" "job $f failed: boom" -- wait "$f"
 run "status: reruns" 0 "^  reruns: 1$" "" -- status "$f"
 run "status: history" 0 "^  run 1: failed after 1 attempt, [0-9T:+-]+ \.\. [0-9T:+-]+: boom$" "" -- status "$f"
-run "status --json: history" 0 "\"reruns\":1,.*\"history\":\[\{\"state\":\"failed\",\"error\":\"boom\",\"attempts\":1,\"started_at\":[0-9]+,\"finished_at\":[0-9]+\}\]" "" -- --json status "$f"
-run "retry --json" 0 "^\{\"id\":$f,.*\"reruns\":2" "" -- retry --json "$f"
+run "status --json: history" 0 "\"reruns\":1,\"history\":\[\{\"state\":\"JOB_STATE_FAILED\",\"error\":\"boom\",\"attempts\":1,\"startedAtMs\":\"[1-9][0-9]*\",\"finishedAtMs\":\"[1-9][0-9]*\"\}\]" "" -- --json status "$f"
+run "retry --json" 0 "^\{\"id\":\"$f\",.*\"reruns\":2,\"history\":\[\{\"state\":\"JOB_STATE_FAILED\",.*\},\{\"state\":\"JOB_STATE_FAILED\"," "" -- retry --json "$f"
 "$JOBCTL_BIN" wait "$f" >/dev/null 2>&1
 run "retry a cancelled job" 0 "^$x (queued|running|succeeded) again \(rerun 1\)" "" -- retry "$x"
 run "the rerun succeeds" 0 "" "" -- wait "$x"
@@ -177,7 +179,7 @@ run "retry an unknown job" 4 "" "retry job 999999 failed: NOT_FOUND" -- retry 99
 u1=$(submit sleep ms=1500 --unique nightly)
 u2=$(submit sleep ms=1 --unique nightly)
 check "unique: the active job is returned" [ -n "$u1" -a "$u1" = "$u2" ]
-run "unique: --json existing" 0 "^\{\"id\":$u1,.*\"unique_key\":\"nightly\".*\"existing\":true\}$" "" -- submit sleep ms=1 --unique nightly --json
+run "unique: --json existing" 0 "^\{\"job\":\{\"id\":\"$u1\",.*\"uniqueKey\":\"nightly\"\},\"existing\":true\}$" "" -- submit sleep ms=1 --unique nightly --json
 run "unique: status shows the key" 0 "^  unique key: nightly$" "" -- status "$u1"
 "$JOBCTL_BIN" wait "$u1" >/dev/null
 u3=$(submit sleep ms=1 --unique nightly)

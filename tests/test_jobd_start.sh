@@ -341,11 +341,11 @@ expect "second jobd by another path refused" 1 \
 [[ $(sums "$dir/one.db" "$dir/one.db-wal") == "$sums_before" ]] && ok "the second jobd wrote nothing" ||
 	bad "the database changed under the refused jobd"
 "$JOBCTL_BIN" "${one[@]}" status --json "$id" >"$dir/out"
-grep -q '"state":"running".*"attempts":1,' "$dir/out" && ok "its running job runs on, attempt 1" ||
+grep -q '"state":"JOB_STATE_RUNNING","attempts":1,' "$dir/out" && ok "its running job runs on, attempt 1" ||
 	bad "the running job: $(cat "$dir/out")"
 "$JOBCTL_BIN" "${one[@]}" wait "$id" >/dev/null
 "$JOBCTL_BIN" "${one[@]}" status --json "$id" >"$dir/out"
-grep -q '"state":"succeeded".*"attempts":1,' "$dir/out" && ! grep -q "recovered" "$dir/one.log" &&
+grep -q '"state":"JOB_STATE_SUCCEEDED","attempts":1,' "$dir/out" && ! grep -q "recovered" "$dir/one.log" &&
 	ok "it ends once, not re-queued" || bad "the job: $(cat "$dir/out" "$dir/one.log")"
 stop_daemons
 # the lock goes with the process: at a clean stop, and at SIGKILL

@@ -238,12 +238,12 @@ run "failure: exit status and stderr tail" 1 "" "exit status 3: x+ the end of st
 	submit fails --wait
 id=$("$JOBCTL_BIN" submit fails --retries 2)
 "$JOBCTL_BIN" wait "$id" >/dev/null 2>&1
-run "failure: retried" 0 '"attempts":3' "" -- status "$id" --json
+run "failure: retried" 0 '"state":"JOB_STATE_FAILED","attempts":3,' "" -- status "$id" --json
 len=$("$JOBCTL_BIN" status "$id" --json | sed 's/.*"error":"\([^"]*\)".*/\1/' | wc -c)
 ((len > 1000 && len < 5000)) && ok "failure: stderr tail of $len bytes" || bad "stderr tail of $len bytes"
 id=$("$JOBCTL_BIN" submit fails mode=final --retries 2)
 "$JOBCTL_BIN" wait "$id" >/dev/null 2>&1
-run "exit 100: not retried" 0 '"attempts":1,"max_attempts":3' "" -- status "$id" --json
+run "exit 100: not retried" 0 '"state":"JOB_STATE_FAILED","attempts":1,"maxAttempts":3,' "" -- status "$id" --json
 run "retry: the second attempt succeeds" 0 "^fine$" "" -- submit fails mode=second --retries 1 --wait
 run "killed by a signal, named" 1 "" "signal 11 \(SIGSEGV\)" -- submit fails mode=signal --wait
 
