@@ -202,8 +202,8 @@ metrics_job_finished(uint32_t kind, int state)
 		return;
 	add(&kslot(kind)->finished[state - JOB_SUCCEEDED], 1);
 
-	uint64_t step = step_now() & 0xffffffffu;
-	atomic_uint_fast64_t *slot = &recent[step % METRICS_RECENT_STEPS];
+	uint64_t now = step_now(), step = now & 0xffffffffu;
+	atomic_uint_fast64_t *slot = &recent[now % METRICS_RECENT_STEPS];
 	uint64_t old = atomic_load_explicit(slot, memory_order_relaxed), nv;
 	do {
 		nv = (old >> 32) == step ? old + 1 : (step << 32) | 1;
