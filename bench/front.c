@@ -11,7 +11,9 @@
  * latency-scrape: latency's idle and busy phases (not the programs') on a
  * jobd with --http, while a thread scrapes its /metrics every
  * SCRAPE_PERIOD_MS (scrape.h), as Prometheus would: rendering the metrics
- * must not slow the nng front. Every scrape must succeed.
+ * must not slow the nng front. Each phase times Gets back to back until
+ * it has spanned SCRAPES_PER_PHASE scrapes (so 5 s at least; --samples
+ * Gets at least); every scrape must succeed.
  *
  * throughput: tiny jobs from concurrent clients until all have succeeded,
  * first one Submit per job, then SubmitBatch; each phase on a fresh
@@ -46,9 +48,12 @@
 #define SUBMIT_SHARE 0.8 /* single Submits: target, a share of the ceiling */
 #define US(ns)       ((double) (ns) / 1e3)
 
-/* latency-scrape: how often /metrics is scraped; the wait for the first */
-#define SCRAPE_PERIOD_MS 100
-#define SCRAPE_FIRST_MS  10000
+/* latency-scrape: how often /metrics is scraped; the longest wait for a
+ * scrape; the scrapes each phase spans at least (with --quick) */
+#define SCRAPE_PERIOD_MS  100
+#define SCRAPE_FIRST_MS   10000
+#define SCRAPES_PER_PHASE 50
+#define SCRAPES_QUICK     5
 
 /* Submits `req` and puts its id in *id. */
 static int
@@ -296,6 +301,57 @@ first_scrape(scraper *s)
 	return -1;
 }
 
+/*
+ * latency-scrape's phase: Gets of job `id` timed back to back in rounds of
+ * --samples until the scraper has answered SCRAPES_PER_PHASE (--quick:
+ * SCRAPES_QUICK) more scrapes, so that the phase spans that many renders
+ * of /metrics; *v (grown with realloc) and *nv hold every sample. 0, or -1
+ * having said why (a Get failed; a scrape failed; no scrape for
+ * SCRAPE_FIRST_MS).
+ */
+static int
+time_gets_scraped(struct bench *b, jobd_client *c, uint64_t id, scraper *s,
+                  uint64_t **v, size_t *nv)
+{
+	uint64_t want = b->o.quick ? SCRAPES_QUICK : SCRAPES_PER_PHASE;
+	uint32_t n = b->o.samples;
+	struct scrape_stats st;
+	size_t cap = n;
+	int64_t since = bench_now_ns();
+
+	scraper_peek(s, &st);
+	uint64_t good0 = st.good, good = st.good;
+	*nv = 0;
+	while (*nv == 0 || st.good < good0 + want) {
+		if (*nv + n > cap) {
+			uint64_t *p = realloc(*v, (cap *= 2) * sizeof(**v));
+			if (p == NULL) {
+				bench_errorf("out of memory");
+				return -1;
+			}
+			*v = p;
+		}
+		if (time_gets(c, id, 0, n, *v + *nv) != 0)
+			return -1;
+		*nv += n;
+		scraper_peek(s, &st);
+		if (st.bad > 0) {
+			bench_errorf("GET /metrics: %s", st.last_error);
+			return -1;
+		}
+		if (st.good > good) {
+			good = st.good;
+			since = bench_now_ns();
+		} else if (bench_now_ns() - since >
+		           (int64_t) SCRAPE_FIRST_MS * 1000000) {
+			bench_errorf("GET /metrics: no answer in %d s",
+			             SCRAPE_FIRST_MS / 1000);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* latency (scrape false) and latency-scrape (true). */
 static int
 latency(struct bench *b, bool scrape)
@@ -313,6 +369,7 @@ latency(struct bench *b, bool scrape)
 	const char *url;
 	jobd_client *c = NULL;
 	uint32_t n = b->o.samples, workers = 0, nlong = 0, nspin = 0;
+	size_t nidle = n, nbusy = n;
 	uint64_t *idle = NULL, *busy = NULL, *prog = NULL, *longs = NULL;
 	uint64_t *spins = NULL, id, max;
 	uint64_t *floor_idle = NULL, *floor_busy = NULL;
@@ -371,9 +428,18 @@ latency(struct bench *b, bool scrape)
 		             (unsigned long long) id);
 		goto out;
 	}
-	bench_progress(scrape ? "latency-scrape" : "latency",
-	               "%u Gets of job %llu, idle", n, (unsigned long long) id);
-	if (time_gets(c, id, WARMUP_GETS, n, idle) != 0 ||
+	if (scrape)
+		bench_progress("latency-scrape",
+		               "Gets of job %llu for %u scrapes or more, idle",
+		               (unsigned long long) id,
+		               b->o.quick ? SCRAPES_QUICK : SCRAPES_PER_PHASE);
+	else
+		bench_progress("latency", "%u Gets of job %llu, idle", n,
+		               (unsigned long long) id);
+	if (scrape && (time_gets(c, id, WARMUP_GETS, 0, idle) != 0 ||
+	               time_gets_scraped(b, c, id, scr, &idle, &nidle) != 0))
+		goto out;
+	if ((!scrape && time_gets(c, id, WARMUP_GETS, n, idle) != 0) ||
 	    time_pipe(n, floor_idle) != 0)
 		goto out;
 
@@ -396,10 +462,14 @@ latency(struct bench *b, bool scrape)
 	if (occupy(c, &lng.req, longs, &nlong, workers) != 0)
 		goto out;
 	bench_progress(scrape ? "latency-scrape" : "latency",
-	               "%u Gets, %u of %u workers busy with count "
+	               "%s Gets, %u of %u workers busy with count "
 	               "n=%llu",
-	               n, workers, workers, (unsigned long long) max);
-	if (time_gets(c, id, 0, n, busy) != 0 || time_pipe(n, floor_busy) != 0)
+	               scrape ? "more" : "the same", workers, workers,
+	               (unsigned long long) max);
+	if (scrape && time_gets_scraped(b, c, id, scr, &busy, &nbusy) != 0)
+		goto out;
+	if ((!scrape && time_gets(c, id, 0, n, busy) != 0) ||
+	    time_pipe(n, floor_busy) != 0)
 		goto out;
 
 	/* every worker busy with a program instead */
@@ -433,10 +503,10 @@ latency(struct bench *b, bool scrape)
 		}
 	}
 
-	add_phase(b, "idle", idle, n, idle_names);
-	add_phase(b, "busy", busy, n, busy_names);
-	double ip99 = US(bench_percentile(idle, n, 99));
-	double bp99 = US(bench_percentile(busy, n, 99));
+	add_phase(b, "idle", idle, nidle, idle_names);
+	add_phase(b, "busy", busy, nbusy, busy_names);
+	double ip99 = US(bench_percentile(idle, nidle, 99));
+	double bp99 = US(bench_percentile(busy, nbusy, 99));
 	report_add(b->rep, "busy_idle_p99_ratio", "Get p99 busy / p99 idle",
 	           bp99 / ip99, "", 2, REPORT_LE, 1.5);
 	if (programs) {
@@ -451,6 +521,8 @@ latency(struct bench *b, bool scrape)
 	if (scrape) {
 		report_add(b->rep, "scrapes", "GET /metrics answered",
 		           (double) sst.good, "", 0, REPORT_NONE, 0);
+		report_add(b->rep, "gets", "Gets timed (idle + busy)",
+		           (double) (nidle + nbusy), "", 0, REPORT_NONE, 0);
 		report_add(b->rep, "scrape_bytes", "/metrics size",
 		           (double) sst.bytes, "B", 0, REPORT_NONE, 0);
 		report_add(b->rep, "scrape_p50_us", "GET /metrics p50",

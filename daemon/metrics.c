@@ -356,7 +356,7 @@ hist_put(struct text *t, const char *name, const char *labels,
 	double sum =
 	    (double) atomic_load_explicit(&h->sum, memory_order_relaxed) *
 	    sp->scale;
-	put(t, "%s_sum%s%.*s%s %.17g\n", name, ln ? "{" : "", lw, labels,
+	put(t, "%s_sum%s%.*s%s %.15g\n", name, ln ? "{" : "", lw, labels,
 	    ln ? "}" : "", sum);
 	put(t, "%s_count%s%.*s%s %llu\n", name, ln ? "{" : "", lw, labels,
 	    ln ? "}" : "", (unsigned long long) cum);
