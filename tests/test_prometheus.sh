@@ -24,8 +24,9 @@ jport=$(free_port)
 pport=$(free_port)
 printf 'secret-token-%s\n' "$RANDOM$RANDOM" >"$dir/token"
 chmod 600 "$dir/token"
+export JOBD_TOKEN_FILE="$dir/token" # for jobctl, lib.sh's start included
 start s --http "http://127.0.0.1:$jport" --workers 2 --auth-token-file "$dir/token"
-jobctl=("$JOBCTL_BIN" --addr "ipc://$dir/s.sock" --token-file "$dir/token")
+jobctl=("$JOBCTL_BIN" --addr "ipc://$dir/s.sock")
 for _ in 1 2 3; do "${jobctl[@]}" submit count n=1000 >/dev/null; done
 
 # deploy/prometheus.yml, pointed here, with the token, every 200 ms
