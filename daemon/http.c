@@ -100,8 +100,9 @@
 #include "web_assets.h"
 #include "writer.h"
 
-#define JSON_TYPE "application/json"
-#define TEXT_TYPE "text/plain; charset=utf-8"
+#define JSON_TYPE  "application/json"
+#define TEXT_TYPE  "text/plain; charset=utf-8"
+#define BODY_CHUNK (64u << 10) /* a body is read this much at a time */
 
 struct http_front {
 	nng_http_server *srv;
@@ -137,7 +138,9 @@ struct hreq {
 	struct gw_meta meta; /* header values: the request lives while the
 	                        handler's aio is not finished */
 	char *body;
-	size_t blen;
+	size_t blen; /* Content-Length */
+	size_t got;  /* read so far */
+	size_t cap;  /* allocated */
 	/* under mtx */
 	pthread_mutex_t mtx;
 	int refs;     /* the reply to come, the dispatch, the io */
@@ -152,6 +155,7 @@ struct hreq {
 };
 
 static int hreq_reserve(struct rpc_call *c, int kind, char *msg, size_t len);
+static int read_body(struct hreq *r);
 static void hreq_stats(struct rpc_call *c, struct rpc_front_stats *st);
 
 static const struct rpc_transport transport = {hreq_reserve, hreq_stats};
@@ -404,6 +408,7 @@ watch(struct hreq *r)
 	pthread_mutex_unlock(&r->mtx);
 	r->io_state = IO_WATCH;
 	nng_aio_set_iov(r->io, 1, &iov);
+	nng_aio_set_timeout(r->io, NNG_DURATION_INFINITE);
 	nng_http_conn_read(r->conn, r->io);
 }
 
@@ -484,34 +489,48 @@ dispatch(struct hreq *r)
 	after_dispatch(r);
 }
 
+/* The body cannot be read (the client went or stalls, the server stops,
+ * out of memory): no reply, nng closes the connection. */
+static void
+io_fail(struct hreq *r, int rv)
+{
+	nng_aio *now = NULL;
+	bool last;
+
+	pthread_mutex_lock(&r->mtx);
+	if (!r->done) {
+		r->done = true;
+		now = r->aio;
+	}
+	pthread_mutex_unlock(&r->mtx);
+	if (now != NULL)
+		nng_aio_finish(now, rv);
+	pthread_mutex_lock(&r->mtx);
+	r->refs -= 2; /* the reply's and the dispatch's */
+	last = r->refs == 0;
+	pthread_mutex_unlock(&r->mtx);
+	if (last)
+		hreq_free(r);
+}
+
 /* The hreq's own aio: the body has been read, or the watch has ended. */
 static void
 io_cb(void *arg)
 {
 	struct hreq *r = arg;
 	int rv = nng_aio_result(r->io);
-	nng_aio *now = NULL;
 
 	if (r->io_state == IO_BODY) {
 		if (rv == 0) {
-			dispatch(r);
-			return;
+			r->got += nng_aio_count(r->io);
+			if (r->got == r->blen) {
+				dispatch(r);
+				return;
+			}
+			if ((rv = read_body(r)) == 0)
+				return;
 		}
-		/* the client went, or the server stops: no reply */
-		pthread_mutex_lock(&r->mtx);
-		if (!r->done) {
-			r->done = true;
-			now = r->aio;
-		}
-		pthread_mutex_unlock(&r->mtx);
-		if (now != NULL)
-			nng_aio_finish(now, rv);
-		pthread_mutex_lock(&r->mtx);
-		r->refs -= 2; /* the reply's and the dispatch's */
-		bool last = r->refs == 0;
-		pthread_mutex_unlock(&r->mtx);
-		if (last)
-			hreq_free(r);
+		io_fail(r, rv);
 		return;
 	}
 	/* the watch: an error is the client gone (or the close after the
@@ -527,6 +546,39 @@ io_cb(void *arg)
 }
 
 /* ---- the handler ------------------------------------------------------- */
+
+/* Reads the next part of the body: at most BODY_CHUNK bytes, into a
+ * buffer that grows with what arrives (so that a client that announces a
+ * large body and sends none holds no memory for it), within
+ * LIMIT_HTTP_BODY_MS (nng's read is then cancelled, which closes the
+ * connection). 0, or NNG_ENOMEM. */
+static int
+read_body(struct hreq *r)
+{
+	size_t want = r->blen - r->got;
+	nng_iov iov;
+
+	if (want > BODY_CHUNK)
+		want = BODY_CHUNK;
+	if (r->got + want > r->cap) {
+		size_t cap =
+		    r->cap * 2 > r->got + want ? r->cap * 2 : r->got + want;
+		char *b;
+		if (cap > r->blen)
+			cap = r->blen;
+		if ((b = realloc(r->body, cap)) == NULL)
+			return NNG_ENOMEM;
+		r->body = b;
+		r->cap = cap;
+	}
+	iov.iov_buf = r->body + r->got;
+	iov.iov_len = want;
+	r->io_state = IO_BODY;
+	nng_aio_set_iov(r->io, 1, &iov);
+	nng_aio_set_timeout(r->io, LIMIT_HTTP_BODY_MS);
+	nng_http_conn_read(r->conn, r->io);
+	return 0;
+}
 
 static const struct web_asset *
 asset(const char *path)
@@ -673,10 +725,7 @@ api(http_front *h, nng_aio *aio, nng_http_req *req, nng_http_conn *conn,
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (blen > 0 && (r->body = malloc(blen)) == NULL) ||
 	    nng_aio_alloc(&r->io, io_cb, r) != 0) {
-		if (r != NULL)
-			free(r->body);
 		free(r);
 		free(uri);
 		reply_error(aio, 429, JOBD_RESOURCE_EXHAUSTED,
@@ -707,13 +756,8 @@ api(http_front *h, nng_aio *aio, nng_http_req *req, nng_http_conn *conn,
 		dispatch(r);
 		return;
 	}
-	nng_iov iov = {.iov_buf = r->body, .iov_len = blen};
-	r->io_state = IO_BODY;
-	if ((rv = nng_aio_set_iov(r->io, 1, &iov)) != 0) {
-		/* cannot happen with one iov; the aio is deferred */
-		log_warn("http: %s", nng_strerror(rv));
-	}
-	nng_http_conn_read_all(conn, r->io);
+	if ((rv = read_body(r)) != 0)
+		io_fail(r, rv);
 }
 
 /* The 401 of a request without the token. */
