@@ -121,7 +121,7 @@ struct http_front {
 	atomic_uint busy; /* API requests in hand */
 };
 
-enum io_state { IO_NONE, IO_BODY, IO_WATCH };
+enum io_state { IO_NONE, IO_CONTINUE, IO_BODY, IO_WATCH };
 
 struct hreq {
 	struct rpc_call call; /* first: the call leads back to the hreq */
@@ -520,6 +520,11 @@ io_cb(void *arg)
 	struct hreq *r = arg;
 	int rv = nng_aio_result(r->io);
 
+	if (r->io_state == IO_CONTINUE) {
+		if (rv != 0 || (rv = read_body(r)) != 0)
+			io_fail(r, rv);
+		return;
+	}
 	if (r->io_state == IO_BODY) {
 		if (rv == 0) {
 			r->got += nng_aio_count(r->io);
@@ -666,7 +671,7 @@ api(http_front *h, nng_aio *aio, nng_http_req *req, nng_http_conn *conn,
     bool unread)
 {
 	const struct gw_route *route;
-	const char *allow, *to;
+	const char *allow, *to, *e;
 	char var[GW_VAR_MAX], msg[256];
 	struct hreq *r;
 	uint32_t deadline = 0;
@@ -754,6 +759,18 @@ api(http_front *h, nng_aio *aio, nng_http_req *req, nng_http_conn *conn,
 	nng_aio_defer(aio, hreq_cancel, r);
 	if (blen == 0) {
 		dispatch(r);
+		return;
+	}
+	if ((e = nng_http_req_get_header(req, "Expect")) != NULL &&
+	    strcasecmp(e, "100-continue") == 0) {
+		/* the client waits for this before it sends the body (curl
+		 * does for large ones); nng's server does not send it */
+		static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		nng_iov iov = {.iov_buf = cont, .iov_len = sizeof(cont) - 1};
+		r->io_state = IO_CONTINUE;
+		nng_aio_set_iov(r->io, 1, &iov);
+		nng_aio_set_timeout(r->io, LIMIT_HTTP_BODY_MS);
+		nng_http_conn_write_all(conn, r->io);
 		return;
 	}
 	if ((rv = read_body(r)) != 0)
