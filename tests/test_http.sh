@@ -85,7 +85,7 @@ hstart() {
 
 # The port a jobd started as NAME serves HTTP on (its log says).
 http_port() {
-	grep -o 'HTTP on https\?://[^ ]*:[0-9]*' "$dir/$1.log" | head -1 | grep -o '[0-9]*$'
+	grep -o 'HTTP on https\?://[^ ]*:[0-9]*' "$dir/$1.log" 2>/dev/null | head -1 | grep -o '[0-9]*$'
 }
 
 # req NAME STATUS BODY_RE -- CURL_ARGS...: the status and the body (a
@@ -180,6 +180,41 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [[ $n == 0 ]] && ok "the client hung up: its Wait is released" || bad "the client hung up: parkedCalls $n"
+
+# many clients at once: 40 Waits parked, then every client hangs up
+cpids=()
+for _ in $(seq 40); do
+	curl -s --max-time 60 "$B/v1/jobs/$long:wait" >/dev/null &
+	cpids+=($!)
+done
+for _ in $(seq 200); do
+	n=$(parked)
+	[[ $n == 40 ]] && break
+	sleep 0.05
+done
+[[ $n == 40 ]] && ok "40 Waits parked at once" || bad "40 Waits parked at once: parkedCalls $n"
+kill "${cpids[@]}"
+wait "${cpids[@]}" 2>/dev/null
+for _ in $(seq 200); do
+	n=$(parked)
+	[[ $n == 0 ]] && break
+	sleep 0.05
+done
+[[ $n == 0 ]] && ok "40 clients hung up: every Wait released" || bad "40 clients hung up: parkedCalls $n"
+# and 20 clients that keep their connection, 10 calls each
+cpids=()
+for _ in $(seq 20); do
+	args=()
+	for _ in $(seq 10); do
+		# --next: each request its own body (repeated -d would join them)
+		args+=(--next -s --max-time 60 -X POST -d '{"kind":"count","params":{"n":"1"}}' "$B/v1/jobs")
+	done
+	curl "${args[@]}" >"$dir/many.$RANDOM$RANDOM" 2>&1 &
+	cpids+=($!)
+done
+wait "${cpids[@]}"
+n=$(cat "$dir"/many.* | grep -o '"state":"JOB_STATE_QUEUED"' | wc -l)
+[[ $n == 200 ]] && ok "20 keep-alive clients, 200 Submits" || bad "20 keep-alive clients: $n of 200 Submits answered"
 req "cancel the long one" 200 '' -- -X POST "$B/v1/jobs/$long:cancel"
 
 # errors
@@ -260,7 +295,16 @@ for _ in $(seq 100); do
 	curl -s "$D/v1/stats" | grep -q '"busyWorkers":1' && break
 	sleep 0.05
 done
+curl -s --max-time 60 -o "$dir/dwait" -w '%{http_code}' "$D/v1/jobs/1:wait" >"$dir/dwait.st" &
+wpid=$!
+for _ in $(seq 100); do
+	curl -s "$D/v1/stats" | grep -q '"parkedCalls":"1"' && break
+	sleep 0.05
+done
 kill -TERM "$dpid"
+wait "$wpid"
+[[ $(cat "$dir/dwait.st") == 503 ]] && grep -q '"status":"UNAVAILABLE"' "$dir/dwait" &&
+	ok "drain: a parked Wait is answered 503 UNAVAILABLE" || bad "drain: the parked Wait got $(cat "$dir/dwait.st") $(cat "$dir/dwait")"
 st=
 for _ in $(seq 100); do
 	st=$(curl -s -o "$dir/body" -w '%{http_code}' --max-time 10 "$D/readyz")
