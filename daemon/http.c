@@ -62,13 +62,13 @@
  *     jobd answers 411 and closes;
  *   - a request or header line over 8 KiB (nng's buffer) closes the
  *     connection without a reply (limit.h http_line_bytes);
- *   - there is no cap on connections, no timeout on a request's headers or
- *     on an idle connection, and no cap on the number of header lines:
- *     nng's server gives jobd no hook for any of them. A client can hold
- *     connections (and file descriptors) open; once the process runs out
- *     of descriptors, nng's accept loop retries at once. Bind --http to
- *     loopback, or put a proxy that caps and times out connections in
- *     front of it, where untrusted clients can reach it;
+ *   - there is no cap on connections and no timeout on a request's
+ *     headers or on an idle connection: nng's server gives jobd no hook
+ *     for either. A client can hold connections (and file descriptors)
+ *     open; once the process runs out of descriptors, nng's accept loop
+ *     retries at once and spins a CPU (http_server_acccb) until one is
+ *     closed. Bind --http to loopback, or put a proxy that caps and times
+ *     out connections in front of it, where untrusted clients reach it;
  *   - refusals nng makes itself (a malformed request line, HTTP/1.1
  *     without Host, HTTP/2) carry nng's HTML error page.
  *

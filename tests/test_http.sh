@@ -301,6 +301,12 @@ for _ in $(seq 100); do
 	curl -s "$D/v1/stats" | grep -q '"parkedCalls":"1"' && break
 	sleep 0.05
 done
+# connections the stop must close: a body half sent, one that waits for
+# its 100 Continue's body, an idle one
+dport=$(http_port drain)
+exec 7<>"/dev/tcp/127.0.0.1/$dport" 8<>"/dev/tcp/127.0.0.1/$dport" 9<>"/dev/tcp/127.0.0.1/$dport"
+printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"kind":"c' >&7
+printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n' >&8
 kill -TERM "$dpid"
 wait "$wpid"
 [[ $(cat "$dir/dwait.st") == 503 ]] && grep -q '"status":"UNAVAILABLE"' "$dir/dwait" &&
@@ -317,6 +323,7 @@ req "drain: /healthz still 200" 200 '^ok$' -- "$D/healthz"
 kill -TERM "$dpid" # hurry: the job is stopped now
 wait "$dpid"
 [[ $? == 0 ]] && ok "drain: jobd exits 0" || bad "drain: jobd's exit status"
+exec 7<&- 8<&- 9<&-
 unset 'pids[-1]'
 
 stop_daemons
