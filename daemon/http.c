@@ -62,20 +62,22 @@
  *     jobd answers 411 and closes;
  *   - a request or header line over 8 KiB (nng's buffer) closes the
  *     connection without a reply (limit.h http_line_bytes);
- *   - there is no cap on connections, no timeout on a request's headers or
- *     on an idle connection, and no cap on the number of header lines:
- *     nng's server gives jobd no hook for any of them. A client can hold
- *     connections (and file descriptors) open; once the process runs out
- *     of descriptors, nng's accept loop retries at once. Bind --http to
- *     loopback, or put a proxy that caps and times out connections in
- *     front of it, where untrusted clients can reach it;
+ *   - there is no cap on connections and no timeout on a request's
+ *     headers or on an idle connection: nng's server gives jobd no hook
+ *     for either. A client can hold connections (and file descriptors)
+ *     open; once the process runs out of descriptors, nng's accept loop
+ *     retries at once and spins a CPU (http_server_acccb) until one is
+ *     closed. Bind --http to loopback, or put a proxy that caps and times
+ *     out connections in front of it, where untrusted clients reach it;
  *   - refusals nng makes itself (a malformed request line, HTTP/1.1
  *     without Host, HTTP/2) carry nng's HTML error page.
  *
  * Threads: nng's task threads run the handler, the body reads and the
  * watches; any thread may call send(). Locks: hreq.mtx (pins, reply,
- * room), a leaf; front.mtx (draining, and the writer while /readyz reads
- * it), a leaf. Neither is held across an nng call that may run a callback,
+ * room), a leaf; front.mtx (draining, the handlers running, and the
+ * writer while /readyz reads it), a leaf. http_drain() waits on it until
+ * no handler runs, so that nothing the HTTP front called reads the writer
+ * once the drain goes on to stop it. Neither is held across an nng call that may run a callback,
  * nor across rpc_dispatch() or rpc_release().
  */
 #include "http.h"
@@ -100,8 +102,9 @@
 #include "web_assets.h"
 #include "writer.h"
 
-#define JSON_TYPE "application/json"
-#define TEXT_TYPE "text/plain; charset=utf-8"
+#define JSON_TYPE  "application/json"
+#define TEXT_TYPE  "text/plain; charset=utf-8"
+#define BODY_CHUNK (64u << 10) /* a body is read this much at a time */
 
 struct http_front {
 	nng_http_server *srv;
@@ -111,8 +114,10 @@ struct http_front {
 	const struct auth *auth;
 	int (*metrics)(void *arg, char **buf, size_t *len);
 	void *metrics_arg;
-	pthread_mutex_t mtx; /* draining, and w while it is read */
+	pthread_mutex_t mtx; /* draining, dispatching, and w while it is read */
+	pthread_cond_t idle; /* dispatching fell to 0 while draining */
 	bool draining;
+	unsigned dispatching; /* handlers running (rpc_dispatch) */
 	struct writer *w;
 	bool started;
 	atomic_uint_fast64_t parked[2]; /* by enum rpc_park_kind */
@@ -120,7 +125,7 @@ struct http_front {
 	atomic_uint busy; /* API requests in hand */
 };
 
-enum io_state { IO_NONE, IO_BODY, IO_WATCH };
+enum io_state { IO_NONE, IO_CONTINUE, IO_BODY, IO_WATCH };
 
 struct hreq {
 	struct rpc_call call; /* first: the call leads back to the hreq */
@@ -137,7 +142,9 @@ struct hreq {
 	struct gw_meta meta; /* header values: the request lives while the
 	                        handler's aio is not finished */
 	char *body;
-	size_t blen;
+	size_t blen; /* Content-Length */
+	size_t got;  /* read so far */
+	size_t cap;  /* allocated */
 	/* under mtx */
 	pthread_mutex_t mtx;
 	int refs;     /* the reply to come, the dispatch, the io */
@@ -152,6 +159,7 @@ struct hreq {
 };
 
 static int hreq_reserve(struct rpc_call *c, int kind, char *msg, size_t len);
+static int read_body(struct hreq *r);
 static void hreq_stats(struct rpc_call *c, struct rpc_front_stats *st);
 
 static const struct rpc_transport transport = {hreq_reserve, hreq_stats};
@@ -404,6 +412,7 @@ watch(struct hreq *r)
 	pthread_mutex_unlock(&r->mtx);
 	r->io_state = IO_WATCH;
 	nng_aio_set_iov(r->io, 1, &iov);
+	nng_aio_set_timeout(r->io, NNG_DURATION_INFINITE);
 	nng_http_conn_read(r->conn, r->io);
 }
 
@@ -470,8 +479,20 @@ dispatch(struct hreq *r)
 	}
 	r->pins = 1;
 	pthread_mutex_unlock(&r->mtx);
-	rv = gw_request(h->svc->descriptor, r->route, r->var, r->query, r->body,
-	                r->blen, &r->meta, &env, &envlen, msg, sizeof(msg));
+	/* counted, so that http_drain() returns once no handler runs */
+	pthread_mutex_lock(&h->mtx);
+	bool draining = h->draining;
+	if (!draining)
+		h->dispatching++;
+	pthread_mutex_unlock(&h->mtx);
+	if (draining) {
+		rv = JOBD_UNAVAILABLE;
+		snprintf(msg, sizeof(msg), "jobd is shutting down");
+	} else {
+		rv = gw_request(h->svc->descriptor, r->route, r->var, r->query,
+		                r->body, r->blen, &r->meta, &env, &envlen, msg,
+		                sizeof(msg));
+	}
 	if (rv != JOBD_OK) {
 		size_t len = 0;
 		uint8_t *buf = rpc_encode_error(rv, msg, &len);
@@ -480,8 +501,70 @@ dispatch(struct hreq *r)
 	} else {
 		rpc_dispatch(h->svc, &r->call, env, envlen);
 	}
+	if (!draining) {
+		pthread_mutex_lock(&h->mtx);
+		if (--h->dispatching == 0 && h->draining)
+			pthread_cond_broadcast(&h->idle);
+		pthread_mutex_unlock(&h->mtx);
+	}
 	free(env);
 	after_dispatch(r);
+}
+
+/* The body cannot be read (the client went or stalls, the server stops,
+ * out of memory): no reply, nng closes the connection. Any nng call on the
+ * connection is made while nng's aio is not finished: in the handler, or
+ * pinned (read_more, after_dispatch), since once it is finished nng may
+ * free the connection. */
+static void
+io_fail(struct hreq *r, int rv)
+{
+	nng_aio *now = NULL;
+	bool last;
+
+	pthread_mutex_lock(&r->mtx);
+	if (!r->done) {
+		r->done = true;
+		now = r->aio;
+	}
+	pthread_mutex_unlock(&r->mtx);
+	if (now != NULL)
+		nng_aio_finish(now, rv);
+	pthread_mutex_lock(&r->mtx);
+	r->refs -= 2; /* the reply's and the dispatch's */
+	last = r->refs == 0;
+	pthread_mutex_unlock(&r->mtx);
+	if (last)
+		hreq_free(r);
+}
+
+/* read_body() from the io's callback: pinned, so that nng's aio is not
+ * finished (and the connection freed) while the read starts. 0, or an nng
+ * error (the read was not started). */
+static int
+read_more(struct hreq *r)
+{
+	nng_aio *now = NULL;
+	int rv;
+
+	pthread_mutex_lock(&r->mtx);
+	if (r->done) {
+		pthread_mutex_unlock(&r->mtx);
+		return NNG_ECLOSED;
+	}
+	r->pins++;
+	pthread_mutex_unlock(&r->mtx);
+	rv = read_body(r);
+	pthread_mutex_lock(&r->mtx);
+	if (--r->pins == 0 && r->aborted && !r->done) {
+		/* cancelled meanwhile: the read fails with the close */
+		r->done = true;
+		now = r->aio;
+	}
+	pthread_mutex_unlock(&r->mtx);
+	if (now != NULL)
+		nng_aio_finish(now, NNG_ECLOSED);
+	return rv;
 }
 
 /* The hreq's own aio: the body has been read, or the watch has ended. */
@@ -490,28 +573,23 @@ io_cb(void *arg)
 {
 	struct hreq *r = arg;
 	int rv = nng_aio_result(r->io);
-	nng_aio *now = NULL;
 
+	if (r->io_state == IO_CONTINUE) {
+		if (rv != 0 || (rv = read_more(r)) != 0)
+			io_fail(r, rv);
+		return;
+	}
 	if (r->io_state == IO_BODY) {
 		if (rv == 0) {
-			dispatch(r);
-			return;
+			r->got += nng_aio_count(r->io);
+			if (r->got == r->blen) {
+				dispatch(r);
+				return;
+			}
+			if ((rv = read_more(r)) == 0)
+				return;
 		}
-		/* the client went, or the server stops: no reply */
-		pthread_mutex_lock(&r->mtx);
-		if (!r->done) {
-			r->done = true;
-			now = r->aio;
-		}
-		pthread_mutex_unlock(&r->mtx);
-		if (now != NULL)
-			nng_aio_finish(now, rv);
-		pthread_mutex_lock(&r->mtx);
-		r->refs -= 2; /* the reply's and the dispatch's */
-		bool last = r->refs == 0;
-		pthread_mutex_unlock(&r->mtx);
-		if (last)
-			hreq_free(r);
+		io_fail(r, rv);
 		return;
 	}
 	/* the watch: an error is the client gone (or the close after the
@@ -527,6 +605,39 @@ io_cb(void *arg)
 }
 
 /* ---- the handler ------------------------------------------------------- */
+
+/* Reads the next part of the body: at most BODY_CHUNK bytes, into a
+ * buffer that grows with what arrives (so that a client that announces a
+ * large body and sends none holds no memory for it), within
+ * LIMIT_HTTP_BODY_MS (nng's read is then cancelled, which closes the
+ * connection). 0, or NNG_ENOMEM. */
+static int
+read_body(struct hreq *r)
+{
+	size_t want = r->blen - r->got;
+	nng_iov iov;
+
+	if (want > BODY_CHUNK)
+		want = BODY_CHUNK;
+	if (r->got + want > r->cap) {
+		size_t cap =
+		    r->cap * 2 > r->got + want ? r->cap * 2 : r->got + want;
+		char *b;
+		if (cap > r->blen)
+			cap = r->blen;
+		if ((b = realloc(r->body, cap)) == NULL)
+			return NNG_ENOMEM;
+		r->body = b;
+		r->cap = cap;
+	}
+	iov.iov_buf = r->body + r->got;
+	iov.iov_len = want;
+	r->io_state = IO_BODY;
+	nng_aio_set_iov(r->io, 1, &iov);
+	nng_aio_set_timeout(r->io, LIMIT_HTTP_BODY_MS);
+	nng_http_conn_read(r->conn, r->io);
+	return 0;
+}
 
 static const struct web_asset *
 asset(const char *path)
@@ -614,7 +725,7 @@ api(http_front *h, nng_aio *aio, nng_http_req *req, nng_http_conn *conn,
     bool unread)
 {
 	const struct gw_route *route;
-	const char *allow, *to;
+	const char *allow, *to, *e;
 	char var[GW_VAR_MAX], msg[256];
 	struct hreq *r;
 	uint32_t deadline = 0;
@@ -673,10 +784,7 @@ api(http_front *h, nng_aio *aio, nng_http_req *req, nng_http_conn *conn,
 		return;
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (blen > 0 && (r->body = malloc(blen)) == NULL) ||
 	    nng_aio_alloc(&r->io, io_cb, r) != 0) {
-		if (r != NULL)
-			free(r->body);
 		free(r);
 		free(uri);
 		reply_error(aio, 429, JOBD_RESOURCE_EXHAUSTED,
@@ -707,13 +815,20 @@ api(http_front *h, nng_aio *aio, nng_http_req *req, nng_http_conn *conn,
 		dispatch(r);
 		return;
 	}
-	nng_iov iov = {.iov_buf = r->body, .iov_len = blen};
-	r->io_state = IO_BODY;
-	if ((rv = nng_aio_set_iov(r->io, 1, &iov)) != 0) {
-		/* cannot happen with one iov; the aio is deferred */
-		log_warn("http: %s", nng_strerror(rv));
+	if ((e = nng_http_req_get_header(req, "Expect")) != NULL &&
+	    strcasecmp(e, "100-continue") == 0) {
+		/* the client waits for this before it sends the body (curl
+		 * does for large ones); nng's server does not send it */
+		static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		nng_iov iov = {.iov_buf = cont, .iov_len = sizeof(cont) - 1};
+		r->io_state = IO_CONTINUE;
+		nng_aio_set_iov(r->io, 1, &iov);
+		nng_aio_set_timeout(r->io, LIMIT_HTTP_BODY_MS);
+		nng_http_conn_write_all(conn, r->io);
+		return;
 	}
-	nng_http_conn_read_all(conn, r->io);
+	if ((rv = read_body(r)) != 0)
+		io_fail(r, rv);
 }
 
 /* The 401 of a request without the token. */
@@ -807,6 +922,7 @@ http_start(http_front **hp, const struct http_config *cfg, char *err,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	pthread_mutex_init(&h->mtx, NULL);
+	pthread_cond_init(&h->idle, NULL);
 	h->svc = cfg->svc;
 	h->auth = cfg->auth;
 	h->w = cfg->w;
@@ -882,6 +998,10 @@ http_drain(http_front *h)
 	pthread_mutex_lock(&h->mtx);
 	h->draining = true;
 	h->w = NULL; /* not to be read again: writer_stop() frees it */
+	/* the handlers running now may read the writer and the scheduler:
+	 * they end soon (none blocks), and no other begins */
+	while (h->dispatching > 0)
+		pthread_cond_wait(&h->idle, &h->mtx);
 	pthread_mutex_unlock(&h->mtx);
 }
 
@@ -900,6 +1020,7 @@ http_stop(http_front *h)
 	if (h->hd != NULL)
 		nng_http_handler_free(h->hd);
 	nng_url_free(h->url);
+	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->mtx);
 	free(h);
 }

@@ -87,6 +87,9 @@ enum limit_kind {
 	X(HTTP_BODY_BYTES, "http_body_bytes", 4 << 20, LIMIT_VALUE,            \
 	  "bytes of one HTTP request body (413, RESOURCE_EXHAUSTED, before "   \
 	  "it is read; a body without Content-Length is refused, 411)")        \
+	X(HTTP_BODY_MS, "http_body_ms", 10000, LIMIT_FRONT,                    \
+	  "milliseconds an HTTP client may pause while it sends a body; "      \
+	  "then its connection is closed without a reply")                    \
 	X(HTTP_LINE_BYTES, "http_line_bytes", 8192, LIMIT_FRONT,               \
 	  "bytes of the request line or of one header line of an HTTP "        \
 	  "request (nng's buffer; a longer one closes the connection)")        \
