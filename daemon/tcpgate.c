@@ -155,7 +155,8 @@ struct tcpgate {
 	bool accepting;
 	int64_t resume_at; /* paused after an accept error: when to resume */
 	int64_t evict_at;  /* full: when the idlest may make room */
-	int64_t warned_cap, warned_nng, warned_accept, warned_slow;
+	int64_t warned_cap, warned_nng, warned_accept, warned_silent,
+	    warned_slow;
 
 	_Atomic uint64_t accepted, relayed, silent, slow, evicted, full, failed,
 	    open;
@@ -303,7 +304,7 @@ conn_slow(tcpgate *g, struct conn *c, enum why why)
 	_Atomic uint64_t *n = why == W_SILENT ? &g->silent : &g->slow;
 
 	count(n);
-	if (may_warn(g, &g->warned_slow))
+	if (may_warn(g, why == W_SILENT ? &g->warned_silent : &g->warned_slow))
 		log_info("HTTP gate '%s': closed a connection that %s within "
 		         "%d ms (http_head_ms; %llu so far)",
 		         g->url,
