@@ -65,7 +65,7 @@ relay_pump(int from, int to, struct relay_buf *b, relay_seen_fn seen, void *arg)
 			return moved;
 		n = recv(from, b->b, sizeof(b->b), 0);
 		if (n == 0)
-			return -1;
+			return RELAY_EOF;
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? moved : -1;
 		if (seen != NULL && seen(arg, b->b, (size_t) n) < 0)

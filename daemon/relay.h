@@ -45,9 +45,12 @@ typedef int (*relay_seen_fn)(void *arg, const uint8_t *p, size_t n);
 /*
  * Writes what b holds to `to`, then reads `from` (if >= 0) into b (showing
  * the bytes to seen, if not NULL), and so on for a few rounds. Returns the
- * number of bytes written and read, or -1 when the connection is over: an
- * end of file or an error on either side, or seen's -1.
+ * number of bytes written and read, or a negative number when the
+ * connection is over: RELAY_EOF, `from` has come to its end of file (every
+ * byte read from it has been written on), or -1, an error on either side
+ * or seen's -1.
  */
+#define RELAY_EOF (-2)
 int relay_pump(int from, int to, struct relay_buf *b, relay_seen_fn seen,
                void *arg);
 /* Whether b holds bytes still to be written (b may be NULL). */

@@ -14,8 +14,9 @@
  * (a client that never sends costs nng nothing), and relays the bytes both
  * ways untouched (relay.c: RELAY_BUF per direction, a side read only once
  * what was read from it has been written on). TLS stays nng's: the gate
- * relays TLS records as they are. An end of file, an error or a hang-up on
- * either side closes both, as nng does.
+ * relays TLS records as they are. A client that shuts its side down has
+ * its end of file passed on to nng (whose reply still goes back); nng's
+ * end of file, an error or a hang-up on either side closes both.
  *
  * The cap. At most http_connections (limit.h) connections, fewer under a
  * low open-file limit: each takes three descriptors (the client's, the
@@ -114,6 +115,7 @@ struct conn {
 	struct relay_end nn; /* the gate's connection to nng */
 	enum rstate st;
 	bool dead;
+	bool half;        /* the client has sent all it will send */
 	bool timed;       /* on g->timed, closed at `deadline` */
 	int64_t deadline; /* monotonic ms */
 	int64_t last;     /* the last byte either way, or the accept */
@@ -434,7 +436,7 @@ conn_arm(tcpgate *g, struct conn *c)
 		nn = EPOLLOUT;
 		break;
 	case R_RELAY:
-		cl = (relay_pending(c->up) ? 0 : EPOLLIN) |
+		cl = (relay_pending(c->up) || c->half ? 0 : EPOLLIN) |
 		     (relay_pending(c->down) ? EPOLLOUT : 0);
 		nn = (relay_pending(c->down) ? 0 : EPOLLIN) |
 		     (relay_pending(c->up) ? EPOLLOUT : 0);
@@ -460,9 +462,16 @@ nng_failed(tcpgate *g, struct conn *c, int e)
 static bool
 relay(tcpgate *g, struct conn *c)
 {
-	int up, down;
+	int up = 0, down;
 
-	up = relay_pump(c->cl.fd, c->nn.fd, c->up, seen_up, c);
+	if (!c->half)
+		up = relay_pump(c->cl.fd, c->nn.fd, c->up, seen_up, c);
+	if (up == RELAY_EOF) {
+		/* the client shut its side: nng learns it (and may close),
+		 * and its reply still goes back */
+		c->half = true;
+		up = shutdown(c->nn.fd, SHUT_WR) == 0 ? 0 : -1;
+	}
 	down = up < 0 ? -1
 	              : relay_pump(c->nn.fd, c->cl.fd, c->down,
 	                           g->tls ? seen_down : NULL, c);
@@ -564,10 +573,9 @@ on_event(tcpgate *g, struct relay_end *e, uint32_t ev)
 		on_connected(g, c);
 		break;
 	case R_RELAY:
-		if (ev & (EPOLLHUP | EPOLLERR))
+		/* a hang-up: what can still be moved is, then both close */
+		if (relay(g, c) && (ev & (EPOLLHUP | EPOLLERR)))
 			conn_kill(g, c);
-		else
-			(void) relay(g, c);
 		break;
 	}
 	if (!c->dead)

@@ -105,6 +105,31 @@ printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\ncontent-length: %d\r\n\r\n%s' "${#b
 r=$(response "$ka")
 [[ $r == 200* && $r == *'"kind":"count"'* ]] && ok "keep-alive: a POST" || bad "keep-alive: a POST: '$r'"
 
+# a client that shuts its side down once its request is sent still gets
+# the reply, and then the connection closes (Debian's python3)
+if [[ -x /usr/bin/python3 ]]; then
+	r=$(/usr/bin/python3 - "${port[main]}" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /v1/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+s.settimeout(20)
+d = b""
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            print("closed", end=" ")
+            break
+        d += b
+except socket.timeout:
+    print("open", end=" ")
+print(d.split(b"\r\n")[0].decode(), b'"version"' in d)
+PY
+)
+	[[ $r == "closed HTTP/1.1 200 OK True" ]] && ok "half-close: the reply, then the close" || bad "half-close: '$r'"
+fi
+
 # ---- the cap ---------------------------------------------------------------
 # a jobd whose open-file limit allows 8 HTTP connections (three descriptors
 # each), and 30 idle connections to it
