@@ -42,22 +42,20 @@
  * file, which is removed, as nng does. A file that is not a socket is
  * refused, never removed.
  *
- * Threads: the gate's thread alone touches the connections;
- * ipcgate_close() wakes it through an eventfd and joins it. The counters
- * are atomics that any thread may read.
+ * Threads: the gate's thread (relay.c's loop) alone touches the
+ * connections; ipcgate_close() wakes it through an eventfd and joins it. The
+ * counters are atomics that any thread may read.
  */
 #include "ipcgate.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -69,11 +67,10 @@
 #include "log.h"
 #include "relay.h"
 
-#define HEAD_LEN     8     /* an SP header: 0 'S' 'P' 0, protocol, 0 0 */
-#define PROBE_MS     2000  /* for the reply header of another server */
-#define ACCEPT_BURST 64    /* connections accepted per event */
-#define PAUSE_MS     100   /* no accepting after EMFILE and the like */
-#define WARN_MS      60000 /* the same warning at most this often */
+#define HEAD_LEN     8    /* an SP header: 0 'S' 'P' 0, protocol, 0 0 */
+#define PROBE_MS     2000 /* for the reply header of another server */
+#define ACCEPT_BURST 64   /* connections accepted per event */
+#define PAUSE_MS     100  /* no accepting after EMFILE and the like */
 
 enum cstate {
 	C_HEAD,  /* reading the client's header */
@@ -108,11 +105,8 @@ struct ipcgate {
 	dev_t dev; /* of the socket file bound at path */
 	ino_t ino;
 	uint16_t peer;
-	struct relay_end lend, wend; /* listening socket, eventfd */
-	int ep;
-	pthread_t thread;
-	bool started;
-	atomic_bool stop;
+	struct relay_end lend; /* the listening socket */
+	struct relay_loop loop;
 
 	/* the gate's thread's alone */
 	struct clist hs;   /* C_HEAD, oldest first */
@@ -138,15 +132,11 @@ get(_Atomic uint64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* Logs at most once every WARN_MS per *last. */
+/* Logs at most once a minute per *last. */
 static bool
 may_warn(int64_t *last)
 {
-	int64_t now = clock_ms(CLOCK_MONOTONIC);
-	if (*last != 0 && now - *last < WARN_MS)
-		return false;
-	*last = now;
-	return true;
+	return relay_may_warn(last, clock_ms(CLOCK_MONOTONIC));
 }
 
 /* ---- lists ----------------------------------------------------------- */
@@ -187,7 +177,7 @@ set_accepting(ipcgate *g, bool on)
 	if (g->accepting == on)
 		return;
 	g->accepting = on;
-	relay_end_arm(g->ep, &g->lend, on ? EPOLLIN : 0);
+	relay_end_arm(g->loop.ep, &g->lend, on ? EPOLLIN : 0);
 }
 
 /* ---- connections ----------------------------------------------------- */
@@ -200,8 +190,8 @@ conn_kill(ipcgate *g, struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	relay_end_close(g->ep, &c->cl);
-	relay_end_close(g->ep, &c->nn);
+	relay_end_close(g->loop.ep, &c->cl);
+	relay_end_close(g->loop.ep, &c->nn);
 	clist_del(c->st == C_HEAD ? &g->hs : &g->live, c);
 	c->next = g->zombies;
 	g->zombies = c;
@@ -254,8 +244,8 @@ conn_arm(ipcgate *g, struct conn *c)
 		     (relay_pending(c->up) ? EPOLLOUT : 0);
 		break;
 	}
-	relay_end_arm(g->ep, &c->cl, cl);
-	relay_end_arm(g->ep, &c->nn, nn);
+	relay_end_arm(g->loop.ep, &c->cl, cl);
+	relay_end_arm(g->loop.ep, &c->nn, nn);
 }
 
 static bool
@@ -285,7 +275,7 @@ conn_to_nng(ipcgate *g, struct conn *c)
 	c->down->off = c->down->len = 0;
 	c->nn.fd =
 	    socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->nn.fd < 0 || relay_end_add(g->ep, &c->nn, 0) != 0) {
+	if (c->nn.fd < 0 || relay_end_add(g->loop.ep, &c->nn, 0) != 0) {
 		e = errno;
 		goto fail;
 	}
@@ -392,7 +382,7 @@ on_event(ipcgate *g, struct relay_end *e, uint32_t ev)
 		if (e == &c->cl) {
 			/* a hang-up: the client left; the connection to nng
 			 * stays until nng's header is in */
-			relay_end_close(g->ep, &c->cl);
+			relay_end_close(g->loop.ep, &c->cl);
 			break;
 		}
 		on_nng_head(g, c, ev);
@@ -457,7 +447,7 @@ on_accept(ipcgate *g)
 		c->nn = (struct relay_end){c, -1, 0};
 		c->st = C_HEAD;
 		c->deadline = clock_ms(CLOCK_MONOTONIC) + IPCGATE_HANDSHAKE_MS;
-		if (relay_end_add(g->ep, &c->cl, EPOLLIN) != 0) {
+		if (relay_end_add(g->loop.ep, &c->cl, EPOLLIN) != 0) {
 			(void) close(fd);
 			free(c);
 			return;
@@ -489,34 +479,28 @@ expire(ipcgate *g)
 	return (int) next;
 }
 
-static void *
-gate_main(void *arg)
+static void
+gate_event(void *arg, struct relay_end *e, uint32_t ev, int64_t now)
 {
 	ipcgate *g = arg;
-	struct epoll_event evs[64];
-	int n, timeout = -1;
-	pthread_setname_np(pthread_self(), "jobd:ipcgate"); /* top -H */
 
-	while (!atomic_load(&g->stop)) {
-		n = epoll_wait(g->ep, evs, 64, timeout);
-		if (n < 0 && errno != EINTR) {
-			log_error("ipc gate '%s': epoll_wait: %s", g->path,
-			          strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			struct relay_end *e = evs[i].data.ptr;
-			if (e == &g->wend)
-				continue; /* ipcgate_close(): g->stop */
-			if (e == &g->lend)
-				on_accept(g);
-			else
-				on_event(g, e, evs[i].events);
-		}
-		timeout = expire(g);
-		free_zombies(g);
-	}
-	return NULL;
+	(void) now;
+	if (e == &g->lend)
+		on_accept(g);
+	else
+		on_event(g, e, ev);
+}
+
+static int
+gate_after(void *arg, int64_t now)
+{
+	ipcgate *g = arg;
+	int timeout;
+
+	(void) now;
+	timeout = expire(g);
+	free_zombies(g);
+	return timeout;
 }
 
 /* ---- opening and closing --------------------------------------------- */
@@ -747,8 +731,7 @@ ipcgate_open(ipcgate **gp, const char *url, uint16_t peer, char *inner,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	g->lend = (struct relay_end){NULL, -1, 0};
-	g->wend = (struct relay_end){NULL, -1, 0};
-	g->ep = -1;
+	relay_loop_init(&g->loop, "jobd:ipcgate", gate_event, gate_after, g);
 	g->peer = peer;
 	snprintf(g->url, sizeof(g->url), "%s", url);
 	if (set_addr(&sa, url + 6) != 0) {
@@ -781,10 +764,8 @@ ipcgate_open(ipcgate **gp, const char *url, uint16_t peer, char *inner,
 		         url);
 		goto fail;
 	}
-	if ((g->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    (g->wend.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-	    relay_end_add(g->ep, &g->wend, EPOLLIN) != 0 ||
-	    relay_end_add(g->ep, &g->lend, 0) != 0) {
+	if (relay_loop_open(&g->loop) != 0 ||
+	    relay_end_add(g->loop.ep, &g->lend, 0) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", url,
 		         strerror(errno));
 		goto fail;
@@ -803,12 +784,11 @@ ipcgate_start(ipcgate *g, char *err, size_t errlen)
 	int rv;
 
 	set_accepting(g, true);
-	if ((rv = pthread_create(&g->thread, NULL, gate_main, g)) != 0) {
+	if ((rv = relay_loop_start(&g->loop)) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", g->url,
 		         strerror(rv));
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	g->started = true;
 	log_debug("ipc gate '%s': relays to nng at '%s', at most %zu "
 	          "connections",
 	          g->path, g->inner, g->cap);
@@ -830,17 +810,10 @@ void
 ipcgate_close(ipcgate *g)
 {
 	struct stat st;
-	uint64_t one = 1;
 
 	if (g == NULL)
 		return;
-	if (g->started) {
-		atomic_store(&g->stop, true);
-		if (write(g->wend.fd, &one, sizeof(one)) < 0)
-			log_error("ipc gate '%s': cannot wake its thread: %s",
-			          g->path, strerror(errno));
-		pthread_join(g->thread, NULL);
-	}
+	relay_loop_stop(&g->loop);
 	while (g->hs.head != NULL)
 		conn_kill(g, g->hs.head);
 	while (g->live.head != NULL)
@@ -854,10 +827,7 @@ ipcgate_close(ipcgate *g)
 		    st.st_ino == g->ino)
 			(void) unlink(g->path);
 	}
-	if (g->wend.fd >= 0)
-		(void) close(g->wend.fd);
-	if (g->ep >= 0)
-		(void) close(g->ep);
+	relay_loop_close(&g->loop);
 	if (g->dir[0] != '\0') {
 		(void) unlink(g->inner);
 		(void) rmdir(g->dir);

@@ -1,16 +1,23 @@
 /*
- * relay: epoll descriptors and the byte pump of the gates in front of
- * nng's listeners (relay.h). No state of its own: the gates' threads own
- * their descriptors and buffers.
+ * relay: epoll descriptors, the byte pump and the thread of the gates in
+ * front of nng's listeners (relay.h). No state of its own: the gates'
+ * threads own their descriptors and buffers.
  */
 #include "relay.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PUMP_ROUNDS 8 /* buffers moved per call, for fairness */
+#include "clock.h"
+#include "log.h"
+
+#define PUMP_ROUNDS 8     /* buffers moved per call, for fairness */
+#define EVENTS      64    /* events taken per epoll_wait */
+#define WARN_MS     60000 /* the same warning at most this often */
 
 int
 relay_end_add(int ep, struct relay_end *e, uint32_t ev)
@@ -80,4 +87,101 @@ bool
 relay_pending(const struct relay_buf *b)
 {
 	return b != NULL && b->off < b->len;
+}
+
+bool
+relay_may_warn(int64_t *last, int64_t now)
+{
+	if (*last != 0 && now - *last < WARN_MS)
+		return false;
+	*last = now;
+	return true;
+}
+
+/* ---- the thread --------------------------------------------------------- */
+
+void
+relay_loop_init(struct relay_loop *l, const char *name,
+                void (*on_event)(void *, struct relay_end *, uint32_t, int64_t),
+                int (*after)(void *, int64_t), void *arg)
+{
+	l->ep = -1;
+	l->wake = (struct relay_end){NULL, -1, 0};
+	l->name = name;
+	l->on_event = on_event;
+	l->after = after;
+	l->arg = arg;
+	l->started = false;
+	atomic_init(&l->stop, false);
+}
+
+int
+relay_loop_open(struct relay_loop *l)
+{
+	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (l->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+	    relay_end_add(l->ep, &l->wake, EPOLLIN) != 0)
+		return -1;
+	return 0;
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct relay_loop *l = arg;
+	struct epoll_event evs[EVENTS];
+	int n, timeout = -1;
+	int64_t now;
+	pthread_setname_np(pthread_self(), l->name); /* top -H */
+
+	while (!atomic_load(&l->stop)) {
+		n = epoll_wait(l->ep, evs, EVENTS, timeout);
+		if (n < 0 && errno != EINTR) {
+			log_error("%s: epoll_wait: %s", l->name,
+			          strerror(errno));
+			break;
+		}
+		now = clock_ms(CLOCK_MONOTONIC);
+		for (int i = 0; i < n; i++) {
+			struct relay_end *e = evs[i].data.ptr;
+			if (e != &l->wake) /* the wake: l->stop */
+				l->on_event(l->arg, e, evs[i].events, now);
+		}
+		timeout = l->after(l->arg, now);
+	}
+	return NULL;
+}
+
+int
+relay_loop_start(struct relay_loop *l)
+{
+	int rv = pthread_create(&l->thread, NULL, loop_main, l);
+	if (rv == 0)
+		l->started = true;
+	return rv;
+}
+
+void
+relay_loop_stop(struct relay_loop *l)
+{
+	uint64_t one = 1;
+
+	if (!l->started)
+		return;
+	atomic_store(&l->stop, true);
+	if (write(l->wake.fd, &one, sizeof(one)) < 0)
+		log_error("%s: cannot wake its thread: %s", l->name,
+		          strerror(errno));
+	pthread_join(l->thread, NULL);
+	l->started = false;
+}
+
+void
+relay_loop_close(struct relay_loop *l)
+{
+	if (l->wake.fd >= 0)
+		(void) close(l->wake.fd);
+	if (l->ep >= 0)
+		(void) close(l->ep);
+	l->wake.fd = l->ep = -1;
 }

@@ -48,9 +48,9 @@
  * is closed; a large body is not cut, and neither is a client that has
  * sent its request and waits.
  *
- * Threads: the gate's thread alone touches the connections; tcpgate_close()
- * wakes it through an eventfd and joins it. The counters are atomics that
- * any thread may read.
+ * Threads: the gate's thread (relay.c's loop) alone touches the
+ * connections; tcpgate_close() wakes it through an eventfd and joins it.
+ * The counters are atomics that any thread may read.
  */
 #include "tcpgate.h"
 
@@ -58,18 +58,15 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "jobd_status.h"
 #include "limit.h"
 #include "log.h"
@@ -81,7 +78,6 @@
 #define NOFILE_KEPT    128   /* descriptors left to the rest of jobd */
 #define ACCEPT_BURST   64    /* connections accepted per event */
 #define PAUSE_MS       100   /* no accepting after EMFILE and the like */
-#define WARN_MS        60000 /* the same warning at most this often */
 #define CL_NAME        "content-length"
 #define CL_LEN         14
 
@@ -143,11 +139,8 @@ struct tcpgate {
 	bool tls;
 	uint16_t port;
 	struct sockaddr_in inner;
-	struct relay_end lend, wend; /* listening socket, eventfd */
-	int ep;
-	pthread_t thread;
-	bool started;
-	atomic_bool stop;
+	struct relay_end lend; /* the listening socket */
+	struct relay_loop loop;
 	size_t cap;
 
 	/* the gate's thread's alone */
@@ -174,16 +167,6 @@ static uint64_t
 get(_Atomic uint64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
-}
-
-/* Logs at most once every WARN_MS per *last. */
-static bool
-may_warn(tcpgate *g, int64_t *last)
-{
-	if (*last != 0 && g->now - *last < WARN_MS)
-		return false;
-	*last = g->now;
-	return true;
 }
 
 /* ---- queues ---------------------------------------------------------- */
@@ -263,7 +246,7 @@ set_accepting(tcpgate *g, bool on)
 	if (g->accepting == on)
 		return;
 	g->accepting = on;
-	relay_end_arm(g->ep, &g->lend, on ? EPOLLIN : 0);
+	relay_end_arm(g->loop.ep, &g->lend, on ? EPOLLIN : 0);
 }
 
 /* Closes both sides and puts c on the list freed after this round of
@@ -274,8 +257,8 @@ conn_kill(tcpgate *g, struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	relay_end_close(g->ep, &c->cl);
-	relay_end_close(g->ep, &c->nn);
+	relay_end_close(g->loop.ep, &c->cl);
+	relay_end_close(g->loop.ep, &c->nn);
 	clear_timer(g, c);
 	q_del(&g->act, c, false);
 	c->zombie = g->zombies;
@@ -306,7 +289,8 @@ conn_slow(tcpgate *g, struct conn *c, enum why why)
 	_Atomic uint64_t *n = why == W_SILENT ? &g->silent : &g->slow;
 
 	count(n);
-	if (may_warn(g, why == W_SILENT ? &g->warned_silent : &g->warned_slow))
+	if (relay_may_warn(
+	        why == W_SILENT ? &g->warned_silent : &g->warned_slow, g->now))
 		log_info("HTTP gate '%s': closed a connection that %s within "
 		         "%d ms (http_head_ms; %llu so far)",
 		         g->url,
@@ -442,15 +426,15 @@ conn_arm(tcpgate *g, struct conn *c)
 		     (relay_pending(c->up) ? EPOLLOUT : 0);
 		break;
 	}
-	relay_end_arm(g->ep, &c->cl, cl);
-	relay_end_arm(g->ep, &c->nn, nn);
+	relay_end_arm(g->loop.ep, &c->cl, cl);
+	relay_end_arm(g->loop.ep, &c->nn, nn);
 }
 
 static void
 nng_failed(tcpgate *g, struct conn *c, int e)
 {
 	count(&g->failed);
-	if (may_warn(g, &g->warned_nng))
+	if (relay_may_warn(&g->warned_nng, g->now))
 		log_warn("HTTP gate '%s': cannot reach nng's HTTP server at "
 		         "127.0.0.1:%u (%s); the client is closed",
 		         g->url, (unsigned) ntohs(g->inner.sin_port),
@@ -517,7 +501,7 @@ on_first(tcpgate *g, struct conn *c)
 	c->down->off = c->down->len = 0;
 	c->nn.fd =
 	    socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->nn.fd < 0 || relay_end_add(g->ep, &c->nn, 0) != 0) {
+	if (c->nn.fd < 0 || relay_end_add(g->loop.ep, &c->nn, 0) != 0) {
 		nng_failed(g, c, errno);
 		return;
 	}
@@ -597,7 +581,7 @@ on_accept(tcpgate *g)
 		if (full &&
 		    (idlest == NULL || g->now - idlest->last < IDLE_MS)) {
 			count(&g->full);
-			if (may_warn(g, &g->warned_cap))
+			if (relay_may_warn(&g->warned_cap, g->now))
 				log_warn(
 				    "HTTP gate '%s': %zu connections, the "
 				    "most it takes (http_connections), "
@@ -618,7 +602,7 @@ on_accept(tcpgate *g)
 				return;
 			/* EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection
 			 * waits in the backlog; try again a little later */
-			if (may_warn(g, &g->warned_accept))
+			if (relay_may_warn(&g->warned_accept, g->now))
 				log_warn("HTTP gate '%s': cannot accept: %s",
 				         g->url, strerror(errno));
 			g->resume_at = g->now + PAUSE_MS;
@@ -642,7 +626,7 @@ on_accept(tcpgate *g)
 		c->nn = (struct relay_end){c, -1, 0};
 		c->st = R_FIRST;
 		c->scan = S_IDLE;
-		if (relay_end_add(g->ep, &c->cl, EPOLLIN) != 0) {
+		if (relay_end_add(g->loop.ep, &c->cl, EPOLLIN) != 0) {
 			(void) close(fd);
 			free(c);
 			return;
@@ -684,35 +668,28 @@ expire(tcpgate *g)
 	return (int) next;
 }
 
-static void *
-gate_main(void *arg)
+static void
+gate_event(void *arg, struct relay_end *e, uint32_t ev, int64_t now)
 {
 	tcpgate *g = arg;
-	struct epoll_event evs[64];
-	int n, timeout = -1;
-	pthread_setname_np(pthread_self(), "jobd:httpgate"); /* top -H */
 
-	while (!atomic_load(&g->stop)) {
-		n = epoll_wait(g->ep, evs, 64, timeout);
-		if (n < 0 && errno != EINTR) {
-			log_error("HTTP gate '%s': epoll_wait: %s", g->url,
-			          strerror(errno));
-			break;
-		}
-		g->now = clock_ms(CLOCK_MONOTONIC);
-		for (int i = 0; i < n; i++) {
-			struct relay_end *e = evs[i].data.ptr;
-			if (e == &g->wend)
-				continue; /* tcpgate_close(): g->stop */
-			if (e == &g->lend)
-				on_accept(g);
-			else
-				on_event(g, e, evs[i].events);
-		}
-		timeout = expire(g);
-		free_zombies(g);
-	}
-	return NULL;
+	g->now = now;
+	if (e == &g->lend)
+		on_accept(g);
+	else
+		on_event(g, e, ev);
+}
+
+static int
+gate_after(void *arg, int64_t now)
+{
+	tcpgate *g = arg;
+	int timeout;
+
+	g->now = now;
+	timeout = expire(g);
+	free_zombies(g);
+	return timeout;
 }
 
 /* ---- opening and closing --------------------------------------------- */
@@ -798,18 +775,15 @@ tcpgate_open(tcpgate **gp, const char *url, const char *host, const char *port,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	g->lend = (struct relay_end){NULL, -1, 0};
-	g->wend = (struct relay_end){NULL, -1, 0};
-	g->ep = -1;
+	relay_loop_init(&g->loop, "jobd:httpgate", gate_event, gate_after, g);
 	g->tls = tls;
 	snprintf(g->url, sizeof(g->url), "%s", url);
 	if (bind_public(g, host, port, err, errlen) != 0) {
 		tcpgate_close(g);
 		return JOBD_UNAVAILABLE;
 	}
-	if ((g->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    (g->wend.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-	    relay_end_add(g->ep, &g->wend, EPOLLIN) != 0 ||
-	    relay_end_add(g->ep, &g->lend, 0) != 0) {
+	if (relay_loop_open(&g->loop) != 0 ||
+	    relay_end_add(g->loop.ep, &g->lend, 0) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", url,
 		         strerror(errno));
 		tcpgate_close(g);
@@ -841,12 +815,11 @@ tcpgate_start(tcpgate *g, uint16_t inner_port, char *err, size_t errlen)
 	g->inner.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	g->inner.sin_port = htons(inner_port);
 	set_accepting(g, true);
-	if ((rv = pthread_create(&g->thread, NULL, gate_main, g)) != 0) {
+	if ((rv = relay_loop_start(&g->loop)) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", g->url,
 		         strerror(rv));
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	g->started = true;
 	log_debug("HTTP gate '%s': relays to nng at 127.0.0.1:%u", g->url,
 	          (unsigned) inner_port);
 	return JOBD_OK;
@@ -868,26 +841,15 @@ tcpgate_stats(tcpgate *g, struct tcpgate_stats *st)
 void
 tcpgate_close(tcpgate *g)
 {
-	uint64_t one = 1;
-
 	if (g == NULL)
 		return;
-	if (g->started) {
-		atomic_store(&g->stop, true);
-		if (write(g->wend.fd, &one, sizeof(one)) < 0)
-			log_error("HTTP gate '%s': cannot wake its thread: %s",
-			          g->url, strerror(errno));
-		pthread_join(g->thread, NULL);
-	}
+	relay_loop_stop(&g->loop);
 	while (g->act.head != NULL)
 		conn_kill(g, g->act.head);
 	free_zombies(g);
 	if (g->lend.fd >= 0)
 		(void) close(g->lend.fd);
-	if (g->wend.fd >= 0)
-		(void) close(g->wend.fd);
-	if (g->ep >= 0)
-		(void) close(g->ep);
+	relay_loop_close(&g->loop);
 	if (get(&g->silent) + get(&g->slow) + get(&g->evicted) + get(&g->full) >
 	    0)
 		log_info("HTTP gate '%s': %llu connections; closed %llu that "
