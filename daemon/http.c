@@ -62,20 +62,23 @@
  *     jobd answers 411 and closes;
  *   - a request or header line over 8 KiB (nng's buffer) closes the
  *     connection without a reply (limit.h http_line_bytes);
- *   - there is no cap on connections, no timeout on a request's headers or
- *     on an idle connection, and no cap on the number of header lines:
- *     nng's server gives jobd no hook for any of them. So nng listens on
- *     a private loopback port, and jobd's own gate (tcpgate.c) holds the
- *     --http address: it caps the connections (the idlest makes room) and
- *     closes a client whose first byte or request head is late
- *     (limit.h http_connections, http_head_ms);
+ *   - there is no cap on connections and no timeout on a request's
+ *     headers or on an idle connection: nng's server gives jobd no hook
+ *     for either (and once the process runs out of descriptors, its
+ *     accept loop retries at once and spins a CPU, http_server_acccb). So
+ *     nng listens on a private loopback port, and jobd's own gate
+ *     (tcpgate.c) holds the --http address: it caps the connections (the
+ *     idlest makes room) and closes a client whose first byte or request
+ *     head is late (limit.h http_connections, http_head_ms);
  *   - refusals nng makes itself (a malformed request line, HTTP/1.1
  *     without Host, HTTP/2) carry nng's HTML error page.
  *
  * Threads: nng's task threads run the handler, the body reads and the
  * watches; any thread may call send(). Locks: hreq.mtx (pins, reply,
- * room), a leaf; front.mtx (draining, and the writer while /readyz reads
- * it), a leaf. Neither is held across an nng call that may run a callback,
+ * room), a leaf; front.mtx (draining, the handlers running, and the
+ * writer while /readyz reads it), a leaf. http_drain() waits on it until
+ * no handler runs, so that nothing the HTTP front called reads the writer
+ * once the drain goes on to stop it. Neither is held across an nng call that may run a callback,
  * nor across rpc_dispatch() or rpc_release().
  */
 #include "http.h"
@@ -115,8 +118,10 @@ struct http_front {
 	const struct auth *auth;
 	int (*metrics)(void *arg, char **buf, size_t *len);
 	void *metrics_arg;
-	pthread_mutex_t mtx; /* draining, and w while it is read */
+	pthread_mutex_t mtx; /* draining, dispatching, and w while it is read */
+	pthread_cond_t idle; /* dispatching fell to 0 while draining */
 	bool draining;
+	unsigned dispatching; /* handlers running (rpc_dispatch) */
 	struct writer *w;
 	bool started;
 	atomic_uint_fast64_t parked[2]; /* by enum rpc_park_kind */
@@ -478,8 +483,20 @@ dispatch(struct hreq *r)
 	}
 	r->pins = 1;
 	pthread_mutex_unlock(&r->mtx);
-	rv = gw_request(h->svc->descriptor, r->route, r->var, r->query, r->body,
-	                r->blen, &r->meta, &env, &envlen, msg, sizeof(msg));
+	/* counted, so that http_drain() returns once no handler runs */
+	pthread_mutex_lock(&h->mtx);
+	bool draining = h->draining;
+	if (!draining)
+		h->dispatching++;
+	pthread_mutex_unlock(&h->mtx);
+	if (draining) {
+		rv = JOBD_UNAVAILABLE;
+		snprintf(msg, sizeof(msg), "jobd is shutting down");
+	} else {
+		rv = gw_request(h->svc->descriptor, r->route, r->var, r->query,
+		                r->body, r->blen, &r->meta, &env, &envlen, msg,
+		                sizeof(msg));
+	}
 	if (rv != JOBD_OK) {
 		size_t len = 0;
 		uint8_t *buf = rpc_encode_error(rv, msg, &len);
@@ -488,12 +505,21 @@ dispatch(struct hreq *r)
 	} else {
 		rpc_dispatch(h->svc, &r->call, env, envlen);
 	}
+	if (!draining) {
+		pthread_mutex_lock(&h->mtx);
+		if (--h->dispatching == 0 && h->draining)
+			pthread_cond_broadcast(&h->idle);
+		pthread_mutex_unlock(&h->mtx);
+	}
 	free(env);
 	after_dispatch(r);
 }
 
 /* The body cannot be read (the client went or stalls, the server stops,
- * out of memory): no reply, nng closes the connection. */
+ * out of memory): no reply, nng closes the connection. Any nng call on the
+ * connection is made while nng's aio is not finished: in the handler, or
+ * pinned (read_more, after_dispatch), since once it is finished nng may
+ * free the connection. */
 static void
 io_fail(struct hreq *r, int rv)
 {
@@ -516,6 +542,35 @@ io_fail(struct hreq *r, int rv)
 		hreq_free(r);
 }
 
+/* read_body() from the io's callback: pinned, so that nng's aio is not
+ * finished (and the connection freed) while the read starts. 0, or an nng
+ * error (the read was not started). */
+static int
+read_more(struct hreq *r)
+{
+	nng_aio *now = NULL;
+	int rv;
+
+	pthread_mutex_lock(&r->mtx);
+	if (r->done) {
+		pthread_mutex_unlock(&r->mtx);
+		return NNG_ECLOSED;
+	}
+	r->pins++;
+	pthread_mutex_unlock(&r->mtx);
+	rv = read_body(r);
+	pthread_mutex_lock(&r->mtx);
+	if (--r->pins == 0 && r->aborted && !r->done) {
+		/* cancelled meanwhile: the read fails with the close */
+		r->done = true;
+		now = r->aio;
+	}
+	pthread_mutex_unlock(&r->mtx);
+	if (now != NULL)
+		nng_aio_finish(now, NNG_ECLOSED);
+	return rv;
+}
+
 /* The hreq's own aio: the body has been read, or the watch has ended. */
 static void
 io_cb(void *arg)
@@ -524,7 +579,7 @@ io_cb(void *arg)
 	int rv = nng_aio_result(r->io);
 
 	if (r->io_state == IO_CONTINUE) {
-		if (rv != 0 || (rv = read_body(r)) != 0)
+		if (rv != 0 || (rv = read_more(r)) != 0)
 			io_fail(r, rv);
 		return;
 	}
@@ -535,7 +590,7 @@ io_cb(void *arg)
 				dispatch(r);
 				return;
 			}
-			if ((rv = read_body(r)) == 0)
+			if ((rv = read_more(r)) == 0)
 				return;
 		}
 		io_fail(r, rv);
@@ -872,6 +927,7 @@ http_start(http_front **hp, const struct http_config *cfg, char *err,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	pthread_mutex_init(&h->mtx, NULL);
+	pthread_cond_init(&h->idle, NULL);
 	h->svc = cfg->svc;
 	h->auth = cfg->auth;
 	h->w = cfg->w;
@@ -958,6 +1014,10 @@ http_drain(http_front *h)
 	pthread_mutex_lock(&h->mtx);
 	h->draining = true;
 	h->w = NULL; /* not to be read again: writer_stop() frees it */
+	/* the handlers running now may read the writer and the scheduler:
+	 * they end soon (none blocks), and no other begins */
+	while (h->dispatching > 0)
+		pthread_cond_wait(&h->idle, &h->mtx);
 	pthread_mutex_unlock(&h->mtx);
 }
 
@@ -979,6 +1039,7 @@ http_stop(http_front *h)
 		nng_http_handler_free(h->hd);
 	nng_url_free(h->url);
 	nng_url_free(h->inner);
+	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->mtx);
 	free(h);
 }

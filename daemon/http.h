@@ -40,8 +40,9 @@ struct http_config {
  * address that is not http:// or https://, one in use, ...). */
 int http_start(http_front **hp, const struct http_config *cfg, char *err,
                size_t errlen);
-/* From now on API calls are answered UNAVAILABLE and /readyz 503; the
- * writer is not looked at again (call before writer_stop). */
+/* From now on API calls are answered UNAVAILABLE and /readyz 503, and the
+ * writer is not looked at again; returns once no handler the HTTP front
+ * called runs any more (call before writer_stop). */
 void http_drain(http_front *h);
 /* Closes the listener and every connection, and frees h: call once
  * nothing can reply any more (after the drain). Accepts NULL. */

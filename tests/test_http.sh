@@ -85,7 +85,7 @@ hstart() {
 
 # The port a jobd started as NAME serves HTTP on (its log says).
 http_port() {
-	grep -o 'HTTP on https\?://[^ ]*:[0-9]*' "$dir/$1.log" | head -1 | grep -o '[0-9]*$'
+	grep -o 'HTTP on https\?://[^ ]*:[0-9]*' "$dir/$1.log" 2>/dev/null | head -1 | grep -o '[0-9]*$'
 }
 
 # req NAME STATUS BODY_RE -- CURL_ARGS...: the status and the body (a
@@ -180,6 +180,41 @@ for _ in $(seq 100); do
 	sleep 0.05
 done
 [[ $n == 0 ]] && ok "the client hung up: its Wait is released" || bad "the client hung up: parkedCalls $n"
+
+# many clients at once: 40 Waits parked, then every client hangs up
+cpids=()
+for _ in $(seq 40); do
+	curl -s --max-time 60 "$B/v1/jobs/$long:wait" >/dev/null &
+	cpids+=($!)
+done
+for _ in $(seq 200); do
+	n=$(parked)
+	[[ $n == 40 ]] && break
+	sleep 0.05
+done
+[[ $n == 40 ]] && ok "40 Waits parked at once" || bad "40 Waits parked at once: parkedCalls $n"
+kill "${cpids[@]}"
+wait "${cpids[@]}" 2>/dev/null
+for _ in $(seq 200); do
+	n=$(parked)
+	[[ $n == 0 ]] && break
+	sleep 0.05
+done
+[[ $n == 0 ]] && ok "40 clients hung up: every Wait released" || bad "40 clients hung up: parkedCalls $n"
+# and 20 clients that keep their connection, 10 calls each
+cpids=()
+for _ in $(seq 20); do
+	args=()
+	for _ in $(seq 10); do
+		# --next: each request its own body (repeated -d would join them)
+		args+=(--next -s --max-time 60 -X POST -d '{"kind":"count","params":{"n":"1"}}' "$B/v1/jobs")
+	done
+	curl "${args[@]}" >"$dir/many.$RANDOM$RANDOM" 2>&1 &
+	cpids+=($!)
+done
+wait "${cpids[@]}"
+n=$(cat "$dir"/many.* | grep -o '"state":"JOB_STATE_QUEUED"' | wc -l)
+[[ $n == 200 ]] && ok "20 keep-alive clients, 200 Submits" || bad "20 keep-alive clients: $n of 200 Submits answered"
 req "cancel the long one" 200 '' -- -X POST "$B/v1/jobs/$long:cancel"
 
 # errors
@@ -260,7 +295,22 @@ for _ in $(seq 100); do
 	curl -s "$D/v1/stats" | grep -q '"busyWorkers":1' && break
 	sleep 0.05
 done
+curl -s --max-time 60 -o "$dir/dwait" -w '%{http_code}' "$D/v1/jobs/1:wait" >"$dir/dwait.st" &
+wpid=$!
+for _ in $(seq 100); do
+	curl -s "$D/v1/stats" | grep -q '"parkedCalls":"1"' && break
+	sleep 0.05
+done
+# connections the stop must close: a body half sent, one that waits for
+# its 100 Continue's body, an idle one
+dport=$(http_port drain)
+exec 7<>"/dev/tcp/127.0.0.1/$dport" 8<>"/dev/tcp/127.0.0.1/$dport" 9<>"/dev/tcp/127.0.0.1/$dport"
+printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"kind":"c' >&7
+printf 'POST /v1/jobs HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n' >&8
 kill -TERM "$dpid"
+wait "$wpid"
+[[ $(cat "$dir/dwait.st") == 503 ]] && grep -q '"status":"UNAVAILABLE"' "$dir/dwait" &&
+	ok "drain: a parked Wait is answered 503 UNAVAILABLE" || bad "drain: the parked Wait got $(cat "$dir/dwait.st") $(cat "$dir/dwait")"
 st=
 for _ in $(seq 100); do
 	st=$(curl -s -o "$dir/body" -w '%{http_code}' --max-time 10 "$D/readyz")
@@ -273,6 +323,7 @@ req "drain: /healthz still 200" 200 '^ok$' -- "$D/healthz"
 kill -TERM "$dpid" # hurry: the job is stopped now
 wait "$dpid"
 [[ $? == 0 ]] && ok "drain: jobd exits 0" || bad "drain: jobd's exit status"
+exec 7<&- 8<&- 9<&-
 unset 'pids[-1]'
 
 stop_daemons
