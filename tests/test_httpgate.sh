@@ -33,7 +33,7 @@ gstart() {
 	shift
 	[[ " $* " == *" --tls-cert "* ]] && s=https
 	"${pre[@]}" "${wrap[@]}" "$JOBD_BIN" --listen "ipc://$dir/$name.sock" --db "$dir/$name.db" \
-		--http "$s://127.0.0.1:0" "$@" 2>>"$dir/$name.log" &
+		--http "$s://127.0.0.1:0" --grace 100ms "$@" 2>>"$dir/$name.log" &
 	pids+=($!)
 	for _ in $(seq 1200); do
 		p=$(grep -o 'HTTP on https\?://127.0.0.1:[0-9]*' "$dir/$name.log" | grep -o '[0-9]*$')
