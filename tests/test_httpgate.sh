@@ -47,17 +47,18 @@ gstart() {
 }
 
 # response FD: reads one response from FD (status line, headers, a
-# Content-Length body); prints the status code and the body.
+# Content-Length body; up to 60 s for each, a slow build on a busy machine);
+# prints the status code and the body.
 response() {
 	local fd=$1 line len=0 st body=
-	IFS= read -r -t 20 -u "$fd" line || return 1
+	IFS= read -r -t 60 -u "$fd" line || return 1
 	st=$(cut -d' ' -f2 <<<"$line")
-	while IFS= read -r -t 20 -u "$fd" line; do
+	while IFS= read -r -t 60 -u "$fd" line; do
 		line=${line%$'\r'}
 		[[ -z $line ]] && break
 		[[ ${line,,} == content-length:* ]] && len=${line#*:} && len=${len// /}
 	done
-	((len > 0)) && IFS= read -r -N "$len" -t 20 -u "$fd" body
+	((len > 0)) && IFS= read -r -N "$len" -t 60 -u "$fd" body
 	echo "$st $body"
 }
 
