@@ -64,11 +64,12 @@
  *     connection without a reply (limit.h http_line_bytes);
  *   - there is no cap on connections and no timeout on a request's
  *     headers or on an idle connection: nng's server gives jobd no hook
- *     for either. A client can hold connections (and file descriptors)
- *     open; once the process runs out of descriptors, nng's accept loop
- *     retries at once and spins a CPU (http_server_acccb) until one is
- *     closed. Bind --http to loopback, or put a proxy that caps and times
- *     out connections in front of it, where untrusted clients reach it;
+ *     for either (and once the process runs out of descriptors, its
+ *     accept loop retries at once and spins a CPU, http_server_acccb). So
+ *     nng listens on a private loopback port, and jobd's own gate
+ *     (tcpgate.c) holds the --http address: it caps the connections (the
+ *     idlest makes room) and closes a client whose first byte or request
+ *     head is late (limit.h http_connections, http_head_ms);
  *   - refusals nng makes itself (a malformed request line, HTTP/1.1
  *     without Host, HTTP/2) carry nng's HTML error page.
  *
@@ -99,6 +100,7 @@
 #include "limit.h"
 #include "log.h"
 #include "rpc.h"
+#include "tcpgate.h"
 #include "web_assets.h"
 #include "writer.h"
 
@@ -109,7 +111,9 @@
 struct http_front {
 	nng_http_server *srv;
 	nng_http_handler *hd;
-	nng_url *url;
+	nng_url *url;   /* --http: the gate's */
+	nng_url *inner; /* nng's, on loopback (tcpgate.c) */
+	tcpgate *gate;
 	ProtobufCService *svc;
 	const struct auth *auth;
 	int (*metrics)(void *arg, char **buf, size_t *len);
@@ -914,6 +918,7 @@ http_start(http_front **hp, const struct http_config *cfg, char *err,
 	http_front *h;
 	nng_sockaddr sa;
 	const char *what = "";
+	char inner[32];
 	int rv;
 
 	*hp = NULL;
@@ -949,7 +954,15 @@ http_start(http_front **hp, const struct http_config *cfg, char *err,
 		rv = JOBD_INVALID_ARGUMENT;
 		goto fail;
 	}
-	if ((rv = nng_http_server_hold(&h->srv, h->url)) != 0 ||
+	/* the gate takes the address; nng listens on a loopback port of the
+	 * kernel's choosing, which the gate relays to */
+	if ((rv = tcpgate_open(&h->gate, cfg->url, h->url->u_hostname,
+	                       h->url->u_port, cfg->tls != NULL, err,
+	                       errlen)) != JOBD_OK)
+		goto fail;
+	snprintf(inner, sizeof(inner), "%s://127.0.0.1:0", h->url->u_scheme);
+	if ((rv = nng_url_parse(&h->inner, inner)) != 0 ||
+	    (rv = nng_http_server_hold(&h->srv, h->inner)) != 0 ||
 	    (rv = nng_http_handler_alloc(&h->hd, "/", on_request)) != 0 ||
 	    (rv = nng_http_handler_set_method(h->hd, NULL)) != 0 ||
 	    (rv = nng_http_handler_set_tree(h->hd)) != 0 ||
@@ -969,16 +982,19 @@ http_start(http_front **hp, const struct http_config *cfg, char *err,
 	if ((rv = nng_http_server_start(h->srv)) != 0)
 		goto fail_nng;
 	h->started = true;
-	if (nng_http_server_get_addr(h->srv, &sa) == 0 &&
-	    (sa.s_family == NNG_AF_INET || sa.s_family == NNG_AF_INET6))
-		log_info("HTTP on %s://%s:%u%s", h->url->u_scheme,
-		         h->url->u_hostname,
-		         (unsigned) ntohs(sa.s_family == NNG_AF_INET
-		                              ? sa.s_in.sa_port
-		                              : sa.s_in6.sa_port),
-		         what);
-	else
-		log_info("HTTP on %s%s", cfg->url, what);
+	if ((rv = nng_http_server_get_addr(h->srv, &sa)) != 0)
+		goto fail_nng;
+	if (sa.s_family != NNG_AF_INET) {
+		rv = NNG_EADDRINVAL;
+		goto fail_nng;
+	}
+	if ((rv = tcpgate_start(h->gate, ntohs(sa.s_in.sa_port), err,
+	                        errlen)) != JOBD_OK)
+		goto fail;
+	log_info("HTTP on %s://%s:%u%s, at most %zu connections",
+	         h->url->u_scheme, h->url->u_hostname,
+	         (unsigned) tcpgate_port(h->gate), what,
+	         tcpgate_cap(h->gate));
 	*hp = h;
 	return JOBD_OK;
 fail_nng:
@@ -1010,6 +1026,8 @@ http_stop(http_front *h)
 {
 	if (h == NULL)
 		return;
+	/* the public listener first: no new connection reaches nng */
+	tcpgate_close(h->gate);
 	if (h->srv != NULL) {
 		/* closes every connection (their handlers' aios cancelled),
 		 * and returns once they are all gone */
@@ -1020,6 +1038,7 @@ http_stop(http_front *h)
 	if (h->hd != NULL)
 		nng_http_handler_free(h->hd);
 	nng_url_free(h->url);
+	nng_url_free(h->inner);
 	pthread_cond_destroy(&h->idle);
 	pthread_mutex_destroy(&h->mtx);
 	free(h);

@@ -21,7 +21,7 @@
  * nng's negotiation is complete, and any close is an ordinary pipe close.
  * The gate never closes its connection to nng before nng's header has
  * arrived, whatever the client does meanwhile. nng's header goes back to
- * the client, and the gate relays bytes both ways through IPCGATE_BUF per
+ * the client, and the gate relays bytes both ways through RELAY_BUF per
  * direction, reading a side only once what it read from it has been
  * written on: a side that does not read holds back the other (backpressure
  * reaches the sender through its socket buffer). An end of file, an error
@@ -42,22 +42,20 @@
  * file, which is removed, as nng does. A file that is not a socket is
  * refused, never removed.
  *
- * Threads: the gate's thread alone touches the connections;
- * ipcgate_close() wakes it through an eventfd and joins it. The counters
- * are atomics that any thread may read.
+ * Threads: the gate's thread (relay.c's loop) alone touches the
+ * connections; ipcgate_close() wakes it through an eventfd and joins it. The
+ * counters are atomics that any thread may read.
  */
 #include "ipcgate.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -67,13 +65,12 @@
 #include "clock.h"
 #include "jobd_status.h"
 #include "log.h"
+#include "relay.h"
 
-#define HEAD_LEN     8     /* an SP header: 0 'S' 'P' 0, protocol, 0 0 */
-#define PROBE_MS     2000  /* for the reply header of another server */
-#define PUMP_ROUNDS  8     /* buffers moved per event, for fairness */
-#define ACCEPT_BURST 64    /* connections accepted per event */
-#define PAUSE_MS     100   /* no accepting after EMFILE and the like */
-#define WARN_MS      60000 /* the same warning at most this often */
+#define HEAD_LEN     8    /* an SP header: 0 'S' 'P' 0, protocol, 0 0 */
+#define PROBE_MS     2000 /* for the reply header of another server */
+#define ACCEPT_BURST 64   /* connections accepted per event */
+#define PAUSE_MS     100  /* no accepting after EMFILE and the like */
 
 enum cstate {
 	C_HEAD,  /* reading the client's header */
@@ -81,31 +78,16 @@ enum cstate {
 	C_RELAY, /* relaying both ways */
 };
 
-struct conn;
-
-/* One descriptor in the epoll set: a side of a connection, the listening
- * socket or the wake-up eventfd (conn NULL). */
-struct end {
-	struct conn *c;
-	int fd;
-	uint32_t ev; /* the events it is registered for */
-};
-
-struct buf {
-	size_t off, len; /* bytes [off, len) are still to be written */
-	uint8_t b[IPCGATE_BUF];
-};
-
 struct conn {
-	struct end cl; /* the client */
-	struct end nn; /* the gate's connection to nng */
+	struct relay_end cl; /* the client */
+	struct relay_end nn; /* the gate's connection to nng */
 	enum cstate st;
 	bool dead;
 	uint8_t head[HEAD_LEN]; /* the client's header, then nng's */
 	size_t got;
-	int64_t deadline; /* C_HEAD: for the header (monotonic ms) */
-	struct buf *up;   /* client -> nng (from C_NNG on) */
-	struct buf *down; /* nng -> client */
+	int64_t deadline;       /* C_HEAD: for the header (monotonic ms) */
+	struct relay_buf *up;   /* client -> nng (from C_NNG on) */
+	struct relay_buf *down; /* nng -> client */
 	struct conn *prev, *next;
 };
 
@@ -123,11 +105,8 @@ struct ipcgate {
 	dev_t dev; /* of the socket file bound at path */
 	ino_t ino;
 	uint16_t peer;
-	struct end lend, wend; /* listening socket, eventfd */
-	int ep;
-	pthread_t thread;
-	bool started;
-	atomic_bool stop;
+	struct relay_end lend; /* the listening socket */
+	struct relay_loop loop;
 
 	/* the gate's thread's alone */
 	struct clist hs;   /* C_HEAD, oldest first */
@@ -153,15 +132,11 @@ get(_Atomic uint64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-/* Logs at most once every WARN_MS per *last. */
+/* Logs at most once a minute per *last. */
 static bool
 may_warn(int64_t *last)
 {
-	int64_t now = clock_ms(CLOCK_MONOTONIC);
-	if (*last != 0 && now - *last < WARN_MS)
-		return false;
-	*last = now;
-	return true;
+	return relay_may_warn(last, clock_ms(CLOCK_MONOTONIC));
 }
 
 /* ---- lists ----------------------------------------------------------- */
@@ -196,43 +171,13 @@ clist_del(struct clist *l, struct conn *c)
 
 /* ---- descriptors ----------------------------------------------------- */
 
-static int
-end_add(ipcgate *g, struct end *e, uint32_t ev)
-{
-	struct epoll_event ee = {.events = ev, .data.ptr = e};
-	if (epoll_ctl(g->ep, EPOLL_CTL_ADD, e->fd, &ee) != 0)
-		return -1;
-	e->ev = ev;
-	return 0;
-}
-
-static void
-end_arm(ipcgate *g, struct end *e, uint32_t ev)
-{
-	struct epoll_event ee = {.events = ev, .data.ptr = e};
-	if (e->fd < 0 || e->ev == ev)
-		return;
-	if (epoll_ctl(g->ep, EPOLL_CTL_MOD, e->fd, &ee) == 0)
-		e->ev = ev;
-}
-
-static void
-end_close(ipcgate *g, struct end *e)
-{
-	if (e->fd < 0)
-		return;
-	(void) epoll_ctl(g->ep, EPOLL_CTL_DEL, e->fd, NULL);
-	(void) close(e->fd);
-	e->fd = -1;
-}
-
 static void
 set_accepting(ipcgate *g, bool on)
 {
 	if (g->accepting == on)
 		return;
 	g->accepting = on;
-	end_arm(g, &g->lend, on ? EPOLLIN : 0);
+	relay_end_arm(g->loop.ep, &g->lend, on ? EPOLLIN : 0);
 }
 
 /* ---- connections ----------------------------------------------------- */
@@ -245,8 +190,8 @@ conn_kill(ipcgate *g, struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	end_close(g, &c->cl);
-	end_close(g, &c->nn);
+	relay_end_close(g->loop.ep, &c->cl);
+	relay_end_close(g->loop.ep, &c->nn);
 	clist_del(c->st == C_HEAD ? &g->hs : &g->live, c);
 	c->next = g->zombies;
 	g->zombies = c;
@@ -277,44 +222,6 @@ conn_early(ipcgate *g, struct conn *c, const char *why)
 	conn_kill(g, c);
 }
 
-/* Writes what b holds to `to`, then reads `from` (if >= 0) into b, and so
- * on for PUMP_ROUNDS. -1 when the connection is over: an end of file or
- * an error on either side. */
-static int
-pump(int from, int to, struct buf *b)
-{
-	ssize_t n;
-
-	for (int i = 0; i < PUMP_ROUNDS; i++) {
-		if (b->off < b->len) {
-			n = send(to, b->b + b->off, b->len - b->off,
-			         MSG_NOSIGNAL);
-			if (n < 0)
-				return errno == EAGAIN || errno == EINTR ? 0
-				                                         : -1;
-			b->off += (size_t) n;
-			if (b->off < b->len)
-				return 0; /* `to` is full */
-			b->off = b->len = 0;
-		}
-		if (from < 0)
-			return 0;
-		n = recv(from, b->b, sizeof(b->b), 0);
-		if (n == 0)
-			return -1;
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
-		b->len = (size_t) n;
-	}
-	return 0;
-}
-
-static bool
-pending(const struct buf *b)
-{
-	return b != NULL && b->off < b->len;
-}
-
 /* Registers c's descriptors for what its state waits for. */
 static void
 conn_arm(ipcgate *g, struct conn *c)
@@ -328,17 +235,17 @@ conn_arm(ipcgate *g, struct conn *c)
 	case C_NNG:
 		/* the client's bytes stay in its socket until nng answered;
 		 * its hang-up is reported all the same */
-		nn = EPOLLIN | (pending(c->up) ? EPOLLOUT : 0);
+		nn = EPOLLIN | (relay_pending(c->up) ? EPOLLOUT : 0);
 		break;
 	case C_RELAY:
-		cl = (pending(c->up) ? 0 : EPOLLIN) |
-		     (pending(c->down) ? EPOLLOUT : 0);
-		nn = (pending(c->down) ? 0 : EPOLLIN) |
-		     (pending(c->up) ? EPOLLOUT : 0);
+		cl = (relay_pending(c->up) ? 0 : EPOLLIN) |
+		     (relay_pending(c->down) ? EPOLLOUT : 0);
+		nn = (relay_pending(c->down) ? 0 : EPOLLIN) |
+		     (relay_pending(c->up) ? EPOLLOUT : 0);
 		break;
 	}
-	end_arm(g, &c->cl, cl);
-	end_arm(g, &c->nn, nn);
+	relay_end_arm(g->loop.ep, &c->cl, cl);
+	relay_end_arm(g->loop.ep, &c->nn, nn);
 }
 
 static bool
@@ -368,7 +275,7 @@ conn_to_nng(ipcgate *g, struct conn *c)
 	c->down->off = c->down->len = 0;
 	c->nn.fd =
 	    socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->nn.fd < 0 || end_add(g, &c->nn, 0) != 0) {
+	if (c->nn.fd < 0 || relay_end_add(g->loop.ep, &c->nn, 0) != 0) {
 		e = errno;
 		goto fail;
 	}
@@ -384,7 +291,7 @@ conn_to_nng(ipcgate *g, struct conn *c)
 	clist_add(&g->live, c);
 	c->st = C_NNG;
 	c->got = 0;
-	if (pump(-1, c->nn.fd, c->up) < 0)
+	if (relay_pump(-1, c->nn.fd, c->up, NULL, NULL) < 0)
 		conn_kill(g, c); /* nng closed it: nothing left to protect */
 	return;
 fail:
@@ -428,7 +335,8 @@ on_nng_head(ipcgate *g, struct conn *c, uint32_t ev)
 {
 	ssize_t n;
 
-	if ((ev & EPOLLOUT) && pump(-1, c->nn.fd, c->up) < 0) {
+	if ((ev & EPOLLOUT) &&
+	    relay_pump(-1, c->nn.fd, c->up, NULL, NULL) < 0) {
 		conn_kill(g, c);
 		return;
 	}
@@ -454,13 +362,13 @@ on_nng_head(ipcgate *g, struct conn *c, uint32_t ev)
 	c->down->off = 0;
 	c->down->len = HEAD_LEN;
 	c->st = C_RELAY;
-	if (pump(c->cl.fd, c->nn.fd, c->up) < 0 ||
-	    pump(c->nn.fd, c->cl.fd, c->down) < 0)
+	if (relay_pump(c->cl.fd, c->nn.fd, c->up, NULL, NULL) < 0 ||
+	    relay_pump(c->nn.fd, c->cl.fd, c->down, NULL, NULL) < 0)
 		conn_kill(g, c);
 }
 
 static void
-on_event(ipcgate *g, struct end *e, uint32_t ev)
+on_event(ipcgate *g, struct relay_end *e, uint32_t ev)
 {
 	struct conn *c = e->c;
 
@@ -474,15 +382,15 @@ on_event(ipcgate *g, struct end *e, uint32_t ev)
 		if (e == &c->cl) {
 			/* a hang-up: the client left; the connection to nng
 			 * stays until nng's header is in */
-			end_close(g, &c->cl);
+			relay_end_close(g->loop.ep, &c->cl);
 			break;
 		}
 		on_nng_head(g, c, ev);
 		break;
 	case C_RELAY:
 		if ((ev & (EPOLLHUP | EPOLLERR)) ||
-		    pump(c->cl.fd, c->nn.fd, c->up) < 0 ||
-		    pump(c->nn.fd, c->cl.fd, c->down) < 0)
+		    relay_pump(c->cl.fd, c->nn.fd, c->up, NULL, NULL) < 0 ||
+		    relay_pump(c->nn.fd, c->cl.fd, c->down, NULL, NULL) < 0)
 			conn_kill(g, c);
 		break;
 	}
@@ -535,11 +443,11 @@ on_accept(ipcgate *g)
 			(void) close(fd);
 			return;
 		}
-		c->cl = (struct end){c, fd, 0};
-		c->nn = (struct end){c, -1, 0};
+		c->cl = (struct relay_end){c, fd, 0};
+		c->nn = (struct relay_end){c, -1, 0};
 		c->st = C_HEAD;
 		c->deadline = clock_ms(CLOCK_MONOTONIC) + IPCGATE_HANDSHAKE_MS;
-		if (end_add(g, &c->cl, EPOLLIN) != 0) {
+		if (relay_end_add(g->loop.ep, &c->cl, EPOLLIN) != 0) {
 			(void) close(fd);
 			free(c);
 			return;
@@ -571,34 +479,28 @@ expire(ipcgate *g)
 	return (int) next;
 }
 
-static void *
-gate_main(void *arg)
+static void
+gate_event(void *arg, struct relay_end *e, uint32_t ev, int64_t now)
 {
 	ipcgate *g = arg;
-	struct epoll_event evs[64];
-	int n, timeout = -1;
-	pthread_setname_np(pthread_self(), "jobd:ipcgate"); /* top -H */
 
-	while (!atomic_load(&g->stop)) {
-		n = epoll_wait(g->ep, evs, 64, timeout);
-		if (n < 0 && errno != EINTR) {
-			log_error("ipc gate '%s': epoll_wait: %s", g->path,
-			          strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			struct end *e = evs[i].data.ptr;
-			if (e == &g->wend)
-				continue; /* ipcgate_close(): g->stop */
-			if (e == &g->lend)
-				on_accept(g);
-			else
-				on_event(g, e, evs[i].events);
-		}
-		timeout = expire(g);
-		free_zombies(g);
-	}
-	return NULL;
+	(void) now;
+	if (e == &g->lend)
+		on_accept(g);
+	else
+		on_event(g, e, ev);
+}
+
+static int
+gate_after(void *arg, int64_t now)
+{
+	ipcgate *g = arg;
+	int timeout;
+
+	(void) now;
+	timeout = expire(g);
+	free_zombies(g);
+	return timeout;
 }
 
 /* ---- opening and closing --------------------------------------------- */
@@ -783,7 +685,7 @@ bind_public(ipcgate *g, const struct sockaddr_un *sa, char *err, size_t errlen)
 	}
 	g->dev = st.st_dev;
 	g->ino = st.st_ino;
-	g->lend = (struct end){NULL, fd, 0};
+	g->lend = (struct relay_end){NULL, fd, 0};
 	return 0;
 fail:
 	snprintf(err, errlen, "cannot listen on '%s': %s", g->url,
@@ -828,9 +730,8 @@ ipcgate_open(ipcgate **gp, const char *url, uint16_t peer, char *inner,
 		snprintf(err, errlen, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	g->lend = (struct end){NULL, -1, 0};
-	g->wend = (struct end){NULL, -1, 0};
-	g->ep = -1;
+	g->lend = (struct relay_end){NULL, -1, 0};
+	relay_loop_init(&g->loop, "jobd:ipcgate", gate_event, gate_after, g);
 	g->peer = peer;
 	snprintf(g->url, sizeof(g->url), "%s", url);
 	if (set_addr(&sa, url + 6) != 0) {
@@ -863,10 +764,8 @@ ipcgate_open(ipcgate **gp, const char *url, uint16_t peer, char *inner,
 		         url);
 		goto fail;
 	}
-	if ((g->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-	    (g->wend.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
-	    end_add(g, &g->wend, EPOLLIN) != 0 ||
-	    end_add(g, &g->lend, 0) != 0) {
+	if (relay_loop_open(&g->loop) != 0 ||
+	    relay_end_add(g->loop.ep, &g->lend, 0) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", url,
 		         strerror(errno));
 		goto fail;
@@ -885,12 +784,11 @@ ipcgate_start(ipcgate *g, char *err, size_t errlen)
 	int rv;
 
 	set_accepting(g, true);
-	if ((rv = pthread_create(&g->thread, NULL, gate_main, g)) != 0) {
+	if ((rv = relay_loop_start(&g->loop)) != 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", g->url,
 		         strerror(rv));
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	g->started = true;
 	log_debug("ipc gate '%s': relays to nng at '%s', at most %zu "
 	          "connections",
 	          g->path, g->inner, g->cap);
@@ -912,17 +810,10 @@ void
 ipcgate_close(ipcgate *g)
 {
 	struct stat st;
-	uint64_t one = 1;
 
 	if (g == NULL)
 		return;
-	if (g->started) {
-		atomic_store(&g->stop, true);
-		if (write(g->wend.fd, &one, sizeof(one)) < 0)
-			log_error("ipc gate '%s': cannot wake its thread: %s",
-			          g->path, strerror(errno));
-		pthread_join(g->thread, NULL);
-	}
+	relay_loop_stop(&g->loop);
 	while (g->hs.head != NULL)
 		conn_kill(g, g->hs.head);
 	while (g->live.head != NULL)
@@ -936,10 +827,7 @@ ipcgate_close(ipcgate *g)
 		    st.st_ino == g->ino)
 			(void) unlink(g->path);
 	}
-	if (g->wend.fd >= 0)
-		(void) close(g->wend.fd);
-	if (g->ep >= 0)
-		(void) close(g->ep);
+	relay_loop_close(&g->loop);
 	if (g->dir[0] != '\0') {
 		(void) unlink(g->inner);
 		(void) rmdir(g->dir);

@@ -23,8 +23,6 @@
  * low (each takes three descriptors: the client's, the gate's to nng, and
  * nng's). At the limit, new ones wait in the kernel's backlog. */
 #define IPCGATE_MAX_CONNS 4096
-/* Bytes buffered in the gate per connection and direction. */
-#define IPCGATE_BUF 16384
 /* The longest URL of nng's private listener ipcgate_open() writes. */
 #define IPCGATE_URL_MAX 128
 

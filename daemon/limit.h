@@ -93,6 +93,16 @@ enum limit_kind {
 	X(HTTP_LINE_BYTES, "http_line_bytes", 8192, LIMIT_FRONT,               \
 	  "bytes of the request line or of one header line of an HTTP "        \
 	  "request (nng's buffer; a longer one closes the connection)")        \
+	X(HTTP_CONNECTIONS, "http_connections", 1024, LIMIT_FRONT,             \
+	  "HTTP connections open at once (tcpgate.c; fewer under a low "       \
+	  "open-file limit: each takes three descriptors); at the limit a "    \
+	  "new one closes the one idle longest if it has been idle for a "     \
+	  "second, else it waits in the kernel's backlog")                     \
+	X(HTTP_HEAD_MS, "http_head_ms", 10000, LIMIT_FRONT,                    \
+	  "milliseconds an HTTP client has for its first byte once "           \
+	  "connected, and for each request's head (request line and "          \
+	  "headers) from its first byte; then its connection is closed "       \
+	  "without a reply")                                                   \
 	/* the envelope (rpc.c) */                                             \
 	X(REQUEST_BYTES, "request_bytes", 2 << 20, LIMIT_VALUE,                \
 	  "bytes of one request (RESOURCE_EXHAUSTED)")                         \
