@@ -18,7 +18,11 @@
 #      queries above), and jobd's queue shown holding the extra ones;
 #      every /blocking must answer its n; and a /blocking whose client
 #      gives up must end its job cancelled;
-#   6. print a summary, and exit 0 only if every job ended as expected and
+#   6. jobd's HTTP listener (at JOBD_HTTP_URL): /readyz, a sha256 job
+#      submitted and waited for (long poll) through the JSON API with curl
+#      alone, a bad request answered 400 with its reason, and /metrics
+#      counting the job;
+#   7. print a summary, and exit 0 only if every job ended as expected and
 #      every quick query took less than DEMO_MAX_MS.
 #
 # Environment: JOBD_ADDR (the daemon), DEMO_SAMPLES (calls timed per
@@ -26,7 +30,8 @@
 # included, 250), DEMO_JS_N (count-js's n, 300000000: under a
 # second), EXPRESS_URL (the Express app; unset: step 5 is left out),
 # DEMO_EXPRESS_N (n of each /blocking, 5000000000: a few seconds, so that
-# they are still in flight while /non-blocking is timed).
+# they are still in flight while /non-blocking is timed), JOBD_HTTP_URL
+# (jobd's HTTP listener; unset: step 6 is left out).
 set -uo pipefail
 
 export JOBD_ADDR=${JOBD_ADDR:-tcp://127.0.0.1:7077}
@@ -273,9 +278,45 @@ else
 	say "EXPRESS_URL unset: the Express app left out"
 fi
 
-# 6. summary
+# 6. the HTTP listener: the JSON API with curl alone, and /metrics
+http_api() {
+	local url=$1 body id got code input=YWJj # base64 of "abc"
+	local want=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+	got=$(curl -sS --max-time 5 "$url/readyz")
+	[[ $got == ready ]] || bad "$url/readyz: '$got', not 'ready'"
+	body=$(curl -sS --max-time 10 "$url/v1/jobs" \
+		-d "{\"kind\":\"sha256\",\"input\":\"$input\"}") ||
+		{ bad "POST $url/v1/jobs failed"; return; }
+	id=$(sed -n 's/^{"job":{"id":"\([0-9]*\)".*/\1/p' <<<"$body")
+	[[ -n $id ]] || { bad "POST $url/v1/jobs answered '$body'"; return; }
+	http_job=$id
+	body=$(curl -sS --max-time 40 -H 'Grpc-Timeout: 30S' "$url/v1/jobs/$id:wait")
+	got=$(sed -n 's/.*"result":"\([^"]*\)".*/\1/p' <<<"$body" | base64 -d 2>/dev/null)
+	[[ $body == *'"state":"JOB_STATE_SUCCEEDED"'* && $got == "$want" ]] ||
+		bad "GET $url/v1/jobs/$id:wait answered '$body'"
+	code=$(curl -sS --max-time 5 -o "$tmp_body" -w '%{http_code}' "$url/v1/jobs" \
+		-d '{"kind":"count","params":{"n":5}}')
+	[[ $code == 400 ]] && grep -q '"status":"INVALID_ARGUMENT"' "$tmp_body" ||
+		bad "a bad Submit over HTTP: $code $(cat "$tmp_body")"
+	curl -sS --max-time 5 "$url/metrics" >"$tmp_body" || bad "GET $url/metrics failed"
+	local n
+	n=$(sed -n 's/^jobd_jobs_finished_total{kind="sha256",state="succeeded"} \([0-9]*\)$/\1/p' "$tmp_body")
+	[[ ${n:-0} -ge 2 ]] ||
+		bad "/metrics counts ${n:-no} sha256 jobs succeeded, want at least 2"
+	say "HTTP at $url: /readyz ready; sha256 job $id submitted and waited for with curl: JOB_STATE_SUCCEEDED, ${got:0:16}...; a bad Submit: $code INVALID_ARGUMENT; /metrics: ${n:-no} sha256 jobs succeeded"
+}
+http_job=""
+if [[ -n ${JOBD_HTTP_URL:-} ]]; then
+	tmp_body=$(mktemp)
+	http_api "$JOBD_HTTP_URL"
+	rm -f "$tmp_body"
+else
+	say "JOBD_HTTP_URL unset: the HTTP listener left out"
+fi
+
+# 7. summary
 say "final states:"
-jobctl status "${counts[@]}" "$primes" "$sha" "$failing" "$js" "$jslong" |
+jobctl status "${counts[@]}" "$primes" "$sha" "$failing" "$js" "$jslong" ${http_job:+"$http_job"} |
 	sed 's/^/demo:   /'
 if ((fails > 0)); then
 	say "$fails check(s) failed"

@@ -23,7 +23,7 @@ compose=$(tests/docker-env.sh) || exit
 # A project of its own, so that a demo the user has up is left alone, and
 # a free host port.
 export COMPOSE_PROJECT_NAME=jobdtest$$
-export JOBD_PORT= EXPRESS_PORT=
+export JOBD_PORT= JOBD_HTTP_PORT= EXPRESS_PORT=
 # The express image runs `npm ci` at build time: on a machine whose way to
 # the registry passes a TLS-inspecting proxy, npm must trust the host's own
 # CAs too (deploy/Dockerfile, NPM_EXTRA_CA).
@@ -61,6 +61,8 @@ grep -q "demo: every /blocking answered its n" "$log" ||
 	fail "the demo did not get every /blocking answer of the Express app"
 grep -q "demo: GET /blocking?n=[0-9]* given up after 2 s: its job [0-9]* is cancelled" "$log" ||
 	fail "the demo did not see the job of a /blocking given up on cancelled"
+grep -q "demo: HTTP at http://jobd:7078: /readyz ready; sha256 job [0-9]* submitted and waited for with curl: JOB_STATE_SUCCEEDED" "$log" ||
+	fail "the demo did not use jobd's JSON API over HTTP"
 jobd_ctr=$(dc ps -q jobd)
 code=$(docker inspect -f '{{.State.ExitCode}}' "$jobd_ctr" 2>/dev/null)
 [[ $code == 0 ]] || fail "jobd exited '$code' when compose stopped it, not 0"
@@ -90,7 +92,7 @@ workers=$(dc exec -T jobd jobctl stats | awk '$1 == "workers:" {print $2}')
 counted=$(awk '{print $4, $2}' <<<"$list" | sort | uniq -c |
 	awk '{print $2, $3, $1}' | sort)
 want=$(printf '%s\n' "count cancelled $workers" "fail failed 1" \
-	"primes succeeded 1" "sha256 succeeded 1" \
+	"primes succeeded 1" "sha256 succeeded 2" \
 	"count-js succeeded $((1 + workers + 2))" "count-js cancelled 2" | sort)
 [[ $counted == "$want" ]] ||
 	fail "jobs after restart: got [$counted], want [$want]"
@@ -104,6 +106,19 @@ if [[ -n ${JOBCTL_BIN:-} ]]; then
 	"$JOBCTL_BIN" --addr "tcp://$addr" status "$primes" | grep -q succeeded ||
 		fail "jobctl on the host could not reach jobd at $addr"
 fi
+
+# the HTTP listener on the host, through its published port: the page,
+# /healthz, and /metrics in Prometheus's format
+haddr=$(dc port jobd 7078)
+curl -fsS --max-time 5 "http://$haddr/healthz" | grep -qx ok ||
+	fail "GET /healthz through the published port $haddr"
+curl -fsS --max-time 5 "http://$haddr/" | grep -qi "<title>" ||
+	fail "the status page through the published port $haddr"
+if command -v promtool >/dev/null; then
+	curl -fsS --max-time 5 "http://$haddr/metrics" | promtool check metrics ||
+		fail "/metrics through $haddr does not pass promtool check metrics"
+fi
+echo "test_compose: the HTTP listener answers on the host at $haddr"
 
 if ((fails > 0)); then
 	echo "test_compose: $fails check(s) failed; jobd's log:" >&2
