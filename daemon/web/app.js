@@ -209,6 +209,11 @@ function current(gen) {
 function poll(gen, ms, fn) {
   const tick = async () => {
     if (!current(gen)) return;
+    if (document.hidden && ms) {
+      // A tab in the background asks nothing; it catches up when shown.
+      timer = setTimeout(tick, ms);
+      return;
+    }
     try {
       await fn();
       showBanner(null);
@@ -247,7 +252,7 @@ function view(title, ...children) {
 // -- overview
 
 function chart(values, stepMs) {
-  const W = 600, H = 140, L = 40, B = 20, T = 10;
+  const W = 520, H = 160, L = 40, B = 20, T = 10;
   const n = values.length;
   const step = (stepMs || 1000) / 1000;
   const rates = values.map((v) => Number(v) / step);
@@ -295,6 +300,7 @@ function niceCeil(x) {
   return 10 * p;
 }
 function fmtRate(r) {
+  if (r === 0) return '0';
   return r >= 10 ? r.toFixed(0) : r >= 1 ? r.toFixed(1) : r.toFixed(2);
 }
 
@@ -314,7 +320,8 @@ function viewOverview(gen) {
     const recent = st.finishedRecent || [];
     body.replaceChildren(
       counts,
-      el('section', { class: 'facts' },
+      el('div', { class: 'columns' }, el('section', { class: 'facts' },
+        el('h2', {}, 'Daemon'),
         el('dl', {},
           el('dt', {}, 'Workers busy'),
           el('dd', { id: 'workers' }, `${busy} / ${workers}`, ' ',
@@ -336,7 +343,7 @@ function viewOverview(gen) {
         el('h2', {}, 'Jobs finished per second'),
         recent.length
           ? chart(recent, Number(st.finishedRecentStepMs))
-          : el('p', { class: 'muted' }, 'This daemon does not report recent completions.')));
+          : el('p', { class: 'muted' }, 'This daemon does not report recent completions.'))));
   });
 }
 
@@ -626,6 +633,10 @@ function viewJob(gen, id) {
     clearTimeout(timer);
     const tick = async () => {
       if (!current(gen) || my !== pollGen) return;
+      if (document.hidden) {
+        timer = setTimeout(tick, POLL_JOB_MS);
+        return;
+      }
       let j = null;
       try {
         const r = await api('GET', `jobs/${id}`);
@@ -675,7 +686,9 @@ function viewKinds(gen) {
     const r = await api('GET', 'kinds');
     if (!current(gen)) return;
     const kinds = (r.kinds || []).slice().sort((a, b) => a.name.localeCompare(b.name));
-    table.replaceChildren(el('table', {},
+    table.replaceChildren(el('p', { class: 'muted' },
+      'Parameters marked * are required. A paused kind keeps its queued jobs waiting; ' +
+      'the jobs running finish.'), el('table', {},
       el('thead', {}, el('tr', {}, ['Kind', 'Origin', 'Description', 'Parameters', 'Concurrency', 'State', '']
         .map((t) => el('th', { scope: 'col' }, t)))),
       el('tbody', {}, kinds.map((k) => el('tr', { 'data-kind': k.name },
@@ -685,7 +698,7 @@ function viewKinds(gen) {
         el('td', { class: 'params' }, (k.params || []).map((p, i) => [i ? ', ' : '',
           el('span', { title: p.description || '' }, p.name + (p.required ? '*' : ''))])),
         el('td', {}, k.concurrency ? String(k.concurrency) : '—'),
-        el('td', {}, k.paused ? el('span', { class: 'state s-paused' }, 'paused') : 'running'),
+        el('td', {}, k.paused ? el('span', { class: 'state s-paused' }, 'paused') : 'active'),
         el('td', {}, el('button', {
           type: 'button', class: k.paused ? 'resume' : 'pause',
           'aria-label': `${k.paused ? 'resume' : 'pause'} kind ${k.name}`,
