@@ -269,6 +269,16 @@ test('a daemon with a token: the page asks for it once', { timeout: 60000 }, asy
   }
 });
 
+test('the overview after the workload', { timeout: 30000 }, async () => {
+  await page.goto(jobd.base);
+  const st = await jobd.api('GET', 'stats');
+  await until('the cards', 10000, async () => Number((await cardCounts(page)).succeeded) >= Number(st.succeeded));
+  if ((st.finishedRecent || []).length) {
+    await page.locator('svg.chart rect.bar').first().waitFor({ state: 'attached' });
+  }
+  await shot(page, 'overview-end');
+});
+
 test('no script errors on the page', () => {
   assert.deepEqual(pageErrors, []);
 });
