@@ -184,7 +184,9 @@ async function api(method, path, body) {
     }
     if (res.status === 401) {
       const why = (json && json.message) || 'unauthenticated';
-      if (token) sessionStorage.removeItem(TOKEN_KEY);
+      const now = sessionStorage.getItem(TOKEN_KEY);
+      if (now !== null && now !== token) continue; // a new token came meanwhile
+      if (now !== null) sessionStorage.removeItem(TOKEN_KEY);
       await askToken(why, Boolean(token));
       continue;
     }
