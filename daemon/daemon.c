@@ -4,18 +4,22 @@
  * Start: TLS files, token, kinds and schedules (read and checked first, so
  * that a bad one stops jobd before it touches the database) -> database
  * (schema checked, running jobs recovered, queued ones loaded) -> writer ->
- * scheduler -> schedules' engine (periodic.h) -> workers -> listeners. The
+ * scheduler -> schedules' engine (periodic.h) -> workers -> listeners (the
+ * nng front, then the HTTP front, http.h). The
  * database is locked before all this, by main() (dblock.h): a second jobd
  * on it stops before it reads a byte of it, so nothing here (recovery, a
  * migration, any write) can happen twice at once on one database. Stop, in
- * reverse: the front refuses new requests, the schedules make no more
+ * reverse: the fronts refuse new requests (the HTTP front's /readyz says
+ * 503 from then on, and it stops reading the writer's state before the
+ * writer stops), the schedules make no more
  * firings, the scheduler answers parked calls and lets running jobs finish
  * within the grace period (then stops them: they go back to queued), the
  * workers are joined, the writer commits what is left (the firings still on
  * their way included), and only then is the socket closed, since until then
  * replies may still be on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2
  * may never return from it (server.c), and by then there is nothing left to
- * lose.
+ * lose. The HTTP front closes just before the nng socket, after the drain:
+ * until then its /readyz tells load balancers that jobd is stopping.
  *
  * The stop has two halves: daemon_drain() (everything up to the commit) and
  * the close in daemon_stop(). main() runs the drain on a thread of its own
@@ -30,6 +34,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "http.h"
 #include "log.h"
 #include "periodic.h"
 #include "pool.h"
@@ -48,6 +53,7 @@ struct jobd_daemon {
 	pool *p;
 	runmark *marks; /* the workers' (runmark.h) */
 	server *srv;
+	http_front *http; /* NULL without --http */
 	uint32_t grace_ms;
 	uint32_t workers;
 	bool drained;
@@ -61,12 +67,22 @@ is_tls(const char *url)
 	return strncmp(url, "tls+", 4) == 0;
 }
 
+static bool
+is_https(const char *url)
+{
+	return url != NULL && strncmp(url, "https://", 8) == 0;
+}
+
 /* Whether what is sent to url may cross a network unencrypted. */
 static bool
 in_clear(const char *url)
 {
 	static const char *const safe[] = {
 	    "tls+",
+	    "https://",
+	    "http://127.",
+	    "http://localhost:",
+	    "http://[::1]:",
 	    "ipc://",
 	    "inproc://",
 	    "abstract://",
@@ -105,11 +121,22 @@ load_security(jobd_daemon *d, const struct daemon_config *cfg,
 		         tls_url);
 		return JOBD_INVALID_ARGUMENT;
 	}
+	if (is_https(cfg->http_url) &&
+	    (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		snprintf(err, errlen,
+		         "--http address '%s' needs a TLS certificate and key "
+		         "(--tls-cert FILE --tls-key FILE)",
+		         cfg->http_url);
+		return JOBD_INVALID_ARGUMENT;
+	}
+	if (tls_url == NULL && is_https(cfg->http_url))
+		tls_url = cfg->http_url;
 	if (tls_url == NULL && (cfg->tls_cert != NULL || cfg->tls_key != NULL ||
 	                        cfg->tls_ca != NULL)) {
 		snprintf(err, errlen,
 		         "TLS files are given (--tls-cert, --tls-key, "
-		         "--tls-ca) but no listen address is tls+tcp://");
+		         "--tls-ca) but no listen address is tls+tcp:// and "
+		         "--http is not https://");
 		return JOBD_INVALID_ARGUMENT;
 	}
 	if (tls_url != NULL &&
@@ -131,6 +158,10 @@ load_security(jobd_daemon *d, const struct daemon_config *cfg,
 			         "unencrypted; use tls+tcp:// where they "
 			         "cross a network",
 			         cfg->listen[i]);
+	if (cfg->http_url != NULL && in_clear(cfg->http_url))
+		log_warn("requests to '%s' carry the token unencrypted; use "
+		         "https:// where they cross a network",
+		         cfg->http_url);
 	return JOBD_OK;
 }
 
@@ -172,6 +203,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	struct service_config svc = {cfg->db_path, cfg->workers,
 	                             cfg->max_queue};
 	struct server_config srvc;
+	struct http_config hc;
 	jobd_daemon *d;
 	nng_tls_config *tls;
 	kindset *ks = NULL;
@@ -236,6 +268,21 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	if ((rv = server_start(&d->srv, service_base(d->sv), &srvc, err,
 	                       errlen)) != JOBD_OK)
 		goto fail_server;
+	if (cfg->http_url != NULL) {
+		memset(&hc, 0, sizeof(hc));
+		hc.url = cfg->http_url;
+		hc.tls = is_https(cfg->http_url) ? tls : NULL;
+		hc.tls_client_certs = cfg->tls_ca != NULL;
+		hc.auth = srvc.auth;
+		hc.svc = service_base(d->sv);
+		hc.w = d->w;
+		/* /metrics: hc.metrics takes metrics_render() once the
+		 * metrics module is in (issue 15); until then no route */
+		hc.metrics = NULL;
+		hc.metrics_arg = NULL;
+		if ((rv = http_start(&d->http, &hc, err, errlen)) != JOBD_OK)
+			goto fail_http;
+	}
 	if (tls != NULL)
 		nng_tls_config_free(tls); /* the listeners hold it */
 	log_info("jobd %s ready: database '%s', %u workers%s", JOBD_VERSION,
@@ -244,6 +291,8 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	*dp = d;
 	return JOBD_OK;
 
+fail_http:
+	server_stop(d->srv);
 fail_server:
 	periodic_stop(d->per);
 	sched_drain(d->s, 0);
@@ -304,6 +353,7 @@ daemon_drain(jobd_daemon *d)
 	log_info("stopping: no new requests; running jobs have %u ms",
 	         d->grace_ms);
 	server_drain(d->srv);
+	http_drain(d->http);
 	periodic_stop(d->per);
 	sched_drain(d->s, d->grace_ms);
 	pool_stop(d->p);
@@ -348,6 +398,7 @@ daemon_stop(jobd_daemon *d)
 		return JOBD_OK;
 	if (!d->drained)
 		daemon_drain(d);
+	http_stop(d->http);
 	if (server_stop_within(d->srv, DAEMON_CLOSE_MS) != JOBD_OK) {
 		/* the service and scheduler stay: nng may yet call in */
 		log_warn("stopped, but the socket did not close within %u ms "

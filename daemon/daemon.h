@@ -25,13 +25,16 @@ struct daemon_config {
 	uint32_t max_connections; /* 0: from the open-file limit */
 	/* the longest a change nobody waits for waits for the next commit */
 	uint32_t commit_hold_ms;
-	/* PEM files for the tls+tcp:// addresses; NULL when not given. A
-	 * tls+tcp:// address needs cert and key; with ca, clients must present
-	 * a certificate signed by it. Given without a tls+tcp:// address, they
-	 * are refused. */
+	/* PEM files for the tls+tcp:// addresses and an https:// http_url;
+	 * NULL when not given. Such an address needs cert and key; with ca,
+	 * clients must present a certificate signed by it. Given without such
+	 * an address, they are refused. */
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_ca;
+	/* The HTTP front's address, http:// or https:// (http.h); NULL: none.
+	 * https:// needs tls_cert and tls_key, as tls+tcp:// does. */
+	const char *http_url;
 	/* When not NULL, every request must carry the token in this file. */
 	const char *auth_token_file;
 	/* Where the kinds come from besides the built-in ones; read again by
@@ -46,7 +49,8 @@ typedef struct jobd_daemon jobd_daemon;
 
 /* Loads the TLS files and the token (refusing any that cannot be read or
  * used), opens the database (refusing a foreign or corrupt one), recovers
- * jobs left running, starts the writer, workers and listeners. The caller
+ * jobs left running, starts the writer, workers and listeners (the nng
+ * front, then the HTTP front). The caller
  * holds the database's lock (dblock_take) from before anything touches the
  * database until after daemon_stop. */
 int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,

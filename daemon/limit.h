@@ -21,6 +21,11 @@
  *                  the log says when it matters)
  *   what   what it bounds, in words (the WHAT of the messages).
  *
+ * The HTTP front (http.c) keeps room of its own against the same
+ * parked_waits and parked_calls rows: each front may park that many calls,
+ * and an HTTP connection carries one call at a time (HTTP/1.1), so
+ * conn_parked_calls is met trivially there.
+ *
  * A connection's parked calls are counted against conn_parked_calls and,
  * across connections, against parked_waits (Wait) or parked_calls (the
  * others): Waits have room of their own and never take the room Submits
@@ -78,6 +83,16 @@ enum limit_kind {
 	X(MESSAGE_BYTES, "message_bytes", (2 << 20) + 64, LIMIT_FRONT,         \
 	  "bytes of one message as the transport receives it (request_bytes "  \
 	  "and the SP header); nng closes the connection of a larger one")     \
+	/* the HTTP front (http.c, gateway.c) */                               \
+	X(HTTP_BODY_BYTES, "http_body_bytes", 4 << 20, LIMIT_VALUE,            \
+	  "bytes of one HTTP request body (413, RESOURCE_EXHAUSTED, before "   \
+	  "it is read; a body without Content-Length is refused, 411)")        \
+	X(HTTP_BODY_MS, "http_body_ms", 10000, LIMIT_FRONT,                    \
+	  "milliseconds an HTTP client may pause while it sends a body; "      \
+	  "then its connection is closed without a reply")                    \
+	X(HTTP_LINE_BYTES, "http_line_bytes", 8192, LIMIT_FRONT,               \
+	  "bytes of the request line or of one header line of an HTTP "        \
+	  "request (nng's buffer; a longer one closes the connection)")        \
 	/* the envelope (rpc.c) */                                             \
 	X(REQUEST_BYTES, "request_bytes", 2 << 20, LIMIT_VALUE,                \
 	  "bytes of one request (RESOURCE_EXHAUSTED)")                         \

@@ -67,6 +67,11 @@ usage(FILE *f)
 	    "  --listen URL        address to serve, tcp://, tls+tcp:// or\n"
 	    "                      ipc://; may be repeated (JOBD_LISTEN,\n"
 	    "                      comma-separated; " DEFAULT_LISTEN ")\n"
+	    "  --http URL          serve the HTTP front too: the JSON API\n"
+	    "                      (/v1/...), /healthz, /readyz, /metrics and\n"
+	    "                      the status page (/); http://HOST:PORT, or\n"
+	    "                      https:// with --tls-cert and --tls-key\n"
+	    "                      (JOBD_HTTP; none)\n"
 	    "  --db PATH           SQLite database file, created if missing\n"
 	    "                      (JOBD_DB; " DEFAULT_DB ")\n"
 	    "  --workers N         worker threads; 0 = none: jobs are taken\n"
@@ -100,10 +105,12 @@ usage(FILE *f)
 	    "  --log-level LEVEL   error, warn, info or debug\n"
 	    "                      (JOBD_LOG_LEVEL; info)\n"
 	    "  --tls-cert FILE     PEM certificate (chain) of the tls+tcp://\n"
-	    "                      addresses (JOBD_TLS_CERT; none)\n"
+	    "                      addresses and of an https:// --http\n"
+	    "                      (JOBD_TLS_CERT; none)\n"
 	    "  --tls-key FILE      its PEM private key, unencrypted; must not\n"
 	    "                      be readable by others (JOBD_TLS_KEY; none)\n"
-	    "  --tls-ca FILE       require clients of tls+tcp:// addresses\n"
+	    "  --tls-ca FILE       require clients of tls+tcp:// (and "
+	    "https://)\n"
 	    "                      to present a certificate signed by this\n"
 	    "                      PEM CA (JOBD_TLS_CA; none: no client\n"
 	    "                      certificate asked for)\n"
@@ -127,7 +134,10 @@ usage(FILE *f)
 	    "                      require every request, Ping included, to\n"
 	    "                      carry the token in FILE (one line; must\n"
 	    "                      not be readable by others) as metadata\n"
-	    "                      'authorization: Bearer TOKEN'\n"
+	    "                      'authorization: Bearer TOKEN' (over HTTP,\n"
+	    "                      the header 'Authorization: Bearer TOKEN',\n"
+	    "                      on every path but /healthz, /readyz and\n"
+	    "                      the status page's files)\n"
 	    "                      (JOBD_AUTH_TOKEN_FILE; none)\n"
 	    "  -h, --help          this text\n"
 	    "  --version           the version\n"
@@ -242,6 +252,13 @@ set_opt(struct opts *o, int opt, const char *v)
 			return bad("", v);
 		o->cfg.db_path = v;
 		return 0;
+	case 'W':
+		/* the host and port are checked by http_start() */
+		if (strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "https://", 8) != 0)
+			return bad("an http:// or https:// address", v);
+		o->cfg.http_url = v;
+		return 0;
 	case 'w':
 		if (parse_u64(v, 1024, &n) != 0)
 			return bad("a number from 0 to 1024", v);
@@ -312,6 +329,7 @@ set_opt(struct opts *o, int opt, const char *v)
 static const struct option longopts[] = {
     {"listen", required_argument, NULL, 'l'},
     {"db", required_argument, NULL, 'd'},
+    {"http", required_argument, NULL, 'W'},
     {"workers", required_argument, NULL, 'w'},
     {"max-queue", required_argument, NULL, 'q'},
     {"retention", required_argument, NULL, 'r'},
@@ -339,6 +357,7 @@ static const struct {
 	int opt;
 } envs[] = {
     {"JOBD_DB", 'd'},
+    {"JOBD_HTTP", 'W'},
     {"JOBD_WORKERS", 'w'},
     {"JOBD_MAX_QUEUE", 'q'},
     {"JOBD_RETENTION", 'r'},
