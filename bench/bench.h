@@ -108,6 +108,7 @@ int bench_client(const char *url, jobd_client **c);
 
 /* The workloads: 0 when it ran, -1 when it could not (said why). */
 int wl_latency(struct bench *b);
+int wl_latency_scrape(struct bench *b);
 int wl_throughput(struct bench *b);
 int wl_inflight(struct bench *b);
 int wl_exec(struct bench *b);

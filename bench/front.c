@@ -8,6 +8,13 @@
  * (bench-spin, a shell busy loop: exec.c): a program kind's process
  * competes for the CPU as a thread of jobd does not.
  *
+ * latency-scrape: latency's idle and busy phases (not the programs') on a
+ * jobd with --http, while a thread scrapes its /metrics every
+ * SCRAPE_PERIOD_MS (scrape.h), as Prometheus would: rendering the metrics
+ * must not slow the nng front. Each phase times Gets back to back until
+ * it has spanned SCRAPES_PER_PHASE scrapes (so 5 s at least; --samples
+ * Gets at least); every scrape must succeed.
+ *
  * throughput: tiny jobs from concurrent clients until all have succeeded,
  * first one Submit per job, then SubmitBatch; each phase on a fresh
  * daemon and database of its own, whose round trip and fsync (bounds.h)
@@ -31,6 +38,7 @@
 #include "bench.h"
 #include "bounds.h"
 #include "load.h"
+#include "scrape.h"
 
 #define WARMUP_GETS  100
 #define LONG_N_MAX   1000000000000ull /* 1e12, or the kind's max */
@@ -39,6 +47,13 @@
 #define STALL_MS     60000u           /* no job succeeded for this long */
 #define SUBMIT_SHARE 0.8 /* single Submits: target, a share of the ceiling */
 #define US(ns)       ((double) (ns) / 1e3)
+
+/* latency-scrape: how often /metrics is scraped; the longest wait for a
+ * scrape; the scrapes each phase spans at least (with --quick) */
+#define SCRAPE_PERIOD_MS  100
+#define SCRAPE_FIRST_MS   10000
+#define SCRAPES_PER_PHASE 50
+#define SCRAPES_QUICK     5
 
 /* Submits `req` and puts its id in *id. */
 static int
@@ -264,8 +279,82 @@ add_phase(struct bench *b, const char *phase, uint64_t *v, size_t n,
 	report_add(b->rep, names[2], label, max, "us", 1, REPORT_NONE, 0);
 }
 
-int
-wl_latency(struct bench *b)
+/* Waits until s has made its first good scrape; 0, or -1 having said why
+ * (its error, or none within SCRAPE_FIRST_MS). */
+static int
+first_scrape(scraper *s)
+{
+	int64_t end = bench_now_ns() + (int64_t) SCRAPE_FIRST_MS * 1000000;
+	struct scrape_stats st;
+
+	while (bench_now_ns() < end) {
+		scraper_peek(s, &st);
+		if (st.good > 0)
+			return 0;
+		if (st.bad > 0) {
+			bench_errorf("GET /metrics: %s", st.last_error);
+			return -1;
+		}
+		bench_sleep_us(10000);
+	}
+	bench_errorf("GET /metrics: no answer in %d s", SCRAPE_FIRST_MS / 1000);
+	return -1;
+}
+
+/*
+ * latency-scrape's phase: Gets of job `id` timed back to back in rounds of
+ * --samples until the scraper has answered SCRAPES_PER_PHASE (--quick:
+ * SCRAPES_QUICK) more scrapes, so that the phase spans that many renders
+ * of /metrics; *v (grown with realloc) and *nv hold every sample. 0, or -1
+ * having said why (a Get failed; a scrape failed; no scrape for
+ * SCRAPE_FIRST_MS).
+ */
+static int
+time_gets_scraped(struct bench *b, jobd_client *c, uint64_t id, scraper *s,
+                  uint64_t **v, size_t *nv)
+{
+	uint64_t want = b->o.quick ? SCRAPES_QUICK : SCRAPES_PER_PHASE;
+	uint32_t n = b->o.samples;
+	struct scrape_stats st;
+	size_t cap = n;
+	int64_t since = bench_now_ns();
+
+	scraper_peek(s, &st);
+	uint64_t good0 = st.good, good = st.good;
+	*nv = 0;
+	while (*nv == 0 || st.good < good0 + want) {
+		if (*nv + n > cap) {
+			uint64_t *p = realloc(*v, (cap *= 2) * sizeof(**v));
+			if (p == NULL) {
+				bench_errorf("out of memory");
+				return -1;
+			}
+			*v = p;
+		}
+		if (time_gets(c, id, 0, n, *v + *nv) != 0)
+			return -1;
+		*nv += n;
+		scraper_peek(s, &st);
+		if (st.bad > 0) {
+			bench_errorf("GET /metrics: %s", st.last_error);
+			return -1;
+		}
+		if (st.good > good) {
+			good = st.good;
+			since = bench_now_ns();
+		} else if (bench_now_ns() - since >
+		           (int64_t) SCRAPE_FIRST_MS * 1000000) {
+			bench_errorf("GET /metrics: no answer in %d s",
+			             SCRAPE_FIRST_MS / 1000);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* latency (scrape false) and latency-scrape (true). */
+static int
+latency(struct bench *b, bool scrape)
 {
 	static const char *const idle_names[3] = {"idle_p50_us", "idle_p99_us",
 	                                          "idle_max_us"};
@@ -280,20 +369,40 @@ wl_latency(struct bench *b)
 	const char *url;
 	jobd_client *c = NULL;
 	uint32_t n = b->o.samples, workers = 0, nlong = 0, nspin = 0;
+	size_t nidle = n, nbusy = n;
 	uint64_t *idle = NULL, *busy = NULL, *prog = NULL, *longs = NULL;
 	uint64_t *spins = NULL, id, max;
 	uint64_t *floor_idle = NULL, *floor_busy = NULL;
-	char kinds[PATH_MAX];
-	const char *const extra[] = {"--kinds-dir", kinds, NULL};
-	bool programs = b->o.addr == NULL; /* our jobd reads our kinds */
-	int rv, ret = -1;
+	char kinds[PATH_MAX], http[64];
+	const char *extra[] = {"--kinds-dir", kinds, NULL};
+	/* our jobd reads our kinds */
+	bool programs = b->o.addr == NULL && !scrape;
+	scraper *scr = NULL;
+	struct scrape_stats sst;
+	int port = 0, rv, ret = -1;
 
 	if (programs && bench_kinds_dir(b, kinds, sizeof(kinds)) != 0)
 		return (-1);
-	if (bench_jobd(b, &p, "latency", extra, &url) != 0)
+	if (scrape) {
+		if ((port = jobdproc_free_port()) == 0)
+			return (-1);
+		snprintf(http, sizeof(http), "http://127.0.0.1:%d", port);
+		extra[0] = "--http";
+		extra[1] = http;
+	}
+	if (bench_jobd(b, &p, scrape ? "latency-scrape" : "latency", extra,
+	               &url) != 0)
 		return (-1);
 	if (bench_client(url, &c) != 0)
 		goto out;
+	if (scrape) {
+		if (scraper_start(&scr, port, NULL, SCRAPE_PERIOD_MS) != 0 ||
+		    first_scrape(scr) != 0)
+			goto out;
+		bench_progress("latency-scrape",
+		               "GET /metrics every %d ms meanwhile",
+		               SCRAPE_PERIOD_MS);
+	}
 	if ((idle = calloc(n, sizeof(*idle))) == NULL ||
 	    (busy = calloc(n, sizeof(*busy))) == NULL ||
 	    (prog = calloc(n, sizeof(*prog))) == NULL ||
@@ -319,9 +428,18 @@ wl_latency(struct bench *b)
 		             (unsigned long long) id);
 		goto out;
 	}
-	bench_progress("latency", "%u Gets of job %llu, idle", n,
-	               (unsigned long long) id);
-	if (time_gets(c, id, WARMUP_GETS, n, idle) != 0 ||
+	if (scrape)
+		bench_progress("latency-scrape",
+		               "Gets of job %llu for %u scrapes or more, idle",
+		               (unsigned long long) id,
+		               b->o.quick ? SCRAPES_QUICK : SCRAPES_PER_PHASE);
+	else
+		bench_progress("latency", "%u Gets of job %llu, idle", n,
+		               (unsigned long long) id);
+	if (scrape && (time_gets(c, id, WARMUP_GETS, 0, idle) != 0 ||
+	               time_gets_scraped(b, c, id, scr, &idle, &nidle) != 0))
+		goto out;
+	if ((!scrape && time_gets(c, id, WARMUP_GETS, n, idle) != 0) ||
 	    time_pipe(n, floor_idle) != 0)
 		goto out;
 
@@ -343,11 +461,15 @@ wl_latency(struct bench *b)
 	bench_count_req_init(&lng, max);
 	if (occupy(c, &lng.req, longs, &nlong, workers) != 0)
 		goto out;
-	bench_progress("latency",
-	               "%u Gets, %u of %u workers busy with count "
+	bench_progress(scrape ? "latency-scrape" : "latency",
+	               "%s Gets, %u of %u workers busy with count "
 	               "n=%llu",
-	               n, workers, workers, (unsigned long long) max);
-	if (time_gets(c, id, 0, n, busy) != 0 || time_pipe(n, floor_busy) != 0)
+	               scrape ? "more" : "the same", workers, workers,
+	               (unsigned long long) max);
+	if (scrape && time_gets_scraped(b, c, id, scr, &busy, &nbusy) != 0)
+		goto out;
+	if ((!scrape && time_gets(c, id, 0, n, busy) != 0) ||
+	    time_pipe(n, floor_busy) != 0)
 		goto out;
 
 	/* every worker busy with a program instead */
@@ -364,15 +486,27 @@ wl_latency(struct bench *b)
 		               n, workers, workers, BENCH_KIND_SPIN);
 		if (time_gets(c, id, 0, n, prog) != 0)
 			goto out;
-	} else {
+	} else if (!scrape) {
 		bench_progress("latency", "not with programs: --addr's jobd "
 		                          "does not read our kinds");
 	}
+	if (scrape) {
+		scraper_stop(scr, &sst);
+		scr = NULL;
+		if (sst.bad > 0) {
+			bench_errorf("%llu of %llu scrapes of /metrics failed; "
+			             "the last: %s",
+			             (unsigned long long) sst.bad,
+			             (unsigned long long) (sst.bad + sst.good),
+			             sst.last_error);
+			goto out;
+		}
+	}
 
-	add_phase(b, "idle", idle, n, idle_names);
-	add_phase(b, "busy", busy, n, busy_names);
-	double ip99 = US(bench_percentile(idle, n, 99));
-	double bp99 = US(bench_percentile(busy, n, 99));
+	add_phase(b, "idle", idle, nidle, idle_names);
+	add_phase(b, "busy", busy, nbusy, busy_names);
+	double ip99 = US(bench_percentile(idle, nidle, 99));
+	double bp99 = US(bench_percentile(busy, nbusy, 99));
 	report_add(b->rep, "busy_idle_p99_ratio", "Get p99 busy / p99 idle",
 	           bp99 / ip99, "", 2, REPORT_LE, 1.5);
 	if (programs) {
@@ -384,6 +518,18 @@ wl_latency(struct bench *b)
 	}
 	report_add(b->rep, "workers", "workers busy", workers, "", 0,
 	           REPORT_NONE, 0);
+	if (scrape) {
+		report_add(b->rep, "scrapes", "GET /metrics answered",
+		           (double) sst.good, "", 0, REPORT_NONE, 0);
+		report_add(b->rep, "gets", "Gets timed (idle + busy)",
+		           (double) (nidle + nbusy), "", 0, REPORT_NONE, 0);
+		report_add(b->rep, "scrape_bytes", "/metrics size",
+		           (double) sst.bytes, "B", 0, REPORT_NONE, 0);
+		report_add(b->rep, "scrape_p50_us", "GET /metrics p50",
+		           US(sst.p50_ns), "us", 1, REPORT_NONE, 0);
+		report_add(b->rep, "scrape_p99_us", "GET /metrics p99",
+		           US(sst.p99_ns), "us", 1, REPORT_NONE, 0);
+	}
 	/* the machine's floor, for reading the figures above */
 	report_add(
 	    b->rep, "floor_idle_p99_us", "pipe round trip p99, idle (floor)",
@@ -393,6 +539,7 @@ wl_latency(struct bench *b)
 	    US(bench_percentile(floor_busy, n, 99)), "us", 1, REPORT_NONE, 0);
 	ret = 0;
 out:
+	scraper_stop(scr, &sst);
 	if (cancel_jobs(c, longs, &nlong) != 0)
 		ret = -1;
 	if (cancel_jobs(c, spins, &nspin) != 0)
@@ -408,6 +555,18 @@ out:
 	if (jobdproc_stop(&p) != 0)
 		ret = -1;
 	return (ret);
+}
+
+int
+wl_latency(struct bench *b)
+{
+	return latency(b, false);
+}
+
+int
+wl_latency_scrape(struct bench *b)
+{
+	return latency(b, true);
 }
 
 /* One phase of throughput: N jobs, batch 0 (Submit) or B (SubmitBatch). */

@@ -98,9 +98,8 @@ jobdproc_signals(const char *datadir)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* A loopback port nothing listens on now; 0 having said why. */
-static int
-free_port(void)
+int
+jobdproc_free_port(void)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
@@ -198,7 +197,7 @@ jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
 	snprintf(p->db, sizeof(p->db), "%s/jobd.db", dir);
 	snprintf(p->log, sizeof(p->log), "%s/jobd.log", dir);
-	if ((port = free_port()) == 0)
+	if ((port = jobdproc_free_port()) == 0)
 		return (-1);
 	snprintf(p->url, sizeof(p->url), "tcp://127.0.0.1:%d", port);
 

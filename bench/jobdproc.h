@@ -32,6 +32,10 @@ void jobdproc_signals(const char *datadir);
 int jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
                    const char *const *extra);
 
+/* A loopback port nothing listens on now (for another listener of a jobd:
+ * --http); 0 having said why. */
+int jobdproc_free_port(void);
+
 /* Waits until p answers Ping: opens a client in a loop until the dial
  * works, then pings with a short timeout, about 1 ms between tries. At
  * *ready_ns (if not NULL) the CLOCK_MONOTONIC time of the Ping's reply.

@@ -49,6 +49,9 @@ struct workload {
 static const struct workload workloads[] = {
     {"latency", wl_latency, false,
      "Get round trips, idle and with every worker busy"},
+    {"latency-scrape", wl_latency_scrape, true,
+     "latency's idle and busy Gets on a jobd with --http\n"
+     "                 while a thread GETs /metrics every 100 ms"},
     {"throughput", wl_throughput, false,
      "tiny jobs from concurrent clients until all\n"
      "                 succeeded: one Submit per job, then SubmitBatch"},

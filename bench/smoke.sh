@@ -24,6 +24,8 @@ grep -q '^  memory-scheduled$' <<<"$help" ||
 	fail "--help does not list memory-scheduled"
 grep -q '^  restart-scheduled$' <<<"$help" ||
 	fail "--help does not list restart-scheduled"
+grep -q '^  latency-scrape ' <<<"$help" ||
+	fail "--help does not list latency-scrape"
 "$bench" --batch 0 2>/dev/null
 [ $? -eq 2 ] || fail "--batch 0 is not a usage error (2)"
 "$bench" --inflight 0 2>/dev/null
@@ -42,6 +44,8 @@ ls -d "$dir"/jobd-bench-* >/dev/null 2>&1 && fail "data directory left behind"
 declare -A figures=(
 	[latency]="idle_p50_us idle_p99_us busy_p99_us busy_idle_p99_ratio
 		prog_p99_us prog_idle_p99_ratio"
+	[latency-scrape]="idle_p50_us idle_p99_us busy_p50_us busy_p99_us
+		busy_idle_p99_ratio scrapes scrape_p99_us"
 	[throughput]="submit_rtt_p50_us submit_rtt_p99_us submit_fsync_p50_us
 		submit_fsync_p99_us submit_ceiling_jobs_per_s submit_jobs_per_s
 		submit_p99_us batch_rtt_p50_us batch_fsync_p50_us
@@ -63,8 +67,8 @@ declare -A figures=(
 	[memory-scheduled]="bytes_per_job scheduled_jobs submit_s"
 	[restart-scheduled]="ping_ms db_jobs stats_scheduled stats_ms"
 )
-for w in latency throughput inflight exec speedup memory restart \
-	memory-scheduled restart-scheduled; do
+for w in latency latency-scrape throughput inflight exec speedup memory \
+	restart memory-scheduled restart-scheduled; do
 	grep -q "^    \"$w\": {" "$json" || fail "no workload '$w' in the JSON"
 	block=$(awk -v w="    \"$w\": {" \
 		'index($0, w) == 1 { on = 1; next } on && /^    }/ { exit } on' \
@@ -75,6 +79,6 @@ for w in latency throughput inflight exec speedup memory restart \
 	done
 done
 n=$(grep -c '"status": "ok"' "$json")
-[ "$n" -eq 9 ] || fail "$n of 9 workloads ok"
+[ "$n" -eq 10 ] || fail "$n of 10 workloads ok"
 grep -q '"online_cpus": [0-9]' "$json" || fail "no machine in the JSON"
 echo "bench_smoke: ok"

@@ -36,6 +36,7 @@
 #include "auth.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "periodic.h"
 #include "pool.h"
 #include "scheduler.h"
@@ -194,6 +195,14 @@ recall_marks(jobd_daemon *d, store *db, const struct daemon_config *cfg,
 	return JOBD_OK;
 }
 
+/* GET /metrics (http.h's hook): the process's one registry. */
+static int
+render_metrics(void *arg, char **buf, size_t *len)
+{
+	(void) arg;
+	return metrics_render(buf, len);
+}
+
 int
 daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
              size_t errlen)
@@ -276,9 +285,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		hc.auth = srvc.auth;
 		hc.svc = service_base(d->sv);
 		hc.w = d->w;
-		/* /metrics: hc.metrics takes metrics_render() once the
-		 * metrics module is in (issue 15); until then no route */
-		hc.metrics = NULL;
+		hc.metrics = render_metrics; /* metrics.h */
 		hc.metrics_arg = NULL;
 		if ((rv = http_start(&d->http, &hc, err, errlen)) != JOBD_OK)
 			goto fail_http;

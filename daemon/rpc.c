@@ -26,13 +26,21 @@
  * call parked, holds it (ops->hold, under the lock) and releases it, or
  * finds nothing. A handler's state therefore lives until both its answer
  * and any release that held it are done.
+ *
+ * Metrics: every reply leaves through deliver(), which counts it by method
+ * and code with the time since its dispatch, and gives back the call's
+ * room to park (counted by rpc_park_room): jobd_parked_calls is the
+ * calls holding room on every front, as each front's own count in Stats.
+ * A request refused before its method is known counts as "unknown".
  */
 #include "rpc.h"
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "wire.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,13 +69,26 @@ rpc_encode_error(int code, const char *msg, size_t *len)
 
 static pthread_mutex_t park_mtx = PTHREAD_MUTEX_INITIALIZER;
 
+/* Every reply goes through here: counted (method, code, time since the
+ * dispatch; the room to park given back) before the transport may reuse c. */
+static void
+deliver(struct rpc_call *c, uint8_t *buf, size_t len)
+{
+	if (c->room) {
+		c->room = false;
+		metrics_parked(-1);
+	}
+	metrics_request(c->method, c->code, metrics_now_ns() - c->t0);
+	c->send(c, buf, len);
+}
+
 static void
 send_error(struct rpc_call *c, int code, const char *msg)
 {
 	size_t len = 0;
 	uint8_t *buf = rpc_encode_error(code, msg, &len);
 	c->code = buf != NULL ? code : JOBD_RESOURCE_EXHAUSTED;
-	c->send(c, buf, buf ? len : 0);
+	deliver(c, buf, buf ? len : 0);
 }
 
 void
@@ -97,7 +118,7 @@ rpc_closure(const ProtobufCMessage *reply, void *arg)
 		return;
 	}
 	c->code = JOBD_OK;
-	c->send(c, buf, len);
+	deliver(c, buf, len);
 }
 
 void
@@ -127,12 +148,16 @@ rpc_metadata(const struct rpc_call *c, const char *key)
 int
 rpc_park_room(struct rpc_call *c, int kind)
 {
-	if (c->ops == NULL || c->ops->reserve == NULL)
-		return JOBD_OK;
-	if (c->ops->reserve(c, kind, c->msg, sizeof(c->msg)) == JOBD_OK)
-		return JOBD_OK;
-	c->code = JOBD_RESOURCE_EXHAUSTED;
-	return JOBD_RESOURCE_EXHAUSTED;
+	if (c->ops != NULL && c->ops->reserve != NULL &&
+	    c->ops->reserve(c, kind, c->msg, sizeof(c->msg)) != JOBD_OK) {
+		c->code = JOBD_RESOURCE_EXHAUSTED;
+		return JOBD_RESOURCE_EXHAUSTED;
+	}
+	if (!c->room) {
+		c->room = true;
+		metrics_parked(1);
+	}
+	return JOBD_OK;
 }
 
 void
@@ -236,6 +261,9 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 	char name[80], msg[256];
 	int rv;
 
+	c->t0 = metrics_now_ns();
+	c->room = false;
+	c->method = UINT_MAX; /* "unknown" until found */
 	c->code = JOBD_OK;
 	c->msg[0] = '\0';
 	c->req = NULL;

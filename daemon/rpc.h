@@ -101,6 +101,11 @@ struct rpc_call {
 	/* rpc_park's, under the park lock. */
 	const struct rpc_park_ops *park_ops;
 	void *park_arg;
+
+	/* rpc's, for the metrics: when the dispatch began (metrics_now_ns);
+	 * whether the call holds room to park (rpc_park_room). */
+	int64_t t0;
+	bool room;
 };
 
 /* Decodes and dispatches one request; the reply goes to c->send. */

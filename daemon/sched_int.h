@@ -47,6 +47,7 @@ struct jobrun {
 	int64_t deadline; /* running: CLOCK_MONOTONIC ms, 0 = none */
 	int64_t started_at;
 	int64_t finished_at;
+	int64_t started_ns; /* running: metrics_now_ns() at its start */
 	uint8_t *result;
 	size_t result_len;
 	char *error;

@@ -119,6 +119,12 @@
  * because the writer is stopping goes to the completer too, and nothing
  * waits for the completer while holding mtx. Waiters are fired without
  * mtx.
+ *
+ * Metrics (metrics.h: atomics, no lock) are recorded under mtx where the
+ * counts of Stats change, so the two agree once a client sees a change: a
+ * job acknowledged (insert_done), ended (set_state), started (sched_take:
+ * the time it was queued, from queued_since) and each run's time
+ * (sched_finish).
  */
 #include "sched_int.h"
 
@@ -136,6 +142,7 @@
 #include "heap.h"
 #include "idtree.h"
 #include "log.h"
+#include "metrics.h"
 
 #define BACKOFF_CAP_MS (5 * 60 * 1000)
 #define PURGE_EVERY_MS (10 * 60 * 1000)
@@ -626,6 +633,8 @@ set_state(sched *s, struct job *j, int state)
 	if (j->flags & JOB_COMMITTED) {
 		s->st.counts[j->state]--;
 		s->st.counts[state]++;
+		if (job_state_terminal(state) && !job_state_terminal(j->state))
+			metrics_job_finished(j->kind, state);
 	}
 	if (job_waits(j->state))
 		s->nqueued--;
@@ -1128,8 +1137,10 @@ insert_done(struct writer_op *op)
 		s->st.counts[JOB_QUEUED]++;
 		if (j->flags & JOB_RERUN)
 			s->st.counts[op->run.state]--;
-		else
+		else {
 			s->st.submitted++;
+			metrics_job_submitted(j->kind);
+		}
 		j->flags &= (uint8_t) ~JOB_RERUN;
 		index_add(s, j);
 		if (j->flags & JOB_DOOMED) {
@@ -1994,6 +2005,19 @@ next_kq(sched *s)
 	return best;
 }
 
+/* When job j, about to start, last became queued (wall ms): its creation,
+ * the end of its backoff or delay, or, rerun, the end of its last run. */
+static int64_t
+queued_since(const struct job *j)
+{
+	int64_t t = j->created_at > j->not_before ? j->created_at
+	                                          : j->not_before;
+	if (j->run != NULL && j->run->nhistory > 0 &&
+	    j->run->history[j->run->nhistory - 1].finished_at > t)
+		t = j->run->history[j->run->nhistory - 1].finished_at;
+	return t;
+}
+
 struct job *
 sched_take(sched *s)
 {
@@ -2028,6 +2052,8 @@ sched_take(sched *s)
 	r->ks = kindset_ref(s->ks);
 	r->def = kindset_by_id(s->ks, j->kind);
 	r->started_at = sched_wall_ms();
+	r->started_ns = metrics_now_ns();
+	metrics_job_started(j->kind, r->started_at - queued_since(j));
 	r->finished_at = 0;
 	j->not_before = 0;
 	atomic_store(&r->done, 0);
@@ -2097,6 +2123,7 @@ sched_finish(sched *s, struct job *j, int outcome, uint8_t *result,
 	int64_t now = sched_wall_ms();
 
 	pthread_mutex_lock(&s->mtx);
+	metrics_job_ran(j->kind, metrics_now_ns() - r->started_ns);
 	s->st.busy--;
 	/* its kind has room again: a worker may take the next one */
 	s->kq[j->kind].running--;

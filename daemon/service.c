@@ -37,6 +37,7 @@
 
 #include "limit.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 
 #define DEFAULT_LIST 100
@@ -1285,6 +1286,7 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 	Jobd__V1__StatsReply rep = JOBD__V1__STATS_REPLY__INIT;
 	struct rpc_front_stats fs;
 	struct sched_stats st;
+	uint32_t recent[METRICS_RECENT_STEPS];
 	char **paused = NULL;
 	size_t npaused = 0;
 
@@ -1318,6 +1320,10 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 	rep.scheduled = st.counts[JOB_SCHEDULED];
 	rep.n_paused_kinds = npaused;
 	rep.paused_kinds = paused;
+	metrics_finished_recent(recent);
+	rep.n_finished_recent = METRICS_RECENT_STEPS;
+	rep.finished_recent = recent;
+	rep.finished_recent_step_ms = METRICS_RECENT_STEP_MS;
 	rpc_closure(&rep.base, arg);
 	for (size_t i = 0; i < npaused; i++)
 		free(paused[i]);
@@ -1451,6 +1457,8 @@ service_create(service **svp, sched *s, const struct service_config *cfg,
 	sv->cfg.db_path = sv->db_path;
 	sv->started = sched_mono_ms();
 	pthread_mutex_init(&sv->rd_mtx, NULL);
+	struct metrics_source ms = {s, cfg->db_path, cfg->workers};
+	metrics_attach(&ms); /* what /metrics reads besides its counters */
 	*svp = sv;
 	return JOBD_OK;
 }
@@ -1466,6 +1474,7 @@ service_destroy(service *sv)
 {
 	if (sv == NULL)
 		return;
+	metrics_detach(sv->s);
 	for (size_t i = 0; i < sv->nreaders; i++)
 		store_close(sv->readers[i]);
 	pthread_mutex_destroy(&sv->rd_mtx);

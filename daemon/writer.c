@@ -63,6 +63,9 @@
  * miss it); the completer and the writer thread take dmtx alone. done()
  * runs without either. `retry` and the failure state belong to the writer
  * thread.
+ *
+ * Metrics: each commit's size (ops) and time, begin to commit, and each
+ * batch the database refused (metrics.h).
  */
 #include "writer.h"
 
@@ -77,6 +80,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #define WRITER_BATCH    8192
 #define WRITER_RETRY_MS 500
@@ -358,6 +362,7 @@ run_batch(writer *w, struct writer_op *batch)
 	struct writer_op *op, *next;
 	uint64_t changes = store_changes(w->db);
 	size_t n = 0;
+	int64_t t0 = metrics_now_ns();
 	int rv;
 
 	atomic_fetch_add(&w->commits, 1);
@@ -373,6 +378,10 @@ run_batch(writer *w, struct writer_op *batch)
 		else
 			(void) store_rollback(w->db);
 	}
+	if (rv == JOBD_OK)
+		metrics_commit(n, metrics_now_ns() - t0);
+	else
+		metrics_write_failure();
 	note_outcome(w, rv, store_changes(w->db) != changes, n);
 
 	oplist_init(&failed);
