@@ -558,6 +558,7 @@ function viewJob(gen, id) {
   const body = el('div', { id: 'job-body' });
   const header = el('div', { id: 'job-head' });
   let last = '';
+  let lastRest = '';
   let pollGen = 0;            // a Cancel or Retry starts polling afresh
 
   const act = async (what, btn) => {
@@ -591,7 +592,19 @@ function viewJob(gen, id) {
   function show(j) {
     const key = JSON.stringify(j);
     if (key === last) return;
+    // Only the progress moved (the common case while it runs): update the
+    // bar in place rather than redraw the page.
+    const rest = JSON.stringify({ ...j, progressDone: '', progressTotal: '' });
+    const bar = document.getElementById('job-progress');
+    if (rest === lastRest && bar && bar.hasAttribute('max') && BigInt(j.progressTotal || 0) > 0n) {
+      last = key;
+      const fresh = progressBlock(j);
+      bar.value = fresh.querySelector('progress').value;
+      $('#job-progress-text').textContent = fresh.querySelector('span').textContent;
+      return;
+    }
     last = key;
+    lastRest = rest;
     const st = stateName(j.state);
     header.replaceChildren(el('p', {},
       stateBadge(j.state), ' ', el('strong', {}, j.kind),

@@ -135,7 +135,7 @@ export class Daemon {
     if (body !== undefined) h['Content-Type'] = 'application/json';
     const r = await fetch(this.base + 'v1/' + path, {
       method, headers: h, body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(40000),
+      signal: AbortSignal.timeout(150000),
     });
     const text = await r.text();
     let json;
@@ -158,9 +158,9 @@ export class Daemon {
     return (await this.api('GET', `jobs/${id}`)).jobs[0];
   }
 
-  /** Waits (30 s at most) for the job to end; its Job. */
+  /** Waits (120 s at most: a program job on a busy machine) for the job to end; its Job. */
   async wait(id) {
-    return (await this.api('GET', `jobs/${id}:wait`, undefined, { headers: { 'Grpc-Timeout': '30S' } })).job;
+    return (await this.api('GET', `jobs/${id}:wait`, undefined, { headers: { 'Grpc-Timeout': '120S' } })).job;
   }
 }
 
