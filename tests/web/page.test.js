@@ -74,9 +74,11 @@ before(async () => {
 after(async () => {
   await browser?.close();
   if (jobd) {
+    // A jobd that does not exit 0 on SIGTERM (a sanitizer's report, a
+    // crash) fails the run.
     const status = await jobd.stop();
-    if (status !== 0) console.log(`jobd exited ${status}; its log:\n${jobd.logTail()}`);
-    else jobd.cleanup();
+    if (status !== 0) throw new Error(`jobd exited ${status}; its log:\n${jobd.logTail()}`);
+    jobd.cleanup();
   }
 }, { timeout: 90000 });
 
@@ -279,8 +281,8 @@ test('a daemon with a token: the page asks for it once', { timeout: 150000 }, as
     await p.context().close();
   } finally {
     const status = await secure.stop();
-    if (status === 0) secure.cleanup();
-    else console.log(`the second jobd exited ${status}; its log:\n${secure.logTail()}`);
+    assert.equal(status, 0, `the second jobd exited ${status}; its log:\n${secure.logTail()}`);
+    secure.cleanup();
   }
 });
 
