@@ -187,6 +187,11 @@ make_res(int status, const char *type, const void *data, size_t len,
 	    nng_http_res_set_header(res, "X-Content-Type-Options", "nosniff") !=
 	        0 ||
 	    nng_http_res_set_header(res, "Cache-Control", "no-store") != 0 ||
+	    /* the page runs only its own files (no inline script or
+	     * style, nothing from elsewhere), and in no frame */
+	    nng_http_res_set_header(res, "Content-Security-Policy",
+	                            "default-src 'self'; img-src 'self' data:; "
+	                            "frame-ancestors 'none'") != 0 ||
 	    (close &&
 	     nng_http_res_set_header(res, "Connection", "close") != 0) ||
 	    (borrow ? nng_http_res_set_data(res, data, len)
