@@ -78,8 +78,8 @@
  * room), a leaf; front.mtx (draining, the handlers running, and the
  * writer while /readyz reads it), a leaf. http_drain() waits on it until
  * no handler runs, so that nothing the HTTP front called reads the writer
- * once the drain goes on to stop it. Neither is held across an nng call that may run a callback,
- * nor across rpc_dispatch() or rpc_release().
+ * once the drain goes on to stop it. Neither is held across an nng call that
+ * may run a callback, nor across rpc_dispatch() or rpc_release().
  */
 #include "http.h"
 
@@ -998,8 +998,7 @@ http_start(http_front **hp, const struct http_config *cfg, char *err,
 		goto fail;
 	log_info("HTTP on %s://%s:%u%s, at most %zu connections",
 	         h->url->u_scheme, h->url->u_hostname,
-	         (unsigned) tcpgate_port(h->gate), what,
-	         tcpgate_cap(h->gate));
+	         (unsigned) tcpgate_port(h->gate), what, tcpgate_cap(h->gate));
 	*hp = h;
 	return JOBD_OK;
 fail_nng:

@@ -365,24 +365,15 @@ static const struct {
 	const char *env;
 	int opt;
 } envs[] = {
-    {"JOBD_DB", 'd'},
-    {"JOBD_HTTP", 'W'},
-    {"JOBD_WORKERS", 'w'},
-    {"JOBD_MAX_QUEUE", 'q'},
-    {"JOBD_RETENTION", 'r'},
-    {"JOBD_BACKOFF", 'b'},
-    {"JOBD_GRACE", 'g'},
-    {"JOBD_MAX_RECOVERIES", 'M'},
-    {"JOBD_COMMIT_HOLD", 'H'},
-    {"JOBD_MAX_CONNECTIONS", 'N'},
-    {"JOBD_LOG_LEVEL", 'L'},
-    {"JOBD_LOG_FORMAT", 'F'},
-    {"JOBD_TLS_CERT", 'C'},
-    {"JOBD_TLS_KEY", 'K'},
-    {"JOBD_TLS_CA", 'A'},
-    {"JOBD_AUTH_TOKEN_FILE", 'T'},
-    {"JOBD_KINDS_DIR", 'k'},
-    {"JOBD_RUN_DIR", 'R'},
+    {"JOBD_DB", 'd'},          {"JOBD_HTTP", 'W'},
+    {"JOBD_WORKERS", 'w'},     {"JOBD_MAX_QUEUE", 'q'},
+    {"JOBD_RETENTION", 'r'},   {"JOBD_BACKOFF", 'b'},
+    {"JOBD_GRACE", 'g'},       {"JOBD_MAX_RECOVERIES", 'M'},
+    {"JOBD_COMMIT_HOLD", 'H'}, {"JOBD_MAX_CONNECTIONS", 'N'},
+    {"JOBD_LOG_LEVEL", 'L'},   {"JOBD_LOG_FORMAT", 'F'},
+    {"JOBD_TLS_CERT", 'C'},    {"JOBD_TLS_KEY", 'K'},
+    {"JOBD_TLS_CA", 'A'},      {"JOBD_AUTH_TOKEN_FILE", 'T'},
+    {"JOBD_KINDS_DIR", 'k'},   {"JOBD_RUN_DIR", 'R'},
 };
 
 /* Splits the comma-separated list in environment variable `env` (a copy

@@ -2010,8 +2010,8 @@ next_kq(sched *s)
 static int64_t
 queued_since(const struct job *j)
 {
-	int64_t t = j->created_at > j->not_before ? j->created_at
-	                                          : j->not_before;
+	int64_t t =
+	    j->created_at > j->not_before ? j->created_at : j->not_before;
 	if (j->run != NULL && j->run->nhistory > 0 &&
 	    j->run->history[j->run->nhistory - 1].finished_at > t)
 		t = j->run->history[j->run->nhistory - 1].finished_at;
