@@ -12,7 +12,7 @@ import {
 } from '../index.js';
 import { Daemon, env, freePort } from './lib/daemon.js';
 import { create } from '@bufbuild/protobuf';
-import { JobSchema, JobState, KindSchema, RunSchema, ScheduleSchema } from '../src/gen/jobd_pb.js';
+import { JobSchema, JobState, KindSchema, RunSchema, ScheduleSchema, StatsReplySchema } from '../src/gen/jobd_pb.js';
 import { fromJob, fromKind, fromSchedule, fromStats, toAfter, toDelayMs, toRunAtMs } from '../src/convert.js';
 
 let d;
@@ -293,9 +293,13 @@ test('scheduling fields from the wire: plain values, Dates, bigint ids', () => {
     nextAt: new Date(5000), lastAt: null, lastJobId: null, source: '/k/often.schedule', priority: 2,
   });
   assert.equal(fromSchedule(create(ScheduleSchema, { lastJobId: 77n, lastAtMs: 4n })).lastJobId, 77n);
-  const st = fromStats({ $typeName: 'jobd.v1.StatsReply', scheduled: 4n, pausedKinds: ['a'] });
+  const st = fromStats(create(StatsReplySchema, {
+    scheduled: 4n, pausedKinds: ['a'], finishedRecent: [0, 3], finishedRecentStepMs: 10000,
+  }));
   assert.equal(st.scheduled, 4n);
   assert.deepEqual(st.pausedKinds, ['a']);
+  assert.deepEqual(st.finishedRecent, [0, 3]);
+  assert.equal(st.finishedRecentStepMs, 10000);
   assert.equal(st.$typeName, undefined);
 });
 
