@@ -42,9 +42,11 @@ struct scraper {
 	struct scrape_stats st;
 };
 
-/* One scrape: 0 if good, -1 with why in s->st.last_error. */
+/* One scrape, on the scraper's thread: 0 if good, with the reply's size in
+ * *bytes; -1 with why in err. It touches only what that thread owns (the
+ * buffer); scrape_main records the outcome in s->st under the lock. */
 static int
-scrape_once(scraper *s)
+scrape_once(scraper *s, char *err, size_t errlen, uint64_t *bytes)
 {
 	struct sockaddr_in a = {0};
 	struct timeval tv = {TIMEOUT_MS / 1000, 0};
@@ -57,8 +59,7 @@ scrape_once(scraper *s)
 	a.sin_port = htons((uint16_t) s->port);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		snprintf(s->st.last_error, sizeof(s->st.last_error),
-		         "socket: %s", strerror(errno));
+		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -71,26 +72,23 @@ scrape_once(scraper *s)
 	                   s->token, s->token[0] ? "\r\n" : "");
 	if (connect(fd, (struct sockaddr *) &a, sizeof(a)) != 0 ||
 	    write(fd, req, (size_t) len) != len) {
-		snprintf(s->st.last_error, sizeof(s->st.last_error),
-		         "cannot send to 127.0.0.1:%d: %s", s->port,
-		         strerror(errno));
+		snprintf(err, errlen, "cannot send to 127.0.0.1:%d: %s",
+		         s->port, strerror(errno));
 		goto out;
 	}
 	for (;;) {
 		if (n + 1 >= s->cap) {
 			char *p = realloc(s->buf, s->cap * 2);
 			if (p == NULL) {
-				snprintf(s->st.last_error,
-				         sizeof(s->st.last_error),
-				         "out of memory");
+				snprintf(err, errlen, "out of memory");
 				goto out;
 			}
 			s->buf = p;
 			s->cap *= 2;
 		}
 		if ((r = read(fd, s->buf + n, s->cap - n - 1)) < 0) {
-			snprintf(s->st.last_error, sizeof(s->st.last_error),
-			         "reading the reply: %s", strerror(errno));
+			snprintf(err, errlen, "reading the reply: %s",
+			         strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -102,16 +100,14 @@ scrape_once(scraper *s)
 	    strncmp(s->buf, "HTTP/1.0 200", 12) != 0) {
 		char *eol = strpbrk(s->buf, "\r\n");
 		int w = eol ? (int) (eol - s->buf) : (int) (n < 80 ? n : 80);
-		snprintf(s->st.last_error, sizeof(s->st.last_error),
-		         "answered '%.*s'", w, s->buf);
+		snprintf(err, errlen, "answered '%.*s'", w, s->buf);
 		goto out;
 	}
 	if (strstr(s->buf, "\njobd_workers ") == NULL) {
-		snprintf(s->st.last_error, sizeof(s->st.last_error),
-		         "a reply without jobd_workers");
+		snprintf(err, errlen, "a reply without jobd_workers");
 		goto out;
 	}
-	s->st.bytes = n;
+	*bytes = n;
 	rv = 0;
 out:
 	close(fd);
@@ -128,16 +124,20 @@ scrape_main(void *arg)
 	pthread_mutex_lock(&s->mtx);
 	while (!s->stop) {
 		pthread_mutex_unlock(&s->mtx);
+		char err[sizeof(s->st.last_error)] = "";
+		uint64_t bytes = 0;
 		int64_t t0 = bench_now_ns();
-		int rv = scrape_once(s);
+		int rv = scrape_once(s, err, sizeof(err), &bytes);
 		int64_t dt = bench_now_ns() - t0;
 		pthread_mutex_lock(&s->mtx);
 		if (rv == 0) {
 			s->st.good++;
+			s->st.bytes = bytes;
 			if (s->ntimes < MAX_TIMES)
 				s->times[s->ntimes++] = (uint64_t) dt;
 		} else {
 			s->st.bad++;
+			memcpy(s->st.last_error, err, sizeof(err));
 		}
 		next.tv_nsec += (long) (s->period_ms % 1000) * 1000000L;
 		next.tv_sec += (time_t) (s->period_ms / 1000);
