@@ -207,14 +207,24 @@ for _ in $(seq 20); do
 	args=()
 	for _ in $(seq 10); do
 		# --next: each request its own body (repeated -d would join them)
-		args+=(--next -s --max-time 60 -X POST -d '{"kind":"count","params":{"n":"1"}}' "$B/v1/jobs")
+		args+=(--next -s -S --max-time 120 -w '\nHTTP %{http_code}\n' -X POST
+			-d '{"kind":"count","params":{"n":"1"}}' "$B/v1/jobs")
 	done
-	curl "${args[@]}" >"$dir/many.$RANDOM$RANDOM" 2>&1 &
+	(
+		curl "${args[@]}"
+		echo "curl exit $?"
+	) >"$dir/many.$RANDOM$RANDOM" 2>&1 &
 	cpids+=($!)
 done
 wait "${cpids[@]}"
-n=$(cat "$dir"/many.* | grep -o '"state":"JOB_STATE_QUEUED"' | wc -l)
-[[ $n == 200 ]] && ok "20 keep-alive clients, 200 Submits" || bad "20 keep-alive clients: $n of 200 Submits answered"
+# count answers by their status, not by the job's state in them: under
+# valgrind a worker may already have started the job when its reply is made
+n=$(cat "$dir"/many.* | grep -c '^HTTP 200$')
+if [[ $n == 200 ]]; then
+	ok "20 keep-alive clients, 200 Submits"
+else
+	bad "20 keep-alive clients: $n of 200 Submits answered: $(cat "$dir"/many.* | grep -v '^{' | sort | uniq -c | tr '\n' ';')"
+fi
 req "cancel the long one" 200 '' -- -X POST "$B/v1/jobs/$long:cancel"
 
 # errors
