@@ -1008,15 +1008,18 @@ until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
 	jobq *q = sv->q;
 	struct jobrec r = {0};
 	struct parked *p;
+	bool here = false; /* known live here, without asking the database */
 	int rv;
 
 	/* a job not live here: the queue may have to ask the database */
-	if (q->ops->reads_block && !all_live(sv, &id, 1) &&
-	    svc_defer(sv, c))
-		return;
+	if (q->ops->reads_block && !rpc_is_deferred(c)) {
+		if (!all_live(sv, &id, 1) && svc_defer(sv, c))
+			return;
+		here = true;
+	}
 	if (rpc_park_room(c, kind) != JOBD_OK) {
-		int st;
-		bool live = q->ops->is_live(q, id, &st);
+		int st = JOBD_OK;
+		bool live = here || q->ops->is_live(q, id, &st);
 		if (st != JOBD_OK) {
 			rpc_fail(c, st, "cannot %s job %llu: cannot tell "
 			         "whether it has ended", verb,
