@@ -534,8 +534,8 @@ submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
 		if ((rv = after_check(sv, rec.after, rec.nafter, wait,
 		                      &b.nwait_for, err, sizeof(err))) !=
 		        JOBD_OK ||
-		    (rv = sv->q->ops->submit_batch(sv->q, &b, 1, err,
-		                                   sizeof(err))) != JOBD_ABORTED)
+		    (rv = sv->q->ops->submit_batch(
+		         sv->q, &b, 1, err, sizeof(err))) != JOBD_ABORTED)
 			break;
 	}
 	if (rv != JOBD_OK) {
@@ -859,8 +859,8 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	for (int t = 0; t < AFTER_TRIES; t++) {
 		if ((rv = batch_after(sv, bs, nb, waits, err, sizeof(err))) !=
 		        JOBD_OK ||
-		    (rv = sv->q->ops->submit_batch(sv->q, bs, nb, err,
-		                                   sizeof(err))) != JOBD_ABORTED)
+		    (rv = sv->q->ops->submit_batch(
+		         sv->q, bs, nb, err, sizeof(err))) != JOBD_ABORTED)
 			break;
 	}
 	if (rv != JOBD_OK) {
@@ -1021,9 +1021,10 @@ until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
 		int st = JOBD_OK;
 		bool live = here || q->ops->is_live(q, id, &st);
 		if (st != JOBD_OK) {
-			rpc_fail(c, st, "cannot %s job %llu: cannot tell "
-			         "whether it has ended", verb,
-			         (unsigned long long) id);
+			rpc_fail(c, st,
+			         "cannot %s job %llu: cannot tell "
+			         "whether it has ended",
+			         verb, (unsigned long long) id);
 			return;
 		}
 		if (live) {
@@ -1078,8 +1079,8 @@ svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
 	/* No deadline (0) waits as long as the job takes to stop, as for
 	 * Wait: a running job ends at its next progress report, a program
 	 * at SIGTERM or, after its grace, SIGKILL. */
-	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_CALL,
-	          true, reply_cancel, "cancel");
+	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_CALL, true,
+	          reply_cancel, "cancel");
 }
 
 /* ---- List ------------------------------------------------------------ */

@@ -119,8 +119,7 @@ test_open_refused(void)
 	CHECK(strstr(err, "names no file") != NULL);
 #ifndef JOBD_HAVE_PG
 	cfg.db = "postgresql://jobd:secret@db1/jobd";
-	CHECK_EQ_INT(jobq_open(&q, &cfg, err, sizeof(err)),
-	             JOBD_UNIMPLEMENTED);
+	CHECK_EQ_INT(jobq_open(&q, &cfg, err, sizeof(err)), JOBD_UNIMPLEMENTED);
 	CHECK(strstr(err, "built without PostgreSQL") != NULL);
 	CHECK(strstr(err, "secret") == NULL);
 #endif
@@ -210,8 +209,7 @@ test_local(void)
 	CHECK(inlen == 3 && memcmp(in, "abc", 3) == 0);
 	free(in);
 	CHECK_EQ_INT(q->ops->progress(w.progress_arg, 1, 2), 0);
-	q->ops->finish(q, j, JOBD_RUN_OK, (uint8_t *) strdup("r"), 1,
-	               NULL);
+	q->ops->finish(q, j, JOBD_RUN_OK, (uint8_t *) strdup("r"), 1, NULL);
 	q->ops->mark(q, 0, 0);
 	q->ops->close_conn(q, conn);
 	REQUIRE(twait_get(&end) == JOBD_OK);
@@ -232,8 +230,7 @@ test_local(void)
 	CHECK_EQ_INT(got.state, JOB_SUCCEEDED);
 	CHECK(got.result_len == 1 && got.result[0] == 'r');
 	jobrec_clear(&got);
-	REQUIRE(q->ops->find_key(q, "k1", &got, err, sizeof(err)) ==
-	        JOBD_OK);
+	REQUIRE(q->ops->find_key(q, "k1", &got, err, sizeof(err)) == JOBD_OK);
 	CHECK_EQ_INT(got.id, id);
 	jobrec_clear(&got);
 	CHECK_EQ_INT(q->ops->find_key(q, "k2", &got, err, sizeof(err)),
