@@ -200,6 +200,11 @@ db_drop(void)
 
 	if (c == NULL)
 		return;
+	if (getenv("JOBD_PGSTORE_KEEP") != NULL) { /* to look at it after */
+		fprintf(stderr, "kept database %s\n", db_name);
+		PQfinish(c);
+		return;
+	}
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 	         db_name);
 	sql(c, q);
@@ -535,6 +540,15 @@ test_insert_get(void)
 	CHECK_EQ_INT(counts[JOB_QUEUED], 3);
 	CHECK_EQ_INT(counts[JOB_SCHEDULED], 1);
 	CHECK_EQ_INT(counts[JOB_RUNNING], 0);
+	REQUIRE(claim_ids(s, "A", 60000, 1, ids) == 1);
+	REQUIRE(pgstore_counts_live(s, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], 2);
+	CHECK_EQ_INT(counts[JOB_SCHEDULED], 1);
+	CHECK_EQ_INT(counts[JOB_RUNNING], 1);
+	CHECK_EQ_INT(counts[JOB_SUCCEEDED], 0);
+	REQUIRE(pgstore_counts(s, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], 2);
+	CHECK_EQ_INT(counts[JOB_RUNNING], 1);
 
 	/* lists: newest first, filters, paging */
 	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
@@ -555,14 +569,24 @@ test_insert_get(void)
 	f.state = JOB_QUEUED;
 	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
 	CHECK_EQ_INT(n, 1);
+	if (n == 1) /* the job after the one now running */
+		CHECK_EQ_INT(list[0].waiting, JOB_WAIT_AFTER);
 	free_recs(list, n);
 	f.kind = NULL;
+	f.state = JOB_RUNNING;
 	f.limit = 1;
 	f.before = res[1].id;
 	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
 	CHECK_EQ_INT(n, 1);
-	if (n == 1)
+	if (n == 1) {
 		CHECK_EQ_INT(list[0].id, res[0].id);
+		CHECK_EQ_INT(list[0].state, JOB_RUNNING);
+		CHECK_EQ_INT(list[0].waiting, JOB_WAIT_NONE);
+	}
+	free_recs(list, n);
+	f.state = 0;
+	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
+	CHECK_EQ_INT(n, 1);
 	free_recs(list, n);
 	f.state = JOB_SUCCEEDED;
 	f.limit = 0;
@@ -735,6 +759,10 @@ test_claim_order(void)
 	REQUIRE(pgstore_set_paused(s, "sleep", true, 0, &changed) == JOBD_OK);
 	CHECK(changed);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 0);
+	struct jobrec pg = {0};
+	REQUIRE(pgstore_get(s, sl3, 0, &pg) == JOBD_OK);
+	CHECK_EQ_INT(pg.waiting, JOB_WAIT_PAUSED);
+	jobrec_clear(&pg);
 	REQUIRE(pgstore_set_paused(s, "sleep", false, 0, &changed) == JOBD_OK);
 	CHECK(changed);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 1);
@@ -757,6 +785,11 @@ test_claim_order(void)
 	r.after = &a;
 	r.nafter = 1;
 	b = insert1(s, &r);
+	struct jobrec g = {0};
+	REQUIRE(pgstore_get(s, b, 0, &g) == JOBD_OK);
+	CHECK_EQ_INT(g.waiting, JOB_WAIT_AFTER);
+	CHECK_EQ_INT(g.waiting_for, a);
+	jobrec_clear(&g);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 1);
 	CHECK_EQ_INT(ids[0], a);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 0);
@@ -1436,11 +1469,14 @@ test_throughput(void)
 {
 	const char *url = db_create();
 	pgstore *s = open_db(url);
-	const char *e = getenv("JOBD_PGSTORE_ENDED");
+	const char *e = getenv("JOBD_PGSTORE_ENDED"),
+	           *bs = getenv("JOBD_PGSTORE_BATCH");
 	long ended = e != NULL ? atol(e) : 200000;
-	enum { BATCH = 500, BATCHES = 100 };
-	struct jobrec r[BATCH];
-	struct pgstore_ins res[BATCH];
+	int BATCH = bs != NULL && atoi(bs) > 0 && atoi(bs) <= 5000 ? atoi(bs)
+	                                                          : 500;
+	int BATCHES = 50000 / BATCH;
+	struct jobrec *r = calloc((size_t) BATCH, sizeof(*r));
+	struct pgstore_ins *res = calloc((size_t) BATCH, sizeof(*res));
 	uint64_t counts[JOB_STATE_MAX + 1];
 	double t0, dt;
 	PGconn *c;
@@ -1450,6 +1486,7 @@ test_throughput(void)
 	const char *claim = pg_stmt_sql(PGS_CLAIM, &np, &types);
 
 	/* batches of 500 in a transaction each, as the group commit does */
+	REQUIRE(r != NULL && res != NULL);
 	t0 = secs();
 	for (int b = 0; b < BATCHES; b++) {
 		for (int i = 0; i < BATCH; i++) {
@@ -1475,6 +1512,7 @@ test_throughput(void)
 	printf("insert: 500 single jobs: %.2f s, %.0f jobs/s\n", dt, 500 / dt);
 
 	/* many ended rows: the claim stays on the queue's index */
+	REQUIRE(r != NULL && res != NULL);
 	REQUIRE((c = raw(url)) != NULL);
 	REQUIRE(sql(c, "UPDATE jobs SET state = 3, finished_at = 1"));
 	snprintf(q, sizeof(q),
@@ -1507,6 +1545,23 @@ test_throughput(void)
 	       "%.0f jobs/s\n",
 	       ended, BATCH * BATCHES, claimed, dt, claimed / dt);
 	CHECK_EQ_INT(claimed, 100 - 20); /* 20 claimed by the EXPLAINs */
+
+	/* the reads of Stats and List, with all those rows */
+	struct store_filter f = {.state = JOB_SUCCEEDED, .limit = 100};
+	struct jobrec *list;
+	size_t nl;
+	t0 = secs();
+	REQUIRE(pgstore_counts(s, counts) == JOBD_OK);
+	dt = secs() - t0;
+	CHECK_EQ_INT(counts[JOB_SUCCEEDED], ended + BATCH * BATCHES + 500 + 80);
+	printf("counts: %.3f s; ", dt);
+	t0 = secs();
+	REQUIRE(pgstore_list(s, &f, &list, &nl) == JOBD_OK);
+	printf("list of 100 succeeded: %.4f s\n", secs() - t0);
+	CHECK_EQ_INT(nl, 100);
+	free_recs(list, nl);
+	free(r);
+	free(res);
 	pgstore_close(s);
 	db_drop();
 }

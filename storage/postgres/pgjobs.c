@@ -4,7 +4,11 @@
  * indexes each statement walks).
  *
  * Every statement that returns jobs returns the columns of REC_HEAD, then
- * the result or NULL, then the input or NULL (pg_rec reads them). A state
+ * the result or NULL, then the input or NULL (pg_rec reads them). For a
+ * queued job REC_HEAD also says why it may wait (struct jobrec's
+ * `waiting`): for a job it runs after (the first, in its order, that has
+ * not succeeded), or for its kind's pause; the runtime adds the reasons
+ * only it knows (kind undefined here, kind at its limit). A state
  * read back is JOB_SCHEDULED for a queued job whose not_before is ahead of
  * the server's clock, as the local scheduler shows it.
  */
@@ -34,7 +38,12 @@
 	" j.progress_total, j.error, j.idem_key, j.unique_key, j.after,"       \
 	" j.created_at, j.started_at, j.finished_at, j.not_before,"            \
 	" j.recoveries, j.reruns, j.input_crc, j.result_crc,"                  \
-	" coalesce(length(j.input), 0)"
+	" coalesce(length(j.input), 0),"                                       \
+	" CASE WHEN j.state = 1 THEN (SELECT u.a FROM unnest(j.after)"         \
+	" WITH ORDINALITY AS u(a, o) JOIN jobs d ON d.id = u.a"                \
+	" WHERE d.state <> 3 ORDER BY u.o LIMIT 1) END,"                       \
+	" j.state = 1 AND EXISTS (SELECT 1 FROM paused_kinds p"                \
+	" WHERE p.kind = j.kind)"
 
 enum {
 	C_ID,
@@ -60,6 +69,8 @@ enum {
 	C_INPUT_CRC,
 	C_RESULT_CRC,
 	C_INPUT_LEN,
+	C_WAITING_FOR, /* a queued job: the first it runs after not succeeded */
+	C_PAUSED,      /* a queued job: its kind is paused */
 	C_RESULT,
 	C_INPUT,
 	C_NUM,
@@ -300,6 +311,13 @@ static const struct {
                     "SELECT CASE WHEN state = 1 AND not_before > jobd_now()"
                     " THEN 6 ELSE state END, count(*) FROM jobs GROUP BY 1",
                     {0}},
+    [PGS_COUNTS_LIVE] = {"jobd_counts_live",
+                         "SELECT (SELECT count(*) FROM jobs WHERE state = 1"
+                         " AND not_before <= jobd_now()),"
+                         " (SELECT count(*) FROM jobs WHERE state = 2),"
+                         " (SELECT count(*) FROM jobs WHERE state = 1"
+                         " AND not_before > jobd_now())",
+                         {0}},
     [PGS_RUNNING_BY_KIND] = {"jobd_running_by_kind",
                              "SELECT kind, count(*) FROM jobs"
                              " WHERE state = 2 GROUP BY kind ORDER BY kind",
@@ -446,6 +464,11 @@ pg_rec(pgstore *s, const PGresult *r, int row, struct jobrec *out, int mode)
 	out->recoveries = (uint32_t) pgv_i64(r, row, C_RECOVERIES);
 	out->reruns = (uint32_t) pgv_i64(r, row, C_RERUNS);
 	out->input_len = (size_t) pgv_i64(r, row, C_INPUT_LEN);
+	if (out->state == JOB_QUEUED && !PQgetisnull(r, row, C_WAITING_FOR)) {
+		out->waiting = JOB_WAIT_AFTER;
+		out->waiting_for = (uint64_t) pgv_i64(r, row, C_WAITING_FOR);
+	} else if (out->state == JOB_QUEUED && pgv_bool(r, row, C_PAUSED))
+		out->waiting = JOB_WAIT_PAUSED;
 	icrc = pgv_i64(r, row, C_INPUT_CRC);
 	rcrc = pgv_i64(r, row, C_RESULT_CRC);
 	if (oom || out->kind == NULL)
@@ -1449,6 +1472,25 @@ pgstore_counts(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1])
 		if (st >= 1 && st <= JOB_STATE_MAX)
 			counts[st] = (uint64_t) pgv_i64(r, row, 1);
 	}
+	PQclear(r);
+	return JOBD_OK;
+}
+
+int
+pgstore_counts_live(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1])
+{
+	struct pgargs a = {0};
+	PGresult *r;
+	int rv;
+
+	for (int i = 0; i <= JOB_STATE_MAX; i++)
+		counts[i] = 0;
+	if ((r = pg_exec(s, PGS_COUNTS_LIVE, &a, "count live jobs", &rv)) ==
+	    NULL)
+		return rv;
+	counts[JOB_QUEUED] = (uint64_t) pgv_i64(r, 0, 0);
+	counts[JOB_RUNNING] = (uint64_t) pgv_i64(r, 0, 1);
+	counts[JOB_SCHEDULED] = (uint64_t) pgv_i64(r, 0, 2);
 	PQclear(r);
 	return JOBD_OK;
 }

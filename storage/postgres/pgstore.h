@@ -287,7 +287,10 @@ int pgstore_purge(pgstore *s, int64_t before, size_t limit, uint64_t *n);
 /* Job id into *out (the caller clears it), with its history
  * (pgstore_runs) and, with flags STORE_INPUT, its input (else input NULL,
  * input_len set). JOBD_NOT_FOUND if none; JOBD_DATA_LOSS on a checksum
- * mismatch. */
+ * mismatch. A queued job's `waiting` is JOB_WAIT_AFTER (waiting_for: the
+ * first job it runs after that has not succeeded) or JOB_WAIT_PAUSED, as
+ * the database says; the reasons only the runtime knows (kind undefined,
+ * kind at its limit) are its to add. pgstore_list's records too. */
 int pgstore_get(pgstore *s, uint64_t id, int flags, struct jobrec *out);
 /* The earlier runs of job id, oldest first, into r->history/nhistory. */
 int pgstore_runs(pgstore *s, uint64_t id, struct jobrec *r);
@@ -302,12 +305,21 @@ int pgstore_list(pgstore *s, const struct store_filter *f,
 int pgstore_states(pgstore *s, const uint64_t *ids, size_t n, int *states);
 /* counts[state] = jobs in each state (index 1..JOB_STATE_MAX; 0 unused;
  * JOB_SCHEDULED: queued jobs whose not_before is in the future, which
- * are also not in counts[JOB_QUEUED]). */
+ * are also not in counts[JOB_QUEUED]). It reads every row's state (an
+ * index-only scan of the whole table, about 0.3 s for 2 million rows):
+ * for a periodic refresh, not per call (see pgstore_counts_live). */
 int pgstore_counts(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1]);
 /* Calls fn for each kind with jobs running cluster-wide and their count. */
 int pgstore_running_by_kind(pgstore *s,
                             int (*fn)(const char *kind, uint64_t n,
                                       void *arg),
                             void *arg);
+
+/* ---- appended after publication (/work/issue16/pgstore-changes.md) ---- */
+
+/* As pgstore_counts for the live states only (queued, running,
+ * scheduled), from the partial indexes: costs the live jobs, not the
+ * table. The ended states' counts are left 0. */
+int pgstore_counts_live(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1]);
 
 #endif
