@@ -1439,6 +1439,40 @@ secs(void)
 	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+struct inserter {
+	const char *url;
+	int batch, batches, rv;
+};
+
+/* Inserts batches of jobs, a transaction each, on a connection of its
+ * own. */
+static void *
+inserter_thread(void *p)
+{
+	struct inserter *in = p;
+	struct jobrec *r = calloc((size_t) in->batch, sizeof(*r));
+	struct pgstore_ins *res = calloc((size_t) in->batch, sizeof(*res));
+	char err[256];
+	pgstore *s = NULL;
+
+	in->rv = JOBD_RESOURCE_EXHAUSTED;
+	if (r != NULL && res != NULL &&
+	    (in->rv = pgstore_open(&s, in->url, err, sizeof(err))) == JOBD_OK)
+		for (int b = 0; b < in->batches && in->rv == JOBD_OK; b++) {
+			for (int i = 0; i < in->batch; i++)
+				mkjob(&r[i], "count", 0);
+			if ((in->rv = pgstore_begin(s)) != JOBD_OK ||
+			    (in->rv = pgstore_insert_batch(s, r, in->batch,
+			                                   res)) != JOBD_OK ||
+			    (in->rv = pgstore_commit(s)) != JOBD_OK)
+				break;
+		}
+	pgstore_close(s);
+	free(r);
+	free(res);
+	return NULL;
+}
+
 /* Whether the plan of the claim (EXPLAIN EXECUTE on c) walks jobs_ready
  * and never the whole table; prints it with `label`. */
 static bool
@@ -1504,6 +1538,26 @@ test_throughput(void)
 	REQUIRE(pgstore_counts(s, counts) == JOBD_OK);
 	CHECK_EQ_INT(counts[JOB_QUEUED], BATCH * BATCHES);
 
+	/* two daemons inserting at once */
+	struct inserter ins[2] = {{url, BATCH, BATCHES / 2, 0},
+	                          {url, BATCH, BATCHES / 2, 0}};
+	pthread_t th[2];
+	t0 = secs();
+	for (int i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&th[i], NULL, inserter_thread, &ins[i]) ==
+		        0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(ins[i].rv, JOBD_OK);
+	}
+	dt = secs() - t0;
+	printf("insert: 2 connections at once, %d jobs each in batches of "
+	       "%d: %.2f s, %.0f jobs/s\n",
+	       BATCH * (BATCHES / 2), BATCH, dt,
+	       2.0 * BATCH * (BATCHES / 2) / dt);
+	REQUIRE(pgstore_counts_live(s, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], BATCH * BATCHES + 2 * BATCH * (BATCHES / 2));
+
 	/* single-job inserts, one transaction each */
 	t0 = secs();
 	for (int i = 0; i < 500; i++)
@@ -1553,7 +1607,8 @@ test_throughput(void)
 	t0 = secs();
 	REQUIRE(pgstore_counts(s, counts) == JOBD_OK);
 	dt = secs() - t0;
-	CHECK_EQ_INT(counts[JOB_SUCCEEDED], ended + BATCH * BATCHES + 500 + 80);
+	CHECK_EQ_INT(counts[JOB_SUCCEEDED],
+	             ended + 2 * BATCH * BATCHES + 500 + 80);
 	printf("counts: %.3f s; ", dt);
 	t0 = secs();
 	REQUIRE(pgstore_list(s, &f, &list, &nl) == JOBD_OK);
