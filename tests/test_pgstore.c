@@ -595,12 +595,40 @@ test_insert_get(void)
 	CHECK_EQ_INT(n, 0);
 	free_recs(list, n);
 
-	/* a param without a value is refused, nothing inserted */
+	/* what cannot be stored fails its job, not the batch: a param
+	 * without a value, keys that are not UTF-8 */
 	struct job_param bad[] = {{"x", NULL}};
-	mkjob(&d, "count", 0);
-	d.params = bad;
-	d.nparams = 1;
-	CHECK_EQ_INT(pgstore_insert_batch(s, &d, 1, res), JOBD_INVALID_ARGUMENT);
+	struct jobrec v[4];
+	struct pgstore_ins vres[4];
+	for (int i = 0; i < 4; i++)
+		mkjob(&v[i], "count", 0);
+	v[0].params = bad;
+	v[0].nparams = 1;
+	v[1].idem_key = (char *) "caf\xe9";
+	v[2].unique_key = (char *) "\xed\xa0\x80"; /* a surrogate */
+	v[3].idem_key = (char *) "caf\xc3\xa9";
+	REQUIRE(pgstore_insert_batch(s, v, 4, vres) == JOBD_OK);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(vres[i].outcome, PGSTORE_INS_INVALID);
+		CHECK_EQ_INT(vres[i].id, 0);
+	}
+	CHECK_EQ_INT(vres[3].outcome, PGSTORE_INS_NEW);
+	CHECK_EQ_INT(pgstore_find_key(s, "caf\xc3\xa9", &id), JOBD_OK);
+	CHECK_EQ_INT(id, vres[3].id);
+	CHECK_EQ_INT(pgstore_find_key(s, "caf\xe9", &id), JOBD_NOT_FOUND);
+	REQUIRE(pgstore_insert_batch(s, v, 3, vres) == JOBD_OK);
+	CHECK_EQ_INT(vres[2].outcome, PGSTORE_INS_INVALID);
+
+	/* an error text that is not UTF-8 does not lose the end */
+	struct jobrec e = {0};
+	REQUIRE(claim_ids(s, "A", 60000, 1, ids) == 1);
+	e.id = ids[0];
+	e.state = JOB_FAILED;
+	e.error = (char *) "bad \xff byte";
+	CHECK_EQ_INT(pgstore_finish(s, "A", &e), JOBD_OK);
+	REQUIRE(pgstore_get(s, ids[0], 0, &g) == JOBD_OK);
+	CHECK_EQ_STR(g.error, "bad \xef\xbf\xbd byte");
+	jobrec_clear(&g);
 	pgstore_close(s);
 	db_drop();
 }

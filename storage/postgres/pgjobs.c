@@ -814,7 +814,7 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 	PGresult *r;
 	bool *done = NULL, oom = false;
 	size_t m;
-	int rv;
+	int rv = JOBD_OK;
 
 	if (n == 0)
 		return JOBD_OK;
@@ -826,15 +826,21 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 		               "cannot insert jobs: out of memory");
 		goto out;
 	}
+	m = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct jobrec *j = &recs[i];
-		if (j->kind == NULL) {
-			rv = pg_seterr(s, JOBD_INVALID_ARGUMENT,
-			               "cannot insert job: no kind");
-			goto out;
+		/* what PostgreSQL would refuse fails its job, not the batch */
+		if (j->kind == NULL || !pg_utf8_valid(j->kind) ||
+		    (j->idem_key != NULL && !pg_utf8_valid(j->idem_key)) ||
+		    (j->unique_key != NULL && !pg_utf8_valid(j->unique_key)) ||
+		    (rv = pg_params_encode(s, j, &b.params_own[i],
+		                           &b.plen[i])) == JOBD_INVALID_ARGUMENT) {
+			res[i].id = 0;
+			res[i].outcome = PGSTORE_INS_INVALID;
+			done[i] = true;
+			continue;
 		}
-		if ((rv = pg_params_encode(s, j, &b.params_own[i],
-		                           &b.plen[i])) != JOBD_OK)
+		if (rv != JOBD_OK)
 			goto out;
 		b.params[i] = b.params_own[i];
 		b.kind[i] = j->kind;
@@ -849,7 +855,7 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 		b.not_before[i] = j->not_before;
 		b.input[i] = j->input;
 		b.ilen[i] = j->input != NULL ? j->input_len : 0;
-		b.idx[i] = (int32_t) i;
+		b.idx[m++] = (int32_t) i;
 	}
 	if (oom) {
 		rv = pg_seterr(s, JOBD_RESOURCE_EXHAUSTED,
@@ -857,15 +863,19 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 		goto out;
 	}
 
+	if (m == 0) {
+		rv = JOBD_OK;
+		goto out;
+	}
 	/* the ids, ascending in the batch's order (FIFO within a priority) */
 	pga_i64(&a, (int64_t) n);
 	if ((r = pg_exec(s, PGS_IDS, &a, "draw job ids", &rv)) == NULL)
 		goto out;
 	if ((size_t) PQntuples(r) != n) {
+		rv = pg_seterr(s, JOBD_INTERNAL,
+		               "cannot draw job ids: %d of %zu", PQntuples(r),
+		               n);
 		PQclear(r);
-		rv = pg_seterr(s, JOBD_INTERNAL, "cannot draw job ids: %d of "
-		                                 "%zu",
-		               PQntuples(r), n);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -873,6 +883,8 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 	PQclear(r);
 	qsort(b.id, n, sizeof(int64_t), cmp_u64);
 	for (size_t i = 0; i < n; i++) {
+		if (done[i]) /* invalid */
+			continue;
 		b.icrc[i] = pg_input_crc((uint64_t) b.id[i], b.kind[i],
 		                         b.params[i], b.plen[i], b.input[i],
 		                         b.ilen[i]);
@@ -880,7 +892,6 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 	}
 
 	/* a key taken: its holder; a holder gone meanwhile: insert again */
-	m = n;
 	for (int round = 0; m > 0; round++) {
 		size_t left = 0;
 		if (round == 3) {
@@ -984,10 +995,22 @@ pgstore_finish(pgstore *s, const char *owner, const struct jobrec *rec)
 	pga_bytes(&a, rec->result, rec->result != NULL ? rec->result_len : 0);
 	pga_i64(&a, pg_result_crc(rec->id, rec->result,
 	                          rec->result != NULL ? rec->result_len : 0));
-	pga_text(&a, rec->error, false);
+	/* a program's error text may be anything: never a reason to lose
+	 * the end */
+	char *fixed;
+	const char *error = pg_utf8_fix(rec->error, &fixed);
+	if (rec->error != NULL && error == NULL) {
+		pga_free(&a);
+		return pg_seterr(s, JOBD_RESOURCE_EXHAUSTED,
+		                 "cannot finish job %" PRIu64 ": out of memory",
+		                 rec->id);
+	}
+	pga_text(&a, error, false);
 	pga_i64(&a, rec->finished_at);
 	pga_i64(&a, rec->not_before);
-	if ((r = pg_exec(s, PGS_FINISH, &a, "finish job", &rv)) == NULL)
+	r = pg_exec(s, PGS_FINISH, &a, "finish job", &rv);
+	free(fixed);
+	if (r == NULL)
 		return rv;
 	rv = strcmp(PQcmdTuples(r), "1") == 0
 	         ? JOBD_OK
@@ -1383,6 +1406,8 @@ pgstore_find_key(pgstore *s, const char *key, uint64_t *id)
 	PGresult *r;
 	int rv;
 
+	if (!pg_utf8_valid(key)) /* no such key can be stored */
+		return pg_seterr(s, JOBD_NOT_FOUND, "no job with that key");
 	pga_text(&a, key, false);
 	if ((r = pg_exec(s, PGS_FIND_KEY, &a, "find an idempotency key",
 	                 &rv)) == NULL)

@@ -104,7 +104,10 @@ int pgstore_migrate(pgstore *s, int *version, char *err, size_t errlen);
 /* One transaction (READ COMMITTED) over several calls. pgstore_commit
  * returns once PostgreSQL has committed (durable as the server's
  * synchronous_commit says). After an error inside, call pgstore_rollback
- * (harmless when there is no transaction). */
+ * (harmless when there is no transaction). A pgstore_commit that fails
+ * with JOBD_UNAVAILABLE (the connection lost during the COMMIT) leaves
+ * the outcome unknown: it may have committed. Acknowledge nothing of it;
+ * a Submit retried with its idempotency key finds its job if it did. */
 int pgstore_begin(pgstore *s);
 int pgstore_commit(pgstore *s);
 int pgstore_rollback(pgstore *s);
@@ -142,6 +145,11 @@ enum pgstore_ins_outcome {
 	                           job holding it (nothing inserted) */
 	PGSTORE_INS_UNIQUE = 2, /* unique_key held by a queued or running
 	                           job: id is that job (nothing inserted) */
+	PGSTORE_INS_INVALID = 3, /* (appended) its kind, idempotency key or
+	                            unique key is not valid UTF-8, which
+	                            PostgreSQL's text cannot hold: nothing
+	                            inserted, id 0; answer it
+	                            JOBD_INVALID_ARGUMENT */
 };
 struct pgstore_ins {
 	uint64_t id;
@@ -158,8 +166,9 @@ struct pgstore_ins {
  * not an error: that job is PGSTORE_INS_KEY with the holder's id; a
  * unique_key held by a live job is PGSTORE_INS_UNIQUE (the runtime answers
  * JOBD_ALREADY_EXISTS naming res[i].id). Neither aborts the transaction.
- * res[0..n) is the caller's. JOBD_INVALID_ARGUMENT for a param without
- * name or value.
+ * A job that cannot be stored (no kind, a param without name or value,
+ * a text not valid UTF-8) is PGSTORE_INS_INVALID, and the others go in.
+ * res[0..n) is the caller's.
  */
 int pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
                          struct pgstore_ins *res);
