@@ -189,6 +189,10 @@ struct pgstore_cap {
  * after succeeded (or purged), at most caps[i].more of caps[i].kind (a kind
  * not in caps is unlimited), priority first (highest), then oldest id;
  * rows other daemons hold locked are skipped (FOR UPDATE SKIP LOCKED).
+ * Give the kinds this daemon runs: each is then walked on its own, and a
+ * paused kind's queue costs nothing (kinds NULL walks all queued jobs in
+ * order). Call it outside a long transaction: rows looked at but not
+ * taken stay locked until the transaction ends.
  * Each becomes running: owner, lease_until = now + lease_ms, attempts + 1,
  * started_at = now, cancel_requested false, progress 0. *out: a malloc'd
  * array of *n records WITH input (free each with jobrec_clear, then the
