@@ -373,6 +373,16 @@ test_open_errors(void)
 	REQUIRE(pgstore_open(&t, db_url, err, sizeof(err)) == JOBD_OK);
 	CHECK(pgstore_connected(t));
 	CHECK(pgstore_socket(t) >= 0);
+	/* its session is named jobd (pg_stat_activity) */
+	PGconn *c = raw(db_url);
+	char q[256];
+	REQUIRE(c != NULL);
+	snprintf(q, sizeof(q),
+	         "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s'"
+	         " AND application_name = 'jobd'",
+	         db_name);
+	CHECK_EQ_INT(sql_num(c, q), 1);
+	PQfinish(c);
 	CHECK_EQ_INT(pgstore_find_key(t, "x", &id), JOBD_FAILED_PRECONDITION);
 	CHECK(strstr(pgstore_errmsg(t), "jobs") != NULL);
 	pgstore_close(t);

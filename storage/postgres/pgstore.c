@@ -13,10 +13,14 @@
  * parsing of numbers, and the arrays that carry a batch (insert) are
  * built directly. Defaults the URL may override: application_name jobd
  * (pg_stat_activity shows which sessions are jobd's), connect_timeout
- * 5 s, TCP keepalives (a dead server or network is noticed within about
- * 25 s even by a connection that only listens), statement_timeout 30 s (a
- * statement stuck behind a lock becomes an error the caller retries, not a
- * thread lost), jit off (every statement here is short: compiling one
+ * 5 s, TCP keepalives on both ends (a dead server or network is noticed
+ * within about 25 s even by a connection that only listens, and the
+ * server notices a vanished daemon as soon: its session's locks, the
+ * leader's lock among them, are not held for the kernel's default two
+ * hours), idle_in_transaction_session_timeout 60 s (a daemon stuck inside
+ * a transaction does not hold its row locks for ever), statement_timeout
+ * 30 s (a statement stuck behind a lock becomes an error the caller
+ * retries, not a thread lost), jit off (every statement here is short: compiling one
  * costs more than running it, and the planner's estimate for a claim
  * with a LIMIT it cannot see can pass jit_above_cost). The URL is the
  * last keyword given to libpq, so what it says wins.
@@ -33,6 +37,15 @@
  * libpq sees as bad is JOBD_UNAVAILABLE whatever the statement said. The
  * message says what could not be done, then PostgreSQL's reason: "cannot
  * claim jobs: terminating connection due to administrator command".
+ *
+ * Text. PostgreSQL's text holds valid UTF-8 only, and refuses anything
+ * else with an error that would abort the whole transaction, a group
+ * commit's other jobs with it. So what a client sent is checked first: a
+ * job whose kind or keys are not valid UTF-8 is refused alone
+ * (PGSTORE_INS_INVALID), an idempotency key that is not cannot be found,
+ * and a job's error text (a program's stderr may hold any bytes) is
+ * stored with U+FFFD for each invalid byte: an end is never refused.
+ * Params are bytea (store.c's blob), any bytes.
  *
  * Clocks. Every time pgstore decides by (a lease, a delayed job's
  * not_before against now, the start of a claimed job) is the server's
@@ -235,7 +248,9 @@ pg_connect(const char *url)
 	const char *const vals[] = {
 	    "jobd", "5", "1", "10", "5", "3", "UTF8",
 	    "-c statement_timeout=30000 -c client_min_messages=warning"
-	    " -c jit=off",
+	    " -c jit=off -c idle_in_transaction_session_timeout=60000"
+	    " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"
+	    " -c tcp_keepalives_count=3",
 	    url, NULL};
 
 	return PQconnectdbParams(keys, vals, 1);

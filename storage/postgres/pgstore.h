@@ -63,7 +63,9 @@ typedef struct pgstore pgstore;
  * Connects to `url` (postgresql://... or postgres://..., or any libpq
  * connection string). Defaults the URL may override: application_name
  * jobd, connect_timeout 5 s, TCP keepalives (idle 10 s, interval 5 s,
- * count 3), statement_timeout 30 s. Does not touch the schema (see
+ * count 3; the server's too), statement_timeout 30 s,
+ * idle_in_transaction_session_timeout 60 s, jit off (an `options` in the
+ * URL replaces the server settings among these). Does not touch the schema (see
  * pgstore_migrate). On failure *sp is NULL, the status is
  * JOBD_UNAVAILABLE (cannot reach or refused), JOBD_UNAUTHENTICATED
  * (password/authentication failed) or JOBD_INVALID_ARGUMENT (a bad URL),
