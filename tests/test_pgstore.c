@@ -731,6 +731,107 @@ test_idempotency(void)
 	db_drop();
 }
 
+#define CROSS_KEYS 40
+#define CROSS_ROUNDS 15
+
+struct crosser {
+	const char *url;
+	bool down; /* its batches list the keys in descending order */
+	uint64_t id[CROSS_ROUNDS][CROSS_KEYS]; /* by key */
+	int outcome[CROSS_ROUNDS][CROSS_KEYS];
+	int rv;
+	pthread_barrier_t *bar;
+};
+
+/* Inserts the same keys as its twin, in the opposite order, each batch
+ * in a transaction held open a little. */
+static void *
+crosser_thread(void *p)
+{
+	struct crosser *c = p;
+	struct jobrec r[CROSS_KEYS];
+	struct pgstore_ins res[CROSS_KEYS];
+	char keys[CROSS_KEYS][32], err[256];
+	pgstore *s;
+
+	int round;
+
+	if ((c->rv = pgstore_open(&s, c->url, err, sizeof(err))) != JOBD_OK)
+		s = NULL;
+	for (round = 0; round < CROSS_ROUNDS && c->rv == JOBD_OK; round++) {
+		for (int i = 0; i < CROSS_KEYS; i++) {
+			int k = c->down ? CROSS_KEYS - 1 - i : i;
+			snprintf(keys[i], sizeof(keys[i]), "r%d-k%02d", round,
+			         k);
+			mkjob(&r[i], "count", 0);
+			r[i].idem_key = keys[i];
+		}
+		pthread_barrier_wait(c->bar);
+		if ((c->rv = pgstore_begin(s)) != JOBD_OK ||
+		    (c->rv = pgstore_insert_batch(s, r, CROSS_KEYS, res)) !=
+		        JOBD_OK) {
+			fprintf(stderr, "cross insert: %s\n",
+			        pgstore_errmsg(s));
+			pgstore_rollback(s);
+			break;
+		}
+		usleep(3000);
+		if ((c->rv = pgstore_commit(s)) != JOBD_OK)
+			break;
+		for (int i = 0; i < CROSS_KEYS; i++) {
+			int k = c->down ? CROSS_KEYS - 1 - i : i;
+			c->id[round][k] = res[i].id;
+			c->outcome[round][k] = res[i].outcome;
+		}
+	}
+	/* the twin must not wait at the barrier for ever: meet it at the
+	 * rounds left (a failed round has passed its barrier) */
+	if (c->rv != JOBD_OK)
+		for (int left = CROSS_ROUNDS - round - (s != NULL); left > 0;
+		     left--)
+			pthread_barrier_wait(c->bar);
+	pgstore_close(s);
+	return NULL;
+}
+
+/* Two daemons submit the same idempotency keys at once, in opposite
+ * orders: no deadlock, each key one job, the other told its id. */
+static void
+test_idempotency_crossed(void)
+{
+	const char *url = db_create();
+	pgstore *s = open_db(url);
+	static struct crosser c[2];
+	pthread_barrier_t bar;
+	pthread_t t[2];
+	uint64_t counts[JOB_STATE_MAX + 1];
+
+	pthread_barrier_init(&bar, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].url = url;
+		c[i].down = i == 1;
+		c[i].bar = &bar;
+		REQUIRE(pthread_create(&t[i], NULL, crosser_thread, &c[i]) ==
+		        0);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ_INT(c[i].rv, JOBD_OK);
+	}
+	pthread_barrier_destroy(&bar);
+	for (int round = 0; round < CROSS_ROUNDS; round++)
+		for (int k = 0; k < CROSS_KEYS; k++) {
+			int a = c[0].outcome[round][k], b = c[1].outcome[round][k];
+			CHECK(a + b == PGSTORE_INS_KEY); /* one NEW, one KEY */
+			CHECK_EQ_INT(c[0].id[round][k], c[1].id[round][k]);
+		}
+	REQUIRE(pgstore_counts_live(s, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], CROSS_ROUNDS * CROSS_KEYS);
+	pgstore_close(s);
+	db_drop();
+}
+
 static int
 count_kind(const char *kind, uint64_t n, void *arg)
 {
@@ -1753,6 +1854,7 @@ test_throughput(void)
 
 TEST_MAIN({"open_errors", test_open_errors}, {"migrate", test_migrate},
           {"insert_get", test_insert_get}, {"idempotency", test_idempotency},
+          {"idempotency_crossed", test_idempotency_crossed},
           {"claim_order", test_claim_order},
           {"claim_concurrent", test_claim_concurrent}, {"lease", test_lease},
           {"recover_own", test_recover_own}, {"cancel", test_cancel},

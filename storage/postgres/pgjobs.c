@@ -223,14 +223,18 @@ static const struct {
                          {T_INT8, T_TEXT}},
     [PGS_DOOM] =
         {"jobd_doom",
-         "UPDATE jobs j SET state = 5, finished_at = jobd_now(),"
-         " error = x.why"
-         " FROM (SELECT q.id, (SELECT 'job ' || d.id || CASE WHEN d.state = 4"
+         /* locked in id order: two daemons dooming at once wait for
+          * each other, never in a cycle */
+         "WITH x AS (SELECT q.id FROM jobs q WHERE q.state = 1"
+         " AND q.after <> '{}' AND EXISTS (SELECT 1 FROM jobs d"
+         " WHERE d.id = ANY (q.after) AND d.state IN (4, 5))"
+         " ORDER BY q.id FOR UPDATE OF q)"
+         " UPDATE jobs j SET state = 5, finished_at = jobd_now(),"
+         " error = (SELECT 'job ' || d.id || CASE WHEN d.state = 4"
          " THEN ' failed' ELSE ' was cancelled' END FROM jobs d"
-         " WHERE d.id = ANY (q.after) AND d.state IN (4, 5)"
-         " ORDER BY d.id LIMIT 1) AS why"
-         " FROM jobs q WHERE q.state = 1 AND q.after <> '{}') x"
-         " WHERE j.id = x.id AND x.why IS NOT NULL AND j.state = 1"
+         " WHERE d.id = ANY (j.after) AND d.state IN (4, 5)"
+         " ORDER BY d.id LIMIT 1)"
+         " FROM x WHERE j.id = x.id AND j.state = 1"
          " RETURNING j.id",
          {0}},
     [PGS_CANCEL] =
@@ -708,6 +712,45 @@ pg_after_text(const struct jobrec *r, bool *oom)
 	return t;
 }
 
+struct keyed {
+	const char *key;
+	int32_t i;
+};
+
+/* By idempotency key (jobs without one last), then by place in the
+ * batch. */
+static int
+cmp_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	bool xk = x->key != NULL && *x->key != '\0',
+	     yk = y->key != NULL && *y->key != '\0';
+	int c = xk && yk ? strcmp(x->key, y->key) : (int) yk - (int) xk;
+
+	return c != 0 ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Orders b->idx[0..m) by idempotency key: two batches inserting the same
+ * keys at once take them in the same order, so one waits for the other
+ * instead of both deadlocking. The ids stay as drawn, in the batch's
+ * order. */
+static void
+pg_order_by_key(struct pg_batch *b, size_t m)
+{
+	struct keyed *k = malloc(m * sizeof(*k));
+
+	if (k == NULL)
+		return; /* the order is an optimisation */
+	for (size_t j = 0; j < m; j++) {
+		k[j].key = b->idem[b->idx[j]];
+		k[j].i = b->idx[j];
+	}
+	qsort(k, m, sizeof(*k), cmp_keyed);
+	for (size_t j = 0; j < m; j++)
+		b->idx[j] = k[j].i;
+	free(k);
+}
+
 /* Inserts the jobs b->idx[0..m) of the batch; marks the ones inserted in
  * done[] (and their ids and times in recs/res). */
 static int
@@ -724,6 +767,7 @@ pg_insert_rows(pgstore *s, struct pg_batch *b, size_t m, struct jobrec *recs,
 		return pg_seterr(s, JOBD_RESOURCE_EXHAUSTED,
 		                 "cannot insert jobs: out of memory");
 	}
+	pg_order_by_key(b, m);
 	for (size_t k = 0; k < m; k++) {
 		size_t i = (size_t) b->idx[k];
 		c.id[k] = b->id[i];
