@@ -142,6 +142,15 @@ pgstore_migrate(pgstore *s, int *version, char *err, size_t errlen)
 {
 	int v = 0, first = -1, rv;
 
+	/* sequences AS bigint (10); the rest is older */
+	if (pgstore_connected(s) && PQserverVersion(s->conn) < 100000) {
+		rv = pg_seterr(s, JOBD_FAILED_PRECONDITION,
+		               "PostgreSQL %d.%d is too old: jobd needs 10 or "
+		               "later",
+		               PQserverVersion(s->conn) / 10000,
+		               PQserverVersion(s->conn) / 100 % 100);
+		goto fail;
+	}
 	for (;;) {
 		char sql[64];
 

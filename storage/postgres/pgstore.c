@@ -135,7 +135,11 @@
  * unnest(arrays) ON CONFLICT DO NOTHING RETURNING id: one round trip and
  * one statement for the batch, and a taken key never aborts the
  * transaction (a unique violation would abort the whole group commit).
- * The rows not inserted are looked up by key in one more statement.
+ * The rows not inserted are looked up by key in one more statement. A key
+ * another transaction is inserting makes the insert wait for that one's
+ * end; so the rows go in in key order (their ids keep the batch's order),
+ * and two daemons given the same keys at once wait for each other instead
+ * of deadlocking.
  *
  * Leadership and migrations use advisory locks on the key pair
  * (PGSTORE_LOCK_NS, 1) and (PGSTORE_LOCK_NS, 2): the leader's is

@@ -65,11 +65,12 @@ typedef struct pgstore pgstore;
  * jobd, connect_timeout 5 s, TCP keepalives (idle 10 s, interval 5 s,
  * count 3; the server's too), statement_timeout 30 s,
  * idle_in_transaction_session_timeout 60 s, jit off (an `options` in the
- * URL replaces the server settings among these). Does not touch the schema (see
- * pgstore_migrate). On failure *sp is NULL, the status is
+ * URL replaces the server settings among these). Does not touch the
+ * schema (see pgstore_migrate). On failure *sp is NULL, the status is
  * JOBD_UNAVAILABLE (cannot reach or refused), JOBD_UNAUTHENTICATED
- * (password/authentication failed) or JOBD_INVALID_ARGUMENT (a bad URL),
- * and err holds the message (never the password).
+ * (password/authentication failed), JOBD_FAILED_PRECONDITION (no such
+ * database or role) or JOBD_INVALID_ARGUMENT (a bad URL), and err holds
+ * the message (never the password).
  */
 int pgstore_open(pgstore **sp, const char *url, char *err, size_t errlen);
 /* Closes the connection. Accepts NULL. */
@@ -95,7 +96,7 @@ int pgstore_now(pgstore *s, int64_t *now);
  * nothing to do). *version (may be NULL) gets the version found before.
  * A database at a newer version is refused, untouched:
  * JOBD_FAILED_PRECONDITION, "database schema version N is newer than this
- * jobd's (1); upgrade jobd". Call once before any other call on a fresh
+ * jobd's (1); upgrade jobd"; so is a server older than PostgreSQL 10. Call once before any other call on a fresh
  * database (calls on a connection that did not migrate work if the schema
  * is current).
  */
