@@ -388,14 +388,7 @@ pg_stmt_name(enum pg_stmt st)
 
 /* ---- reading jobs ---------------------------------------------------- */
 
-static uint32_t
-get32le(const uint8_t *p)
-{
-	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-	       (uint32_t) p[3] << 24;
-}
-
-/* The params blob b[0..len) of job id into r (store.c's format, checked
+/* The params blob b[0..len) of job id into r (job.h's format, checked
  * as strictly: the database may hold anything). */
 static int
 pg_params_decode(pgstore *s, uint64_t id, const uint8_t *b, size_t len,
@@ -405,7 +398,7 @@ pg_params_decode(pgstore *s, uint64_t id, const uint8_t *b, size_t len,
 
 	if (len < 4)
 		goto bad;
-	n = get32le(b);
+	n = job_get32(b);
 	if (n > (len - 4) / 8)
 		goto bad;
 	if (n == 0)
@@ -420,7 +413,7 @@ pg_params_decode(pgstore *s, uint64_t id, const uint8_t *b, size_t len,
 			size_t l;
 			if (len - off < 4)
 				goto bad;
-			l = get32le(b + off);
+			l = job_get32(b + off);
 			off += 4;
 			if (l > len - off || memchr(b + off, '\0', l) != NULL)
 				goto bad;
@@ -519,7 +512,7 @@ pg_rec(pgstore *s, const PGresult *r, int row, struct jobrec *out, int mode)
 	if (pg_bytes(r, row, C_RESULT, &out->result, &out->result_len) != 0)
 		goto oom;
 	if (!PQgetisnull(r, row, C_RESULT) &&
-	    pg_result_crc(id, out->result, out->result_len) != (uint32_t) rcrc) {
+	    job_result_crc(id, out->result, out->result_len) != (uint32_t) rcrc) {
 		rv = pg_seterr(s, JOBD_DATA_LOSS,
 		               "the stored result of job %" PRIu64
 		               " is damaged (checksum mismatch)",
@@ -530,7 +523,7 @@ pg_rec(pgstore *s, const PGresult *r, int row, struct jobrec *out, int mode)
 		return JOBD_OK;
 	if (pg_bytes(r, row, C_INPUT, &out->input, &out->input_len) != 0)
 		goto oom;
-	if (pg_input_crc(id, out->kind,
+	if (job_input_crc(id, out->kind,
 	                 (const uint8_t *) PQgetvalue(r, row, C_PARAMS),
 	                 (size_t) PQgetlength(r, row, C_PARAMS), out->input,
 	                 out->input_len) != (uint32_t) icrc) {
@@ -955,10 +948,10 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (done[i]) /* invalid */
 			continue;
-		b.icrc[i] = pg_input_crc((uint64_t) b.id[i], b.kind[i],
+		b.icrc[i] = job_input_crc((uint64_t) b.id[i], b.kind[i],
 		                         b.params[i], b.plen[i], b.input[i],
 		                         b.ilen[i]);
-		b.rcrc[i] = pg_result_crc((uint64_t) b.id[i], NULL, 0);
+		b.rcrc[i] = job_result_crc((uint64_t) b.id[i], NULL, 0);
 	}
 
 	/* a key taken: its holder; a holder gone meanwhile: insert again */
@@ -1062,7 +1055,7 @@ pgstore_finish(pgstore *s, const char *owner, const struct jobrec *rec)
 	pga_i64(&a, (int64_t) rec->progress_done);
 	pga_i64(&a, (int64_t) rec->progress_total);
 	pga_bytes(&a, rec->result, rec->result != NULL ? rec->result_len : 0);
-	pga_i64(&a, pg_result_crc(rec->id, rec->result,
+	pga_i64(&a, job_result_crc(rec->id, rec->result,
 	                          rec->result != NULL ? rec->result_len : 0));
 	/* a program's error text may be anything: never a reason to lose
 	 * the end */
@@ -1291,7 +1284,7 @@ pgstore_rerun(pgstore *s, uint64_t id, int64_t not_before,
 		pga_i64_array(&a, (const int64_t *) after, nafter);
 	else
 		pga_bytes(&a, NULL, 0);
-	pga_i64(&a, pg_result_crc(id, NULL, 0));
+	pga_i64(&a, job_result_crc(id, NULL, 0));
 	if ((r = pg_exec(s, PGS_RERUN, &a, "retry job", &rv)) == NULL)
 		return rv;
 	if (PQntuples(r) != 1) {

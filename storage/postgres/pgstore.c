@@ -45,7 +45,7 @@
  * (PGSTORE_INS_INVALID), an idempotency key that is not cannot be found,
  * and a job's error text (a program's stderr may hold any bytes) is
  * stored with U+FFFD for each invalid byte: an end is never refused.
- * Params are bytea (store.c's blob), any bytes.
+ * Params are bytea (job.h's blob), any bytes.
  *
  * Clocks. Every time pgstore decides by (a lease, a delayed job's
  * not_before against now, the start of a claimed job) is the server's
@@ -57,7 +57,7 @@
  * it):
  *
  *   jobs            one row per job: every field of struct jobrec, the
- *                   params as one bytea in store.c's format (the same
+ *                   params as one bytea in job.h's format (the same
  *                   bytes the input checksum covers), `after` as bigint[],
  *                   state as smallint (enum job_state; a delayed job is
  *                   queued with not_before ahead, shown as JOB_SCHEDULED
@@ -156,7 +156,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "crc32c.h"
 #include "pgstore_int.h"
 
 /* ---- errors ---------------------------------------------------------- */
@@ -793,93 +792,21 @@ pgv_i64_array(const PGresult *r, int row, int col, uint64_t **v, size_t *n)
 	return 0;
 }
 
-/* ---- checksums and params -------------------------------------------------- */
-
-static void
-put32le(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-	p[2] = (uint8_t) (v >> 16);
-	p[3] = (uint8_t) (v >> 24);
-}
-
-uint32_t
-pg_crc_id(uint64_t id)
-{
-	uint8_t b[8];
-
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t) (id >> (8 * i));
-	return crc32c(0, b, sizeof(b));
-}
-
-uint32_t
-pg_input_crc(uint64_t id, const char *kind, const uint8_t *params,
-             size_t plen, const uint8_t *input, size_t ilen)
-{
-	uint32_t crc = pg_crc_id(id);
-
-	crc = crc32c(crc, kind, strlen(kind) + 1);
-	crc = crc32c(crc, params, plen);
-	return crc32c(crc, input, ilen);
-}
-
-uint32_t
-pg_result_crc(uint64_t id, const uint8_t *result, size_t len)
-{
-	return crc32c(pg_crc_id(id), result, len);
-}
-
-/* Params are at most this big, as store.c's STORE_MAX_LEN. */
-#define PG_MAX_PARAMS 1000000000u
+/* ---- params --------------------------------------------------------------- */
 
 int
 pg_params_encode(pgstore *s, const struct jobrec *r, uint8_t **bp,
                  size_t *lenp)
 {
-	size_t len = 4;
-	uint8_t *b, *p;
+	const char *why = NULL;
+	size_t bad = 0;
+	int rv = job_params_encode(r->params, r->nparams, bp, lenp, &bad, &why);
 
-	*bp = NULL;
-	*lenp = 0;
-	if (r->nparams > 0 && r->params == NULL)
-		return pg_seterr(s, JOBD_INVALID_ARGUMENT,
-		                 "cannot insert job: params missing");
-	for (size_t i = 0; i < r->nparams; i++) {
-		const struct job_param *jp = &r->params[i];
-		size_t nl, vl;
-
-		if (jp->name == NULL || jp->value == NULL)
-			return pg_seterr(s, JOBD_INVALID_ARGUMENT,
-			                 "cannot insert job: param %zu has no "
-			                 "name or value",
-			                 i);
-		nl = strlen(jp->name);
-		vl = strlen(jp->value);
-		if (nl > PG_MAX_PARAMS - len || 8 > PG_MAX_PARAMS - len - nl ||
-		    vl > PG_MAX_PARAMS - len - nl - 8)
-			return pg_seterr(s, JOBD_INVALID_ARGUMENT,
-			                 "cannot insert job: params too big");
-		len += 8 + nl + vl;
-	}
-	if ((b = malloc(len)) == NULL)
-		return pg_seterr(s, JOBD_RESOURCE_EXHAUSTED,
-		                 "cannot insert job: out of memory");
-	p = b;
-	put32le(p, (uint32_t) r->nparams);
-	p += 4;
-	for (size_t i = 0; i < r->nparams; i++) {
-		const char *f[2] = {r->params[i].name, r->params[i].value};
-		for (int j = 0; j < 2; j++) {
-			size_t l = strlen(f[j]);
-			put32le(p, (uint32_t) l);
-			memcpy(p + 4, f[j], l);
-			p += 4 + l;
-		}
-	}
-	*bp = b;
-	*lenp = len;
+	if (rv == JOBD_RESOURCE_EXHAUSTED)
+		return pg_seterr(s, rv, "cannot insert job: out of memory");
+	if (rv != JOBD_OK)
+		return pg_seterr(s, rv, "cannot insert job: %s",
+		                 why != NULL ? why : "bad params");
 	return JOBD_OK;
 }
 

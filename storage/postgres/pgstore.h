@@ -44,7 +44,7 @@
 #include <stdint.h>
 
 #include "jobd_status.h"
-#include "store.h" /* struct jobrec, job_run, store_filter (job.h) */
+#include "store.h" /* store_filter, STORE_INPUT; struct jobrec (job.h) */
 
 typedef struct pgstore pgstore;
 

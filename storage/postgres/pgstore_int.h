@@ -128,13 +128,9 @@ char *pgv_strdup(const PGresult *r, int row, int col, bool *oom);
 int pgv_i64_array(const PGresult *r, int row, int col, uint64_t **v,
                   size_t *n);
 
-/* Checksums, as store.c's "Checksums". */
-uint32_t pg_crc_id(uint64_t id);
-uint32_t pg_input_crc(uint64_t id, const char *kind, const uint8_t *params,
-                      size_t plen, const uint8_t *input, size_t ilen);
-uint32_t pg_result_crc(uint64_t id, const uint8_t *result, size_t len);
-/* The params blob of r (store.c's format). JOBD_INVALID_ARGUMENT (message
- * set) for a param without a name or value. */
+/* The params blob of r (job.h's job_params_encode, the bytes the input
+ * checksum covers), with the message in s. JOBD_INVALID_ARGUMENT for a
+ * param without a name or value, or params too big. */
 int pg_params_encode(pgstore *s, const struct jobrec *r, uint8_t **bp,
                      size_t *lenp);
 
