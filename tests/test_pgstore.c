@@ -333,7 +333,8 @@ wait_server_past(pgstore *s, int64_t at)
 	REQUIRE(!"the server's clock did not move");
 }
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests -----------------------------------------------------------------
+ */
 
 static void
 test_open_errors(void)
@@ -344,9 +345,9 @@ test_open_errors(void)
 	int port = free_port();
 
 	REQUIRE(base != NULL);
-	CHECK_EQ_INT(pgstore_open(&s, "postgresql://jobd@[::1/x", err,
-	                          sizeof(err)),
-	             JOBD_INVALID_ARGUMENT);
+	CHECK_EQ_INT(
+	    pgstore_open(&s, "postgresql://jobd@[::1/x", err, sizeof(err)),
+	    JOBD_INVALID_ARGUMENT);
 	CHECK(s == NULL);
 	CHECK(strstr(err, "bad PostgreSQL URL") != NULL);
 
@@ -354,8 +355,7 @@ test_open_errors(void)
 	snprintf(url, sizeof(url),
 	         "postgresql://jobd@127.0.0.1:%d/postgres?connect_timeout=2",
 	         port);
-	CHECK_EQ_INT(pgstore_open(&s, url, err, sizeof(err)),
-	             JOBD_UNAVAILABLE);
+	CHECK_EQ_INT(pgstore_open(&s, url, err, sizeof(err)), JOBD_UNAVAILABLE);
 	CHECK(s == NULL);
 	CHECK(strstr(err, "cannot connect to PostgreSQL") != NULL);
 
@@ -731,7 +731,7 @@ test_idempotency(void)
 	db_drop();
 }
 
-#define CROSS_KEYS 40
+#define CROSS_KEYS   40
 #define CROSS_ROUNDS 15
 
 struct crosser {
@@ -822,7 +822,8 @@ test_idempotency_crossed(void)
 	pthread_barrier_destroy(&bar);
 	for (int round = 0; round < CROSS_ROUNDS; round++)
 		for (int k = 0; k < CROSS_KEYS; k++) {
-			int a = c[0].outcome[round][k], b = c[1].outcome[round][k];
+			int a = c[0].outcome[round][k],
+			    b = c[1].outcome[round][k];
 			CHECK(a + b == PGSTORE_INS_KEY); /* one NEW, one KEY */
 			CHECK_EQ_INT(c[0].id[round][k], c[1].id[round][k]);
 		}
@@ -1107,8 +1108,7 @@ test_lease(void)
 	/* the old owner lost it */
 	CHECK_EQ_INT(end_job(s, "A", id, JOB_SUCCEEDED), JOBD_NOT_FOUND);
 	CHECK(strstr(pgstore_errmsg(s), "lease") != NULL);
-	CHECK_EQ_INT(pgstore_progress(s, "A", id, 6, 10, NULL),
-	             JOBD_NOT_FOUND);
+	CHECK_EQ_INT(pgstore_progress(s, "A", id, 6, 10, NULL), JOBD_NOT_FOUND);
 
 	/* another daemon takes it: second attempt, one recovery */
 	REQUIRE(claim_ids(s, "B", 1, 1, ids) == 1);
@@ -1562,14 +1562,15 @@ test_damage(void)
 	REQUIRE(claim_ids(s, "A", 60000, 1, ids) == 1 && ids[0] == id);
 	CHECK_EQ_INT(end_job(s, "A", id, JOB_SUCCEEDED), JOBD_OK);
 	(void) done;
-	snprintf(q, sizeof(q), "UPDATE jobs SET result = 'xx' WHERE id = %" PRIu64,
-	         id);
+	snprintf(q, sizeof(q),
+	         "UPDATE jobs SET result = 'xx' WHERE id = %" PRIu64, id);
 	REQUIRE(sql(c, q));
 	CHECK_EQ_INT(pgstore_get(s, id, 0, &g), JOBD_DATA_LOSS);
 	CHECK(strstr(pgstore_errmsg(s), "result") != NULL);
 	CHECK(strstr(pgstore_errmsg(s), "checksum mismatch") != NULL);
 
-	snprintf(q, sizeof(q), "UPDATE jobs SET input = 'tampered' WHERE id = %" PRIu64,
+	snprintf(q, sizeof(q),
+	         "UPDATE jobs SET input = 'tampered' WHERE id = %" PRIu64,
 	         done);
 	REQUIRE(sql(c, q));
 	CHECK_EQ_INT(pgstore_get(s, done, STORE_INPUT, &g), JOBD_DATA_LOSS);
@@ -1590,7 +1591,8 @@ test_damage(void)
 	CHECK_EQ_INT(state_of(s, done), JOB_FAILED);
 
 	/* damaged params */
-	snprintf(q, sizeof(q), "UPDATE jobs SET params = '\\x0500' WHERE id = %" PRIu64,
+	snprintf(q, sizeof(q),
+	         "UPDATE jobs SET params = '\\x0500' WHERE id = %" PRIu64,
 	         done);
 	REQUIRE(sql(c, q));
 	CHECK_EQ_INT(pgstore_get(s, done, 0, &g), JOBD_DATA_LOSS);
@@ -1649,8 +1651,7 @@ inserter_thread(void *p)
 /* Whether the plan of `exec` (an EXPLAIN EXECUTE on c) walks `index`
  * and never the whole table; prints it with `label`. */
 static bool
-claim_plan_ok(PGconn *c, const char *exec, const char *index,
-              const char *label)
+claim_plan_ok(PGconn *c, const char *exec, const char *index, const char *label)
 {
 	char q[256];
 	PGresult *r;
@@ -1698,8 +1699,8 @@ test_throughput(void)
 	const char *e = getenv("JOBD_PGSTORE_ENDED"),
 	           *bs = getenv("JOBD_PGSTORE_BATCH");
 	long ended = e != NULL ? atol(e) : 200000;
-	int BATCH = bs != NULL && atoi(bs) > 0 && atoi(bs) <= 5000 ? atoi(bs)
-	                                                          : 500;
+	int BATCH =
+	    bs != NULL && atoi(bs) > 0 && atoi(bs) <= 5000 ? atoi(bs) : 500;
 	int BATCHES = 50000 / BATCH;
 	struct jobrec *r = calloc((size_t) BATCH, sizeof(*r));
 	struct pgstore_ins *res = calloc((size_t) BATCH, sizeof(*res));
@@ -1733,8 +1734,8 @@ test_throughput(void)
 	pthread_t th[2];
 	t0 = secs();
 	for (int i = 0; i < 2; i++)
-		REQUIRE(pthread_create(&th[i], NULL, inserter_thread, &ins[i]) ==
-		        0);
+		REQUIRE(pthread_create(&th[i], NULL, inserter_thread,
+		                       &ins[i]) == 0);
 	for (int i = 0; i < 2; i++) {
 		pthread_join(th[i], NULL);
 		CHECK_EQ_INT(ins[i].rv, JOBD_OK);
@@ -1745,7 +1746,8 @@ test_throughput(void)
 	       BATCH * (BATCHES / 2), BATCH, dt,
 	       2.0 * BATCH * (BATCHES / 2) / dt);
 	REQUIRE(pgstore_counts_live(s, counts) == JOBD_OK);
-	CHECK_EQ_INT(counts[JOB_QUEUED], BATCH * BATCHES + 2 * BATCH * (BATCHES / 2));
+	CHECK_EQ_INT(counts[JOB_QUEUED],
+	             BATCH * BATCHES + 2 * BATCH * (BATCHES / 2));
 
 	/* single-job inserts, one transaction each */
 	t0 = secs();

@@ -18,7 +18,7 @@
  *      database during a rolling upgrade: add columns with defaults, keep
  *      the old ones until no old daemon is left; a change the old code
  *      cannot live with needs all daemons stopped (say so in the README).
- *   4. Update the statements in pgjobs.c and add a test that migrates a
+ *   4. Update the statements in pgsql.c and add a test that migrates a
  *      database of version N-1 with data in it.
  * A database at a higher version than this build's belongs to a newer
  * jobd and is refused, not touched.
@@ -129,7 +129,8 @@ pg_version(pgstore *s, int *version)
 	                 " applied_at timestamptz NOT NULL DEFAULT now())",
 	                 "create table jobd_schema")) != JOBD_OK)
 		return rv;
-	if ((r = pg_query(s, "SELECT coalesce(max(version), 0) FROM jobd_schema",
+	if ((r = pg_query(s,
+	                  "SELECT coalesce(max(version), 0) FROM jobd_schema",
 	                  "read the schema version", &rv)) == NULL)
 		return rv;
 	*version = atoi(PQgetvalue(r, 0, 0));
@@ -174,7 +175,8 @@ pgstore_migrate(pgstore *s, int *version, char *err, size_t errlen)
 			break;
 		}
 		snprintf(sql, sizeof(sql),
-		         "INSERT INTO jobd_schema (version) VALUES (%d)", v + 1);
+		         "INSERT INTO jobd_schema (version) VALUES (%d)",
+		         v + 1);
 		if ((rv = pg_run(s, pg_migrations[v], "migrate the schema")) !=
 		        JOBD_OK ||
 		    (rv = pg_run(s, sql, "migrate the schema")) != JOBD_OK)

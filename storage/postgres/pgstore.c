@@ -2,7 +2,8 @@
  * pgstore.c: the durable record of jobs in PostgreSQL, shared by several
  * jobd daemons: the connection, the conversion of errors, arguments and
  * results, transactions, notifications and leadership. pgschema.c holds
- * the schema and its migrations, pgjobs.c every statement on jobs.
+ * the schema and its migrations, pgsql.c the statements, pgjobs.c submit
+ * and the workers' calls, pgread.c the reads and the control calls.
  *
  * The connection. A `pgstore` is one libpq connection, used by one thread
  * at a time, synchronously (PQexecPrepared). Every statement is prepared
@@ -20,9 +21,9 @@
  * hours), idle_in_transaction_session_timeout 60 s (a daemon stuck inside
  * a transaction does not hold its row locks for ever), statement_timeout
  * 30 s (a statement stuck behind a lock becomes an error the caller
- * retries, not a thread lost), jit off (every statement here is short: compiling one
- * costs more than running it, and the planner's estimate for a claim
- * with a LIMIT it cannot see can pass jit_above_cost). The URL is the
+ * retries, not a thread lost), jit off (every statement here is short:
+ * compiling one costs more than running it, and the planner's estimate for a
+ * claim with a LIMIT it cannot see can pass jit_above_cost). The URL is the
  * last keyword given to libpq, so what it says wins.
  *
  * Errors. libpq's are converted here, in pg_status(), by SQLSTATE: a lost
@@ -182,8 +183,8 @@ pg_seterr(pgstore *s, int rv, const char *fmt, ...)
 static int
 pg_status(PGconn *c, const PGresult *r)
 {
-	const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE)
-	                           : NULL;
+	const char *st =
+	    r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 
 	if (c == NULL || PQstatus(c) != CONNECTION_OK)
 		return JOBD_UNAVAILABLE;
@@ -244,17 +245,30 @@ static PGconn *
 pg_connect(const char *url)
 {
 	/* the URL last: what it says overrides these */
-	const char *const keys[] = {
-	    "application_name", "connect_timeout", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "client_encoding", "options", "dbname", NULL};
+	const char *const keys[] = {"application_name",
+	                            "connect_timeout",
+	                            "keepalives",
+	                            "keepalives_idle",
+	                            "keepalives_interval",
+	                            "keepalives_count",
+	                            "client_encoding",
+	                            "options",
+	                            "dbname",
+	                            NULL};
 	const char *const vals[] = {
-	    "jobd", "5", "1", "10", "5", "3", "UTF8",
+	    "jobd",
+	    "5",
+	    "1",
+	    "10",
+	    "5",
+	    "3",
+	    "UTF8",
 	    "-c statement_timeout=30000 -c client_min_messages=warning"
 	    " -c jit=off -c idle_in_transaction_session_timeout=60000"
 	    " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"
 	    " -c tcp_keepalives_count=3",
-	    url, NULL};
+	    url,
+	    NULL};
 
 	return PQconnectdbParams(keys, vals, 1);
 }
@@ -327,8 +341,9 @@ pgstore_open(pgstore **sp, const char *url, char *err, size_t errlen)
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->url = strdup(url)) == NULL) {
 		free(s);
-		snprintf(err, errlen, "cannot connect to PostgreSQL: out of "
-		                      "memory");
+		snprintf(err, errlen,
+		         "cannot connect to PostgreSQL: out of "
+		         "memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	if ((rv = pg_open_conn(s)) != JOBD_OK) {
@@ -378,8 +393,10 @@ pgstore_socket(pgstore *s)
 static int
 pg_noconn(pgstore *s, const char *what)
 {
-	return pg_seterr(s, JOBD_UNAVAILABLE, "cannot %s: not connected to "
-	                                      "PostgreSQL", what);
+	return pg_seterr(s, JOBD_UNAVAILABLE,
+	                 "cannot %s: not connected to "
+	                 "PostgreSQL",
+	                 what);
 }
 
 PGresult *
@@ -470,7 +487,8 @@ pg_query(pgstore *s, const char *sql, const char *what, int *rv)
 	return r;
 }
 
-/* ---- arguments ------------------------------------------------------------ */
+/* ---- arguments ------------------------------------------------------------
+ */
 
 static void
 put32(uint8_t *p, uint32_t v)
@@ -705,7 +723,8 @@ pga_free(struct pgargs *a)
 	a->n = 0;
 }
 
-/* ---- values --------------------------------------------------------------- */
+/* ---- values ---------------------------------------------------------------
+ */
 
 int64_t
 pgv_i64(const PGresult *r, int row, int col)
@@ -792,11 +811,11 @@ pgv_i64_array(const PGresult *r, int row, int col, uint64_t **v, size_t *n)
 	return 0;
 }
 
-/* ---- params --------------------------------------------------------------- */
+/* ---- params ---------------------------------------------------------------
+ */
 
 int
-pg_params_encode(pgstore *s, const struct jobrec *r, uint8_t **bp,
-                 size_t *lenp)
+pg_params_encode(pgstore *s, const struct jobrec *r, uint8_t **bp, size_t *lenp)
 {
 	const char *why = NULL;
 	size_t bad = 0;
@@ -827,7 +846,7 @@ utf8_seq(const unsigned char *p)
 		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80,
 		              hi = c == 0xed ? 0x9f : 0xbf;
 		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3
-		                                                          : 0;
+		                                                         : 0;
 	}
 	if (c >= 0xf0 && c <= 0xf4) {
 		unsigned char lo = c == 0xf0 ? 0x90 : 0x80,
@@ -882,7 +901,8 @@ pg_utf8_fix(const char *s, char **own)
 	return out;
 }
 
-/* ---- transactions, clock ----------------------------------------------------- */
+/* ---- transactions, clock
+ * ----------------------------------------------------- */
 
 int
 pgstore_begin(pgstore *s)
@@ -933,7 +953,8 @@ pgstore_now(pgstore *s, int64_t *now)
 	return JOBD_OK;
 }
 
-/* ---- notifications ----------------------------------------------------------- */
+/* ---- notifications
+ * ----------------------------------------------------------- */
 
 int
 pgstore_notify(pgstore *s, const char *channel, const char *payload)
@@ -959,8 +980,7 @@ pgstore_listen(pgstore *s, const char *channel)
 
 	if (s->conn == NULL)
 		return pg_noconn(s, "listen");
-	if ((q = PQescapeIdentifier(s->conn, channel, strlen(channel))) ==
-	    NULL)
+	if ((q = PQescapeIdentifier(s->conn, channel, strlen(channel))) == NULL)
 		return pg_fail(s, NULL, "listen");
 	if (strlen(q) + 8 > sizeof(sql)) {
 		PQfreemem(q);
@@ -1028,7 +1048,8 @@ pgstore_wait(pgstore *s, int timeout_ms,
 	}
 }
 
-/* ---- leadership ---------------------------------------------------------------- */
+/* ---- leadership
+ * ---------------------------------------------------------------- */
 
 int
 pgstore_try_lead(pgstore *s, bool *leading)

@@ -53,8 +53,8 @@ typedef struct pgstore pgstore;
 
 /* NOTIFY channels. jobd_cancel's payload is the job id in decimal; the
  * others' payloads are the runtime's (pgstore_notify). */
-#define PGSTORE_CHAN_NEW "jobd_new"
-#define PGSTORE_CHAN_END "jobd_end"
+#define PGSTORE_CHAN_NEW    "jobd_new"
+#define PGSTORE_CHAN_END    "jobd_end"
 #define PGSTORE_CHAN_CANCEL "jobd_cancel"
 
 /* ---- connection ---------------------------------------------------- */
@@ -96,9 +96,9 @@ int pgstore_now(pgstore *s, int64_t *now);
  * nothing to do). *version (may be NULL) gets the version found before.
  * A database at a newer version is refused, untouched:
  * JOBD_FAILED_PRECONDITION, "database schema version N is newer than this
- * jobd's (1); upgrade jobd"; so is a server older than PostgreSQL 10. Call once before any other call on a fresh
- * database (calls on a connection that did not migrate work if the schema
- * is current).
+ * jobd's (1); upgrade jobd"; so is a server older than PostgreSQL 10. Call once
+ * before any other call on a fresh database (calls on a connection that did not
+ * migrate work if the schema is current).
  */
 int pgstore_migrate(pgstore *s, int *version, char *err, size_t errlen);
 
@@ -143,11 +143,11 @@ int pgstore_unlead(pgstore *s);
 
 /* What happened to one job of pgstore_insert_batch. */
 enum pgstore_ins_outcome {
-	PGSTORE_INS_NEW = 0,    /* inserted with a new id */
-	PGSTORE_INS_KEY = 1,    /* idempotency key already taken: id is the
-	                           job holding it (nothing inserted) */
-	PGSTORE_INS_UNIQUE = 2, /* unique_key held by a queued or running
-	                           job: id is that job (nothing inserted) */
+	PGSTORE_INS_NEW = 0,     /* inserted with a new id */
+	PGSTORE_INS_KEY = 1,     /* idempotency key already taken: id is the
+	                            job holding it (nothing inserted) */
+	PGSTORE_INS_UNIQUE = 2,  /* unique_key held by a queued or running
+	                            job: id is that job (nothing inserted) */
 	PGSTORE_INS_INVALID = 3, /* (appended) its kind, idempotency key or
 	                            unique key is not valid UTF-8, which
 	                            PostgreSQL's text cannot hold: nothing
@@ -221,8 +221,8 @@ int pgstore_finish(pgstore *s, const char *owner, const struct jobrec *r);
 /* Progress of running job id as owner's: JOBD_OK and *cancel (may be
  * NULL) = whether a Cancel was requested; JOBD_NOT_FOUND if it is not
  * running as owner's. */
-int pgstore_progress(pgstore *s, const char *owner, uint64_t id,
-                     uint64_t done, uint64_t total, bool *cancel);
+int pgstore_progress(pgstore *s, const char *owner, uint64_t id, uint64_t done,
+                     uint64_t total, bool *cancel);
 /* Extends the lease of every job running as owner's to the server's now +
  * lease_ms. *ids (malloc'd, the caller's; may be NULL when *n is 0) and
  * *n: the jobs renewed; a job the caller runs and is not among them has
@@ -242,9 +242,9 @@ int pgstore_renew(pgstore *s, const char *owner, uint32_t lease_ms,
  */
 int pgstore_rescue(pgstore *s, uint32_t max_recoveries, uint64_t *requeued,
                    uint64_t *failed, uint64_t **ended, size_t *nended);
-int pgstore_recover_own(pgstore *s, const char *owner,
-                        uint32_t max_recoveries, uint64_t *requeued,
-                        uint64_t *failed, uint64_t **ended, size_t *nended);
+int pgstore_recover_own(pgstore *s, const char *owner, uint32_t max_recoveries,
+                        uint64_t *requeued, uint64_t *failed, uint64_t **ended,
+                        size_t *nended);
 /*
  * Dependencies: every queued job that runs after a job that failed or was
  * cancelled ends cancelled with the error "job N failed" / "job N was
@@ -279,26 +279,26 @@ int pgstore_rerun(pgstore *s, uint64_t id, int64_t not_before,
                   const uint64_t *after, size_t nafter, struct jobrec *out);
 /* Pause (paused true) or resume kind: *changed (may be NULL) = whether it
  * was not so before. now: the time recorded (0 = the server's now). */
-int pgstore_set_paused(pgstore *s, const char *kind, bool paused,
-                       int64_t now, bool *changed);
+int pgstore_set_paused(pgstore *s, const char *kind, bool paused, int64_t now,
+                       bool *changed);
 /* Calls fn for each paused kind; fn returning non-zero stops and is
  * returned. */
 int pgstore_paused_load(pgstore *s, int (*fn)(const char *kind, void *arg),
                         void *arg);
 /* The last firing of each periodic schedule: upserted, never moving `at`
  * backwards (store_set_tick / store_ticks_load). */
-int pgstore_set_tick(pgstore *s, const char *name, int64_t at,
-                     uint64_t job_id);
+int pgstore_set_tick(pgstore *s, const char *name, int64_t at, uint64_t job_id);
 int pgstore_ticks_load(pgstore *s,
-                       int (*fn)(const char *name, int64_t at,
-                                 uint64_t job_id, void *arg),
+                       int (*fn)(const char *name, int64_t at, uint64_t job_id,
+                                 void *arg),
                        void *arg);
 /* Deletes up to `limit` (0 = 10000) terminal jobs that finished before
  * `before`, with their history; *n = how many (call again while
  * *n == limit: each call is a short transaction). */
 int pgstore_purge(pgstore *s, int64_t before, size_t limit, uint64_t *n);
 
-/* ---- reads ---------------------------------------------------------------- */
+/* ---- reads ----------------------------------------------------------------
+ */
 
 /* Job id into *out (the caller clears it), with its history
  * (pgstore_runs) and, with flags STORE_INPUT, its input (else input NULL,
@@ -314,8 +314,8 @@ int pgstore_runs(pgstore *s, uint64_t id, struct jobrec *r);
 int pgstore_find_key(pgstore *s, const char *key, uint64_t *id);
 /* Jobs matching f, newest first, without input or result, as store_list
  * (*out malloc'd: jobrec_clear each, then free). */
-int pgstore_list(pgstore *s, const struct store_filter *f,
-                 struct jobrec **out, size_t *n);
+int pgstore_list(pgstore *s, const struct store_filter *f, struct jobrec **out,
+                 size_t *n);
 /* states[i] = state of job ids[i], 0 if there is no such job (one
  * statement for the batch). */
 int pgstore_states(pgstore *s, const uint64_t *ids, size_t n, int *states);
@@ -327,8 +327,7 @@ int pgstore_states(pgstore *s, const uint64_t *ids, size_t n, int *states);
 int pgstore_counts(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1]);
 /* Calls fn for each kind with jobs running cluster-wide and their count. */
 int pgstore_running_by_kind(pgstore *s,
-                            int (*fn)(const char *kind, uint64_t n,
-                                      void *arg),
+                            int (*fn)(const char *kind, uint64_t n, void *arg),
                             void *arg);
 
 /* ---- appended after publication (/work/issue16/pgstore-changes.md) ---- */

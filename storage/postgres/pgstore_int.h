@@ -5,8 +5,9 @@
  * pgstore_int: what the files of pgstore share, not for other modules
  * (they see pgstore.h). pgstore.c holds the connection, the conversion of
  * errors, the arguments and the reading of results, transactions,
- * notifications and leadership; pgschema.c the migrations; pgjobs.c every
- * statement on jobs and the tables beside them.
+ * notifications and leadership; pgschema.c the migrations; pgsql.c the
+ * text of every statement; pgjobs.c submit and the workers' calls;
+ * pgread.c the reading of rows, the reads and the control calls.
  */
 
 #include <stdbool.h>
@@ -17,7 +18,7 @@
 
 #include "pgstore.h"
 
-/* The statements, prepared on first use on each connection (pgjobs.c's
+/* The statements, prepared on first use on each connection (pgsql.c's
  * pg_sql holds their text and parameter types). */
 enum pg_stmt {
 	PGS_NOW,
@@ -43,13 +44,13 @@ enum pg_stmt {
 	PGS_GET,
 	PGS_RUNS,
 	PGS_FIND_KEY,
-	PGS_LIST,           /* the list variants, in this order: */
-	PGS_LIST_STATE,     /*   + state = $ (a terminal state, or running) */
-	PGS_LIST_KIND,      /*   + kind = $ */
+	PGS_LIST,       /* the list variants, in this order: */
+	PGS_LIST_STATE, /*   + state = $ (a terminal state, or running) */
+	PGS_LIST_KIND,  /*   + kind = $ */
 	PGS_LIST_STATE_KIND,
-	PGS_LIST_READY,     /*   queued, not_before passed */
+	PGS_LIST_READY, /*   queued, not_before passed */
 	PGS_LIST_READY_KIND,
-	PGS_LIST_LATER,     /*   queued, not_before ahead (JOB_SCHEDULED) */
+	PGS_LIST_LATER, /*   queued, not_before ahead (JOB_SCHEDULED) */
 	PGS_LIST_LATER_KIND,
 	PGS_STATES,
 	PGS_COUNTS,
@@ -97,8 +98,8 @@ void pga_i64_array(struct pgargs *a, const int64_t *v, size_t n);
 void pga_i32_array(struct pgargs *a, const int32_t *v, size_t n);
 void pga_text_array(struct pgargs *a, const char *const *s, size_t n,
                     bool empty_null);
-void pga_bytea_array(struct pgargs *a, const void *const *p,
-                     const size_t *len, size_t n);
+void pga_bytea_array(struct pgargs *a, const void *const *p, const size_t *len,
+                     size_t n);
 void pga_free(struct pgargs *a);
 
 /* Runs statement `st` with `a` (freed here), binary results. *rv: JOBD_OK
@@ -125,8 +126,7 @@ const char *pgv_text(const PGresult *r, int row, int col);
 char *pgv_strdup(const PGresult *r, int row, int col, bool *oom);
 /* An int8[] column into a malloc'd *v, *n (NULL, 0 for NULL or empty).
  * -1 if it is not a one-dimensional int8 array (or out of memory). */
-int pgv_i64_array(const PGresult *r, int row, int col, uint64_t **v,
-                  size_t *n);
+int pgv_i64_array(const PGresult *r, int row, int col, uint64_t **v, size_t *n);
 
 /* The params blob of r (job.h's job_params_encode, the bytes the input
  * checksum covers), with the message in s. JOBD_INVALID_ARGUMENT for a
@@ -140,6 +140,54 @@ bool pg_utf8_valid(const char *s);
 /* s if valid UTF-8, else a malloc'd copy (*own, to free) with each
  * invalid byte replaced by U+FFFD; NULL only when out of memory. */
 const char *pg_utf8_fix(const char *s, char **own);
+
+/* The columns of REC_HEAD (pgsql.c), then the result, then the input. */
+enum rec_col {
+	C_ID,
+	C_KIND,
+	C_PARAMS,
+	C_PRIORITY,
+	C_STATE,
+	C_ATTEMPTS,
+	C_MAX_ATTEMPTS,
+	C_TIMEOUT,
+	C_DONE,
+	C_TOTAL,
+	C_ERROR,
+	C_IDEM,
+	C_UNIQUE,
+	C_AFTER,
+	C_CREATED,
+	C_STARTED,
+	C_FINISHED,
+	C_NOT_BEFORE,
+	C_RECOVERIES,
+	C_RERUNS,
+	C_INPUT_CRC,
+	C_RESULT_CRC,
+	C_INPUT_LEN,
+	C_WAITING_FOR, /* a queued job: the first it runs after not succeeded */
+	C_PAUSED,      /* a queued job: its kind is paused */
+	C_RESULT,
+	C_INPUT,
+	C_NUM,
+};
+
+/* How pg_rec treats an input that fails its checksum. */
+enum {
+	REC_INPUT_STRICT, /* JOBD_DATA_LOSS */
+	REC_INPUT_SOFT,   /* the record says so (pgstore_claim) */
+};
+
+/* Row `row` of r (enum rec_col) into *out (zeroed first; cleared again on
+ * an error). */
+int pg_rec(pgstore *s, const PGresult *r, int row, struct jobrec *out,
+           int mode);
+/* Every row of r into a malloc'd array (*out, *n). */
+int pg_recs(pgstore *s, const PGresult *r, int mode, struct jobrec **out,
+            size_t *n);
+/* The first column of every row, as ids (malloc'd; NULL when none). */
+int pg_ids(pgstore *s, const PGresult *r, uint64_t **ids, size_t *n);
 
 /* The SQL of statement st, its number of parameters and their types. */
 const char *pg_stmt_sql(enum pg_stmt st, int *nparams, const Oid **types);
