@@ -45,6 +45,7 @@ struct job {
 	atomic_uint_fast64_t done, total;
 	uint64_t sent_done, sent_total; /* writer's: last written */
 	int64_t deadline;               /* CLOCK_MONOTONIC ms; 0 = none */
+	int64_t started_ns;             /* metrics_now_ns() at its start */
 	bool running;                   /* a worker has it */
 	bool ending;                    /* its end is with the writer */
 	bool lost;                      /* its lease was lost: end dropped */
@@ -149,13 +150,24 @@ struct pgq {
 extern char pgq_parked_mark;
 #define PGQ_MARK ((struct wq *) (void *) &pgq_parked_mark)
 
-/* jobq_pg.c: */
+/* jobq_pg_park.c: */
 int64_t pgq_wall_ms(void);
 int64_t pgq_mono_ms(void);
 /* Fires w with status, job (NULL: id and state only) and msg, without
  * mtx. */
 void pgq_fire(struct waiter *w, int status, const struct jobrec *job,
               uint64_t existing_id, const char *msg);
+/* Fires the list (by next) with status, job and msg, without mtx. */
+void pgq_fire_list(struct waiter *list, int status, const struct jobrec *job,
+                   const char *msg);
+/* Under mtx: parks w on id (WAIT_END); JOBD_OK or out of memory. */
+int pgq_park_id(struct pgq *q, uint64_t id, struct waiter *w);
+/* The deadline heap's order and position. */
+int pgq_wait_less(const void *a, const void *b);
+void pgq_wait_setpos(void *e, size_t pos);
+/* Under mtx: whether kind is paused (as last read or set); *at its
+ * place (may be NULL). */
+bool pgq_paused_has(struct pgq *q, const char *kind, size_t *at);
 /* Under mtx: unlinks every waiter parked on id into *list (by next);
  * returns how many. */
 size_t pgq_detach_id(struct pgq *q, uint64_t id, struct waiter **list);
@@ -192,6 +204,30 @@ void pgq_paused_set(struct pgq *q, const char *kind, bool paused);
  * with `rv` JOBD_UNAVAILABLE). */
 pgstore *pgq_reader_get(struct pgq *q, char *err, size_t errlen);
 void pgq_reader_put(struct pgq *q, pgstore *s, int rv);
+
+/* jobq_pg_work.c: the ops of the same names (jobq.h). */
+bool pgq_is_live(jobq *jq, uint64_t id, int *status);
+int pgq_lookup(jobq *jq, uint64_t id, struct jobrec *out, char *err,
+               size_t errlen);
+int pgq_find_key(jobq *jq, const char *key, struct jobrec *out, char *err,
+                 size_t errlen);
+int pgq_list(jobq *jq, const struct store_filter *f, struct jobrec **out,
+             size_t *n, char *err, size_t errlen);
+int pgq_paused_kinds(jobq *jq, char ***names, size_t *n);
+struct job *pgq_take(jobq *jq);
+void pgq_job_work(const struct job *j, struct sched_work *out);
+uint64_t pgq_job_id(const struct job *j);
+int pgq_read_input(jobq *jq, void **conn, const struct sched_work *w,
+                   uint8_t **buf, size_t *len, char *err, size_t errlen);
+void pgq_close_conn(jobq *jq, void *conn);
+int pgq_progress(void *arg, uint64_t done, uint64_t total);
+void pgq_finish(jobq *jq, struct job *j, int outcome, uint8_t *result,
+                size_t result_len, const char *error);
+bool pgq_leads(jobq *jq);
+int pgq_ticks_load(jobq *jq,
+                   int (*fn)(const char *name, int64_t at, uint64_t job_id,
+                             void *arg),
+                   void *arg, char *err, size_t errlen);
 
 /* jobq_pg_writer.c: the writer thread (arg: the pgq; its own connection
  * `wconn`, opened by start). */

@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "jobq_pg_impl.h"
 #include "log.h"
+#include "metrics.h"
 
 struct round {
 	struct pgq_subs *subs;
@@ -52,6 +53,8 @@ struct round {
 static void
 add_ended(struct round *r, const uint64_t *ids, size_t n)
 {
+	if (n == 0)
+		return;
 	if (r->nended + n > r->capended) {
 		size_t cap = (r->nended + n) * 2 + 16;
 		uint64_t *v = realloc(r->ended, cap * sizeof(*v));
@@ -181,9 +184,16 @@ static int
 write_round(struct pgq *q, pgstore *s, struct round *r)
 {
 	uint64_t *doomed = NULL;
-	size_t ndoomed = 0;
+	size_t ndoomed = 0, ops = 0;
+	int64_t t0 = metrics_now_ns();
 	int rv;
 
+	for (struct pgq_subs *g = r->subs; g != NULL; g = g->next)
+		ops += g->n;
+	for (struct job *j = r->ends; j != NULL; j = j->rnext)
+		ops++;
+	for (struct pgq_ctl *c = r->ctls; c != NULL; c = c->next)
+		ops++;
 	r->nended = 0;
 	r->fresh = r->doom = false;
 	if ((rv = pgstore_begin(s)) != JOBD_OK ||
@@ -206,10 +216,15 @@ write_round(struct pgq *q, pgstore *s, struct round *r)
 		goto fail;
 	if ((rv = pgstore_commit(s)) != JOBD_OK)
 		goto fail;
+	metrics_commit(ops, metrics_now_ns() - t0);
+	pthread_mutex_lock(&q->mtx);
+	q->st.commits++;
+	pthread_mutex_unlock(&q->mtx);
 	return JOBD_OK;
 fail:
 	if (rv != JOBD_UNAVAILABLE)
 		(void) pgstore_rollback(s);
+	metrics_write_failure();
 	return rv;
 }
 
@@ -273,6 +288,7 @@ answer_subs(struct pgq *q, pgstore *s, struct pgq_subs *g, int status,
 			pgq_fire(w[i], status, NULL, 0, why);
 		} else if (g->res[i].outcome == PGSTORE_INS_NEW) {
 			g->recs[i].state = JOB_QUEUED;
+			metrics_job_submitted(kind_intern(g->recs[i].kind));
 			pgq_fire(w[i], JOBD_OK, &g->recs[i], 0, NULL);
 		} else if ((rv = pgstore_get(s, id, 0, &r)) == JOBD_OK) {
 			pgq_fire(w[i], JOBD_OK, &r, id, NULL);
@@ -359,6 +375,9 @@ ends_done(struct pgq *q, struct job *ends, bool written)
 			        ": its end (%s) could not be written and is "
 			        "dropped; it runs again once its lease expires",
 			        job_state_name(j->rec.state));
+		else if (job_state_terminal(j->rec.state))
+			metrics_job_finished(kind_intern(j->rec.kind),
+			                     j->rec.state);
 		pgq_live_drop(q, j);
 	}
 	pthread_mutex_unlock(&q->mtx);
