@@ -25,6 +25,7 @@
 #define PGQ_BUCKETS   1024 /* parked Waits and Cancels, by id */
 #define PGQ_POLL_MS   1000 /* fallback poll: claims, parked ids, progress */
 #define PGQ_LEAD_MS   5000 /* leader lock tried this often */
+#define PGQ_COUNTS_MS 5000 /* counts read at most this often */
 #define PGQ_PURGE_MS  (10 * 60 * 1000)
 #define PGQ_BACKOFF_MIN_MS 100
 #define PGQ_BACKOFF_MAX_MS 5000
@@ -132,6 +133,7 @@ struct pgq {
 
 	/* what the listener keeps */
 	uint64_t counts[JOB_STATE_MAX + 1];
+	bool want_counts; /* Stats asked since the last count */
 	bool leading;
 	char **paused; /* paused kinds, as last read or set */
 	size_t npaused;

@@ -11,7 +11,9 @@
  *   - jobd_cancel "id": a job claimed here is asked to stop (at its next
  *     progress report; one not started yet ends cancelled when taken).
  *   - every PGQ_POLL_MS, the fallback for lost notifications: a claim, the
- *     states of every parked id, the counts for Stats and the paused kinds.
+ *     states of every parked id, the paused kinds, and the counts for
+ *     Stats and max_queue (a scan: only while Stats is asked, at most
+ *     every PGQ_COUNTS_MS).
  *   - every lease/3, the renewal of this daemon's leases; a job it runs
  *     that was not renewed has lost its lease (another daemon rescued it):
  *     it is stopped and its end will be dropped.
@@ -291,19 +293,31 @@ paused_add(const char *kind, void *arg)
 	return 0;
 }
 
-/* The fallback poll's reads: counts and paused kinds. */
+/* The fallback poll's reads: the paused kinds, and the counts (a scan
+ * of the table: only while Stats asks for them, at most every
+ * PGQ_COUNTS_MS). */
 static int
-refresh(struct pgq *q, pgstore *s)
+refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 {
 	uint64_t counts[JOB_STATE_MAX + 1];
 	struct paused_list a = {NULL, 0};
+	bool count;
 	int rv;
 
-	if ((rv = pgstore_counts(s, counts)) != JOBD_OK)
-		return rv;
-	if ((rv = pgstore_paused_load(s, paused_add, &a)) == JOBD_OK) {
+	pthread_mutex_lock(&q->mtx);
+	count = q->want_counts && pgq_mono_ms() >= *next_counts;
+	pthread_mutex_unlock(&q->mtx);
+	if (count) {
+		if ((rv = pgstore_counts(s, counts)) != JOBD_OK)
+			return rv;
+		*next_counts = pgq_mono_ms() + PGQ_COUNTS_MS;
 		pthread_mutex_lock(&q->mtx);
 		memcpy(q->counts, counts, sizeof(counts));
+		q->want_counts = false;
+		pthread_mutex_unlock(&q->mtx);
+	}
+	if ((rv = pgstore_paused_load(s, paused_add, &a)) == JOBD_OK) {
+		pthread_mutex_lock(&q->mtx);
 		for (size_t i = 0; i < q->npaused; i++)
 			free(q->paused[i]);
 		free(q->paused);
@@ -347,7 +361,7 @@ pgq_listener_main(void *arg)
 	                                                     : q->lease_ms / 2;
 	int64_t next_renew = now + renew_every, next_rescue = now;
 	int64_t next_poll = now + PGQ_POLL_MS, next_lead = now;
-	int64_t next_purge = now, next_try = 0;
+	int64_t next_purge = now, next_try = 0, next_counts = now;
 	int64_t backoff = PGQ_BACKOFF_MIN_MS;
 	bool listening = false, more = false;
 	struct notes nt = {0};
@@ -438,7 +452,7 @@ pgq_listener_main(void *arg)
 		if (rv == JOBD_OK && now >= next_poll) {
 			nt.all_ends = true;
 			want_claim(q);
-			rv = refresh(q, s);
+			rv = refresh(q, s, &next_counts);
 			next_poll = now + PGQ_POLL_MS;
 		}
 		if (rv == JOBD_OK && nt.all_ends) {

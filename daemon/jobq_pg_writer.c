@@ -112,11 +112,16 @@ write_ends(struct pgq *q, pgstore *s, struct round *r)
 	int rv;
 
 	for (struct job *j = r->ends; j != NULL; j = j->rnext) {
-		if (j->lost)
+		pthread_mutex_lock(&q->mtx);
+		bool lost = j->lost;
+		pthread_mutex_unlock(&q->mtx);
+		if (lost)
 			continue;
 		rv = pgstore_finish(s, q->node, &j->rec);
 		if (rv == JOBD_NOT_FOUND) {
+			pthread_mutex_lock(&q->mtx);
 			j->lost = true; /* the lease was lost */
+			pthread_mutex_unlock(&q->mtx);
 			continue;
 		}
 		if (rv != JOBD_OK)

@@ -690,6 +690,130 @@ test_db_down(void)
 	finish_instance(b);
 }
 
+struct pdone {
+	pthread_mutex_t mtx;
+	bool done;
+	int status;
+};
+
+static void
+pause_done(void *arg, int status, const char *msg)
+{
+	struct pdone *p = arg;
+	(void) msg;
+	pthread_mutex_lock(&p->mtx);
+	p->done = true;
+	p->status = status;
+	pthread_mutex_unlock(&p->mtx);
+}
+
+static int
+tick_seen(const char *name, int64_t at, uint64_t job_id, void *arg)
+{
+	int *seen = arg;
+	if (strcmp(name, "nightly") == 0 && at == 1234 && job_id == 7)
+		(*seen)++;
+	return 0;
+}
+
+/* Pause on one instance holds the kind on every one; Retry puts a failed
+ * job back; a schedule's firing is recorded for all; one leader. */
+static void
+test_control(void)
+{
+	char url[400], err[300];
+	struct pdone pd = {PTHREAD_MUTEX_INITIALIZER, false, 0};
+	struct tw t;
+	bool changed = false, seen_b = false;
+
+	database("t_control", url, sizeof(url));
+	jobq *a = instance(url, "a", false, 30000);
+	jobq *b = instance(url, "b", false, 30000);
+
+	REQUIRE(a->ops->pause(a, "t", true, &changed, pause_done, &pd) ==
+	        JOBD_OK);
+	CHECK(changed);
+	CHECK(a->ops->paused(a, "t"));
+	for (int i = 0; i < 100 && !seen_b; i++) {
+		seen_b = b->ops->paused(b, "t"); /* at b's next poll */
+		if (!seen_b)
+			usleep(100000);
+	}
+	CHECK(seen_b);
+	pthread_mutex_lock(&pd.mtx);
+	CHECK(pd.done && pd.status == JOBD_OK);
+	pthread_mutex_unlock(&pd.mtx);
+	char **names = NULL;
+	size_t n = 0;
+	CHECK_EQ_INT(b->ops->paused_kinds(b, &names, &n), JOBD_OK);
+	CHECK_EQ_INT(n, 1);
+	if (n == 1)
+		CHECK_EQ_STR(names[0], "t");
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+
+	/* paused: a, given the kind, claims nothing */
+	uint64_t id = submit_ok(b, NULL, NULL);
+	a->ops->set_kinds(a, all_t);
+	usleep(1500000);
+	struct jobrec r = {0};
+	CHECK_EQ_INT(a->ops->get_live(a, id, &r), JOBD_NOT_FOUND);
+	/* resumed: it runs; it fails for good; a Retry puts it back */
+	pd.done = false;
+	REQUIRE(b->ops->pause(b, "t", false, &changed, pause_done, &pd) ==
+	        JOBD_OK);
+	struct job *j = take_id(a, id);
+	a->ops->finish(a, j, JOBD_RUN_FAILED_FINAL, NULL, 0, "broken");
+	tw_init(&t, 0);
+	REQUIRE(b->ops->wait(b, id, &t.w) == JOBD_OK);
+	REQUIRE(tw_wait(&t, 20000));
+	CHECK_EQ_INT(t.rec.state, JOB_FAILED);
+	REQUIRE(b->ops->lookup(b, id, &r, err, sizeof(err)) == JOBD_OK);
+	tw_fini(&t);
+	kindset *none = kindset_new(); /* a runs nothing again */
+	a->ops->set_kinds(a, none);
+	kindset_unref(none);
+	tw_init(&t, 0);
+	REQUIRE(b->ops->rerun(b, &r, NULL, 0, &t.w, err, sizeof(err)) ==
+	        JOBD_OK);
+	jobrec_clear(&r);
+	REQUIRE(tw_wait(&t, 20000));
+	CHECK_EQ_INT(t.status, JOBD_OK);
+	CHECK_EQ_INT(t.rec.state, JOB_QUEUED);
+	CHECK_EQ_INT(t.rec.reruns, 1);
+	tw_fini(&t);
+	REQUIRE(b->ops->lookup(b, id, &r, err, sizeof(err)) == JOBD_OK);
+	CHECK_EQ_INT(r.state, JOB_QUEUED);
+	CHECK_EQ_INT(r.nhistory, 1);
+	jobrec_clear(&r);
+
+	/* a firing recorded on a is seen from b */
+	a->ops->tick(a, "nightly", 1234, 7);
+	int seen = 0;
+	for (int i = 0; i < 100 && seen == 0; i++) {
+		CHECK_EQ_INT(b->ops->ticks_load(b, tick_seen, &seen, err,
+		                                sizeof(err)),
+		             JOBD_OK);
+		if (seen == 0)
+			usleep(50000);
+	}
+	CHECK_EQ_INT(seen, 1);
+
+	/* exactly one leads (a started first: within a few seconds) */
+	bool one = false;
+	for (int i = 0; i < 100 && !one; i++) {
+		one = a->ops->leads(a) != b->ops->leads(b);
+		if (!one)
+			usleep(100000);
+	}
+	CHECK(one);
+
+	finish_instance(a);
+	finish_instance(b);
+}
+
 TEST_MAIN({"submit_keys", test_submit_keys}, {"wait_across", test_wait_across},
           {"cancel_remote", test_cancel_remote},
-          {"lease_rescue", test_lease_rescue}, {"db_down", test_db_down})
+          {"lease_rescue", test_lease_rescue}, {"control", test_control},
+          {"db_down", test_db_down})
