@@ -1,0 +1,143 @@
+#ifndef JOBD_PGSTORE_INT_H
+#define JOBD_PGSTORE_INT_H
+
+/*
+ * pgstore_int: what the files of pgstore share, not for other modules
+ * (they see pgstore.h). pgstore.c holds the connection, the conversion of
+ * errors, the arguments and the reading of results, transactions,
+ * notifications and leadership; pgschema.c the migrations; pgjobs.c every
+ * statement on jobs and the tables beside them.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "pgstore.h"
+
+/* The statements, prepared on first use on each connection (pgjobs.c's
+ * pg_sql holds their text and parameter types). */
+enum pg_stmt {
+	PGS_NOW,
+	PGS_IDS,
+	PGS_INSERT,
+	PGS_CONFLICTS,
+	PGS_CLAIM,
+	PGS_FINISH,
+	PGS_PROGRESS,
+	PGS_RENEW,
+	PGS_RESCUE,
+	PGS_RECOVER_OWN,
+	PGS_DOOM,
+	PGS_CANCEL,
+	PGS_RERUN,
+	PGS_PAUSE,
+	PGS_RESUME,
+	PGS_PAUSED,
+	PGS_TICK,
+	PGS_TICKS,
+	PGS_PURGE,
+	PGS_GET,
+	PGS_RUNS,
+	PGS_FIND_KEY,
+	PGS_LIST,           /* the list variants, in this order: */
+	PGS_LIST_STATE,     /*   + state = $ (a terminal state, or running) */
+	PGS_LIST_KIND,      /*   + kind = $ */
+	PGS_LIST_STATE_KIND,
+	PGS_LIST_READY,     /*   queued, not_before passed */
+	PGS_LIST_READY_KIND,
+	PGS_LIST_LATER,     /*   queued, not_before ahead (JOB_SCHEDULED) */
+	PGS_LIST_LATER_KIND,
+	PGS_STATES,
+	PGS_COUNTS,
+	PGS_RUNNING_BY_KIND,
+	PGS_NOTIFY,
+	PGS_LEAD,
+	PGS_LEADING,
+	PGS_UNLEAD,
+	PGS_NUM,
+};
+
+struct pgstore {
+	PGconn *conn;
+	char *url;
+	bool prepared[PGS_NUM];
+	bool leading; /* this session holds the leader lock (once) */
+	char errmsg[512];
+};
+
+/* The arguments of one statement, all in binary format. Values the
+ * caller passes by pointer (text, bytes) are borrowed, not copied; numbers
+ * and arrays are built into memory the pgargs owns (pga_free). A failed
+ * allocation is remembered and reported by pg_exec. */
+#define PG_MAX_ARGS 16
+struct pgargs {
+	int n;
+	const char *v[PG_MAX_ARGS];
+	int len[PG_MAX_ARGS];
+	char *own[PG_MAX_ARGS];
+	bool oom;
+};
+
+void pga_i64(struct pgargs *a, int64_t v);
+void pga_i32(struct pgargs *a, int32_t v);
+void pga_bool(struct pgargs *a, bool v);
+/* NULL is SQL NULL; so is "" when empty_null. */
+void pga_text(struct pgargs *a, const char *s, bool empty_null);
+/* len 0 is SQL NULL. */
+void pga_bytes(struct pgargs *a, const void *p, size_t len);
+/* One-dimensional arrays: int8[] of v[0..n); text[] of s[0..n) (NULL
+ * elements are NULL, and so are "" when empty_null); bytea[] of
+ * p[i]/len[i] (len 0: NULL); int4[]. */
+void pga_i64_array(struct pgargs *a, const int64_t *v, size_t n);
+void pga_i32_array(struct pgargs *a, const int32_t *v, size_t n);
+void pga_text_array(struct pgargs *a, const char *const *s, size_t n,
+                    bool empty_null);
+void pga_bytea_array(struct pgargs *a, const void *const *p,
+                     const size_t *len, size_t n);
+void pga_free(struct pgargs *a);
+
+/* Runs statement `st` with `a` (freed here), binary results. *rv: JOBD_OK
+ * and the result (PQclear it), or an error status with its message in
+ * s->errmsg ("cannot WHAT: reason") and NULL. */
+PGresult *pg_exec(pgstore *s, enum pg_stmt st, struct pgargs *a,
+                  const char *what, int *rv);
+/* A statement text run once, without preparing (schema, transactions):
+ * pg_run for its status only, pg_query for its one-row (or more) text
+ * result (NULL and *rv on an error or no row). */
+int pg_run(pgstore *s, const char *sql, const char *what);
+PGresult *pg_query(pgstore *s, const char *sql, const char *what, int *rv);
+
+/* Records an error: s->errmsg = "cannot WHAT: reason"; returns rv. */
+int pg_seterr(pgstore *s, int rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Values of a binary result. Any integer column (int2/4/8) as int64, 0
+ * when NULL; bool; text (NULL when NULL: valid while r is); a malloc'd
+ * copy of a text (NULL when NULL; *oom set when the copy failed). */
+int64_t pgv_i64(const PGresult *r, int row, int col);
+bool pgv_bool(const PGresult *r, int row, int col);
+const char *pgv_text(const PGresult *r, int row, int col);
+char *pgv_strdup(const PGresult *r, int row, int col, bool *oom);
+/* An int8[] column into a malloc'd *v, *n (NULL, 0 for NULL or empty).
+ * -1 if it is not a one-dimensional int8 array (or out of memory). */
+int pgv_i64_array(const PGresult *r, int row, int col, uint64_t **v,
+                  size_t *n);
+
+/* Checksums, as store.c's "Checksums". */
+uint32_t pg_crc_id(uint64_t id);
+uint32_t pg_input_crc(uint64_t id, const char *kind, const uint8_t *params,
+                      size_t plen, const uint8_t *input, size_t ilen);
+uint32_t pg_result_crc(uint64_t id, const uint8_t *result, size_t len);
+/* The params blob of r (store.c's format). JOBD_INVALID_ARGUMENT (message
+ * set) for a param without a name or value. */
+int pg_params_encode(pgstore *s, const struct jobrec *r, uint8_t **bp,
+                     size_t *lenp);
+
+/* The SQL of statement st, its number of parameters and their types. */
+const char *pg_stmt_sql(enum pg_stmt st, int *nparams, const Oid **types);
+const char *pg_stmt_name(enum pg_stmt st);
+
+#endif
