@@ -46,7 +46,8 @@
  * once). Limits that are per daemon: a kind's concurrency limit is read
  * cluster-wide at each claim (running_by_kind), so two daemons claiming at
  * the same moment may together exceed it briefly; max_queue is checked
- * against the counts last read (every poll while Stats is asked).
+ * against the counts last read (every PGQ_COUNTS_MS when set), so a burst
+ * between two counts may pass it.
  *
  * Lock: pgq.mtx only (then kindset refs, which are atomic). No pgstore
  * call is made and no waiter fires under it.
@@ -402,7 +403,6 @@ pg_submit_batch(jobq *jq, struct batch_job *b, size_t n, char *err,
 		w->q = (struct wq *) (void *) &g->w[i];
 		g->w[i] = w;
 	}
-	q->counts[JOB_QUEUED] += n; /* until the next count */
 	q->st.submitted += n;
 	*q->subs_tail = g;
 	q->subs_tail = &g->next;

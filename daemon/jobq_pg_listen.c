@@ -12,8 +12,8 @@
  *     progress report; one not started yet ends cancelled when taken).
  *   - every PGQ_POLL_MS, the fallback for lost notifications: a claim, the
  *     states of every parked id, the paused kinds, and the counts for
- *     Stats and max_queue (a scan: only while Stats is asked, at most
- *     every PGQ_COUNTS_MS).
+ *     Stats and max_queue (a scan of the table: only while Stats is asked
+ *     or with a max_queue, at most every PGQ_COUNTS_MS).
  *   - every lease/3, the renewal of this daemon's leases; a job it runs
  *     that was not renewed has lost its lease (another daemon rescued it):
  *     it is stopped and its end will be dropped.
@@ -305,7 +305,8 @@ refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 	int rv;
 
 	pthread_mutex_lock(&q->mtx);
-	count = q->want_counts && pgq_mono_ms() >= *next_counts;
+	count = (q->want_counts || q->cfg.sched.max_queue > 0) &&
+	        pgq_mono_ms() >= *next_counts;
 	pthread_mutex_unlock(&q->mtx);
 	if (count) {
 		if ((rv = pgstore_counts(s, counts)) != JOBD_OK)
@@ -399,7 +400,6 @@ pgq_listener_main(void *arg)
 			} else {
 				next_try = now + backoff;
 				backoff = min64(backoff * 2, PGQ_BACKOFF_MAX_MS);
-				(void) pgstore_reconnect(s);
 			}
 		}
 		if (listening) {
