@@ -200,6 +200,11 @@ db_drop(void)
 
 	if (c == NULL)
 		return;
+	if (getenv("JOBD_PGSTORE_KEEP") != NULL) { /* to look at it after */
+		fprintf(stderr, "kept database %s\n", db_name);
+		PQfinish(c);
+		return;
+	}
 	snprintf(q, sizeof(q), "DROP DATABASE IF EXISTS %s WITH (FORCE)",
 	         db_name);
 	sql(c, q);
@@ -535,6 +540,15 @@ test_insert_get(void)
 	CHECK_EQ_INT(counts[JOB_QUEUED], 3);
 	CHECK_EQ_INT(counts[JOB_SCHEDULED], 1);
 	CHECK_EQ_INT(counts[JOB_RUNNING], 0);
+	REQUIRE(claim_ids(s, "A", 60000, 1, ids) == 1);
+	REQUIRE(pgstore_counts_live(s, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], 2);
+	CHECK_EQ_INT(counts[JOB_SCHEDULED], 1);
+	CHECK_EQ_INT(counts[JOB_RUNNING], 1);
+	CHECK_EQ_INT(counts[JOB_SUCCEEDED], 0);
+	REQUIRE(pgstore_counts(s, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], 2);
+	CHECK_EQ_INT(counts[JOB_RUNNING], 1);
 
 	/* lists: newest first, filters, paging */
 	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
@@ -555,14 +569,24 @@ test_insert_get(void)
 	f.state = JOB_QUEUED;
 	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
 	CHECK_EQ_INT(n, 1);
+	if (n == 1) /* the job after the one now running */
+		CHECK_EQ_INT(list[0].waiting, JOB_WAIT_AFTER);
 	free_recs(list, n);
 	f.kind = NULL;
+	f.state = JOB_RUNNING;
 	f.limit = 1;
 	f.before = res[1].id;
 	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
 	CHECK_EQ_INT(n, 1);
-	if (n == 1)
+	if (n == 1) {
 		CHECK_EQ_INT(list[0].id, res[0].id);
+		CHECK_EQ_INT(list[0].state, JOB_RUNNING);
+		CHECK_EQ_INT(list[0].waiting, JOB_WAIT_NONE);
+	}
+	free_recs(list, n);
+	f.state = 0;
+	REQUIRE(pgstore_list(s, &f, &list, &n) == JOBD_OK);
+	CHECK_EQ_INT(n, 1);
 	free_recs(list, n);
 	f.state = JOB_SUCCEEDED;
 	f.limit = 0;
@@ -571,12 +595,40 @@ test_insert_get(void)
 	CHECK_EQ_INT(n, 0);
 	free_recs(list, n);
 
-	/* a param without a value is refused, nothing inserted */
+	/* what cannot be stored fails its job, not the batch: a param
+	 * without a value, keys that are not UTF-8 */
 	struct job_param bad[] = {{"x", NULL}};
-	mkjob(&d, "count", 0);
-	d.params = bad;
-	d.nparams = 1;
-	CHECK_EQ_INT(pgstore_insert_batch(s, &d, 1, res), JOBD_INVALID_ARGUMENT);
+	struct jobrec v[4];
+	struct pgstore_ins vres[4];
+	for (int i = 0; i < 4; i++)
+		mkjob(&v[i], "count", 0);
+	v[0].params = bad;
+	v[0].nparams = 1;
+	v[1].idem_key = (char *) "caf\xe9";
+	v[2].unique_key = (char *) "\xed\xa0\x80"; /* a surrogate */
+	v[3].idem_key = (char *) "caf\xc3\xa9";
+	REQUIRE(pgstore_insert_batch(s, v, 4, vres) == JOBD_OK);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(vres[i].outcome, PGSTORE_INS_INVALID);
+		CHECK_EQ_INT(vres[i].id, 0);
+	}
+	CHECK_EQ_INT(vres[3].outcome, PGSTORE_INS_NEW);
+	CHECK_EQ_INT(pgstore_find_key(s, "caf\xc3\xa9", &id), JOBD_OK);
+	CHECK_EQ_INT(id, vres[3].id);
+	CHECK_EQ_INT(pgstore_find_key(s, "caf\xe9", &id), JOBD_NOT_FOUND);
+	REQUIRE(pgstore_insert_batch(s, v, 3, vres) == JOBD_OK);
+	CHECK_EQ_INT(vres[2].outcome, PGSTORE_INS_INVALID);
+
+	/* an error text that is not UTF-8 does not lose the end */
+	struct jobrec e = {0};
+	REQUIRE(claim_ids(s, "A", 60000, 1, ids) == 1);
+	e.id = ids[0];
+	e.state = JOB_FAILED;
+	e.error = (char *) "bad \xff byte";
+	CHECK_EQ_INT(pgstore_finish(s, "A", &e), JOBD_OK);
+	REQUIRE(pgstore_get(s, ids[0], 0, &g) == JOBD_OK);
+	CHECK_EQ_STR(g.error, "bad \xef\xbf\xbd byte");
+	jobrec_clear(&g);
 	pgstore_close(s);
 	db_drop();
 }
@@ -735,6 +787,10 @@ test_claim_order(void)
 	REQUIRE(pgstore_set_paused(s, "sleep", true, 0, &changed) == JOBD_OK);
 	CHECK(changed);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 0);
+	struct jobrec pg = {0};
+	REQUIRE(pgstore_get(s, sl3, 0, &pg) == JOBD_OK);
+	CHECK_EQ_INT(pg.waiting, JOB_WAIT_PAUSED);
+	jobrec_clear(&pg);
 	REQUIRE(pgstore_set_paused(s, "sleep", false, 0, &changed) == JOBD_OK);
 	CHECK(changed);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 1);
@@ -757,6 +813,11 @@ test_claim_order(void)
 	r.after = &a;
 	r.nafter = 1;
 	b = insert1(s, &r);
+	struct jobrec g = {0};
+	REQUIRE(pgstore_get(s, b, 0, &g) == JOBD_OK);
+	CHECK_EQ_INT(g.waiting, JOB_WAIT_AFTER);
+	CHECK_EQ_INT(g.waiting_for, a);
+	jobrec_clear(&g);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 1);
 	CHECK_EQ_INT(ids[0], a);
 	CHECK_EQ_INT(claim_ids(s, "A", 60000, 5, ids), 0);
@@ -1406,6 +1467,40 @@ secs(void)
 	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+struct inserter {
+	const char *url;
+	int batch, batches, rv;
+};
+
+/* Inserts batches of jobs, a transaction each, on a connection of its
+ * own. */
+static void *
+inserter_thread(void *p)
+{
+	struct inserter *in = p;
+	struct jobrec *r = calloc((size_t) in->batch, sizeof(*r));
+	struct pgstore_ins *res = calloc((size_t) in->batch, sizeof(*res));
+	char err[256];
+	pgstore *s = NULL;
+
+	in->rv = JOBD_RESOURCE_EXHAUSTED;
+	if (r != NULL && res != NULL &&
+	    (in->rv = pgstore_open(&s, in->url, err, sizeof(err))) == JOBD_OK)
+		for (int b = 0; b < in->batches && in->rv == JOBD_OK; b++) {
+			for (int i = 0; i < in->batch; i++)
+				mkjob(&r[i], "count", 0);
+			if ((in->rv = pgstore_begin(s)) != JOBD_OK ||
+			    (in->rv = pgstore_insert_batch(s, r, in->batch,
+			                                   res)) != JOBD_OK ||
+			    (in->rv = pgstore_commit(s)) != JOBD_OK)
+				break;
+		}
+	pgstore_close(s);
+	free(r);
+	free(res);
+	return NULL;
+}
+
 /* Whether the plan of the claim (EXPLAIN EXECUTE on c) walks jobs_ready
  * and never the whole table; prints it with `label`. */
 static bool
@@ -1436,11 +1531,14 @@ test_throughput(void)
 {
 	const char *url = db_create();
 	pgstore *s = open_db(url);
-	const char *e = getenv("JOBD_PGSTORE_ENDED");
+	const char *e = getenv("JOBD_PGSTORE_ENDED"),
+	           *bs = getenv("JOBD_PGSTORE_BATCH");
 	long ended = e != NULL ? atol(e) : 200000;
-	enum { BATCH = 500, BATCHES = 100 };
-	struct jobrec r[BATCH];
-	struct pgstore_ins res[BATCH];
+	int BATCH = bs != NULL && atoi(bs) > 0 && atoi(bs) <= 5000 ? atoi(bs)
+	                                                          : 500;
+	int BATCHES = 50000 / BATCH;
+	struct jobrec *r = calloc((size_t) BATCH, sizeof(*r));
+	struct pgstore_ins *res = calloc((size_t) BATCH, sizeof(*res));
 	uint64_t counts[JOB_STATE_MAX + 1];
 	double t0, dt;
 	PGconn *c;
@@ -1450,6 +1548,7 @@ test_throughput(void)
 	const char *claim = pg_stmt_sql(PGS_CLAIM, &np, &types);
 
 	/* batches of 500 in a transaction each, as the group commit does */
+	REQUIRE(r != NULL && res != NULL);
 	t0 = secs();
 	for (int b = 0; b < BATCHES; b++) {
 		for (int i = 0; i < BATCH; i++) {
@@ -1467,6 +1566,26 @@ test_throughput(void)
 	REQUIRE(pgstore_counts(s, counts) == JOBD_OK);
 	CHECK_EQ_INT(counts[JOB_QUEUED], BATCH * BATCHES);
 
+	/* two daemons inserting at once */
+	struct inserter ins[2] = {{url, BATCH, BATCHES / 2, 0},
+	                          {url, BATCH, BATCHES / 2, 0}};
+	pthread_t th[2];
+	t0 = secs();
+	for (int i = 0; i < 2; i++)
+		REQUIRE(pthread_create(&th[i], NULL, inserter_thread, &ins[i]) ==
+		        0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(ins[i].rv, JOBD_OK);
+	}
+	dt = secs() - t0;
+	printf("insert: 2 connections at once, %d jobs each in batches of "
+	       "%d: %.2f s, %.0f jobs/s\n",
+	       BATCH * (BATCHES / 2), BATCH, dt,
+	       2.0 * BATCH * (BATCHES / 2) / dt);
+	REQUIRE(pgstore_counts_live(s, counts) == JOBD_OK);
+	CHECK_EQ_INT(counts[JOB_QUEUED], BATCH * BATCHES + 2 * BATCH * (BATCHES / 2));
+
 	/* single-job inserts, one transaction each */
 	t0 = secs();
 	for (int i = 0; i < 500; i++)
@@ -1475,6 +1594,7 @@ test_throughput(void)
 	printf("insert: 500 single jobs: %.2f s, %.0f jobs/s\n", dt, 500 / dt);
 
 	/* many ended rows: the claim stays on the queue's index */
+	REQUIRE(r != NULL && res != NULL);
 	REQUIRE((c = raw(url)) != NULL);
 	REQUIRE(sql(c, "UPDATE jobs SET state = 3, finished_at = 1"));
 	snprintf(q, sizeof(q),
@@ -1507,6 +1627,24 @@ test_throughput(void)
 	       "%.0f jobs/s\n",
 	       ended, BATCH * BATCHES, claimed, dt, claimed / dt);
 	CHECK_EQ_INT(claimed, 100 - 20); /* 20 claimed by the EXPLAINs */
+
+	/* the reads of Stats and List, with all those rows */
+	struct store_filter f = {.state = JOB_SUCCEEDED, .limit = 100};
+	struct jobrec *list;
+	size_t nl;
+	t0 = secs();
+	REQUIRE(pgstore_counts(s, counts) == JOBD_OK);
+	dt = secs() - t0;
+	CHECK_EQ_INT(counts[JOB_SUCCEEDED],
+	             ended + 2 * BATCH * BATCHES + 500 + 80);
+	printf("counts: %.3f s; ", dt);
+	t0 = secs();
+	REQUIRE(pgstore_list(s, &f, &list, &nl) == JOBD_OK);
+	printf("list of 100 succeeded: %.4f s\n", secs() - t0);
+	CHECK_EQ_INT(nl, 100);
+	free_recs(list, nl);
+	free(r);
+	free(res);
 	pgstore_close(s);
 	db_drop();
 }

@@ -4,7 +4,11 @@
  * indexes each statement walks).
  *
  * Every statement that returns jobs returns the columns of REC_HEAD, then
- * the result or NULL, then the input or NULL (pg_rec reads them). A state
+ * the result or NULL, then the input or NULL (pg_rec reads them). For a
+ * queued job REC_HEAD also says why it may wait (struct jobrec's
+ * `waiting`): for a job it runs after (the first, in its order, that has
+ * not succeeded), or for its kind's pause; the runtime adds the reasons
+ * only it knows (kind undefined here, kind at its limit). A state
  * read back is JOB_SCHEDULED for a queued job whose not_before is ahead of
  * the server's clock, as the local scheduler shows it.
  */
@@ -34,7 +38,12 @@
 	" j.progress_total, j.error, j.idem_key, j.unique_key, j.after,"       \
 	" j.created_at, j.started_at, j.finished_at, j.not_before,"            \
 	" j.recoveries, j.reruns, j.input_crc, j.result_crc,"                  \
-	" coalesce(length(j.input), 0)"
+	" coalesce(length(j.input), 0),"                                       \
+	" CASE WHEN j.state = 1 THEN (SELECT u.a FROM unnest(j.after)"         \
+	" WITH ORDINALITY AS u(a, o) JOIN jobs d ON d.id = u.a"                \
+	" WHERE d.state <> 3 ORDER BY u.o LIMIT 1) END,"                       \
+	" j.state = 1 AND EXISTS (SELECT 1 FROM paused_kinds p"                \
+	" WHERE p.kind = j.kind)"
 
 enum {
 	C_ID,
@@ -60,6 +69,8 @@ enum {
 	C_INPUT_CRC,
 	C_RESULT_CRC,
 	C_INPUT_LEN,
+	C_WAITING_FOR, /* a queued job: the first it runs after not succeeded */
+	C_PAUSED,      /* a queued job: its kind is paused */
 	C_RESULT,
 	C_INPUT,
 	C_NUM,
@@ -300,6 +311,13 @@ static const struct {
                     "SELECT CASE WHEN state = 1 AND not_before > jobd_now()"
                     " THEN 6 ELSE state END, count(*) FROM jobs GROUP BY 1",
                     {0}},
+    [PGS_COUNTS_LIVE] = {"jobd_counts_live",
+                         "SELECT (SELECT count(*) FROM jobs WHERE state = 1"
+                         " AND not_before <= jobd_now()),"
+                         " (SELECT count(*) FROM jobs WHERE state = 2),"
+                         " (SELECT count(*) FROM jobs WHERE state = 1"
+                         " AND not_before > jobd_now())",
+                         {0}},
     [PGS_RUNNING_BY_KIND] = {"jobd_running_by_kind",
                              "SELECT kind, count(*) FROM jobs"
                              " WHERE state = 2 GROUP BY kind ORDER BY kind",
@@ -446,6 +464,11 @@ pg_rec(pgstore *s, const PGresult *r, int row, struct jobrec *out, int mode)
 	out->recoveries = (uint32_t) pgv_i64(r, row, C_RECOVERIES);
 	out->reruns = (uint32_t) pgv_i64(r, row, C_RERUNS);
 	out->input_len = (size_t) pgv_i64(r, row, C_INPUT_LEN);
+	if (out->state == JOB_QUEUED && !PQgetisnull(r, row, C_WAITING_FOR)) {
+		out->waiting = JOB_WAIT_AFTER;
+		out->waiting_for = (uint64_t) pgv_i64(r, row, C_WAITING_FOR);
+	} else if (out->state == JOB_QUEUED && pgv_bool(r, row, C_PAUSED))
+		out->waiting = JOB_WAIT_PAUSED;
 	icrc = pgv_i64(r, row, C_INPUT_CRC);
 	rcrc = pgv_i64(r, row, C_RESULT_CRC);
 	if (oom || out->kind == NULL)
@@ -791,7 +814,7 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 	PGresult *r;
 	bool *done = NULL, oom = false;
 	size_t m;
-	int rv;
+	int rv = JOBD_OK;
 
 	if (n == 0)
 		return JOBD_OK;
@@ -803,15 +826,21 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 		               "cannot insert jobs: out of memory");
 		goto out;
 	}
+	m = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct jobrec *j = &recs[i];
-		if (j->kind == NULL) {
-			rv = pg_seterr(s, JOBD_INVALID_ARGUMENT,
-			               "cannot insert job: no kind");
-			goto out;
+		/* what PostgreSQL would refuse fails its job, not the batch */
+		if (j->kind == NULL || !pg_utf8_valid(j->kind) ||
+		    (j->idem_key != NULL && !pg_utf8_valid(j->idem_key)) ||
+		    (j->unique_key != NULL && !pg_utf8_valid(j->unique_key)) ||
+		    (rv = pg_params_encode(s, j, &b.params_own[i],
+		                           &b.plen[i])) == JOBD_INVALID_ARGUMENT) {
+			res[i].id = 0;
+			res[i].outcome = PGSTORE_INS_INVALID;
+			done[i] = true;
+			continue;
 		}
-		if ((rv = pg_params_encode(s, j, &b.params_own[i],
-		                           &b.plen[i])) != JOBD_OK)
+		if (rv != JOBD_OK)
 			goto out;
 		b.params[i] = b.params_own[i];
 		b.kind[i] = j->kind;
@@ -826,7 +855,7 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 		b.not_before[i] = j->not_before;
 		b.input[i] = j->input;
 		b.ilen[i] = j->input != NULL ? j->input_len : 0;
-		b.idx[i] = (int32_t) i;
+		b.idx[m++] = (int32_t) i;
 	}
 	if (oom) {
 		rv = pg_seterr(s, JOBD_RESOURCE_EXHAUSTED,
@@ -834,15 +863,19 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 		goto out;
 	}
 
+	if (m == 0) {
+		rv = JOBD_OK;
+		goto out;
+	}
 	/* the ids, ascending in the batch's order (FIFO within a priority) */
 	pga_i64(&a, (int64_t) n);
 	if ((r = pg_exec(s, PGS_IDS, &a, "draw job ids", &rv)) == NULL)
 		goto out;
 	if ((size_t) PQntuples(r) != n) {
+		rv = pg_seterr(s, JOBD_INTERNAL,
+		               "cannot draw job ids: %d of %zu", PQntuples(r),
+		               n);
 		PQclear(r);
-		rv = pg_seterr(s, JOBD_INTERNAL, "cannot draw job ids: %d of "
-		                                 "%zu",
-		               PQntuples(r), n);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -850,6 +883,8 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 	PQclear(r);
 	qsort(b.id, n, sizeof(int64_t), cmp_u64);
 	for (size_t i = 0; i < n; i++) {
+		if (done[i]) /* invalid */
+			continue;
 		b.icrc[i] = pg_input_crc((uint64_t) b.id[i], b.kind[i],
 		                         b.params[i], b.plen[i], b.input[i],
 		                         b.ilen[i]);
@@ -857,7 +892,6 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 	}
 
 	/* a key taken: its holder; a holder gone meanwhile: insert again */
-	m = n;
 	for (int round = 0; m > 0; round++) {
 		size_t left = 0;
 		if (round == 3) {
@@ -961,10 +995,22 @@ pgstore_finish(pgstore *s, const char *owner, const struct jobrec *rec)
 	pga_bytes(&a, rec->result, rec->result != NULL ? rec->result_len : 0);
 	pga_i64(&a, pg_result_crc(rec->id, rec->result,
 	                          rec->result != NULL ? rec->result_len : 0));
-	pga_text(&a, rec->error, false);
+	/* a program's error text may be anything: never a reason to lose
+	 * the end */
+	char *fixed;
+	const char *error = pg_utf8_fix(rec->error, &fixed);
+	if (rec->error != NULL && error == NULL) {
+		pga_free(&a);
+		return pg_seterr(s, JOBD_RESOURCE_EXHAUSTED,
+		                 "cannot finish job %" PRIu64 ": out of memory",
+		                 rec->id);
+	}
+	pga_text(&a, error, false);
 	pga_i64(&a, rec->finished_at);
 	pga_i64(&a, rec->not_before);
-	if ((r = pg_exec(s, PGS_FINISH, &a, "finish job", &rv)) == NULL)
+	r = pg_exec(s, PGS_FINISH, &a, "finish job", &rv);
+	free(fixed);
+	if (r == NULL)
 		return rv;
 	rv = strcmp(PQcmdTuples(r), "1") == 0
 	         ? JOBD_OK
@@ -1360,6 +1406,8 @@ pgstore_find_key(pgstore *s, const char *key, uint64_t *id)
 	PGresult *r;
 	int rv;
 
+	if (!pg_utf8_valid(key)) /* no such key can be stored */
+		return pg_seterr(s, JOBD_NOT_FOUND, "no job with that key");
 	pga_text(&a, key, false);
 	if ((r = pg_exec(s, PGS_FIND_KEY, &a, "find an idempotency key",
 	                 &rv)) == NULL)
@@ -1449,6 +1497,25 @@ pgstore_counts(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1])
 		if (st >= 1 && st <= JOB_STATE_MAX)
 			counts[st] = (uint64_t) pgv_i64(r, row, 1);
 	}
+	PQclear(r);
+	return JOBD_OK;
+}
+
+int
+pgstore_counts_live(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1])
+{
+	struct pgargs a = {0};
+	PGresult *r;
+	int rv;
+
+	for (int i = 0; i <= JOB_STATE_MAX; i++)
+		counts[i] = 0;
+	if ((r = pg_exec(s, PGS_COUNTS_LIVE, &a, "count live jobs", &rv)) ==
+	    NULL)
+		return rv;
+	counts[JOB_QUEUED] = (uint64_t) pgv_i64(r, 0, 0);
+	counts[JOB_RUNNING] = (uint64_t) pgv_i64(r, 0, 1);
+	counts[JOB_SCHEDULED] = (uint64_t) pgv_i64(r, 0, 2);
 	PQclear(r);
 	return JOBD_OK;
 }

@@ -23,7 +23,8 @@
  * or refused connection and a server shutting down or starting (class 08,
  * 57P01..03, too many connections) JOBD_UNAVAILABLE; serialization
  * failure, deadlock, a statement in a transaction already failed
- * JOBD_ABORTED; unique violation JOBD_ALREADY_EXISTS; query canceled
+ * JOBD_ABORTED; unique violation JOBD_ALREADY_EXISTS; a value refused
+ * (class 22: data exception) JOBD_INVALID_ARGUMENT; query canceled
  * (statement_timeout) JOBD_DEADLINE_EXCEEDED; out of memory, disk full
  * JOBD_RESOURCE_EXHAUSTED; an undefined table (no schema: migrate first)
  * JOBD_FAILED_PRECONDITION; anything else JOBD_INTERNAL. A connection
@@ -175,6 +176,8 @@ pg_status(PGconn *c, const PGresult *r)
 		return JOBD_ABORTED;
 	if (strcmp(st, "23505") == 0)
 		return JOBD_ALREADY_EXISTS;
+	if (strncmp(st, "22", 2) == 0) /* data exception: a value refused */
+		return JOBD_INVALID_ARGUMENT;
 	if (strcmp(st, "57014") == 0)
 		return JOBD_DEADLINE_EXCEEDED;
 	if (strncmp(st, "53", 2) == 0)
@@ -852,6 +855,78 @@ pg_params_encode(pgstore *s, const struct jobrec *r, uint8_t **bp,
 	*bp = b;
 	*lenp = len;
 	return JOBD_OK;
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+/* The length of the valid UTF-8 sequence at p, or 0 (pg_utf8_islegal's
+ * rules). */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	unsigned char c = p[0];
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80,
+		              hi = c == 0xed ? 0x9f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3
+		                                                          : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80,
+		              hi = c == 0xf4 ? 0x8f : 0xbf;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+		               (p[3] & 0xc0) == 0x80
+		           ? 4
+		           : 0;
+	}
+	return 0;
+}
+
+bool
+pg_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+
+	while (*p != 0) {
+		size_t l = utf8_seq(p);
+		if (l == 0)
+			return false;
+		p += l;
+	}
+	return true;
+}
+
+const char *
+pg_utf8_fix(const char *s, char **own)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	char *out, *o;
+
+	*own = NULL;
+	if (s == NULL || pg_utf8_valid(s))
+		return s;
+	if ((out = malloc(strlen(s) * 3 + 1)) == NULL)
+		return NULL;
+	for (o = out; *p != 0;) {
+		size_t l = utf8_seq(p);
+		if (l == 0) {
+			memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
+			o += 3;
+			p++;
+			continue;
+		}
+		memcpy(o, p, l);
+		o += l;
+		p += l;
+	}
+	*o = '\0';
+	*own = out;
+	return out;
 }
 
 /* ---- transactions, clock ----------------------------------------------------- */

@@ -52,6 +52,7 @@ enum pg_stmt {
 	PGS_LIST_LATER_KIND,
 	PGS_STATES,
 	PGS_COUNTS,
+	PGS_COUNTS_LIVE,
 	PGS_RUNNING_BY_KIND,
 	PGS_NOTIFY,
 	PGS_LEAD,
@@ -135,6 +136,13 @@ uint32_t pg_result_crc(uint64_t id, const uint8_t *result, size_t len);
  * set) for a param without a name or value. */
 int pg_params_encode(pgstore *s, const struct jobrec *r, uint8_t **bp,
                      size_t *lenp);
+
+/* Whether s is valid UTF-8 as PostgreSQL takes it (no overlong forms,
+ * surrogates or code points past U+10FFFF). */
+bool pg_utf8_valid(const char *s);
+/* s if valid UTF-8, else a malloc'd copy (*own, to free) with each
+ * invalid byte replaced by U+FFFD; NULL only when out of memory. */
+const char *pg_utf8_fix(const char *s, char **own);
 
 /* The SQL of statement st, its number of parameters and their types. */
 const char *pg_stmt_sql(enum pg_stmt st, int *nparams, const Oid **types);
