@@ -46,7 +46,7 @@
  * once). Limits that are per daemon: a kind's concurrency limit is read
  * cluster-wide at each claim (running_by_kind), so two daemons claiming at
  * the same moment may together exceed it briefly; max_queue is checked
- * against the counts last read (every PGQ_COUNTS_MS when set), so a burst
+ * against the live counts last read (every poll when set), so a burst
  * between two counts may pass it.
  *
  * Lock: pgq.mtx only (then kindset refs, which are atomic). No pgstore
@@ -646,6 +646,21 @@ pg_tick(jobq *jq, const char *name, int64_t at, uint64_t job_id)
 	pthread_mutex_unlock(&q->mtx);
 }
 
+/* The crash marks are the local queue's: leases do that here. */
+static void
+pg_mark(jobq *jq, uint32_t worker, uint64_t id)
+{
+	(void) jq;
+	(void) worker;
+	(void) id;
+}
+
+static bool
+pg_failing(jobq *jq)
+{
+	return atomic_load(&PGQ(jq)->db_down);
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static const struct jobq_ops pg_ops = {
@@ -683,6 +698,8 @@ static const struct jobq_ops pg_ops = {
     .leads = pgq_leads,
     .ticks_load = pgq_ticks_load,
     .tick = pg_tick,
+    .mark = pg_mark,
+    .failing = pg_failing,
 };
 
 int

@@ -25,7 +25,7 @@
 #define PGQ_BUCKETS   1024 /* parked Waits and Cancels, by id */
 #define PGQ_POLL_MS   1000 /* fallback poll: claims, parked ids, progress */
 #define PGQ_LEAD_MS   5000 /* leader lock tried this often */
-#define PGQ_COUNTS_MS 5000 /* counts read at most this often */
+#define PGQ_COUNTS_MS 30000 /* all counts read at most this often */
 #define PGQ_PURGE_MS  (10 * 60 * 1000)
 #define PGQ_BACKOFF_MIN_MS 100
 #define PGQ_BACKOFF_MAX_MS 5000
@@ -214,7 +214,7 @@ int pgq_lookup(jobq *jq, uint64_t id, struct jobrec *out, char *err,
 int pgq_find_key(jobq *jq, const char *key, struct jobrec *out, char *err,
                  size_t errlen);
 int pgq_list(jobq *jq, const struct store_filter *f, struct jobrec **out,
-             size_t *n, char *err, size_t errlen);
+             size_t *n, uint64_t *floor, char *err, size_t errlen);
 int pgq_paused_kinds(jobq *jq, char ***names, size_t *n);
 struct job *pgq_take(jobq *jq);
 void pgq_job_work(const struct job *j, struct sched_work *out);

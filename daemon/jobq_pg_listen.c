@@ -12,8 +12,9 @@
  *     progress report; one not started yet ends cancelled when taken).
  *   - every PGQ_POLL_MS, the fallback for lost notifications: a claim, the
  *     states of every parked id, the paused kinds, and the counts for
- *     Stats and max_queue (a scan of the table: only while Stats is asked
- *     or with a max_queue, at most every PGQ_COUNTS_MS).
+ *     Stats and max_queue (while Stats is asked or with a max_queue: the
+ *     live ones from the partial indexes, the ended ones, a scan of the
+ *     table, at most every PGQ_COUNTS_MS).
  *   - every lease/3, the renewal of this daemon's leases; a job it runs
  *     that was not renewed has lost its lease (another daemon rescued it):
  *     it is stopped and its end will be dropped.
@@ -293,9 +294,9 @@ paused_add(const char *kind, void *arg)
 	return 0;
 }
 
-/* The fallback poll's reads: the paused kinds, and the counts (a scan
- * of the table: only while Stats asks for them, at most every
- * PGQ_COUNTS_MS). */
+/* The fallback poll's reads: the paused kinds, and, while Stats asks or
+ * with a max_queue, the live counts (cheap: the partial indexes) and the
+ * ended ones (a scan of the table: at most every PGQ_COUNTS_MS). */
 static int
 refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 {
@@ -305,15 +306,23 @@ refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 	int rv;
 
 	pthread_mutex_lock(&q->mtx);
-	count = (q->want_counts || q->cfg.sched.max_queue > 0) &&
-	        pgq_mono_ms() >= *next_counts;
+	count = q->want_counts || q->cfg.sched.max_queue > 0;
 	pthread_mutex_unlock(&q->mtx);
 	if (count) {
-		if ((rv = pgstore_counts(s, counts)) != JOBD_OK)
+		bool all = pgq_mono_ms() >= *next_counts;
+		rv = all ? pgstore_counts(s, counts)
+		         : pgstore_counts_live(s, counts);
+		if (rv != JOBD_OK)
 			return rv;
-		*next_counts = pgq_mono_ms() + PGQ_COUNTS_MS;
+		if (all)
+			*next_counts = pgq_mono_ms() + PGQ_COUNTS_MS;
 		pthread_mutex_lock(&q->mtx);
-		memcpy(q->counts, counts, sizeof(counts));
+		if (all)
+			memcpy(q->counts, counts, sizeof(counts));
+		else
+			for (int st = JOB_QUEUED; st <= JOB_STATE_MAX; st++)
+				if (!job_state_terminal(st))
+					q->counts[st] = counts[st];
 		q->want_counts = false;
 		pthread_mutex_unlock(&q->mtx);
 	}

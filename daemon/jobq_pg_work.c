@@ -82,7 +82,7 @@ pgq_find_key(jobq *jq, const char *key, struct jobrec *out, char *err,
 
 int
 pgq_list(jobq *jq, const struct store_filter *f, struct jobrec **out,
-        size_t *n, char *err, size_t errlen)
+         size_t *n, uint64_t *floor, char *err, size_t errlen)
 {
 	struct pgq *q = PGQ(jq);
 	pgstore *s;
@@ -90,6 +90,7 @@ pgq_list(jobq *jq, const struct store_filter *f, struct jobrec **out,
 
 	*out = NULL;
 	*n = 0;
+	*floor = 0; /* one query: the page is whole */
 	if ((s = pgq_reader_get(q, err, errlen)) == NULL)
 		return JOBD_UNAVAILABLE;
 	if ((rv = pgstore_list(s, f, out, n)) != JOBD_OK)

@@ -291,6 +291,10 @@ answer_subs(struct pgq *q, pgstore *s, struct pgq_subs *g, int status,
 		if (status != JOBD_OK) {
 			snprintf(why, sizeof(why), "%s", msg);
 			pgq_fire(w[i], status, NULL, 0, why);
+		} else if (g->res[i].outcome == PGSTORE_INS_INVALID) {
+			pgq_fire(w[i], JOBD_INVALID_ARGUMENT, NULL, 0,
+			         "its kind, keys or parameters cannot be "
+			         "stored (not valid UTF-8?)");
 		} else if (g->res[i].outcome == PGSTORE_INS_NEW) {
 			g->recs[i].state = JOB_QUEUED;
 			metrics_job_submitted(kind_intern(g->recs[i].kind));
