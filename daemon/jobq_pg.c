@@ -597,7 +597,7 @@ pg_stats(jobq *jq, struct sched_stats *st)
 	*st = q->st;
 	memcpy(st->counts, q->counts, sizeof(st->counts));
 	st->busy = q->busy;
-	q->want_counts = true;
+	q->counts_asked = pgq_mono_ms();
 	pthread_mutex_unlock(&q->mtx);
 }
 

@@ -133,7 +133,7 @@ struct pgq {
 
 	/* what the listener keeps */
 	uint64_t counts[JOB_STATE_MAX + 1];
-	bool want_counts; /* Stats asked since the last count */
+	int64_t counts_asked; /* when Stats last read them (mono ms) */
 	bool leading;
 	char **paused; /* paused kinds, as last read or set */
 	size_t npaused;

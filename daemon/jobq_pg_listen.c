@@ -294,8 +294,8 @@ paused_add(const char *kind, void *arg)
 	return 0;
 }
 
-/* The fallback poll's reads: the paused kinds, and, while Stats asks or
- * with a max_queue, the live counts (cheap: the partial indexes) and the
+/* The fallback poll's reads: the paused kinds, and, while Stats is asked
+ * (in the last minute) or with a max_queue, the live counts (cheap: the partial indexes) and the
  * ended ones (a scan of the table: at most every PGQ_COUNTS_MS). */
 static int
 refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
@@ -306,7 +306,8 @@ refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 	int rv;
 
 	pthread_mutex_lock(&q->mtx);
-	count = q->want_counts || q->cfg.sched.max_queue > 0;
+	count = pgq_mono_ms() - q->counts_asked < PGQ_COUNTS_MS * 2 ||
+	        q->cfg.sched.max_queue > 0;
 	pthread_mutex_unlock(&q->mtx);
 	if (count) {
 		bool all = pgq_mono_ms() >= *next_counts;
@@ -323,7 +324,6 @@ refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 			for (int st = JOB_QUEUED; st <= JOB_STATE_MAX; st++)
 				if (!job_state_terminal(st))
 					q->counts[st] = counts[st];
-		q->want_counts = false;
 		pthread_mutex_unlock(&q->mtx);
 	}
 	if ((rv = pgstore_paused_load(s, paused_add, &a)) == JOBD_OK) {
