@@ -25,7 +25,9 @@
 #define PGQ_BUCKETS   1024 /* parked Waits and Cancels, by id */
 #define PGQ_POLL_MS   1000 /* fallback poll: claims, parked ids, progress */
 #define PGQ_LEAD_MS   5000 /* leader lock tried this often */
-#define PGQ_COUNTS_MS 30000 /* all counts read at most this often */
+#define PGQ_COUNTS_SCALE 100     /* ended counts: 1% of the time scanning */
+#define PGQ_COUNTS_ASKED_MS 60000 /* counts kept fresh this long after
+                                     Stats asked */
 #define PGQ_PURGE_MS  (10 * 60 * 1000)
 #define PGQ_BACKOFF_MIN_MS 100
 #define PGQ_BACKOFF_MAX_MS 5000

@@ -13,8 +13,9 @@
  *   - every PGQ_POLL_MS, the fallback for lost notifications: a claim, the
  *     states of every parked id, the paused kinds, and the counts for
  *     Stats and max_queue (while Stats is asked or with a max_queue: the
- *     live ones from the partial indexes, the ended ones, a scan of the
- *     table, at most every PGQ_COUNTS_MS).
+ *     live ones from the partial indexes; the ended ones need a scan of
+ *     the table, read again after 100 times the last scan took: every
+ *     poll on a small table, every 30 s at 2 million rows).
  *   - every lease/3, the renewal of this daemon's leases; a job it runs
  *     that was not renewed has lost its lease (another daemon rescued it):
  *     it is stopped and its end will be dropped.
@@ -296,7 +297,8 @@ paused_add(const char *kind, void *arg)
 
 /* The fallback poll's reads: the paused kinds, and, while Stats is asked
  * (in the last minute) or with a max_queue, the live counts (cheap: the partial indexes) and the
- * ended ones (a scan of the table: at most every PGQ_COUNTS_MS). */
+ * ended ones (a scan of the table: again after PGQ_COUNTS_SCALE times
+ * what the last one took). */
 static int
 refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 {
@@ -306,17 +308,19 @@ refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 	int rv;
 
 	pthread_mutex_lock(&q->mtx);
-	count = pgq_mono_ms() - q->counts_asked < PGQ_COUNTS_MS * 2 ||
+	count = pgq_mono_ms() - q->counts_asked < PGQ_COUNTS_ASKED_MS ||
 	        q->cfg.sched.max_queue > 0;
 	pthread_mutex_unlock(&q->mtx);
 	if (count) {
-		bool all = pgq_mono_ms() >= *next_counts;
+		int64_t t0 = pgq_mono_ms();
+		bool all = t0 >= *next_counts;
 		rv = all ? pgstore_counts(s, counts)
 		         : pgstore_counts_live(s, counts);
 		if (rv != JOBD_OK)
 			return rv;
-		if (all)
-			*next_counts = pgq_mono_ms() + PGQ_COUNTS_MS;
+		if (all) /* the scan's cost decides when it is next */
+			*next_counts = pgq_mono_ms() +
+			               (pgq_mono_ms() - t0) * PGQ_COUNTS_SCALE;
 		pthread_mutex_lock(&q->mtx);
 		if (all)
 			memcpy(q->counts, counts, sizeof(counts));
