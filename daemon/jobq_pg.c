@@ -47,7 +47,11 @@
  * cluster-wide at each claim (running_by_kind), so two daemons claiming at
  * the same moment may together exceed it briefly; max_queue is checked
  * against the live counts last read (every poll when set), so a burst
- * between two counts may pass it.
+ * between two counts may pass it. Stats' counts are the cluster's, as the
+ * listener last read them (a poll behind at most while Stats is asked;
+ * jobs waiting for a kind no daemon defines are not told apart). A
+ * claim asks only for the free workers (no job waits claimed behind a busy
+ * worker), and only for the kinds defined here.
  *
  * Lock: pgq.mtx only (then kindset refs, which are atomic). No pgstore
  * call is made and no waiter fires under it.
