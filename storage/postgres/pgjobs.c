@@ -76,14 +76,21 @@ enum {
 	C_NUM,
 };
 
-/* The filters a claimed job passes (pgstore_claim), on jobs j:
- * $3 kinds allowed (NULL: any). */
-#define CLAIM_FILTER                                                           \
+/* What makes a queued job j runnable now, besides its kind: its time has
+ * come and every job it runs after has succeeded (or is purged). */
+#define CLAIM_RUNNABLE                                                         \
 	" j.state = 1 AND j.not_before <= jobd_now()"                          \
-	" AND ($3::text[] IS NULL OR j.kind = ANY ($3::text[]))"               \
-	" AND NOT EXISTS (SELECT 1 FROM paused_kinds p WHERE p.kind = j.kind)" \
 	" AND (j.after = '{}' OR NOT EXISTS (SELECT 1 FROM jobs d"             \
 	" WHERE d.id = ANY (j.after) AND d.state <> 3))"
+
+/* The claim's end: the rows picked become running as $1's, lease $2 ms. */
+#define CLAIM_UPDATE                                                           \
+	" UPDATE jobs j SET state = 2, owner = $1,"                            \
+	" lease_until = jobd_now() + $2, attempts = j.attempts + 1,"           \
+	" started_at = jobd_now(), cancel_requested = false,"                  \
+	" progress_done = 0, progress_total = 0"                               \
+	" FROM pick WHERE j.id = pick.id"                                      \
+	" RETURNING " REC_HEAD ", NULL::bytea, j.input"
 
 /* A rescued job's new state, error and end: $1 the recoveries cap. */
 #define RESCUE_SET                                                             \
@@ -140,27 +147,46 @@ static const struct {
          " (SELECT id FROM jobs WHERE unique_key = u.uk AND state IN (1, 2))"
          " FROM unnest($1::int4[], $2::text[], $3::text[]) AS u(i, k, uk)",
          {T_INT4A, T_TEXTA, T_TEXTA}},
+    /* $3 kinds capped, $4 their room, $5 how many; a kind capped is
+     * walked on its own (jobs_ready_kind), the others in one walk of
+     * jobs_ready that passes over paused kinds row by row */
     [PGS_CLAIM] =
         {"jobd_claim",
-         "WITH cap AS (SELECT * FROM unnest($4::text[], $5::int8[])"
-         " AS c(kind, more)),"
+         "WITH cap AS (SELECT * FROM unnest($3::text[], $4::int8[])"
+         " AS c(kind, more) WHERE NOT EXISTS (SELECT 1 FROM paused_kinds p"
+         " WHERE p.kind = c.kind)),"
          " capped AS (SELECT x.id, x.priority FROM cap CROSS JOIN LATERAL"
          " (SELECT j.id, j.priority FROM jobs j WHERE j.kind = cap.kind AND"
-         CLAIM_FILTER
-         " ORDER BY j.priority DESC, j.id LIMIT least(cap.more, $6)"
+         CLAIM_RUNNABLE
+         " ORDER BY j.priority DESC, j.id LIMIT least(cap.more, $5)"
          " FOR UPDATE OF j SKIP LOCKED) x WHERE cap.more > 0),"
          " free AS (SELECT j.id, j.priority FROM jobs j WHERE"
-         " NOT (j.kind = ANY ($4::text[])) AND" CLAIM_FILTER
-         " ORDER BY j.priority DESC, j.id LIMIT $6"
+         " j.kind <> ALL ($3::text[]) AND NOT EXISTS (SELECT 1"
+         " FROM paused_kinds p WHERE p.kind = j.kind) AND" CLAIM_RUNNABLE
+         " ORDER BY j.priority DESC, j.id LIMIT $5"
          " FOR UPDATE OF j SKIP LOCKED),"
          " pick AS (SELECT id FROM (SELECT * FROM capped UNION ALL"
-         " SELECT * FROM free) c ORDER BY priority DESC, id LIMIT $6)"
-         " UPDATE jobs j SET state = 2, owner = $1,"
-         " lease_until = jobd_now() + $2, attempts = j.attempts + 1,"
-         " started_at = jobd_now(), cancel_requested = false,"
-         " progress_done = 0, progress_total = 0"
-         " FROM pick WHERE j.id = pick.id"
-         " RETURNING " REC_HEAD ", NULL::bytea, j.input",
+         " SELECT * FROM free) c ORDER BY priority DESC, id LIMIT $5)"
+         CLAIM_UPDATE,
+         {T_TEXT, T_INT8, T_TEXTA, T_INT8A, T_INT8}},
+    /* $3 the kinds allowed, $4/$5 caps, $6 how many: each kind not paused
+     * is walked on its own (jobs_ready_kind) up to its room, so a paused
+     * kind or one not run here costs nothing however many it queued */
+    [PGS_CLAIM_KINDS] =
+        {"jobd_claim_kinds",
+         "WITH k AS (SELECT u.kind, coalesce(min(c.more), $6) AS room"
+         " FROM unnest($3::text[]) AS u(kind)"
+         " LEFT JOIN unnest($4::text[], $5::int8[]) AS c(kind, more)"
+         " ON c.kind = u.kind"
+         " WHERE NOT EXISTS (SELECT 1 FROM paused_kinds p"
+         " WHERE p.kind = u.kind) GROUP BY u.kind),"
+         " cand AS (SELECT x.id, x.priority FROM k CROSS JOIN LATERAL"
+         " (SELECT j.id, j.priority FROM jobs j WHERE j.kind = k.kind AND"
+         CLAIM_RUNNABLE
+         " ORDER BY j.priority DESC, j.id LIMIT least(k.room, $6)"
+         " FOR UPDATE OF j SKIP LOCKED) x WHERE k.room > 0),"
+         " pick AS (SELECT id FROM cand ORDER BY priority DESC, id LIMIT $6)"
+         CLAIM_UPDATE,
          {T_TEXT, T_INT8, T_TEXTA, T_TEXTA, T_INT8A, T_INT8}},
     [PGS_FINISH] =
         {"jobd_finish",
@@ -957,16 +983,15 @@ pgstore_claim(pgstore *s, const char *owner, uint32_t lease_ms,
 	}
 	pga_text(&a, owner, false);
 	pga_i64(&a, lease_ms);
-	if (kinds == NULL)
-		pga_bytes(&a, NULL, 0);
-	else
+	if (kinds != NULL)
 		pga_text_array(&a, kinds, nkinds, false);
 	pga_text_array(&a, ck, ncaps, false);
 	pga_i64_array(&a, cm, ncaps);
 	pga_i64(&a, max > INT32_MAX ? INT32_MAX : (int64_t) max);
 	free(ck);
 	free(cm);
-	if ((r = pg_exec(s, PGS_CLAIM, &a, "claim jobs", &rv)) == NULL)
+	if ((r = pg_exec(s, kinds != NULL ? PGS_CLAIM_KINDS : PGS_CLAIM, &a,
+	                 "claim jobs", &rv)) == NULL)
 		return rv;
 	rv = pg_recs(s, r, REC_INPUT_SOFT, out, n);
 	PQclear(r);

@@ -13,11 +13,17 @@
  * parsing of numbers, and the arrays that carry a batch (insert) are
  * built directly. Defaults the URL may override: application_name jobd
  * (pg_stat_activity shows which sessions are jobd's), connect_timeout
- * 5 s, TCP keepalives (a dead server or network is noticed within about
- * 25 s even by a connection that only listens), statement_timeout 30 s (a
- * statement stuck behind a lock becomes an error the caller retries, not a
- * thread lost). The URL is the last keyword given to libpq, so what it
- * says wins.
+ * 5 s, TCP keepalives on both ends (a dead server or network is noticed
+ * within about 25 s even by a connection that only listens, and the
+ * server notices a vanished daemon as soon: its session's locks, the
+ * leader's lock among them, are not held for the kernel's default two
+ * hours), idle_in_transaction_session_timeout 60 s (a daemon stuck inside
+ * a transaction does not hold its row locks for ever), statement_timeout
+ * 30 s (a statement stuck behind a lock becomes an error the caller
+ * retries, not a thread lost), jit off (every statement here is short: compiling one
+ * costs more than running it, and the planner's estimate for a claim
+ * with a LIMIT it cannot see can pass jit_above_cost). The URL is the
+ * last keyword given to libpq, so what it says wins.
  *
  * Errors. libpq's are converted here, in pg_status(), by SQLSTATE: a lost
  * or refused connection and a server shutting down or starting (class 08,
@@ -31,6 +37,15 @@
  * libpq sees as bad is JOBD_UNAVAILABLE whatever the statement said. The
  * message says what could not be done, then PostgreSQL's reason: "cannot
  * claim jobs: terminating connection due to administrator command".
+ *
+ * Text. PostgreSQL's text holds valid UTF-8 only, and refuses anything
+ * else with an error that would abort the whole transaction, a group
+ * commit's other jobs with it. So what a client sent is checked first: a
+ * job whose kind or keys are not valid UTF-8 is refused alone
+ * (PGSTORE_INS_INVALID), an idempotency key that is not cannot be found,
+ * and a job's error text (a program's stderr may hold any bytes) is
+ * stored with U+FFFD for each invalid byte: an end is never refused.
+ * Params are bytea (store.c's blob), any bytes.
  *
  * Clocks. Every time pgstore decides by (a lease, a delayed job's
  * not_before against now, the start of a claimed job) is the server's
@@ -67,15 +82,14 @@
  *
  *   jobs_pkey (id)                         get, finish, progress, states,
  *                                          dependencies, list newest first
- *   jobs_ready (priority DESC, id)         the claim: walked in claim order,
- *       WHERE state = 1                    so the first runnable rows are
- *                                          the first read; the LIMIT stops
- *                                          the walk
+ *   jobs_ready (priority DESC, id)         the claim of any kind: walked in
+ *       WHERE state = 1                    claim order, so the first
+ *                                          runnable rows are the first
+ *                                          read; the LIMIT stops the walk
  *   jobs_ready_kind (kind, priority DESC, id)
- *       WHERE state = 1                    the claim of a kind with a
- *                                          concurrency cap (one walk per
- *                                          capped kind), and List of
- *                                          queued jobs of one kind
+ *       WHERE state = 1                    the claim of the kinds a daemon
+ *                                          runs (one walk per kind), and
+ *                                          List of queued jobs of a kind
  *   jobs_running_lease (lease_until)       rescue: expired leases are
  *       WHERE state = 2                    the front of the index
  *   jobs_running_owner (owner)             renew, recover_own, counts of
@@ -95,21 +109,26 @@
  *
  * The last two are full indexes, for List and Stats; they cost every
  * insert two index entries more, which the insert's figure includes. The
- * claim never reads them: it walks jobs_ready, whose size is the queue's.
- * Its filters (kind allowed here, kind not paused, not_before passed, every
- * job it runs after succeeded) are checked on the rows the walk meets, in
- * claim order, so a head of the queue that cannot run now (delayed, paused
- * or waiting) is walked past at each claim: the cost is bounded by the
- * queued rows, never by the ended ones. Ended rows are dead weight only
- * for autovacuum (README: its settings for the jobs table).
+ * claim never reads them: it walks the ready indexes, whose size is the
+ * queue's. Ended rows are dead weight only for autovacuum (the table is
+ * vacuumed at 5% of its rows; README: autovacuum).
  *
  * Claiming. One statement: the candidate rows are locked with FOR UPDATE
- * SKIP LOCKED (another daemon's concurrent claim skips them instead of
- * waiting, and neither takes a job the other took), then updated to
- * running with this owner and lease. A kind with a concurrency cap is
- * walked on its own (jobs_ready_kind, LIMIT its room), the rest in one
- * walk; the union is ordered and cut to the number asked. Rows locked but
- * not taken are released at the end of the statement's transaction.
+ * SKIP LOCKED while they are walked (another daemon's concurrent claim
+ * skips them instead of waiting, walks on to the next, and neither takes
+ * a job the other took), then updated to running with this owner and
+ * lease. A daemon names the kinds it runs (the usual call): each of them
+ * not paused is walked on its own in jobs_ready_kind, in claim order, up
+ * to the room its concurrency cap leaves; the union is ordered and cut to
+ * the number asked. So a paused kind, or one this daemon does not run,
+ * costs a claim nothing however many jobs it has queued. What the walk
+ * still passes over row by row, in claim order within a kind, are the
+ * queued jobs that cannot run yet: delayed ones (not_before ahead) and
+ * ones waiting for a job they run after; a kind with very many of those
+ * ahead of its runnable jobs makes each claim of it cost them. The claim
+ * of any kind (no list given) walks jobs_ready once and filters paused
+ * kinds row by row. Rows locked but not taken are released at the end
+ * of the statement's transaction: call it outside a long transaction.
  *
  * Idempotency. The batch insert draws its ids from the sequence (one
  * statement), then inserts every row with one INSERT ... SELECT FROM
@@ -228,8 +247,11 @@ pg_connect(const char *url)
 	    "client_encoding", "options", "dbname", NULL};
 	const char *const vals[] = {
 	    "jobd", "5", "1", "10", "5", "3", "UTF8",
-	    "-c statement_timeout=30000 -c client_min_messages=warning", url,
-	    NULL};
+	    "-c statement_timeout=30000 -c client_min_messages=warning"
+	    " -c jit=off -c idle_in_transaction_session_timeout=60000"
+	    " -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"
+	    " -c tcp_keepalives_count=3",
+	    url, NULL};
 
 	return PQconnectdbParams(keys, vals, 1);
 }

@@ -63,7 +63,9 @@ typedef struct pgstore pgstore;
  * Connects to `url` (postgresql://... or postgres://..., or any libpq
  * connection string). Defaults the URL may override: application_name
  * jobd, connect_timeout 5 s, TCP keepalives (idle 10 s, interval 5 s,
- * count 3), statement_timeout 30 s. Does not touch the schema (see
+ * count 3; the server's too), statement_timeout 30 s,
+ * idle_in_transaction_session_timeout 60 s, jit off (an `options` in the
+ * URL replaces the server settings among these). Does not touch the schema (see
  * pgstore_migrate). On failure *sp is NULL, the status is
  * JOBD_UNAVAILABLE (cannot reach or refused), JOBD_UNAUTHENTICATED
  * (password/authentication failed) or JOBD_INVALID_ARGUMENT (a bad URL),
@@ -189,6 +191,10 @@ struct pgstore_cap {
  * after succeeded (or purged), at most caps[i].more of caps[i].kind (a kind
  * not in caps is unlimited), priority first (highest), then oldest id;
  * rows other daemons hold locked are skipped (FOR UPDATE SKIP LOCKED).
+ * Give the kinds this daemon runs: each is then walked on its own, and a
+ * paused kind's queue costs nothing (kinds NULL walks all queued jobs in
+ * order). Call it outside a long transaction: rows looked at but not
+ * taken stay locked until the transaction ends.
  * Each becomes running: owner, lease_until = now + lease_ms, attempts + 1,
  * started_at = now, cancel_requested false, progress 0. *out: a malloc'd
  * array of *n records WITH input (free each with jobrec_clear, then the

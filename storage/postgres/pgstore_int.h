@@ -24,7 +24,8 @@ enum pg_stmt {
 	PGS_IDS,
 	PGS_INSERT,
 	PGS_CONFLICTS,
-	PGS_CLAIM,
+	PGS_CLAIM,       /* of any kind: one walk of jobs_ready */
+	PGS_CLAIM_KINDS, /* of the kinds given: a walk of each */
 	PGS_FINISH,
 	PGS_PROGRESS,
 	PGS_RENEW,
