@@ -19,10 +19,10 @@
  * grace period (then stops them: they go back to queued), the workers are
  * joined, the queue's stop commits what is left (the firings still on
  * their way included), and only then is the socket closed, since until
- * then replies may still be on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2
- * may never return from it (server.c), and by then there is nothing left to
- * lose. The HTTP front closes just before the nng socket, after the drain:
- * until then its /readyz tells load balancers that jobd is stopping.
+ * then replies may still be on their way. The close gets DAEMON_CLOSE_MS:
+ * nng 1.5.2 may never return from it (server.c), and by then there is nothing
+ * left to lose. The HTTP front closes just before the nng socket, after the
+ * drain: until then its /readyz tells load balancers that jobd is stopping.
  *
  * The stop has two halves: daemon_drain() (everything up to the commit) and
  * the close in daemon_stop(). main() runs the drain on a thread of its own

@@ -79,8 +79,8 @@
  * room), a leaf; front.mtx (draining, the handlers running, and the
  * failing() hook while /readyz calls it), a leaf. http_drain() waits on it
  * until no handler runs, so that nothing the HTTP front called reads the
- * queue once the drain goes on to stop it. Neither is held across an nng call that
- * may run a callback, nor across rpc_dispatch() or rpc_release().
+ * queue once the drain goes on to stop it. Neither is held across an nng call
+ * that may run a callback, nor across rpc_dispatch() or rpc_release().
  */
 #include "http.h"
 

@@ -26,8 +26,8 @@ scheme_of(const char *db, char *buf, size_t len)
 
 	if (!isalpha((unsigned char) db[0]))
 		return false;
-	while (isalnum((unsigned char) db[n]) || db[n] == '+' ||
-	       db[n] == '-' || db[n] == '.')
+	while (isalnum((unsigned char) db[n]) || db[n] == '+' || db[n] == '-' ||
+	       db[n] == '.')
 		n++;
 	if (db[n] != ':' || n + 1 > len)
 		return false;

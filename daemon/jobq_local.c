@@ -321,8 +321,7 @@ local_is_live(jobq *q, uint64_t id, int *status)
 /* Job `id` from memory if it is live, else from the database, with its
  * history when it was rerun. */
 static int
-local_lookup(jobq *q, uint64_t id, struct jobrec *out, char *err,
-             size_t errlen)
+local_lookup(jobq *q, uint64_t id, struct jobrec *out, char *err, size_t errlen)
 {
 	struct local *l = L(q);
 	store *db;
@@ -673,16 +672,16 @@ local_tick(jobq *q, const char *name, int64_t at, uint64_t job_id)
 		.start = local_start, .set_kinds = local_set_kinds,            \
 		.kinds = local_kinds, .drain = local_drain,                    \
 		.hurry = local_hurry, .stop = local_stop,                      \
-		.destroy = local_destroy,                                      \
-		.submit_batch = local_submit_batch, .rerun = local_rerun,      \
-		.wait = local_wait, .cancel = local_cancel,                    \
-		.release = local_release, .pause = local_pause,                \
-		.paused = local_paused, .stats = local_stats,                  \
-		.get_live = local_get_live, .is_live = local_is_live,          \
-		.lookup = local_lookup, .find_key = local_find_key,            \
-		.list = local_list, .paused_kinds = local_paused_kinds,        \
-		.take = local_take, .job_work = local_job_work,                \
-		.job_id = local_job_id, .read_input = local_read_input,        \
+		.destroy = local_destroy, .submit_batch = local_submit_batch,  \
+		.rerun = local_rerun, .wait = local_wait,                      \
+		.cancel = local_cancel, .release = local_release,              \
+		.pause = local_pause, .paused = local_paused,                  \
+		.stats = local_stats, .get_live = local_get_live,              \
+		.is_live = local_is_live, .lookup = local_lookup,              \
+		.find_key = local_find_key, .list = local_list,                \
+		.paused_kinds = local_paused_kinds, .take = local_take,        \
+		.job_work = local_job_work, .job_id = local_job_id,            \
+		.read_input = local_read_input,                                \
 		.close_conn = local_close_conn, .progress = sched_progress,    \
 		.finish = local_finish, .leads = local_leads,                  \
 		.ticks_load = local_ticks_load, .tick = local_tick,            \

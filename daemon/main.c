@@ -78,7 +78,8 @@ usage(FILE *f)
 	    "                      the status page (/); http://HOST:PORT, or\n"
 	    "                      https:// with --tls-cert and --tls-key\n"
 	    "                      (JOBD_HTTP; none)\n"
-	    "  --db PATH|URL       SQLite database file (PATH or sqlite:PATH),\n"
+	    "  --db PATH|URL       SQLite database file (PATH or "
+	    "sqlite:PATH),\n"
 	    "                      created if missing; or a PostgreSQL\n"
 	    "                      database that several jobd share,\n"
 	    "                      postgresql://USER@HOST[:PORT]/DB\n"
@@ -86,7 +87,8 @@ usage(FILE *f)
 	    "  --node NAME         with PostgreSQL: this jobd's name in the\n"
 	    "                      cluster, the owner of its jobs' leases;\n"
 	    "                      keep it across restarts so that a restart\n"
-	    "                      takes its own jobs back at once (JOBD_NODE;\n"
+	    "                      takes its own jobs back at once "
+	    "(JOBD_NODE;\n"
 	    "                      HOST:PID)\n"
 	    "  --lease DUR         with PostgreSQL: how long a job stays with\n"
 	    "                      a jobd that stopped renewing it (a dead\n"
@@ -287,7 +289,8 @@ set_opt(struct opts *o, int opt, const char *v)
 	case 'd':
 		if (*v == '\0')
 			return bad("", v);
-		if (jobq_file(v) == NULL && strncmp(v, "postgresql://", 13) != 0 &&
+		if (jobq_file(v) == NULL &&
+		    strncmp(v, "postgresql://", 13) != 0 &&
 		    strncmp(v, "postgres://", 11) != 0)
 			return bad("a file path, sqlite:PATH or "
 			           "postgresql://USER@HOST/DB",

@@ -18,9 +18,9 @@
  * made with the entry marked in flight: a job of the schedule's kind,
  * params, priority, timeout and max_attempts with the idempotency key
  * "schedule:NAME:YYYY-MM-DDTHH:MM:SSZ" (the firing's time, UTC), through
- * the queue's submit_batch (jobq.h) with the entry's waiter. The waiter fires once the job is
- * on disk, or at once for a key whose job is live; a key whose job has
- * already ended makes the insert fail with JOBD_ALREADY_EXISTS. Both
+ * the queue's submit_batch (jobq.h) with the entry's waiter. The waiter fires
+ * once the job is on disk, or at once for a key whose job is live; a key whose
+ * job has already ended makes the insert fail with JOBD_ALREADY_EXISTS. Both
  * count as made: so one firing never makes two jobs, however often it is
  * submitted. The entry then moves on, and the queue's tick records (name,
  * firing, job) in schedule_ticks (the local queue: through the writer).
@@ -536,9 +536,10 @@ periodic_main(void *arg)
 		if (!p->q->ops->leads(p->q)) {
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += (long) PERIODIC_FOLLOW_MS % 1000 * 1000000;
-			ts.tv_sec += PERIODIC_FOLLOW_MS / 1000 +
-			             ts.tv_nsec / 1000000000;
+			ts.tv_nsec +=
+			    (long) PERIODIC_FOLLOW_MS % 1000 * 1000000;
+			ts.tv_sec +=
+			    PERIODIC_FOLLOW_MS / 1000 + ts.tv_nsec / 1000000000;
 			ts.tv_nsec %= 1000000000;
 			pthread_cond_timedwait(&p->cv, &p->mtx, &ts);
 			continue;

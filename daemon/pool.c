@@ -103,9 +103,9 @@ run_one(struct worker *wk, struct job *j)
 			snprintf(msg, sizeof(msg),
 			         "cannot read the job's input: %s", err);
 		log_job(LOG_ERROR, w.id, w.kind->k->name, ": %s", msg);
-		q->ops->finish(q, j,
-		             damaged ? JOBD_RUN_FAILED_FINAL : JOBD_RUN_FAILED,
-		             NULL, 0, msg);
+		q->ops->finish(
+		    q, j, damaged ? JOBD_RUN_FAILED_FINAL : JOBD_RUN_FAILED,
+		    NULL, 0, msg);
 		return;
 	}
 	/* its kind may have changed since Submit (a reload) */

@@ -534,8 +534,8 @@ submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
 		if ((rv = after_check(sv, rec.after, rec.nafter, wait,
 		                      &b.nwait_for, err, sizeof(err))) !=
 		        JOBD_OK ||
-		    (rv = sv->q->ops->submit_batch(sv->q, &b, 1, err,
-		                                   sizeof(err))) != JOBD_ABORTED)
+		    (rv = sv->q->ops->submit_batch(
+		         sv->q, &b, 1, err, sizeof(err))) != JOBD_ABORTED)
 			break;
 	}
 	if (rv != JOBD_OK) {
@@ -560,7 +560,7 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 	(void) closure;
 	/* a key is looked up, and `after`'s jobs are read */
 	if ((in->idempotency_key[0] != '\0' || in->n_after > 0) &&
-	    svc_defer(sv, c, RPC_PARK_CALL))
+	    svc_defer(sv, c))
 		return;
 	ks = sv->q->ops->kinds(sv->q);
 	/* the kind's id is all the job keeps: ks may go once it is made */
@@ -780,7 +780,7 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	for (i = 0; i < n; i++)
 		if ((in->jobs[i]->idempotency_key[0] != '\0' ||
 		     in->jobs[i]->n_after > 0) &&
-		    svc_defer(sv, c, RPC_PARK_CALL))
+		    svc_defer(sv, c))
 			return;
 	/* more than LIMIT_BATCH_JOBS: refused by rpc's wire check */
 	if (n == 0 || n > LIMIT_BATCH_JOBS) {
@@ -859,8 +859,8 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	for (int t = 0; t < AFTER_TRIES; t++) {
 		if ((rv = batch_after(sv, bs, nb, waits, err, sizeof(err))) !=
 		        JOBD_OK ||
-		    (rv = sv->q->ops->submit_batch(sv->q, bs, nb, err,
-		                                   sizeof(err))) != JOBD_ABORTED)
+		    (rv = sv->q->ops->submit_batch(
+		         sv->q, bs, nb, err, sizeof(err))) != JOBD_ABORTED)
 			break;
 	}
 	if (rv != JOBD_OK) {
@@ -917,7 +917,7 @@ svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
 	int rv = JOBD_OK;
 
 	(void) closure;
-	if (!all_live(sv, in->ids, n) && svc_defer(sv, c, RPC_PARK_CALL))
+	if (!all_live(sv, in->ids, n) && svc_defer(sv, c))
 		return;
 	/* n is at most LIMIT_GET_IDS: rpc's wire check; the reply's size is
 	 * counted as the jobs are read, which stop past LIMIT_REPLY_BYTES */
@@ -1008,19 +1008,23 @@ until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
 	jobq *q = sv->q;
 	struct jobrec r = {0};
 	struct parked *p;
+	bool here = false; /* known live here, without asking the database */
 	int rv;
 
 	/* a job not live here: the queue may have to ask the database */
-	if (q->ops->reads_block && !all_live(sv, &id, 1) &&
-	    svc_defer(sv, c, kind))
-		return;
+	if (q->ops->reads_block && !rpc_is_deferred(c)) {
+		if (!all_live(sv, &id, 1) && svc_defer(sv, c))
+			return;
+		here = true;
+	}
 	if (rpc_park_room(c, kind) != JOBD_OK) {
-		int st;
-		bool live = q->ops->is_live(q, id, &st);
+		int st = JOBD_OK;
+		bool live = here || q->ops->is_live(q, id, &st);
 		if (st != JOBD_OK) {
-			rpc_fail(c, st, "cannot %s job %llu: cannot tell "
-			         "whether it has ended", verb,
-			         (unsigned long long) id);
+			rpc_fail(c, st,
+			         "cannot %s job %llu: cannot tell "
+			         "whether it has ended",
+			         verb, (unsigned long long) id);
 			return;
 		}
 		if (live) {
@@ -1075,8 +1079,8 @@ svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
 	/* No deadline (0) waits as long as the job takes to stop, as for
 	 * Wait: a running job ends at its next progress report, a program
 	 * at SIGTERM or, after its grace, SIGKILL. */
-	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_CALL,
-	          true, reply_cancel, "cancel");
+	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_CALL, true,
+	          reply_cancel, "cancel");
 }
 
 /* ---- List ------------------------------------------------------------ */
@@ -1112,7 +1116,7 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	int rv;
 
 	(void) closure;
-	if (svc_defer(sv, c, RPC_PARK_CALL))
+	if (svc_defer(sv, c))
 		return;
 	if ((int) in->state < 0 || (int) in->state > JOB_STATE_MAX) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "unknown job state %d",
@@ -1188,7 +1192,7 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 
 	(void) in;
 	(void) closure;
-	if (svc_defer(sv, arg, RPC_PARK_CALL))
+	if (svc_defer(sv, arg))
 		return;
 	if (sv->q->ops->paused_kinds(sv->q, &paused, &npaused) != JOBD_OK) {
 		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
@@ -1269,7 +1273,7 @@ svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
 
 	(void) in;
 	(void) closure;
-	if (svc_defer(sv, arg, RPC_PARK_CALL)) /* paused: a read */
+	if (svc_defer(sv, arg)) /* paused: a read */
 		return;
 	ks = sv->q->ops->kinds(sv->q);
 	kt = ks != NULL ? kindset_all(ks, &nk) : NULL;

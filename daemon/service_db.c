@@ -5,12 +5,18 @@
  * reads_block, the PostgreSQL one) must never be read on a front thread:
  * nng's callback threads would wait on the network, and every other
  * client with them. A handler that needs such a read calls svc_defer(),
- * which reserves the call's room to park (the call waits meanwhile, like
- * a parked one), hands it over with rpc_defer() and returns at once; one
+ * which hands the call over with rpc_defer() and returns at once; one
  * of SERVICE_DB_THREADS threads (jobd:db) then calls the same handler
  * again from the start, where it may block (rpc_deferred_run). With a
  * queue whose reads do not block (SQLite) no thread is started and
  * svc_defer() is false at once: nothing changes.
+ *
+ * A call handed over takes no room to park (rpc_park_room): a deferred
+ * read is brief, the transports bound the calls in flight anyway (nng's
+ * contexts, the HTTP front's requests in hand), and Stats, itself
+ * deferred, would count itself as parked. A handler that parks asks for
+ * room on the database thread, as it does on the front: the limits and
+ * their messages are the same on either back end.
  *
  * The threads run at the normal priority (not the workers' SCHED_IDLE):
  * they answer clients. One mutex and one condition variable guard the
@@ -96,16 +102,12 @@ svc_db_stop(service *sv)
 }
 
 bool
-svc_defer(service *sv, struct rpc_call *c, int kind)
+svc_defer(service *sv, struct rpc_call *c)
 {
 	struct rpc_deferred *d;
 
 	if (!sv->q->ops->reads_block || rpc_is_deferred(c))
 		return false;
-	if (rpc_park_room(c, kind) != JOBD_OK) {
-		rpc_closure(NULL, c); /* RESOURCE_EXHAUSTED, with the limit */
-		return true;
-	}
 	if ((d = rpc_defer(c)) == NULL) {
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return true;

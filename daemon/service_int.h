@@ -102,13 +102,12 @@ int after_check(service *sv, const uint64_t *after, size_t n,
                 uint64_t *wait_for, size_t *nwait, char *err, size_t errlen);
 /*
  * With a queue whose reads may block (jobq.h: reads_block), on the thread
- * that dispatched c: c, with room to park of `kind`, is handed to the
- * database threads, which call its handler again from the start; true:
- * the handler returns now (c handed over, or answered: no room, out of
- * memory). false: the handler goes on where it is (reads never block, or
- * this is a database thread already).
+ * that dispatched c: c is handed to the database threads, which call its
+ * handler again from the start; true: the handler returns now (c handed
+ * over, or answered: out of memory). false: the handler goes on where it
+ * is (reads never block, or this is a database thread already).
  */
-bool svc_defer(service *sv, struct rpc_call *c, int kind);
+bool svc_defer(service *sv, struct rpc_call *c);
 /* Starts n database threads (jobd:db). JOBD_OK, or an error in err. */
 int svc_db_start(service *sv, size_t n, char *err, size_t errlen);
 /* Runs every call handed over, then joins the threads; a call handed

@@ -111,7 +111,7 @@ svc_retry(Jobd__V1__Jobs_Service *base, const Jobd__V1__RetryRequest *in,
 	int rv;
 
 	(void) closure;
-	if (svc_defer(sv, c, RPC_PARK_CALL))
+	if (svc_defer(sv, c))
 		return;
 	rv = find_job(sv, c, in->id, &rec);
 	if (rv == JOBD_NOT_FOUND)
@@ -198,7 +198,7 @@ pause_or_resume(service *sv, struct rpc_call *c, const char *kind, bool pause)
 	char name[80];
 	int rv;
 
-	if (svc_defer(sv, c, RPC_PARK_CALL)) /* paused: a read */
+	if (svc_defer(sv, c)) /* paused: a read */
 		return;
 	ks = q->ops->kinds(q);
 	known = ks != NULL && kindset_find(ks, kind) != NULL;

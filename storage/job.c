@@ -114,7 +114,7 @@ jobrec_copy(struct jobrec *dst, const struct jobrec *src)
 			dst->history[i] = src->history[i];
 			dst->history[i].error = NULL;
 			if (job_dup(&dst->history[i].error,
-			              src->history[i].error) != 0)
+			            src->history[i].error) != 0)
 				goto fail;
 		}
 	}
@@ -125,9 +125,9 @@ jobrec_copy(struct jobrec *dst, const struct jobrec *src)
 		dst->nparams = src->nparams;
 		for (size_t i = 0; i < src->nparams; i++)
 			if (job_dup(&dst->params[i].name,
-			              src->params[i].name) != 0 ||
+			            src->params[i].name) != 0 ||
 			    job_dup(&dst->params[i].value,
-			              src->params[i].value) != 0)
+			            src->params[i].value) != 0)
 				goto fail;
 	}
 	if (job_dup(&dst->kind, src->kind) != 0 ||
@@ -196,8 +196,8 @@ job_crc_params(uint32_t crc, const struct job_param *params, size_t n)
 
 /* The input checksum from the params blob. */
 uint32_t
-job_input_crc(uint64_t id, const char *kind, const uint8_t *params,
-                size_t plen, const uint8_t *input, size_t ilen)
+job_input_crc(uint64_t id, const char *kind, const uint8_t *params, size_t plen,
+              const uint8_t *input, size_t ilen)
 {
 	uint32_t crc = job_crc_id(id);
 
@@ -247,7 +247,8 @@ job_params_encode(const struct job_param *params, size_t n, uint8_t **bp,
 		}
 		nl = strlen(jp->name);
 		vl = strlen(jp->value);
-		if (nl > JOB_PARAMS_MAX - len || 8 > JOB_PARAMS_MAX - len - nl ||
+		if (nl > JOB_PARAMS_MAX - len ||
+		    8 > JOB_PARAMS_MAX - len - nl ||
 		    vl > JOB_PARAMS_MAX - len - nl - 8) {
 			*why = "params too big";
 			return JOBD_INVALID_ARGUMENT;

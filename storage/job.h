@@ -134,8 +134,7 @@ int job_params_encode(const struct job_param *params, size_t n, uint8_t **bp,
 uint32_t job_crc_id(uint64_t id);
 /* crc continued over the params blob that params[0..n) encode to, without
  * making the blob. */
-uint32_t job_crc_params(uint32_t crc, const struct job_param *params,
-                        size_t n);
+uint32_t job_crc_params(uint32_t crc, const struct job_param *params, size_t n);
 /* The input checksum, from the params blob. */
 uint32_t job_input_crc(uint64_t id, const char *kind, const uint8_t *params,
                        size_t plen, const uint8_t *input, size_t ilen);

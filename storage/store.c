@@ -636,7 +636,8 @@ store_params_encode(store *s, const struct jobrec *r, const char *op,
 
 	if (rv == JOBD_OK)
 		return rv;
-	if (rv == JOBD_INVALID_ARGUMENT && strcmp(why, "has no name or value") == 0)
+	if (rv == JOBD_INVALID_ARGUMENT &&
+	    strcmp(why, "has no name or value") == 0)
 		return store_seterr(s, rv,
 		                    "cannot %s job %" PRIu64
 		                    ": param %zu has no name or value",
@@ -965,8 +966,8 @@ store_row_verify(store *s, sqlite3_stmt *st, const struct jobrec *r, int sel)
 		                    r->id);
 	if ((sel & SEL_INPUT) && in >= 0 &&
 	    job_input_crc(r->id, r->kind, sqlite3_column_blob(st, COL_PARAMS),
-	                    (size_t) sqlite3_column_bytes(st, COL_PARAMS),
-	                    r->input, r->input_len) != (uint32_t) in)
+	                  (size_t) sqlite3_column_bytes(st, COL_PARAMS),
+	                  r->input, r->input_len) != (uint32_t) in)
 		return store_seterr(s, JOBD_DATA_LOSS,
 		                    "the stored input of job %" PRIu64
 		                    " is damaged (checksum mismatch)",
@@ -1473,9 +1474,9 @@ store_insert(store *s, const struct jobrec *r)
 	    (rc = store_bind_opt_text(st, 23, r->unique_key)) != 0 ||
 	    (rc = store_bind_blob(st, 24, after, r->nafter * 8)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 20,
-	                             job_input_crc(r->id, r->kind, params,
-	                                             plen, r->input,
-	                                             r->input_len))) != 0 ||
+	                             job_input_crc(r->id, r->kind, params, plen,
+	                                           r->input, r->input_len))) !=
+	        0 ||
 	    (rc = sqlite3_bind_int64(
 	         st, 21, job_result_crc(r->id, r->result, r->result_len))) !=
 	        0 ||
