@@ -558,6 +558,10 @@ pg_release(jobq *jq, struct waiter *w, int status, const char *msg)
 	return true;
 }
 
+/* *changed is the cache's guess at once, then what the database answered,
+ * set just before done() (on the writer's thread): with several daemons,
+ * another may have paused or resumed the kind since the cache was read.
+ * It must stay valid until done() is called, as arg does. */
 static int
 pg_pause(jobq *jq, const char *kind, bool pause, bool *changed,
          void (*done)(void *arg, int status, const char *msg), void *arg)
@@ -570,6 +574,7 @@ pg_pause(jobq *jq, const char *kind, bool pause, bool *changed,
 	c->paused = pause;
 	c->done = done;
 	c->arg = arg;
+	c->changed = changed; /* as arg, valid until done */
 	pthread_mutex_lock(&q->mtx);
 	*changed = pgq_paused_has(q, kind, NULL) != pause;
 	pgq_paused_set(q, kind, pause);

@@ -73,6 +73,8 @@ struct pgq_ctl {
 	uint64_t id; /* cancel, rerun: the job; tick: its job */
 	/* pause */
 	bool paused;
+	bool *changed; /* the caller's, set from the database's answer */
+	bool was;      /* the writer's: what the database answered */
 	void (*done)(void *arg, int status, const char *msg);
 	void *arg;
 	/* tick */

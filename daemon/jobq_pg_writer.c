@@ -158,7 +158,7 @@ write_ctls(struct pgq *q, pgstore *s, struct round *r)
 			break;
 		case CTL_PAUSE:
 			rv = pgstore_set_paused(s, c->name, c->paused, 0,
-			                        NULL);
+			                        &c->was);
 			if (rv == JOBD_OK && !c->paused)
 				r->fresh = true;
 			break;
@@ -342,6 +342,10 @@ answer_ctl(struct pgq *q, struct pgq_ctl *c, int status, const char *msg,
 			         (unsigned long long) c->id, msg);
 		break;
 	case CTL_PAUSE:
+		/* another daemon may have paused or resumed it since this
+		 * one's cache was read: the database says what changed */
+		if (status == JOBD_OK && c->changed != NULL)
+			*c->changed = c->was;
 		if (c->done != NULL)
 			c->done(c->arg, status, status == JOBD_OK ? NULL : msg);
 		break;

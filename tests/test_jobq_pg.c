@@ -743,6 +743,21 @@ test_control(void)
 	pthread_mutex_lock(&pd.mtx);
 	CHECK(pd.done && pd.status == JOBD_OK);
 	pthread_mutex_unlock(&pd.mtx);
+	/* b pauses it again: not a change, as the database says (whatever
+	 * b's own cache knew) */
+	struct pdone pd2 = {PTHREAD_MUTEX_INITIALIZER, false, 0};
+	bool changed2 = true, done2 = false;
+	REQUIRE(b->ops->pause(b, "t", true, &changed2, pause_done, &pd2) ==
+	        JOBD_OK);
+	for (int i = 0; i < 200 && !done2; i++) {
+		pthread_mutex_lock(&pd2.mtx);
+		done2 = pd2.done;
+		pthread_mutex_unlock(&pd2.mtx);
+		if (!done2)
+			usleep(50000);
+	}
+	CHECK(done2);
+	CHECK(!changed2);
 	char **names = NULL;
 	size_t n = 0;
 	CHECK_EQ_INT(b->ops->paused_kinds(b, &names, &n), JOBD_OK);
@@ -760,10 +775,24 @@ test_control(void)
 	struct jobrec r = {0};
 	CHECK_EQ_INT(a->ops->get_live(a, id, &r), JOBD_NOT_FOUND);
 	/* resumed: it runs; it fails for good; a Retry puts it back */
+	pthread_mutex_lock(&pd.mtx);
 	pd.done = false;
+	pthread_mutex_unlock(&pd.mtx);
+	changed = false;
 	REQUIRE(b->ops->pause(b, "t", false, &changed, pause_done, &pd) ==
 	        JOBD_OK);
 	struct job *j = take_id(a, id);
+	bool resumed = false;
+	for (int i = 0; i < 200 && !resumed; i++) {
+		pthread_mutex_lock(&pd.mtx);
+		resumed = pd.done;
+		CHECK(!pd.done || pd.status == JOBD_OK);
+		pthread_mutex_unlock(&pd.mtx);
+		if (!resumed)
+			usleep(50000);
+	}
+	CHECK(resumed);
+	CHECK(changed);
 	a->ops->finish(a, j, JOBD_RUN_FAILED_FINAL, NULL, 0, "broken");
 	tw_init(&t, 0);
 	REQUIRE(b->ops->wait(b, id, &t.w) == JOBD_OK);
