@@ -618,14 +618,13 @@ pg_get_live(jobq *jq, uint64_t id, struct jobrec *out)
 
 	pthread_mutex_lock(&q->mtx);
 	if ((j = pgq_live_find(q, id)) != NULL) {
-		uint8_t *input = j->rec.input;
-		j->rec.input = NULL;
-		size_t len = j->rec.input_len;
-		j->rec.input_len = 0;
-		rv = jobrec_copy(out, &j->rec);
-		j->rec.input = input;
-		j->rec.input_len = len;
-		out->input_len = len;
+		/* a shallow copy without the input: a worker reads j->rec
+		 * without the lock, so it is never written here */
+		struct jobrec brief = j->rec;
+		brief.input = NULL;
+		brief.input_len = 0;
+		rv = jobrec_copy(out, &brief);
+		out->input_len = j->rec.input_len;
 		if (rv == JOBD_OK && !j->ending) {
 			out->state = JOB_RUNNING;
 			out->progress_done = atomic_load(&j->done);
