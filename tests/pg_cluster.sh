@@ -8,7 +8,8 @@
 #                                    makes database NAME; prints its URL
 #   tests/pg_cluster.sh run DIR CMD...
 #                                    runs CMD with JOBD_TEST_DB_URL (and
-#                                    PG_CLUSTER_DIR=DIR) set: ctest's wrapper
+#                                    PG_CLUSTER_DIR=DIR, JOBD_TEST_PSQL)
+#                                    set: ctest's wrapper
 #
 # DIR (made if missing) holds the state: url, the data directory's path
 # (datadir), the user it runs as (user), the server's log (log) and its
@@ -45,7 +46,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -169,7 +170,8 @@ run)
 	shift 2
 	(($# > 0)) || usage
 	[[ -f $dir/url ]] || die "no server running in '$dir' (the ctest fixture 'postgres' starts it)"
-	JOBD_TEST_DB_URL=$(cat "$dir/url") PG_CLUSTER_DIR=$(cd -- "$dir" && pwd) exec "$@"
+	JOBD_TEST_DB_URL=$(cat "$dir/url") PG_CLUSTER_DIR=$(cd -- "$dir" && pwd) \
+		JOBD_TEST_PSQL=$PG_BIN/psql exec "$@"
 	;;
 *) usage ;;
 esac
