@@ -6,6 +6,10 @@
 #   tests/pg_cluster.sh url DIR      prints the URL of a running one
 #   tests/pg_cluster.sh createdb DIR NAME
 #                                    makes database NAME; prints its URL
+#   tests/pg_cluster.sh down DIR     stops it at once (pg_ctl -m immediate:
+#                                    no checkpoint, crash recovery at the
+#                                    next start), keeping its data
+#   tests/pg_cluster.sh up DIR       starts it again, same data, same port
 #   tests/pg_cluster.sh run DIR CMD...
 #                                    runs CMD with JOBD_TEST_DB_URL (and
 #                                    PG_CLUSTER_DIR=DIR, JOBD_TEST_PSQL)
@@ -46,7 +50,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -64,12 +68,12 @@ stop() {
 	[[ -f $dir/datadir ]] || return 0
 	data=$(cat "$dir/datadir")
 	pguser=$(cat "$dir/user" 2>/dev/null || id -un)
-	if [[ -f $data/postmaster.pid ]]; then
+	if [[ -f $data/data/postmaster.pid ]]; then
 		# immediate: the data is thrown away anyway
-		as_user "$PG_BIN/pg_ctl" -D "$data" -m immediate -w -t 30 stop >/dev/null 2>&1 ||
+		as_user "$PG_BIN/pg_ctl" -D "$data/data" -m immediate -w -t 30 stop >/dev/null 2>&1 ||
 			{
 				local pid
-				pid=$(head -1 "$data/postmaster.pid" 2>/dev/null || true)
+				pid=$(head -1 "$data/data/postmaster.pid" 2>/dev/null || true)
 				[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null || true
 			}
 	fi
@@ -142,6 +146,23 @@ EOF
 	die "no free port found"
 }
 
+down() {
+	local dir=$1 data
+	[[ -f $dir/datadir && -f $dir/port ]] || die "no server in '$dir'"
+	data=$(cat "$dir/datadir")
+	pguser=$(cat "$dir/user")
+	as_user "$PG_BIN/pg_ctl" -D "$data/data" -m immediate -w -t 60 stop >/dev/null
+}
+
+up() {
+	local dir=$1 data
+	[[ -f $dir/datadir && -f $dir/port ]] || die "no server in '$dir'"
+	data=$(cat "$dir/datadir")
+	pguser=$(cat "$dir/user")
+	(cd "$data" && as_user "$PG_BIN/pg_ctl" -D "$data/data" -o "-p $(cat "$dir/port")" \
+		-l "$dir/log" -w -t 60 start) >/dev/null
+}
+
 psql_admin() {
 	local dir=$1
 	shift
@@ -155,6 +176,8 @@ dir=${2-}
 case $cmd in
 start) start "$dir" ;;
 stop) stop "$dir" ;;
+down) down "$dir" ;;
+up) up "$dir" ;;
 url)
 	[[ -f $dir/url ]] || die "no server running in '$dir'"
 	cat "$dir/url"
