@@ -58,6 +58,7 @@ if "$load" check -w 180 "$dir/acks" "$(addr n1)" "$(addr n3)" >"$dir/check.out" 
 else
 	bad "check: $(cat "$dir/check.out")"
 fi
+grep -h "^check: " "$dir/check.out"
 rows=$(q "SELECT count(*) || ' ' || count(DISTINCT idem_key) FROM jobs WHERE idem_key LIKE 'c-%'")
 [[ $rows == "5000 5000" ]] && ok "5,000 rows, one per key" || bad "rows and keys: $rows"
 # n2's jobs ran again elsewhere, the attempt counted

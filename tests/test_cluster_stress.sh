@@ -110,6 +110,7 @@ if "$load" check -w 180 "$dir/acks" "${addrs[@]}" >"$dir/check.out" 2>&1; then
 else
 	bad "check: $(cat "$dir/check.out")"
 fi
+grep -h "^check: " "$dir/check.out"
 for n in "${nodes[@]}"; do node_stop "$n"; done
 if has_report "$dir"/*.log; then
 	bad "a daemon's log has a sanitizer or valgrind report"
