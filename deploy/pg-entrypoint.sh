@@ -1,5 +1,5 @@
 #!/bin/sh
-# The postgres image's entry point (deploy/Dockerfile, target postgres): the
+# The postgres image's entry point (deploy/postgres.Dockerfile): the
 # cluster demo's database server, Debian's PostgreSQL 15.
 #
 # On the first start (an empty $PGDATA, the volume) it runs initdb with the
