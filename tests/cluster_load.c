@@ -97,7 +97,9 @@ submit_main(int argc, char **argv)
 	char spec[512], *kind, *tok, *save = NULL;
 	Jobd__V1__SubmitRequest__ParamsEntry ents[MAX_PARAMS], *eptrs[MAX_PARAMS];
 	size_t nparams = 0;
-	struct clients cs;
+	struct clients cs = {.n = 0};
+	Jobd__V1__SubmitRequest *subs = NULL, **ptrs = NULL;
+	char(*keys)[64] = NULL;
 	FILE *out;
 
 	while ((opt = getopt(argc, argv, "n:b:p:k:t:j:")) != -1) {
@@ -135,9 +137,9 @@ submit_main(int argc, char **argv)
 	if (clients_open(&cs, argv + optind + 1, argc - optind - 1) != 0)
 		goto out;
 	acked = calloc((size_t) n, sizeof(*acked));
-	Jobd__V1__SubmitRequest *subs = calloc((size_t) b, sizeof(*subs));
-	Jobd__V1__SubmitRequest **ptrs = calloc((size_t) b, sizeof(*ptrs));
-	char(*keys)[64] = calloc((size_t) b, sizeof(*keys));
+	subs = calloc((size_t) b, sizeof(*subs));
+	ptrs = calloc((size_t) b, sizeof(*ptrs));
+	keys = calloc((size_t) b, sizeof(*keys));
 	if (acked == NULL || subs == NULL || ptrs == NULL || keys == NULL)
 		goto out;
 
@@ -215,6 +217,10 @@ submit_main(int argc, char **argv)
 out:
 	fclose(out);
 	clients_close(&cs);
+	free(subs);
+	free(ptrs);
+	free(keys);
+	free(acked);
 	return rv;
 }
 
@@ -232,7 +238,7 @@ check_main(int argc, char **argv)
 	struct ack *acks = NULL;
 	size_t n = 0, cap = 0;
 	char line[256];
-	struct clients cs;
+	struct clients cs = {.n = 0};
 	FILE *in;
 
 	while ((opt = getopt(argc, argv, "w:")) != -1) {
