@@ -58,8 +58,23 @@ usage(void)
 struct clients {
 	jobd_client *c[MAX_ADDRS];
 	const char *addr[MAX_ADDRS];
+	int64_t down_until[MAX_ADDRS]; /* left alone until then (ms) */
 	int n;
 };
+
+/* The address to try after `at`: the next one not left alone after a
+ * failure, or simply the next when all are. */
+static int
+clients_next(const struct clients *cs, int at)
+{
+	int64_t now = now_ms();
+	for (int k = 1; k <= cs->n; k++) {
+		int i = (at + k) % cs->n;
+		if (cs->down_until[i] <= now)
+			return i;
+	}
+	return (at + 1) % cs->n;
+}
 
 static int
 clients_open(struct clients *cs, char **addrs, int n)
@@ -75,6 +90,7 @@ clients_open(struct clients *cs, char **addrs, int n)
 			return -1;
 		}
 		jobd_client_set_timeout(cs->c[i], 3000);
+		cs->down_until[i] = 0;
 	}
 	return 0;
 }
@@ -144,7 +160,7 @@ submit_main(int argc, char **argv)
 		goto out;
 
 	int64_t end = now_ms() + (int64_t) secs * 1000;
-	int next = 0, resent = 0, acks = 0;
+	int at = cs.n - 1, resent = 0, acks = 0;
 	for (int first = 0; first < n; first += b) {
 		int m = first + b <= n ? b : n - first;
 		Jobd__V1__SubmitBatchRequest req =
@@ -163,8 +179,7 @@ submit_main(int argc, char **argv)
 		req.jobs = ptrs;
 		for (int tries = 0;; tries++) {
 			Jobd__V1__SubmitBatchReply *rep = NULL;
-			int at = next;
-			next = (next + 1) % cs.n;
+			at = clients_next(&cs, at);
 			int st = jobd_submit_batch(cs.c[at], &req, &rep);
 			if (st == JOBD_OK && rep->n_jobs == (size_t) m) {
 				for (int i = 0; i < m; i++) {
@@ -206,6 +221,7 @@ submit_main(int argc, char **argv)
 				goto out;
 			}
 			resent++;
+			cs.down_until[at] = now_ms() + 2000;
 			if ((tries + 1) % cs.n == 0)
 				usleep(100000);
 		}
