@@ -76,7 +76,22 @@ clients_next(const struct clients *cs, int at)
 	return (at + 1) % cs->n;
 }
 
-static int
+/* The client of address i, opened now if it is not yet (a daemon down
+ * when the program started); NULL if it cannot be. */
+static jobd_client *
+client_of(struct clients *cs, int i)
+{
+	if (cs->c[i] == NULL) {
+		if (jobd_client_open(&cs->c[i], cs->addr[i]) != JOBD_OK) {
+			cs->c[i] = NULL;
+			return NULL;
+		}
+		jobd_client_set_timeout(cs->c[i], 3000);
+	}
+	return cs->c[i];
+}
+
+static void
 clients_open(struct clients *cs, char **addrs, int n)
 {
 	if (n < 1 || n > MAX_ADDRS)
@@ -84,15 +99,10 @@ clients_open(struct clients *cs, char **addrs, int n)
 	cs->n = n;
 	for (int i = 0; i < n; i++) {
 		cs->addr[i] = addrs[i];
-		if (jobd_client_open(&cs->c[i], addrs[i]) != JOBD_OK) {
-			fprintf(stderr, "cluster_load: cannot open '%s': %s\n",
-			        addrs[i], jobd_client_errmsg());
-			return -1;
-		}
-		jobd_client_set_timeout(cs->c[i], 3000);
+		cs->c[i] = NULL;
 		cs->down_until[i] = 0;
+		(void) client_of(cs, i);
 	}
-	return 0;
 }
 
 static void
@@ -150,8 +160,7 @@ submit_main(int argc, char **argv)
 		        argv[optind], strerror(errno));
 		return 1;
 	}
-	if (clients_open(&cs, argv + optind + 1, argc - optind - 1) != 0)
-		goto out;
+	clients_open(&cs, argv + optind + 1, argc - optind - 1);
 	acked = calloc((size_t) n, sizeof(*acked));
 	subs = calloc((size_t) b, sizeof(*subs));
 	ptrs = calloc((size_t) b, sizeof(*ptrs));
@@ -180,7 +189,9 @@ submit_main(int argc, char **argv)
 		for (int tries = 0;; tries++) {
 			Jobd__V1__SubmitBatchReply *rep = NULL;
 			at = clients_next(&cs, at);
-			int st = jobd_submit_batch(cs.c[at], &req, &rep);
+			jobd_client *c = client_of(&cs, at);
+			int st = c == NULL ? JOBD_UNAVAILABLE
+			                   : jobd_submit_batch(c, &req, &rep);
 			if (st == JOBD_OK && rep->n_jobs == (size_t) m) {
 				for (int i = 0; i < m; i++) {
 					uint64_t id = rep->jobs[i]->job != NULL
@@ -285,8 +296,7 @@ check_main(int argc, char **argv)
 		acks[n++].id = id;
 	}
 	fclose(in);
-	if (clients_open(&cs, argv + optind + 1, argc - optind - 1) != 0)
-		return 1;
+	clients_open(&cs, argv + optind + 1, argc - optind - 1);
 
 	int64_t end = now_ms() + (int64_t) secs * 1000;
 	size_t live, missing;
@@ -299,7 +309,8 @@ check_main(int argc, char **argv)
 			for (; first + m < n && m < 500; m++)
 				ids[m] = acks[first + m].id;
 			Jobd__V1__GetReply *g = NULL;
-			if (jobd_get(cs.c[at], ids, m, &g) != JOBD_OK) {
+			jobd_client *c = client_of(&cs, at);
+			if (c == NULL || jobd_get(c, ids, m, &g) != JOBD_OK) {
 				at = (at + 1) % cs.n; /* another daemon */
 				if (now_ms() > end)
 					goto timeout;
