@@ -283,6 +283,76 @@ pg_conflicts(pgstore *s, struct pg_batch *b, size_t *m, struct pgstore_ins *res,
 	return JOBD_OK;
 }
 
+/* Inserts the jobs b->idx[0..m): a key taken gives its holder; a holder
+ * gone meanwhile, the job is inserted again. Reorders b->idx. */
+static int
+pg_insert_pass(pgstore *s, struct pg_batch *b, size_t m, struct jobrec *recs,
+               struct pgstore_ins *res, bool *done)
+{
+	int rv;
+
+	for (int round = 0; m > 0; round++) {
+		size_t left = 0;
+		if (round == 3)
+			return pg_seterr(
+			    s, JOBD_ABORTED,
+			    "cannot insert jobs: a key was taken and "
+			    "released meanwhile, again and again");
+		if ((rv = pg_insert_rows(s, b, m, recs, res, done)) != JOBD_OK)
+			return rv;
+		for (size_t j = 0; j < m; j++)
+			if (!done[b->idx[j]])
+				b->idx[left++] = b->idx[j];
+		m = left;
+		if (m > 0 &&
+		    (rv = pg_conflicts(s, b, &m, res, done)) != JOBD_OK)
+			return rv;
+	}
+	return JOBD_OK;
+}
+
+/* Orders b->idx[0..m) so that the jobs whose unique key an earlier job of
+ * the batch has come last; returns how many come first. Out of memory:
+ * all first (the server then picks which job of a pair holds the key). */
+static size_t
+pg_defer_twins(struct pg_batch *b, size_t m)
+{
+	struct keyed *k = malloc(m * sizeof(*k));
+	bool *twin = calloc(m, sizeof(*twin));
+	size_t nk = 0, first = 0, j;
+	int32_t *later;
+
+	if (k == NULL || twin == NULL ||
+	    (later = malloc(m * sizeof(*later))) == NULL) {
+		free(k);
+		free(twin);
+		return m;
+	}
+	for (j = 0; j < m; j++) {
+		const char *u = b->uniq[b->idx[j]];
+		if (u != NULL && *u != '\0') {
+			k[nk].key = u;
+			k[nk++].i = (int32_t) j;
+		}
+	}
+	qsort(k, nk, sizeof(*k), cmp_keyed);
+	for (size_t i = 1; i < nk; i++)
+		if (strcmp(k[i].key, k[i - 1].key) == 0)
+			twin[k[i].i] = true;
+	size_t nl = 0;
+	for (j = 0; j < m; j++) {
+		if (twin[j])
+			later[nl++] = b->idx[j];
+		else
+			b->idx[first++] = b->idx[j];
+	}
+	memcpy(b->idx + first, later, nl * sizeof(*later));
+	free(later);
+	free(twin);
+	free(k);
+	return first;
+}
+
 int
 pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
                      struct pgstore_ins *res)
@@ -370,27 +440,14 @@ pgstore_insert_batch(pgstore *s, struct jobrec *recs, size_t n,
 		b.rcrc[i] = job_result_crc((uint64_t) b.id[i], NULL, 0);
 	}
 
-	/* a key taken: its holder; a holder gone meanwhile: insert again */
-	for (int round = 0; m > 0; round++) {
-		size_t left = 0;
-		if (round == 3) {
-			rv =
-			    pg_seterr(s, JOBD_ABORTED,
-			              "cannot insert jobs: a key was taken and "
-			              "released meanwhile, again and again");
-			goto out;
-		}
-		if ((rv = pg_insert_rows(s, &b, m, recs, res, done)) != JOBD_OK)
-			goto out;
-		for (size_t j = 0; j < m; j++)
-			if (!done[b.idx[j]])
-				b.idx[left++] = b.idx[j];
-		m = left;
-		if (m > 0 &&
-		    (rv = pg_conflicts(s, &b, &m, res, done)) != JOBD_OK)
-			goto out;
+	/* a unique key twice in the batch: the first in the batch's order
+	 * holds it, so the others go in a second pass (they find it held) */
+	size_t first = pg_defer_twins(&b, m);
+	if ((rv = pg_insert_pass(s, &b, first, recs, res, done)) == JOBD_OK &&
+	    first < m) {
+		memmove(b.idx, b.idx + first, (m - first) * sizeof(*b.idx));
+		rv = pg_insert_pass(s, &b, m - first, recs, res, done);
 	}
-	rv = JOBD_OK;
 out:
 	pg_batch_free(&b);
 	free(done);

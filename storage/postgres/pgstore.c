@@ -939,6 +939,25 @@ pgstore_rollback(pgstore *s)
 }
 
 int
+pgstore_savepoint(pgstore *s)
+{
+	return pg_run(s, "SAVEPOINT jobd", "make a savepoint");
+}
+
+int
+pgstore_savepoint_keep(pgstore *s)
+{
+	return pg_run(s, "RELEASE SAVEPOINT jobd", "release a savepoint");
+}
+
+int
+pgstore_savepoint_undo(pgstore *s)
+{
+	return pg_run(s, "ROLLBACK TO SAVEPOINT jobd",
+	              "roll back to a savepoint");
+}
+
+int
 pgstore_now(pgstore *s, int64_t *now)
 {
 	struct pgargs a = {0};

@@ -114,6 +114,12 @@ int pgstore_migrate(pgstore *s, int *version, char *err, size_t errlen);
 int pgstore_begin(pgstore *s);
 int pgstore_commit(pgstore *s);
 int pgstore_rollback(pgstore *s);
+/* Inside a transaction: marks the point pgstore_savepoint_undo goes back
+ * to (one at a time, not nested); pgstore_savepoint_keep forgets it,
+ * keeping what was done since. */
+int pgstore_savepoint(pgstore *s);
+int pgstore_savepoint_keep(pgstore *s);
+int pgstore_savepoint_undo(pgstore *s);
 /* pg_notify(channel, payload): inside a transaction, sent at its commit
  * (identical ones coalesced by the server); payload < 8000 bytes. */
 int pgstore_notify(pgstore *s, const char *channel, const char *payload);
