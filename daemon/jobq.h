@@ -44,17 +44,17 @@ struct job; /* a job a worker took: the implementation's */
 
 /* What a queue is made with: the daemon's options that concern it. */
 struct jobq_config {
-	const char *db;       /* the --db value: a path, sqlite:PATH, or a
-	                         postgresql:// or postgres:// URL */
+	const char *db; /* the --db value: a path, sqlite:PATH, or a
+	                   postgresql:// or postgres:// URL */
 	struct sched_config sched;
-	uint32_t lease_ms;    /* shared: a claimed job's lease */
-	const char *node;     /* shared: this daemon's name in the cluster
-	                         (owner of its leases); NULL: host:pid */
+	uint32_t lease_ms;       /* shared: a claimed job's lease */
+	const char *node;        /* shared: this daemon's name in the cluster
+	                            (owner of its leases); NULL: host:pid */
 	uint32_t commit_hold_ms; /* --commit-hold: the longest a change no
 	                            call waits for waits for a commit */
-	bool defer_reads;     /* tests (JOBD_DEFER_READS=1): the local queue
-	                         says reads_block, so that the service's
-	                         deferred path runs on SQLite too */
+	bool defer_reads;        /* tests (JOBD_DEFER_READS=1): the local queue
+	                            says reads_block, so that the service's
+	                            deferred path runs on SQLite too */
 };
 
 struct jobq_ops {
@@ -85,8 +85,7 @@ struct jobq_ops {
 	             size_t errlen);
 	int (*wait)(jobq *q, uint64_t id, struct waiter *w);
 	int (*cancel)(jobq *q, uint64_t id, struct waiter *w);
-	bool (*release)(jobq *q, struct waiter *w, int status,
-	                const char *msg);
+	bool (*release)(jobq *q, struct waiter *w, int status, const char *msg);
 	int (*pause)(jobq *q, const char *kind, bool pause, bool *changed,
 	             void (*done)(void *arg, int status, const char *msg),
 	             void *arg);
@@ -107,8 +106,8 @@ struct jobq_ops {
 	int (*lookup)(jobq *q, uint64_t id, struct jobrec *out, char *err,
 	              size_t errlen);
 	/* The job holding idempotency key `key`, current state: as lookup. */
-	int (*find_key)(jobq *q, const char *key, struct jobrec *out,
-	                char *err, size_t errlen);
+	int (*find_key)(jobq *q, const char *key, struct jobrec *out, char *err,
+	                size_t errlen);
 	/* Jobs matching f, newest first, live and ended merged: as
 	 * store_list's result. *floor: 0, or (when it merges sources that
 	 * each gave at most f->limit rows) the id below which nothing was
@@ -126,8 +125,7 @@ struct jobq_ops {
 	 * is the worker's slot for a connection of its own (NULL at first;
 	 * close_conn frees it when the worker ends). */
 	int (*read_input)(jobq *q, void **conn, const struct sched_work *w,
-	                  uint8_t **buf, size_t *len, char *err,
-	                  size_t errlen);
+	                  uint8_t **buf, size_t *len, char *err, size_t errlen);
 	void (*close_conn)(jobq *q, void *conn);
 	/* sched_progress's contract; arg is sched_work.progress_arg. */
 	int (*progress)(void *arg, uint64_t done, uint64_t total);
@@ -154,6 +152,12 @@ struct jobq_ops {
 	 * (local: the last commit failed; shared: the database unreachable):
 	 * /readyz answers 503. Never blocks. */
 	bool (*failing)(jobq *q);
+	/* Brings what stats() reports up to date before a Stats reply: a
+	 * read (may block when reads_block). Local: nothing (its counts are
+	 * exact). Shared: the cluster's counts read again when that is cheap
+	 * (a table whose last full count took PGQ_COUNTS_FRESH_MS at most),
+	 * else the live counts only. */
+	void (*refresh)(jobq *q);
 };
 
 struct jobq {

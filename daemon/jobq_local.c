@@ -588,6 +588,13 @@ local_mark(jobq *q, uint32_t worker, uint64_t id)
 	runmark_set(L(q)->marks, worker, id);
 }
 
+/* The scheduler's counts are exact at every moment. */
+static void
+local_refresh(jobq *q)
+{
+	(void) q;
+}
+
 static bool
 local_failing(jobq *q)
 {
@@ -686,6 +693,7 @@ local_tick(jobq *q, const char *name, int64_t at, uint64_t job_id)
 		.finish = local_finish, .leads = local_leads,                  \
 		.ticks_load = local_ticks_load, .tick = local_tick,            \
 		.mark = local_mark, .failing = local_failing,                  \
+		.refresh = local_refresh,                                      \
 	}
 
 static const struct jobq_ops local_ops = LOCAL_OPS(false);

@@ -46,12 +46,14 @@
  * once). Limits that are per daemon: a kind's concurrency limit is read
  * cluster-wide at each claim (running_by_kind), so two daemons claiming at
  * the same moment may together exceed it briefly; max_queue is checked
- * against the live counts last read (every poll when set), so a burst
- * between two counts may pass it. Stats' counts are the cluster's, as the
- * listener last read them (a poll behind at most while Stats is asked;
- * jobs waiting for a kind no daemon defines are not told apart). A
- * claim asks only for the free workers (no job waits claimed behind a busy
- * worker), and only for the kinds defined here.
+ * by the writer inside its transaction (each group of Submits inserted
+ * under a savepoint, undone when the queue has grown past it), so two
+ * daemons committing at the same moment may together pass it. Stats' counts are
+ * the cluster's, read when Stats asks (refresh: in full while that is cheap,
+ * else the live ones, the ended ones as the listener last read them; jobs
+ * waiting for a kind no daemon defines are not told apart). A claim asks only
+ * for the free workers (no job waits claimed behind a busy worker), and only
+ * for the kinds defined here.
  *
  * Lock: pgq.mtx only (then kindset refs, which are atomic). No pgstore
  * call is made and no waiter fires under it.
@@ -97,7 +99,8 @@ pg_start(jobq *jq, uint64_t *recovered, char *err, size_t errlen)
 	                              &failed, &ended, &nended)) != JOBD_OK)
 		goto fail;
 	if (nended > 0)
-		(void) pgq_notify_ids(q->wconn, PGSTORE_CHAN_END, ended, nended);
+		(void) pgq_notify_ids(q->wconn, PGSTORE_CHAN_END, ended,
+		                      nended);
 	if (requeued > 0)
 		(void) pgstore_notify(q->wconn, PGSTORE_CHAN_NEW, q->node);
 	free(ended);
@@ -326,7 +329,8 @@ pg_destroy(jobq *jq)
 	free(q);
 }
 
-/* ---- calls ---------------------------------------------------------------- */
+/* ---- calls ----------------------------------------------------------------
+ */
 
 /* Under mtx: why no Submit is taken now, or NULL. */
 static const char *
@@ -352,7 +356,6 @@ pg_submit_batch(jobq *jq, struct batch_job *b, size_t n, char *err,
 {
 	struct pgq *q = PGQ(jq);
 	struct pgq_subs *g;
-	uint64_t waiting;
 	int rv = JOBD_OK;
 
 	for (size_t i = 0; i < n; i++) {
@@ -380,16 +383,8 @@ pg_submit_batch(jobq *jq, struct batch_job *b, size_t n, char *err,
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	pthread_mutex_lock(&q->mtx);
-	waiting = q->counts[JOB_QUEUED] + q->counts[JOB_SCHEDULED];
 	if (refusal_locked(q, &rv, err, errlen) != NULL)
 		goto fail;
-	if (q->cfg.sched.max_queue > 0 &&
-	    waiting + n > q->cfg.sched.max_queue) {
-		snprintf(err, errlen, "queue is full (%llu jobs waiting)",
-		         (unsigned long long) waiting);
-		rv = JOBD_RESOURCE_EXHAUSTED;
-		goto fail;
-	}
 	g->n = n;
 	for (size_t i = 0; i < n; i++) {
 		struct waiter *w = b[i].w;
@@ -453,7 +448,8 @@ pg_rerun(jobq *jq, struct jobrec *rec, const uint64_t *wait_for,
 	int rv = JOBD_OK;
 
 	if (rec->state != JOB_FAILED && rec->state != JOB_CANCELLED) {
-		snprintf(err, errlen, "job %llu has not failed or been cancelled",
+		snprintf(err, errlen,
+		         "job %llu has not failed or been cancelled",
 		         (unsigned long long) rec->id);
 		return JOBD_FAILED_PRECONDITION;
 	}
@@ -609,6 +605,41 @@ pg_stats(jobq *jq, struct sched_stats *st)
 	pthread_mutex_unlock(&q->mtx);
 }
 
+/* Stats asks: the counts read now, in full when the last full count was
+ * cheap (a small table), else the live ones only (the partial indexes);
+ * on an error the counts last read stay. */
+static void
+pg_refresh(jobq *jq)
+{
+	struct pgq *q = PGQ(jq);
+	uint64_t counts[JOB_STATE_MAX + 1];
+	char err[256];
+	pgstore *s;
+	int rv;
+
+	pthread_mutex_lock(&q->mtx);
+	bool all = q->counts_cost <= PGQ_COUNTS_FRESH_MS;
+	pthread_mutex_unlock(&q->mtx);
+	if ((s = pgq_reader_get(q, err, sizeof(err))) == NULL)
+		return;
+	int64_t t0 = pgq_mono_ms();
+	rv = all ? pgstore_counts(s, counts) : pgstore_counts_live(s, counts);
+	int64_t cost = pgq_mono_ms() - t0;
+	pgq_reader_put(q, s, rv);
+	if (rv != JOBD_OK)
+		return;
+	pthread_mutex_lock(&q->mtx);
+	if (t0 >= q->counts_t0) { /* not older than what is kept */
+		q->counts_t0 = t0;
+		for (int st = JOB_QUEUED; st <= JOB_STATE_MAX; st++)
+			if (all || !job_state_terminal(st))
+				q->counts[st] = counts[st];
+		if (all)
+			q->counts_cost = cost;
+	}
+	pthread_mutex_unlock(&q->mtx);
+}
+
 static int
 pg_get_live(jobq *jq, uint64_t id, struct jobrec *out)
 {
@@ -668,7 +699,8 @@ pg_failing(jobq *jq)
 	return atomic_load(&PGQ(jq)->db_down);
 }
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ------------------------------------------------------------
+ */
 
 static const struct jobq_ops pg_ops = {
     .abi = JOBQ_ABI,
@@ -707,11 +739,11 @@ static const struct jobq_ops pg_ops = {
     .tick = pg_tick,
     .mark = pg_mark,
     .failing = pg_failing,
+    .refresh = pg_refresh,
 };
 
 int
-jobq_pg_open(jobq **qp, const struct jobq_config *cfg, char *err,
-             size_t errlen)
+jobq_pg_open(jobq **qp, const struct jobq_config *cfg, char *err, size_t errlen)
 {
 	struct pgq *q;
 	char host[128];

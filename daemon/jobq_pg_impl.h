@@ -22,13 +22,16 @@
 #include "jobq.h"
 #include "pgstore.h"
 
-#define PGQ_BUCKETS   1024 /* parked Waits and Cancels, by id */
-#define PGQ_POLL_MS   1000 /* fallback poll: claims, parked ids, progress */
-#define PGQ_LEAD_MS   5000 /* leader lock tried this often */
-#define PGQ_COUNTS_SCALE 100     /* ended counts: 1% of the time scanning */
-#define PGQ_COUNTS_ASKED_MS 60000 /* counts kept fresh this long after
-                                     Stats asked */
-#define PGQ_PURGE_MS  (10 * 60 * 1000)
+#define PGQ_BUCKETS         1024 /* parked Waits and Cancels, by id */
+#define PGQ_POLL_MS         1000 /* fallback poll: claims, parked ids, progress */
+#define PGQ_LEAD_MS         5000 /* leader lock tried this often */
+#define PGQ_COUNTS_FRESH_MS 100  /* Stats counts afresh below this cost */
+#define PGQ_COUNTS_SCALE    100  /* ended counts: 1% of the time scanning */
+#define PGQ_COUNTS_ASKED_MS                                                    \
+	60000 /* counts kept fresh this long after                             \
+	         Stats asked */
+#define PGQ_PURGE_MS       (10 * 60 * 1000)
+#define PGQ_FIRST_PURGE_MS 2000
 #define PGQ_BACKOFF_MIN_MS 100
 #define PGQ_BACKOFF_MAX_MS 5000
 #define PGQ_BACKOFF_CAP_MS (5 * 60 * 1000) /* a retry's delay, at most */
@@ -59,9 +62,13 @@ struct pgq_subs {
 	struct pgq_subs *next;
 	size_t n;
 	bool after; /* some job has `after`: doom in the same transaction */
-	struct jobrec *recs;      /* [n], owned */
-	struct pgstore_ins *res;  /* [n]: the writer's */
-	struct waiter *w[];       /* [n]; NULL once released */
+	/* refused by max_queue in the writer's transaction: the jobs that
+	 * were waiting then (the writer's) */
+	bool full;
+	uint64_t waiting;
+	struct jobrec *recs;     /* [n], owned */
+	struct pgstore_ins *res; /* [n]: the writer's */
+	struct waiter *w[];      /* [n]; NULL once released */
 };
 
 enum pgq_ctl_type { CTL_CANCEL = 1, CTL_PAUSE, CTL_TICK, CTL_RERUN };
@@ -121,7 +128,7 @@ struct pgq {
 	struct pgq_ctl *ctls, **ctls_tail;
 	bool want_claim;
 	bool writer_stop;
-	bool writer_idle; /* nothing pending, none being written */
+	bool writer_idle;    /* nothing pending, none being written */
 	atomic_bool db_down; /* the writer has no connection */
 	char down_msg[256];  /* why, under mtx */
 
@@ -138,6 +145,8 @@ struct pgq {
 	/* what the listener keeps */
 	uint64_t counts[JOB_STATE_MAX + 1];
 	int64_t counts_asked; /* when Stats last read them (mono ms) */
+	int64_t counts_cost;  /* what the last full count took (ms) */
+	int64_t counts_t0;    /* when the read of the counts kept began */
 	bool leading;
 	char **paused; /* paused kinds, as last read or set */
 	size_t npaused;
@@ -201,8 +210,7 @@ void pgq_end_locked(struct pgq *q, struct job *j);
  * attempt not counted). */
 void pgq_give_back(struct pgq *q, struct job *j);
 /* NOTIFY chan with ids, comma-separated, in as few payloads as fit. */
-int pgq_notify_ids(pgstore *s, const char *chan, const uint64_t *ids,
-                   size_t n);
+int pgq_notify_ids(pgstore *s, const char *chan, const uint64_t *ids, size_t n);
 /* The paused cache (under mtx). */
 void pgq_paused_set(struct pgq *q, const char *kind, bool paused);
 /* Takes a reader connection (opening one if none is free); NULL with

@@ -296,9 +296,9 @@ paused_add(const char *kind, void *arg)
 }
 
 /* The fallback poll's reads: the paused kinds, and, while Stats is asked
- * (in the last minute) or with a max_queue, the live counts (cheap: the partial indexes) and the
- * ended ones (a scan of the table: again after PGQ_COUNTS_SCALE times
- * what the last one took). */
+ * (in the last minute) or with a max_queue, the live counts (cheap: the partial
+ * indexes) and the ended ones (a scan of the table: again after
+ * PGQ_COUNTS_SCALE times what the last one took). */
 static int
 refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 {
@@ -318,16 +318,18 @@ refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 		         : pgstore_counts_live(s, counts);
 		if (rv != JOBD_OK)
 			return rv;
+		int64_t cost = pgq_mono_ms() - t0;
 		if (all) /* the scan's cost decides when it is next */
-			*next_counts = pgq_mono_ms() +
-			               (pgq_mono_ms() - t0) * PGQ_COUNTS_SCALE;
+			*next_counts = pgq_mono_ms() + cost * PGQ_COUNTS_SCALE;
 		pthread_mutex_lock(&q->mtx);
-		if (all)
-			memcpy(q->counts, counts, sizeof(counts));
-		else
+		if (t0 >= q->counts_t0) { /* Stats may have read them since */
+			q->counts_t0 = t0;
 			for (int st = JOB_QUEUED; st <= JOB_STATE_MAX; st++)
-				if (!job_state_terminal(st))
+				if (all || !job_state_terminal(st))
 					q->counts[st] = counts[st];
+			if (all)
+				q->counts_cost = cost;
+		}
 		pthread_mutex_unlock(&q->mtx);
 	}
 	if ((rv = pgstore_paused_load(s, paused_add, &a)) == JOBD_OK) {
@@ -371,11 +373,13 @@ pgq_listener_main(void *arg)
 	pgstore *s = q->lconn;
 	int64_t now = pgq_mono_ms();
 	int64_t renew_every = q->lease_ms / 3;
-	int64_t rescue_every = q->lease_ms / 2 < PGQ_POLL_MS ? PGQ_POLL_MS
-	                                                     : q->lease_ms / 2;
+	int64_t rescue_every =
+	    q->lease_ms / 2 < PGQ_POLL_MS ? PGQ_POLL_MS : q->lease_ms / 2;
 	int64_t next_renew = now + renew_every, next_rescue = now;
 	int64_t next_poll = now + PGQ_POLL_MS, next_lead = now;
-	int64_t next_purge = now, next_try = 0, next_counts = now;
+	/* the first purge as the local queue's: soon after start */
+	int64_t next_purge = now + PGQ_FIRST_PURGE_MS, next_try = 0,
+	        next_counts = now;
 	int64_t backoff = PGQ_BACKOFF_MIN_MS;
 	bool listening = false, more = false;
 	struct notes nt = {0};
@@ -412,7 +416,8 @@ pgq_listener_main(void *arg)
 				want_claim(q);
 			} else {
 				next_try = now + backoff;
-				backoff = min64(backoff * 2, PGQ_BACKOFF_MAX_MS);
+				backoff =
+				    min64(backoff * 2, PGQ_BACKOFF_MAX_MS);
 			}
 		}
 		if (listening) {
@@ -432,12 +437,12 @@ pgq_listener_main(void *arg)
 		if (!listening)
 			until = min64(until, next_try);
 		now = pgq_mono_ms();
-		int timeout = more || until <= now ? 0
+		int timeout = more || until <= now  ? 0
 		              : until - now > 60000 ? 60000
 		                                    : (int) (until - now);
-		struct pollfd fds[2] = {{q->wake[0], POLLIN, 0},
-		                        {listening ? pgstore_socket(s) : -1,
-		                         POLLIN, 0}};
+		struct pollfd fds[2] = {
+		    {q->wake[0], POLLIN, 0},
+		    {listening ? pgstore_socket(s) : -1, POLLIN, 0}};
 		if (rv == JOBD_OK)
 			(void) poll(fds, 2, timeout);
 		if (fds[0].revents & POLLIN) {

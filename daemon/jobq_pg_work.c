@@ -45,25 +45,38 @@ pgq_is_live(jobq *jq, uint64_t id, int *status)
 /* ---- reads --------------------------------------------------------------- */
 
 int
-pgq_lookup(jobq *jq, uint64_t id, struct jobrec *out, char *err,
-          size_t errlen)
+pgq_lookup(jobq *jq, uint64_t id, struct jobrec *out, char *err, size_t errlen)
 {
 	struct pgq *q = PGQ(jq);
 	pgstore *s;
 	int rv;
 
+	/* a job running here: from memory (its progress is fresher than
+	 * the database's, and it answers while the database is away); its
+	 * earlier runs, if any, from the database when that answers */
+	if (jq->ops->get_live(jq, id, out) == JOBD_OK) {
+		if (out->state == JOB_RUNNING) {
+			if (out->reruns > 0 &&
+			    (s = pgq_reader_get(q, err, errlen)) != NULL)
+				pgq_reader_put(q, s, pgstore_runs(s, id, out));
+			return JOBD_OK;
+		}
+		jobrec_clear(out); /* ending: its end is read once committed */
+	}
 	if ((s = pgq_reader_get(q, err, errlen)) == NULL)
 		return JOBD_UNAVAILABLE;
 	if ((rv = pgstore_get(s, id, 0, out)) != JOBD_OK &&
-	    rv != JOBD_NOT_FOUND)
+	    rv != JOBD_NOT_FOUND) {
 		snprintf(err, errlen, "%s", pgstore_errmsg(s));
+		jobrec_clear(out);
+	}
 	pgq_reader_put(q, s, rv);
 	return rv;
 }
 
 int
 pgq_find_key(jobq *jq, const char *key, struct jobrec *out, char *err,
-            size_t errlen)
+             size_t errlen)
 {
 	struct pgq *q = PGQ(jq);
 	uint64_t id;
@@ -81,8 +94,8 @@ pgq_find_key(jobq *jq, const char *key, struct jobrec *out, char *err,
 }
 
 int
-pgq_list(jobq *jq, const struct store_filter *f, struct jobrec **out,
-         size_t *n, uint64_t *floor, char *err, size_t errlen)
+pgq_list(jobq *jq, const struct store_filter *f, struct jobrec **out, size_t *n,
+         uint64_t *floor, char *err, size_t errlen)
 {
 	struct pgq *q = PGQ(jq);
 	pgstore *s;
@@ -143,7 +156,8 @@ pgq_paused_kinds(jobq *jq, char ***names, size_t *n)
 	return rv;
 }
 
-/* ---- workers -------------------------------------------------------------- */
+/* ---- workers --------------------------------------------------------------
+ */
 
 struct job *
 pgq_take(jobq *jq)
@@ -187,8 +201,7 @@ pgq_take(jobq *jq)
 	j->ks = kindset_ref(q->ks);
 	j->def = def;
 	j->running = true;
-	j->deadline =
-	    j->rec.timeout_ms ? pgq_mono_ms() + j->rec.timeout_ms : 0;
+	j->deadline = j->rec.timeout_ms ? pgq_mono_ms() + j->rec.timeout_ms : 0;
 	j->started_ns = metrics_now_ns();
 	int64_t since = j->rec.created_at > j->rec.not_before
 	                    ? j->rec.created_at
@@ -221,8 +234,8 @@ pgq_job_id(const struct job *j)
 /* The input came with the claim (checked against its checksum there):
  * handed over, not read again. */
 int
-pgq_read_input(jobq *jq, void **conn, const struct sched_work *w,
-              uint8_t **buf, size_t *len, char *err, size_t errlen)
+pgq_read_input(jobq *jq, void **conn, const struct sched_work *w, uint8_t **buf,
+               size_t *len, char *err, size_t errlen)
 {
 	struct pgq *q = PGQ(jq);
 	struct job *j = w->progress_arg;
@@ -284,7 +297,7 @@ set_error(struct jobrec *r, const char *msg)
 
 void
 pgq_finish(jobq *jq, struct job *j, int outcome, uint8_t *result,
-          size_t result_len, const char *error)
+           size_t result_len, const char *error)
 {
 	struct pgq *q = PGQ(jq);
 	struct jobrec *r = &j->rec;
@@ -370,9 +383,9 @@ pgq_leads(jobq *jq)
 
 int
 pgq_ticks_load(jobq *jq,
-              int (*fn)(const char *name, int64_t at, uint64_t job_id,
-                        void *arg),
-              void *arg, char *err, size_t errlen)
+               int (*fn)(const char *name, int64_t at, uint64_t job_id,
+                         void *arg),
+               void *arg, char *err, size_t errlen)
 {
 	struct pgq *q = PGQ(jq);
 	pgstore *s;
@@ -385,4 +398,3 @@ pgq_ticks_load(jobq *jq,
 	pgq_reader_put(q, s, rv);
 	return rv;
 }
-

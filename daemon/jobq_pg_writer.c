@@ -67,6 +67,37 @@ add_ended(struct round *r, const uint64_t *ids, size_t n)
 	r->nended += n;
 }
 
+/* One group under --max-queue: inserted under a savepoint, undone when
+ * the queue has grown past the bound with it (jobs of keys already taken
+ * add nothing, as on the local queue); g->full then. */
+static int
+insert_capped(struct pgq *q, pgstore *s, struct round *r, struct pgq_subs *g)
+{
+	uint64_t counts[JOB_STATE_MAX + 1];
+	int rv;
+
+	if ((rv = pgstore_savepoint(s)) != JOBD_OK ||
+	    (rv = pgstore_insert_batch(s, g->recs, g->n, g->res)) != JOBD_OK ||
+	    (rv = pgstore_counts_live(s, counts)) != JOBD_OK)
+		return rv;
+	uint64_t waiting = counts[JOB_QUEUED] + counts[JOB_SCHEDULED];
+	if (waiting > q->cfg.sched.max_queue) {
+		g->full = true;
+		g->waiting = waiting;
+		for (size_t i = 0; i < g->n; i++)
+			if (g->res[i].outcome == PGSTORE_INS_NEW &&
+			    g->waiting > 0)
+				g->waiting--;
+		return pgstore_savepoint_undo(s);
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		g->recs[i].id = g->res[i].id;
+		if (g->res[i].outcome == PGSTORE_INS_NEW)
+			r->fresh = true;
+	}
+	return pgstore_savepoint_keep(s);
+}
+
 static int
 insert_subs(struct pgq *q, pgstore *s, struct round *r)
 {
@@ -75,7 +106,14 @@ insert_subs(struct pgq *q, pgstore *s, struct round *r)
 	size_t n = 0, k = 0;
 	int rv;
 
-	(void) q;
+	if (q->cfg.sched.max_queue > 0) {
+		for (struct pgq_subs *g = r->subs; g != NULL; g = g->next) {
+			r->doom |= g->after;
+			if ((rv = insert_capped(q, s, r, g)) != JOBD_OK)
+				return rv;
+		}
+		return JOBD_OK;
+	}
 	for (struct pgq_subs *g = r->subs; g != NULL; g = g->next) {
 		n += g->n;
 		r->doom |= g->after;
@@ -130,8 +168,7 @@ write_ends(struct pgq *q, pgstore *s, struct round *r)
 			r->fresh = true;
 		else
 			add_ended(r, &j->rec.id, 1);
-		if (j->rec.state == JOB_FAILED ||
-		    j->rec.state == JOB_CANCELLED)
+		if (j->rec.state == JOB_FAILED || j->rec.state == JOB_CANCELLED)
 			r->doom = true;
 	}
 	return JOBD_OK;
@@ -215,9 +252,8 @@ write_round(struct pgq *q, pgstore *s, struct round *r)
 	if (r->fresh &&
 	    (rv = pgstore_notify(s, PGSTORE_CHAN_NEW, q->node)) != JOBD_OK)
 		goto fail;
-	if (r->nended > 0 &&
-	    (rv = pgq_notify_ids(s, PGSTORE_CHAN_END, r->ended, r->nended)) !=
-	        JOBD_OK)
+	if (r->nended > 0 && (rv = pgq_notify_ids(s, PGSTORE_CHAN_END, r->ended,
+	                                          r->nended)) != JOBD_OK)
 		goto fail;
 	if ((rv = pgstore_commit(s)) != JOBD_OK)
 		goto fail;
@@ -235,8 +271,7 @@ fail:
 
 /* Takes the waiters of group g out of their slots (under mtx). */
 static void
-take_waiters(struct pgq *q, struct waiter **w, struct waiter **slots,
-             size_t n)
+take_waiters(struct pgq *q, struct waiter **w, struct waiter **slots, size_t n)
 {
 	pthread_mutex_lock(&q->mtx);
 	for (size_t i = 0; i < n; i++) {
@@ -291,12 +326,20 @@ answer_subs(struct pgq *q, pgstore *s, struct pgq_subs *g, int status,
 		if (status != JOBD_OK) {
 			snprintf(why, sizeof(why), "%s", msg);
 			pgq_fire(w[i], status, NULL, 0, why);
+		} else if (g->full) {
+			snprintf(why, sizeof(why),
+			         "queue is full (%llu jobs waiting)",
+			         (unsigned long long) g->waiting);
+			pgq_fire(w[i], JOBD_RESOURCE_EXHAUSTED, NULL, 0, why);
 		} else if (g->res[i].outcome == PGSTORE_INS_INVALID) {
 			pgq_fire(w[i], JOBD_INVALID_ARGUMENT, NULL, 0,
 			         "its kind, keys or parameters cannot be "
 			         "stored (not valid UTF-8?)");
 		} else if (g->res[i].outcome == PGSTORE_INS_NEW) {
-			g->recs[i].state = JOB_QUEUED;
+			/* a delayed job is shown as the local queue shows it */
+			g->recs[i].state = g->recs[i].not_before > pgq_wall_ms()
+			                       ? JOB_SCHEDULED
+			                       : JOB_QUEUED;
 			metrics_job_submitted(kind_intern(g->recs[i].kind));
 			pgq_fire(w[i], JOBD_OK, &g->recs[i], 0, NULL);
 		} else if ((rv = pgstore_get(s, id, 0, &r)) == JOBD_OK) {
@@ -694,8 +737,8 @@ flush_progress(struct pgq *q, pgstore *s)
 			v[i].j->sent_done = v[i].done;
 			v[i].j->sent_total = v[i].total;
 			if (cancel)
-				atomic_compare_exchange_strong(&v[i].j->stop,
-				                               &none, PGQ_CANCEL);
+				atomic_compare_exchange_strong(
+				    &v[i].j->stop, &none, PGQ_CANCEL);
 		}
 		rv = JOBD_OK;
 	}
@@ -750,7 +793,8 @@ give_up(struct pgq *q, pgstore *s)
 	pthread_mutex_unlock(&q->mtx);
 	for (struct pgq_subs *g = r.subs, *next; g != NULL; g = next) {
 		next = g->next;
-		answer_subs(q, NULL, g, JOBD_UNAVAILABLE, "jobd is shutting down");
+		answer_subs(q, NULL, g, JOBD_UNAVAILABLE,
+		            "jobd is shutting down");
 	}
 	ends_done(q, r.ends, false);
 	for (struct pgq_ctl *c = r.ctls, *next; c != NULL; c = next) {

@@ -1198,6 +1198,7 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
+	sv->q->ops->refresh(sv->q);
 	sv->q->ops->stats(sv->q, &st);
 	rpc_front_stats(arg, &fs);
 	rep.workers = sv->cfg.workers;

@@ -776,7 +776,11 @@ test_submit_batch(void)
 
 	/* a key twice in one batch: one job; then again, before others */
 	REQUIRE(batch(c, 2, ka, SIZE_MAX, more, ex) == JOBD_OK);
-	CHECK(more[0] == ids[2] + 1 && more[1] == more[0]);
+	/* the next id; on PostgreSQL the next the sequence gives, which
+	 * skips those drawn by the batch refused above (a rollback does not
+	 * give back what a sequence gave) */
+	CHECK(jd_pg() ? more[0] > ids[2] : more[0] == ids[2] + 1);
+	CHECK(more[1] == more[0]);
 	CHECK(!ex[0] && ex[1]);
 	REQUIRE(batch(c, 3, kb, SIZE_MAX, &more[2], ex) == JOBD_OK);
 	CHECK(more[3] == more[0] && !ex[0] && ex[1] && !ex[2]);
