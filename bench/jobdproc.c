@@ -188,6 +188,13 @@ int
 jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
                const char *const *extra)
 {
+	return (jobdproc_spawn_db(p, jobd, dir, NULL, extra));
+}
+
+int
+jobdproc_spawn_db(struct jobdproc *p, const char *jobd, const char *dir,
+                  const char *db, const char *const *extra)
+{
 	const char *argv[MAX_ARGS];
 	char **env;
 	int n = 0, port, pfd[2], logfd, err = 0;
@@ -195,7 +202,10 @@ jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
-	snprintf(p->db, sizeof(p->db), "%s/jobd.db", dir);
+	if (db != NULL)
+		snprintf(p->db, sizeof(p->db), "%s", db);
+	else
+		snprintf(p->db, sizeof(p->db), "%s/jobd.db", dir);
 	snprintf(p->log, sizeof(p->log), "%s/jobd.log", dir);
 	if ((port = jobdproc_free_port()) == 0)
 		return (-1);
@@ -338,7 +348,14 @@ int
 jobdproc_start(struct jobdproc *p, const char *jobd, const char *dir,
                const char *const *extra)
 {
-	if (jobdproc_spawn(p, jobd, dir, extra) != 0)
+	return (jobdproc_start_db(p, jobd, dir, NULL, extra));
+}
+
+int
+jobdproc_start_db(struct jobdproc *p, const char *jobd, const char *dir,
+                  const char *db, const char *const *extra)
+{
+	if (jobdproc_spawn_db(p, jobd, dir, db, extra) != 0)
 		return (-1);
 	return (jobdproc_ready(p, START_WAIT_MS, NULL));
 }
