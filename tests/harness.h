@@ -13,6 +13,17 @@
  * fails the test if it did not exit 0 or if its log holds a sanitizer's or
  * valgrind's report, so an error in the daemon fails the test that caused
  * it even when no reply showed it.
+ *
+ * The PostgreSQL run (ctest label `postgres`): with $JOBD_TEST_DB_URL set
+ * (tests/pg_cluster.sh's wrapper sets it to its server's URL) jd_init()
+ * makes a database of its own on that server, named as the daemon's
+ * directory, and d->db is its URL, so every daemon a test starts is a
+ * --db postgresql://... daemon with a fresh queue, and tests run in
+ * parallel on one server; jd_fini() drops it. jd_spawn() gives each such
+ * jobd the node name of its directory (JOBD_NODE, when not set already):
+ * stable across its restarts, as a deployment with --node has it, so a
+ * restarted daemon recovers its own leases at once. TEST_SKIP_IF(jd_pg(),
+ * why) skips a test whose subject is the SQLite file itself.
  */
 
 #include <arpa/inet.h>
@@ -37,7 +48,8 @@
 
 struct jd {
 	char dir[64];
-	char db[128];
+	char db[128];    /* the file, or the URL of the PostgreSQL database */
+	char pgname[64]; /* that database's name, "" for SQLite */
 	char url[128];
 	char log[128];
 	char token[128]; /* jobd requires it when not "" (jd_set_token) */
@@ -88,7 +100,76 @@ h_now_us(void)
 	return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
 }
 
-/* Makes a fresh directory /tmp/<prefix>-XXXXXX for a daemon. */
+/* The URL of the PostgreSQL server of the PostgreSQL run
+ * ($JOBD_TEST_DB_URL), NULL in the SQLite run. */
+static inline const char *
+jd_pg_url(void)
+{
+	const char *u = getenv("JOBD_TEST_DB_URL");
+	return u != NULL && *u != '\0' ? u : NULL;
+}
+
+/* True in the PostgreSQL run. */
+static inline bool
+jd_pg(void)
+{
+	return jd_pg_url() != NULL;
+}
+
+/* Runs `sql` through psql ($JOBD_TEST_PSQL, or psql) on the server's
+ * administrative database; 0 on success, else says why on stderr. */
+static inline int
+jd_pg_admin(const char *sql)
+{
+	const char *psql = getenv("JOBD_TEST_PSQL");
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+	         "'%s' -X -q -v ON_ERROR_STOP=1 -d '%s' -c '%s' >/dev/null",
+	         psql != NULL && *psql != '\0' ? psql : "psql", jd_pg_url(),
+	         sql);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "psql failed: %s\n", sql);
+		return -1;
+	}
+	return 0;
+}
+
+/* Makes database `name` on the server of $JOBD_TEST_DB_URL and writes its
+ * URL (the server's, with the database replaced) to url. 0 or -1. */
+static inline int
+jd_pg_createdb(const char *name, char *url, size_t size)
+{
+	const char *base = jd_pg_url(), *auth, *path, *query;
+	char sql[160];
+
+	if ((auth = strstr(base, "://")) == NULL) {
+		fprintf(stderr, "JOBD_TEST_DB_URL '%s' is not a URL\n", base);
+		return -1;
+	}
+	if ((query = strchr(auth + 3, '?')) == NULL)
+		query = base + strlen(base);
+	for (path = auth + 3; path < query && *path != '/'; path++)
+		;
+	if ((size_t) snprintf(url, size, "%.*s/%s%s", (int) (path - base),
+	                      base, name, query) >= size)
+		return -1;
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", name);
+	return jd_pg_admin(sql);
+}
+
+/* Drops database `name` (its connections closed by force). */
+static inline void
+jd_pg_dropdb(const char *name)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)",
+	         name);
+	(void) jd_pg_admin(sql);
+}
+
+/* Makes a fresh directory /tmp/<prefix>-XXXXXX for a daemon, and in the
+ * PostgreSQL run a database of the same name. */
 static inline int
 jd_init_in(struct jd *d, const char *prefix)
 {
@@ -97,6 +178,13 @@ jd_init_in(struct jd *d, const char *prefix)
 	if (mkdtemp(d->dir) == NULL)
 		return -1;
 	snprintf(d->db, sizeof(d->db), "%s/jobd.db", d->dir);
+	if (jd_pg()) {
+		snprintf(d->pgname, sizeof(d->pgname), "%s", d->dir + 5);
+		if (jd_pg_createdb(d->pgname, d->db, sizeof(d->db)) != 0) {
+			d->pgname[0] = '\0';
+			return -1;
+		}
+	}
 	snprintf(d->url, sizeof(d->url), "ipc://%s/jobd.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/jobd.log", d->dir);
 	return 0;
@@ -170,6 +258,15 @@ jd_spawn(const char *const *args, const char *log, const char *mode)
 	/* dies with the test, and keeps none of its output pipes: a crashed
 	 * test must not leave a daemon holding ctest's pipe */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (jd_pg() && getenv("JOBD_NODE") == NULL) {
+		/* the node: the name of the daemon's directory, its log's */
+		char node[128];
+		const char *slash = strrchr(log, '/');
+		size_t len = slash != NULL ? (size_t) (slash - log) : 0;
+		snprintf(node, sizeof(node), "%.*s", (int) len, log);
+		slash = strrchr(node, '/');
+		setenv("JOBD_NODE", slash != NULL ? slash + 1 : node, 1);
+	}
 	if (freopen(log, mode, stderr) == NULL ||
 	    freopen("/dev/null", "w", stdout) == NULL)
 		_exit(126);
@@ -401,6 +498,8 @@ jd_fini(struct jd *d)
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", d->dir);
+		if (d->pgname[0] != '\0')
+			jd_pg_dropdb(d->pgname);
 	}
 }
 

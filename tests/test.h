@@ -10,7 +10,9 @@
  * CHECK(cond) records a failure with file and line and goes on; REQUIRE(cond)
  * stops the current test. CHECK_EQ_INT/CHECK_EQ_STR print both values.
  * `./test_x NAME` runs only the test NAME. The exit status is non-zero when
- * any check failed.
+ * any check failed. TEST_SKIP_IF(cond, why), at the top of a test, skips
+ * it when cond holds: "skip NAME: why" in the output, neither a pass nor a
+ * failure.
  */
 
 #include <inttypes.h>
@@ -21,6 +23,7 @@
 
 static int test_failures;
 static jmp_buf test_jmp;
+static const char *test_skipped; /* why the current test was skipped */
 
 #define TEST_FAIL_(...)                                                        \
 	do {                                                                   \
@@ -59,6 +62,14 @@ static jmp_buf test_jmp;
 			           a_ ? a_ : "(null)", b_ ? b_ : "(null)");    \
 	} while (0)
 
+#define TEST_SKIP_IF(c, why)                                                   \
+	do {                                                                   \
+		if (c) {                                                       \
+			test_skipped = (why);                                  \
+			longjmp(test_jmp, 1);                                  \
+		}                                                              \
+	} while (0)
+
 struct test_case {
 	const char *name;
 	void (*fn)(void);
@@ -85,9 +96,14 @@ test_run_all(const struct test_case *t, size_t n, int argc, char **argv)
 		int before = test_failures;
 		/* to stderr, unbuffered: if a test hangs, its name is there */
 		fprintf(stderr, "---- %s\n", t[i].name);
+		test_skipped = NULL;
 		(void) test_run_one(t[i].fn);
-		printf("%s %s\n", test_failures == before ? "ok  " : "FAIL",
-		       t[i].name);
+		if (test_skipped != NULL && test_failures == before)
+			printf("skip %s: %s\n", t[i].name, test_skipped);
+		else
+			printf("%s %s\n",
+			       test_failures == before ? "ok  " : "FAIL",
+			       t[i].name);
 		fflush(stdout);
 		ran++;
 	}

@@ -46,6 +46,9 @@
  * deadline) are SLOW times longer; the deadlines a scenario names are
  * left as they are, since they are what is tested.
  *
+ * With $JOBD_TEST_DB_URL set (ctest's test_conformance_pg) each scenario's
+ * jobd runs on a PostgreSQL database of its own (tests/harness.h).
+ *
  *   test_conformance [NAME...]   runs the scenarios NAME (default: all)
  */
 #include <arpa/inet.h>
@@ -805,6 +808,8 @@ run_scenario(const char *cdir, json_t *sc)
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s.d.dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", s.d.dir);
+		if (s.d.pgname[0] != '\0')
+			jd_pg_dropdb(s.d.pgname);
 	}
 	free(s.open_msg);
 	json_decref(s.vars);
