@@ -90,19 +90,27 @@ static const struct load_rows rows[NSETS][2] = {
       "pg3_batch_call_p99_us", REPORT_NONE, REPORT_GE, 0, 20000}},
 };
 
-/* Starts n daemons named TAG-1..n on `db` (NULL: each its own SQLite
- * file) with `extra`, all spawned before any is waited for. */
+/* Starts n daemons named TAG-1..n (their --node on PostgreSQL) on `db`
+ * (NULL: each its own SQLite file) with `extra`, all spawned before any
+ * is waited for. */
 static int
 dset_start(struct bench *b, struct dset *s, const char *tag, uint32_t n,
            const char *db, const char *const *extra)
 {
+	const char *argv[16];
 	char name[64], dir[PATH_MAX];
+	size_t k = 0;
 
 	memset(s, 0, sizeof(*s));
+	for (; extra[k] != NULL && k < 12; k++)
+		argv[k] = extra[k];
 	for (uint32_t i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "%s-%u", tag, i + 1);
+		argv[k] = db != NULL ? "--node" : NULL;
+		argv[k + 1] = name;
+		argv[k + 2] = NULL;
 		if (bench_subdir(b, name, dir, sizeof(dir)) != 0 ||
-		    jobdproc_spawn_db(&s->p[i], b->o.jobd, dir, db, extra) != 0)
+		    jobdproc_spawn_db(&s->p[i], b->o.jobd, dir, db, argv) != 0)
 			return (-1);
 		s->urls[i] = s->p[i].url;
 		s->n++;

@@ -207,6 +207,7 @@ jobdproc_spawn_db(struct jobdproc *p, const char *jobd, const char *dir,
 	else
 		snprintf(p->db, sizeof(p->db), "%s/jobd.db", dir);
 	snprintf(p->log, sizeof(p->log), "%s/jobd.log", dir);
+	snprintf(p->runs, sizeof(p->runs), "%s/jobd.runs", dir);
 	if ((port = jobdproc_free_port()) == 0)
 		return (-1);
 	snprintf(p->url, sizeof(p->url), "tcp://127.0.0.1:%d", port);
@@ -216,6 +217,12 @@ jobdproc_spawn_db(struct jobdproc *p, const char *jobd, const char *dir,
 	argv[n++] = p->db;
 	argv[n++] = "--listen";
 	argv[n++] = p->url;
+	if (db != NULL) {
+		/* not the database's path: the default is beside it, or in
+		 * the working directory for a URL, which others share */
+		argv[n++] = "--run-dir";
+		argv[n++] = p->runs;
+	}
 	for (; extra != NULL && *extra != NULL && n < MAX_ARGS - 1; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;

@@ -17,6 +17,7 @@ struct jobdproc {
 	char dir[4096];
 	char db[4160]; /* --db: DIR/jobd.db, or a URL */
 	char log[4160];
+	char runs[4160]; /* --run-dir when --db is the caller's */
 	char url[64];
 };
 
@@ -33,8 +34,8 @@ int jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
                    const char *const *extra);
 
 /* jobdproc_spawn() with `--db DB` instead of DIR/jobd.db (a path, or a
- * postgresql:// URL the daemons of a cluster share); DB NULL: DIR/jobd.db.
- * p->db is DB. */
+ * postgresql:// URL the daemons of a cluster share) and `--run-dir
+ * DIR/jobd.runs`; DB NULL: as jobdproc_spawn(). p->db is DB. */
 int jobdproc_spawn_db(struct jobdproc *p, const char *jobd, const char *dir,
                       const char *db, const char *const *extra);
 

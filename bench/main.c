@@ -301,7 +301,7 @@ static struct numopt numopts[] = {
     {OPT_JOB_MS, "job-ms", 1, 600000, D_JOB_MS, Q_JOB_MS, false, 0},
     {OPT_QUEUED, "queued", 1, MAX_COUNT, D_QUEUED, Q_QUEUED, false, 0},
     {OPT_RJOBS, "restart-jobs", 1, MAX_COUNT, D_QUEUED, Q_QUEUED, false, 0},
-    {OPT_LEASE_MS, "lease-ms", 100, 3600000, D_LEASE_MS, D_LEASE_MS, false, 0},
+    {OPT_LEASE_MS, "lease-ms", 1000, 3600000, D_LEASE_MS, D_LEASE_MS, false, 0},
 };
 #define NNUMOPTS (sizeof(numopts) / sizeof(numopts[0]))
 
