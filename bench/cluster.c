@@ -360,7 +360,9 @@ out:
 		ret = -1;
 	jobd_client_close(ca);
 	jobd_client_close(cb);
-	if (dset_stop(&a) != 0 || dset_stop(&bb) != 0)
+	if (dset_stop(&a) != 0)
+		ret = -1;
+	if (dset_stop(&bb) != 0)
 		ret = -1;
 	free(ids);
 	free(remote);
