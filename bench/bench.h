@@ -113,6 +113,9 @@ int bench_client(const char *url, jobd_client **c);
 /* Submits `req` and puts the job's id in *id. */
 int bench_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
                  uint64_t *id);
+/* Waits at most deadline_ms (as jobd_wait) for job id to end; 0 when it
+ * succeeded. */
+int bench_wait_succeeded(jobd_client *c, uint64_t id, uint32_t deadline_ms);
 /* The largest n the daemon's count kind takes, at most 1e12: a count job
  * of it runs for as long as a run needs. */
 int bench_count_max(jobd_client *c, uint64_t *max);

@@ -78,6 +78,29 @@ bench_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *id)
 	return (0);
 }
 
+int
+bench_wait_succeeded(jobd_client *c, uint64_t id, uint32_t deadline_ms)
+{
+	Jobd__V1__WaitReply *w;
+	int rv;
+
+	if ((rv = jobd_wait(c, id, deadline_ms, &w)) != JOBD_OK) {
+		bench_errorf("Wait for job %llu failed: %s: %s",
+		             (unsigned long long) id, jobd_status_name(rv),
+		             jobd_client_errmsg());
+		return (-1);
+	}
+	rv = w->job != NULL &&
+	             w->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED
+	         ? 0
+	         : -1;
+	jobd__v1__wait_reply__free_unpacked(w, NULL);
+	if (rv != 0)
+		bench_errorf("job %llu did not succeed",
+		             (unsigned long long) id);
+	return (rv);
+}
+
 /* The largest n the daemon's count kind takes, at most 1e12. */
 int
 bench_count_max(jobd_client *c, uint64_t *max)
@@ -378,7 +401,6 @@ latency(struct bench *b, bool scrape)
 	static const char *const prog_names[3] = {"prog_p50_us", "prog_p99_us",
 	                                          "prog_max_us"};
 	struct bench_count_req tiny, lng, spin;
-	Jobd__V1__WaitReply *w;
 	struct jobdproc p;
 	const char *url;
 	jobd_client *c = NULL;
@@ -393,7 +415,7 @@ latency(struct bench *b, bool scrape)
 	bool programs = b->o.addr == NULL && !scrape;
 	scraper *scr = NULL;
 	struct scrape_stats sst;
-	int port = 0, rv, ret = -1;
+	int port = 0, ret = -1;
 
 	if (programs && bench_kinds_dir(b, kinds, sizeof(kinds)) != 0)
 		return (-1);
@@ -428,20 +450,8 @@ latency(struct bench *b, bool scrape)
 	bench_count_req_init(&tiny, 1);
 	if (bench_submit(c, &tiny.req, &id) != 0)
 		goto out;
-	if ((rv = jobd_wait(c, id, WAIT_MS, &w)) != JOBD_OK) {
-		bench_errorf("Wait for job %llu failed: %s: %s",
-		             (unsigned long long) id, jobd_status_name(rv),
-		             jobd_client_errmsg());
+	if (bench_wait_succeeded(c, id, WAIT_MS) != 0)
 		goto out;
-	}
-	bool ok = w->job != NULL &&
-	          w->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED;
-	jobd__v1__wait_reply__free_unpacked(w, NULL);
-	if (!ok) {
-		bench_errorf("job %llu (count n=1) did not succeed",
-		             (unsigned long long) id);
-		goto out;
-	}
 	if (scrape)
 		bench_progress("latency-scrape",
 		               "Gets of job %llu for %u scrapes or more, idle",
