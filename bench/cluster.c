@@ -27,9 +27,11 @@
  * from memory; target p99 < 1 ms) and on B (a job on another daemon:
  * B asks the database). Then A gets SIGKILL; the rescue time is from the
  * kill until B's workers are all busy with A's jobs (B's Stats), which a
- * Get on B then shows running again with the attempt counted; it is
- * reported beside the lease, which bounds it from below: nobody may take
- * a job whose lease has not expired.
+ * Get on B then shows running again with the attempt counted. It is
+ * reported beside the lease: nobody may take a job whose lease has not
+ * expired, and A renewed its leases last at most a renewal period before
+ * the kill, so the rescue takes the lease less that, plus the time until
+ * a rescue pass and a claim see it.
  *
  * The PostgreSQL server is --pg-url's, or one of the benchmark's own that
  * tests/pg_cluster.sh starts in DATADIR/pg and that is stopped at the end.
