@@ -422,6 +422,7 @@ pg_open(struct bench *b, struct pgsrv *pg)
 	bench_progress("cluster", "PostgreSQL at %s: %s",
 	               b->o.pg_url != NULL ? "--pg-url" : pg->admin,
 	               pg->settings);
+	report_option(b->rep, "pg_settings", pg->settings);
 	if (!pg->durable)
 		fprintf(stderr,
 		        "jobd-bench: warning: PostgreSQL's commits are not "
