@@ -11,14 +11,18 @@
  * server: pgsrv.h), so no phase pays for the rows of another. The figure
  * a target holds is "calls alone": jobs over the time the Submits took,
  * every one acknowledged once committed (a durable Submit). Three daemons
- * must be at least as fast as one (the ratio rows). "Until all succeeded"
- * is reported beside it, the rate the daemons ran the jobs at: it ends
- * when one more job, submitted after the others, has succeeded (a Wait
- * for it), not when Stats says so, because a shared queue's Stats counts
- * ended jobs from the database now and then (every 30 s), not as they
- * end. Jobs are claimed in id order, so every job before it has been
- * claimed by then, and the few tiny ones still running end within
- * microseconds.
+ * must be at least as fast as one (the ratio rows).
+ *
+ * "Until all succeeded" is reported beside it, the rate the daemons ran
+ * the jobs at: it ends when one more job, submitted after the others, has
+ * succeeded (a Wait for it), not when Stats says so, because a shared
+ * queue's Stats counts ended jobs from the database now and then (every
+ * 30 s), not as they end. Jobs are claimed in id order, so every job
+ * before it has been claimed by then, and the few tiny ones still running
+ * end within microseconds. Over the same span, the CPU time per job of
+ * the daemons and of PostgreSQL (all its processes, when it runs on this
+ * machine: /proc) says what a job costs each, and so where a cluster
+ * would saturate.
  *
  * Get and rescue. Two daemons A and B on a fresh database, with a short
  * lease (--lease-ms). Long count jobs fill A's workers before B starts,
@@ -46,6 +50,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bounds.h"
 #include "load.h"
 #include "pgsrv.h"
 
@@ -97,6 +102,46 @@ static const struct load_rows rows[NSETS][2] = {
      {"pg3_batch_jobs_per_s", "pg3_batch_calls_jobs_per_s", NULL,
       "pg3_batch_call_p99_us", REPORT_NONE, REPORT_GE, 0, 20000}},
 };
+
+/* [set][batch > 0]: CPU per job of the daemons, of PostgreSQL */
+static const char *const cpu_names[NSETS][2][2] = {
+    {{"sqlite_submit_cpu_jobd_us", NULL}, {"sqlite_batch_cpu_jobd_us", NULL}},
+    {{"pg1_submit_cpu_jobd_us", "pg1_submit_cpu_pg_us"},
+     {"pg1_batch_cpu_jobd_us", "pg1_batch_cpu_pg_us"}},
+    {{"pg3_submit_cpu_jobd_us", "pg3_submit_cpu_pg_us"},
+     {"pg3_batch_cpu_jobd_us", "pg3_batch_cpu_pg_us"}},
+};
+
+/* The CPU used so far by the daemons of s and by PostgreSQL (pg NULL, or
+ * not on this machine: -1). */
+struct cpu2 {
+	int64_t jobd, pg;
+};
+static void
+cpu_mark(const struct dset *s, const struct pgsrv *pg, struct cpu2 *m)
+{
+	int64_t ns;
+
+	m->jobd = 0;
+	for (uint32_t i = 0; i < s->n; i++)
+		if (bounds_proc_stat(s->p[i].pid, false, NULL, &ns) == 0)
+			m->jobd += ns;
+	m->pg = pg != NULL ? pgsrv_cpu_ns(pg) : -1;
+}
+
+/* The rows "CPU per job" of a phase of n jobs between m0 and m1. */
+static void
+cpu_report(struct bench *b, const char *const names[2], uint64_t n,
+           const struct cpu2 *m0, const struct cpu2 *m1)
+{
+	report_add(b->rep, names[0], "CPU per job, jobd (all daemons)",
+	           US((double) (m1->jobd - m0->jobd) / (double) n), "us", 1,
+	           REPORT_NONE, 0);
+	if (names[1] != NULL && m0->pg >= 0 && m1->pg >= 0)
+		report_add(b->rep, names[1], "CPU per job, PostgreSQL",
+		           US((double) (m1->pg - m0->pg) / (double) n), "us", 1,
+		           REPORT_NONE, 0);
+}
 
 /* Starts n daemons named TAG-1..n (their --node on PostgreSQL) on `db`
  * (NULL: each its own SQLite file) with `extra`, all spawned before any
@@ -171,10 +216,11 @@ wait_last(jobd_client *c, const Jobd__V1__SubmitRequest *job, int64_t *t_done)
 /* The load of a throughput phase on the daemons of s, and its rows;
  * *calls_rate: jobs/s, calls alone. */
 static int
-tput_load(struct bench *b, const struct dset *s, int k, uint32_t batch,
-          double *calls_rate)
+tput_load(struct bench *b, const struct dset *s, const struct pgsrv *pg, int k,
+          uint32_t batch, double *calls_rate)
 {
 	struct load_result res = {0};
+	struct cpu2 m0, m1;
 	struct bench_count_req job;
 	jobd_client *c;
 	uint64_t n = b->o.jobs;
@@ -194,10 +240,13 @@ tput_load(struct bench *b, const struct dset *s, int k, uint32_t batch,
 		return (-1);
 	jobd_client_set_timeout(c, LAST_WAIT_MS + 10000);
 	bench_count_req_init(&job, 1);
+	cpu_mark(s, pg, &m0);
 	if ((rv = load_submit_to(s->urls, s->n, &job.req, n, batch,
 	                         b->o.clients, true, &res)) == 0 &&
 	    (rv = wait_last(c, &job.req, &t_done)) == 0) {
+		cpu_mark(s, pg, &m1);
 		load_report(b->rep, &rows[k][batch > 0], call, n, &res, t_done);
+		cpu_report(b, cpu_names[k][batch > 0], n, &m0, &m1);
 		*calls_rate = (double) n / SEC(res.t_end - res.t0);
 	}
 	free(res.lat);
@@ -219,9 +268,11 @@ tput_phase(struct bench *b, struct pgsrv *pg, int k, uint32_t batch,
 	snprintf(tag, sizeof(tag), "%s%s", sets[k].tag,
 	         batch > 0 ? "-batch" : "");
 	memset(&s, 0, sizeof(s));
-	if (phase_db(k == SQLITE ? NULL : pg, url, sizeof(url), &db) == 0 &&
+	if (k == SQLITE)
+		pg = NULL;
+	if (phase_db(pg, url, sizeof(url), &db) == 0 &&
 	    dset_start(b, &s, tag, sets[k].daemons, db, extra) == 0)
-		ret = tput_load(b, &s, k, batch, calls_rate);
+		ret = tput_load(b, &s, pg, k, batch, calls_rate);
 	if (dset_stop(&s) != 0)
 		ret = -1;
 	return (ret);

@@ -18,6 +18,7 @@
  */
 #include "pgsrv.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -32,6 +33,7 @@
 #endif
 
 #include "bench.h"
+#include "bounds.h"
 
 #define RELOAD_WAIT_MS 10000 /* until a new session sees the reload */
 #define CONNECT_OPTS   "connect_timeout=10"
@@ -83,6 +85,13 @@ pgsrv_close(struct pgsrv *s, bool keep)
 	(void) s;
 	(void) keep;
 	return (0);
+}
+
+int64_t
+pgsrv_cpu_ns(const struct pgsrv *s)
+{
+	(void) s;
+	return (-1);
 }
 
 #else /* JOBD_BENCH_PG */
@@ -216,8 +225,38 @@ exec1(PGconn *c, const char *sql, char *out, size_t len)
 	return (ret);
 }
 
+/* Whether process pid is a postgres process of this machine. */
+static bool
+is_postgres(pid_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long) pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return (false);
+	if (fgets(comm, sizeof(comm), f) == NULL)
+		comm[0] = '\0';
+	fclose(f);
+	return (strncmp(comm, "postgres", 8) == 0);
+}
+
+/* The postmaster of session c when it runs on this machine (the parent
+ * of c's backend), or 0. */
+static pid_t
+find_postmaster(PGconn *c)
+{
+	pid_t backend = (pid_t) PQbackendPID(c), pm;
+	int64_t ns;
+
+	if (backend <= 0 || !is_postgres(backend) ||
+	    bounds_proc_stat(backend, false, &pm, &ns) != 0 || !is_postgres(pm))
+		return (0);
+	return (pm);
+}
+
 /* fsync, synchronous_commit and full_page_writes as a new session sees
- * them, into s->settings and s->durable. */
+ * them, into s->settings and s->durable; the postmaster's pid. */
 static int
 read_settings(struct pgsrv *s)
 {
@@ -227,6 +266,7 @@ read_settings(struct pgsrv *s)
 
 	if ((c = connect_admin(s)) == NULL)
 		return (-1);
+	s->postmaster = find_postmaster(c);
 	if (exec1(c, "SHOW fsync", fsync, sizeof(fsync)) == 0 &&
 	    exec1(c, "SHOW synchronous_commit", sync, sizeof(sync)) == 0 &&
 	    exec1(c, "SHOW full_page_writes", fpw, sizeof(fpw)) == 0) {
@@ -304,6 +344,30 @@ pgsrv_open(struct pgsrv *s, const char *url, const char *script,
 		return (-1);
 	}
 	return (0);
+}
+
+int64_t
+pgsrv_cpu_ns(const struct pgsrv *s)
+{
+	struct dirent *e;
+	int64_t sum, ns;
+	pid_t ppid;
+	DIR *d;
+
+	if (s->postmaster <= 0 ||
+	    bounds_proc_stat(s->postmaster, true, NULL, &sum) != 0 ||
+	    (d = opendir("/proc")) == NULL)
+		return (-1);
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end == '\0' && pid > 0 &&
+		    bounds_proc_stat((pid_t) pid, false, &ppid, &ns) == 0 &&
+		    ppid == s->postmaster)
+			sum += ns;
+	}
+	closedir(d);
+	return (sum);
 }
 
 /* s->admin with its database replaced by `name`, into out. */

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct pgsrv {
 	char admin[1024]; /* the URL databases are made through */
@@ -19,6 +20,7 @@ struct pgsrv {
 	char settings[96];           /* "fsync on, synchronous_commit on" */
 	unsigned ndb;                /* databases made so far */
 	bool durable;                /* fsync and synchronous_commit both on */
+	pid_t postmaster; /* when on this machine (its CPU is read), or 0 */
 };
 
 /* Whether this jobd-bench was built with libpq. */
@@ -32,6 +34,11 @@ bool pgsrv_built(void);
  * nothing left running). */
 int pgsrv_open(struct pgsrv *s, const char *url, const char *script,
                const char *state, const char *tmpdir);
+
+/* The CPU PostgreSQL used so far, in ns: its postmaster's, its ended
+ * children's and every living child's; -1 when not known (a server on
+ * another machine). */
+int64_t pgsrv_cpu_ns(const struct pgsrv *s);
 
 /* Makes a fresh database (jobd_bench_PID_N) and puts its URL, for jobd's
  * --db, in `url`. 0, or -1 having said why. */

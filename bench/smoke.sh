@@ -45,11 +45,11 @@ if [ "$mode" = cluster ]; then
 		has_figures cluster ${set}_submit_jobs_per_s \
 			${set}_submit_calls_jobs_per_s ${set}_submit_p99_us \
 			${set}_batch_jobs_per_s ${set}_batch_calls_jobs_per_s \
-			${set}_batch_call_p99_us
+			${set}_batch_call_p99_us ${set}_batch_cpu_jobd_us
 	done
 	has_figures cluster pg3_pg1_submit_ratio pg3_pg1_batch_ratio \
 		get_local_p99_us get_remote_p99_us lease_s rescued_jobs \
-		rescue_first_s rescue_all_s
+		rescue_first_s rescue_all_s pg1_batch_cpu_pg_us
 	grep -q '"status": "ok"' "$json" || fail "cluster not ok"
 	ls -d "$dir"/jobd-bench-* >/dev/null 2>&1 &&
 		fail "data directory left behind"
