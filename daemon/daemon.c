@@ -2,24 +2,27 @@
  * daemon: start-up and shutdown order.
  *
  * Start: TLS files, token, kinds and schedules (read and checked first, so
- * that a bad one stops jobd before it touches the database) -> database
- * (schema checked, running jobs recovered, queued ones loaded) -> writer ->
- * scheduler -> schedules' engine (periodic.h) -> workers -> listeners (the
- * nng front, then the HTTP front, http.h). The
- * database is locked before all this, by main() (dblock.h): a second jobd
- * on it stops before it reads a byte of it, so nothing here (recovery, a
- * migration, any write) can happen twice at once on one database. Stop, in
- * reverse: the fronts refuse new requests (the HTTP front's /readyz says
- * 503 from then on, and it stops reading the writer's state before the
- * writer stops), the schedules make no more
- * firings, the scheduler answers parked calls and lets running jobs finish
- * within the grace period (then stops them: they go back to queued), the
- * workers are joined, the writer commits what is left (the firings still on
- * their way included), and only then is the socket closed, since until then
- * replies may still be on their way. The close gets DAEMON_CLOSE_MS: nng 1.5.2
- * may never return from it (server.c), and by then there is nothing left to
- * lose. The HTTP front closes just before the nng socket, after the drain:
- * until then its /readyz tells load balancers that jobd is stopping.
+ * that a bad one stops jobd before it touches the database) -> the job
+ * queue the --db value names (jobq.h; its start: the local queue checks
+ * the schema, recovers running jobs, loads the queued ones, starts the
+ * writer and the scheduler) -> schedules' engine (periodic.h) -> service
+ * -> workers -> listeners (the nng front, then the HTTP front, http.h).
+ * Everything after the queue reaches the jobs through it (q->ops) only. A
+ * SQLite database is locked before all this, by main() (dblock.h): a
+ * second jobd on it stops before it reads a byte of it, so nothing here
+ * (recovery, a migration, any write) can happen twice at once on one
+ * database. Stop, in reverse: the fronts refuse new requests (the HTTP
+ * front's /readyz says 503 from then on, and it stops asking the queue
+ * before the queue stops), the calls handed to the service's database
+ * threads are run (service_drain), the schedules make no more firings,
+ * the queue answers parked calls and lets running jobs finish within the
+ * grace period (then stops them: they go back to queued), the workers are
+ * joined, the queue's stop commits what is left (the firings still on
+ * their way included), and only then is the socket closed, since until
+ * then replies may still be on their way. The close gets DAEMON_CLOSE_MS:
+ * nng 1.5.2 may never return from it (server.c), and by then there is nothing
+ * left to lose. The HTTP front closes just before the nng socket, after the
+ * drain: until then its /readyz tells load balancers that jobd is stopping.
  *
  * The stop has two halves: daemon_drain() (everything up to the commit) and
  * the close in daemon_stop(). main() runs the drain on a thread of its own
@@ -35,24 +38,20 @@
 
 #include "auth.h"
 #include "http.h"
+#include "jobq.h"
 #include "log.h"
 #include "metrics.h"
 #include "periodic.h"
 #include "pool.h"
-#include "scheduler.h"
 #include "server.h"
 #include "service.h"
-#include "store.h"
 #include "tls.h"
-#include "writer.h"
 
 struct jobd_daemon {
-	writer *w;
-	sched *s;
+	jobq *q;
 	service *sv;
 	periodic *per; /* the schedules (*.schedule files) */
 	pool *p;
-	runmark *marks; /* the workers' (runmark.h) */
 	server *srv;
 	http_front *http; /* NULL without --http */
 	uint32_t grace_ms;
@@ -166,35 +165,6 @@ load_security(jobd_daemon *d, const struct daemon_config *cfg,
 	return JOBD_OK;
 }
 
-/*
- * The marks of the jobs the workers of the jobd before were running when it
- * died (runmark.h): those whose start had not reached the database are put
- * back to `running` there, so that recovery counts them like the others;
- * then the marks start anew, one slot per worker.
- */
-static int
-recall_marks(jobd_daemon *d, store *db, const struct daemon_config *cfg,
-             char *err, size_t errlen)
-{
-	uint64_t *left, marked = 0;
-	size_t nleft;
-	int rv;
-
-	if ((rv = runmark_open(&d->marks, cfg->db_path, cfg->workers, &left,
-	                       &nleft, err, errlen)) != JOBD_OK)
-		return rv;
-	if (nleft > 0 &&
-	    store_mark_running(db, left, nleft, &marked) != JOBD_OK)
-		log_warn("cannot mark the jobs that were running: %s",
-		         store_errmsg(db));
-	if (marked > 0)
-		log_info("%llu jobs were running when jobd died before their "
-		         "start was written (%s.running): counted as running",
-		         (unsigned long long) marked, cfg->db_path);
-	free(left);
-	return JOBD_OK;
-}
-
 /* GET /metrics (http.h's hook): the process's one registry. */
 static int
 render_metrics(void *arg, char **buf, size_t *len)
@@ -203,13 +173,28 @@ render_metrics(void *arg, char **buf, size_t *len)
 	return metrics_render(buf, len);
 }
 
+/* /readyz's hook (http.h): the queue's storage refuses writes. */
+static bool
+queue_failing(void *arg)
+{
+	jobq *q = arg;
+	return q->ops->failing(q);
+}
+
 int
 daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
              size_t errlen)
 {
-	struct sched_config sc = {cfg->workers, cfg->max_queue, cfg->backoff_ms,
-	                          cfg->retention_ms, cfg->max_recoveries};
-	struct service_config svc = {cfg->db_path, cfg->workers,
+	struct jobq_config qc = {
+	    .db = cfg->db,
+	    .sched = {cfg->workers, cfg->max_queue, cfg->backoff_ms,
+	              cfg->retention_ms, cfg->max_recoveries},
+	    .lease_ms = cfg->lease_ms,
+	    .node = cfg->node,
+	    .commit_hold_ms = cfg->commit_hold_ms,
+	    .defer_reads = cfg->defer_reads,
+	};
+	struct service_config svc = {jobq_file(cfg->db), cfg->workers,
 	                             cfg->max_queue};
 	struct server_config srvc;
 	struct http_config hc;
@@ -217,8 +202,8 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	nng_tls_config *tls;
 	kindset *ks = NULL;
 	struct schedset *set = NULL;
-	store *db = NULL;
 	uint64_t recovered;
+	char shown[512];
 	int rv;
 
 	*dp = NULL;
@@ -236,37 +221,26 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	if ((rv = schedfile_load_dir(&set, cfg->kinds.dir, ks, err, errlen)) !=
 	    JOBD_OK)
 		goto fail_db;
-	if ((rv = store_open(&db, cfg->db_path, err, errlen)) != JOBD_OK)
+	if ((rv = jobq_open(&d->q, &qc, err, errlen)) != JOBD_OK)
 		goto fail_db;
-	if ((rv = recall_marks(d, db, cfg, err, errlen)) != JOBD_OK)
-		goto fail_marks;
-	if ((rv = writer_start(&d->w, cfg->db_path, err, errlen)) != JOBD_OK)
-		goto fail_writer;
-	writer_set_hold(d->w, (int) cfg->commit_hold_ms);
-	if ((rv = sched_create(&d->s, d->w, &sc)) != JOBD_OK) {
-		snprintf(err, errlen, "cannot start the scheduler");
-		goto fail_sched;
-	}
-	sched_set_kinds(d->s, ks);
+	d->q->ops->set_kinds(d->q, ks);
 	kindset_unref(ks);
 	ks = NULL;
-	if ((rv = sched_load(d->s, db, &recovered, err, errlen)) != JOBD_OK)
-		goto fail_load;
-	store_close(db);
-	db = NULL;
+	if ((rv = d->q->ops->start(d->q, &recovered, err, errlen)) != JOBD_OK)
+		goto fail_start;
 	if (recovered > 0)
 		log_warn("recovered %llu jobs left running by an unclean stop; "
 		         "they run again",
 		         (unsigned long long) recovered);
-	rv = periodic_start(&d->per, d->s, d->w, set, err, errlen);
+	rv = periodic_start(&d->per, d->q, set, err, errlen);
 	set = NULL; /* taken */
 	if (rv != JOBD_OK)
 		goto fail_load;
-	if ((rv = service_create(&d->sv, d->s, &svc, err, errlen)) != JOBD_OK)
+	if ((rv = service_create(&d->sv, d->q, &svc, err, errlen)) != JOBD_OK)
 		goto fail_load;
 	service_set_periodic(d->sv, d->per);
-	if ((rv = pool_start(&d->p, d->s, cfg->workers, d->marks, err,
-	                     errlen)) != JOBD_OK)
+	if ((rv = pool_start(&d->p, d->q, cfg->workers, err, errlen)) !=
+	    JOBD_OK)
 		goto fail_pool;
 	srvc.urls = cfg->listen;
 	srvc.nurls = cfg->nlisten;
@@ -284,7 +258,8 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 		hc.tls_client_certs = cfg->tls_ca != NULL;
 		hc.auth = srvc.auth;
 		hc.svc = service_base(d->sv);
-		hc.w = d->w;
+		hc.failing = queue_failing;
+		hc.failing_arg = d->q;
 		hc.metrics = render_metrics; /* metrics.h */
 		hc.metrics_arg = NULL;
 		if ((rv = http_start(&d->http, &hc, err, errlen)) != JOBD_OK)
@@ -292,8 +267,9 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	}
 	if (tls != NULL)
 		nng_tls_config_free(tls); /* the listeners hold it */
+	jobq_redact(cfg->db, shown, sizeof(shown));
 	log_info("jobd %s ready: database '%s', %u workers%s", JOBD_VERSION,
-	         cfg->db_path, cfg->workers,
+	         shown, cfg->workers,
 	         cfg->auth_token_file != NULL ? ", token required" : "");
 	*dp = d;
 	return JOBD_OK;
@@ -302,23 +278,17 @@ fail_http:
 	server_stop(d->srv);
 fail_server:
 	periodic_stop(d->per);
-	sched_drain(d->s, 0);
+	d->q->ops->drain(d->q, 0);
 	pool_stop(d->p);
 fail_pool:
 	service_destroy(d->sv);
 fail_load:
 	periodic_stop(d->per);
-	sched_drain(d->s, 0);
-	writer_stop(d->w);
-	d->w = NULL;
+	d->q->ops->drain(d->q, 0);
+	d->q->ops->stop(d->q);
 	periodic_destroy(d->per);
-	sched_destroy(d->s);
-fail_sched:
-	writer_stop(d->w);
-fail_writer:
-	runmark_close(d->marks);
-fail_marks:
-	store_close(db);
+fail_start:
+	d->q->ops->destroy(d->q);
 fail_db:
 	schedset_free(set);
 	kindset_unref(ks);
@@ -347,7 +317,7 @@ daemon_reload(jobd_daemon *d, char *err, size_t errlen)
 		return rv;
 	}
 	(void) kindset_all(ks, &n);
-	sched_set_kinds(d->s, ks);
+	d->q->ops->set_kinds(d->q, ks);
 	kindset_unref(ks);
 	log_info("kinds read again: %zu kinds", n);
 	periodic_reload(d->per, set);
@@ -361,19 +331,19 @@ daemon_drain(jobd_daemon *d)
 	         d->grace_ms);
 	server_drain(d->srv);
 	http_drain(d->http);
+	service_drain(d->sv);
 	periodic_stop(d->per);
-	sched_drain(d->s, d->grace_ms);
+	d->q->ops->drain(d->q, d->grace_ms);
 	pool_stop(d->p);
-	runmark_close(d->marks); /* every slot clear: the file goes */
-	d->marks = NULL;
-	writer_stop(d->w);
+	d->q->ops->stop(d->q); /* the marks go, every slot clear; the rest
+	                          is committed */
 	d->drained = true;
 }
 
 void
 daemon_hurry(jobd_daemon *d)
 {
-	sched_hurry(d->s);
+	d->q->ops->hurry(d->q);
 }
 
 void
@@ -381,7 +351,7 @@ daemon_status(jobd_daemon *d)
 {
 	struct sched_stats st;
 
-	sched_stats(d->s, &st);
+	d->q->ops->stats(d->q, &st);
 	log_info(
 	    "status: %u of %u workers busy; jobs %llu queued (%llu of "
 	    "a kind not defined), %llu scheduled, %llu running, %llu "
@@ -416,7 +386,7 @@ daemon_stop(jobd_daemon *d)
 	}
 	service_destroy(d->sv);
 	periodic_destroy(d->per);
-	sched_destroy(d->s);
+	d->q->ops->destroy(d->q);
 	log_info("stopped");
 	free(d);
 	return JOBD_OK;

@@ -6,6 +6,7 @@
  * stopped in order. main() is only flags, signals and this.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,7 +15,15 @@
 struct daemon_config {
 	const char *const *listen; /* URLs */
 	size_t nlisten;
-	const char *db_path;
+	/* --db: a SQLite file (PATH, sqlite:PATH) or a postgresql:// URL
+	 * (jobq.h: jobq_open) */
+	const char *db;
+	/* the shared queue's: this daemon's name in the cluster (NULL:
+	 * host:pid) and its jobs' lease */
+	const char *node;
+	uint32_t lease_ms;
+	/* tests: the local queue says its reads block (jobq_config) */
+	bool defer_reads;
 	uint32_t workers;
 	uint64_t max_queue;   /* 0 = unlimited */
 	int64_t retention_ms; /* 0 = keep forever */
@@ -48,11 +57,11 @@ typedef struct jobd_daemon jobd_daemon;
 #define DAEMON_CLOSE_MS 5000
 
 /* Loads the TLS files and the token (refusing any that cannot be read or
- * used), opens the database (refusing a foreign or corrupt one), recovers
- * jobs left running, starts the writer, workers and listeners (the nng
- * front, then the HTTP front). The caller
- * holds the database's lock (dblock_take) from before anything touches the
- * database until after daemon_stop. */
+ * used), opens the job queue the --db value names (refusing a foreign or
+ * corrupt database), recovers jobs left running, starts the workers and
+ * listeners (the nng front, then the HTTP front). With a SQLite file the
+ * caller holds the database's lock (dblock_take) from before anything
+ * touches the database until after daemon_stop. */
 int daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
                  size_t errlen);
 /* Reads the kinds again (SIGHUP): on success, jobs that start from now

@@ -6,7 +6,8 @@
  * HTML pages. In order, a request is:
  *   /healthz          200 "ok": the process answers (no token);
  *   /readyz           200 "ready", or 503 "not ready: WHY": draining, or
- *                     the writer failing (the disk refuses writes);
+ *                     the queue's storage failing (failing(): the disk
+ *                     refuses writes);
  *   the page's files  GET / (index.html) and /<file>, from the table that
  *                     CMake embedded (web_assets.h; no token: they hold no
  *                     data);
@@ -76,10 +77,10 @@
  * Threads: nng's task threads run the handler, the body reads and the
  * watches; any thread may call send(). Locks: hreq.mtx (pins, reply,
  * room), a leaf; front.mtx (draining, the handlers running, and the
- * writer while /readyz reads it), a leaf. http_drain() waits on it until
- * no handler runs, so that nothing the HTTP front called reads the writer
- * once the drain goes on to stop it. Neither is held across an nng call that
- * may run a callback, nor across rpc_dispatch() or rpc_release().
+ * failing() hook while /readyz calls it), a leaf. http_drain() waits on it
+ * until no handler runs, so that nothing the HTTP front called reads the
+ * queue once the drain goes on to stop it. Neither is held across an nng call
+ * that may run a callback, nor across rpc_dispatch() or rpc_release().
  */
 #include "http.h"
 
@@ -102,7 +103,6 @@
 #include "rpc.h"
 #include "tcpgate.h"
 #include "web_assets.h"
-#include "writer.h"
 
 #define JSON_TYPE  "application/json"
 #define TEXT_TYPE  "text/plain; charset=utf-8"
@@ -118,11 +118,12 @@ struct http_front {
 	const struct auth *auth;
 	int (*metrics)(void *arg, char **buf, size_t *len);
 	void *metrics_arg;
-	pthread_mutex_t mtx; /* draining, dispatching, and w while it is read */
+	pthread_mutex_t mtx; /* draining, dispatching, failing while called */
 	pthread_cond_t idle; /* dispatching fell to 0 while draining */
 	bool draining;
 	unsigned dispatching; /* handlers running (rpc_dispatch) */
-	struct writer *w;
+	bool (*failing)(void *arg);
+	void *failing_arg;
 	bool started;
 	atomic_uint_fast64_t parked[2]; /* by enum rpc_park_kind */
 	atomic_uint_fast64_t refused;
@@ -667,7 +668,7 @@ readyz(http_front *h, nng_aio *aio, bool close)
 	pthread_mutex_lock(&h->mtx);
 	if (h->draining)
 		why = "not ready: shutting down\n";
-	else if (writer_failing(h->w))
+	else if (h->failing != NULL && h->failing(h->failing_arg))
 		why = "not ready: the database refuses writes\n";
 	pthread_mutex_unlock(&h->mtx);
 	reply_text(aio, why ? 503 : 200, why ? why : "ready\n", close);
@@ -935,7 +936,8 @@ http_start(http_front **hp, const struct http_config *cfg, char *err,
 	pthread_cond_init(&h->idle, NULL);
 	h->svc = cfg->svc;
 	h->auth = cfg->auth;
-	h->w = cfg->w;
+	h->failing = cfg->failing;
+	h->failing_arg = cfg->failing_arg;
 	h->metrics = cfg->metrics;
 	h->metrics_arg = cfg->metrics_arg;
 	atomic_init(&h->parked[0], 0);
@@ -1017,7 +1019,7 @@ http_drain(http_front *h)
 		return;
 	pthread_mutex_lock(&h->mtx);
 	h->draining = true;
-	h->w = NULL; /* not to be read again: writer_stop() frees it */
+	h->failing = NULL; /* not to be called again: the queue stops */
 	/* the handlers running now may read the writer and the scheduler:
 	 * they end soon (none blocks), and no other begins */
 	while (h->dispatching > 0)

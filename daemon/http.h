@@ -17,7 +17,6 @@
 
 typedef struct http_front http_front;
 struct nng_tls_config;
-struct writer;
 
 struct http_config {
 	const char *url; /* http://HOST:PORT or https://HOST:PORT */
@@ -28,8 +27,10 @@ struct http_config {
 	 * files needs "Authorization: Bearer TOKEN" */
 	const struct auth *auth;
 	ProtobufCService *svc;
-	/* /readyz answers 503 while writer_failing(w) */
-	struct writer *w;
+	/* /readyz answers 503 while failing(failing_arg) (the job queue's
+	 * storage refuses writes); NULL: never. Must not block. */
+	bool (*failing)(void *arg);
+	void *failing_arg;
 	/* /metrics: Prometheus text, malloc'd into *buf (JOBD_OK), on the
 	 * thread of the request: it must not block. NULL: /metrics is 404. */
 	int (*metrics)(void *arg, char **buf, size_t *len);
@@ -40,9 +41,9 @@ struct http_config {
  * address that is not http:// or https://, one in use, ...). */
 int http_start(http_front **hp, const struct http_config *cfg, char *err,
                size_t errlen);
-/* From now on API calls are answered UNAVAILABLE and /readyz 503, and the
- * writer is not looked at again; returns once no handler the HTTP front
- * called runs any more (call before writer_stop). */
+/* From now on API calls are answered UNAVAILABLE and /readyz 503, and
+ * failing() is not called again; returns once no handler the HTTP front
+ * called runs any more (call before the queue's stop). */
 void http_drain(http_front *h);
 /* Closes the listener and every connection, and frees h: call once
  * nothing can reply any more (after the drain). Accepts NULL. */

@@ -34,7 +34,8 @@
 
 #include "registry.h"
 #include "scheduler.h" /* struct waiter, batch_job, sched_work, sched_stats */
-#include "store.h"     /* struct jobrec, store_filter (job.h once split) */
+#include "job.h"       /* struct jobrec */
+#include "store.h"     /* struct store_filter */
 
 #define JOBQ_ABI 1
 
@@ -49,6 +50,11 @@ struct jobq_config {
 	uint32_t lease_ms;    /* shared: a claimed job's lease */
 	const char *node;     /* shared: this daemon's name in the cluster
 	                         (owner of its leases); NULL: host:pid */
+	uint32_t commit_hold_ms; /* --commit-hold: the longest a change no
+	                            call waits for waits for a commit */
+	bool defer_reads;     /* tests (JOBD_DEFER_READS=1): the local queue
+	                         says reads_block, so that the service's
+	                         deferred path runs on SQLite too */
 };
 
 struct jobq_ops {
@@ -104,9 +110,11 @@ struct jobq_ops {
 	int (*find_key)(jobq *q, const char *key, struct jobrec *out,
 	                char *err, size_t errlen);
 	/* Jobs matching f, newest first, live and ended merged: as
-	 * store_list's result. */
+	 * store_list's result. *floor: 0, or (when it merges sources that
+	 * each gave at most f->limit rows) the id below which nothing was
+	 * looked at: the page ends there, and the next one resumes from it. */
 	int (*list)(jobq *q, const struct store_filter *f, struct jobrec **out,
-	            size_t *n, char *err, size_t errlen);
+	            size_t *n, uint64_t *floor, char *err, size_t errlen);
 	int (*paused_kinds)(jobq *q, char ***names, size_t *n);
 
 	/* ---- workers ---- */
@@ -137,6 +145,15 @@ struct jobq_ops {
 	                  void *arg, char *err, size_t errlen);
 	/* Records a firing (durably, in the background; never blocks). */
 	void (*tick)(jobq *q, const char *name, int64_t at, uint64_t job_id);
+
+	/* ---- added by the callers' port (jobq-changes.md) ---- */
+	/* Worker `worker` (0..workers-1) now runs job `id` (0: none):
+	 * local, the crash marks of DB.running (runmark.h); shared, nothing. */
+	void (*mark)(jobq *q, uint32_t worker, uint64_t id);
+	/* True while the queue refuses new jobs because its storage fails
+	 * (local: the last commit failed; shared: the database unreachable):
+	 * /readyz answers 503. Never blocks. */
+	bool (*failing)(jobq *q);
 };
 
 struct jobq {
@@ -148,9 +165,18 @@ struct jobq {
 int jobq_open(jobq **qp, const struct jobq_config *cfg, char *err,
               size_t errlen);
 
+/* The SQLite file a --db value names (a path, or sqlite:PATH: the
+ * path), or NULL for a URL of another scheme. Points into db. */
+const char *jobq_file(const char *db);
+/* The --db value for a log line: a URL's password replaced by "***". */
+void jobq_redact(const char *db, char *buf, size_t len);
+
 /* The implementations' constructors (jobq_open picks one). */
 int jobq_local_open(jobq **qp, const struct jobq_config *cfg, char *err,
                     size_t errlen);
+/* A local queue around a scheduler its caller made and loaded (tests):
+ * start, stop and destroy leave the scheduler and its writer alone. */
+int jobq_local_wrap(jobq **qp, sched *s, bool defer_reads);
 int jobq_pg_open(jobq **qp, const struct jobq_config *cfg, char *err,
                  size_t errlen);
 

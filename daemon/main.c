@@ -13,10 +13,13 @@
  * period at once (daemon_hurry), SIGUSR1 still logs the status. The drain
  * thread says it is over with SIGRTMIN, which only it sends.
  *
- * Before anything else touches the database or what lies beside it (the
- * run directory that exec_init() sweeps, then the database itself), jobd
- * locks the database (storage/dblock.h) and holds the lock until it exits:
- * a second jobd on the same database stops there, having changed nothing.
+ * Before anything else touches a SQLite database or what lies beside it
+ * (the run directory that exec_init() sweeps, then the database itself),
+ * jobd locks the database (storage/dblock.h) and holds the lock until it
+ * exits: a second jobd on the same database stops there, having changed
+ * nothing. A PostgreSQL database (--db postgresql://...) is shared by
+ * design: nothing is locked here, and each daemon's run directory is its
+ * own (--run-dir; ./jobd.runs by default).
  *
  * Before any thread starts, exec_init() starts the reaper of program kinds
  * (kinds/exec.h), which must be forked while jobd is one thread.
@@ -24,6 +27,7 @@
  * jobd runs with umask 077: the database and its -wal and -shm files are
  * its owner's alone.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <getopt.h>
@@ -44,12 +48,14 @@
 #include "duration.h"
 #include "exec.h"
 #include "jobd_status.h"
+#include "jobq.h"
 #include "log.h"
 #include "schedfile.h"
 #include "writer.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7077"
 #define DEFAULT_DB     "./jobd.db"
+#define DEFAULT_LEASE  30000 /* ms */
 #define MAX_LISTEN     16
 #define MAX_PLUGINS    16
 
@@ -72,8 +78,22 @@ usage(FILE *f)
 	    "                      the status page (/); http://HOST:PORT, or\n"
 	    "                      https:// with --tls-cert and --tls-key\n"
 	    "                      (JOBD_HTTP; none)\n"
-	    "  --db PATH           SQLite database file, created if missing\n"
+	    "  --db PATH|URL       SQLite database file (PATH or "
+	    "sqlite:PATH),\n"
+	    "                      created if missing; or a PostgreSQL\n"
+	    "                      database that several jobd share,\n"
+	    "                      postgresql://USER@HOST[:PORT]/DB\n"
 	    "                      (JOBD_DB; " DEFAULT_DB ")\n"
+	    "  --node NAME         with PostgreSQL: this jobd's name in the\n"
+	    "                      cluster, the owner of its jobs' leases;\n"
+	    "                      keep it across restarts so that a restart\n"
+	    "                      takes its own jobs back at once "
+	    "(JOBD_NODE;\n"
+	    "                      HOST:PID)\n"
+	    "  --lease DUR         with PostgreSQL: how long a job stays with\n"
+	    "                      a jobd that stopped renewing it (a dead\n"
+	    "                      one) before another runs it, 1s to 1h\n"
+	    "                      (JOBD_LEASE; 30s)\n"
 	    "  --workers N         worker threads; 0 = none: jobs are taken\n"
 	    "                      and kept queued (JOBD_WORKERS; online\n"
 	    "                      CPUs)\n"
@@ -129,7 +149,7 @@ usage(FILE *f)
 	    "                      working directory; jobd's alone: what a\n"
 	    "                      killed jobd left there is removed at start\n"
 	    "                      (JOBD_RUN_DIR; the database's path with\n"
-	    "                      .runs added)\n"
+	    "                      .runs added; ./jobd.runs with PostgreSQL)\n"
 	    "  --check-kinds       read the kinds and schedules, list them "
 	    "and\n"
 	    "                      exit: 0 if they are all right, 1 if not\n"
@@ -229,6 +249,21 @@ struct opts {
 	int format; /* enum log_format */
 };
 
+/* A node name: 1 to 64 of [A-Za-z0-9._:-] (it names leases and shows in
+ * logs and the database). */
+static bool
+node_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (; *v; v++)
+		if (!(isalnum((unsigned char) *v) || strchr("._:-", *v)))
+			return false;
+	return true;
+}
+
 /* A file is read by daemon_start(), which names it when it cannot. */
 static int
 set_file(const char **dst, const char *v)
@@ -254,7 +289,23 @@ set_opt(struct opts *o, int opt, const char *v)
 	case 'd':
 		if (*v == '\0')
 			return bad("", v);
-		o->cfg.db_path = v;
+		if (jobq_file(v) == NULL &&
+		    strncmp(v, "postgresql://", 13) != 0 &&
+		    strncmp(v, "postgres://", 11) != 0)
+			return bad("a file path, sqlite:PATH or "
+			           "postgresql://USER@HOST/DB",
+			           v);
+		o->cfg.db = v;
+		return 0;
+	case 'n':
+		if (!node_ok(v))
+			return bad("1 to 64 letters, digits and . _ : -", v);
+		o->cfg.node = v;
+		return 0;
+	case 'e':
+		if (parse_duration(v, &ms) != 0 || ms < 1000 || ms > 3600000)
+			return bad("a duration from 1s to 1h", v);
+		o->cfg.lease_ms = (uint32_t) ms;
 		return 0;
 	case 'W':
 		/* the host and port are checked by http_start() */
@@ -337,6 +388,8 @@ set_opt(struct opts *o, int opt, const char *v)
 static const struct option longopts[] = {
     {"listen", required_argument, NULL, 'l'},
     {"db", required_argument, NULL, 'd'},
+    {"node", required_argument, NULL, 'n'},
+    {"lease", required_argument, NULL, 'e'},
     {"http", required_argument, NULL, 'W'},
     {"workers", required_argument, NULL, 'w'},
     {"max-queue", required_argument, NULL, 'q'},
@@ -366,6 +419,7 @@ static const struct {
 	int opt;
 } envs[] = {
     {"JOBD_DB", 'd'},          {"JOBD_HTTP", 'W'},
+    {"JOBD_NODE", 'n'},        {"JOBD_LEASE", 'e'},
     {"JOBD_WORKERS", 'w'},     {"JOBD_MAX_QUEUE", 'q'},
     {"JOBD_RETENTION", 'r'},   {"JOBD_BACKOFF", 'b'},
     {"JOBD_GRACE", 'g'},       {"JOBD_MAX_RECOVERIES", 'M'},
@@ -403,7 +457,12 @@ parse(struct opts *o, int argc, char **argv)
 	const char *v;
 	int opt, rv;
 
-	o->cfg.db_path = DEFAULT_DB;
+	o->cfg.db = DEFAULT_DB;
+	o->cfg.lease_ms = DEFAULT_LEASE;
+	/* a testing aid, not an option: the service's deferred reads run on
+	 * SQLite too (jobq.h: jobq_config.defer_reads) */
+	v = getenv("JOBD_DEFER_READS");
+	o->cfg.defer_reads = v != NULL && strcmp(v, "1") == 0;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	o->cfg.workers = ncpu > 0 ? (uint32_t) ncpu : 1;
 	o->cfg.max_queue = 100000;
@@ -672,7 +731,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	/* before anything is changed, beside the database or in it */
-	if (dblock_take(&lock, o.cfg.db_path, err, sizeof(err)) != JOBD_OK) {
+	const char *file = jobq_file(o.cfg.db);
+	lock = NULL;
+	if (file != NULL &&
+	    dblock_take(&lock, file, err, sizeof(err)) != JOBD_OK) {
 		log_error("cannot start: %s", err);
 		opts_free(&o);
 		return 1;
@@ -680,7 +742,10 @@ main(int argc, char **argv)
 	/* forks the reaper: while jobd is one thread */
 	char runs[4096];
 	if (o.run_dir == NULL) {
-		snprintf(runs, sizeof(runs), "%s.runs", o.cfg.db_path);
+		if (file != NULL)
+			snprintf(runs, sizeof(runs), "%s.runs", file);
+		else
+			snprintf(runs, sizeof(runs), "./jobd.runs");
 		o.run_dir = runs;
 	}
 	if (exec_init(o.run_dir, err, sizeof(err)) != JOBD_OK) {

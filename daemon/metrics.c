@@ -28,12 +28,13 @@
  *
  * Rendering builds the whole text in a growing buffer. It reads the atomics
  * one by one (no snapshot of the whole: a scrape may see an observation in
- * one series and not yet in another), calls sched_stats() (a short hold of
- * sched.mtx) and kind_name_of() (names.mtx, per kind), stats the database
- * files, reads /proc/self. The source (metrics_attach) is guarded by
- * src_mtx, held across a render so that metrics_detach() never frees what a
- * render reads. Lock order: src_mtx, then sched.mtx or names.mtx; no hook
- * takes src_mtx.
+ * one series and not yet in another), calls the queue's stats (jobq.h;
+ * the local queue: sched_stats(), a short hold of sched.mtx) and
+ * kind_name_of() (names.mtx, per kind), stats the database files, reads
+ * /proc/self. The source (metrics_attach) is guarded by src_mtx, held
+ * across a render so that metrics_detach() never frees what a render
+ * reads. Lock order: src_mtx, then the queue's lock (sched.mtx) or
+ * names.mtx; no hook takes src_mtx.
  */
 #include "metrics.h"
 
@@ -280,10 +281,10 @@ metrics_attach(const struct metrics_source *s)
 }
 
 void
-metrics_detach(sched *s)
+metrics_detach(jobq *q)
 {
 	pthread_mutex_lock(&src_mtx);
-	if (src.s == s) {
+	if (src.q == q) {
 		free((char *) src.db_path);
 		memset(&src, 0, sizeof(src));
 	}
@@ -481,10 +482,10 @@ render_source(struct text *t, bool *show)
 	struct sched_stats st;
 	char wal[4096];
 
-	if (src.s == NULL)
+	if (src.q == NULL)
 		return;
-	sched_stats(src.s, &st);
-	kindset *ks = sched_kinds(src.s);
+	src.q->ops->stats(src.q, &st);
+	kindset *ks = src.q->ops->kinds(src.q);
 	if (ks != NULL) {
 		size_t n;
 		const struct kind_def *d = kindset_all(ks, &n);

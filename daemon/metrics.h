@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scheduler.h"
+#include "jobq.h"
 
 #define METRICS_KINDS      256 /* kind slots, "(other)" the last */
 #define METRICS_OTHER_KIND "(other)"
@@ -64,18 +64,19 @@ void metrics_write_failure(void);
  * METRICS_RECENT_STEP_MS, oldest first, the current step last. */
 void metrics_finished_recent(uint32_t out[METRICS_RECENT_STEPS]);
 
-/* What render reads at render time: the scheduler (jobs by state, busy
- * workers, the kinds defined), the database's path (its size and that of
- * its -wal), the number of workers. */
+/* What render reads at render time: the queue (jobs by state, busy
+ * workers, the kinds defined: its stats and kinds), the SQLite file's
+ * path (its size and that of its -wal; NULL: none), the number of
+ * workers. */
 struct metrics_source {
-	sched *s;
+	jobq *q;
 	const char *db_path; /* copied */
 	uint32_t workers;
 };
 /* Makes src the source (service_create); the previous one is forgotten. */
 void metrics_attach(const struct metrics_source *src);
-/* Forgets the source if it is s's; returns once no render uses it. */
-void metrics_detach(sched *s);
+/* Forgets the source if it is q's; returns once no render uses it. */
+void metrics_detach(jobq *q);
 
 /*
  * The text exposition of every metric, jobd_* and process_*: *buf

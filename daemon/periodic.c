@@ -18,12 +18,17 @@
  * made with the entry marked in flight: a job of the schedule's kind,
  * params, priority, timeout and max_attempts with the idempotency key
  * "schedule:NAME:YYYY-MM-DDTHH:MM:SSZ" (the firing's time, UTC), through
- * sched_submit() with the entry's waiter. The waiter fires once the job is
- * on disk, or at once for a key whose job is live; a key whose job has
- * already ended makes the insert fail with JOBD_ALREADY_EXISTS. Both
+ * the queue's submit_batch (jobq.h) with the entry's waiter. The waiter fires
+ * once the job is on disk, or at once for a key whose job is live; a key whose
+ * job has already ended makes the insert fail with JOBD_ALREADY_EXISTS. Both
  * count as made: so one firing never makes two jobs, however often it is
- * submitted. The entry then moves on, and a WOP_TICK records (name,
- * firing, job) in schedule_ticks through the writer.
+ * submitted. The entry then moves on, and the queue's tick records (name,
+ * firing, job) in schedule_ticks (the local queue: through the writer).
+ *
+ * Only the daemon that leads (the queue's leads(): the local queue always;
+ * on a shared queue the one holding the leader lock) makes firings; the
+ * others look again every PERIODIC_FOLLOW_MS. Should two make the same
+ * firing at once (the lead changing hands), its key keeps it to one job.
  *
  * A firing that is refused (queue full, database failing) is logged and
  * made again with the same key after a backoff of 1 s, doubling up to
@@ -45,9 +50,9 @@
  * that a later downtime is caught up.
  *
  * Threads and locks: p->mtx guards every entry and the list. It is never
- * held while calling into the scheduler or the writer (a waiter may fire
- * on the calling thread; the writer's done() runs on its completer, which
- * takes p->mtx). Lock order: p->mtx alone.
+ * held while calling into the queue (a waiter may fire on the calling
+ * thread; the queue's completions run on its own threads, which take
+ * p->mtx). Lock order: p->mtx alone.
  */
 #include "periodic.h"
 
@@ -65,6 +70,8 @@
 /* Past this many firings, counting the missed ones of a cron expression
  * stops and looks at the last 31 days only. */
 #define PERIODIC_SCAN_MAX 1000000
+/* How often a daemon that does not lead looks whether it leads now. */
+#define PERIODIC_FOLLOW_MS 1000
 
 struct pent {
 	struct pent *next;
@@ -84,12 +91,6 @@ struct pent {
 	struct waiter w;
 };
 
-/* A tick on its way to the database. */
-struct tick {
-	struct writer_op op;
-	char name[SCHED_NAME_MAX + 1];
-};
-
 /* A tick read at start. */
 struct tickrow {
 	char *name;
@@ -98,8 +99,7 @@ struct tickrow {
 };
 
 struct periodic {
-	sched *s;
-	writer *w;
+	jobq *q;
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	pthread_t thread;
@@ -132,38 +132,11 @@ set_due(struct pent *e)
 
 /* ---- ticks ---- */
 
-static void
-tick_done(struct writer_op *op)
-{
-	struct tick *t = (struct tick *) op;
-
-	if (op->status != JOBD_OK)
-		log_warn("schedule %s: the record of its last firing was not "
-		         "written (%s); a restart may make that firing again "
-		         "(its key keeps it to one job)",
-		         t->name, op->errmsg);
-	free(t);
-}
-
-/* Records (name, at, job) through the writer. Not under mtx. */
+/* Records (name, at, job) through the queue. Not under mtx. */
 static void
 tick_submit(periodic *p, const char *name, int64_t at_s, uint64_t job_id)
 {
-	struct tick *t = calloc(1, sizeof(*t));
-
-	if (t == NULL) {
-		log_warn("schedule %s: out of memory: its last firing is not "
-		         "recorded",
-		         name);
-		return;
-	}
-	snprintf(t->name, sizeof(t->name), "%s", name);
-	t->op.type = WOP_TICK;
-	t->op.name = t->name;
-	t->op.at = at_s * 1000;
-	t->op.ref_id = job_id;
-	t->op.done = tick_done;
-	writer_submit(p->w, &t->op);
+	p->q->ops->tick(p->q, name, at_s * 1000, job_id);
 }
 
 static int
@@ -419,7 +392,8 @@ oom:
 static void
 fire(periodic *p, struct pent *e, struct jobrec *rec)
 {
-	kindset *ks = sched_kinds(p->s);
+	jobq *q = p->q;
+	kindset *ks = q->ops->kinds(q);
 	const struct kind_def *k =
 	    ks != NULL ? kindset_find(ks, rec->kind) : NULL;
 	char err[300], when[32];
@@ -445,7 +419,8 @@ fire(periodic *p, struct pent *e, struct jobrec *rec)
 	e->w.until = WAIT_COMMIT;
 	e->w.fire = firing_done;
 	e->w.arg = e;
-	rv = sched_submit(p->s, rec, k, &e->w, err, sizeof(err));
+	struct batch_job b = {rec, k, &e->w, NULL, 0};
+	rv = q->ops->submit_batch(q, &b, 1, err, sizeof(err));
 	kindset_unref(ks);
 	if (rv != JOBD_OK) {
 		jobrec_clear(rec);
@@ -558,6 +533,17 @@ periodic_main(void *arg)
 	pthread_setname_np(pthread_self(), "jobd:periodic");
 	pthread_mutex_lock(&p->mtx);
 	while (!p->stopping) {
+		if (!p->q->ops->leads(p->q)) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec +=
+			    (long) PERIODIC_FOLLOW_MS % 1000 * 1000000;
+			ts.tv_sec +=
+			    PERIODIC_FOLLOW_MS / 1000 + ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			pthread_cond_timedwait(&p->cv, &p->mtx, &ts);
+			continue;
+		}
 		int64_t now = now_s();
 		int64_t wake = collect(p, now, due, 16, &n);
 		ticks = take_skipped(p, &nticks);
@@ -678,13 +664,11 @@ adopt(periodic *p, struct schedset *set, struct rec_tick **ticks,
 }
 
 int
-periodic_start(periodic **pp, sched *s, writer *w, struct schedset *set,
-               char *err, size_t errlen)
+periodic_start(periodic **pp, jobq *q, struct schedset *set, char *err,
+               size_t errlen)
 {
-	const char *db = sched_db_path(s);
 	struct rec_tick *ticks;
 	size_t nticks;
-	store *st = NULL;
 	periodic *p;
 	int rv;
 
@@ -694,23 +678,13 @@ periodic_start(periodic **pp, sched *s, writer *w, struct schedset *set,
 		snprintf(err, errlen, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	p->s = s;
-	p->w = w;
+	p->q = q;
 	pthread_mutex_init(&p->mtx, NULL);
 	pthread_cond_init(&p->cv, NULL); /* CLOCK_REALTIME */
 	if (set->n > 0) {
-		if ((rv = store_open_readonly(&st, db, err, errlen)) != JOBD_OK)
+		if ((rv = q->ops->ticks_load(q, row_add, p, err, errlen)) !=
+		    JOBD_OK)
 			goto fail;
-		rv = store_ticks_load(st, row_add, p);
-		if (rv != JOBD_OK) {
-			snprintf(err, errlen,
-			         "cannot read the schedules' last firings from "
-			         "'%s': %s",
-			         db, store_errmsg(st));
-			store_close(st);
-			goto fail;
-		}
-		store_close(st);
 	}
 	pthread_mutex_lock(&p->mtx);
 	rv = adopt(p, set, &ticks, &nticks);

@@ -4,7 +4,7 @@
 /*
  * periodic: the engine of the schedules (*.schedule files, schedfile.h).
  * One thread for all of them sleeps until the next firing; each firing is
- * an ordinary job, submitted with sched_submit() under the idempotency key
+ * an ordinary job, submitted to the queue (jobq.h) under the idempotency key
  * "schedule:NAME:YYYY-MM-DDTHH:MM:SSZ", and the last firing of each
  * schedule is recorded in the database (schedule_ticks), so that a restart
  * neither fires one twice nor skips one silently (the catch-up rule).
@@ -13,32 +13,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scheduler.h"
+#include "jobq.h"
 #include "schedfile.h"
-#include "store.h"
-#include "writer.h"
 
 typedef struct periodic periodic;
 
 /*
  * Starts the engine with the schedules of `set` (taken, even on an error):
- * reads their last firings from the database of s (sched_db_path, with a
- * read-only connection of its own), applies the catch-up rule to the
- * firings missed meanwhile, records the start of schedules never seen
- * before, and starts the thread. Call after sched_load. JOBD_OK, or an
+ * reads their last firings from q (ticks_load), applies the catch-up rule
+ * to the firings missed meanwhile, records the start of schedules never
+ * seen before, and starts the thread. Call after q's start. JOBD_OK, or an
  * error with its message in err.
  */
-int periodic_start(periodic **pp, sched *s, writer *w, struct schedset *set,
-                   char *err, size_t errlen);
+int periodic_start(periodic **pp, jobq *q, struct schedset *set, char *err,
+                   size_t errlen);
 /* Replaces the schedules by those of `set` (taken): a schedule kept by
  * name keeps its last firing; a new one starts as at start; one gone
  * makes no more firings. */
 void periodic_reload(periodic *p, struct schedset *set);
-/* No firing from now on; joins the thread. Call before sched_drain.
- * Firings already submitted still complete (and are recorded) until
- * writer_stop. Accepts NULL; may be called twice. */
+/* No firing from now on; joins the thread. Call before the queue's drain.
+ * Firings already submitted still complete (and are recorded) until the
+ * queue's stop. Accepts NULL; may be called twice. */
 void periodic_stop(periodic *p);
-/* Frees everything: after periodic_stop and writer_stop. Accepts NULL. */
+/* Frees everything: after periodic_stop and the queue's stop. Accepts
+ * NULL. */
 void periodic_destroy(periodic *p);
 
 /* One schedule as the Schedules call shows it; every pointer owned. */

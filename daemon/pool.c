@@ -1,23 +1,27 @@
 /*
  * pool: the worker threads.
  *
- * Each worker loops: take a job from the scheduler (blocking), run its kind
- * with the lock released, hand the outcome back. Cancellation and timeouts
- * are cooperative: the kind calls progress(), which reads the job's stop
- * flag and deadline, and returns early when told to. The loop ends when
- * sched_take() returns NULL (the scheduler is draining).
+ * Each worker loops: take a job from the queue (jobq.h: take, blocking),
+ * run its kind with the lock released, hand the outcome back (finish).
+ * Cancellation and timeouts are cooperative: the kind calls progress(),
+ * which reads the job's stop flag and deadline, and returns early when
+ * told to. The loop ends when take() returns NULL (the queue is
+ * draining). Around each job the worker marks its slot (the queue's
+ * mark: the local queue's DB.running, runmark.h).
  *
- * The scheduler keeps no input bytes in memory: a worker reads a job's
- * input from the database when it takes the job, through a read-only
- * connection of its own (SQLite's rule: one connection per thread), opened
- * at its first input and kept. A read that fails is the attempt's failure,
- * "cannot read the job's input: why" (retried while attempts remain, as
- * any failure), and the connection is opened afresh for the next one.
+ * The queue keeps no input bytes in memory: a worker reads a job's input
+ * when it takes the job (read_input), through a connection of its own that
+ * the queue opens at the worker's first input and keeps in the worker's
+ * slot (`conn`; the local queue: a read-only SQLite connection, SQLite's
+ * rule being one connection per thread). A read that fails is the
+ * attempt's failure, "cannot read the job's input: why" (retried while
+ * attempts remain, as any failure), and the connection is opened afresh
+ * for the next one.
  *
- * The read is checked against the input checksum (store.c), which covers
- * the job's id, kind and params as well as the input: the worker checks
- * exactly what it is about to run. A job with no input is read for its
- * checksum too if its kind and params came from the disk (loaded at
+ * The read is checked against the input checksum (storage/job.h), which
+ * covers the job's id, kind and params as well as the input: the worker
+ * checks exactly what it is about to run. A job with no input is read for
+ * its checksum too if its kind and params came from the disk (loaded at
  * start); one submitted since has nothing from the disk to check. Damage
  * fails the job at once, before its kind sees it and without a retry,
  * since a retry reads the same bytes: "the stored input of job N is
@@ -53,64 +57,33 @@
 
 struct worker {
 	pool *p;
-	uint32_t no; /* its slot in p->marks */
+	uint32_t no; /* its slot for the queue's mark */
 	pthread_t thread;
-	store *db; /* for inputs; NULL until the first */
+	void *conn; /* the queue's, for inputs; NULL until the first */
 };
 
 struct pool {
-	sched *s;
+	jobq *q;
 	uint32_t n;
 	struct worker *workers;
-	runmark *marks;
 	kick *kick; /* while programs run: kick.c */
 };
 
 /* Job w's input into *buf (malloc'd) and *len, through wk's own
- * connection, checked against its checksum. JOBD_OK; JOBD_DATA_LOSS if what
- * is stored is damaged; or another error; err says why. */
+ * connection (the queue's read_input), checked against its checksum. */
 static int
 read_input(struct worker *wk, const struct sched_work *w, uint8_t **buf,
            size_t *len, char *err, size_t errlen)
 {
-	const char *path = sched_db_path(wk->p->s);
-	int rv;
+	jobq *q = wk->p->q;
 
-	if (wk->db == NULL) {
-		if (path == NULL) {
-			snprintf(err, errlen, "no database to read it from");
-			return JOBD_INTERNAL;
-		}
-		if ((rv = store_open_readonly(&wk->db, path, err, errlen)) !=
-		    JOBD_OK)
-			return rv;
-	}
-	if ((rv = store_get_input(wk->db, w->id, w->kind->k->name, w->params,
-	                          w->nparams, buf, len)) != JOBD_OK) {
-		snprintf(err, errlen, "%s", store_errmsg(wk->db));
-	} else if (*len != w->input_len) {
-		/* a row without a checksum (schema version 1) */
-		snprintf(
-		    err, errlen,
-		    "the stored input of job %llu is damaged (%zu bytes in "
-		    "the database, not %zu)",
-		    (unsigned long long) w->id, *len, w->input_len);
-		rv = JOBD_DATA_LOSS;
-	}
-	if (rv != JOBD_OK) {
-		free(*buf);
-		*buf = NULL;
-		/* whatever went wrong, the next read starts afresh */
-		store_close(wk->db);
-		wk->db = NULL;
-	}
-	return rv;
+	return q->ops->read_input(q, &wk->conn, w, buf, len, err, errlen);
 }
 
 static void
 run_one(struct worker *wk, struct job *j)
 {
-	sched *s = wk->p->s;
+	jobq *q = wk->p->q;
 	struct sched_work w;
 	struct jobd_job r;
 	uint8_t *input = NULL;
@@ -118,7 +91,7 @@ run_one(struct worker *wk, struct job *j)
 	char err[600], msg[700];
 	int rv;
 
-	sched_job_work(j, &w);
+	q->ops->job_work(j, &w);
 	/* first, so that damage is called damage, whatever else it breaks */
 	if ((w.input_len > 0 || w.loaded) &&
 	    (rv = read_input(wk, &w, &input, &input_len, err, sizeof(err))) !=
@@ -130,9 +103,9 @@ run_one(struct worker *wk, struct job *j)
 			snprintf(msg, sizeof(msg),
 			         "cannot read the job's input: %s", err);
 		log_job(LOG_ERROR, w.id, w.kind->k->name, ": %s", msg);
-		sched_finish(s, j,
-		             damaged ? JOBD_RUN_FAILED_FINAL : JOBD_RUN_FAILED,
-		             NULL, 0, msg);
+		q->ops->finish(
+		    q, j, damaged ? JOBD_RUN_FAILED_FINAL : JOBD_RUN_FAILED,
+		    NULL, 0, msg);
 		return;
 	}
 	/* its kind may have changed since Submit (a reload) */
@@ -142,7 +115,7 @@ run_one(struct worker *wk, struct job *j)
 		         "kind '%s' as defined now refuses this job: %s",
 		         w.kind->k->name, err);
 		free(input);
-		sched_finish(s, j, JOBD_RUN_FAILED_FINAL, NULL, 0, msg);
+		q->ops->finish(q, j, JOBD_RUN_FAILED_FINAL, NULL, 0, msg);
 		return;
 	}
 	memset(&r, 0, offsetof(struct jobd_job, error));
@@ -154,7 +127,7 @@ run_one(struct worker *wk, struct job *j)
 	r.nparams = w.nparams;
 	r.input = input;
 	r.input_len = input_len;
-	r.progress = sched_progress;
+	r.progress = q->ops->progress;
 	r.progress_arg = w.progress_arg;
 	bool program = w.kind->origin == KIND_PROGRAM;
 	if (program)
@@ -163,7 +136,7 @@ run_one(struct worker *wk, struct job *j)
 	if (program)
 		kick_release(wk->p->kick);
 	free(input);
-	sched_finish(s, j, outcome, r.result, r.result_len, r.error);
+	q->ops->finish(q, j, outcome, r.result, r.result_len, r.error);
 }
 
 static void
@@ -193,21 +166,21 @@ worker_main(void *arg)
 	pthread_setname_np(pthread_self(), "jobd:worker"); /* top -H */
 
 	lower_priority();
-	while ((j = sched_take(p->s)) != NULL) {
+	while ((j = p->q->ops->take(p->q)) != NULL) {
 		/* from before its input is read until its outcome is handed
 		 * back: a job that takes jobd down with it is known */
-		runmark_set(p->marks, wk->no, sched_job_id(j));
+		p->q->ops->mark(p->q, wk->no, p->q->ops->job_id(j));
 		run_one(wk, j);
-		runmark_set(p->marks, wk->no, 0);
+		p->q->ops->mark(p->q, wk->no, 0);
 	}
-	store_close(wk->db);
-	wk->db = NULL;
+	if (wk->conn != NULL)
+		p->q->ops->close_conn(p->q, wk->conn);
+	wk->conn = NULL;
 	return NULL;
 }
 
 int
-pool_start(pool **pp, sched *s, uint32_t workers, runmark *marks, char *err,
-           size_t errlen)
+pool_start(pool **pp, jobq *q, uint32_t workers, char *err, size_t errlen)
 {
 	pool *p;
 
@@ -219,8 +192,7 @@ pool_start(pool **pp, sched *s, uint32_t workers, runmark *marks, char *err,
 		snprintf(err, errlen, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
-	p->s = s;
-	p->marks = marks;
+	p->q = q;
 	if (workers > 0 && kick_start(&p->kick, err, errlen) != JOBD_OK) {
 		free(p->workers);
 		free(p);
@@ -234,7 +206,7 @@ pool_start(pool **pp, sched *s, uint32_t workers, runmark *marks, char *err,
 		if (rv != 0) {
 			snprintf(err, errlen, "cannot start worker %u: %s",
 			         p->n, strerror(rv));
-			sched_drain(s, 0);
+			q->ops->drain(q, 0);
 			pool_stop(p);
 			return JOBD_INTERNAL;
 		}

@@ -27,6 +27,13 @@
  * finds nothing. A handler's state therefore lives until both its answer
  * and any release that held it are done.
  *
+ * Deferred calls (rpc_defer): a handler that hands its call to another
+ * thread takes the request envelope and the decoded body with it; the
+ * dispatch learns so through a flag on its own stack (c->taken), never by
+ * reading c after the handler returned (the call may be answered, and
+ * the transport reuse c, from the other thread by then), and leaves them
+ * to rpc_deferred_run(), which frees them once the handler ran again.
+ *
  * Metrics: every reply leaves through deliver(), which counts it by method
  * and code with the time since its dispatch, and gives back the call's
  * room to park (counted by rpc_park_room): jobd_parked_calls is the
@@ -259,6 +266,7 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 	ProtobufCMessage *in;
 	const char *why;
 	char name[80], msg[256];
+	bool taken = false;
 	int rv;
 
 	c->t0 = metrics_now_ns();
@@ -270,6 +278,10 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 	c->deadline = 0;
 	c->park_ops = NULL; /* not shared yet: the transport's call is new */
 	c->park_arg = NULL;
+	c->svc = svc;
+	c->in = NULL;
+	c->taken = NULL;
+	c->deferred = false;
 	if (len > RPC_MAX_REQUEST) {
 		snprintf(msg, sizeof(msg),
 		         "request of %zu bytes is larger than the limit of %u",
@@ -329,9 +341,69 @@ rpc_dispatch(ProtobufCService *svc, struct rpc_call *c, const uint8_t *buf,
 	c->deadline =
 	    req->deadline_ms ? clock_ms(CLOCK_MONOTONIC) + req->deadline_ms : 0;
 	c->req = req;
+	c->in = in;
+	c->taken = &taken;
 	svc->invoke(svc, c->method, in, rpc_closure, c);
-	c->req = NULL;
+	/* c is not to be read from here on: it may be answered already */
+	if (taken)
+		return; /* the request is the deferred call's */
 	protobuf_c_message_free_unpacked(in, NULL);
 out:
 	jobd__v1__request__free_unpacked(req, NULL);
+}
+
+struct rpc_deferred *
+rpc_defer(struct rpc_call *c)
+{
+	struct rpc_deferred *d;
+
+	if (c->taken == NULL || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->c = c;
+	d->svc = c->svc;
+	d->in = c->in;
+	d->req = (Jobd__V1__Request *) c->req;
+	d->method = c->method;
+	*c->taken = true;
+	c->taken = NULL;
+	return d;
+}
+
+static void
+deferred_free(struct rpc_deferred *d)
+{
+	protobuf_c_message_free_unpacked(d->in, NULL);
+	jobd__v1__request__free_unpacked(d->req, NULL);
+	free(d);
+}
+
+void
+rpc_deferred_run(struct rpc_deferred *d)
+{
+	struct rpc_call *c = d->c;
+	bool taken = false;
+
+	c->req = d->req;
+	c->in = d->in;
+	c->taken = &taken; /* a second hand-over (none today) */
+	c->deferred = true;
+	d->svc->invoke(d->svc, d->method, d->in, rpc_closure, c);
+	if (taken) {
+		free(d); /* the request went on with the next one */
+		return;
+	}
+	deferred_free(d);
+}
+
+void
+rpc_deferred_fail(struct rpc_deferred *d, int code, const char *msg)
+{
+	send_error(d->c, code, msg);
+	deferred_free(d);
+}
+
+bool
+rpc_is_deferred(const struct rpc_call *c)
+{
+	return c->deferred;
 }

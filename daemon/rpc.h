@@ -19,6 +19,13 @@
  * (rpc_park_room) and registers how the call is taken back should its
  * client go (rpc_park); the transport knows the connections, the handler
  * knows what its call waits for.
+ *
+ * A handler that must not run where it was called (it would wait on a
+ * database server: jobq.h's reads_block) hands its call to another
+ * thread with rpc_defer() and returns; that thread calls the same handler
+ * again with rpc_deferred_run(), the request and its body kept alive
+ * until then. rpc_dispatch() does not touch the call once the handler has
+ * returned, so a reply sent from another thread before that is safe.
  */
 
 #include <protobuf-c/protobuf-c.h>
@@ -93,6 +100,12 @@ struct rpc_call {
 	unsigned method;              /* index in the service descriptor */
 	const Jobd__V1__Request *req; /* during the handler's call only */
 
+	/* rpc's, during the handler's call: what rpc_defer() takes over */
+	ProtobufCService *svc;
+	ProtobufCMessage *in;
+	bool *taken;   /* set by rpc_defer(): the request is the deferred's */
+	bool deferred; /* the handler runs from rpc_deferred_run() */
+
 	/* An error reply in the making (rpc_fail); the code of the reply
 	 * when send() is called. */
 	int code;
@@ -106,6 +119,16 @@ struct rpc_call {
 	 * whether the call holds room to park (rpc_park_room). */
 	int64_t t0;
 	bool room;
+};
+
+/* A call handed to another thread (rpc_defer); `next` is the taker's. */
+struct rpc_deferred {
+	struct rpc_deferred *next;
+	struct rpc_call *c;
+	ProtobufCService *svc;
+	ProtobufCMessage *in;
+	Jobd__V1__Request *req;
+	unsigned method;
 };
 
 /* Decodes and dispatches one request; the reply goes to c->send. */
@@ -145,6 +168,24 @@ int rpc_park_room(struct rpc_call *c, int kind);
 void rpc_park(struct rpc_call *c, const struct rpc_park_ops *ops, void *arg);
 void rpc_unpark(struct rpc_call *c);
 void rpc_release(struct rpc_call *c);
+/*
+ * In a handler: c is to be handled again on another thread, which calls
+ * rpc_deferred_run() (or rpc_deferred_fail()) exactly once with what this
+ * returns; the request and its body stay alive until then. NULL when out
+ * of memory (c is still the handler's). The handler returns without
+ * answering; it asks for room to park first (rpc_park_room), since the
+ * call waits meanwhile.
+ */
+struct rpc_deferred *rpc_defer(struct rpc_call *c);
+/* Calls the handler of d's call again, on this thread (rpc_is_deferred
+ * true during it), then frees the request and d. */
+void rpc_deferred_run(struct rpc_deferred *d);
+/* Answers d's call with an error instead (the taker is stopping), and
+ * frees the request and d. */
+void rpc_deferred_fail(struct rpc_deferred *d, int code, const char *msg);
+/* True in a handler called by rpc_deferred_run(). */
+bool rpc_is_deferred(const struct rpc_call *c);
+
 /* The transport's counters (zero where it keeps none). */
 void rpc_front_stats(struct rpc_call *c, struct rpc_front_stats *st);
 

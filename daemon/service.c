@@ -2,28 +2,34 @@
  * service: one handler per method of `service Jobs`.
  *
  * Every handler runs on the front (nng's callback threads) and returns
- * without waiting for a job or a disk flush. Quick queries (Get, List,
+ * without waiting for a job or a disk flush. The handlers reach the jobs
+ * only through the queue (jobq.h: q->ops). Quick queries (Get, List,
  * Stats, Kinds, Ping) are answered before the handler returns, from memory
  * for live jobs and from the database (a read, never a write) for finished
- * ones. Submit, Wait and Cancel park a waiter in the scheduler and return;
- * the waiter's fire() answers later, from the writer's completer or the
- * timer thread. SubmitBatch parks one waiter per job.
+ * ones. Submit, Wait and Cancel park a waiter in the queue and return;
+ * the waiter's fire() answers later, from the queue's threads (the local
+ * queue: the writer's completer or the timer thread). SubmitBatch parks
+ * one waiter per job.
  *
  * A handler asks the transport for room before it parks (rpc_park_room:
  * the limits per connection and overall are the front's), after its
  * request's own checks, and for Wait and Cancel after the id is known to
  * be a live job: an id that does not exist is NOT_FOUND whatever the room.
  * A parked call can be taken back (rpc_park): when its client's connection
- * closes, the release calls sched_release() on its waiters, which answer
+ * closes, the release calls the queue's release on its waiters, which answer
  * at once (to no one) unless they are firing already. Its state (`parked`,
  * `batch`) is counted: the answer holds it, and so does a release while it
  * runs; the last one frees it, so a release never touches freed memory
  * however it races with the waiter's fire().
  *
- * Reads use a small pool of connections of their own (SQLite's rule: one
- * connection, one thread at a time); the writer thread has its own. They
- * are opened read-only, so a database whose file or filesystem can no
- * longer be written is still read.
+ * Reads. With a queue whose reads never wait on anything but a file
+ * (SQLite: ops->reads_block false), a handler reads where it runs, as
+ * above. With one whose reads may wait on a server (PostgreSQL), a handler
+ * that needs a read (a Get of a job not live here, List, a Submit with an
+ * idempotency key or `after`, Wait or Cancel of a job not live here,
+ * Retry, Pause, Resume, Stats, Kinds) hands its call to the service's own
+ * database threads (svc_defer, service_db.c) and returns at once; the
+ * same handler then runs there from the start. Nothing else changes.
  */
 #include "service_int.h"
 
@@ -45,73 +51,14 @@ _Static_assert(LIMIT_AFTER == JOB_MAX_AFTER, "one bound on after");
 /* The furthest ahead a job may be scheduled: 10 years. */
 #define MAX_AHEAD_MS (3653LL * 24 * 3600 * 1000)
 
-/* ---- database readers ------------------------------------------------ */
+/* ---- reads ----------------------------------------------------------- */
 
-/* A read connection, or NULL with the reason logged and in err. */
-store *
-reader_take(service *sv, char *err, size_t errlen)
-{
-	store *db = NULL;
-
-	pthread_mutex_lock(&sv->rd_mtx);
-	if (sv->nreaders > 0)
-		db = sv->readers[--sv->nreaders];
-	pthread_mutex_unlock(&sv->rd_mtx);
-	if (db == NULL &&
-	    store_open_readonly(&db, sv->db_path, err, errlen) != JOBD_OK) {
-		log_error("%s", err);
-		return NULL;
-	}
-	return db;
-}
-
-/* reader_take, answering c with UNAVAILABLE when there is none. */
-store *
-reader_take_for(service *sv, struct rpc_call *c)
-{
-	char err[256];
-	store *db = reader_take(sv, err, sizeof(err));
-	if (db == NULL)
-		rpc_fail(c, JOBD_UNAVAILABLE, "%s", err);
-	return db;
-}
-
-void
-reader_give(service *sv, store *db)
-{
-	pthread_mutex_lock(&sv->rd_mtx);
-	if (sv->nreaders < READERS_KEPT) {
-		sv->readers[sv->nreaders++] = db;
-		db = NULL;
-	}
-	pthread_mutex_unlock(&sv->rd_mtx);
-	store_close(db);
-}
-
-/* Job `id` from memory if it is live, else from the database: JOBD_OK,
- * JOBD_NOT_FOUND, or another error with its message in err. */
+/* Job `id` from the queue: live from memory, else from the database. */
 int
 lookup_job(service *sv, uint64_t id, struct jobrec *out, char *err,
            size_t errlen)
 {
-	store *db;
-	int rv;
-
-	/* a live job has its history in memory */
-	if (sched_get(sv->s, id, out) == JOBD_OK)
-		return JOBD_OK;
-	if ((db = reader_take(sv, err, errlen)) == NULL)
-		return JOBD_UNAVAILABLE;
-	rv = store_get(db, id, 0, out);
-	/* a job run again: its earlier runs are in their own table */
-	if (rv == JOBD_OK && out->reruns > 0 &&
-	    (rv = store_runs(db, id, out)) != JOBD_OK)
-		jobrec_clear(out);
-	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
-		snprintf(err, errlen, "cannot read job %llu: %s",
-		         (unsigned long long) id, store_errmsg(db));
-	reader_give(sv, db);
-	return rv;
+	return sv->q->ops->lookup(sv->q, id, out, err, errlen);
 }
 
 /* lookup_job; another error than JOBD_NOT_FOUND is answered on c. */
@@ -339,7 +286,7 @@ static void
 parked_release(void *arg)
 {
 	struct parked *p = arg;
-	sched_release(p->sv->s, &p->w, JOBD_CANCELLED, GONE);
+	p->sv->q->ops->release(p->sv->q, &p->w, JOBD_CANCELLED, GONE);
 	parked_unref(p);
 }
 
@@ -487,34 +434,15 @@ check_submit(const kindset *ks, const Jobd__V1__SubmitRequest *in, char *err,
 }
 
 /*
- * The job that holds `key` in the database, with its current state: a
- * Submit whose key was used by a job that already left memory. JOBD_OK
- * (*out filled), JOBD_NOT_FOUND, or a read error with its message in err.
+ * The job that holds `key`, with its current state: a Submit whose key
+ * was used by a job that already left memory. JOBD_OK (*out filled),
+ * JOBD_NOT_FOUND, or a read error with its message in err.
  */
 static int
 find_key(service *sv, const char *key, struct jobrec *out, char *err,
          size_t errlen)
 {
-	struct jobrec cur = {0};
-	uint64_t id;
-	store *db;
-	int rv;
-
-	if ((db = reader_take(sv, err, errlen)) == NULL)
-		return JOBD_UNAVAILABLE;
-	rv = store_find_key(db, key, &id);
-	if (rv == JOBD_OK)
-		rv = store_get(db, id, 0, out);
-	if (rv != JOBD_OK && rv != JOBD_NOT_FOUND)
-		snprintf(err, errlen, "cannot read the database: %s",
-		         store_errmsg(db));
-	reader_give(sv, db);
-	/* a live job's state in memory is the current one */
-	if (rv == JOBD_OK && sched_get(sv->s, out->id, &cur) == JOBD_OK) {
-		jobrec_clear(out);
-		*out = cur;
-	}
-	return rv;
+	return sv->q->ops->find_key(sv->q, key, out, err, errlen);
 }
 
 /* rec from a checked request, kind k. JOBD_RESOURCE_EXHAUSTED when out of
@@ -606,8 +534,8 @@ submit_one(service *sv, struct rpc_call *c, const Jobd__V1__SubmitRequest *in,
 		if ((rv = after_check(sv, rec.after, rec.nafter, wait,
 		                      &b.nwait_for, err, sizeof(err))) !=
 		        JOBD_OK ||
-		    (rv = sched_submit_batch(sv->s, &b, 1, err, sizeof(err))) !=
-		        JOBD_ABORTED)
+		    (rv = sv->q->ops->submit_batch(
+		         sv->q, &b, 1, err, sizeof(err))) != JOBD_ABORTED)
 			break;
 	}
 	if (rv != JOBD_OK) {
@@ -625,11 +553,16 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
 {
 	service *sv = (service *) base;
 	struct rpc_call *c = arg;
-	kindset *ks = sched_kinds(sv->s);
+	kindset *ks;
 	const struct kind_def *k;
 	char err[300];
 
 	(void) closure;
+	/* a key is looked up, and `after`'s jobs are read */
+	if ((in->idempotency_key[0] != '\0' || in->n_after > 0) &&
+	    svc_defer(sv, c))
+		return;
+	ks = sv->q->ops->kinds(sv->q);
 	/* the kind's id is all the job keeps: ks may go once it is made */
 	if ((k = check_submit(ks, in, err, sizeof(err))) == NULL)
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "%s", err);
@@ -644,7 +577,7 @@ svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
  * A batch is answered once every one of its jobs is: each job has a waiter
  * of its own (`bjob`), whose fire() records the job and counts down `left`;
  * the last one replies. The fires come from the submitting thread (a key
- * of a committed job) and the writer's completer thread (the group's commit).
+ * of a committed job) and the queue's threads (the group's commit).
  */
 struct bjob {
 	struct waiter w; /* first: fire() casts back */
@@ -695,8 +628,8 @@ batch_release(void *arg)
 	struct batch *b = arg;
 	for (size_t i = 0; i < b->n; i++)
 		if (b->jobs[i].w.fire != NULL)
-			sched_release(b->sv->s, &b->jobs[i].w, JOBD_CANCELLED,
-			              GONE);
+			b->sv->q->ops->release(b->sv->q, &b->jobs[i].w,
+			                       JOBD_CANCELLED, GONE);
 	batch_unref(b);
 }
 
@@ -844,6 +777,11 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	int rv;
 
 	(void) closure;
+	for (i = 0; i < n; i++)
+		if ((in->jobs[i]->idempotency_key[0] != '\0' ||
+		     in->jobs[i]->n_after > 0) &&
+		    svc_defer(sv, c))
+			return;
 	/* more than LIMIT_BATCH_JOBS: refused by rpc's wire check */
 	if (n == 0 || n > LIMIT_BATCH_JOBS) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT,
@@ -865,7 +803,7 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	ks = sched_kinds(sv->s);
+	ks = sv->q->ops->kinds(sv->q);
 	b->call = c;
 	b->sv = sv;
 	b->n = n;
@@ -921,8 +859,8 @@ svc_submit_batch(Jobd__V1__Jobs_Service *base,
 	for (int t = 0; t < AFTER_TRIES; t++) {
 		if ((rv = batch_after(sv, bs, nb, waits, err, sizeof(err))) !=
 		        JOBD_OK ||
-		    (rv = sched_submit_batch(sv->s, bs, nb, err,
-		                             sizeof(err))) != JOBD_ABORTED)
+		    (rv = sv->q->ops->submit_batch(
+		         sv->q, bs, nb, err, sizeof(err))) != JOBD_ABORTED)
 			break;
 	}
 	if (rv != JOBD_OK) {
@@ -945,6 +883,25 @@ out:
 
 /* ---- Get ------------------------------------------------------------- */
 
+/* Whether every job of ids[0..n) is live here: a Get the queue answers
+ * from memory. Only asked when reads may block. */
+static bool
+all_live(service *sv, const uint64_t *ids, size_t n)
+{
+	jobq *q = sv->q;
+
+	if (!q->ops->reads_block)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		struct jobrec r = {0};
+		int rv = q->ops->get_live(q, ids[i], &r);
+		jobrec_clear(&r);
+		if (rv != JOBD_OK)
+			return false;
+	}
+	return true;
+}
+
 static void
 svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
         Jobd__V1__GetReply_Closure closure, void *arg)
@@ -960,6 +917,8 @@ svc_get(Jobd__V1__Jobs_Service *base, const Jobd__V1__GetRequest *in,
 	int rv = JOBD_OK;
 
 	(void) closure;
+	if (!all_live(sv, in->ids, n) && svc_defer(sv, c))
+		return;
 	/* n is at most LIMIT_GET_IDS: rpc's wire check; the reply's size is
 	 * counted as the jobs are read, which stop past LIMIT_REPLY_BYTES */
 	recs = calloc(n + 1, sizeof(*recs));
@@ -1035,23 +994,40 @@ end_fire(struct waiter *w, int status, const struct jobrec *job,
 }
 
 /*
- * Parks c on job `id` until it ends (`park` is sched_wait or sched_cancel,
- * with room of `kind`), then answers with `reply`. A job that is not live
- * has ended already, or never was: the database answers, whatever the
- * room.
+ * Parks c on job `id` until it ends (the queue's wait, or its cancel when
+ * `cancel`, with room of `kind`), then answers with `reply`. A job that is
+ * not live has ended already, or never was: the database answers,
+ * whatever the room.
  */
 static void
 until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
-          int kind, int (*park)(sched *, uint64_t, struct waiter *),
+          int kind, bool cancel,
           void (*reply)(struct rpc_call *, const struct jobrec *),
           const char *verb)
 {
+	jobq *q = sv->q;
 	struct jobrec r = {0};
 	struct parked *p;
+	bool here = false; /* known live here, without asking the database */
 	int rv;
 
+	/* a job not live here: the queue may have to ask the database */
+	if (q->ops->reads_block && !rpc_is_deferred(c)) {
+		if (!all_live(sv, &id, 1) && svc_defer(sv, c))
+			return;
+		here = true;
+	}
 	if (rpc_park_room(c, kind) != JOBD_OK) {
-		if (sched_is_live(sv->s, id)) {
+		int st = JOBD_OK;
+		bool live = here || q->ops->is_live(q, id, &st);
+		if (st != JOBD_OK) {
+			rpc_fail(c, st,
+			         "cannot %s job %llu: cannot tell "
+			         "whether it has ended",
+			         verb, (unsigned long long) id);
+			return;
+		}
+		if (live) {
 			rpc_closure(NULL, c); /* RESOURCE_EXHAUSTED */
 			return;
 		}
@@ -1060,9 +1036,10 @@ until_end(service *sv, struct rpc_call *c, uint64_t id, int64_t deadline,
 	if ((p = parked_new(sv, c, WAIT_END, deadline, end_fire)) == NULL)
 		return;
 	p->reply = reply;
-	p->stopping = park == sched_cancel;
+	p->stopping = cancel;
 	rpc_park(c, &parked_ops, p);
-	if ((rv = park(sv->s, id, &p->w)) == JOBD_OK)
+	if ((rv = cancel ? q->ops->cancel(q, id, &p->w)
+	                 : q->ops->wait(q, id, &p->w)) == JOBD_OK)
 		return; /* parked; p may already have fired */
 	rpc_unpark(c);
 	parked_unref(p);
@@ -1090,7 +1067,7 @@ svc_wait(Jobd__V1__Jobs_Service *base, const Jobd__V1__WaitRequest *in,
 	struct rpc_call *c = arg;
 	(void) closure;
 	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_WAIT,
-	          sched_wait, reply_wait, "wait for");
+	          false, reply_wait, "wait for");
 }
 
 static void
@@ -1102,19 +1079,11 @@ svc_cancel(Jobd__V1__Jobs_Service *base, const Jobd__V1__CancelRequest *in,
 	/* No deadline (0) waits as long as the job takes to stop, as for
 	 * Wait: a running job ends at its next progress report, a program
 	 * at SIGTERM or, after its grace, SIGKILL. */
-	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_CALL,
-	          sched_cancel, reply_cancel, "cancel");
+	until_end((service *) base, c, in->id, c->deadline, RPC_PARK_CALL, true,
+	          reply_cancel, "cancel");
 }
 
 /* ---- List ------------------------------------------------------------ */
-
-static int
-cmp_desc(const void *a, const void *b)
-{
-	uint64_t x = ((const struct jobrec *) a)->id;
-	uint64_t y = ((const struct jobrec *) b)->id;
-	return x < y ? 1 : x > y ? -1 : 0;
-}
 
 static void
 free_recs(struct jobrec *v, size_t n)
@@ -1125,40 +1094,9 @@ free_recs(struct jobrec *v, size_t n)
 }
 
 /*
- * A job that ended between the memory snapshot and the database read is in
- * both, live in one and ended in the other: keeps the ended one. `v` is
- * sorted by id; returns the new count.
- */
-static size_t
-drop_twins(struct jobrec *v, size_t n)
-{
-	size_t out = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (out > 0 && v[out - 1].id == v[i].id) {
-			if (job_state_terminal(v[i].state)) {
-				jobrec_clear(&v[out - 1]);
-				v[out - 1] = v[i];
-			} else {
-				jobrec_clear(&v[i]);
-			}
-			memset(&v[i], 0, sizeof(v[i]));
-			continue;
-		}
-		if (out != i) {
-			v[out] = v[i];
-			memset(&v[i], 0, sizeof(v[i]));
-		}
-		out++;
-	}
-	return out;
-}
-
-/*
- * Live jobs come from memory (their state there is the current one), the
- * rest from the database; a database row of a live job is dropped. Each
- * source gives at most `limit` rows, so when one gave a full page, rows
- * below its lowest id were not looked at: the page stops there (`floor`)
- * and the cursor resumes from it.
+ * The queue merges live and ended jobs (jobq.h: list). When it could not
+ * look below some id (`floor`: the local queue's two sources each gave a
+ * full page), the page stops there and the cursor resumes from it.
  */
 static void
 svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
@@ -1168,16 +1106,18 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	struct rpc_call *c = arg;
 	Jobd__V1__ListReply rep = JOBD__V1__LIST_REPLY__INIT;
 	struct store_filter f = {0};
-	struct jobrec *mem = NULL, *dbv = NULL, *all = NULL;
-	size_t nmem = 0, ndb = 0, nall = 0, i, built = 0, size = 0;
+	struct jobrec *all = NULL;
+	size_t nall = 0, i, built = 0, size = 0;
 	struct pbjob *pj = NULL;
 	Jobd__V1__Job **jobs = NULL;
 	uint64_t floor = 0;
 	bool cut = false;
-	store *db;
+	char err[300];
 	int rv;
 
 	(void) closure;
+	if (svc_defer(sv, c))
+		return;
 	if ((int) in->state < 0 || (int) in->state > JOB_STATE_MAX) {
 		rpc_fail(c, JOBD_INVALID_ARGUMENT, "unknown job state %d",
 		         (int) in->state);
@@ -1195,48 +1135,10 @@ svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
 	f.before = in->cursor;
 	f.limit = in->limit ? in->limit : DEFAULT_LIST;
 
-	if ((rv = sched_list(sv->s, &f, &mem, &nmem)) != JOBD_OK) {
-		rpc_fail(c, rv, "out of memory");
-		return;
-	}
-	if ((db = reader_take_for(sv, c)) == NULL)
+	if ((rv = sv->q->ops->list(sv->q, &f, &all, &nall, &floor, err,
+	                           sizeof(err))) != JOBD_OK) {
+		rpc_fail(c, rv, "%s", err);
 		goto out;
-	rv = store_list(db, &f, &dbv, &ndb);
-	if (rv != JOBD_OK)
-		rpc_fail(c, rv, "cannot list jobs: %s", store_errmsg(db));
-	reader_give(sv, db);
-	if (rv != JOBD_OK)
-		goto out;
-
-	if (nmem == f.limit && mem[nmem - 1].id > floor)
-		floor = mem[nmem - 1].id;
-	if (ndb == f.limit && dbv[ndb - 1].id > floor)
-		floor = dbv[ndb - 1].id;
-	if ((all = calloc(nmem + ndb + 1, sizeof(*all))) == NULL) {
-		rpc_fail(c, JOBD_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < nmem; i++) {
-		if (mem[i].id >= floor) {
-			all[nall++] = mem[i];
-			memset(&mem[i], 0, sizeof(mem[i]));
-		}
-	}
-	for (i = 0; i < ndb; i++) {
-		if (dbv[i].id < floor)
-			continue;
-		if (sched_is_live(sv->s, dbv[i].id))
-			continue; /* memory had it, in its current state */
-		all[nall++] = dbv[i];
-		memset(&dbv[i], 0, sizeof(dbv[i]));
-	}
-	if (nall > 1)
-		qsort(all, nall, sizeof(*all), cmp_desc);
-	nall = drop_twins(all, nall);
-	if (nall > f.limit) {
-		for (i = f.limit; i < nall; i++)
-			jobrec_clear(&all[i]);
-		nall = f.limit;
 	}
 	pj = calloc(nall + 1, sizeof(*pj));
 	jobs = calloc(nall + 1, sizeof(*jobs));
@@ -1272,8 +1174,6 @@ out:
 	free(pj);
 	free(jobs);
 	free_recs(all, nall);
-	free_recs(mem, nmem);
-	free_recs(dbv, ndb);
 }
 
 /* ---- Stats, Kinds, Ping ---------------------------------------------- */
@@ -1292,11 +1192,13 @@ svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
 
 	(void) in;
 	(void) closure;
-	if (sched_paused_kinds(sv->s, &paused, &npaused) != JOBD_OK) {
+	if (svc_defer(sv, arg))
+		return;
+	if (sv->q->ops->paused_kinds(sv->q, &paused, &npaused) != JOBD_OK) {
 		rpc_fail(arg, JOBD_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
-	sched_stats(sv->s, &st);
+	sv->q->ops->stats(sv->q, &st);
 	rpc_front_stats(arg, &fs);
 	rep.workers = sv->cfg.workers;
 	rep.busy_workers = st.busy;
@@ -1363,15 +1265,20 @@ svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
 {
 	service *sv = (service *) base;
 	Jobd__V1__KindsReply rep = JOBD__V1__KINDS_REPLY__INIT;
-	kindset *ks = sched_kinds(sv->s);
+	kindset *ks;
 	size_t nk = 0, np = 0, i, j;
-	const struct kind_def *kt = ks != NULL ? kindset_all(ks, &nk) : NULL;
-	Jobd__V1__Kind *kinds = calloc(nk + 1, sizeof(*kinds));
-	Jobd__V1__Kind **kptrs = calloc(nk + 1, sizeof(*kptrs));
+	const struct kind_def *kt;
+	Jobd__V1__Kind *kinds, **kptrs;
 	Jobd__V1__Param *params = NULL, **pptrs = NULL;
 
 	(void) in;
 	(void) closure;
+	if (svc_defer(sv, arg)) /* paused: a read */
+		return;
+	ks = sv->q->ops->kinds(sv->q);
+	kt = ks != NULL ? kindset_all(ks, &nk) : NULL;
+	kinds = calloc(nk + 1, sizeof(*kinds));
+	kptrs = calloc(nk + 1, sizeof(*kptrs));
 	for (i = 0; i < nk; i++)
 		np += kt[i].k->nparams;
 	params = calloc(np + 1, sizeof(*params));
@@ -1391,7 +1298,7 @@ svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
 		kinds[i].source = (char *) (kt[i].source ? kt[i].source : "");
 		kinds[i].concurrency = k->concurrency;
 		kinds[i].max_input = (uint32_t) kind_max_input(k);
-		kinds[i].paused = sched_paused(sv->s, k->name);
+		kinds[i].paused = sv->q->ops->paused(sv->q, k->name);
 		kinds[i].params = &pptrs[np];
 		kinds[i].n_params = k->nparams;
 		for (j = 0; j < k->nparams; j++, np++) {
@@ -1441,23 +1348,32 @@ svc_ping(Jobd__V1__Jobs_Service *base, const Jobd__V1__PingRequest *in,
 static const Jobd__V1__Jobs_Service handlers = JOBD__V1__JOBS__INIT(svc_);
 
 int
-service_create(service **svp, sched *s, const struct service_config *cfg,
+service_create(service **svp, jobq *q, const struct service_config *cfg,
                char *err, size_t errlen)
 {
 	service *sv = calloc(1, sizeof(*sv));
+	int rv;
+
 	*svp = NULL;
-	if (sv == NULL || (sv->db_path = strdup(cfg->db_path)) == NULL) {
+	if (sv == NULL || (cfg->db_path != NULL &&
+	                   (sv->db_path = strdup(cfg->db_path)) == NULL)) {
 		free(sv);
 		snprintf(err, errlen, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	sv->base = handlers;
-	sv->s = s;
+	sv->q = q;
 	sv->cfg = *cfg;
 	sv->cfg.db_path = sv->db_path;
 	sv->started = sched_mono_ms();
-	pthread_mutex_init(&sv->rd_mtx, NULL);
-	struct metrics_source ms = {s, cfg->db_path, cfg->workers};
+	if (q->ops->reads_block &&
+	    (rv = svc_db_start(sv, SERVICE_DB_THREADS, err, errlen)) !=
+	        JOBD_OK) {
+		free(sv->db_path);
+		free(sv);
+		return rv;
+	}
+	struct metrics_source ms = {q, cfg->db_path, cfg->workers};
 	metrics_attach(&ms); /* what /metrics reads besides its counters */
 	*svp = sv;
 	return JOBD_OK;
@@ -1470,14 +1386,23 @@ service_base(service *sv)
 }
 
 void
+service_drain(service *sv)
+{
+	if (sv != NULL)
+		svc_db_stop(sv);
+}
+
+void
 service_destroy(service *sv)
 {
 	if (sv == NULL)
 		return;
-	metrics_detach(sv->s);
-	for (size_t i = 0; i < sv->nreaders; i++)
-		store_close(sv->readers[i]);
-	pthread_mutex_destroy(&sv->rd_mtx);
+	svc_db_stop(sv);
+	if (sv->db_started) {
+		pthread_cond_destroy(&sv->db_cv);
+		pthread_mutex_destroy(&sv->db_mtx);
+	}
+	metrics_detach(sv->q);
 	free(sv->db_path);
 	free(sv);
 }

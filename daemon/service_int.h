@@ -6,7 +6,8 @@
  * modules (they see service.h). service.c holds the handlers of the
  * original methods and the conversions; service_sched.c those of the
  * scheduling features (Retry, Pause, Resume, Schedules) and the checks of
- * a Submit's `after`.
+ * a Submit's `after`; service_db.c the database threads that run the
+ * handlers that read when the queue's reads may block (svc_defer).
  */
 
 #include <pthread.h>
@@ -20,19 +21,24 @@
 #include "service.h"
 #include "store.h"
 
-#define GONE         "the client's connection closed"
-#define READERS_KEPT 8
+#define GONE "the client's connection closed"
+/* The database threads, when the queue's reads may block. */
+#define SERVICE_DB_THREADS 4
 
 struct service {
 	Jobd__V1__Jobs_Service base; /* first: handlers cast back */
-	sched *s;
+	jobq *q;
 	struct service_config cfg;
 	char *db_path;
 	int64_t started;
-	pthread_mutex_t rd_mtx;
-	store *readers[READERS_KEPT];
-	size_t nreaders;
 	struct periodic *periodic; /* the Schedules; NULL: none */
+	/* the database threads (service_db.c); none when reads never block */
+	pthread_mutex_t db_mtx;
+	pthread_cond_t db_cv;
+	struct rpc_deferred *db_head, **db_tail; /* calls to run, in order */
+	pthread_t db_threads[SERVICE_DB_THREADS];
+	size_t ndb_threads;
+	bool db_started, db_stopping;
 };
 
 /* A parked call: the waiter and the call it answers. */
@@ -56,11 +62,6 @@ struct pbjob {
 	char waiting[160];
 };
 
-/* Database readers: a connection of the pool, or NULL with the reason
- * logged and in err (reader_take_for: answered on c). */
-store *reader_take(service *sv, char *err, size_t errlen);
-store *reader_take_for(service *sv, struct rpc_call *c);
-void reader_give(service *sv, store *db);
 /* Job `id` from memory if it is live, else from the database: JOBD_OK,
  * JOBD_NOT_FOUND, or another error with its message in err (find_job:
  * answered on c). With its history when it was rerun. */
@@ -99,6 +100,21 @@ void submit_fire(struct waiter *w, int status, const struct jobrec *job,
  */
 int after_check(service *sv, const uint64_t *after, size_t n,
                 uint64_t *wait_for, size_t *nwait, char *err, size_t errlen);
+/*
+ * With a queue whose reads may block (jobq.h: reads_block), on the thread
+ * that dispatched c: c is handed to the database threads, which call its
+ * handler again from the start; true: the handler returns now (c handed
+ * over, or answered: out of memory). false: the handler goes on where it
+ * is (reads never block, or this is a database thread already).
+ */
+bool svc_defer(service *sv, struct rpc_call *c);
+/* Starts n database threads (jobd:db). JOBD_OK, or an error in err. */
+int svc_db_start(service *sv, size_t n, char *err, size_t errlen);
+/* Runs every call handed over, then joins the threads; a call handed
+ * over from then on is answered UNAVAILABLE. Harmless twice, or when
+ * none were started. */
+void svc_db_stop(service *sv);
+
 /* The handlers of service_sched.c. */
 void svc_retry(Jobd__V1__Jobs_Service *base, const Jobd__V1__RetryRequest *in,
                Jobd__V1__RetryReply_Closure closure, void *arg);

@@ -4,8 +4,8 @@
  *
  * Retry reads the job from the database (a job that has ended is there
  * and only there), checks the jobs it runs after as a Submit does, and
- * hands it to the scheduler, which answers once the new run and the
- * history of the old one are on disk. Pause and Resume change the kind
+ * hands it to the queue, which answers once the new run and the history
+ * of the old one are on disk. Pause and Resume change the kind
  * in memory at once and answer once the change is on disk. None of them
  * waits on the front: what must wait parks, as a Submit does.
  */
@@ -89,8 +89,8 @@ svc_retry_one(service *sv, struct rpc_call *c, struct jobrec *rec)
 	for (int t = 0; t < AFTER_TRIES; t++) {
 		if ((rv = after_check(sv, rec->after, rec->nafter, wait, &nwait,
 		                      err, sizeof(err))) != JOBD_OK ||
-		    (rv = sched_rerun(sv->s, rec, wait, nwait, &p->w, err,
-		                      sizeof(err))) != JOBD_ABORTED)
+		    (rv = sv->q->ops->rerun(sv->q, rec, wait, nwait, &p->w, err,
+		                            sizeof(err))) != JOBD_ABORTED)
 			break;
 	}
 	if (rv != JOBD_OK) {
@@ -111,6 +111,8 @@ svc_retry(Jobd__V1__Jobs_Service *base, const Jobd__V1__RetryRequest *in,
 	int rv;
 
 	(void) closure;
+	if (svc_defer(sv, c))
+		return;
 	rv = find_job(sv, c, in->id, &rec);
 	if (rv == JOBD_NOT_FOUND)
 		rpc_fail(c, JOBD_NOT_FOUND, "no job %llu",
@@ -189,15 +191,20 @@ static const struct rpc_park_ops pause_ops = {pause_hold, pause_release};
 static void
 pause_or_resume(service *sv, struct rpc_call *c, const char *kind, bool pause)
 {
+	jobq *q = sv->q;
 	struct pausecall *pc;
-	kindset *ks = sched_kinds(sv->s);
-	bool known = ks != NULL && kindset_find(ks, kind) != NULL;
+	kindset *ks;
+	bool known;
 	char name[80];
 	int rv;
 
+	if (svc_defer(sv, c)) /* paused: a read */
+		return;
+	ks = q->ops->kinds(q);
+	known = ks != NULL && kindset_find(ks, kind) != NULL;
 	kindset_unref(ks);
 	/* a kind removed while paused can still be resumed */
-	if (!known && (pause || !sched_paused(sv->s, kind))) {
+	if (!known && (pause || !q->ops->paused(q, kind))) {
 		printable(name, sizeof(name), kind);
 		rpc_fail(c, JOBD_NOT_FOUND,
 		         "unknown kind '%s' (jobctl kinds lists them)", name);
@@ -218,7 +225,7 @@ pause_or_resume(service *sv, struct rpc_call *c, const char *kind, bool pause)
 	rpc_park(c, &pause_ops, pc);
 	/* pc->changed is set before the write can complete; from the
 	 * call on, pc may be gone */
-	rv = sched_pause(sv->s, kind, pause, &pc->changed, pause_fire, pc);
+	rv = q->ops->pause(q, kind, pause, &pc->changed, pause_fire, pc);
 	if (rv != JOBD_OK) {
 		rpc_unpark(c);
 		free(pc);

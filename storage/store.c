@@ -172,8 +172,6 @@
 #endif
 
 #define STORE_BUSY_MS 5000
-/* The largest blob or text we write; SQLite's own default limit. */
-#define STORE_MAX_LEN 1000000000u
 
 /*
  * The migrations: entry N-1 turns a database of version N-1 into version N.
@@ -466,146 +464,12 @@ static const char *const store_sql[STMT_NUM] = {
 /* Scratch buffers above this size are given back after use. */
 #define STORE_SCRATCH_KEEP 65536
 
-static const char *const store_state_names[JOB_STATE_MAX + 1] = {
-    [JOB_QUEUED] = "queued",       [JOB_RUNNING] = "running",
-    [JOB_SUCCEEDED] = "succeeded", [JOB_FAILED] = "failed",
-    [JOB_CANCELLED] = "cancelled", [JOB_SCHEDULED] = "scheduled",
-};
-
 /* The state as the row stores it: a scheduled job is a queued row with
  * its not_before (see JOB_SCHEDULED). */
 const char *
 store_state_text(int state)
 {
 	return job_state_name(state == JOB_SCHEDULED ? JOB_QUEUED : state);
-}
-
-const char *
-job_state_name(int state)
-{
-	if (state < 1 || state > JOB_STATE_MAX)
-		return "unknown";
-	return store_state_names[state];
-}
-
-int
-job_state_parse(const char *name)
-{
-	for (int i = 1; name != NULL && i <= JOB_STATE_MAX; i++)
-		if (strcmp(name, store_state_names[i]) == 0)
-			return i;
-	return 0;
-}
-
-int
-job_state_terminal(int state)
-{
-	return state == JOB_SUCCEEDED || state == JOB_FAILED ||
-	       state == JOB_CANCELLED;
-}
-
-void
-jobrec_clear(struct jobrec *r)
-{
-	free(r->kind);
-	for (size_t i = 0; i < r->nparams; i++) {
-		free(r->params[i].name);
-		free(r->params[i].value);
-	}
-	free(r->params);
-	free(r->input);
-	free(r->result);
-	free(r->error);
-	free(r->idem_key);
-	free(r->unique_key);
-	free(r->after);
-	for (size_t i = 0; i < r->nhistory; i++)
-		free(r->history[i].error);
-	free(r->history);
-	memset(r, 0, sizeof(*r));
-}
-
-int
-store_dup(char **dst, const char *src)
-{
-	if (src == NULL)
-		return 0;
-	return (*dst = strdup(src)) == NULL ? -1 : 0;
-}
-
-static int
-store_dupmem(uint8_t **dst, const uint8_t *src, size_t len)
-{
-	if (src == NULL || len == 0)
-		return 0;
-	if ((*dst = malloc(len)) == NULL)
-		return -1;
-	memcpy(*dst, src, len);
-	return 0;
-}
-
-int
-jobrec_copy(struct jobrec *dst, const struct jobrec *src)
-{
-	*dst = *src;
-	dst->kind = NULL;
-	dst->params = NULL;
-	dst->nparams = 0;
-	dst->input = NULL;
-	dst->result = NULL;
-	dst->error = NULL;
-	dst->idem_key = NULL;
-	dst->unique_key = NULL;
-	dst->after = NULL;
-	dst->nafter = 0;
-	dst->history = NULL;
-	dst->nhistory = 0;
-
-	if (src->nafter > 0 && src->after != NULL) {
-		dst->after = malloc(src->nafter * sizeof(*dst->after));
-		if (dst->after == NULL)
-			goto fail;
-		memcpy(dst->after, src->after,
-		       src->nafter * sizeof(*dst->after));
-		dst->nafter = src->nafter;
-	}
-	if (src->nhistory > 0 && src->history != NULL) {
-		dst->history = calloc(src->nhistory, sizeof(*dst->history));
-		if (dst->history == NULL)
-			goto fail;
-		dst->nhistory = src->nhistory;
-		for (size_t i = 0; i < src->nhistory; i++) {
-			dst->history[i] = src->history[i];
-			dst->history[i].error = NULL;
-			if (store_dup(&dst->history[i].error,
-			              src->history[i].error) != 0)
-				goto fail;
-		}
-	}
-	if (src->nparams > 0 && src->params != NULL) {
-		dst->params = calloc(src->nparams, sizeof(*dst->params));
-		if (dst->params == NULL)
-			goto fail;
-		dst->nparams = src->nparams;
-		for (size_t i = 0; i < src->nparams; i++)
-			if (store_dup(&dst->params[i].name,
-			              src->params[i].name) != 0 ||
-			    store_dup(&dst->params[i].value,
-			              src->params[i].value) != 0)
-				goto fail;
-	}
-	if (store_dup(&dst->kind, src->kind) != 0 ||
-	    store_dupmem(&dst->input, src->input, src->input_len) != 0 ||
-	    store_dupmem(&dst->result, src->result, src->result_len) != 0 ||
-	    store_dup(&dst->error, src->error) != 0 ||
-	    store_dup(&dst->idem_key, src->idem_key) != 0 ||
-	    store_dup(&dst->unique_key, src->unique_key) != 0)
-		goto fail;
-	return JOBD_OK;
-
-fail:
-	jobrec_clear(dst);
-	return JOBD_RESOURCE_EXHAUSTED;
 }
 
 /* The jobd status of a SQLite result code. */
@@ -723,74 +587,6 @@ store_exec(store *s, int which, const char *what)
 	return rv;
 }
 
-static void
-store_put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-	p[2] = (uint8_t) (v >> 16);
-	p[3] = (uint8_t) (v >> 24);
-}
-
-static uint32_t
-store_get32(const uint8_t *p)
-{
-	return (uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16 |
-	       (uint32_t) p[3] << 24;
-}
-
-/* ---- checksums (see "Checksums" at the top) --------------------------- */
-
-/* The checksum of the job's id, where both checksums start. */
-static uint32_t
-store_crc_id(uint64_t id)
-{
-	uint8_t b[8];
-
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t) (id >> (8 * i));
-	return crc32c(0, b, sizeof(b));
-}
-
-/* crc continued over the params blob that params[0..n) encode to, without
- * making the blob: the same bytes as store_params_encode() writes. */
-static uint32_t
-store_crc_params(uint32_t crc, const struct job_param *params, size_t n)
-{
-	uint8_t b[4];
-
-	store_put32(b, (uint32_t) n);
-	crc = crc32c(crc, b, 4);
-	for (size_t i = 0; i < n; i++) {
-		const char *f[2] = {params[i].name, params[i].value};
-		for (int j = 0; j < 2; j++) {
-			size_t l = strlen(f[j]);
-			store_put32(b, (uint32_t) l);
-			crc = crc32c(crc, b, 4);
-			crc = crc32c(crc, f[j], l);
-		}
-	}
-	return crc;
-}
-
-/* The input checksum from the params blob. */
-static uint32_t
-store_input_crc(uint64_t id, const char *kind, const uint8_t *params,
-                size_t plen, const uint8_t *input, size_t ilen)
-{
-	uint32_t crc = store_crc_id(id);
-
-	crc = crc32c(crc, kind, strlen(kind) + 1);
-	crc = crc32c(crc, params, plen);
-	return crc32c(crc, input, ilen);
-}
-
-uint32_t
-store_result_crc(uint64_t id, const uint8_t *result, size_t len)
-{
-	return crc32c(store_crc_id(id), result, len);
-}
-
 /* A checksum column: 0 and *v its value, or *v = -1 for NULL (a row of
  * schema version 1); -1 if it holds anything else. */
 static int
@@ -834,52 +630,20 @@ static int
 store_params_encode(store *s, const struct jobrec *r, const char *op,
                     uint8_t **bp, size_t *lenp)
 {
-	size_t len = 4;
-	uint8_t *b, *p;
+	const char *why = NULL;
+	size_t bad = 0;
+	int rv = job_params_encode(r->params, r->nparams, bp, lenp, &bad, &why);
 
-	if (r->nparams > 0 && r->params == NULL)
-		return store_seterr(s, JOBD_INVALID_ARGUMENT,
-		                    "cannot %s job %" PRIu64 ": params missing",
-		                    op, r->id);
-	for (size_t i = 0; i < r->nparams; i++) {
-		const struct job_param *jp = &r->params[i];
-		size_t nl, vl;
-
-		if (jp->name == NULL || jp->value == NULL)
-			return store_seterr(s, JOBD_INVALID_ARGUMENT,
-			                    "cannot %s job %" PRIu64
-			                    ": param %zu has no name or value",
-			                    op, r->id, i);
-		nl = strlen(jp->name);
-		vl = strlen(jp->value);
-		if (nl > STORE_MAX_LEN - len || 8 > STORE_MAX_LEN - len - nl ||
-		    vl > STORE_MAX_LEN - len - nl - 8)
-			return store_seterr(s, JOBD_INVALID_ARGUMENT,
-			                    "cannot %s job %" PRIu64
-			                    ": params too big",
-			                    op, r->id);
-		len += 8 + nl + vl;
-	}
-	if ((b = malloc(len)) == NULL)
-		return store_seterr(s, JOBD_RESOURCE_EXHAUSTED,
-		                    "cannot %s job %" PRIu64 ": out of memory",
-		                    op, r->id);
-	p = b;
-	store_put32(p, (uint32_t) r->nparams);
-	p += 4;
-	for (size_t i = 0; i < r->nparams; i++) {
-		const char *f[2] = {r->params[i].name, r->params[i].value};
-		for (int j = 0; j < 2; j++) {
-			size_t l = strlen(f[j]);
-			store_put32(p, (uint32_t) l);
-			memcpy(p + 4, f[j], l);
-			p += 4 + l;
-		}
-	}
-	assert((size_t) (p - b) == len);
-	*bp = b;
-	*lenp = len;
-	return JOBD_OK;
+	if (rv == JOBD_OK)
+		return rv;
+	if (rv == JOBD_INVALID_ARGUMENT &&
+	    strcmp(why, "has no name or value") == 0)
+		return store_seterr(s, rv,
+		                    "cannot %s job %" PRIu64
+		                    ": param %zu has no name or value",
+		                    op, r->id, bad);
+	return store_seterr(s, rv, "cannot %s job %" PRIu64 ": %s", op, r->id,
+	                    why);
 }
 
 /*
@@ -902,7 +666,7 @@ store_params_view(store *s, const uint8_t *b, size_t len, struct jobrec *r,
 		*why = "params blob shorter than its count";
 		return JOBD_DATA_LOSS;
 	}
-	count = store_get32(b);
+	count = job_get32(b);
 	/* Every param takes at least its two lengths. */
 	if (count > (len - 4) / 8) {
 		*why = "params count larger than the blob";
@@ -937,7 +701,7 @@ store_params_view(store *s, const uint8_t *b, size_t len, struct jobrec *r,
 				*why = "params blob truncated";
 				return JOBD_DATA_LOSS;
 			}
-			l = store_get32(b + off);
+			l = job_get32(b + off);
 			off += 4;
 			if (l > len - off) {
 				*why = "params length past the end of the blob";
@@ -1195,15 +959,15 @@ store_row_verify(store *s, sqlite3_stmt *st, const struct jobrec *r, int sel)
 		                    ": corrupt record (%s)",
 		                    r->id, why);
 	if ((sel & SEL_RESULT) && res >= 0 &&
-	    store_result_crc(r->id, r->result, r->result_len) != (uint32_t) res)
+	    job_result_crc(r->id, r->result, r->result_len) != (uint32_t) res)
 		return store_seterr(s, JOBD_DATA_LOSS,
 		                    "the stored result of job %" PRIu64
 		                    " is damaged (checksum mismatch)",
 		                    r->id);
 	if ((sel & SEL_INPUT) && in >= 0 &&
-	    store_input_crc(r->id, r->kind, sqlite3_column_blob(st, COL_PARAMS),
-	                    (size_t) sqlite3_column_bytes(st, COL_PARAMS),
-	                    r->input, r->input_len) != (uint32_t) in)
+	    job_input_crc(r->id, r->kind, sqlite3_column_blob(st, COL_PARAMS),
+	                  (size_t) sqlite3_column_bytes(st, COL_PARAMS),
+	                  r->input, r->input_len) != (uint32_t) in)
 		return store_seterr(s, JOBD_DATA_LOSS,
 		                    "the stored input of job %" PRIu64
 		                    " is damaged (checksum mismatch)",
@@ -1710,11 +1474,11 @@ store_insert(store *s, const struct jobrec *r)
 	    (rc = store_bind_opt_text(st, 23, r->unique_key)) != 0 ||
 	    (rc = store_bind_blob(st, 24, after, r->nafter * 8)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 20,
-	                             store_input_crc(r->id, r->kind, params,
-	                                             plen, r->input,
-	                                             r->input_len))) != 0 ||
+	                             job_input_crc(r->id, r->kind, params, plen,
+	                                           r->input, r->input_len))) !=
+	        0 ||
 	    (rc = sqlite3_bind_int64(
-	         st, 21, store_result_crc(r->id, r->result, r->result_len))) !=
+	         st, 21, job_result_crc(r->id, r->result, r->result_len))) !=
 	        0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE) {
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -1757,7 +1521,7 @@ store_update(store *s, const struct jobrec *r)
 	    (rc = sqlite3_bind_int64(st, 9, r->finished_at)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 10, r->not_before)) != 0 ||
 	    (rc = sqlite3_bind_int64(
-	         st, 11, store_result_crc(r->id, r->result, r->result_len))) !=
+	         st, 11, job_result_crc(r->id, r->result, r->result_len))) !=
 	        0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE)
 		rv = store_fail(s, rc, "cannot update job %" PRIu64, r->id);
@@ -2019,9 +1783,9 @@ store_get_input(store *s, uint64_t id, const char *kind,
 		                  ": out of memory",
 		                  id);
 	} else if (in >= 0) {
-		uint32_t crc = store_crc_id(id);
+		uint32_t crc = job_crc_id(id);
 		crc = crc32c(crc, kind, strlen(kind) + 1);
-		crc = store_crc_params(crc, params, nparams);
+		crc = job_crc_params(crc, params, nparams);
 		if (crc32c(crc, *buf, *len) != (uint32_t) in)
 			rv = store_seterr(s, JOBD_DATA_LOSS,
 			                  "the stored input of job %" PRIu64

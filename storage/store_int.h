@@ -70,8 +70,6 @@ struct store {
 
 /* The state as a row stores it (a scheduled job is a queued row). */
 const char *store_state_text(int state);
-/* *dst = a copy of src (NULL stays NULL); -1 when out of memory. */
-int store_dup(char **dst, const char *src);
 /* Sets s's message and returns status. */
 int store_seterr(store *s, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -80,8 +78,6 @@ int store_fail(store *s, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Readies a statement for its next use (reset, bindings cleared). */
 void store_done(sqlite3_stmt *st);
-/* The checksum of job id's result. */
-uint32_t store_result_crc(uint64_t id, const uint8_t *result, size_t len);
 /* Binds a string, NULL when NULL or empty. */
 int store_bind_opt_text(sqlite3_stmt *st, int i, const char *t);
 

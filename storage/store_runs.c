@@ -31,7 +31,7 @@ store_rerun(store *s, const struct jobrec *r, const struct job_run *run)
 	    (rc = sqlite3_bind_int64(st, 2, r->not_before)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 3, r->reruns)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 4,
-	                             store_result_crc(r->id, NULL, 0))) != 0 ||
+	                             job_result_crc(r->id, NULL, 0))) != 0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE)
 		rv = store_fail(s, rc, "cannot rerun job %" PRIu64, r->id);
 	else if (sqlite3_changes64(s->db) == 0)
@@ -92,7 +92,7 @@ store_runs(store *s, uint64_t id, struct jobrec *r)
 		memset(run, 0, sizeof(*run));
 		run->state = job_state_parse(state);
 		if (run->state == 0 ||
-		    (err != NULL && store_dup(&run->error, err) != 0)) {
+		    (err != NULL && job_dup(&run->error, err) != 0)) {
 			rv = store_seterr(s, JOBD_DATA_LOSS,
 			                  "cannot read the runs of job %" PRIu64
 			                  ": corrupt record",

@@ -81,6 +81,7 @@ static struct {
 	char db[300];
 	writer *w;
 	sched *s;
+	jobq *q; /* s, as the service sees it */
 	service *sv;
 	ProtobufCService *svc;
 	uint64_t live[NLIVE];
@@ -478,6 +479,7 @@ teardown(void)
 	sched_drain(fz.s, 0);
 	writer_stop(fz.w);
 	service_destroy(fz.sv);
+	fz.q->ops->destroy(fz.q);
 	sched_destroy(fz.s);
 	fz.s = NULL;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fz.dir);
@@ -528,7 +530,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("%s", err);
 	store_close(db);
 	svc.db_path = fz.db;
-	if (service_create(&fz.sv, fz.s, &svc, err, sizeof(err)) != JOBD_OK)
+	if (jobq_local_wrap(&fz.q, fz.s, false) != JOBD_OK)
+		die("out of memory");
+	if (service_create(&fz.sv, fz.q, &svc, err, sizeof(err)) != JOBD_OK)
 		die("%s", err);
 	fz.svc = service_base(fz.sv);
 	for (int i = 0; i < NLIVE; i++)

@@ -4,14 +4,15 @@
 /*
  * schedenv: the scheduler as jobd runs it, for unit tests (test_pool,
  * test_sched): a real database on a temporary directory, its writer, the
- * built-in kinds and, with workers, a pool. A step that fails stops the
- * test (REQUIRE).
+ * built-in kinds, the queue the pool takes from (jobq_local_wrap) and,
+ * with workers, a pool. A step that fails stops the test (REQUIRE).
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobq.h"
 #include "pool.h"
 #include "scheduler.h"
 #include "store.h"
@@ -23,6 +24,7 @@ struct env {
 	char db[96];
 	writer *w;
 	sched *s;
+	jobq *q; /* s, as the pool sees it */
 	pool *p;
 	kindset *ks; /* the built-in kinds */
 };
@@ -56,8 +58,9 @@ env_open(struct env *e, const struct sched_config *cfg, uint64_t *recovered)
 	store_close(db);
 	if (recovered != NULL)
 		*recovered = rec;
+	REQUIRE(jobq_local_wrap(&e->q, e->s, false) == JOBD_OK);
 	if (cfg->workers > 0)
-		REQUIRE(pool_start(&e->p, e->s, cfg->workers, NULL, err,
+		REQUIRE(pool_start(&e->p, e->q, cfg->workers, err,
 		                   sizeof(err)) == JOBD_OK);
 }
 
@@ -68,6 +71,7 @@ env_stop(struct env *e)
 	char cmd[128];
 	sched_drain(e->s, 0);
 	pool_stop(e->p);
+	e->q->ops->destroy(e->q);
 	writer_stop(e->w);
 	sched_destroy(e->s);
 	kindset_unref(e->ks);

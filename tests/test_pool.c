@@ -336,6 +336,7 @@ test_shutdown_requeues(void)
 	pool_stop(e.p);
 	writer_stop(e.w);
 	sched_destroy(e.s);
+	e.q->ops->destroy(e.q);
 	kindset_unref(e.ks);
 	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(store_get(db, id, 0, &r) == JOBD_OK);
@@ -420,6 +421,7 @@ test_retry_writes_in_order(void)
 	pool_stop(e.p);
 	writer_stop(e.w);
 	sched_destroy(e.s);
+	e.q->ops->destroy(e.q);
 	kindset_unref(e.ks);
 	REQUIRE(store_open(&db, e.db, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(store_counts(db, counts) == JOBD_OK);
@@ -450,7 +452,7 @@ test_input_from_database(void)
 	CHECK_EQ_STR(r.kind, "sha256");
 	CHECK(r.nparams == 1 && strcmp(r.params[0].value, "1") == 0);
 	jobrec_clear(&r);
-	REQUIRE(pool_start(&e.p, e.s, 1, NULL, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(pool_start(&e.p, e.q, 1, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
 	CHECK_EQ_INT(r.state, JOB_SUCCEEDED);
 	CHECK_EQ_INT(r.input_len, 3);
@@ -481,7 +483,7 @@ test_input_unreadable(void)
 	         "UPDATE jobs SET input = NULL WHERE id = %llu",
 	         (unsigned long long) id);
 	raw_exec(e.db, sql);
-	REQUIRE(pool_start(&e.p, e.s, 1, NULL, err, sizeof(err)) == JOBD_OK);
+	REQUIRE(pool_start(&e.p, e.q, 1, err, sizeof(err)) == JOBD_OK);
 	REQUIRE(wait_end(&e, id, &r) == JOBD_OK);
 	CHECK_EQ_INT(r.state, JOB_FAILED);
 	CHECK_EQ_INT(r.attempts, 1);
