@@ -58,10 +58,40 @@ usage(void)
 struct clients {
 	jobd_client *c[MAX_ADDRS];
 	const char *addr[MAX_ADDRS];
+	int64_t down_until[MAX_ADDRS]; /* left alone until then (ms) */
 	int n;
 };
 
+/* The address to try after `at`: the next one not left alone after a
+ * failure, or simply the next when all are. */
 static int
+clients_next(const struct clients *cs, int at)
+{
+	int64_t now = now_ms();
+	for (int k = 1; k <= cs->n; k++) {
+		int i = (at + k) % cs->n;
+		if (cs->down_until[i] <= now)
+			return i;
+	}
+	return (at + 1) % cs->n;
+}
+
+/* The client of address i, opened now if it is not yet (a daemon down
+ * when the program started); NULL if it cannot be. */
+static jobd_client *
+client_of(struct clients *cs, int i)
+{
+	if (cs->c[i] == NULL) {
+		if (jobd_client_open(&cs->c[i], cs->addr[i]) != JOBD_OK) {
+			cs->c[i] = NULL;
+			return NULL;
+		}
+		jobd_client_set_timeout(cs->c[i], 3000);
+	}
+	return cs->c[i];
+}
+
+static void
 clients_open(struct clients *cs, char **addrs, int n)
 {
 	if (n < 1 || n > MAX_ADDRS)
@@ -69,14 +99,10 @@ clients_open(struct clients *cs, char **addrs, int n)
 	cs->n = n;
 	for (int i = 0; i < n; i++) {
 		cs->addr[i] = addrs[i];
-		if (jobd_client_open(&cs->c[i], addrs[i]) != JOBD_OK) {
-			fprintf(stderr, "cluster_load: cannot open '%s': %s\n",
-			        addrs[i], jobd_client_errmsg());
-			return -1;
-		}
-		jobd_client_set_timeout(cs->c[i], 3000);
+		cs->c[i] = NULL;
+		cs->down_until[i] = 0;
+		(void) client_of(cs, i);
 	}
-	return 0;
 }
 
 static void
@@ -97,7 +123,9 @@ submit_main(int argc, char **argv)
 	char spec[512], *kind, *tok, *save = NULL;
 	Jobd__V1__SubmitRequest__ParamsEntry ents[MAX_PARAMS], *eptrs[MAX_PARAMS];
 	size_t nparams = 0;
-	struct clients cs;
+	struct clients cs = {.n = 0};
+	Jobd__V1__SubmitRequest *subs = NULL, **ptrs = NULL;
+	char(*keys)[64] = NULL;
 	FILE *out;
 
 	while ((opt = getopt(argc, argv, "n:b:p:k:t:j:")) != -1) {
@@ -132,17 +160,16 @@ submit_main(int argc, char **argv)
 		        argv[optind], strerror(errno));
 		return 1;
 	}
-	if (clients_open(&cs, argv + optind + 1, argc - optind - 1) != 0)
-		goto out;
+	clients_open(&cs, argv + optind + 1, argc - optind - 1);
 	acked = calloc((size_t) n, sizeof(*acked));
-	Jobd__V1__SubmitRequest *subs = calloc((size_t) b, sizeof(*subs));
-	Jobd__V1__SubmitRequest **ptrs = calloc((size_t) b, sizeof(*ptrs));
-	char(*keys)[64] = calloc((size_t) b, sizeof(*keys));
+	subs = calloc((size_t) b, sizeof(*subs));
+	ptrs = calloc((size_t) b, sizeof(*ptrs));
+	keys = calloc((size_t) b, sizeof(*keys));
 	if (acked == NULL || subs == NULL || ptrs == NULL || keys == NULL)
 		goto out;
 
 	int64_t end = now_ms() + (int64_t) secs * 1000;
-	int next = 0, resent = 0, acks = 0;
+	int at = cs.n - 1, resent = 0, acks = 0;
 	for (int first = 0; first < n; first += b) {
 		int m = first + b <= n ? b : n - first;
 		Jobd__V1__SubmitBatchRequest req =
@@ -161,9 +188,10 @@ submit_main(int argc, char **argv)
 		req.jobs = ptrs;
 		for (int tries = 0;; tries++) {
 			Jobd__V1__SubmitBatchReply *rep = NULL;
-			int at = next;
-			next = (next + 1) % cs.n;
-			int st = jobd_submit_batch(cs.c[at], &req, &rep);
+			at = clients_next(&cs, at);
+			jobd_client *c = client_of(&cs, at);
+			int st = c == NULL ? JOBD_UNAVAILABLE
+			                   : jobd_submit_batch(c, &req, &rep);
 			if (st == JOBD_OK && rep->n_jobs == (size_t) m) {
 				for (int i = 0; i < m; i++) {
 					uint64_t id = rep->jobs[i]->job != NULL
@@ -204,6 +232,7 @@ submit_main(int argc, char **argv)
 				goto out;
 			}
 			resent++;
+			cs.down_until[at] = now_ms() + 2000;
 			if ((tries + 1) % cs.n == 0)
 				usleep(100000);
 		}
@@ -215,6 +244,10 @@ submit_main(int argc, char **argv)
 out:
 	fclose(out);
 	clients_close(&cs);
+	free(subs);
+	free(ptrs);
+	free(keys);
+	free(acked);
 	return rv;
 }
 
@@ -232,7 +265,7 @@ check_main(int argc, char **argv)
 	struct ack *acks = NULL;
 	size_t n = 0, cap = 0;
 	char line[256];
-	struct clients cs;
+	struct clients cs = {.n = 0};
 	FILE *in;
 
 	while ((opt = getopt(argc, argv, "w:")) != -1) {
@@ -263,8 +296,7 @@ check_main(int argc, char **argv)
 		acks[n++].id = id;
 	}
 	fclose(in);
-	if (clients_open(&cs, argv + optind + 1, argc - optind - 1) != 0)
-		return 1;
+	clients_open(&cs, argv + optind + 1, argc - optind - 1);
 
 	int64_t end = now_ms() + (int64_t) secs * 1000;
 	size_t live, missing;
@@ -277,7 +309,8 @@ check_main(int argc, char **argv)
 			for (; first + m < n && m < 500; m++)
 				ids[m] = acks[first + m].id;
 			Jobd__V1__GetReply *g = NULL;
-			if (jobd_get(cs.c[at], ids, m, &g) != JOBD_OK) {
+			jobd_client *c = client_of(&cs, at);
+			if (c == NULL || jobd_get(c, ids, m, &g) != JOBD_OK) {
 				at = (at + 1) % cs.n; /* another daemon */
 				if (now_ms() > end)
 					goto timeout;

@@ -17,12 +17,15 @@
 #
 # DIR (made if missing) holds the state: url, the data directory's path
 # (datadir), the user it runs as (user), the server's log (log) and its
-# unix socket (.s.PGSQL.PORT). The data directory itself is a fresh
-# mktemp -d in ${TMPDIR:-/tmp}, made by initdb as an unprivileged user: as
+# unix socket (.s.PGSQL.PORT); when that user cannot write in DIR (a
+# checkout under /root, run as root), the socket and the log are in the
+# data's temporary directory instead (rundir says where), DIR/log a link.
+# The data directory itself is a fresh mktemp -d in ${TMPDIR:-/tmp}, made
+# by initdb as an unprivileged user: as
 # root, the user `nobody` (initdb and postgres refuse to run as root), run
 # through runuser; otherwise the current user. The server listens on
 # 127.0.0.1 only, on a free port (random ports tried until one binds), and
-# on a unix socket in DIR; authentication is `trust` for the superuser
+# on that unix socket; authentication is `trust` for the superuser
 # `jobd`, so the URL is postgresql://jobd@127.0.0.1:PORT/postgres.
 #
 # Settings for tests, not for production: fsync=off and
@@ -80,7 +83,7 @@ stop() {
 	case $data in
 	*/jobd-pg.*) rm -rf -- "$data" ;;
 	esac
-	rm -f -- "$dir/datadir" "$dir/url" "$dir/port"
+	rm -f -- "$dir/datadir" "$dir/url" "$dir/port" "$dir/rundir"
 }
 
 start() {
@@ -103,6 +106,13 @@ start() {
 		chown "$pguser" "$data" "$dir"
 	fi
 	trap 'stop "$dir"' ERR
+	# The socket and the log go in DIR when the server's user can write
+	# there; else (DIR under a directory closed to it, such as /root) in
+	# the data's temporary directory, DIR/log a link to the log.
+	rundir=$dir
+	as_user test -w "$dir" -a -x "$dir" 2>/dev/null || rundir=$data
+	[[ $rundir == "$dir" ]] || ln -sfn "$rundir/log" "$dir/log"
+	echo "$rundir" >"$dir/rundir"
 	# (initdb runs in the data directory: the user may not read the cwd)
 	(cd "$data" && as_user "$PG_BIN/initdb" -D "$data/data" -A trust -U jobd \
 		--no-sync -E UTF8 --locale=C.UTF-8) >"$dir/initdb.log" 2>&1 ||
@@ -113,7 +123,7 @@ start() {
 	cat >>"$data/data/postgresql.conf" <<EOF
 # tests/pg_cluster.sh: for tests only
 listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
+unix_socket_directories = '$rundir'
 fsync = off
 full_page_writes = off
 synchronous_commit = on
@@ -124,10 +134,10 @@ log_line_prefix = '%m [%p] %d '
 EOF
 	for _ in $(seq 40); do
 		port=$((20000 + RANDOM % 30000))
-		: >"$dir/log"
-		[[ $(id -u) == 0 ]] && chown "$pguser" "$dir/log"
+		: >"$rundir/log"
+		[[ $(id -u) == 0 ]] && chown "$pguser" "$rundir/log"
 		if (cd "$data" && as_user "$PG_BIN/pg_ctl" -D "$data/data" -o "-p $port" \
-			-l "$dir/log" -w -t 60 start) >/dev/null 2>&1; then
+			-l "$rundir/log" -w -t 60 start) >/dev/null 2>&1; then
 			url="postgresql://jobd@127.0.0.1:$port/postgres"
 			echo "$port" >"$dir/port"
 			echo "$url" >"$dir/url"
@@ -160,7 +170,7 @@ up() {
 	data=$(cat "$dir/datadir")
 	pguser=$(cat "$dir/user")
 	(cd "$data" && as_user "$PG_BIN/pg_ctl" -D "$data/data" -o "-p $(cat "$dir/port")" \
-		-l "$dir/log" -w -t 60 start) >/dev/null
+		-l "$(cat "$dir/rundir")/log" -w -t 60 start) >/dev/null
 }
 
 psql_admin() {

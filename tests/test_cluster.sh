@@ -17,6 +17,10 @@
 #  3. A restart of one node (SIGKILL, then the same --node) leaves the
 #     other nodes' running jobs alone: same owner, same attempt, same
 #     start, still running.
+#  4. PostgreSQL stopped at once under the running nodes: a Submit is
+#     answered UNAVAILABLE, a Get of a job running on the node asked still
+#     answers; once it is back, every node takes Submits again by itself.
+#     (It stops and starts the fixture's server: RUN_SERIAL.)
 #
 # Reads the jobs table (columns id, state 1..5 = queued running
 # succeeded failed cancelled, attempts, idem_key, owner, started_at) with
@@ -26,7 +30,8 @@ cd "$(dirname "$0")"
 dir=$(mktemp -d /tmp/jobd-cluster.XXXXXX)
 source ./lib.sh
 source ./cluster_lib.sh
-trap 'cluster_fini' EXIT
+pgdir=${PG_CLUSTER_DIR:?PG_CLUSTER_DIR is not set (tests/pg_cluster.sh run sets it)}
+trap 'bash ./pg_cluster.sh up "$pgdir" >/dev/null 2>&1; cluster_fini' EXIT
 load=${CLUSTER_LOAD_BIN:?CLUSTER_LOAD_BIN is not set (ctest sets it)}
 make_db "${dir##*/}"
 
@@ -74,7 +79,7 @@ ok "n2 back with the same node name"
 # --- 2. Wait and Cancel across nodes -------------------------------------------
 id=$(jc n1 submit sleep ms=300)
 if jc n3 wait "$id" >"$dir/wait.out" 2>&1; then
-	ok "a Wait on n3 answered when the job ended ($(q "SELECT owner FROM jobs WHERE id = $id") ran it)"
+	ok "a Wait on n3 answered when job $id ended"
 else
 	bad "wait on n3: $(cat "$dir/wait.out")"
 fi
@@ -141,6 +146,26 @@ mine=$(q "SELECT count(*) FROM jobs WHERE id IN ($(
 	echo "${ids[*]}"
 )) AND owner = 'n3' AND attempts >= 2")
 echo "n3 had $n3_jobs of them; $mine of its own re-run after its restart"
+
+# --- 4. PostgreSQL away under the running nodes --------------------------------
+live=$(q "SELECT id FROM jobs WHERE state = 2 AND owner = 'n1' ORDER BY id LIMIT 1")
+bash ./pg_cluster.sh down "$pgdir" || bad "pg_cluster.sh down"
+run "Submit with PostgreSQL down: UNAVAILABLE" 3 "" "UNAVAILABLE" -- \
+	--addr "$(addr n2)" submit sleep ms=1
+run "Get of job $live, running on n1, with PostgreSQL down" 0 "running" "" -- \
+	--addr "$(addr n1)" status "$live"
+sleep 1
+bash ./pg_cluster.sh up "$pgdir" || bad "pg_cluster.sh up"
+for n in n1 n2 n3; do
+	back=""
+	for _ in $(seq 300); do
+		jc "$n" submit sleep ms=1 >/dev/null 2>&1 && back=1 && break
+		sleep 0.1
+	done
+	[[ -n $back ]] && ok "$n takes Submits again once PostgreSQL is back, by itself" ||
+		bad "$n refuses Submits 30 s after PostgreSQL came back"
+done
+
 for i in "${ids[@]}"; do jc n1 cancel "$i" >/dev/null 2>&1; done
 
 for n in n1 n2 n3; do node_stop "$n"; done

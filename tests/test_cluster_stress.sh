@@ -44,10 +44,10 @@ kills=(0 0 0)
 done_rounds=0
 for r in $(seq "$rounds"); do
 	done_rounds=$r
-	"$load" submit -n 300 -b 20 -p 10 -k "r$r" -t 120 "$dir/acks" "${addrs[@]}" \
+	"$load" submit -n 300 -b 20 -p 50 -k "r$r" -t 120 "$dir/acks" "${addrs[@]}" \
 		>"$dir/submit.out" 2>&1 &
 	loader=$!
-	nap 400
+	nap 500
 	case $((RANDOM % 4)) in
 	0 | 1)
 		v=${nodes[RANDOM % 3]}

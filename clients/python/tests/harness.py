@@ -4,7 +4,11 @@ answers to the plain values the scenario table speaks of.
 
 Everything the tests need comes from the environment ctest sets
 (JOBD_BIN, JOBD_PROXY_BIN, JOBD_CONFORMANCE_DIR); a missing one fails the
-test, never skips it.
+test, never skips it. With JOBD_TEST_DB_URL set (the PostgreSQL run,
+python_conformance_pg: tests/pg_cluster.sh's wrapper sets it) each daemon
+gets a database of its own on that server, named as its directory, and
+the node name of its directory (JOBD_NODE); the database is dropped at the
+end.
 """
 from __future__ import annotations
 
@@ -40,6 +44,14 @@ def conformance_dir() -> Path:
     return Path(need_env("JOBD_CONFORMANCE_DIR"))
 
 
+def pg_admin(sql: str) -> None:
+    """Runs sql with psql on the PostgreSQL run's server."""
+    subprocess.run([os.environ.get("JOBD_TEST_PSQL", "psql"), "-X", "-q",
+                    "-v", "ON_ERROR_STOP=1",
+                    "-d", os.environ["JOBD_TEST_DB_URL"], "-c", sql],
+                   check=True, stdout=subprocess.DEVNULL)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,6 +67,13 @@ class Daemon:
         self.profile = profile
         self.bin = need_env("JOBD_BIN")
         self.dir = Path(tempfile.mkdtemp(prefix="jobd-py-"))
+        self.db = str(self.dir / "jobd.db")
+        self.pgname = ""
+        base = os.environ.get("JOBD_TEST_DB_URL")
+        if base:
+            self.pgname = self.dir.name
+            self.db = base.rsplit("/", 1)[0] + "/" + self.pgname
+            pg_admin(f'CREATE DATABASE "{self.pgname}"')
         self.proc: subprocess.Popen[bytes] | None = None
         self.proxy: subprocess.Popen[str] | None = None
         self.proxy_lines: queue.Queue[str] = queue.Queue()
@@ -97,10 +116,13 @@ class Daemon:
 
     def start(self) -> None:
         log = open(self.dir / "jobd.log", "ab")
+        env = dict(os.environ)
+        if self.pgname:
+            env.setdefault("JOBD_NODE", self.pgname)
         self.proc = subprocess.Popen(
-            [self.bin, "--db", str(self.dir / "jobd.db"), "--listen",
+            [self.bin, "--db", self.db, "--listen",
              self.listen, *self.opts],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         log.close()
         self.stopped = False
         self.wait_ready()
@@ -212,6 +234,8 @@ class Daemon:
                 p.kill()
                 p.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if self.pgname:
+            pg_admin(f'DROP DATABASE IF EXISTS "{self.pgname}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

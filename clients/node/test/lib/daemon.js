@@ -1,11 +1,15 @@
 // A real jobd (and holdproxy) for the tests: started on a fresh temporary
 // directory with the conformance suite's options, stopped with SIGTERM, and
 // its log kept for a failure's report. See clients/conformance/README.md.
+// With JOBD_TEST_DB_URL set (the PostgreSQL run, node_client_pg:
+// tests/pg_cluster.sh's wrapper sets it) each daemon gets a database of
+// its own on that server, named as its directory, and that name as its
+// node (JOBD_NODE); remove() drops the database.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
+import { join, dirname, resolve, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { Client } from '../../index.js';
@@ -28,6 +32,13 @@ export const env = {
 };
 
 export const TOKEN = 'conformance-token-4f1d2a7c9e';
+
+/** Runs sql with psql on the PostgreSQL run's server. */
+function pgAdmin(sql) {
+  execFileSync(process.env.JOBD_TEST_PSQL || 'psql',
+    ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', process.env.JOBD_TEST_DB_URL, '-c', sql],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+}
 
 /** A free TCP port on 127.0.0.1 (bound, read, released). */
 export function freePort() {
@@ -80,7 +91,14 @@ export class Daemon {
     } else if (this.profile === 'small') {
       extra.push('--workers', '1', '--max-queue', '1');
     }
-    this.args = ['--db', join(d, 'jobd.db'), '--listen', this.listen, '--workers', '2',
+    let db = join(d, 'jobd.db');
+    this.pgname = '';
+    if (process.env.JOBD_TEST_DB_URL) {
+      this.pgname = basename(d);
+      db = `${process.env.JOBD_TEST_DB_URL.replace(/\/[^/]*$/, '')}/${this.pgname}`;
+      pgAdmin(`CREATE DATABASE "${this.pgname}"`);
+    }
+    this.args = ['--db', db, '--listen', this.listen, '--workers', '2',
       '--kinds-dir', join(env.conformance, 'kinds'), '--log-level', 'debug', ...extra];
     this.address = this.listen;
     await this.start();
@@ -90,7 +108,9 @@ export class Daemon {
   async start() {
     const fd = openSync(this.log, 'a');
     try {
-      this.child = spawn(env.jobd, this.args, { stdio: ['ignore', 'ignore', fd] });
+      const childEnv = this.pgname && !process.env.JOBD_NODE
+        ? { ...process.env, JOBD_NODE: this.pgname } : process.env;
+      this.child = spawn(env.jobd, this.args, { stdio: ['ignore', 'ignore', fd], env: childEnv });
     } finally {
       closeSync(fd);
     }
@@ -191,5 +211,6 @@ export class Daemon {
 
   remove() {
     rmSync(this.dir, { recursive: true, force: true });
+    if (this.pgname) pgAdmin(`DROP DATABASE IF EXISTS "${this.pgname}" WITH (FORCE)`);
   }
 }
