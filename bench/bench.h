@@ -3,10 +3,10 @@
 
 /*
  * jobd-bench: what the workloads share. main.c parses the options and runs
- * the workloads (front.c, inflight.c, exec.c, own.c) in a fixed order; each
- * measures with the client library (load.c generates the load) against a jobd
- * of its own (jobdproc.h) or --addr, and hands its figures to the report
- * (report.h).
+ * the workloads (front.c, inflight.c, exec.c, own.c, cluster.c) in a fixed
+ * order; each measures with the client library (load.c generates the load)
+ * against a jobd of its own (jobdproc.h) or --addr, and hands its figures
+ * to the report (report.h).
  */
 
 #include <limits.h>
@@ -20,20 +20,22 @@
 
 /* The options, after --quick and the defaults are applied. */
 struct bench_opts {
-	const char *jobd;  /* the jobd to start */
-	const char *addr;  /* --addr: a running jobd; NULL: our own */
-	const char *dir;   /* --dir: where the data directory is made */
-	const char *json;  /* --json FILE, or NULL */
-	bool keep;         /* --keep: leave the data directory */
-	bool quick;        /* --quick */
-	uint32_t samples;  /* latency: Gets per phase */
-	uint64_t jobs;     /* throughput, inflight: jobs per phase */
-	uint32_t clients;  /* client threads */
-	uint32_t inflight; /* inflight: calls in flight on one client */
-	uint32_t batch;    /* jobs per SubmitBatch call */
-	uint32_t job_ms;   /* speedup: the length of one job */
-	uint64_t queued;   /* memory, memory-scheduled: jobs submitted */
-	uint64_t rjobs;    /* restart, restart-scheduled: jobs in the DB */
+	const char *jobd;   /* the jobd to start */
+	const char *addr;   /* --addr: a running jobd; NULL: our own */
+	const char *dir;    /* --dir: where the data directory is made */
+	const char *json;   /* --json FILE, or NULL */
+	bool keep;          /* --keep: leave the data directory */
+	bool quick;         /* --quick */
+	uint32_t samples;   /* latency: Gets per phase */
+	uint64_t jobs;      /* throughput, inflight: jobs per phase */
+	uint32_t clients;   /* client threads */
+	uint32_t inflight;  /* inflight: calls in flight on one client */
+	uint32_t batch;     /* jobs per SubmitBatch call */
+	uint32_t job_ms;    /* speedup: the length of one job */
+	uint64_t queued;    /* memory, memory-scheduled: jobs submitted */
+	uint64_t rjobs;     /* restart, restart-scheduled: jobs in the DB */
+	const char *pg_url; /* cluster: --pg-url, or NULL: a server of ours */
+	uint32_t lease_ms;  /* cluster: the daemons' --lease for the rescue */
 };
 
 struct bench {
@@ -106,6 +108,36 @@ int bench_jobd(struct bench *b, struct jobdproc *p, const char *name,
 /* Opens a client of `url` into *c; 0, or -1 having said why. */
 int bench_client(const char *url, jobd_client **c);
 
+/* The calls the workloads share (front.c); each returns 0, or -1 having
+ * said why. */
+/* Submits `req` and puts the job's id in *id. */
+int bench_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req,
+                 uint64_t *id);
+/* Waits at most deadline_ms (as jobd_wait) for job id to end; 0 when it
+ * succeeded. */
+int bench_wait_succeeded(jobd_client *c, uint64_t id, uint32_t deadline_ms);
+/* The largest n the daemon's count kind takes, at most 1e12: a count job
+ * of it runs for as long as a run needs. */
+int bench_count_max(jobd_client *c, uint64_t *max);
+/* Times n Gets of job `id` (after `warmup` untimed ones) into out[]. */
+int bench_time_gets(jobd_client *c, uint64_t id, uint32_t warmup, uint32_t n,
+                    uint64_t *out);
+/* Polls Stats until the number of busy workers is from lo to hi; `what`
+ * names the wait in the message when it lasts too long. */
+int bench_wait_busy(jobd_client *c, uint32_t lo, uint32_t hi, const char *what);
+/* The daemon's workers (Stats) into *workers; none is an error. */
+int bench_workers(jobd_client *c, uint32_t *workers);
+/* Submits jobs of req until *nv (counting them, ids into v) is `workers`
+ * and waits until that many workers are busy. */
+int bench_occupy(jobd_client *c, const Jobd__V1__SubmitRequest *req,
+                 uint64_t *v, uint32_t *nv, uint32_t workers);
+/* Cancels the *n jobs of ids[] (each once: *n is 0 after); c NULL: none. */
+int bench_cancel_jobs(jobd_client *c, const uint64_t *ids, uint32_t *n);
+/* Adds the rows "Get p50/p99/max, PHASE" of the n samples v[] (sorted),
+ * in µs, under the JSON names[]; p99's target < 1 ms when `target`. */
+void bench_get_rows(struct bench *b, const char *phase, uint64_t *v, size_t n,
+                    const char *const names[3], bool target);
+
 /* The workloads: 0 when it ran, -1 when it could not (said why). */
 int wl_latency(struct bench *b);
 int wl_latency_scrape(struct bench *b);
@@ -117,5 +149,6 @@ int wl_memory(struct bench *b);
 int wl_restart(struct bench *b);
 int wl_memory_scheduled(struct bench *b);
 int wl_restart_scheduled(struct bench *b);
+int wl_cluster(struct bench *b);
 
 #endif

@@ -179,13 +179,12 @@ bounds_report(report *r, const struct bounds_names *names,
 	return (ceiling);
 }
 
-/* utime + stime of process `pid` in ns, or -1. */
-static int64_t
-proc_cpu_ns(pid_t pid)
+int
+bounds_proc_stat(pid_t pid, bool reaped, pid_t *ppid, int64_t *cpu_ns)
 {
 	char path[64], buf[1024];
-	unsigned long long ut, st;
-	long tck = sysconf(_SC_CLK_TCK);
+	unsigned long long ut, st, cut, cst;
+	long tck = sysconf(_SC_CLK_TCK), pp;
 	FILE *f;
 	size_t n;
 
@@ -195,14 +194,31 @@ proc_cpu_ns(pid_t pid)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* after "pid (comm) ": state is field 3, utime 14, stime 15 */
+	/* after "pid (comm) ": state is field 3, ppid 4, utime 14, stime 15,
+	 * cutime 16, cstime 17 */
 	char *p = strrchr(buf, ')');
 	if (p == NULL || sscanf(p + 1,
-	                        " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	                        "%llu %llu",
-	                        &ut, &st) != 2)
+	                        " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+	                        "%llu %llu %llu %llu",
+	                        &pp, &ut, &st, &cut, &cst) != 5)
 		return (-1);
-	return ((int64_t) ((ut + st) * (1000000000ull / (unsigned long) tck)));
+	if (ppid != NULL)
+		*ppid = (pid_t) pp;
+	if (reaped) {
+		ut += cut;
+		st += cst;
+	}
+	*cpu_ns = (int64_t) ((ut + st) * (1000000000ull / (unsigned long) tck));
+	return (0);
+}
+
+/* utime + stime of process `pid` in ns, or -1. */
+static int64_t
+proc_cpu_ns(pid_t pid)
+{
+	int64_t ns;
+
+	return (bounds_proc_stat(pid, false, NULL, &ns) == 0 ? ns : -1);
 }
 
 void

@@ -10,7 +10,9 @@
  * trip plus one fsync; the ceilings of the workloads follow from that.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "bench.h"
 
@@ -45,6 +47,12 @@ void bounds_cpu_mark(const struct jobdproc *p, struct cpu_mark *m);
 void bounds_cpu_report(report *r, const struct bounds_names *names,
                        const struct cpu_mark *m0, const struct cpu_mark *m1,
                        uint64_t jobs, long ncpu);
+
+/* From /proc/PID/stat: the CPU time process pid used, utime + stime in
+ * ns (with `reaped`, with its children's that ended and were waited for:
+ * cutime + cstime), and its parent's pid (ppid may be NULL). 0, or -1 if
+ * it cannot be read. */
+int bounds_proc_stat(pid_t pid, bool reaped, pid_t *ppid, int64_t *cpu_ns);
 
 /* The directory whose filesystem bounds the commits of the jobd `p`: its
  * data directory, or with --addr (p not running) --dir's, $TMPDIR or

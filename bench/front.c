@@ -24,7 +24,9 @@
  *
  * Each returns 0 when it ran and -1 when it could not, having said why;
  * on every path the long jobs it submitted are cancelled and its jobd
- * stopped (or killed).
+ * stopped (or killed). The calls latency is made of (bench_submit,
+ * bench_time_gets, bench_occupy, bench_get_rows...) are bench.h's, for the
+ * cluster workload (cluster.c) to time Gets the same way.
  */
 #include <errno.h>
 #include <math.h>
@@ -56,8 +58,8 @@
 #define SCRAPES_QUICK     5
 
 /* Submits `req` and puts its id in *id. */
-static int
-submit(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *id)
+int
+bench_submit(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *id)
 {
 	Jobd__V1__SubmitReply *rep;
 	int rv;
@@ -76,9 +78,32 @@ submit(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *id)
 	return (0);
 }
 
+int
+bench_wait_succeeded(jobd_client *c, uint64_t id, uint32_t deadline_ms)
+{
+	Jobd__V1__WaitReply *w;
+	int rv;
+
+	if ((rv = jobd_wait(c, id, deadline_ms, &w)) != JOBD_OK) {
+		bench_errorf("Wait for job %llu failed: %s: %s",
+		             (unsigned long long) id, jobd_status_name(rv),
+		             jobd_client_errmsg());
+		return (-1);
+	}
+	rv = w->job != NULL &&
+	             w->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED
+	         ? 0
+	         : -1;
+	jobd__v1__wait_reply__free_unpacked(w, NULL);
+	if (rv != 0)
+		bench_errorf("job %llu did not succeed",
+		             (unsigned long long) id);
+	return (rv);
+}
+
 /* The largest n the daemon's count kind takes, at most 1e12. */
-static int
-count_max(jobd_client *c, uint64_t *max)
+int
+bench_count_max(jobd_client *c, uint64_t *max)
 {
 	Jobd__V1__KindsReply *k;
 	int rv;
@@ -110,9 +135,9 @@ count_max(jobd_client *c, uint64_t *max)
 }
 
 /* Times n Gets of job `id` (after `warmup` untimed ones) into out[]. */
-static int
-time_gets(jobd_client *c, uint64_t id, uint32_t warmup, uint32_t n,
-          uint64_t *out)
+int
+bench_time_gets(jobd_client *c, uint64_t id, uint32_t warmup, uint32_t n,
+                uint64_t *out)
 {
 	for (uint32_t i = 0; i < warmup + n; i++) {
 		Jobd__V1__GetReply *rep;
@@ -202,8 +227,8 @@ time_pipe(uint32_t n, uint64_t *out)
 
 /* Polls Stats until the number of busy workers is from lo to hi; `what`
  * names the wait in the message when it lasts too long. */
-static int
-wait_busy(jobd_client *c, uint32_t lo, uint32_t hi, const char *what)
+int
+bench_wait_busy(jobd_client *c, uint32_t lo, uint32_t hi, const char *what)
 {
 	int64_t end = bench_now_ns() + (int64_t) BUSY_WAIT_MS * 1000000;
 	Jobd__V1__StatsReply *st;
@@ -224,22 +249,37 @@ wait_busy(jobd_client *c, uint32_t lo, uint32_t hi, const char *what)
 	}
 }
 
+int
+bench_workers(jobd_client *c, uint32_t *workers)
+{
+	Jobd__V1__StatsReply *st;
+
+	*workers = 0;
+	if (load_stats(c, &st) == 0) {
+		*workers = st->workers;
+		jobd__v1__stats_reply__free_unpacked(st, NULL);
+		if (*workers == 0)
+			bench_errorf("this jobd has no workers to keep busy");
+	}
+	return (*workers > 0 ? 0 : -1);
+}
+
 /* Puts a job of req on every one of the workers (their ids into v, counted
  * in *nv) and waits until all of them run. */
-static int
-occupy(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *v,
-       uint32_t *nv, uint32_t workers)
+int
+bench_occupy(jobd_client *c, const Jobd__V1__SubmitRequest *req, uint64_t *v,
+             uint32_t *nv, uint32_t workers)
 {
 	for (; *nv < workers; (*nv)++)
-		if (submit(c, req, &v[*nv]) != 0)
+		if (bench_submit(c, req, &v[*nv]) != 0)
 			return -1;
-	return wait_busy(c, workers, UINT32_MAX, "not all of them");
+	return bench_wait_busy(c, workers, UINT32_MAX, "not all of them");
 }
 
 /* Cancels the n jobs of ids[] (each once: *n is 0 after); 0, or -1 having
  * said why if a Cancel failed. */
-static int
-cancel_jobs(jobd_client *c, const uint64_t *ids, uint32_t *n)
+int
+bench_cancel_jobs(jobd_client *c, const uint64_t *ids, uint32_t *n)
 {
 	int rv, ret = 0;
 
@@ -259,22 +299,20 @@ cancel_jobs(jobd_client *c, const uint64_t *ids, uint32_t *n)
 	return (ret);
 }
 
-/* p50, p99 and max of a phase, in µs. */
-static void
-add_phase(struct bench *b, const char *phase, uint64_t *v, size_t n,
-          const char *const names[3])
+void
+bench_get_rows(struct bench *b, const char *phase, uint64_t *v, size_t n,
+               const char *const names[3], bool target)
 {
 	char label[64];
 	double p50 = US(bench_percentile(v, n, 50));
 	double p99 = US(bench_percentile(v, n, 99));
 	double max = US(bench_percentile(v, n, 100));
-	bool busy = strncmp(phase, "busy", 4) == 0;
 
 	snprintf(label, sizeof(label), "Get p50, %s", phase);
 	report_add(b->rep, names[0], label, p50, "us", 1, REPORT_NONE, 0);
 	snprintf(label, sizeof(label), "Get p99, %s", phase);
 	report_add(b->rep, names[1], label, p99, "us", 1,
-	           busy ? REPORT_LT : REPORT_NONE, 1000);
+	           target ? REPORT_LT : REPORT_NONE, 1000);
 	snprintf(label, sizeof(label), "Get max, %s", phase);
 	report_add(b->rep, names[2], label, max, "us", 1, REPORT_NONE, 0);
 }
@@ -331,7 +369,7 @@ time_gets_scraped(struct bench *b, jobd_client *c, uint64_t id, scraper *s,
 			}
 			*v = p;
 		}
-		if (time_gets(c, id, 0, n, *v + *nv) != 0)
+		if (bench_time_gets(c, id, 0, n, *v + *nv) != 0)
 			return -1;
 		*nv += n;
 		scraper_peek(s, &st);
@@ -363,8 +401,6 @@ latency(struct bench *b, bool scrape)
 	static const char *const prog_names[3] = {"prog_p50_us", "prog_p99_us",
 	                                          "prog_max_us"};
 	struct bench_count_req tiny, lng, spin;
-	Jobd__V1__StatsReply *st;
-	Jobd__V1__WaitReply *w;
 	struct jobdproc p;
 	const char *url;
 	jobd_client *c = NULL;
@@ -379,7 +415,7 @@ latency(struct bench *b, bool scrape)
 	bool programs = b->o.addr == NULL && !scrape;
 	scraper *scr = NULL;
 	struct scrape_stats sst;
-	int port = 0, rv, ret = -1;
+	int port = 0, ret = -1;
 
 	if (programs && bench_kinds_dir(b, kinds, sizeof(kinds)) != 0)
 		return (-1);
@@ -412,22 +448,10 @@ latency(struct bench *b, bool scrape)
 		goto out;
 	}
 	bench_count_req_init(&tiny, 1);
-	if (submit(c, &tiny.req, &id) != 0)
+	if (bench_submit(c, &tiny.req, &id) != 0)
 		goto out;
-	if ((rv = jobd_wait(c, id, WAIT_MS, &w)) != JOBD_OK) {
-		bench_errorf("Wait for job %llu failed: %s: %s",
-		             (unsigned long long) id, jobd_status_name(rv),
-		             jobd_client_errmsg());
+	if (bench_wait_succeeded(c, id, WAIT_MS) != 0)
 		goto out;
-	}
-	bool ok = w->job != NULL &&
-	          w->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED;
-	jobd__v1__wait_reply__free_unpacked(w, NULL);
-	if (!ok) {
-		bench_errorf("job %llu (count n=1) did not succeed",
-		             (unsigned long long) id);
-		goto out;
-	}
 	if (scrape)
 		bench_progress("latency-scrape",
 		               "Gets of job %llu for %u scrapes or more, idle",
@@ -436,22 +460,14 @@ latency(struct bench *b, bool scrape)
 	else
 		bench_progress("latency", "%u Gets of job %llu, idle", n,
 		               (unsigned long long) id);
-	if (scrape && (time_gets(c, id, WARMUP_GETS, 0, idle) != 0 ||
+	if (scrape && (bench_time_gets(c, id, WARMUP_GETS, 0, idle) != 0 ||
 	               time_gets_scraped(b, c, id, scr, &idle, &nidle) != 0))
 		goto out;
-	if ((!scrape && time_gets(c, id, WARMUP_GETS, n, idle) != 0) ||
+	if ((!scrape && bench_time_gets(c, id, WARMUP_GETS, n, idle) != 0) ||
 	    time_pipe(n, floor_idle) != 0)
 		goto out;
 
-	if (load_stats(c, &st) != 0)
-		goto out;
-	workers = st->workers;
-	jobd__v1__stats_reply__free_unpacked(st, NULL);
-	if (workers == 0) {
-		bench_errorf("this jobd has no workers to keep busy");
-		goto out;
-	}
-	if (count_max(c, &max) != 0)
+	if (bench_workers(c, &workers) != 0 || bench_count_max(c, &max) != 0)
 		goto out;
 	if ((longs = calloc(workers, sizeof(*longs))) == NULL ||
 	    (spins = calloc(workers, sizeof(*spins))) == NULL) {
@@ -459,7 +475,7 @@ latency(struct bench *b, bool scrape)
 		goto out;
 	}
 	bench_count_req_init(&lng, max);
-	if (occupy(c, &lng.req, longs, &nlong, workers) != 0)
+	if (bench_occupy(c, &lng.req, longs, &nlong, workers) != 0)
 		goto out;
 	bench_progress(scrape ? "latency-scrape" : "latency",
 	               "%s Gets, %u of %u workers busy with count "
@@ -468,23 +484,23 @@ latency(struct bench *b, bool scrape)
 	               (unsigned long long) max);
 	if (scrape && time_gets_scraped(b, c, id, scr, &busy, &nbusy) != 0)
 		goto out;
-	if ((!scrape && time_gets(c, id, 0, n, busy) != 0) ||
+	if ((!scrape && bench_time_gets(c, id, 0, n, busy) != 0) ||
 	    time_pipe(n, floor_busy) != 0)
 		goto out;
 
 	/* every worker busy with a program instead */
 	if (programs) {
-		if (cancel_jobs(c, longs, &nlong) != 0 ||
-		    wait_busy(c, 0, 0, "their jobs cancelled") != 0)
+		if (bench_cancel_jobs(c, longs, &nlong) != 0 ||
+		    bench_wait_busy(c, 0, 0, "their jobs cancelled") != 0)
 			goto out;
 		bench_kind_req_init(&spin, BENCH_KIND_SPIN);
-		if (occupy(c, &spin.req, spins, &nspin, workers) != 0)
+		if (bench_occupy(c, &spin.req, spins, &nspin, workers) != 0)
 			goto out;
 		bench_progress("latency",
 		               "%u Gets, %u of %u workers busy with program "
 		               "kind %s",
 		               n, workers, workers, BENCH_KIND_SPIN);
-		if (time_gets(c, id, 0, n, prog) != 0)
+		if (bench_time_gets(c, id, 0, n, prog) != 0)
 			goto out;
 	} else if (!scrape) {
 		bench_progress("latency", "not with programs: --addr's jobd "
@@ -503,14 +519,14 @@ latency(struct bench *b, bool scrape)
 		}
 	}
 
-	add_phase(b, "idle", idle, nidle, idle_names);
-	add_phase(b, "busy", busy, nbusy, busy_names);
+	bench_get_rows(b, "idle", idle, nidle, idle_names, false);
+	bench_get_rows(b, "busy", busy, nbusy, busy_names, true);
 	double ip99 = US(bench_percentile(idle, nidle, 99));
 	double bp99 = US(bench_percentile(busy, nbusy, 99));
 	report_add(b->rep, "busy_idle_p99_ratio", "Get p99 busy / p99 idle",
 	           bp99 / ip99, "", 2, REPORT_LE, 1.5);
 	if (programs) {
-		add_phase(b, "busy (programs)", prog, n, prog_names);
+		bench_get_rows(b, "busy (programs)", prog, n, prog_names, true);
 		report_add(b->rep, "prog_idle_p99_ratio",
 		           "Get p99 busy (programs) / p99 idle",
 		           US(bench_percentile(prog, n, 99)) / ip99, "", 2,
@@ -540,9 +556,9 @@ latency(struct bench *b, bool scrape)
 	ret = 0;
 out:
 	scraper_stop(scr, &sst);
-	if (cancel_jobs(c, longs, &nlong) != 0)
+	if (bench_cancel_jobs(c, longs, &nlong) != 0)
 		ret = -1;
-	if (cancel_jobs(c, spins, &nspin) != 0)
+	if (bench_cancel_jobs(c, spins, &nspin) != 0)
 		ret = -1;
 	jobd_client_close(c);
 	free(longs);
@@ -573,11 +589,11 @@ wl_latency_scrape(struct bench *b)
 static int
 throughput_phase(struct bench *b, uint32_t batch)
 {
-	static const char *const q_names[2][4] = {
+	static const struct load_rows q_rows[2] = {
 	    {"submit_jobs_per_s", "submit_calls_jobs_per_s", "submit_p50_us",
-	     "submit_p99_us"},
+	     "submit_p99_us", REPORT_GE, REPORT_NONE, 0, 0},
 	    {"batch_jobs_per_s", "batch_calls_jobs_per_s", "batch_call_p50_us",
-	     "batch_call_p99_us"},
+	     "batch_call_p99_us", REPORT_GE, REPORT_NONE, 30000, 0},
 	};
 	static const struct bounds_names b_names[2] = {
 	    {"submit_rtt_p50_us", "submit_rtt_p99_us", "submit_fsync_p50_us",
@@ -590,17 +606,17 @@ throughput_phase(struct bench *b, uint32_t batch)
 	     "batch_cpu_ceiling_jobs_per_s"},
 	};
 	static const char *const extra[] = {"--max-queue", "0", NULL};
-	const char *const *names = q_names[batch > 0];
+	struct load_rows rows = q_rows[batch > 0];
 	struct load_result res = {0};
+	struct bench_count_req job;
 	struct bounds bd;
 	struct cpu_mark cpu0, cpu1;
-	Jobd__V1__StatsReply *st;
 	struct jobdproc p;
 	const char *url;
 	jobd_client *c = NULL;
-	uint64_t n = b->o.jobs, base;
+	uint64_t n = b->o.jobs;
 	int64_t t_done;
-	char call[32], label[64], what[64];
+	char call[32], what[64];
 	int ret = -1;
 
 	if (bench_jobd(b, &p, batch > 0 ? "throughput-batch" : "throughput",
@@ -610,11 +626,8 @@ throughput_phase(struct bench *b, uint32_t batch)
 		goto out;
 	bench_progress("throughput", "the round trip and the fsync in '%s'",
 	               bounds_dir(b, &p));
-	if (bounds_measure(c, bounds_dir(b, &p), &bd) != 0 ||
-	    load_stats(c, &st) != 0)
+	if (bounds_measure(c, bounds_dir(b, &p), &bd) != 0)
 		goto out;
-	base = st->succeeded;
-	jobd__v1__stats_reply__free_unpacked(st, NULL);
 	if (batch > 0)
 		snprintf(call, sizeof(call), "batch of %u", batch);
 	else
@@ -622,9 +635,10 @@ throughput_phase(struct bench *b, uint32_t batch)
 	bench_progress("throughput", "%llu jobs, %u clients, %s",
 	               (unsigned long long) n, b->o.clients,
 	               batch > 0 ? "SubmitBatch" : "Submit");
+	bench_count_req_init(&job, 1);
 	bounds_cpu_mark(&p, &cpu0);
-	if (load_submit(url, n, batch, b->o.clients, true, &res) != 0 ||
-	    load_wait_succeeded(c, base + n, STALL_MS, &t_done) != 0)
+	if (load_until_succeeded(c, &url, 1, &job.req, n, batch, b->o.clients,
+	                         STALL_MS, &res, &t_done) != 0)
 		goto out;
 	bounds_cpu_mark(&p, &cpu1);
 
@@ -640,23 +654,9 @@ throughput_phase(struct bench *b, uint32_t batch)
 	    (double) b->o.clients * (batch > 0 ? batch : 1), what);
 	bounds_cpu_report(b->rep, &b_names[batch > 0], &cpu0, &cpu1, n,
 	                  b->ncpu);
-	double all_s = (double) (t_done - res.t0) / 1e9;
-	double sub_s = (double) (res.t_end - res.t0) / 1e9;
-	snprintf(label, sizeof(label), "jobs/s, %s, until all succeeded", call);
-	report_add(b->rep, names[0], label, (double) n / all_s, "jobs/s", 0,
-	           REPORT_GE,
-	           batch > 0 ? 30000 : floor(SUBMIT_SHARE * ceiling));
-	snprintf(label, sizeof(label), "jobs/s, %s calls alone", call);
-	report_add(b->rep, names[1], label, (double) n / sub_s, "jobs/s", 0,
-	           REPORT_NONE, 0);
-	snprintf(label, sizeof(label), "%s call latency p50", call);
-	report_add(b->rep, names[2], label,
-	           US(bench_percentile(res.lat, res.ncalls, 50)), "us", 1,
-	           REPORT_NONE, 0);
-	snprintf(label, sizeof(label), "%s call latency p99", call);
-	report_add(b->rep, names[3], label,
-	           US(bench_percentile(res.lat, res.ncalls, 99)), "us", 1,
-	           REPORT_NONE, 0);
+	if (batch == 0)
+		rows.all_target = floor(SUBMIT_SHARE * ceiling);
+	load_report(b->rep, &rows, call, n, &res, t_done);
 	ret = 0;
 out:
 	free(res.lat);

@@ -188,6 +188,13 @@ int
 jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
                const char *const *extra)
 {
+	return (jobdproc_spawn_db(p, jobd, dir, NULL, extra));
+}
+
+int
+jobdproc_spawn_db(struct jobdproc *p, const char *jobd, const char *dir,
+                  const char *db, const char *const *extra)
+{
 	const char *argv[MAX_ARGS];
 	char **env;
 	int n = 0, port, pfd[2], logfd, err = 0;
@@ -195,8 +202,12 @@ jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "%s", dir);
-	snprintf(p->db, sizeof(p->db), "%s/jobd.db", dir);
+	if (db != NULL)
+		snprintf(p->db, sizeof(p->db), "%s", db);
+	else
+		snprintf(p->db, sizeof(p->db), "%s/jobd.db", dir);
 	snprintf(p->log, sizeof(p->log), "%s/jobd.log", dir);
+	snprintf(p->runs, sizeof(p->runs), "%s/jobd.runs", dir);
 	if ((port = jobdproc_free_port()) == 0)
 		return (-1);
 	snprintf(p->url, sizeof(p->url), "tcp://127.0.0.1:%d", port);
@@ -206,6 +217,12 @@ jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
 	argv[n++] = p->db;
 	argv[n++] = "--listen";
 	argv[n++] = p->url;
+	if (db != NULL) {
+		/* not the database's path: the default is beside it, or in
+		 * the working directory for a URL, which others share */
+		argv[n++] = "--run-dir";
+		argv[n++] = p->runs;
+	}
 	for (; extra != NULL && *extra != NULL && n < MAX_ARGS - 1; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
@@ -338,7 +355,14 @@ int
 jobdproc_start(struct jobdproc *p, const char *jobd, const char *dir,
                const char *const *extra)
 {
-	if (jobdproc_spawn(p, jobd, dir, extra) != 0)
+	return (jobdproc_start_db(p, jobd, dir, NULL, extra));
+}
+
+int
+jobdproc_start_db(struct jobdproc *p, const char *jobd, const char *dir,
+                  const char *db, const char *const *extra)
+{
+	if (jobdproc_spawn_db(p, jobd, dir, db, extra) != 0)
 		return (-1);
 	return (jobdproc_ready(p, START_WAIT_MS, NULL));
 }

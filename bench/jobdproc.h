@@ -15,8 +15,9 @@
 struct jobdproc {
 	pid_t pid; /* 0: not running */
 	char dir[4096];
-	char db[4160];
+	char db[4160]; /* --db: DIR/jobd.db, or a URL */
 	char log[4160];
+	char runs[4160]; /* --run-dir when --db is the caller's */
 	char url[64];
 };
 
@@ -32,6 +33,12 @@ void jobdproc_signals(const char *datadir);
 int jobdproc_spawn(struct jobdproc *p, const char *jobd, const char *dir,
                    const char *const *extra);
 
+/* jobdproc_spawn() with `--db DB` instead of DIR/jobd.db (a path, or a
+ * postgresql:// URL the daemons of a cluster share) and `--run-dir
+ * DIR/jobd.runs`; DB NULL: as jobdproc_spawn(). p->db is DB. */
+int jobdproc_spawn_db(struct jobdproc *p, const char *jobd, const char *dir,
+                      const char *db, const char *const *extra);
+
 /* A loopback port nothing listens on now (for another listener of a jobd:
  * --http); 0 having said why. */
 int jobdproc_free_port(void);
@@ -46,6 +53,10 @@ int jobdproc_ready(struct jobdproc *p, uint32_t timeout_ms, int64_t *ready_ns);
 /* jobdproc_spawn() and jobdproc_ready() with a 60 s limit. */
 int jobdproc_start(struct jobdproc *p, const char *jobd, const char *dir,
                    const char *const *extra);
+
+/* jobdproc_spawn_db() and jobdproc_ready() with a 60 s limit. */
+int jobdproc_start_db(struct jobdproc *p, const char *jobd, const char *dir,
+                      const char *db, const char *const *extra);
 
 /* SIGTERM, then waits (SIGKILL after 60 s); 0 if it exited 0, -1 having
  * said how it ended otherwise. Does nothing (0) when p is not running. */

@@ -15,6 +15,12 @@
  *
  * Nothing of a reply is kept: each is checked and freed at once, so a
  * million jobs cost the benchmark nothing but the latency array.
+ *
+ * Several daemons sharing one queue are loaded together: client thread i
+ * calls daemon i mod n, so the calls are spread evenly whatever the
+ * number of clients. load_until_succeeded() and load_report() are one
+ * throughput phase's measure and rows, shared by every workload that
+ * times Submits until the jobs have run.
  */
 #include "load.h"
 
@@ -28,11 +34,13 @@
 
 #define LOAD_TIMEOUT_MS 60000u /* per call: sanitizer builds are slow */
 #define POLL_US         2000
+#define US(ns)          ((double) (ns) / 1e3)
 
 struct load;
 
 struct loader {
 	struct load *l;
+	const char *url; /* the daemon this thread calls */
 	pthread_t tid;
 	bool started;
 	int64_t t_end;
@@ -41,7 +49,6 @@ struct loader {
 };
 
 struct load {
-	const char *url;
 	uint64_t njobs;
 	uint64_t ncalls;
 	uint32_t batch; /* 0: single Submits */
@@ -129,7 +136,7 @@ loader_main(void *arg)
 	jobd_client *c = NULL;
 	int rv;
 
-	if ((rv = jobd_client_open(&c, l->url)) != JOBD_OK)
+	if ((rv = jobd_client_open(&c, t->url)) != JOBD_OK)
 		fail(t, "connecting", rv);
 	else
 		jobd_client_set_timeout(c, LOAD_TIMEOUT_MS);
@@ -178,6 +185,16 @@ load_submit_req(const char *url, const Jobd__V1__SubmitRequest *job,
                 uint64_t njobs, uint32_t batch, uint32_t clients, bool keep_lat,
                 struct load_result *res)
 {
+	return (
+	    load_submit_to(&url, 1, job, njobs, batch, clients, keep_lat, res));
+}
+
+int
+load_submit_to(const char *const *urls, size_t nurls,
+               const Jobd__V1__SubmitRequest *job, uint64_t njobs,
+               uint32_t batch, uint32_t clients, bool keep_lat,
+               struct load_result *res)
+{
 	struct loader *t;
 	struct load l;
 	uint32_t started = 0;
@@ -185,7 +202,6 @@ load_submit_req(const char *url, const Jobd__V1__SubmitRequest *job,
 
 	memset(res, 0, sizeof(*res));
 	memset(&l, 0, sizeof(l));
-	l.url = url;
 	l.njobs = njobs;
 	l.batch = batch;
 	l.ncalls = batch == 0 ? njobs : (njobs + batch - 1) / batch;
@@ -205,6 +221,7 @@ load_submit_req(const char *url, const Jobd__V1__SubmitRequest *job,
 	pthread_cond_init(&l.cond, NULL);
 	for (uint32_t i = 0; i < clients; i++) {
 		t[i].l = &l;
+		t[i].url = urls[i % nurls];
 		if (pthread_create(&t[i].tid, NULL, loader_main, &t[i]) != 0)
 			break;
 		t[i].started = true;
@@ -305,4 +322,50 @@ load_wait_succeeded(jobd_client *c, uint64_t target, uint32_t stall_ms,
 		}
 		bench_sleep_us(POLL_US);
 	}
+}
+
+int
+load_until_succeeded(jobd_client *c, const char *const *urls, size_t nurls,
+                     const Jobd__V1__SubmitRequest *job, uint64_t njobs,
+                     uint32_t batch, uint32_t clients, uint32_t stall_ms,
+                     struct load_result *res, int64_t *t_done)
+{
+	Jobd__V1__StatsReply *st;
+	uint64_t base;
+
+	memset(res, 0, sizeof(*res));
+	if (load_stats(c, &st) != 0)
+		return (-1);
+	base = st->succeeded;
+	jobd__v1__stats_reply__free_unpacked(st, NULL);
+	if (load_submit_to(urls, nurls, job, njobs, batch, clients, true,
+	                   res) != 0)
+		return (-1);
+	return (load_wait_succeeded(c, base + njobs, stall_ms, t_done));
+}
+
+void
+load_report(report *r, const struct load_rows *rows, const char *call,
+            uint64_t njobs, const struct load_result *res, int64_t t_done)
+{
+	double all_s = (double) (t_done - res->t0) / 1e9;
+	double sub_s = (double) (res->t_end - res->t0) / 1e9;
+	char label[64];
+
+	snprintf(label, sizeof(label), "jobs/s, %s, until all succeeded", call);
+	report_add(r, rows->all, label, (double) njobs / all_s, "jobs/s", 0,
+	           rows->all_cmp, rows->all_target);
+	snprintf(label, sizeof(label), "jobs/s, %s calls alone", call);
+	report_add(r, rows->calls, label, (double) njobs / sub_s, "jobs/s", 0,
+	           rows->calls_cmp, rows->calls_target);
+	if (rows->p50 != NULL) {
+		snprintf(label, sizeof(label), "%s call latency p50", call);
+		report_add(r, rows->p50, label,
+		           US(bench_percentile(res->lat, res->ncalls, 50)),
+		           "us", 1, REPORT_NONE, 0);
+	}
+	snprintf(label, sizeof(label), "%s call latency p99", call);
+	report_add(r, rows->p99, label,
+	           US(bench_percentile(res->lat, res->ncalls, 99)), "us", 1,
+	           REPORT_NONE, 0);
 }

@@ -10,6 +10,8 @@
  * its own under one data directory (a fresh mkdtemp, removed at the end
  * unless --keep), or measures the one at --addr; the ones that must choose
  * jobd's options or read its memory cannot use --addr and are skipped.
+ * One that needs what not every machine has (cluster: PostgreSQL) runs
+ * only when named.
  *
  * Exit status: 0 when every workload ran, 1 when one could not (jobd did
  * not start or did not exit 0, a call or a job failed), 2 on a usage
@@ -29,12 +31,16 @@
 #include <nng/nng.h>
 
 #include "bench.h"
+#include "pgsrv.h"
 
 #ifndef JOBD_VERSION
 #define JOBD_VERSION "unknown"
 #endif
 #ifndef JOBD_BENCH_JOBD
 #define JOBD_BENCH_JOBD "jobd"
+#endif
+#ifndef JOBD_BENCH_PG_CLUSTER
+#define JOBD_BENCH_PG_CLUSTER "tests/pg_cluster.sh"
 #endif
 
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -44,38 +50,54 @@ struct workload {
 	int (*fn)(struct bench *b);
 	bool own_jobd; /* needs a jobd of its own: not with --addr */
 	const char *summary;
+	bool named_only; /* not in "all": needs what not every machine has */
 };
 
 static const struct workload workloads[] = {
     {"latency", wl_latency, false,
-     "Get round trips, idle and with every worker busy"},
+     "Get round trips, idle and with every worker busy", false},
     {"latency-scrape", wl_latency_scrape, true,
      "latency's idle and busy Gets on a jobd with --http\n"
-     "                 while a thread GETs /metrics every 100 ms"},
+     "                 while a thread GETs /metrics every 100 ms",
+     false},
     {"throughput", wl_throughput, false,
      "tiny jobs from concurrent clients until all\n"
-     "                 succeeded: one Submit per job, then SubmitBatch"},
+     "                 succeeded: one Submit per job, then SubmitBatch",
+     false},
     {"inflight", wl_inflight, false,
      "tiny jobs from one client with --inflight calls in\n"
      "                 flight: Submits until all succeeded, then Submit\n"
-     "                 then Wait per job"},
+     "                 then Wait per job",
+     false},
     {"exec", wl_exec, true,
      "tiny program jobs (/bin/true) until all succeeded,\n"
      "                 against posix_spawn+waitpid in as many threads;\n"
-     "                 then with --queued jobs queued"},
+     "                 then with --queued jobs queued",
+     false},
     {"speedup", wl_speedup, true,
-     "8 CPU jobs on 1 worker, then on one per online CPU"},
-    {"memory", wl_memory, true, "jobd's RSS per queued job (--workers 0)"},
+     "8 CPU jobs on 1 worker, then on one per online CPU", false},
+    {"memory", wl_memory, true, "jobd's RSS per queued job (--workers 0)",
+     false},
     {"restart", wl_restart, true,
      "jobd started on a database of queued jobs: time\n"
-     "                 to Ping and to the first job running"},
+     "                 to Ping and to the first job running",
+     false},
     {"memory-scheduled", wl_memory_scheduled, true,
      "jobd's RSS per scheduled job: jobs submitted\n"
-     "                 a day ahead (delay_ms), --workers 0"},
+     "                 a day ahead (delay_ms), --workers 0",
+     false},
     {"restart-scheduled", wl_restart_scheduled, true,
      "jobd started on a database of scheduled jobs:\n"
      "                 time to Ping; Stats must count them all\n"
-     "                 scheduled"},
+     "                 scheduled",
+     false},
+    {"cluster", wl_cluster, true,
+     "PostgreSQL, run only when named: throughput's\n"
+     "                 phases on SQLite, on one daemon and on three\n"
+     "                 sharing a database; Get of a job on the\n"
+     "                 daemon asked and on another; rescue of a\n"
+     "                 SIGKILLed daemon's jobs (--lease-ms)",
+     true},
 };
 #define NWORKLOADS (sizeof(workloads) / sizeof(workloads[0]))
 
@@ -93,6 +115,7 @@ static const struct workload workloads[] = {
 #define D_QUEUED     1000000u
 #define Q_QUEUED     20000u
 #define MAX_COUNT    1000000000ull /* the most jobs a run may ask for */
+#define D_LEASE_MS   2000u
 
 static void
 usage(FILE *f)
@@ -111,7 +134,7 @@ help(void)
 	    "--addr), runs the workloads, and prints one row per figure with\n"
 	    "its target and whether it was met.\n"
 	    "\n"
-	    "Workloads (default: all, in this order):\n");
+	    "Workloads (default: all but cluster, in this order):\n");
 	for (size_t i = 0; i < NWORKLOADS; i++)
 		if (strlen(workloads[i].name) > 14) /* its summary below */
 			printf("  %s\n%17s%s\n", workloads[i].name, "",
@@ -120,9 +143,9 @@ help(void)
 			printf("  %-14s %s\n", workloads[i].name,
 			       workloads[i].summary);
 	printf(
-	    "exec, speedup, memory, restart and their -scheduled variants\n"
-	    "need a jobd of their own: with --addr they are skipped; so is\n"
-	    "latency's phase with programs.\n"
+	    "exec, speedup, memory, restart, their -scheduled variants and\n"
+	    "cluster need a jobd of their own: with --addr they are skipped;\n"
+	    "so is latency's phase with programs.\n"
 	    "\n"
 	    "Options (default; with --quick):\n"
 	    "  --jobd PATH        the jobd to start\n"
@@ -151,6 +174,17 @@ help(void)
 	    "                     or scheduled (%u; %u)\n"
 	    "  --restart-jobs N   restart, restart-scheduled: jobs in the\n"
 	    "                     database (%u; %u)\n"
+	    "  --pg-url URL       cluster: the PostgreSQL server to use\n"
+	    "                     (postgresql://...; allowed to CREATE "
+	    "DATABASE:\n"
+	    "                     one per phase, dropped at the end unless\n"
+	    "                     --keep). Default: a throwaway server of its\n"
+	    "                     own (%s), on\n"
+	    "                     --dir's filesystem with fsync on, stopped "
+	    "at\n"
+	    "                     the end\n"
+	    "  --lease-ms MS      cluster: the daemons' --lease in the rescue\n"
+	    "                     (%u)\n"
 	    "  -h, --help         this text\n"
 	    "  --version          the version\n"
 	    "\n"
@@ -167,7 +201,8 @@ help(void)
 	    "not change it.\n",
 	    JOBD_BENCH_JOBD, D_SAMPLES, Q_SAMPLES, D_JOBS, Q_JOBS, D_CLIENTS,
 	    MAX_INFLIGHT, D_INFLIGHT, BENCH_BATCH_MAX, D_BATCH, D_JOB_MS,
-	    Q_JOB_MS, D_QUEUED, Q_QUEUED, D_QUEUED, Q_QUEUED);
+	    Q_JOB_MS, D_QUEUED, Q_QUEUED, D_QUEUED, Q_QUEUED,
+	    JOBD_BENCH_PG_CLUSTER, D_LEASE_MS);
 }
 
 static int usage_error(const char *fmt, ...)
@@ -220,6 +255,8 @@ enum {
 	OPT_JOB_MS,
 	OPT_QUEUED,
 	OPT_RJOBS,
+	OPT_PG_URL,
+	OPT_LEASE_MS,
 	OPT_VERSION,
 };
 
@@ -238,6 +275,8 @@ static const struct option longopts[] = {
     {"job-ms", required_argument, NULL, OPT_JOB_MS},
     {"queued", required_argument, NULL, OPT_QUEUED},
     {"restart-jobs", required_argument, NULL, OPT_RJOBS},
+    {"pg-url", required_argument, NULL, OPT_PG_URL},
+    {"lease-ms", required_argument, NULL, OPT_LEASE_MS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -262,6 +301,7 @@ static struct numopt numopts[] = {
     {OPT_JOB_MS, "job-ms", 1, 600000, D_JOB_MS, Q_JOB_MS, false, 0},
     {OPT_QUEUED, "queued", 1, MAX_COUNT, D_QUEUED, Q_QUEUED, false, 0},
     {OPT_RJOBS, "restart-jobs", 1, MAX_COUNT, D_QUEUED, Q_QUEUED, false, 0},
+    {OPT_LEASE_MS, "lease-ms", 1000, 3600000, D_LEASE_MS, D_LEASE_MS, false, 0},
 };
 #define NNUMOPTS (sizeof(numopts) / sizeof(numopts[0]))
 
@@ -301,6 +341,9 @@ parse(struct bench *b, int argc, char **argv, bool which[NWORKLOADS], bool *all)
 		case OPT_QUICK:
 			o->quick = true;
 			break;
+		case OPT_PG_URL:
+			o->pg_url = optarg;
+			break;
 		case ':':
 			return (usage_error("option '%s' needs a value",
 			                    argv[optind - 1]));
@@ -330,6 +373,10 @@ parse(struct bench *b, int argc, char **argv, bool which[NWORKLOADS], bool *all)
 		return (usage_error("invalid --addr '': an address"));
 	if (o->json != NULL && *o->json == '\0')
 		return (usage_error("invalid --json '': a file name"));
+	if (o->pg_url != NULL && !pgsrv_is_url(o->pg_url))
+		return (usage_error("invalid --pg-url '%s': a postgresql:// "
+		                    "or postgres:// URL",
+		                    o->pg_url));
 	for (size_t i = 0; i < NNUMOPTS; i++)
 		if (!numopts[i].given)
 			numopts[i].v =
@@ -342,6 +389,7 @@ parse(struct bench *b, int argc, char **argv, bool which[NWORKLOADS], bool *all)
 	o->job_ms = (uint32_t) numopts[5].v;
 	o->queued = numopts[6].v;
 	o->rjobs = numopts[7].v;
+	o->lease_ms = (uint32_t) numopts[8].v;
 
 	*all = optind == argc;
 	for (int a = optind; a < argc; a++) {
@@ -357,7 +405,7 @@ parse(struct bench *b, int argc, char **argv, bool which[NWORKLOADS], bool *all)
 		which[i] = true;
 	}
 	for (size_t i = 0; i < NWORKLOADS; i++)
-		which[i] = which[i] || *all;
+		which[i] = which[i] || (*all && !workloads[i].named_only);
 	return (0);
 }
 
@@ -402,6 +450,8 @@ record_options(struct bench *b)
 	report_option(r, "dir", b->o.dir);
 	report_option(r, "keep", b->o.keep ? "yes" : "no");
 	report_option(r, "quick", b->o.quick ? "yes" : "no");
+	/* not the URL itself: it may hold a password */
+	report_option(r, "pg", b->o.pg_url != NULL ? "--pg-url" : "its own");
 	for (size_t i = 0; i < NNUMOPTS; i++)
 		report_option_u64(r, numopts[i].name, numopts[i].v);
 }

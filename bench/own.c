@@ -46,35 +46,14 @@ static int
 run_count(jobd_client *c, uint64_t n, int64_t *ns)
 {
 	struct bench_count_req r;
-	Jobd__V1__SubmitReply *sr;
-	Jobd__V1__WaitReply *w;
 	uint64_t id;
-	int rv;
 
 	bench_count_req_init(&r, n);
 	int64_t t0 = bench_now_ns();
-	if ((rv = jobd_submit(c, &r.req, &sr)) != JOBD_OK) {
-		bench_errorf("Submit failed: %s: %s", jobd_status_name(rv),
-		             jobd_client_errmsg());
+	if (bench_submit(c, &r.req, &id) != 0 ||
+	    bench_wait_succeeded(c, id, JOB_WAIT_MS) != 0)
 		return (-1);
-	}
-	id = sr->job != NULL ? sr->job->id : 0;
-	jobd__v1__submit_reply__free_unpacked(sr, NULL);
-	if ((rv = jobd_wait(c, id, JOB_WAIT_MS, &w)) != JOBD_OK) {
-		bench_errorf("Wait for job %llu failed: %s: %s",
-		             (unsigned long long) id, jobd_status_name(rv),
-		             jobd_client_errmsg());
-		return (-1);
-	}
 	*ns = bench_now_ns() - t0;
-	bool ok = w->job != NULL &&
-	          w->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED;
-	jobd__v1__wait_reply__free_unpacked(w, NULL);
-	if (!ok) {
-		bench_errorf("job %llu (count n=%llu) did not succeed",
-		             (unsigned long long) id, (unsigned long long) n);
-		return (-1);
-	}
 	return (0);
 }
 
@@ -85,40 +64,15 @@ run_eight(jobd_client *c, uint64_t n, int64_t *ns)
 {
 	struct bench_count_req r;
 	uint64_t ids[SPEEDUP_JOBS];
-	int rv;
 
 	bench_count_req_init(&r, n);
 	int64_t t0 = bench_now_ns();
-	for (int i = 0; i < SPEEDUP_JOBS; i++) {
-		Jobd__V1__SubmitReply *sr;
-		if ((rv = jobd_submit(c, &r.req, &sr)) != JOBD_OK) {
-			bench_errorf("Submit failed: %s: %s",
-			             jobd_status_name(rv),
-			             jobd_client_errmsg());
+	for (int i = 0; i < SPEEDUP_JOBS; i++)
+		if (bench_submit(c, &r.req, &ids[i]) != 0)
 			return (-1);
-		}
-		ids[i] = sr->job != NULL ? sr->job->id : 0;
-		jobd__v1__submit_reply__free_unpacked(sr, NULL);
-	}
-	for (int i = 0; i < SPEEDUP_JOBS; i++) {
-		Jobd__V1__WaitReply *w;
-		if ((rv = jobd_wait(c, ids[i], JOB_WAIT_MS, &w)) != JOBD_OK) {
-			bench_errorf("Wait for job %llu failed: %s: %s",
-			             (unsigned long long) ids[i],
-			             jobd_status_name(rv),
-			             jobd_client_errmsg());
+	for (int i = 0; i < SPEEDUP_JOBS; i++)
+		if (bench_wait_succeeded(c, ids[i], JOB_WAIT_MS) != 0)
 			return (-1);
-		}
-		bool ok =
-		    w->job != NULL &&
-		    w->job->state == JOBD__V1__JOB_STATE__JOB_STATE_SUCCEEDED;
-		jobd__v1__wait_reply__free_unpacked(w, NULL);
-		if (!ok) {
-			bench_errorf("job %llu did not succeed",
-			             (unsigned long long) ids[i]);
-			return (-1);
-		}
-	}
 	*ns = bench_now_ns() - t0;
 	return (0);
 }

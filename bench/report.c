@@ -1,12 +1,13 @@
 /*
  * report: the table on stdout and the JSON file.
  *
- * Figures are kept in fixed arrays (a run has seven workloads of at most
- * two dozen figures); each is printed as a row the moment it is added, so a
- * long run shows its figures as they come. The machine is read once, at
- * report_create(): the CPU model from /proc/cpuinfo, the online CPUs, the
- * kernel from uname(), and the data directory's filesystem from
- * /proc/self/mounts (the longest mount point above it) and statfs().
+ * Figures are kept in fixed arrays (a run has a dozen workloads of at
+ * most four dozen figures); each is printed as a row the moment it is
+ * added, so a long run shows its figures as they come. The machine is
+ * read once, at report_create(): the CPU model from /proc/cpuinfo, the
+ * online CPUs, the kernel from uname(), and the data directory's
+ * filesystem from /proc/self/mounts (the longest mount point above it)
+ * and statfs().
  */
 #include "report.h"
 
@@ -28,7 +29,7 @@
 #endif
 
 #define MAX_WORKLOADS 16
-#define MAX_FIGURES   32
+#define MAX_FIGURES   48
 #define MAX_OPTIONS   24
 #define TMPFS_MAGIC_  0x01021994
 

@@ -3,8 +3,13 @@
 # JSON holds each workload's figures. Nothing about speed is asserted.
 # restart-scheduled itself fails (and so exits 1) unless Stats counts
 # every job of its database as scheduled after the start.
+#
+# smoke.sh BENCH cluster (bench_cluster): the same for the cluster
+# workload alone, on the PostgreSQL server at $JOBD_TEST_DB_URL (ctest's
+# fixture `postgres`, through tests/pg_cluster.sh run).
 set -u
 bench=$1
+mode=${2-all}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/bench-smoke-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 json=$dir/bench.json
@@ -14,6 +19,43 @@ fail() {
 	[ -f "$json" ] && cat "$json" >&2
 	exit 1
 }
+
+# has_figures WORKLOAD NAME...: the JSON has each figure NAME with a
+# value, within WORKLOAD's own block ("name": {"label": ..., "value": N)
+has_figures() {
+	local w=$1 block f
+	shift
+	grep -q "^    \"$w\": {" "$json" || fail "no workload '$w' in the JSON"
+	block=$(awk -v w="    \"$w\": {" \
+		'index($0, w) == 1 { on = 1; next } on && /^    }/ { exit } on' \
+		"$json")
+	for f in "$@"; do
+		grep -Eq "\"$f\": \\{\"label\": \"[^\"]*\", \"value\": -?[0-9]" \
+			<<<"$block" || fail "no figure '$f' with a value in '$w'"
+	done
+}
+
+if [ "$mode" = cluster ]; then
+	[ -n "${JOBD_TEST_DB_URL-}" ] || fail "no JOBD_TEST_DB_URL"
+	"$bench" --quick --dir "$dir" --json "$json" \
+		--pg-url "$JOBD_TEST_DB_URL" cluster
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "jobd-bench --quick cluster exited $rc"
+	for set in sqlite pg1 pg3; do
+		has_figures cluster ${set}_submit_jobs_per_s \
+			${set}_submit_calls_jobs_per_s ${set}_submit_p99_us \
+			${set}_batch_jobs_per_s ${set}_batch_calls_jobs_per_s \
+			${set}_batch_call_p99_us ${set}_batch_cpu_jobd_us
+	done
+	has_figures cluster pg3_pg1_submit_ratio pg3_pg1_batch_ratio \
+		get_local_p99_us get_remote_p99_us lease_s rescued_jobs \
+		rescue_first_s rescue_all_s pg1_batch_cpu_pg_us
+	grep -q '"status": "ok"' "$json" || fail "cluster not ok"
+	ls -d "$dir"/jobd-bench-* >/dev/null 2>&1 &&
+		fail "data directory left behind"
+	echo "bench_cluster: ok"
+	exit 0
+fi
 
 # the command line: --help on stdout with 0, a usage error is 2
 help=$("$bench" --help) || fail "--help did not exit 0"
@@ -26,10 +68,14 @@ grep -q '^  restart-scheduled$' <<<"$help" ||
 	fail "--help does not list restart-scheduled"
 grep -q '^  latency-scrape ' <<<"$help" ||
 	fail "--help does not list latency-scrape"
+grep -q '^  cluster ' <<<"$help" || fail "--help does not list cluster"
+grep -q '^  --pg-url URL ' <<<"$help" || fail "--help does not list --pg-url"
 "$bench" --batch 0 2>/dev/null
 [ $? -eq 2 ] || fail "--batch 0 is not a usage error (2)"
 "$bench" --inflight 0 2>/dev/null
 [ $? -eq 2 ] || fail "--inflight 0 is not a usage error (2)"
+"$bench" --pg-url mysql://x cluster 2>/dev/null
+[ $? -eq 2 ] || fail "a --pg-url not postgresql:// is not a usage error (2)"
 "$bench" nosuch 2>/dev/null
 [ $? -eq 2 ] || fail "an unknown workload is not a usage error (2)"
 
@@ -39,8 +85,7 @@ rc=$?
 [ -s "$json" ] || fail "no JSON written"
 ls -d "$dir"/jobd-bench-* >/dev/null 2>&1 && fail "data directory left behind"
 
-# the figures each workload must have, with a value, within its own
-# block of the JSON ("name": {"label": ..., "value": NUMBER, ...)
+# the figures each workload must have
 declare -A figures=(
 	[latency]="idle_p50_us idle_p99_us busy_p99_us busy_idle_p99_ratio
 		prog_p99_us prog_idle_p99_ratio"
@@ -69,14 +114,8 @@ declare -A figures=(
 )
 for w in latency latency-scrape throughput inflight exec speedup memory \
 	restart memory-scheduled restart-scheduled; do
-	grep -q "^    \"$w\": {" "$json" || fail "no workload '$w' in the JSON"
-	block=$(awk -v w="    \"$w\": {" \
-		'index($0, w) == 1 { on = 1; next } on && /^    }/ { exit } on' \
-		"$json")
-	for f in ${figures[$w]}; do
-		grep -Eq "\"$f\": \\{\"label\": \"[^\"]*\", \"value\": -?[0-9]" \
-			<<<"$block" || fail "no figure '$f' with a value in '$w'"
-	done
+	# shellcheck disable=SC2086 # a list of names
+	has_figures "$w" ${figures[$w]}
 done
 n=$(grep -c '"status": "ok"' "$json")
 [ "$n" -eq 10 ] || fail "$n of 10 workloads ok"
