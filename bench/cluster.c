@@ -16,8 +16,8 @@
  * "Until all succeeded" is reported beside it, the rate the daemons ran
  * the jobs at: it ends when one more job, submitted after the others, has
  * succeeded (a Wait for it), not when Stats says so, because a shared
- * queue's Stats counts ended jobs from the database now and then (every
- * 30 s), not as they end. Jobs are claimed in id order, so every job
+ * queue's Stats reads the ended jobs' counts from the database, which on
+ * a big table it does only now and then, not as they end. Jobs are claimed in id order, so every job
  * before it has been claimed by then, and the few tiny ones still running
  * end within microseconds. Over the same span, the CPU time per job of
  * the daemons and of PostgreSQL (all its processes, when it runs on this
