@@ -628,6 +628,13 @@ pg_refresh(jobq *jq)
 	pgq_reader_put(q, s, rv);
 	if (rv != JOBD_OK)
 		return;
+	pgq_counts_keep(q, counts, all, t0, cost);
+}
+
+void
+pgq_counts_keep(struct pgq *q, const uint64_t *counts, bool all, int64_t t0,
+                int64_t cost)
+{
 	pthread_mutex_lock(&q->mtx);
 	if (t0 >= q->counts_t0) { /* not older than what is kept */
 		q->counts_t0 = t0;

@@ -216,6 +216,18 @@ void pgq_paused_set(struct pgq *q, const char *kind, bool paused);
 /* Takes a reader connection (opening one if none is free); NULL with
  * the message in err. pgq_reader_put gives it back (closed if it failed
  * with `rv` JOBD_UNAVAILABLE). */
+/* Counts read from the database (counts[state]; all: the ended ones too)
+ * by a read that began at t0 (mono ms) and took cost ms, kept unless a
+ * read that began later was kept already. Takes mtx. */
+void pgq_counts_keep(struct pgq *q, const uint64_t *counts, bool all,
+                     int64_t t0, int64_t cost);
+/* A list of names that pgstore_paused_load fills (pgq_names_add: its
+ * callback; v and each name malloc'd, the caller's). */
+struct pgq_names {
+	char **v;
+	size_t n;
+};
+int pgq_names_add(const char *name, void *arg);
 pgstore *pgq_reader_get(struct pgq *q, char *err, size_t errlen);
 void pgq_reader_put(struct pgq *q, pgstore *s, int rv);
 

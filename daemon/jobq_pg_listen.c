@@ -276,25 +276,6 @@ lead(struct pgq *q, pgstore *s, int64_t *next_purge)
 	return JOBD_OK;
 }
 
-struct paused_list {
-	char **v;
-	size_t n;
-};
-
-static int
-paused_add(const char *kind, void *arg)
-{
-	struct paused_list *a = arg;
-	char **v = realloc(a->v, (a->n + 1) * sizeof(*v));
-	if (v == NULL)
-		return JOBD_RESOURCE_EXHAUSTED;
-	a->v = v;
-	if ((v[a->n] = strdup(kind)) == NULL)
-		return JOBD_RESOURCE_EXHAUSTED;
-	a->n++;
-	return 0;
-}
-
 /* The fallback poll's reads: the paused kinds, and, while Stats is asked
  * (in the last minute) or with a max_queue, the live counts (cheap: the partial
  * indexes) and the ended ones (a scan of the table: again after
@@ -303,7 +284,7 @@ static int
 refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 {
 	uint64_t counts[JOB_STATE_MAX + 1];
-	struct paused_list a = {NULL, 0};
+	struct pgq_names a = {NULL, 0};
 	bool count;
 	int rv;
 
@@ -321,18 +302,9 @@ refresh(struct pgq *q, pgstore *s, int64_t *next_counts)
 		int64_t cost = pgq_mono_ms() - t0;
 		if (all) /* the scan's cost decides when it is next */
 			*next_counts = pgq_mono_ms() + cost * PGQ_COUNTS_SCALE;
-		pthread_mutex_lock(&q->mtx);
-		if (t0 >= q->counts_t0) { /* Stats may have read them since */
-			q->counts_t0 = t0;
-			for (int st = JOB_QUEUED; st <= JOB_STATE_MAX; st++)
-				if (all || !job_state_terminal(st))
-					q->counts[st] = counts[st];
-			if (all)
-				q->counts_cost = cost;
-		}
-		pthread_mutex_unlock(&q->mtx);
+		pgq_counts_keep(q, counts, all, t0, cost);
 	}
-	if ((rv = pgstore_paused_load(s, paused_add, &a)) == JOBD_OK) {
+	if ((rv = pgstore_paused_load(s, pgq_names_add, &a)) == JOBD_OK) {
 		pthread_mutex_lock(&q->mtx);
 		for (size_t i = 0; i < q->npaused; i++)
 			free(q->paused[i]);

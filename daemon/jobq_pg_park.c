@@ -156,7 +156,7 @@ pgq_check_locked(struct pgq *q, const uint64_t *ids, size_t n)
 
 void
 pgq_fire_list(struct waiter *list, int status, const struct jobrec *job,
-          const char *msg)
+              const char *msg)
 {
 	for (struct waiter *w = list, *next; w != NULL; w = next) {
 		next = w->next;
@@ -370,4 +370,3 @@ pgq_notify_ids(pgstore *s, const char *chan, const uint64_t *ids, size_t n)
 	}
 	return rv;
 }
-

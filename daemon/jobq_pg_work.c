@@ -112,20 +112,15 @@ pgq_list(jobq *jq, const struct store_filter *f, struct jobrec **out, size_t *n,
 	return rv;
 }
 
-struct names {
-	char **v;
-	size_t n;
-};
-
-static int
-add_name(const char *kind, void *arg)
+int
+pgq_names_add(const char *name, void *arg)
 {
-	struct names *a = arg;
+	struct pgq_names *a = arg;
 	char **v = realloc(a->v, (a->n + 1) * sizeof(*v));
 	if (v == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
 	a->v = v;
-	if ((v[a->n] = strdup(kind)) == NULL)
+	if ((v[a->n] = strdup(name)) == NULL)
 		return JOBD_RESOURCE_EXHAUSTED;
 	a->n++;
 	return 0;
@@ -135,14 +130,14 @@ int
 pgq_paused_kinds(jobq *jq, char ***names, size_t *n)
 {
 	struct pgq *q = PGQ(jq);
-	struct names a = {NULL, 0};
+	struct pgq_names a = {NULL, 0};
 	char err[256];
 	pgstore *s;
 	int rv;
 
 	if ((s = pgq_reader_get(q, err, sizeof(err))) == NULL)
 		return JOBD_UNAVAILABLE;
-	rv = pgstore_paused_load(s, add_name, &a);
+	rv = pgstore_paused_load(s, pgq_names_add, &a);
 	pgq_reader_put(q, s, rv);
 	if (rv != JOBD_OK) {
 		for (size_t i = 0; i < a.n; i++)

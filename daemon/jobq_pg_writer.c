@@ -439,6 +439,21 @@ ends_done(struct pgq *q, struct job *ends, bool written)
 	pthread_mutex_unlock(&q->mtx);
 }
 
+/* Under mtx: everything waiting for the writer moves into round r. */
+static void
+take_pending(struct pgq *q, struct round *r)
+{
+	r->subs = q->subs;
+	r->ends = q->ends;
+	r->ctls = q->ctls;
+	q->subs = NULL;
+	q->ends = NULL;
+	q->ctls = NULL;
+	q->subs_tail = &q->subs;
+	q->ends_tail = &q->ends;
+	q->ctls_tail = &q->ctls;
+}
+
 /* Round r committed: everyone is answered. */
 static void
 round_done(struct pgq *q, pgstore *s, struct round *r)
@@ -781,15 +796,7 @@ give_up(struct pgq *q, pgstore *s)
 	const char *msg = pgstore_errmsg(s);
 
 	pthread_mutex_lock(&q->mtx);
-	r.subs = q->subs;
-	r.ends = q->ends;
-	r.ctls = q->ctls;
-	q->subs = NULL;
-	q->ends = NULL;
-	q->ctls = NULL;
-	q->subs_tail = &q->subs;
-	q->ends_tail = &q->ends;
-	q->ctls_tail = &q->ctls;
+	take_pending(q, &r);
 	pthread_mutex_unlock(&q->mtx);
 	for (struct pgq_subs *g = r.subs, *next; g != NULL; g = next) {
 		next = g->next;
@@ -832,15 +839,7 @@ pgq_writer_main(void *arg)
 			pthread_cond_timedwait(&q->writer_cv, &q->mtx, &ts);
 		}
 		stopping = q->writer_stop;
-		r.subs = q->subs;
-		r.ends = q->ends;
-		r.ctls = q->ctls;
-		q->subs = NULL;
-		q->ends = NULL;
-		q->ctls = NULL;
-		q->subs_tail = &q->subs;
-		q->ends_tail = &q->ends;
-		q->ctls_tail = &q->ctls;
+		take_pending(q, &r);
 		bool claimable = q->want_claim && !q->draining;
 		pthread_mutex_unlock(&q->mtx);
 
