@@ -42,7 +42,7 @@ docker build -q --network host -t "$img" - >"$tmp/build.log" 2>&1 <<'EOF' ||
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        systemd systemd-sysv libnng1 libprotobuf-c1 libsqlite3-0 libinih1 libjansson4 \
+        systemd systemd-sysv libnng1 libprotobuf-c1 libsqlite3-0 libinih1 libjansson4 libpq5 \
  && rm -rf /var/lib/apt/lists/*
 EOF
 	{ cat "$tmp/build.log"; echo "test_systemd: FAIL: image build"; exit 1; }
