@@ -600,7 +600,10 @@ pg_stats(jobq *jq, struct sched_stats *st)
 	pthread_mutex_lock(&q->mtx);
 	*st = q->st;
 	memcpy(st->counts, q->counts, sizeof(st->counts));
-	st->busy = q->busy;
+	/* a claimed job is running as the cluster sees it, and its worker
+	 * is about to take it: busy, as on the local queue, where a job is
+	 * running from the moment a worker takes it */
+	st->busy = q->busy + (uint32_t) q->nready;
 	q->counts_asked = pgq_mono_ms();
 	pthread_mutex_unlock(&q->mtx);
 }
