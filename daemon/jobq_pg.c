@@ -608,8 +608,9 @@ pg_stats(jobq *jq, struct sched_stats *st)
 	pthread_mutex_unlock(&q->mtx);
 }
 
-/* Stats asks: the counts read now, in full when the last full count was
- * cheap (a small table), else the live ones only (the partial indexes);
+/* Stats asks: the counts read now, in full when that is cheap (a table of
+ * at most PGQ_COUNTS_FRESH_ROWS jobs, or a last full count that was
+ * quick), else the live ones only (the partial indexes);
  * on an error the counts last read stay. */
 static void
 pg_refresh(jobq *jq)
@@ -621,7 +622,13 @@ pg_refresh(jobq *jq)
 	int rv;
 
 	pthread_mutex_lock(&q->mtx);
-	bool all = q->counts_cost <= PGQ_COUNTS_FRESH_MS;
+	/* in full while that is cheap: a small table (whatever the load of
+	 * the machine made the last count take), or a quick count */
+	uint64_t rows = 0;
+	for (int st = JOB_QUEUED; st <= JOB_STATE_MAX; st++)
+		rows += q->counts[st];
+	bool all = rows <= PGQ_COUNTS_FRESH_ROWS ||
+	           q->counts_cost <= PGQ_COUNTS_FRESH_MS;
 	pthread_mutex_unlock(&q->mtx);
 	if ((s = pgq_reader_get(q, err, sizeof(err))) == NULL)
 		return;

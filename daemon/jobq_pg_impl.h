@@ -22,11 +22,12 @@
 #include "jobq.h"
 #include "pgstore.h"
 
-#define PGQ_BUCKETS         1024 /* parked Waits and Cancels, by id */
-#define PGQ_POLL_MS         1000 /* fallback poll: claims, parked ids, progress */
-#define PGQ_LEAD_MS         5000 /* leader lock tried this often */
-#define PGQ_COUNTS_FRESH_MS 100  /* Stats counts afresh below this cost */
-#define PGQ_COUNTS_SCALE    100  /* ended counts: 1% of the time scanning */
+#define PGQ_BUCKETS           1024 /* parked Waits and Cancels, by id */
+#define PGQ_POLL_MS           1000 /* fallback poll: claims, parked ids, progress */
+#define PGQ_LEAD_MS           5000   /* leader lock tried this often */
+#define PGQ_COUNTS_FRESH_ROWS 100000 /* Stats counts afresh up to this */
+#define PGQ_COUNTS_FRESH_MS   100    /* Stats counts afresh below this cost */
+#define PGQ_COUNTS_SCALE      100    /* ended counts: 1% of the time scanning */
 #define PGQ_COUNTS_ASKED_MS                                                    \
 	60000 /* counts kept fresh this long after                             \
 	         Stats asked */
