@@ -17,12 +17,12 @@
  * the jobs at: it ends when one more job, submitted after the others, has
  * succeeded (a Wait for it), not when Stats says so, because a shared
  * queue's Stats reads the ended jobs' counts from the database, which on
- * a big table it does only now and then, not as they end. Jobs are claimed in id order, so every job
- * before it has been claimed by then, and the few tiny ones still running
- * end within microseconds. Over the same span, the CPU time per job of
- * the daemons and of PostgreSQL (all its processes, when it runs on this
- * machine: /proc) says what a job costs each, and so where a cluster
- * would saturate.
+ * a big table it does only now and then, not as they end. Jobs are claimed in
+ * id order, so every job before it has been claimed by then, and the few tiny
+ * ones still running end within microseconds. Over the same span, the CPU time
+ * per job of the daemons and of PostgreSQL (all its processes, when it runs on
+ * this machine: /proc) says what a job costs each, and so where a cluster would
+ * saturate.
  *
  * Get and rescue. Two daemons A and B on a fresh database, with a short
  * lease (--lease-ms). Long count jobs fill A's workers before B starts,

@@ -16,8 +16,7 @@ typedef struct pool pool;
 
 /* Starts `workers` threads on q; worker i marks slot i (q's mark) with
  * the job it runs. */
-int pool_start(pool **pp, jobq *q, uint32_t workers, char *err,
-               size_t errlen);
+int pool_start(pool **pp, jobq *q, uint32_t workers, char *err, size_t errlen);
 /* Joins the workers; call after the queue's drain. Accepts NULL. */
 void pool_stop(pool *p);
 

@@ -30,8 +30,8 @@ store_rerun(store *s, const struct jobrec *r, const struct job_run *run)
 	if ((rc = sqlite3_bind_int64(st, 1, (sqlite3_int64) r->id)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 2, r->not_before)) != 0 ||
 	    (rc = sqlite3_bind_int64(st, 3, r->reruns)) != 0 ||
-	    (rc = sqlite3_bind_int64(st, 4,
-	                             job_result_crc(r->id, NULL, 0))) != 0 ||
+	    (rc = sqlite3_bind_int64(st, 4, job_result_crc(r->id, NULL, 0))) !=
+	        0 ||
 	    (rc = sqlite3_step(st)) != SQLITE_DONE)
 		rv = store_fail(s, rc, "cannot rerun job %" PRIu64, r->id);
 	else if (sqlite3_changes64(s->db) == 0)

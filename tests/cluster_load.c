@@ -34,7 +34,7 @@
 
 #include "jobd_client.h"
 
-#define MAX_ADDRS 16
+#define MAX_ADDRS  16
 #define MAX_PARAMS 8
 
 static int64_t
@@ -121,7 +121,8 @@ submit_main(int argc, char **argv)
 	int n = 5000, b = 50, pace = 0, secs = 120, opt, rv = 1;
 	const char *prefix = "job", *job = "sleep ms=20";
 	char spec[512], *kind, *tok, *save = NULL;
-	Jobd__V1__SubmitRequest__ParamsEntry ents[MAX_PARAMS], *eptrs[MAX_PARAMS];
+	Jobd__V1__SubmitRequest__ParamsEntry ents[MAX_PARAMS],
+	    *eptrs[MAX_PARAMS];
 	size_t nparams = 0;
 	struct clients cs = {.n = 0};
 	Jobd__V1__SubmitRequest *subs = NULL, **ptrs = NULL;
@@ -130,13 +131,26 @@ submit_main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "n:b:p:k:t:j:")) != -1) {
 		switch (opt) {
-		case 'n': n = atoi(optarg); break;
-		case 'b': b = atoi(optarg); break;
-		case 'p': pace = atoi(optarg); break;
-		case 'k': prefix = optarg; break;
-		case 't': secs = atoi(optarg); break;
-		case 'j': job = optarg; break;
-		default: usage();
+		case 'n':
+			n = atoi(optarg);
+			break;
+		case 'b':
+			b = atoi(optarg);
+			break;
+		case 'p':
+			pace = atoi(optarg);
+			break;
+		case 'k':
+			prefix = optarg;
+			break;
+		case 't':
+			secs = atoi(optarg);
+			break;
+		case 'j':
+			job = optarg;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (n < 1 || b < 1 || b > 1000 || argc - optind < 2)
@@ -144,7 +158,8 @@ submit_main(int argc, char **argv)
 	snprintf(spec, sizeof(spec), "%s", job);
 	if ((kind = strtok_r(spec, " ", &save)) == NULL)
 		usage();
-	while ((tok = strtok_r(NULL, " ", &save)) != NULL && nparams < MAX_PARAMS) {
+	while ((tok = strtok_r(NULL, " ", &save)) != NULL &&
+	       nparams < MAX_PARAMS) {
 		char *eq = strchr(tok, '=');
 		if (eq == NULL)
 			usage();
@@ -194,18 +209,21 @@ submit_main(int argc, char **argv)
 			                   : jobd_submit_batch(c, &req, &rep);
 			if (st == JOBD_OK && rep->n_jobs == (size_t) m) {
 				for (int i = 0; i < m; i++) {
-					uint64_t id = rep->jobs[i]->job != NULL
-					                  ? rep->jobs[i]->job->id
-					                  : 0;
+					uint64_t id =
+					    rep->jobs[i]->job != NULL
+					        ? rep->jobs[i]->job->id
+					        : 0;
 					uint64_t *was = &acked[first + i];
-					if (id == 0 || (*was != 0 && *was != id)) {
-						fprintf(stderr,
-						        "cluster_load: key %s: id "
-						        "%llu, acknowledged before "
-						        "as %llu\n",
-						        keys[i],
-						        (unsigned long long) id,
-						        (unsigned long long) *was);
+					if (id == 0 ||
+					    (*was != 0 && *was != id)) {
+						fprintf(
+						    stderr,
+						    "cluster_load: key %s: id "
+						    "%llu, acknowledged before "
+						    "as %llu\n",
+						    keys[i],
+						    (unsigned long long) id,
+						    (unsigned long long) *was);
 						jobd__v1__submit_batch_reply__free_unpacked(
 						    rep, NULL);
 						goto out;
@@ -216,13 +234,13 @@ submit_main(int argc, char **argv)
 				}
 				fflush(out);
 				acks += m;
-				jobd__v1__submit_batch_reply__free_unpacked(rep,
-				                                            NULL);
+				jobd__v1__submit_batch_reply__free_unpacked(
+				    rep, NULL);
 				break;
 			}
 			if (rep != NULL)
-				jobd__v1__submit_batch_reply__free_unpacked(rep,
-				                                            NULL);
+				jobd__v1__submit_batch_reply__free_unpacked(
+				    rep, NULL);
 			if (now_ms() > end) {
 				fprintf(stderr,
 				        "cluster_load: batch at %s-%06d not "
@@ -321,7 +339,8 @@ check_main(int argc, char **argv)
 				acks[first + i].state = 0;
 			for (size_t j = 0; j < g->n_jobs; j++)
 				for (size_t i = 0; i < m; i++)
-					if (acks[first + i].id == g->jobs[j]->id) {
+					if (acks[first + i].id ==
+					    g->jobs[j]->id) {
 						acks[first + i].state =
 						    g->jobs[j]->state;
 						acks[first + i].attempts =

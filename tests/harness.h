@@ -151,8 +151,8 @@ jd_pg_createdb(const char *name, char *url, size_t size)
 		query = base + strlen(base);
 	for (path = auth + 3; path < query && *path != '/'; path++)
 		;
-	if ((size_t) snprintf(url, size, "%.*s/%s%s", (int) (path - base),
-	                      base, name, query) >= size)
+	if ((size_t) snprintf(url, size, "%.*s/%s%s", (int) (path - base), base,
+	                      name, query) >= size)
 		return -1;
 	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\"", name);
 	return jd_pg_admin(sql);
@@ -163,8 +163,8 @@ static inline void
 jd_pg_dropdb(const char *name)
 {
 	char sql[160];
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)",
-	         name);
+	snprintf(sql, sizeof(sql),
+	         "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)", name);
 	(void) jd_pg_admin(sql);
 }
 

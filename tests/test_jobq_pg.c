@@ -38,8 +38,7 @@ static bool pg_started;
 
 /* ---- the server ---------------------------------------------------------- */
 
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int
 sh(const char *fmt, ...)
 {
@@ -122,8 +121,8 @@ server(void)
 	atexit(pg_cleanup);
 	if (getuid() == 0)
 		REQUIRE(sh("chown nobody %s", pg_dir) == 0);
-	REQUIRE(sh("%s%s/initdb -D %s/data -A trust -U jobd >/dev/null", as_user(),
-	           pg_bin, pg_dir) == 0);
+	REQUIRE(sh("%s%s/initdb -D %s/data -A trust -U jobd >/dev/null",
+	           as_user(), pg_bin, pg_dir) == 0);
 	REQUIRE((pg_port = free_port()) > 0);
 	REQUIRE(pg_up() == 0);
 	pg_started = true;
@@ -142,7 +141,8 @@ database(const char *name, char *url, size_t len)
 	snprintf(url, len, "%s/%s", pg_url, name);
 }
 
-/* ---- calls parked, and their answers -------------------------------------- */
+/* ---- calls parked, and their answers --------------------------------------
+ */
 
 struct tw {
 	struct waiter w; /* first */
@@ -211,7 +211,8 @@ tw_wait(struct tw *t, int ms)
 	return yes;
 }
 
-/* ---- instances ------------------------------------------------------------- */
+/* ---- instances -------------------------------------------------------------
+ */
 
 static int
 run_nothing(jobd_job *job, const struct jobd_host *host)
@@ -298,7 +299,8 @@ submit(jobq *q, const char *key, const char *input, struct tw *t)
 		rec.input_len = strlen(input);
 		rec.input = (uint8_t *) strdup(input);
 	}
-	struct batch_job b = {&rec, def_t(q) ? def_t(q) : kindset_find(all_t, "t"),
+	struct batch_job b = {&rec,
+	                      def_t(q) ? def_t(q) : kindset_find(all_t, "t"),
 	                      &t->w, NULL, 0};
 	int rv = q->ops->submit_batch(q, &b, 1, err, sizeof(err));
 	if (rv != JOBD_OK) {
@@ -344,7 +346,8 @@ take_id(jobq *q, uint64_t id)
 	return NULL;
 }
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests -----------------------------------------------------------------
+ */
 
 /* Ids from the sequence, and an idempotency key unique across instances. */
 static void
@@ -476,7 +479,8 @@ test_wait_across(void)
 	struct job *j2 = take_id(a, id2);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	t.w.deadline = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000 + 300;
+	t.w.deadline =
+	    (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000 + 300;
 	REQUIRE(b->ops->wait(b, id2, &t.w) == JOBD_OK);
 	REQUIRE(tw_wait(&t, 20000));
 	CHECK_EQ_INT(t.status, JOBD_DEADLINE_EXCEEDED);
@@ -821,9 +825,9 @@ test_control(void)
 	a->ops->tick(a, "nightly", 1234, 7);
 	int seen = 0;
 	for (int i = 0; i < 100 && seen == 0; i++) {
-		CHECK_EQ_INT(b->ops->ticks_load(b, tick_seen, &seen, err,
-		                                sizeof(err)),
-		             JOBD_OK);
+		CHECK_EQ_INT(
+		    b->ops->ticks_load(b, tick_seen, &seen, err, sizeof(err)),
+		    JOBD_OK);
 		if (seen == 0)
 			usleep(50000);
 	}
