@@ -194,8 +194,7 @@ daemon_start(jobd_daemon **dp, const struct daemon_config *cfg, char *err,
 	    .commit_hold_ms = cfg->commit_hold_ms,
 	    .defer_reads = cfg->defer_reads,
 	};
-	struct service_config svc = {jobq_file(cfg->db), cfg->workers,
-	                             cfg->max_queue};
+	struct service_config svc = {cfg->workers, cfg->max_queue};
 	struct server_config srvc;
 	struct http_config hc;
 	jobd_daemon *d;

@@ -37,7 +37,7 @@
 #include "job.h"       /* struct jobrec */
 #include "store.h"     /* struct store_filter */
 
-#define JOBQ_ABI 1
+#define JOBQ_ABI 2
 
 typedef struct jobq jobq;
 struct job; /* a job a worker took: the implementation's */
@@ -158,6 +158,13 @@ struct jobq_ops {
 	 * (a table whose last full count took PGQ_COUNTS_FRESH_MS at most),
 	 * else the live counts only. */
 	void (*refresh)(jobq *q);
+
+	/* ---- added in ABI 2 ---- */
+	/* The database's size on disk in bytes for /metrics, 0 if unknown.
+	 * Never blocks. Local: the SQLite file and its write-ahead log, now.
+	 * Shared: the whole PostgreSQL database (pg_database_size), as the
+	 * listener last read it (every PGQ_SIZE_MS). */
+	uint64_t (*db_bytes)(jobq *q);
 };
 
 struct jobq {

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "jobq.h"
 #include "log.h"
@@ -595,6 +596,25 @@ local_refresh(jobq *q)
 	(void) q;
 }
 
+static uint64_t
+file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (uint64_t) st.st_size : 0;
+}
+
+static uint64_t
+local_db_bytes(jobq *q)
+{
+	const char *path = sched_db_path(L(q)->s);
+	char wal[4096];
+
+	if (path == NULL)
+		return 0;
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return file_size(path) + file_size(wal);
+}
+
 static bool
 local_failing(jobq *q)
 {
@@ -693,7 +713,7 @@ local_tick(jobq *q, const char *name, int64_t at, uint64_t job_id)
 		.finish = local_finish, .leads = local_leads,                  \
 		.ticks_load = local_ticks_load, .tick = local_tick,            \
 		.mark = local_mark, .failing = local_failing,                  \
-		.refresh = local_refresh,                                      \
+		.refresh = local_refresh, .db_bytes = local_db_bytes,          \
 	}
 
 static const struct jobq_ops local_ops = LOCAL_OPS(false);

@@ -716,6 +716,12 @@ pg_failing(jobq *jq)
 	return atomic_load(&PGQ(jq)->db_down);
 }
 
+static uint64_t
+pg_db_bytes(jobq *jq)
+{
+	return atomic_load(&PGQ(jq)->db_bytes);
+}
+
 /* ---- the table ------------------------------------------------------------
  */
 
@@ -757,6 +763,7 @@ static const struct jobq_ops pg_ops = {
     .mark = pg_mark,
     .failing = pg_failing,
     .refresh = pg_refresh,
+    .db_bytes = pg_db_bytes,
 };
 
 int

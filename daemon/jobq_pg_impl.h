@@ -24,6 +24,7 @@
 
 #define PGQ_BUCKETS           1024 /* parked Waits and Cancels, by id */
 #define PGQ_POLL_MS           1000 /* fallback poll: claims, parked ids, progress */
+#define PGQ_SIZE_MS           10000  /* the database's size, for /metrics */
 #define PGQ_LEAD_MS           5000   /* leader lock tried this often */
 #define PGQ_COUNTS_FRESH_ROWS 100000 /* Stats counts afresh up to this */
 #define PGQ_COUNTS_FRESH_MS   100    /* Stats counts afresh below this cost */
@@ -129,9 +130,10 @@ struct pgq {
 	struct pgq_ctl *ctls, **ctls_tail;
 	bool want_claim;
 	bool writer_stop;
-	bool writer_idle;    /* nothing pending, none being written */
-	atomic_bool db_down; /* the writer has no connection */
-	char down_msg[256];  /* why, under mtx */
+	bool writer_idle;          /* nothing pending, none being written */
+	atomic_bool db_down;       /* the writer has no connection */
+	_Atomic uint64_t db_bytes; /* the database's size, as last read */
+	char down_msg[256];        /* why, under mtx */
 
 	/* parked Waits and Cancels (WAIT_END) */
 	struct waiter *byid[PGQ_BUCKETS];

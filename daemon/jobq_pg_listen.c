@@ -23,6 +23,8 @@
  *     leases anywhere (any daemon may do it: the statement is atomic), with
  *     NOTIFY jobd_new for the jobs back in the queue and jobd_end for those
  *     it ended.
+ *   - every PGQ_SIZE_MS, the database's size (pg_database_size), kept
+ *     for /metrics (db_bytes).
  *   - every PGQ_LEAD_MS, the leader lock (pg_try_advisory_lock: held by
  *     this connection's session, so a daemon that dies or loses the
  *     database loses it); the leader fires the periodic schedules
@@ -351,7 +353,7 @@ pgq_listener_main(void *arg)
 	int64_t next_poll = now + PGQ_POLL_MS, next_lead = now;
 	/* the first purge as the local queue's: soon after start */
 	int64_t next_purge = now + PGQ_FIRST_PURGE_MS, next_try = 0,
-	        next_counts = now;
+	        next_counts = now, next_size = now;
 	int64_t backoff = PGQ_BACKOFF_MIN_MS;
 	bool listening = false, more = false;
 	struct notes nt = {0};
@@ -462,6 +464,12 @@ pgq_listener_main(void *arg)
 		if (rv == JOBD_OK && now >= next_rescue) {
 			rv = rescue(q, s);
 			next_rescue = now + rescue_every;
+		}
+		if (rv == JOBD_OK && now >= next_size) {
+			uint64_t bytes;
+			if ((rv = pgstore_db_size(s, &bytes)) == JOBD_OK)
+				atomic_store(&q->db_bytes, bytes);
+			next_size = now + PGQ_SIZE_MS;
 		}
 		if (rv == JOBD_OK && now >= next_lead) {
 			rv = lead(q, s, &next_purge);

@@ -46,9 +46,33 @@ struct round {
 	/* what the transaction came to */
 	uint64_t *ended;
 	size_t nended, capended;
-	bool fresh; /* runnable jobs made: NOTIFY jobd_new */
-	bool doom;  /* jobs failed or cancelled, or new ones wait */
+	bool fresh;           /* runnable jobs made: NOTIFY jobd_new */
+	bool doom;            /* jobs failed or cancelled, or new ones wait */
+	struct kinds *dbends; /* write_round's: jobs ended in the database */
 };
+
+/* The kinds of the jobs a transaction ended in the database itself (a
+ * queued job cancelled, dependents cancelled): counted in /metrics once
+ * it commits, as the ends of the jobs workers ran are (ends_done). */
+struct kinds {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static void
+kinds_add(const char *kind, void *arg)
+{
+	struct kinds *k = arg;
+	if (k->n == k->cap) {
+		size_t cap = k->cap * 2 + 16;
+		uint32_t *v = realloc(k->v, cap * sizeof(*v));
+		if (v == NULL)
+			return; /* a count lost, nothing else */
+		k->v = v;
+		k->cap = cap;
+	}
+	k->v[k->n++] = kind_intern(kind);
+}
 
 static void
 add_ended(struct round *r, const uint64_t *ids, size_t n)
@@ -183,16 +207,21 @@ write_ctls(struct pgq *q, pgstore *s, struct round *r)
 	for (struct pgq_ctl *c = r->ctls; c != NULL; c = c->next) {
 		c->status = JOBD_OK;
 		switch (c->type) {
-		case CTL_CANCEL:
-			rv = pgstore_cancel(s, c->id, &c->state);
+		case CTL_CANCEL: {
+			char kind[JOBD_KIND_NAME_MAX + 1];
+			rv = pgstore_cancel(s, c->id, &c->state, kind,
+			                    sizeof(kind));
 			if (rv == JOBD_NOT_FOUND) {
 				c->status = rv;
 				rv = JOBD_OK;
 			} else if (rv == JOBD_OK && c->state == JOB_CANCELLED) {
+				/* a queued job: the database ended it */
 				add_ended(r, &c->id, 1);
+				kinds_add(kind, r->dbends);
 				r->doom = true;
 			}
 			break;
+		}
 		case CTL_PAUSE:
 			rv = pgstore_set_paused(s, c->name, c->paused, 0,
 			                        &c->was);
@@ -228,6 +257,7 @@ write_round(struct pgq *q, pgstore *s, struct round *r)
 	uint64_t *doomed = NULL;
 	size_t ndoomed = 0, ops = 0;
 	int64_t t0 = metrics_now_ns();
+	struct kinds dbends = {NULL, 0, 0};
 	int rv;
 
 	for (struct pgq_subs *g = r->subs; g != NULL; g = g->next)
@@ -238,13 +268,15 @@ write_round(struct pgq *q, pgstore *s, struct round *r)
 		ops++;
 	r->nended = 0;
 	r->fresh = r->doom = false;
+	r->dbends = &dbends;
 	if ((rv = pgstore_begin(s)) != JOBD_OK ||
 	    (rv = insert_subs(q, s, r)) != JOBD_OK ||
 	    (rv = write_ends(q, s, r)) != JOBD_OK ||
 	    (rv = write_ctls(q, s, r)) != JOBD_OK)
 		goto fail;
 	if (r->doom) {
-		if ((rv = pgstore_doom(s, &doomed, &ndoomed)) != JOBD_OK)
+		if ((rv = pgstore_doom(s, &doomed, &ndoomed, kinds_add,
+		                       &dbends)) != JOBD_OK)
 			goto fail;
 		add_ended(r, doomed, ndoomed);
 		free(doomed);
@@ -258,6 +290,10 @@ write_round(struct pgq *q, pgstore *s, struct round *r)
 	if ((rv = pgstore_commit(s)) != JOBD_OK)
 		goto fail;
 	metrics_commit(ops, metrics_now_ns() - t0);
+	for (size_t i = 0; i < dbends.n; i++)
+		metrics_job_finished(dbends.v[i], JOB_CANCELLED);
+	free(dbends.v);
+	r->dbends = NULL;
 	pthread_mutex_lock(&q->mtx);
 	q->st.commits++;
 	pthread_mutex_unlock(&q->mtx);
@@ -265,6 +301,8 @@ write_round(struct pgq *q, pgstore *s, struct round *r)
 fail:
 	if (rv != JOBD_UNAVAILABLE)
 		(void) pgstore_rollback(s);
+	free(dbends.v);
+	r->dbends = NULL;
 	metrics_write_failure();
 	return rv;
 }

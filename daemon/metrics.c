@@ -47,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -132,7 +131,7 @@ static atomic_int_fast64_t parked;
 static atomic_uint_fast64_t recent[METRICS_RECENT_STEPS];
 
 static pthread_mutex_t src_mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct metrics_source src; /* db_path malloc'd; s NULL: none */
+static struct metrics_source src; /* q NULL: none */
 
 int64_t
 metrics_now_ns(void)
@@ -271,12 +270,8 @@ metrics_finished_recent(uint32_t out[METRICS_RECENT_STEPS])
 void
 metrics_attach(const struct metrics_source *s)
 {
-	char *path = s->db_path != NULL ? strdup(s->db_path) : NULL;
-
 	pthread_mutex_lock(&src_mtx);
-	free((char *) src.db_path);
 	src = *s;
-	src.db_path = path;
 	pthread_mutex_unlock(&src_mtx);
 }
 
@@ -284,10 +279,8 @@ void
 metrics_detach(jobq *q)
 {
 	pthread_mutex_lock(&src_mtx);
-	if (src.q == q) {
-		free((char *) src.db_path);
+	if (src.q == q)
 		memset(&src, 0, sizeof(src));
-	}
 	pthread_mutex_unlock(&src_mtx);
 }
 
@@ -468,20 +461,11 @@ render_methods(struct text *t)
 	}
 }
 
-static uint64_t
-file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? (uint64_t) st.st_size : 0;
-}
-
 /* Jobs by state, workers, the database: from the source, if any. */
 static void
 render_source(struct text *t, bool *show)
 {
 	struct sched_stats st;
-	char wal[4096];
-
 	if (src.q == NULL)
 		return;
 	src.q->ops->stats(src.q, &st);
@@ -505,13 +489,13 @@ render_source(struct text *t, bool *show)
 	put(t, "jobd_workers %u\n", src.workers);
 	head(t, "jobd_workers_busy", "gauge", "Workers running a job now.");
 	put(t, "jobd_workers_busy %u\n", st.busy);
-	if (src.db_path != NULL) {
-		snprintf(wal, sizeof(wal), "%s-wal", src.db_path);
+	uint64_t bytes = src.q->ops->db_bytes(src.q);
+	if (bytes > 0) {
 		head(t, "jobd_database_size_bytes", "gauge",
-		     "Size of the database file and its write-ahead log.");
+		     "Size of the database on disk: SQLite's file and "
+		     "write-ahead log, or the whole PostgreSQL database.");
 		put(t, "jobd_database_size_bytes %llu\n",
-		    (unsigned long long) (file_size(src.db_path) +
-		                          file_size(wal)));
+		    (unsigned long long) bytes);
 	}
 }
 

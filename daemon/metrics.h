@@ -65,12 +65,10 @@ void metrics_write_failure(void);
 void metrics_finished_recent(uint32_t out[METRICS_RECENT_STEPS]);
 
 /* What render reads at render time: the queue (jobs by state, busy
- * workers, the kinds defined: its stats and kinds), the SQLite file's
- * path (its size and that of its -wal; NULL: none), the number of
- * workers. */
+ * workers, the kinds defined, the database's size: its stats, kinds and
+ * db_bytes), the number of workers. */
 struct metrics_source {
 	jobq *q;
-	const char *db_path; /* copied */
 	uint32_t workers;
 };
 /* Makes src the source (service_create); the previous one is forgotten. */

@@ -1356,25 +1356,21 @@ service_create(service **svp, jobq *q, const struct service_config *cfg,
 	int rv;
 
 	*svp = NULL;
-	if (sv == NULL || (cfg->db_path != NULL &&
-	                   (sv->db_path = strdup(cfg->db_path)) == NULL)) {
-		free(sv);
+	if (sv == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return JOBD_RESOURCE_EXHAUSTED;
 	}
 	sv->base = handlers;
 	sv->q = q;
 	sv->cfg = *cfg;
-	sv->cfg.db_path = sv->db_path;
 	sv->started = sched_mono_ms();
 	if (q->ops->reads_block &&
 	    (rv = svc_db_start(sv, SERVICE_DB_THREADS, err, errlen)) !=
 	        JOBD_OK) {
-		free(sv->db_path);
 		free(sv);
 		return rv;
 	}
-	struct metrics_source ms = {q, cfg->db_path, cfg->workers};
+	struct metrics_source ms = {q, cfg->workers};
 	metrics_attach(&ms); /* what /metrics reads besides its counters */
 	*svp = sv;
 	return JOBD_OK;
@@ -1404,6 +1400,5 @@ service_destroy(service *sv)
 		pthread_mutex_destroy(&sv->db_mtx);
 	}
 	metrics_detach(sv->q);
-	free(sv->db_path);
 	free(sv);
 }

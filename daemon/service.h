@@ -15,7 +15,6 @@
 typedef struct service service;
 
 struct service_config {
-	const char *db_path; /* the SQLite file, for /metrics; NULL: none */
 	uint32_t workers;
 	uint64_t max_queue;
 };

@@ -29,7 +29,6 @@ struct service {
 	Jobd__V1__Jobs_Service base; /* first: handlers cast back */
 	jobq *q;
 	struct service_config cfg;
-	char *db_path;
 	int64_t started;
 	struct periodic *periodic; /* the Schedules; NULL: none */
 	/* the database threads (service_db.c); none when reads never block */

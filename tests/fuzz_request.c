@@ -491,7 +491,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct sched_config sc = {1, MAX_QUEUE, 1000, 0, 0};
-	struct service_config svc = {NULL, 1, MAX_QUEUE};
+	struct service_config svc = {1, MAX_QUEUE};
 	const char *base = getenv("JOBD_FUZZ_TMP");
 	char err[256];
 	uint64_t recovered;
@@ -529,7 +529,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (sched_load(fz.s, db, &recovered, err, sizeof(err)) != JOBD_OK)
 		die("%s", err);
 	store_close(db);
-	svc.db_path = fz.db;
 	if (jobq_local_wrap(&fz.q, fz.s, false) != JOBD_OK)
 		die("out of memory");
 	if (service_create(&fz.sv, fz.q, &svc, err, sizeof(err)) != JOBD_OK)

@@ -1238,20 +1238,22 @@ test_cancel(void)
 	REQUIRE(pgstore_listen(l, PGSTORE_CHAN_CANCEL) == JOBD_OK);
 	REQUIRE(claim_ids(s, "A", 1, 1, ids) == 1 && ids[0] == r);
 
-	/* queued: cancelled at once */
-	REQUIRE(pgstore_cancel(s, q, &st) == JOBD_OK);
+	/* queued: cancelled at once; its kind said */
+	char kind[65] = "";
+	REQUIRE(pgstore_cancel(s, q, &st, kind, sizeof(kind)) == JOBD_OK);
 	CHECK_EQ_INT(st, JOB_CANCELLED);
+	CHECK_EQ_STR(kind, "count");
 	REQUIRE(pgstore_get(s, q, 0, &g) == JOBD_OK);
 	CHECK_EQ_INT(g.state, JOB_CANCELLED);
 	CHECK(g.finished_at > 0);
 	jobrec_clear(&g);
 	/* ended: its state */
-	REQUIRE(pgstore_cancel(s, q, &st) == JOBD_OK);
+	REQUIRE(pgstore_cancel(s, q, &st, NULL, 0) == JOBD_OK);
 	CHECK_EQ_INT(st, JOB_CANCELLED);
-	CHECK_EQ_INT(pgstore_cancel(s, 999999, &st), JOBD_NOT_FOUND);
+	CHECK_EQ_INT(pgstore_cancel(s, 999999, &st, NULL, 0), JOBD_NOT_FOUND);
 
 	/* running: flagged, and its daemon is told */
-	REQUIRE(pgstore_cancel(s, r, &st) == JOBD_OK);
+	REQUIRE(pgstore_cancel(s, r, &st, NULL, 0) == JOBD_OK);
 	CHECK_EQ_INT(st, JOB_RUNNING);
 	REQUIRE(pgstore_wait(l, 10000, on_note, &nt, &n) == JOBD_OK);
 	CHECK_EQ_INT(nt.n, 1);
@@ -1276,6 +1278,14 @@ test_cancel(void)
 	db_drop();
 }
 
+/* pgstore_doom's fn: counts the kinds that are "count" */
+static void
+kinds_counted(const char *kind, void *arg)
+{
+	if (strcmp(kind, "count") == 0)
+		(*(int *) arg)++;
+}
+
 static void
 test_doom_rerun(void)
 {
@@ -1290,13 +1300,15 @@ test_doom_rerun(void)
 	b = insert1(s, &r);
 	r.after = &b;
 	c = insert1(s, &r);
-	REQUIRE(pgstore_doom(s, &doomed, &n) == JOBD_OK);
+	REQUIRE(pgstore_doom(s, &doomed, &n, NULL, NULL) == JOBD_OK);
 	CHECK_EQ_INT(n, 0);
 	REQUIRE(claim_ids(s, "A", 60000, 2, ids) == 1 && ids[0] == a);
 	CHECK_EQ_INT(end_job(s, "A", a, JOB_FAILED), JOBD_OK);
 	/* a failed: b is cancelled, then c */
-	REQUIRE(pgstore_doom(s, &doomed, &n) == JOBD_OK);
+	int kinds = 0;
+	REQUIRE(pgstore_doom(s, &doomed, &n, kinds_counted, &kinds) == JOBD_OK);
 	CHECK_EQ_INT(n, 2);
+	CHECK_EQ_INT(kinds, 2); /* each "count" */
 	free(doomed);
 	REQUIRE(pgstore_get(s, b, 0, &g) == JOBD_OK);
 	CHECK_EQ_INT(g.state, JOB_CANCELLED);

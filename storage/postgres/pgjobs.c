@@ -676,7 +676,8 @@ pgstore_recover_own(pgstore *s, const char *owner, uint32_t max_recoveries,
 }
 
 int
-pgstore_doom(pgstore *s, uint64_t **ids, size_t *n)
+pgstore_doom(pgstore *s, uint64_t **ids, size_t *n,
+             void (*fn)(const char *kind, void *arg), void *arg)
 {
 	uint64_t *all = NULL;
 	size_t nall = 0;
@@ -695,6 +696,9 @@ pgstore_doom(pgstore *s, uint64_t **ids, size_t *n)
 		                 &rv)) == NULL)
 			goto fail;
 		rv = pg_ids(s, r, &more, &nmore);
+		for (size_t i = 0; rv == JOBD_OK && fn != NULL && i < nmore;
+		     i++)
+			fn(pgv_text(r, (int) i, 1), arg);
 		PQclear(r);
 		if (rv != JOBD_OK)
 			goto fail;

@@ -223,7 +223,7 @@ pg_ids(pgstore *s, const PGresult *r, uint64_t **ids, size_t *n)
  * ------------------------------------------------------------------- */
 
 int
-pgstore_cancel(pgstore *s, uint64_t id, int *state)
+pgstore_cancel(pgstore *s, uint64_t id, int *state, char *kind, size_t kindlen)
 {
 	struct pgargs a = {0};
 	PGresult *r;
@@ -238,6 +238,8 @@ pgstore_cancel(pgstore *s, uint64_t id, int *state)
 		int st = (int) pgv_i64(r, 0, 0);
 		/* a queued job's row said 1 before; the update made it 5 */
 		*state = st;
+		if (kind != NULL)
+			snprintf(kind, kindlen, "%s", pgv_text(r, 0, 2));
 		rv = JOBD_OK;
 	}
 	PQclear(r);
@@ -553,6 +555,21 @@ pgstore_counts_live(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1])
 	counts[JOB_QUEUED] = (uint64_t) pgv_i64(r, 0, 0);
 	counts[JOB_RUNNING] = (uint64_t) pgv_i64(r, 0, 1);
 	counts[JOB_SCHEDULED] = (uint64_t) pgv_i64(r, 0, 2);
+	PQclear(r);
+	return JOBD_OK;
+}
+
+int
+pgstore_db_size(pgstore *s, uint64_t *bytes)
+{
+	struct pgargs a = {0};
+	PGresult *r;
+	int rv;
+
+	if ((r = pg_exec(s, PGS_DB_SIZE, &a, "read the database's size",
+	                 &rv)) == NULL)
+		return rv;
+	*bytes = (uint64_t) pgv_i64(r, 0, 0);
 	PQclear(r);
 	return JOBD_OK;
 }

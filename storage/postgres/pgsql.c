@@ -198,22 +198,23 @@ static const struct {
                   " WHERE d.id = ANY (j.after) AND d.state IN (4, 5)"
                   " ORDER BY d.id LIMIT 1)"
                   " FROM x WHERE j.id = x.id AND j.state = 1"
-                  " RETURNING j.id",
+                  " RETURNING j.id, j.kind",
                   {0}},
-    [PGS_CANCEL] = {"jobd_cancel",
-                    "WITH c AS (UPDATE jobs SET"
-                    " state = CASE WHEN state = 1 THEN 5 ELSE state END,"
-                    " finished_at = CASE WHEN state = 1 THEN jobd_now()"
-                    " ELSE finished_at END,"
-                    " cancel_requested = cancel_requested OR state = 2"
-                    " WHERE id = $1 AND state IN (1, 2) RETURNING id, state),"
-                    " n AS (SELECT pg_notify('" PGSTORE_CHAN_CANCEL
-                    "', id::text)"
-                    " FROM c WHERE state = 2)"
-                    " SELECT c.state, (SELECT count(*) FROM n) FROM c"
-                    " UNION ALL SELECT j.state, 0 FROM jobs j WHERE j.id = $1"
-                    " AND NOT EXISTS (SELECT 1 FROM c)",
-                    {T_INT8}},
+    [PGS_CANCEL] =
+        {"jobd_cancel",
+         "WITH c AS (UPDATE jobs SET"
+         " state = CASE WHEN state = 1 THEN 5 ELSE state END,"
+         " finished_at = CASE WHEN state = 1 THEN jobd_now()"
+         " ELSE finished_at END,"
+         " cancel_requested = cancel_requested OR state = 2"
+         " WHERE id = $1 AND state IN (1, 2) RETURNING id, state, kind),"
+         " n AS (SELECT pg_notify('" PGSTORE_CHAN_CANCEL "', id::text)"
+         " FROM c WHERE state = 2)"
+         " SELECT c.state, (SELECT count(*) FROM n), c.kind FROM c"
+         " UNION ALL SELECT j.state, 0, j.kind FROM jobs j"
+         " WHERE j.id = $1"
+         " AND NOT EXISTS (SELECT 1 FROM c)",
+         {T_INT8}},
     [PGS_RERUN] =
         {"jobd_rerun",
          "WITH old AS (SELECT id, reruns, state, error, attempts,"
@@ -313,6 +314,9 @@ static const struct {
                          " (SELECT count(*) FROM jobs WHERE state = 1"
                          " AND not_before > jobd_now())",
                          {0}},
+    [PGS_DB_SIZE] = {"jobd_db_size",
+                     "SELECT pg_database_size(current_database())",
+                     {0}},
     [PGS_RUNNING_BY_KIND] = {"jobd_running_by_kind",
                              "SELECT kind, count(*) FROM jobs"
                              " WHERE state = 2 GROUP BY kind ORDER BY kind",

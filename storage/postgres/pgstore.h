@@ -256,10 +256,12 @@ int pgstore_recover_own(pgstore *s, const char *owner, uint32_t max_recoveries,
  * cancelled ends cancelled with the error "job N failed" / "job N was
  * cancelled", at the server's now; repeated until none is left (a chain
  * cancels in one call). *ids (malloc'd, NULL when none), *n: the jobs
- * cancelled. Call in the transaction that ended a job failed or
- * cancelled, or that inserted jobs with `after`.
+ * cancelled; fn (unless NULL) is called with each one's kind. Call in the
+ * transaction that ended a job failed or cancelled, or that inserted jobs
+ * with `after`.
  */
-int pgstore_doom(pgstore *s, uint64_t **ids, size_t *n);
+int pgstore_doom(pgstore *s, uint64_t **ids, size_t *n,
+                 void (*fn)(const char *kind, void *arg), void *arg);
 
 /* ---- control ------------------------------------------------------------- */
 
@@ -269,8 +271,10 @@ int pgstore_doom(pgstore *s, uint64_t **ids, size_t *n);
  * the id (sent at commit), state stays running (its owner stops it);
  * ended → nothing. *state = the job's state after (JOB_CANCELLED,
  * JOB_RUNNING, or the terminal state it had). JOBD_NOT_FOUND if none.
+ * kind (unless NULL; kindlen bytes): the job's kind.
  */
-int pgstore_cancel(pgstore *s, uint64_t id, int *state);
+int pgstore_cancel(pgstore *s, uint64_t id, int *state, char *kind,
+                   size_t kindlen);
 /*
  * Retry: job id, failed or cancelled, goes back to queued as a new run:
  * the run that ended (state, error, attempts, started_at, finished_at)
@@ -342,5 +346,9 @@ int pgstore_running_by_kind(pgstore *s,
  * scheduled), from the partial indexes: costs the live jobs, not the
  * table. The ended states' counts are left 0. */
 int pgstore_counts_live(pgstore *s, uint64_t counts[JOB_STATE_MAX + 1]);
+/* *bytes = the size on disk of the whole database jobd's URL names
+ * (pg_database_size: its tables, indexes and TOAST, not the WAL). It
+ * lists the database's files: for a periodic read, not per call. */
+int pgstore_db_size(pgstore *s, uint64_t *bytes);
 
 #endif

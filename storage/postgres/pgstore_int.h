@@ -60,6 +60,7 @@ enum pg_stmt {
 	PGS_LEAD,
 	PGS_LEADING,
 	PGS_UNLEAD,
+	PGS_DB_SIZE,
 	PGS_NUM,
 };
 
