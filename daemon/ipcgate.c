@@ -65,6 +65,7 @@
 #include "clock.h"
 #include "jobd_status.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 
 #define HEAD_LEN     8    /* an SP header: 0 'S' 'P' 0, protocol, 0 0 */
@@ -196,6 +197,7 @@ conn_kill(ipcgate *g, struct conn *c)
 	c->next = g->zombies;
 	g->zombies = c;
 	atomic_fetch_sub_explicit(&g->open, 1, memory_order_relaxed);
+	metrics_gate(METRICS_GATE_IPC, MG_CLOSED);
 	if (!g->accepting && g->resume_at == 0 && g->hs.n + g->live.n < g->cap)
 		set_accepting(g, true);
 }
@@ -217,6 +219,7 @@ static void
 conn_early(ipcgate *g, struct conn *c, const char *why)
 {
 	count(&g->early);
+	metrics_gate(METRICS_GATE_IPC, MG_EARLY);
 	log_debug("ipc gate '%s': a connection %s before its SP header",
 	          g->path, why);
 	conn_kill(g, c);
@@ -321,6 +324,7 @@ on_head(ipcgate *g, struct conn *c)
 		return;
 	if (!head_ok(c->head, g->peer)) {
 		count(&g->bad);
+		metrics_gate(METRICS_GATE_IPC, MG_BAD_HEADER);
 		log_debug("ipc gate '%s': a connection sent a header that is "
 		          "not a REQ's SP header",
 		          g->path);
@@ -434,6 +438,7 @@ on_accept(ipcgate *g)
 		}
 		if (g->hs.n >= IPCGATE_MAX_HANDSHAKES) {
 			count(&g->evicted);
+			metrics_gate(METRICS_GATE_IPC, MG_EVICTED);
 			log_debug("ipc gate '%s': %d connections without "
 			          "their SP header: the oldest is closed",
 			          g->path, IPCGATE_MAX_HANDSHAKES);
@@ -455,6 +460,7 @@ on_accept(ipcgate *g)
 		clist_add(&g->hs, c);
 		count(&g->accepted);
 		count(&g->open);
+		metrics_gate(METRICS_GATE_IPC, MG_ACCEPTED);
 	}
 }
 

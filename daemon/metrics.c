@@ -127,6 +127,7 @@ static struct kstat kinds[METRICS_KINDS];
 static struct mstat methods[METHODS];
 static struct hist commit_dur, commit_ops;
 static counter write_failures;
+static counter gates[METRICS_GATES][MG_EVENTS];
 static atomic_int_fast64_t parked;
 static atomic_uint_fast64_t recent[METRICS_RECENT_STEPS];
 
@@ -248,6 +249,13 @@ void
 metrics_write_failure(void)
 {
 	add(&write_failures, 1);
+}
+
+void
+metrics_gate(enum metrics_gate gate, enum metrics_gate_event e)
+{
+	if ((unsigned) gate < METRICS_GATES && (unsigned) e < MG_EVENTS)
+		add(&gates[gate][e], 1);
 }
 
 void
@@ -499,6 +507,59 @@ render_source(struct text *t, bool *show)
 	}
 }
 
+/* The gates' connections: each gate's reasons for closing one. */
+static const struct {
+	enum metrics_gate gate;
+	enum metrics_gate_event e;
+	const char *reason;
+} gate_reasons[] = {
+    {METRICS_GATE_HTTP, MG_SILENT, "silent"},
+    {METRICS_GATE_HTTP, MG_SLOW, "slow_head"},
+    {METRICS_GATE_HTTP, MG_EVICTED, "evicted"},
+    {METRICS_GATE_HTTP, MG_UNREACHABLE, "unreachable"},
+    {METRICS_GATE_IPC, MG_EARLY, "early"},
+    {METRICS_GATE_IPC, MG_BAD_HEADER, "bad_header"},
+    {METRICS_GATE_IPC, MG_EVICTED, "evicted"},
+};
+static const char *const gate_names[METRICS_GATES] = {"http", "ipc"};
+
+static void
+render_gates(struct text *t)
+{
+	head(t, "jobd_gate_connections", "gauge",
+	     "Connections a gate of jobd's holds now (http: --http; ipc: the "
+	     "nng front's ipc:// listeners).");
+	for (int g = 0; g < METRICS_GATES; g++) {
+		uint64_t in = load(&gates[g][MG_ACCEPTED]),
+		         out = load(&gates[g][MG_CLOSED]);
+		put(t, "jobd_gate_connections{gate=\"%s\"} %llu\n",
+		    gate_names[g],
+		    (unsigned long long) (in > out ? in - out : 0));
+	}
+	head(t, "jobd_gate_accepted_total", "counter",
+	     "Connections a gate took.");
+	for (int g = 0; g < METRICS_GATES; g++)
+		put(t, "jobd_gate_accepted_total{gate=\"%s\"} %llu\n",
+		    gate_names[g],
+		    (unsigned long long) load(&gates[g][MG_ACCEPTED]));
+	head(t, "jobd_gate_full_total", "counter",
+	     "Times the HTTP gate stopped accepting at its connection cap "
+	     "(limit http_connections) with none idle.");
+	put(t, "jobd_gate_full_total{gate=\"http\"} %llu\n",
+	    (unsigned long long) load(&gates[METRICS_GATE_HTTP][MG_FULL]));
+	head(t, "jobd_gate_closed_total", "counter",
+	     "Connections a gate closed itself, by reason (docs/operations.md: "
+	     "silent or slow clients, room made at the cap, nng unreachable, "
+	     "ipc peers that are not clients).");
+	for (size_t i = 0; i < sizeof(gate_reasons) / sizeof(gate_reasons[0]);
+	     i++)
+		put(t,
+		    "jobd_gate_closed_total{gate=\"%s\",reason=\"%s\"} %llu\n",
+		    gate_names[gate_reasons[i].gate], gate_reasons[i].reason,
+		    (unsigned long long) load(
+		        &gates[gate_reasons[i].gate][gate_reasons[i].e]));
+}
+
 /* ---- process_* --------------------------------------------------------- */
 
 /* The whole of a small /proc file into buf; its length, or -1. */
@@ -639,6 +700,7 @@ metrics_render(char **buf, size_t *len)
 	     "error); retried every 500 ms while it refuses.");
 	put(&t, "jobd_write_failures_total %llu\n",
 	    (unsigned long long) load(&write_failures));
+	render_gates(&t);
 	render_process(&t);
 
 	if (t.oom) {

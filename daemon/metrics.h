@@ -58,6 +58,25 @@ void metrics_commit(size_t ops, int64_t ns);
 /* A batch the database refused (rolled back). */
 void metrics_write_failure(void);
 
+/* Connections at jobd's own gates: the HTTP gate (tcpgate.c, in front of
+ * --http) and the gates of the nng front's ipc:// listeners (ipcgate.c). */
+enum metrics_gate { METRICS_GATE_HTTP, METRICS_GATE_IPC, METRICS_GATES };
+enum metrics_gate_event {
+	MG_ACCEPTED, /* a connection taken */
+	MG_CLOSED,   /* a connection gone, for whatever reason */
+	MG_FULL,     /* accepting stopped at the connection cap */
+	/* closed by the gate, why: */
+	MG_SILENT,      /* http: no byte within http_head_ms */
+	MG_SLOW,        /* http: a request's head too slow */
+	MG_EVICTED,     /* to make room at the cap (http: the idlest; ipc:
+	                   the oldest handshake) */
+	MG_UNREACHABLE, /* http: nng's HTTP server could not be reached */
+	MG_EARLY,       /* ipc: gone or failed before its SP header */
+	MG_BAD_HEADER,  /* ipc: a header that is not a REQ's */
+	MG_EVENTS
+};
+void metrics_gate(enum metrics_gate gate, enum metrics_gate_event e);
+
 /* ---- reading --------------------------------------------------------- */
 
 /* Jobs ended in each of the last METRICS_RECENT_STEPS steps of

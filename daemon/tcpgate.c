@@ -70,6 +70,7 @@
 #include "jobd_status.h"
 #include "limit.h"
 #include "log.h"
+#include "metrics.h"
 #include "relay.h"
 
 #define IDLE_MS        1000  /* idle this long: may make room at the cap */
@@ -264,6 +265,7 @@ conn_kill(tcpgate *g, struct conn *c)
 	c->zombie = g->zombies;
 	g->zombies = c;
 	atomic_fetch_sub_explicit(&g->open, 1, memory_order_relaxed);
+	metrics_gate(METRICS_GATE_HTTP, MG_CLOSED);
 	if (!g->accepting && g->resume_at == 0 && g->act.n < g->cap) {
 		g->evict_at = 0;
 		set_accepting(g, true);
@@ -289,6 +291,7 @@ conn_slow(tcpgate *g, struct conn *c, enum why why)
 	_Atomic uint64_t *n = why == W_SILENT ? &g->silent : &g->slow;
 
 	count(n);
+	metrics_gate(METRICS_GATE_HTTP, why == W_SILENT ? MG_SILENT : MG_SLOW);
 	if (relay_may_warn(
 	        why == W_SILENT ? &g->warned_silent : &g->warned_slow, g->now))
 		log_info("HTTP gate '%s': closed a connection that %s within "
@@ -434,6 +437,7 @@ static void
 nng_failed(tcpgate *g, struct conn *c, int e)
 {
 	count(&g->failed);
+	metrics_gate(METRICS_GATE_HTTP, MG_UNREACHABLE);
 	if (relay_may_warn(&g->warned_nng, g->now))
 		log_warn("HTTP gate '%s': cannot reach nng's HTTP server at "
 		         "127.0.0.1:%u (%s); the client is closed",
@@ -581,6 +585,7 @@ on_accept(tcpgate *g)
 		if (full &&
 		    (idlest == NULL || g->now - idlest->last < IDLE_MS)) {
 			count(&g->full);
+			metrics_gate(METRICS_GATE_HTTP, MG_FULL);
 			if (relay_may_warn(&g->warned_cap, g->now))
 				log_warn(
 				    "HTTP gate '%s': %zu connections, the "
@@ -611,6 +616,7 @@ on_accept(tcpgate *g)
 		}
 		if (full) {
 			count(&g->evicted);
+			metrics_gate(METRICS_GATE_HTTP, MG_EVICTED);
 			log_debug("HTTP gate '%s': %zu connections: the one "
 			          "idle longest (%lld ms) is closed",
 			          g->url, g->cap,
@@ -636,6 +642,7 @@ on_accept(tcpgate *g)
 		set_timer(g, c);
 		count(&g->accepted);
 		count(&g->open);
+		metrics_gate(METRICS_GATE_HTTP, MG_ACCEPTED);
 	}
 }
 

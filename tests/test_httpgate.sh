@@ -189,6 +189,25 @@ IFS= read -r -t 30 -u "$silent" _
 rc=$?
 ((rc == 1)) && ok "a client that sends nothing: closed" || bad "a silent client: read $rc"
 grep -q "sent no byte within" "$dir/main.log" && ok "a silent client: logged" || bad "a silent client: not logged"
+# ... and counted in /metrics, with the ipc gate's refusal of a peer that
+# is not an SP client (an HTTP request on the ipc:// socket)
+python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"GET / HTTP/1.0\r\n\r\n"); s.settimeout(10); s.recv(1)' "$dir/main.sock" 2>/dev/null || true
+metric() { curl -s --max-time 10 "$B/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+n=$(metric 'jobd_gate_closed_total{gate="http",reason="silent"}')
+((${n:-0} >= 1)) && ok "metrics: the silent client" || bad "metrics: silent closes: '$n'"
+n=$(metric 'jobd_gate_closed_total{gate="http",reason="slow_head"}')
+((${n:-0} >= 1)) && ok "metrics: the slowloris" || bad "metrics: slow heads: '$n'"
+n=$(metric 'jobd_gate_connections{gate="http"}')
+((${n:-0} >= 2)) && ok "metrics: connections open now ($n)" || bad "metrics: open connections: '$n'"
+for _ in $(seq 100); do
+	n=$(metric 'jobd_gate_closed_total{gate="ipc",reason="bad_header"}')
+	((${n:-0} >= 1)) && break
+	sleep 0.1
+done
+((${n:-0} >= 1)) && ok "metrics: the ipc gate refused a peer that is not a client" ||
+	bad "metrics: ipc bad headers: '$n'"
 wait "$waitpid"
 [[ $(cat "$dir/wait.st") == 504 ]] && grep -q DEADLINE_EXCEEDED "$dir/wait.body" &&
 	ok "a Wait longer than http_head_ms: its own deadline ends it" ||
