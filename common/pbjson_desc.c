@@ -9,9 +9,12 @@
  * of its oneof) at its quantifier_offset, and its element size follows
  * from its type as in protobuf-c itself. protobuf-c 1.4's descriptors carry
  * no json_name, so the lowerCamelCase name is derived from the proto name
- * with protoc's rule (drop each '_', upper-case the letter after it). A map
- * field is protobuf-c's repeated message field whose type is a nested
- * "...Entry" with exactly the fields key = 1 and value = 2.
+ * with protoc's rule (drop each '_', upper-case the letter after it). That
+ * rule is stated once, in json_name_next(), a character at a time: the
+ * encoder writes the name out with it, and the decoder's field lookup
+ * compares a key against it without building the name. A map field is
+ * protobuf-c's repeated message field whose type is a nested "...Entry"
+ * with exactly the fields key = 1 and value = 2.
  *
  * Text: bytes are base64 (standard going out; standard or URL-safe coming
  * in). Strings are UTF-8, checked by one function, pbj_utf8_seq(): going
@@ -25,24 +28,37 @@
 
 /* ---- names ---- */
 
+/*
+ * The next character of the json name of a proto name, *p advanced past
+ * it; '\0' at the end: protoc's lowerCamelCase rule, and the one place
+ * pbjson states it: each '_' is dropped, the letter after it upper-cased.
+ */
+static char
+json_name_next(const char **p)
+{
+	const char *s = *p;
+	bool up = false;
+	for (; *s == '_'; s++)
+		up = true;
+	char c = *s;
+	if (c == '\0') {
+		*p = s;
+		return '\0';
+	}
+	*p = s + 1;
+	if (up && c >= 'a' && c <= 'z')
+		c = (char) (c - 'a' + 'A');
+	return c;
+}
+
 /* Whether s[0..n) is the json name of the proto name p. */
 static bool
 json_name_eq(const char *p, const char *s, size_t n)
 {
 	size_t i = 0;
-	bool up = false;
-	for (; *p != '\0'; p++) {
-		if (*p == '_') {
-			up = true;
-			continue;
-		}
-		char c = *p;
-		if (up && c >= 'a' && c <= 'z')
-			c = (char) (c - 'a' + 'A');
-		up = false;
+	for (char c; (c = json_name_next(&p)) != '\0'; i++) {
 		if (i >= n || s[i] != c)
 			return false;
-		i++;
 	}
 	return i == n;
 }
@@ -51,16 +67,7 @@ const char *
 pbj_json_name(const char *p, char *buf, size_t cap)
 {
 	size_t i = 0;
-	bool up = false;
-	for (; *p != '\0'; p++) {
-		if (*p == '_') {
-			up = true;
-			continue;
-		}
-		char c = *p;
-		if (up && c >= 'a' && c <= 'z')
-			c = (char) (c - 'a' + 'A');
-		up = false;
+	for (char c; (c = json_name_next(&p)) != '\0';) {
 		if (i + 1 >= cap)
 			return NULL;
 		buf[i++] = c;
