@@ -1,15 +1,8 @@
 /*
- * pbjson: protobuf-c messages <-> canonical JSON by reflection (the mapping
- * is in pbjson.h).
- *
- * Everything goes through the descriptors: a field's C member is found at
- * its offset, the count of a repeated field (or the has_ flag, or the case
- * of its oneof) at its quantifier_offset, and its element size follows
- * from its type as in protobuf-c itself. protobuf-c 1.4's descriptors carry
- * no json_name, so the lowerCamelCase name is derived from the proto name
- * with protoc's rule (drop each '_', upper-case the letter after it). A map
- * field is protobuf-c's repeated message field whose type is a nested
- * "...Entry" with exactly the fields key = 1 and value = 2.
+ * pbjson's decoder: a jansson value to a protobuf-c message, by reflection
+ * (the mapping is in pbjson.h; the descriptor, base64 and UTF-8 helpers in
+ * pbjson_desc.c), and pbjson_set_text, which sets one field from text as a
+ * query parameter gives it.
  *
  * Decoding builds the message in place, in memory from malloc, and hangs
  * each allocation onto the message as soon as it is made (arrays get their
@@ -18,616 +11,21 @@
  * on any error path as it frees a whole one. A field's value is checked
  * completely before anything of it is stored. Errors carry the path of the
  * field, kept in a buffer that grows and shrinks as decoding descends.
+ * pbjson_set_text decodes into a scratch slot first, so that a refused
+ * value leaves the message as it was.
  */
 
 #include "pbjson.h"
+#include "pbjson_impl.h"
 
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MEMBER(m, off)  ((void *) ((char *) (m) + (off)))
-#define CMEMBER(m, off) ((const void *) ((const char *) (m) + (off)))
-
-/* ---- names ---- */
-
-/* Whether s[0..n) is the json name of the proto name p. */
-static bool
-json_name_eq(const char *p, const char *s, size_t n)
-{
-	size_t i = 0;
-	bool up = false;
-	for (; *p != '\0'; p++) {
-		if (*p == '_') {
-			up = true;
-			continue;
-		}
-		char c = *p;
-		if (up && c >= 'a' && c <= 'z')
-			c = (char) (c - 'a' + 'A');
-		up = false;
-		if (i >= n || s[i] != c)
-			return false;
-		i++;
-	}
-	return i == n;
-}
-
-/* The json name of p into buf (cap bytes, at least 1): the name, or NULL
- * when it does not fit. */
-static const char *
-json_name(const char *p, char *buf, size_t cap)
-{
-	size_t i = 0;
-	bool up = false;
-	for (; *p != '\0'; p++) {
-		if (*p == '_') {
-			up = true;
-			continue;
-		}
-		char c = *p;
-		if (up && c >= 'a' && c <= 'z')
-			c = (char) (c - 'a' + 'A');
-		up = false;
-		if (i + 1 >= cap)
-			return NULL;
-		buf[i++] = c;
-	}
-	buf[i] = '\0';
-	return buf;
-}
-
-static const ProtobufCFieldDescriptor *
-find_field(const ProtobufCMessageDescriptor *d, const char *key, size_t n)
-{
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if ((strlen(f->name) == n && memcmp(f->name, key, n) == 0) ||
-		    json_name_eq(f->name, key, n))
-			return f;
-	}
-	return NULL;
-}
-
-/* A map field: repeated, of a message type "...Entry" with exactly the
- * fields key = 1 and value = 2, its key of a type a map key can have. */
-static bool
-is_map(const ProtobufCFieldDescriptor *f)
-{
-	if (f->label != PROTOBUF_C_LABEL_REPEATED ||
-	    f->type != PROTOBUF_C_TYPE_MESSAGE || f->descriptor == NULL)
-		return false;
-	const ProtobufCMessageDescriptor *e = f->descriptor;
-	size_t n = e->short_name ? strlen(e->short_name) : 0;
-	if (n < 5 || strcmp(e->short_name + n - 5, "Entry") != 0)
-		return false;
-	if (e->n_fields != 2 || e->fields[0].id != 1 ||
-	    strcmp(e->fields[0].name, "key") != 0 || e->fields[1].id != 2 ||
-	    strcmp(e->fields[1].name, "value") != 0 ||
-	    e->fields[0].label == PROTOBUF_C_LABEL_REPEATED ||
-	    e->fields[1].label == PROTOBUF_C_LABEL_REPEATED)
-		return false;
-	switch (e->fields[0].type) {
-	case PROTOBUF_C_TYPE_FLOAT:
-	case PROTOBUF_C_TYPE_DOUBLE:
-	case PROTOBUF_C_TYPE_BYTES:
-	case PROTOBUF_C_TYPE_MESSAGE:
-	case PROTOBUF_C_TYPE_ENUM:
-		return false;
-	default:
-		return true;
-	}
-}
-
-/* Size of one value of type t in a message or a repeated array. */
-static size_t
-type_size(ProtobufCType t)
-{
-	switch (t) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-	case PROTOBUF_C_TYPE_ENUM:
-		return 4;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return 8;
-	case PROTOBUF_C_TYPE_FLOAT:
-		return sizeof(float);
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return sizeof(double);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	case PROTOBUF_C_TYPE_STRING:
-		return sizeof(char *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(ProtobufCMessage *);
-	}
-	return 0;
-}
-
-/* A singular field with presence: a has_ flag (proto2 optional, proto3
- * optional) that is not the case of a oneof. */
-static bool
-has_flag(const ProtobufCFieldDescriptor *f)
-{
-	return f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-	       (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) == 0 &&
-	       f->type != PROTOBUF_C_TYPE_STRING &&
-	       f->type != PROTOBUF_C_TYPE_MESSAGE;
-}
-
-/* ---- base64 ---- */
-
-static const char b64_std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64 with padding of p[0..n), malloc'd; NULL when out of
- * memory. */
-static char *
-b64_encode(const uint8_t *p, size_t n, size_t *outlen)
-{
-	size_t len = (n + 2) / 3 * 4;
-	char *s = malloc(len + 1), *o = s;
-	if (s == NULL)
-		return NULL;
-	size_t i = 0;
-	for (; i + 3 <= n; i += 3) {
-		uint32_t v =
-		    (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8 | p[i + 2];
-		*o++ = b64_std[v >> 18];
-		*o++ = b64_std[(v >> 12) & 63];
-		*o++ = b64_std[(v >> 6) & 63];
-		*o++ = b64_std[v & 63];
-	}
-	if (n - i == 1) {
-		uint32_t v = (uint32_t) p[i] << 16;
-		*o++ = b64_std[v >> 18];
-		*o++ = b64_std[(v >> 12) & 63];
-		*o++ = '=';
-		*o++ = '=';
-	} else if (n - i == 2) {
-		uint32_t v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8;
-		*o++ = b64_std[v >> 18];
-		*o++ = b64_std[(v >> 12) & 63];
-		*o++ = b64_std[(v >> 6) & 63];
-		*o++ = '=';
-	}
-	*o = '\0';
-	*outlen = len;
-	return s;
-}
-
-static int
-b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-/*
- * s[0..n) decoded from base64, standard or URL-safe, padding optional
- * (when present, it must make the length a multiple of 4). 0 with *out
- * malloc'd (NULL for nothing) and *outlen; -1 bad base64; -2 out of
- * memory.
- */
-static int
-b64_decode(const char *s, size_t n, uint8_t **out, size_t *outlen)
-{
-	*out = NULL;
-	*outlen = 0;
-	size_t pad = 0;
-	while (pad < 2 && n > 0 && s[n - 1] == '=') {
-		n--;
-		pad++;
-	}
-	if (pad > 0 && (n + pad) % 4 != 0)
-		return -1;
-	if (n % 4 == 1)
-		return -1;
-	if (n == 0)
-		return 0;
-	size_t len = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
-	uint8_t *p = malloc(len);
-	if (p == NULL)
-		return -2;
-	size_t o = 0;
-	uint32_t acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < n; i++) {
-		int v = b64_val(s[i]);
-		if (v < 0) {
-			free(p);
-			return -1;
-		}
-		acc = acc << 6 | (uint32_t) v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			p[o++] = (uint8_t) (acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	*out = p;
-	*outlen = o;
-	return 0;
-}
-
-/* ---- UTF-8 ---- */
-
-/* Length of the valid UTF-8 sequence at s[0..n), or 0. */
-static size_t
-utf8_seq(const uint8_t *s, size_t n)
-{
-	uint8_t c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t len;
-	uint32_t cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/* s as valid UTF-8: NULL when it is already (use s), else a malloc'd copy
- * with each bad byte replaced by U+FFFD (*fixlen its length); *oom set
- * when that copy cannot be made. */
-static char *
-utf8_fix(const char *s, size_t n, size_t *fixlen, bool *oom)
-{
-	const uint8_t *u = (const uint8_t *) s;
-	size_t i = 0, bad = 0;
-	while (i < n) {
-		size_t l = utf8_seq(u + i, n - i);
-		if (l == 0) {
-			bad++;
-			l = 1;
-		}
-		i += l;
-	}
-	*oom = false;
-	if (bad == 0)
-		return NULL;
-	char *o = malloc(n + 2 * bad + 1);
-	if (o == NULL) {
-		*oom = true;
-		return NULL;
-	}
-	size_t k = 0;
-	for (i = 0; i < n;) {
-		size_t l = utf8_seq(u + i, n - i);
-		if (l == 0) {
-			memcpy(o + k, "\xef\xbf\xbd", 3);
-			k += 3;
-			i++;
-		} else {
-			memcpy(o + k, s + i, l);
-			k += l;
-			i += l;
-		}
-	}
-	o[k] = '\0';
-	*fixlen = k;
-	return o;
-}
-
-static json_t *
-json_text(const char *s, size_t n)
-{
-	size_t fl;
-	bool oom;
-	char *fix = utf8_fix(s, n, &fl, &oom);
-	if (oom)
-		return NULL;
-	if (fix == NULL)
-		return json_stringn_nocheck(s, n);
-	json_t *j = json_stringn_nocheck(fix, fl);
-	free(fix);
-	return j;
-}
-
-/* ---- encoding ---- */
-
-static json_t *enc_message(const ProtobufCMessage *m);
-
-static json_t *
-enc_int64_text(int64_t v)
-{
-	char b[24];
-	snprintf(b, sizeof(b), "%" PRId64, v);
-	return json_string(b);
-}
-
-static json_t *
-enc_uint64_text(uint64_t v)
-{
-	char b[24];
-	snprintf(b, sizeof(b), "%" PRIu64, v);
-	return json_string(b);
-}
-
-static json_t *
-enc_double(double v)
-{
-	if (isnan(v))
-		return json_string("NaN");
-	if (isinf(v))
-		return json_string(v > 0 ? "Infinity" : "-Infinity");
-	return json_real(v);
-}
-
-/* The value of type f->type at p. */
-static json_t *
-enc_value(const ProtobufCFieldDescriptor *f, const void *p)
-{
-	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-		return json_integer(*(const int32_t *) p);
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		return json_integer(*(const uint32_t *) p);
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-		return enc_int64_text(*(const int64_t *) p);
-	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return enc_uint64_text(*(const uint64_t *) p);
-	case PROTOBUF_C_TYPE_FLOAT:
-		return enc_double(*(const float *) p);
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return enc_double(*(const double *) p);
-	case PROTOBUF_C_TYPE_BOOL:
-		return json_boolean(*(const protobuf_c_boolean *) p);
-	case PROTOBUF_C_TYPE_ENUM: {
-		int v = *(const int *) p;
-		const ProtobufCEnumValue *ev =
-		    protobuf_c_enum_descriptor_get_value(f->descriptor, v);
-		if (ev != NULL)
-			return json_string(ev->name);
-		return json_integer(v);
-	}
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(const char *const *) p;
-		if (s == NULL)
-			s = "";
-		return json_text(s, strlen(s));
-	}
-	case PROTOBUF_C_TYPE_BYTES: {
-		const ProtobufCBinaryData *b = p;
-		size_t n;
-		char *s = b64_encode(b->len ? b->data : NULL, b->len, &n);
-		if (s == NULL)
-			return NULL;
-		json_t *j = json_stringn_nocheck(s, n);
-		free(s);
-		return j;
-	}
-	case PROTOBUF_C_TYPE_MESSAGE: {
-		const ProtobufCMessage *sm =
-		    *(const ProtobufCMessage *const *) p;
-		if (sm != NULL)
-			return enc_message(sm);
-		/* a map's value left unset: the default message */
-		const ProtobufCMessageDescriptor *d = f->descriptor;
-		ProtobufCMessage *e = malloc(d->sizeof_message);
-		if (e == NULL)
-			return NULL;
-		protobuf_c_message_init(d, e);
-		json_t *j = enc_message(e);
-		free(e);
-		return j;
-	}
-	}
-	return NULL;
-}
-
-/* A map key's text into buf (or the string itself, through *s). */
-static const char *
-map_key_text(const ProtobufCFieldDescriptor *k, const void *p, char *buf,
-             size_t cap)
-{
-	switch (k->type) {
-	case PROTOBUF_C_TYPE_STRING: {
-		const char *s = *(const char *const *) p;
-		return s ? s : "";
-	}
-	case PROTOBUF_C_TYPE_BOOL:
-		return *(const protobuf_c_boolean *) p ? "true" : "false";
-	case PROTOBUF_C_TYPE_INT32:
-	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-		snprintf(buf, cap, "%" PRId32, *(const int32_t *) p);
-		return buf;
-	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		snprintf(buf, cap, "%" PRIu32, *(const uint32_t *) p);
-		return buf;
-	case PROTOBUF_C_TYPE_INT64:
-	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-		snprintf(buf, cap, "%" PRId64, *(const int64_t *) p);
-		return buf;
-	default:
-		snprintf(buf, cap, "%" PRIu64, *(const uint64_t *) p);
-		return buf;
-	}
-}
-
-/* Sets obj[key] = v (v's reference taken, also on failure); -1 when out
- * of memory. The key is made valid UTF-8 first. */
-static int
-set_key(json_t *obj, const char *key, json_t *v)
-{
-	if (v == NULL)
-		return -1;
-	size_t fl;
-	bool oom;
-	char *fix = utf8_fix(key, strlen(key), &fl, &oom);
-	if (oom) {
-		json_decref(v);
-		return -1;
-	}
-	int rc = json_object_set_new_nocheck(obj, fix ? fix : key, v);
-	free(fix);
-	return rc;
-}
-
-static json_t *
-enc_map(const ProtobufCFieldDescriptor *f, const ProtobufCMessage *const *arr,
-        size_t n)
-{
-	const ProtobufCMessageDescriptor *e = f->descriptor;
-	json_t *obj = json_object();
-	if (obj == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (arr[i] == NULL)
-			continue;
-		char buf[24];
-		const char *key = map_key_text(
-		    &e->fields[0], CMEMBER(arr[i], e->fields[0].offset), buf,
-		    sizeof(buf));
-		json_t *v = enc_value(&e->fields[1],
-		                      CMEMBER(arr[i], e->fields[1].offset));
-		if (set_key(obj, key, v) != 0) {
-			json_decref(obj);
-			return NULL;
-		}
-	}
-	return obj;
-}
-
-static json_t *
-enc_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-	const void *p = CMEMBER(m, f->offset);
-	if (f->label != PROTOBUF_C_LABEL_REPEATED)
-		return enc_value(f, p);
-	size_t n = *(const size_t *) CMEMBER(m, f->quantifier_offset);
-	const char *arr = *(const char *const *) p;
-	if (arr == NULL)
-		n = 0;
-	if (is_map(f))
-		return enc_map(f, (const ProtobufCMessage *const *) arr, n);
-	json_t *a = json_array();
-	if (a == NULL)
-		return NULL;
-	size_t sz = type_size(f->type);
-	for (size_t i = 0; i < n; i++) {
-		json_t *v = enc_value(f, arr + i * sz);
-		if (json_array_append_new(a, v) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *
-enc_message(const ProtobufCMessage *m)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	json_t *obj = json_object();
-	if (obj == NULL)
-		return NULL;
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
-		    *(const uint32_t *) CMEMBER(m, f->quantifier_offset) !=
-		        f->id)
-			continue;
-		if (has_flag(f) && !*(const protobuf_c_boolean *) CMEMBER(
-		                       m, f->quantifier_offset))
-			continue;
-		/* a proto2 optional string is set when it is not NULL or
-		 * its default, as protobuf-c packs it */
-		if (f->type == PROTOBUF_C_TYPE_STRING &&
-		    f->label == PROTOBUF_C_LABEL_OPTIONAL &&
-		    (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) == 0) {
-			const char *s =
-			    *(const char *const *) CMEMBER(m, f->offset);
-			if (s == NULL || s == f->default_value)
-				continue;
-		}
-		if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
-		    f->label != PROTOBUF_C_LABEL_REPEATED &&
-		    *(const ProtobufCMessage *const *) CMEMBER(m, f->offset) ==
-		        NULL)
-			continue;
-		char buf[128];
-		const char *key = json_name(f->name, buf, sizeof(buf));
-		char *big = NULL;
-		if (key == NULL) {
-			size_t n = strlen(f->name) + 1;
-			if ((big = malloc(n)) == NULL)
-				goto fail;
-			key = json_name(f->name, big, n);
-		}
-		json_t *v = enc_field(m, f);
-		int rc = v ? json_object_set_new_nocheck(obj, key, v) : -1;
-		free(big);
-		if (rc != 0)
-			goto fail;
-	}
-	return obj;
-fail:
-	json_decref(obj);
-	return NULL;
-}
-
-json_t *
-pbjson_encode(const ProtobufCMessage *m)
-{
-	return enc_message(m);
-}
-
-/* ---- decoding ---- */
 
 #define PATH_CAP 512
 
@@ -788,7 +186,7 @@ int_in_range(ProtobufCType t, bool neg, uint64_t mag)
 static void
 int_store(ProtobufCType t, bool neg, uint64_t mag, void *p)
 {
-	switch (type_size(t)) {
+	switch (pbj_type_size(t)) {
 	case 4:
 		if (int_signed(t) || t == PROTOBUF_C_TYPE_ENUM) {
 			int32_t v =
@@ -951,7 +349,7 @@ bytes_from_text(struct dec *d, const char *s, size_t n, void *p)
 {
 	uint8_t *data;
 	size_t len;
-	int rc = b64_decode(s, n, &data, &len);
+	int rc = pbj_b64_decode(s, n, &data, &len);
 	if (rc == -2)
 		return oom(d);
 	if (rc != 0)
@@ -970,7 +368,7 @@ string_from_text(struct dec *d, const char *s, size_t n, void *p)
 	if (memchr(s, '\0', n) != NULL)
 		return fail(d, "a string with a NUL character");
 	for (size_t i = 0, l; i < n; i += l) {
-		if ((l = utf8_seq((const uint8_t *) s + i, n - i)) == 0)
+		if ((l = pbj_utf8_seq((const uint8_t *) s + i, n - i)) == 0)
 			return fail(d, "a string that is not valid UTF-8");
 	}
 	char *c = malloc(n + 1);
@@ -1101,7 +499,7 @@ mark_set(ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
 	if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0)
 		*(uint32_t *) MEMBER(m, f->quantifier_offset) = f->id;
-	else if (has_flag(f))
+	else if (pbj_has_flag(f))
 		*(protobuf_c_boolean *) MEMBER(m, f->quantifier_offset) = 1;
 }
 
@@ -1165,7 +563,7 @@ dec_repeated(struct dec *d, ProtobufCMessage *m,
 	size_t n = json_array_size(j);
 	if (n == 0)
 		return 0;
-	size_t sz = type_size(f->type);
+	size_t sz = pbj_type_size(f->type);
 	char *arr = calloc(n, sz);
 	if (arr == NULL)
 		return oom(d);
@@ -1186,8 +584,8 @@ dec_field(struct dec *d, ProtobufCMessage *m, const ProtobufCFieldDescriptor *f,
           const json_t *j)
 {
 	if (f->label == PROTOBUF_C_LABEL_REPEATED)
-		return is_map(f) ? dec_map(d, m, f, j)
-		                 : dec_repeated(d, m, f, j);
+		return pbj_is_map(f) ? dec_map(d, m, f, j)
+		                     : dec_repeated(d, m, f, j);
 	if (oneof_taken(m, f))
 		return fail(d, "another field of its oneof is set already");
 	/* the slot holds its default: nothing to free */
@@ -1221,7 +619,8 @@ dec_message(struct dec *d, const ProtobufCMessageDescriptor *desc,
 	json_object_foreach((json_t *) j, key, val)
 	{
 		size_t klen = strlen(key);
-		const ProtobufCFieldDescriptor *f = find_field(desc, key, klen);
+		const ProtobufCFieldDescriptor *f =
+		    pbj_find_field(desc, key, klen);
 		char b[48];
 		if (f == NULL) {
 			rc = fail(d, "unknown field \"%s\"",
@@ -1316,7 +715,7 @@ pbjson_set_text(ProtobufCMessage *m, const char *name, const char *value,
 	if (errlen > 0)
 		err[0] = '\0';
 	const ProtobufCFieldDescriptor *f =
-	    find_field(desc, name, strlen(name));
+	    pbj_find_field(desc, name, strlen(name));
 	if (f == NULL)
 		return fail(&d, "unknown parameter \"%s\"",
 		            show(name, strlen(name), b, sizeof(b)));
@@ -1334,7 +733,7 @@ pbjson_set_text(ProtobufCMessage *m, const char *name, const char *value,
 	memset(&tmp, 0, sizeof(tmp));
 	if (scalar_from_text(&d, f, value, &tmp) != 0)
 		return -1;
-	size_t sz = type_size(f->type);
+	size_t sz = pbj_type_size(f->type);
 	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 		size_t *np = MEMBER(m, f->quantifier_offset);
 		char **arrp = MEMBER(m, f->offset);
