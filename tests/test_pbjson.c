@@ -1,5 +1,5 @@
 /*
- * pbjson (common/pbjson.c): round trips of every message of jobd.proto with
+ * pbjson (common/pbjson_*.c): round trips of every message of jobd.proto with
  * every field set (filled by reflection, so a field added later is covered
  * without a change here), the exact JSON of a Job and a StatsReply, each
  * rule of the mapping, every refusal with its exact message, and hostile
