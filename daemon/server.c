@@ -157,6 +157,8 @@ struct server {
 	bool starved; /* "no context free" logged */
 	bool draining;
 	bool closed;
+	size_t dispatching;   /* rpc_dispatch() calls running now */
+	pthread_cond_t quiet; /* dispatching fell to 0 while draining */
 	/* the connections, under cmtx */
 	pthread_mutex_t cmtx;
 	struct conn *conns[CONN_BUCKETS];
@@ -668,6 +670,8 @@ on_request(struct work *w)
 	pthread_mutex_lock(&srv->mtx);
 	srv->nrecv--;
 	draining = srv->draining;
+	if (!draining) /* counted, so that server_drain() can wait for it */
+		srv->dispatching++;
 	pthread_mutex_unlock(&srv->mtx);
 	spawn_receiver(srv); /* this one is out until its reply is sent */
 
@@ -685,6 +689,10 @@ on_request(struct work *w)
 	} else {
 		rpc_dispatch(srv->svc, &w->call, nng_msg_body(req),
 		             nng_msg_len(req));
+		pthread_mutex_lock(&srv->mtx);
+		if (--srv->dispatching == 0 && srv->draining)
+			pthread_cond_broadcast(&srv->quiet);
+		pthread_mutex_unlock(&srv->mtx);
 	}
 	nng_msg_free(req);
 	after_dispatch(w);
@@ -804,6 +812,7 @@ server_start(server **sp, ProtobufCService *svc,
 	srv->svc = svc;
 	srv->auth = cfg->auth;
 	pthread_mutex_init(&srv->mtx, NULL);
+	pthread_cond_init(&srv->quiet, NULL);
 	pthread_mutex_init(&srv->cmtx, NULL);
 	for (int k = 0; k < 2; k++)
 		atomic_init(&srv->parked[k], 0);
@@ -859,6 +868,10 @@ server_drain(server *srv)
 {
 	pthread_mutex_lock(&srv->mtx);
 	srv->draining = true;
+	/* a handler running now may read the queue, which stops next: it
+	 * ends soon (none blocks), and no other begins */
+	while (srv->dispatching > 0)
+		pthread_cond_wait(&srv->quiet, &srv->mtx);
 	pthread_mutex_unlock(&srv->mtx);
 }
 
@@ -895,6 +908,7 @@ server_stop(server *srv)
 	free(srv->oom);
 	pthread_mutex_destroy(&srv->cmtx);
 	pthread_mutex_destroy(&srv->mtx);
+	pthread_cond_destroy(&srv->quiet);
 	free(srv);
 }
 

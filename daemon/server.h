@@ -38,7 +38,8 @@ struct server_config {
  * (ipcgate.h), which refuses a path another process serves. */
 int server_start(server **sp, ProtobufCService *svc,
                  const struct server_config *cfg, char *err, size_t errlen);
-/* From now on every request is answered UNAVAILABLE. */
+/* From now on every request is answered UNAVAILABLE; returns once no
+ * request that came before is still in rpc_dispatch(). */
 void server_drain(server *srv);
 /* Closes the socket and frees every context. Call once nothing can reply
  * any more (scheduler drained, writer stopped). Accepts NULL. */
