@@ -1,7 +1,7 @@
 // What the page's test needs around the browser: a real jobd started with
 // --http on free ports (and the kinds of tests/web/kinds), its JSON API
 // called with fetch, and Debian's chromium launched by playwright-core.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,14 @@ export const JOBD_BIN = process.env.JOBD_BIN || join(repo, 'build', 'daemon', 'j
 export const CHROMIUM = process.env.JOBD_CHROMIUM || '/usr/bin/chromium';
 // ctest gives the build's directory; by hand, a directory of /tmp.
 export const SHOTS = process.env.WEB_SCREENSHOT_DIR || join(tmpdir(), 'jobd-web-screenshots');
+// Set (ctest's fixture `postgres`, tests/pg_cluster.sh run): every daemon
+// gets a PostgreSQL database of its own on that server instead of a file.
+const PG_URL = process.env.JOBD_TEST_DB_URL;
+const PSQL = process.env.JOBD_TEST_PSQL || 'psql';
+
+function psql(sql) {
+  execFileSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', PG_URL, '-c', sql], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
 
 /** A free TCP port on 127.0.0.1 (bound, read, released). */
 export function freePort() {
@@ -65,7 +73,13 @@ export class Daemon {
     this.port = await freePort();
     this.httpPort = await freePort();
     this.base = `http://127.0.0.1:${this.httpPort}/`;
-    const args = ['--db', join(this.dir, 'jobd.db'), '--listen', `tcp://127.0.0.1:${this.port}`,
+    let db = join(this.dir, 'jobd.db');
+    if (PG_URL && !this.dbname) {
+      this.dbname = `jobd_web_${process.pid}_${this.port}`;
+      psql(`CREATE DATABASE "${this.dbname}"`);
+    }
+    if (this.dbname) db = PG_URL.replace(/\/[^/]*$/, '/' + this.dbname);
+    const args = ['--db', db, '--listen', `tcp://127.0.0.1:${this.port}`,
       '--http', `http://127.0.0.1:${this.httpPort}`, '--workers', '2',
       '--kinds-dir', KINDS_DIR, '--log-level', 'debug'];
     if (this.token) {
@@ -86,13 +100,21 @@ export class Daemon {
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
         throw new Error(`jobd exited (${this.child.exitCode ?? this.child.signalCode}) at start:\n${this.logTail()}`);
       }
+      let up = false;
       try {
         const r = await fetch(this.base + 'healthz', { signal: AbortSignal.timeout(1000) });
-        if (r.status === 200) return;
+        up = r.status === 200;
       } catch (e) {
         // not listening yet
       }
-      if (Date.now() > end) throw new Error(`jobd's /healthz does not answer 200 after 15 s:\n${this.logTail()}`);
+      // on PostgreSQL for real (its "ready" line names the URL), not on
+      // a file by mistake
+      const pg = !this.dbname || readFileSync(this.log, 'utf8').includes(`database 'postgresql://`);
+      if (up && pg) return;
+      if (Date.now() > end) {
+        throw new Error(up ? `jobd does not say it is on PostgreSQL:\n${this.logTail()}`
+          : `jobd's /healthz does not answer 200 after 15 s:\n${this.logTail()}`);
+      }
       await sleep(50);
     }
   }
@@ -123,6 +145,7 @@ export class Daemon {
 
   cleanup() {
     rmSync(this.dir, { recursive: true, force: true });
+    if (this.dbname) psql(`DROP DATABASE IF EXISTS "${this.dbname}"`);
   }
 
   /**
