@@ -1,9 +1,8 @@
 /*
  * test_pgstore: the PostgreSQL SQL layer (storage/postgres) against a real
- * server. With JOBD_TEST_DB_URL set (ctest's fixture `postgres`,
- * tests/pg_cluster.sh) it uses that server; otherwise it starts its own
- * throwaway one (initdb in a temporary directory, as `nobody` when run as
- * root; pg_ctl on a free loopback port; stopped and removed at exit).
+ * server. With JOBD_TEST_DB_URL set (ctest's fixture `postgres`) it uses
+ * that server; otherwise it starts its own throwaway one, stopped and
+ * removed at exit: both through tests/pg_cluster.sh (tests/pgtest.h).
  * Each test makes a database of its own and drops it after.
  *
  * test_throughput prints the batch insert's rate (jobs/s) and the claim's
@@ -15,7 +14,6 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,39 +26,12 @@
 
 #include "pgstore.h"
 #include "pgstore_int.h" /* pg_stmt_sql: the claim's text, to EXPLAIN it */
+#include "pgtest.h"
 #include "test.h"
-
-#define PG_BIN "/usr/lib/postgresql/15/bin"
-
-static char *server_url; /* the server's `postgres` database */
-static char server_dir[64];
 
 /* ---- the server -------------------------------------------------------- */
 
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static void
-server_stop(void)
-{
-	if (server_dir[0] == '\0')
-		return;
-	sh("%s %s/pg_ctl -D %s/data -m immediate -w -t 30 stop >/dev/null "
-	   "2>&1; rm -rf %s",
-	   getuid() == 0 ? "runuser -u nobody --" : "", PG_BIN, server_dir,
-	   server_dir);
-	server_dir[0] = '\0';
-}
-
+/* A free loopback port: one that nothing listens on (test_open_errors). */
 static int
 free_port(void)
 {
@@ -75,51 +46,6 @@ free_port(void)
 	if (fd >= 0)
 		close(fd);
 	return port;
-}
-
-/* The URL of the server's `postgres` database; starts one if needed. */
-static const char *
-server(void)
-{
-	const char *env = getenv("JOBD_TEST_DB_URL");
-	const char *as = getuid() == 0 ? "runuser -u nobody --" : "";
-	char url[128];
-	int port = 0;
-
-	if (server_url != NULL)
-		return server_url;
-	if (env != NULL && *env != '\0')
-		return server_url = strdup(env);
-	snprintf(server_dir, sizeof(server_dir), "/tmp/test_pgstore.XXXXXX");
-	if (mkdtemp(server_dir) == NULL) {
-		server_dir[0] = '\0';
-		return NULL;
-	}
-	atexit(server_stop);
-	if (getuid() == 0)
-		sh("chown nobody %s", server_dir);
-	if (sh("cd %s && %s %s/initdb -D %s/data -A trust -U jobd --no-sync "
-	       "-E UTF8 >%s/initdb.log 2>&1",
-	       server_dir, as, PG_BIN, server_dir, server_dir) != 0) {
-		fprintf(stderr, "initdb failed: see %s/initdb.log\n",
-		        server_dir);
-		return NULL;
-	}
-	for (int i = 0; i < 10; i++) {
-		port = free_port();
-		if (sh("cd %s && %s %s/pg_ctl -D %s/data -o '-p %d -k %s -c "
-		       "listen_addresses=127.0.0.1 -c fsync=off' -l %s/log -w "
-		       "-t 60 start >/dev/null 2>&1",
-		       server_dir, as, PG_BIN, server_dir, port, server_dir,
-		       server_dir) == 0)
-			break;
-		port = 0;
-	}
-	if (port == 0)
-		return NULL;
-	snprintf(url, sizeof(url), "postgresql://jobd@127.0.0.1:%d/postgres",
-	         port);
-	return server_url = strdup(url);
 }
 
 static PGconn *
@@ -173,7 +99,7 @@ static const char *
 db_create(void)
 {
 	static int seq;
-	const char *base = server();
+	const char *base = pgtest_url();
 	PGconn *c;
 	char q[128];
 	const char *slash;
@@ -195,7 +121,7 @@ db_create(void)
 static void
 db_drop(void)
 {
-	PGconn *c = raw(server());
+	PGconn *c = raw(pgtest_url());
 	char q[128];
 
 	if (c == NULL)
@@ -341,7 +267,7 @@ test_open_errors(void)
 {
 	char err[256], url[128];
 	pgstore *s = (pgstore *) 1;
-	const char *base = server();
+	const char *base = pgtest_url();
 	int port = free_port();
 
 	REQUIRE(base != NULL);
