@@ -92,16 +92,17 @@ pgtest_stop(void)
 	pgtest_dir[0] = '\0';
 }
 
-/* Starts the test's own server (once); the URL of its `postgres`
- * database, NULL if it did not start. Exits 77 without PostgreSQL. */
+/* Starts the test's own server (once: a start that failed is not tried
+ * again); the URL of its `postgres` database, NULL if it did not start.
+ * Exits 77 without PostgreSQL. */
 static inline const char *
 pgtest_start(void)
 {
 	const char *tmp = getenv("TMPDIR");
 	int rv;
 
-	if (pgtest_dir[0] != '\0')
-		return pgtest_base;
+	if (pgtest_dir[0] != '\0') /* started, or failed to: once */
+		return pgtest_base[0] != '\0' ? pgtest_base : NULL;
 	snprintf(pgtest_dir, sizeof(pgtest_dir), "%s/jobd-pgtest.XXXXXX",
 	         tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(pgtest_dir) == NULL) {
@@ -118,6 +119,7 @@ pgtest_start(void)
 	if (rv != 0 || strncmp(pgtest_base, "postgresql://", 13) != 0) {
 		fprintf(stderr, "pg_cluster.sh start %s failed (%d)\n",
 		        pgtest_dir, rv);
+		pgtest_base[0] = '\0';
 		return NULL;
 	}
 	return pgtest_base;
