@@ -43,6 +43,13 @@
 #
 # PG_BIN overrides /usr/lib/postgresql/15/bin. `start` stops a server left
 # in DIR by an earlier run first; a start that fails removes what it made.
+# Without PostgreSQL's binaries `start` exits 77, the code of a skipped
+# test (tests/pgtest.h passes it on); any other failure exits 1.
+#
+# The C tests get their servers through tests/pgtest.h, which runs this
+# script ($PG_CLUSTER_SH): test_pgstore uses the fixture's server, or
+# starts one of its own when run by hand; test_jobq_pg always starts its
+# own, since it stops and starts it (down, up) under the queues.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -88,7 +95,10 @@ stop() {
 
 start() {
 	local dir=$1 data port url
-	[[ -x $PG_BIN/initdb ]] || die "no PostgreSQL in '$PG_BIN' (apt-get install postgresql, or set PG_BIN)"
+	[[ -x $PG_BIN/initdb ]] || {
+		echo "pg_cluster: no PostgreSQL in '$PG_BIN' (apt-get install postgresql, or set PG_BIN)" >&2
+		exit 77
+	}
 	mkdir -p -- "$dir"
 	dir=$(cd -- "$dir" && pwd)
 	stop "$dir"

@@ -21,9 +21,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A test program of several files (tests/test_pgstore*.c) defines
+ * TEST_SHARED before it includes this header, in each of them: the state
+ * below is then the program's, defined in the file of TEST_MAIN. */
+#ifdef TEST_SHARED
+extern int test_failures;
+extern jmp_buf test_jmp;
+extern const char *test_skipped;
+#define TEST_STATE_                                                            \
+	int test_failures;                                                     \
+	jmp_buf test_jmp;                                                      \
+	const char *test_skipped;
+#else
 static int test_failures;
 static jmp_buf test_jmp;
 static const char *test_skipped; /* why the current test was skipped */
+#define TEST_STATE_
+#endif
 
 #define TEST_FAIL_(...)                                                        \
 	do {                                                                   \
@@ -116,6 +130,7 @@ test_run_all(const struct test_case *t, size_t n, int argc, char **argv)
 }
 
 #define TEST_MAIN(...)                                                         \
+	TEST_STATE_                                                            \
 	int main(int argc, char **argv)                                        \
 	{                                                                      \
 		static const struct test_case tests_[] = {__VA_ARGS__};        \

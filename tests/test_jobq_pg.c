@@ -1,144 +1,40 @@
 /*
  * test_jobq_pg: the shared queue (daemon/jobq_pg*.c) on a real PostgreSQL
- * server that the test starts itself (initdb and pg_ctl in a temporary
- * directory, as `nobody` when run as root; it stops and starts the server
- * for the fault test, so it never shares one), driving two or three
- * jobq instances on one database as several daemons would: workers are
- * the test's own calls of take/progress/finish.
+ * server that the test starts itself through tests/pg_cluster.sh
+ * (tests/pgtest.h): it stops and starts the server for the fault test, so
+ * it never shares one. It drives two or three jobq instances on one
+ * database as several daemons would: workers are the test's own calls of
+ * take/progress/finish.
  *
  * Each test makes its own database. A kind is given to an instance only
  * when it is to claim jobs: an instance without kinds claims nothing, so
  * which instance runs a job is the test's choice, not a race.
  *
- * PG_BIN overrides /usr/lib/postgresql/15/bin. Without it there, the test
- * says so and skips (exit 77).
+ * Without PostgreSQL (PG_BIN, see tests/pg_cluster.sh), the test says so
+ * and skips (exit 77).
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "jobq.h"
+#include "pgtest.h"
 #include "test.h"
-
-static char pg_bin[512];
-static char pg_dir[256];
-static int pg_port;
-static char pg_url[300];
-static bool pg_started;
 
 /* ---- the server ---------------------------------------------------------- */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	int rv = system(cmd);
-	return rv == -1 ? -1 : WEXITSTATUS(rv);
-}
-
-static const char *
-as_user(void)
-{
-	return getuid() == 0 ? "runuser -u nobody -- " : "";
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in a = {0};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *) &a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static int
-pg_up(void)
-{
-	return sh("%s%s/pg_ctl -D %s/data -w -t 60 -l %s/log -o "
-	          "\"-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
-	          "-c max_connections=100\" start >/dev/null",
-	          as_user(), pg_bin, pg_dir, pg_dir, pg_port, pg_dir);
-}
-
-static int
-pg_down(void)
-{
-	return sh("%s%s/pg_ctl -D %s/data -w -t 60 -m fast stop >/dev/null",
-	          as_user(), pg_bin, pg_dir);
-}
-
-static void
-pg_cleanup(void)
-{
-	if (pg_started)
-		(void) pg_down();
-	if (pg_dir[0] != '\0')
-		(void) sh("rm -rf %s", pg_dir);
-}
-
-/* Starts the server once (for every test). */
-static void
-server(void)
-{
-	const char *bin = getenv("PG_BIN");
-	char tmpl[] = "/tmp/jobq_pg.XXXXXX";
-
-	if (pg_started)
-		return;
-	snprintf(pg_bin, sizeof(pg_bin), "%s",
-	         bin ? bin : "/usr/lib/postgresql/15/bin");
-	char initdb[600];
-	snprintf(initdb, sizeof(initdb), "%s/initdb", pg_bin);
-	if (access(initdb, X_OK) != 0) {
-		fprintf(stderr, "no PostgreSQL in %s: skipped\n", pg_bin);
-		exit(77);
-	}
-	REQUIRE(mkdtemp(tmpl) != NULL);
-	snprintf(pg_dir, sizeof(pg_dir), "%s", tmpl);
-	atexit(pg_cleanup);
-	if (getuid() == 0)
-		REQUIRE(sh("chown nobody %s", pg_dir) == 0);
-	REQUIRE(sh("%s%s/initdb -D %s/data -A trust -U jobd >/dev/null",
-	           as_user(), pg_bin, pg_dir) == 0);
-	REQUIRE((pg_port = free_port()) > 0);
-	REQUIRE(pg_up() == 0);
-	pg_started = true;
-	snprintf(pg_url, sizeof(pg_url), "postgresql://jobd@127.0.0.1:%d",
-	         pg_port);
-}
-
-/* A fresh database `name`; its URL in url. */
+/* A fresh database `name` on the test's own server (started at the first
+ * call); its URL in url. */
 static void
 database(const char *name, char *url, size_t len)
 {
-	server();
-	REQUIRE(sh("%s/psql -q '%s/postgres' -c 'create database %s' "
-	           ">/dev/null",
-	           pg_bin, pg_url, name) == 0);
-	snprintf(url, len, "%s/%s", pg_url, name);
+	REQUIRE(pgtest_start() != NULL);
+	REQUIRE(pgtest_createdb(name, url, len) == 0);
 }
 
 /* ---- calls parked, and their answers --------------------------------------
@@ -649,7 +545,7 @@ test_db_down(void)
 	uint64_t id = submit_ok(b, NULL, NULL);
 	struct job *j = take_id(a, id);
 
-	REQUIRE(pg_down() == 0);
+	REQUIRE(pgtest_down() == 0);
 	for (int i = 0; i < 100 && !refused; i++) {
 		int rv = submit(a, NULL, NULL, &t);
 		if (rv == JOBD_UNAVAILABLE)
@@ -667,7 +563,7 @@ test_db_down(void)
 	jobrec_clear(&r);
 	a->ops->finish(a, j, JOBD_RUN_OK, NULL, 0, NULL);
 
-	REQUIRE(pg_up() == 0);
+	REQUIRE(pgtest_up() == 0);
 	uint64_t id2 = 0;
 	for (int i = 0; i < 300 && !back; i++) {
 		int rv = submit(a, "after-restart", NULL, &t);
