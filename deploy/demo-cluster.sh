@@ -12,8 +12,13 @@
 #   4. every job is waited for on the surviving nodes: each must succeed,
 #      and those the victim was running show attempts 2: they ran again on
 #      another node once the victim's lease expired;
-#   5. prints a summary, and "demo-cluster: OK" when every job succeeded
-#      and at least one ran again after the kill.
+#   5. prints a summary (the queue by kind and state, as any node sees it);
+#   6. asks each surviving node over HTTP (port 7078, the image's
+#      JOBD_HTTP): /readyz is ready, Stats through the JSON API counts the
+#      same succeeded jobs on each (they are the cluster's), and /metrics
+#      shows the jobs each node itself finished;
+#   and prints "demo-cluster: OK" when every job succeeded, at least one
+#   ran again after the kill, and the nodes agree.
 #
 # Environment: DEMO_NODES (the nodes' addresses, space-separated),
 # DEMO_VICTIM (one of them), DEMO_JOBS, DEMO_MS.
@@ -99,5 +104,21 @@ say "$ok of $jobs jobs succeeded ($again ran again after the kill), $((SECONDS -
 # 5. the queue as any node sees it: jobs by kind and state
 jc "${survivors[0]}" list --limit 1000 | awk '{print $4, $2}' | sort | uniq -c |
 	awk '{printf "demo-cluster:   %-8s %-10s %d\n", $2, $3, $1}'
+
+# 6. each survivor over HTTP: ready, the cluster's counts, its own metrics
+seen=
+for a in "${survivors[@]}"; do
+	h=${a#tcp://}
+	h=http://${h%:*}:7078
+	r=$(curl -s --max-time 10 "$h/readyz")
+	[[ $r == ready* ]] || bad "$h/readyz: '$r'"
+	n=$(curl -s --max-time 10 "$h/v1/stats" | sed -n 's/.*"succeeded":"\([0-9]*\)".*/\1/p')
+	m=$(curl -s --max-time 10 "$h/metrics" |
+		awk '/^jobd_jobs_finished_total\{.*state="succeeded"/ { n += $2 } END { print n + 0 }')
+	say "$h: readyz '$r'; Stats: ${n:-?} succeeded in the cluster; /metrics: $m finished here"
+	((${n:-0} >= jobs + 1)) || bad "$h: Stats counts ${n:-no} succeeded jobs, not the $((jobs + 1)) at least of the cluster"
+	[[ -z $seen || $seen == "$n" ]] || bad "the nodes' Stats disagree: $seen and $n succeeded"
+	seen=$n
+done
 ((fails == 0)) || die "$fails check(s) failed"
 say "OK"

@@ -22,7 +22,7 @@ cd "$root" || exit 1
 compose=$(tests/docker-env.sh) || exit
 
 export COMPOSE_PROJECT_NAME=jobdcluster$$
-export JOBD_PORT=
+export JOBD_PORT= JOBD_HTTP_PORT=
 log=$(mktemp)
 fails=0
 fail() {
@@ -54,6 +54,8 @@ for n in jobd1 jobd3; do
 	code=$(docker inspect -f '{{.State.ExitCode}}' "$c" 2>/dev/null)
 	[[ $code == 0 ]] || fail "$n exited '$code' when compose stopped it, not 0"
 done
+n=$(grep -Ec "demo-cluster: http://jobd[13]:7078: readyz 'ready'; Stats: [0-9]+ succeeded" "$log")
+((n == 2)) || fail "the demo did not read both survivors over HTTP ($n)"
 grep -q "jobd2: jobd ended (137)" "$log" ||
 	fail "jobd2's daemon did not end by SIGKILL (exit status 137)"
 
