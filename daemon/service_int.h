@@ -3,11 +3,13 @@
 
 /*
  * service_int: what the files of the service share, not for other
- * modules (they see service.h). service.c holds the handlers of the
- * original methods and the conversions; service_sched.c those of the
- * scheduling features (Retry, Pause, Resume, Schedules) and the checks of
- * a Submit's `after`; service_db.c the database threads that run the
- * handlers that read when the queue's reads may block (svc_defer).
+ * modules (they see service.h). service.c holds what the handlers share
+ * (lookups, conversions, parked calls), the handlers of Get, Wait,
+ * Cancel, List, Stats, Kinds and Ping, and the service's life;
+ * service_submit.c those of Submit and SubmitBatch; service_sched.c those
+ * of the scheduling features (Retry, Pause, Resume, Schedules) and the
+ * checks of a Submit's `after`; service_db.c the database threads that
+ * run the handlers that read when the queue's reads may block (svc_defer).
  */
 
 #include <pthread.h>
@@ -114,6 +116,12 @@ int svc_db_start(service *sv, size_t n, char *err, size_t errlen);
  * none were started. */
 void svc_db_stop(service *sv);
 
+/* The handlers of service_submit.c. */
+void svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
+                Jobd__V1__SubmitReply_Closure closure, void *arg);
+void svc_submit_batch(Jobd__V1__Jobs_Service *base,
+                      const Jobd__V1__SubmitBatchRequest *in,
+                      Jobd__V1__SubmitBatchReply_Closure closure, void *arg);
 /* The handlers of service_sched.c. */
 void svc_retry(Jobd__V1__Jobs_Service *base, const Jobd__V1__RetryRequest *in,
                Jobd__V1__RetryReply_Closure closure, void *arg);
