@@ -3,11 +3,14 @@
 
 /*
  * service_int: what the files of the service share, not for other
- * modules (they see service.h). service.c holds the handlers of the
- * original methods and the conversions; service_sched.c those of the
- * scheduling features (Retry, Pause, Resume, Schedules) and the checks of
- * a Submit's `after`; service_db.c the database threads that run the
- * handlers that read when the queue's reads may block (svc_defer).
+ * modules (they see service.h). service.c holds what the handlers share
+ * (lookups, conversions, parked calls), the handlers of Get, Wait and
+ * Cancel, and the service's life; service_submit.c those of Submit and
+ * SubmitBatch; service_query.c those of List, Stats, Kinds and Ping;
+ * service_sched.c those of the scheduling features (Retry, Pause, Resume,
+ * Schedules) and the checks of a Submit's `after`; service_db.c the
+ * database threads that run the handlers that read when the queue's reads
+ * may block (svc_defer).
  */
 
 #include <pthread.h>
@@ -73,6 +76,8 @@ void pbjob_fini(struct pbjob *p);
 /* Answers c with a reply message whose only field is one Job. */
 void reply_job(struct rpc_call *c, ProtobufCMessage *reply,
                Jobd__V1__Job **slot, const struct jobrec *r);
+/* The bytes job m takes in a reply (its field's tag and length included). */
+size_t job_size(const Jobd__V1__Job *m);
 /* src made printable for a message, cut at 60 characters. */
 void printable(char *dst, size_t dstlen, const char *src);
 /* Idempotency and unique keys: 1 to LIMIT_KEY_BYTES printable ASCII. */
@@ -114,6 +119,21 @@ int svc_db_start(service *sv, size_t n, char *err, size_t errlen);
  * none were started. */
 void svc_db_stop(service *sv);
 
+/* The handlers of service_submit.c. */
+void svc_submit(Jobd__V1__Jobs_Service *base, const Jobd__V1__SubmitRequest *in,
+                Jobd__V1__SubmitReply_Closure closure, void *arg);
+void svc_submit_batch(Jobd__V1__Jobs_Service *base,
+                      const Jobd__V1__SubmitBatchRequest *in,
+                      Jobd__V1__SubmitBatchReply_Closure closure, void *arg);
+/* The handlers of service_query.c. */
+void svc_list(Jobd__V1__Jobs_Service *base, const Jobd__V1__ListRequest *in,
+              Jobd__V1__ListReply_Closure closure, void *arg);
+void svc_stats(Jobd__V1__Jobs_Service *base, const Jobd__V1__StatsRequest *in,
+               Jobd__V1__StatsReply_Closure closure, void *arg);
+void svc_kinds(Jobd__V1__Jobs_Service *base, const Jobd__V1__KindsRequest *in,
+               Jobd__V1__KindsReply_Closure closure, void *arg);
+void svc_ping(Jobd__V1__Jobs_Service *base, const Jobd__V1__PingRequest *in,
+              Jobd__V1__PingReply_Closure closure, void *arg);
 /* The handlers of service_sched.c. */
 void svc_retry(Jobd__V1__Jobs_Service *base, const Jobd__V1__RetryRequest *in,
                Jobd__V1__RetryReply_Closure closure, void *arg);
