@@ -24,6 +24,23 @@
 #include "test.h"
 #include "wirebuf.h"
 
+/*
+ * This process runs without LeakSanitizer's check, as test_stress's does:
+ * max_connections has a client whose connection jobd refuses at its cap,
+ * and nng 1.5.2 sometimes keeps a request message that client handed it
+ * (seen once in a few ASan runs: the nng_msg of a Ping made in
+ * jobd_client.c, never freed inside libnng; nanomsg/nng#1643 and #1713,
+ * fixed after the 1.5.2 Debian 12 has). The daemons this test starts are
+ * still checked, by jd_fini(), with their own sanitizer options. Weak, so
+ * that builds without ASan ignore it.
+ */
+const char *__asan_default_options(void) __attribute__((weak));
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+
 #define MAX_REQUEST     (2u << 20)         /* bytes of one request */
 #define MAX_MESSAGE     (MAX_REQUEST + 64) /* nng drops larger messages */
 #define MAX_PARAMS      64                 /* parameters of a Submit */
