@@ -215,9 +215,10 @@ write_ctls(struct pgq *q, pgstore *s, struct round *r)
 				c->status = rv;
 				rv = JOBD_OK;
 			} else if (rv == JOBD_OK && c->state == JOB_CANCELLED) {
-				/* a queued job: the database ended it */
 				add_ended(r, &c->id, 1);
-				kinds_add(kind, r->dbends);
+				if (kind[0] !=
+				    '\0') /* a queued job, ended now */
+					kinds_add(kind, r->dbends);
 				r->doom = true;
 			}
 			break;

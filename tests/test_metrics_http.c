@@ -232,6 +232,7 @@ test_figures(void)
 	uint64_t later = submit(c, &(struct sub){"sleep", "ms", "1", 3600000});
 	cancel(c, later);
 	CHECK_EQ_INT(wait_end(c, later), CANCELLED);
+	cancel(c, later); /* again, once it has ended: counted once */
 	uint64_t running = submit(c, &(struct sub){"sleep", "ms", "60000", 0});
 	for (int i = 0; i < 500 && state_of(c, running) != RUNNING; i++)
 		usleep(10000);

@@ -32,9 +32,10 @@ test_cancel(void)
 	CHECK_EQ_INT(g.state, JOB_CANCELLED);
 	CHECK(g.finished_at > 0);
 	jobrec_clear(&g);
-	/* ended: its state */
-	REQUIRE(pgstore_cancel(s, q, &st, NULL, 0) == JOBD_OK);
+	/* ended: its state, and no kind (nothing changed) */
+	REQUIRE(pgstore_cancel(s, q, &st, kind, sizeof(kind)) == JOBD_OK);
 	CHECK_EQ_INT(st, JOB_CANCELLED);
+	CHECK_EQ_STR(kind, "");
 	CHECK_EQ_INT(pgstore_cancel(s, 999999, &st, NULL, 0), JOBD_NOT_FOUND);
 
 	/* running: flagged, and its daemon is told */

@@ -238,8 +238,9 @@ pgstore_cancel(pgstore *s, uint64_t id, int *state, char *kind, size_t kindlen)
 		int st = (int) pgv_i64(r, 0, 0);
 		/* a queued job's row said 1 before; the update made it 5 */
 		*state = st;
+		const char *k = pgv_text(r, 0, 2);
 		if (kind != NULL)
-			snprintf(kind, kindlen, "%s", pgv_text(r, 0, 2));
+			snprintf(kind, kindlen, "%s", k != NULL ? k : "");
 		rv = JOBD_OK;
 	}
 	PQclear(r);

@@ -211,7 +211,8 @@ static const struct {
          " n AS (SELECT pg_notify('" PGSTORE_CHAN_CANCEL "', id::text)"
          " FROM c WHERE state = 2)"
          " SELECT c.state, (SELECT count(*) FROM n), c.kind FROM c"
-         " UNION ALL SELECT j.state, 0, j.kind FROM jobs j"
+         /* the kind only when this call changed the row */
+         " UNION ALL SELECT j.state, 0, NULL FROM jobs j"
          " WHERE j.id = $1"
          " AND NOT EXISTS (SELECT 1 FROM c)",
          {T_INT8}},

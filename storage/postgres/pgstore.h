@@ -271,7 +271,9 @@ int pgstore_doom(pgstore *s, uint64_t **ids, size_t *n,
  * the id (sent at commit), state stays running (its owner stops it);
  * ended → nothing. *state = the job's state after (JOB_CANCELLED,
  * JOB_RUNNING, or the terminal state it had). JOBD_NOT_FOUND if none.
- * kind (unless NULL; kindlen bytes): the job's kind.
+ * kind (unless NULL; kindlen bytes): the job's kind when this call
+ * changed it (cancelled a queued job, flagged a running one), else "":
+ * a job that had ended already is not counted twice.
  */
 int pgstore_cancel(pgstore *s, uint64_t id, int *state, char *kind,
                    size_t kindlen);
