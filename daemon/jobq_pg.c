@@ -94,9 +94,9 @@ pg_start(jobq *jq, uint64_t *recovered, char *err, size_t errlen)
 		return rv;
 	if ((rv = pgstore_migrate(q->wconn, NULL, err, errlen)) != JOBD_OK)
 		return rv;
-	if ((rv = pgstore_recover_own(q->wconn, q->node,
-	                              q->cfg.sched.max_recoveries, &requeued,
-	                              &failed, &ended, &nended)) != JOBD_OK)
+	if ((rv = pgstore_recover_own(
+	         q->wconn, q->node, q->cfg.sched.max_recoveries, &requeued,
+	         &failed, &ended, &nended, pgq_count_end, NULL)) != JOBD_OK)
 		goto fail;
 	if (nended > 0)
 		(void) pgq_notify_ids(q->wconn, PGSTORE_CHAN_END, ended,
@@ -699,6 +699,13 @@ pg_tick(jobq *jq, const char *name, int64_t at, uint64_t job_id)
 	pthread_mutex_lock(&q->mtx);
 	ctl_push(q, c);
 	pthread_mutex_unlock(&q->mtx);
+}
+
+void
+pgq_count_end(const char *kind, int state, void *arg)
+{
+	(void) arg;
+	metrics_job_finished(kind_intern(kind != NULL ? kind : ""), state);
 }
 
 /* The crash marks are the local queue's: leases do that here. */

@@ -168,6 +168,11 @@ struct pgq {
 extern char pgq_parked_mark;
 #define PGQ_MARK ((struct wq *) (void *) &pgq_parked_mark)
 
+/* jobq_pg.c: pgstore_rescue's and pgstore_recover_own's fn: a job the
+ * database ended (its lease expired: failed past max_recoveries, or its
+ * Cancel requested) counted in /metrics as this daemon's. */
+void pgq_count_end(const char *kind, int state, void *arg);
+
 /* jobq_pg_park.c: */
 int64_t pgq_wall_ms(void);
 int64_t pgq_mono_ms(void);

@@ -230,7 +230,8 @@ rescue(struct pgq *q, pgstore *s)
 	int rv;
 
 	if ((rv = pgstore_rescue(s, q->cfg.sched.max_recoveries, &requeued,
-	                         &failed, &ended, &nended)) != JOBD_OK)
+	                         &failed, &ended, &nended, pgq_count_end,
+	                         NULL)) != JOBD_OK)
 		return rv;
 	if (requeued + failed > 0)
 		log_info("rescued %llu jobs whose lease expired (%llu ended)",

@@ -250,6 +250,21 @@ test_claim_concurrent(void)
 	db_drop();
 }
 
+/* pgstore_rescue's and pgstore_recover_own's fn: the jobs they ended */
+struct seen_end {
+	int n, state;
+	char kind[65];
+};
+
+static void
+end_seen(const char *kind, int state, void *arg)
+{
+	struct seen_end *e = arg;
+	e->n++;
+	e->state = state;
+	snprintf(e->kind, sizeof(e->kind), "%s", kind != NULL ? kind : "");
+}
+
 void
 test_lease(void)
 {
@@ -275,7 +290,8 @@ test_lease(void)
 
 	/* the lease (1 ms) expires: the job goes back, its attempt counted */
 	wait_server_past(s, until);
-	REQUIRE(pgstore_rescue(s, 0, &req, &failed, &ended, &n) == JOBD_OK);
+	REQUIRE(pgstore_rescue(s, 0, &req, &failed, &ended, &n, NULL, NULL) ==
+	        JOBD_OK);
 	CHECK_EQ_INT(req, 1);
 	CHECK_EQ_INT(failed, 0);
 	CHECK_EQ_INT(n, 0);
@@ -298,9 +314,14 @@ test_lease(void)
 
 	/* at the cap (2), the next expiry fails it */
 	wait_server_past(s, until);
-	REQUIRE(pgstore_rescue(s, 2, &req, &failed, &ended, &n) == JOBD_OK);
+	struct seen_end seen = {0};
+	REQUIRE(pgstore_rescue(s, 2, &req, &failed, &ended, &n, end_seen,
+	                       &seen) == JOBD_OK);
 	CHECK_EQ_INT(req, 0);
 	CHECK_EQ_INT(failed, 1);
+	CHECK_EQ_INT(seen.n, 1); /* its kind and state, for /metrics */
+	CHECK_EQ_STR(seen.kind, "count");
+	CHECK_EQ_INT(seen.state, JOB_FAILED);
 	CHECK_EQ_INT(n, 1);
 	if (n == 1)
 		CHECK_EQ_INT(ended[0], id);
@@ -324,7 +345,8 @@ test_lease(void)
 	CHECK_EQ_INT(n, 0);
 	CHECK(renewed == NULL);
 	wait_server_past(s, until + 5);
-	REQUIRE(pgstore_rescue(s, 0, &req, &failed, &ended, &n) == JOBD_OK);
+	REQUIRE(pgstore_rescue(s, 0, &req, &failed, &ended, &n, NULL, NULL) ==
+	        JOBD_OK);
 	CHECK_EQ_INT(req + failed, 0);
 	free(ended);
 	CHECK_EQ_INT(end_job(s, "C", other, JOB_SUCCEEDED), JOBD_OK);
@@ -361,8 +383,8 @@ test_recover_own(void)
 	REQUIRE(claim_ids(s, "A", 600000, 1, ids) == 1 && ids[0] == a);
 	REQUIRE(claim_ids(s, "B", 600000, 1, ids) == 1 && ids[0] == b);
 	/* A restarts: its job goes back, B's is untouched */
-	REQUIRE(pgstore_recover_own(s, "A", 0, &req, &failed, &ended, &n) ==
-	        JOBD_OK);
+	REQUIRE(pgstore_recover_own(s, "A", 0, &req, &failed, &ended, &n, NULL,
+	                            NULL) == JOBD_OK);
 	CHECK_EQ_INT(req, 1);
 	CHECK_EQ_INT(failed, 0);
 	free(ended);
@@ -371,10 +393,13 @@ test_recover_own(void)
 	CHECK_EQ_INT(end_job(s, "B", b, JOB_SUCCEEDED), JOBD_OK);
 	/* with a cap of 1, the first recovery fails it */
 	REQUIRE(claim_ids(s, "A", 600000, 1, ids) == 1 && ids[0] == a);
-	REQUIRE(pgstore_recover_own(s, "A", 1, &req, &failed, &ended, &n) ==
-	        JOBD_OK);
+	struct seen_end seen = {0};
+	REQUIRE(pgstore_recover_own(s, "A", 1, &req, &failed, &ended, &n,
+	                            end_seen, &seen) == JOBD_OK);
 	CHECK_EQ_INT(req, 0);
 	CHECK_EQ_INT(failed, 1);
+	CHECK_EQ_INT(seen.n, 1);
+	CHECK_EQ_INT(seen.state, JOB_FAILED);
 	CHECK_EQ_INT(n, 1);
 	free(ended);
 	CHECK_EQ_INT(state_of(s, a), JOB_FAILED);

@@ -54,7 +54,8 @@ test_cancel(void)
 	REQUIRE(pgstore_get(s, r, 0, &g) == JOBD_OK);
 	wait_server_past(s, g.started_at + 1);
 	jobrec_clear(&g);
-	REQUIRE(pgstore_rescue(s, 0, &req, &failed, &ended, &n) == JOBD_OK);
+	REQUIRE(pgstore_rescue(s, 0, &req, &failed, &ended, &n, NULL, NULL) ==
+	        JOBD_OK);
 	CHECK_EQ_INT(failed, 1);
 	CHECK_EQ_INT(n, 1);
 	free(ended);

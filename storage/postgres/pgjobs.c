@@ -608,7 +608,8 @@ pgstore_renew(pgstore *s, const char *owner, uint32_t lease_ms, uint64_t **ids,
 /* The rows of a rescue (id, state): counted, and the ended ones' ids. */
 static int
 pg_rescued(pgstore *s, PGresult *r, uint64_t *requeued, uint64_t *failed,
-           uint64_t **ended, size_t *nended)
+           uint64_t **ended, size_t *nended,
+           void (*fn)(const char *kind, int state, void *arg), void *arg)
 {
 	int rows = PQntuples(r);
 
@@ -621,6 +622,8 @@ pg_rescued(pgstore *s, PGresult *r, uint64_t *requeued, uint64_t *failed,
 			continue;
 		}
 		(*failed)++;
+		if (fn != NULL)
+			fn(pgv_text(r, i, 2), (int) pgv_i64(r, i, 1), arg);
 		if (*ended == NULL &&
 		    (*ended = malloc((size_t) rows * sizeof(**ended))) == NULL)
 			/* committed already (or the caller's transaction
@@ -635,7 +638,8 @@ pg_rescued(pgstore *s, PGresult *r, uint64_t *requeued, uint64_t *failed,
 
 int
 pgstore_rescue(pgstore *s, uint32_t max_recoveries, uint64_t *requeued,
-               uint64_t *failed, uint64_t **ended, size_t *nended)
+               uint64_t *failed, uint64_t **ended, size_t *nended,
+               void (*fn)(const char *kind, int state, void *arg), void *arg)
 {
 	struct pgargs a = {0};
 	PGresult *r;
@@ -648,7 +652,7 @@ pgstore_rescue(pgstore *s, uint32_t max_recoveries, uint64_t *requeued,
 	if ((r = pg_exec(s, PGS_RESCUE, &a, "rescue expired leases", &rv)) ==
 	    NULL)
 		return rv;
-	rv = pg_rescued(s, r, requeued, failed, ended, nended);
+	rv = pg_rescued(s, r, requeued, failed, ended, nended, fn, arg);
 	PQclear(r);
 	return rv;
 }
@@ -656,7 +660,9 @@ pgstore_rescue(pgstore *s, uint32_t max_recoveries, uint64_t *requeued,
 int
 pgstore_recover_own(pgstore *s, const char *owner, uint32_t max_recoveries,
                     uint64_t *requeued, uint64_t *failed, uint64_t **ended,
-                    size_t *nended)
+                    size_t *nended,
+                    void (*fn)(const char *kind, int state, void *arg),
+                    void *arg)
 {
 	struct pgargs a = {0};
 	PGresult *r;
@@ -670,7 +676,7 @@ pgstore_recover_own(pgstore *s, const char *owner, uint32_t max_recoveries,
 	if ((r = pg_exec(s, PGS_RECOVER_OWN, &a, "recover own jobs", &rv)) ==
 	    NULL)
 		return rv;
-	rv = pg_rescued(s, r, requeued, failed, ended, nended);
+	rv = pg_rescued(s, r, requeued, failed, ended, nended, fn, arg);
 	PQclear(r);
 	return rv;
 }

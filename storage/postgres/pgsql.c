@@ -177,13 +177,14 @@ static const struct {
                     "WITH x AS (SELECT id FROM jobs WHERE state = 2"
                     " AND lease_until < jobd_now() FOR UPDATE SKIP LOCKED)"
                     " UPDATE jobs j" RESCUE_SET
-                    " FROM x WHERE j.id = x.id RETURNING j.id, j.state",
+                    " FROM x WHERE j.id = x.id RETURNING j.id, j.state,"
+                    " j.kind",
                     {T_INT8}},
     [PGS_RECOVER_OWN] = {"jobd_recover_own",
                          "WITH x AS (SELECT id FROM jobs WHERE state = 2"
                          " AND owner = $2 FOR UPDATE SKIP LOCKED)"
                          " UPDATE jobs j" RESCUE_SET " FROM x WHERE j.id = x.id"
-                         " RETURNING j.id, j.state",
+                         " RETURNING j.id, j.state, j.kind",
                          {T_INT8, T_TEXT}},
     [PGS_DOOM] = {"jobd_doom",
                   /* locked in id order: two daemons dooming at once wait for

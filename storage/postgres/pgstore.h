@@ -243,14 +243,21 @@ int pgstore_renew(pgstore *s, const char *owner, uint32_t lease_ms,
  * running this job N times; not run again" (*failed); one whose Cancel was
  * requested ends cancelled (counted in *failed). Ids of the jobs that
  * ended: *ended (malloc'd; NULL when none), *nended, to notify their
- * waiters. pgstore_recover_own is the same for the jobs running as
- * owner's whatever their lease (a daemon's start with a stable name).
+ * waiters; fn (unless NULL) is called with each one's kind and end state
+ * (JOB_FAILED, JOB_CANCELLED). pgstore_recover_own is the same for the
+ * jobs running as owner's whatever their lease (a daemon's start with a
+ * stable name). Each is one statement of its own (committed on return
+ * outside a transaction).
  */
 int pgstore_rescue(pgstore *s, uint32_t max_recoveries, uint64_t *requeued,
-                   uint64_t *failed, uint64_t **ended, size_t *nended);
+                   uint64_t *failed, uint64_t **ended, size_t *nended,
+                   void (*fn)(const char *kind, int state, void *arg),
+                   void *arg);
 int pgstore_recover_own(pgstore *s, const char *owner, uint32_t max_recoveries,
                         uint64_t *requeued, uint64_t *failed, uint64_t **ended,
-                        size_t *nended);
+                        size_t *nended,
+                        void (*fn)(const char *kind, int state, void *arg),
+                        void *arg);
 /*
  * Dependencies: every queued job that runs after a job that failed or was
  * cancelled ends cancelled with the error "job N failed" / "job N was
